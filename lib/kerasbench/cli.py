@@ -1,0 +1,152 @@
+"""`kerasbench`: run the study, write the report, install the kernels. Host side.
+
+A user mistake is one line on stderr and exit code 2, never a traceback.
+"""
+import argparse
+import os
+import sys
+
+from kerasbench import registry
+from kerasbench.errors import UserError
+
+DEFAULT_OUT = "output"
+
+
+def _run(args):
+    from kerasbench import datasets, kernels, params, runner
+
+    workloads = runner.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
+    backends = runner.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
+                                 if args.backends in (None, "") else list(registry.BACKENDS),
+                                 "backend")
+    overrides = dict(params.parse_override(s) for s in args.set or [])
+    runs = runner.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
+                       allow_generated=args.allow_generated)
+    if args.dry_run:
+        for spec in runs:
+            print(runner.plan_json(spec))
+        return 0
+    data_dir = datasets.data_dir(args.data_dir)
+    kernels.require(backends)
+    runner.check_output_dir(args.out)
+    runner.check_data(runs, data_dir, download=not args.no_download,
+                      warn=lambda line: print(line, file=sys.stderr))
+    print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
+        len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
+    records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout, force=args.force)
+    failed = [r for r in records if r["status"] != "ok"]
+    print("kerasbench: %d of %d runs ok%s" % (
+        len(records) - len(failed), len(records),
+        "; not ok: " + ", ".join("%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"],
+                                                     r["status"]) for r in failed)
+        if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report(args):
+    from kerasbench import report
+
+    runs_dir = args.runs or os.path.join(args.out, "runs")
+    try:
+        path = report.build_report(runs_dir, args.out, reference_dir=args.reference,
+                                   n_resamples=args.resamples, seed=args.seed)
+    except report.ReportError as e:
+        raise UserError(str(e))
+    print(path)
+    return 0
+
+
+def _kernels(args):
+    from kerasbench import kernels
+
+    if args.action == "install":
+        backends = args.backends.split(",") if args.backends else list(registry.DEFAULT_BACKENDS)
+        for name, path in kernels.install(backends, python=args.python,
+                                          ld_library_path=args.ld_library_path, user=args.user):
+            print("installed %s in %s" % (name, path))
+    else:
+        for backend in registry.BACKENDS:
+            spec = kernels.find(backend)
+            print("%-22s %s" % (kernels.kernel_name(backend),
+                                spec.argv[0] if spec else "(not installed)"))
+    return 0
+
+
+def _workloads(args):
+    for w in registry.WORKLOADS.values():
+        print("%-25s %s" % (w.name, w.title))
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (with a pointer to --help) and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+def build_parser():
+    parser = _Parser(
+        prog="kerasbench",
+        description="Which Keras backend trains my model fastest, and does it learn the same?")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train the matrix of workloads x backends x repeats")
+    run.add_argument("--profile", choices=registry.PROFILES, default="quick",
+                     help="smoke: seconds per run; quick: minutes for the matrix; full: 2017")
+    run.add_argument("--workloads", default="all", help="comma-separated names, or all")
+    run.add_argument("--backends", default=None,
+                     help="comma-separated: tensorflow,jax,torch (default) and cntk")
+    run.add_argument("--repeats", type=int, default=1, help="runs per workload and backend")
+    run.add_argument("--seed", type=int, default=0, help="seed of repeat 0; repeat r gets seed+r")
+    run.add_argument("--out", default=DEFAULT_OUT, help="output folder (runs go in OUT/runs)")
+    run.add_argument("--data-dir", default=None,
+                     help="data folder (default $KERASBENCH_DATA, else ~/.keras/datasets)")
+    run.add_argument("--allow-generated", action="store_true",
+                     help="train on generated data where a dataset is missing, also in full")
+    run.add_argument("--no-download", action="store_true", help="never download a missing file")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override a parameter for every workload (repeatable)")
+    run.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell")
+    run.add_argument("--force", action="store_true", help="rerun runs that finished ok")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the resolved plan as JSON lines and train nothing")
+    run.set_defaults(func=_run)
+
+    rep = sub.add_parser("report", help="analyse the runs and write OUT/report.html")
+    rep.add_argument("--out", default=DEFAULT_OUT, help="folder for report.html and summary.csv")
+    rep.add_argument("--runs", default=None, help="runs folder (default OUT/runs)")
+    rep.add_argument("--reference", default=None,
+                     help="2017 reference logs (default: the copy shipped with kerasbench)")
+    rep.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
+    rep.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    rep.set_defaults(func=_report)
+
+    ker = sub.add_parser("kernels", help="install or list the per-backend Jupyter kernels")
+    ker.add_argument("action", choices=["install", "list"])
+    ker.add_argument("--backends", default=None, help="default: tensorflow,jax,torch")
+    ker.add_argument("--python", default=None, help="the kernel's Python (default: this one)")
+    ker.add_argument("--ld-library-path", default=None, help="LD_LIBRARY_PATH for the kernel")
+    ker.add_argument("--user", action="store_true", help="install for the user, not this env")
+    ker.set_defaults(func=_kernels)
+
+    wl = sub.add_parser("workloads", help="list the workloads")
+    wl.set_defaults(func=_workloads)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print("kerasbench: error: %s" % e, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("kerasbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

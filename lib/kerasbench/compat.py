@@ -1,0 +1,158 @@
+"""Every difference between Keras 2.3.1 (the legacy CNTK kernel) and Keras 3 lives here.
+
+The workloads call these helpers and stay identical for every backend. Kernel side: Python 3.6
+syntax, and import this only inside a kernel whose KERAS_BACKEND is already fixed.
+"""
+import numpy as np
+
+import keras
+
+KERAS_MAJOR = int(keras.__version__.split(".")[0])
+KERAS3 = KERAS_MAJOR >= 3
+
+# Options Keras 3 takes in compile() (steps_per_execution, jit_compile). Set once per run by
+# session.start from the run's parameters, so every workload compiles the same way.
+_compile_options = {}
+
+
+def set_compile_options(**options):
+    _compile_options.clear()
+    _compile_options.update((k, v) for k, v in options.items() if v is not None)
+
+
+def compile_options():
+    return dict(_compile_options)
+
+
+def backend_name():
+    return keras.backend.backend()
+
+
+def set_seed(seed):
+    """Seeds Python, NumPy and the backend, so a repeat's seed fixes weights and shuffling."""
+    if KERAS3:
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "cntk":
+        import cntk
+
+        cntk.cntk_py.set_fixed_random_seed(seed)
+
+
+def input_layer(shape, dtype="float32", name=None):
+    """The first element of a Sequential: Keras 3 takes keras.Input, Keras 2 an InputLayer."""
+    if KERAS3:
+        return keras.Input(shape=shape, dtype=dtype, name=name)
+    return keras.layers.InputLayer(input_shape=shape, dtype=dtype, name=name)
+
+
+def _learning_rate(learning_rate, decay):
+    # Keras 2's `decay` is lr / (1 + decay * step): InverseTimeDecay with decay_steps=1 in Keras 3.
+    if decay:
+        return keras.optimizers.schedules.InverseTimeDecay(
+            learning_rate, decay_steps=1, decay_rate=decay
+        )
+    return learning_rate
+
+
+def optimizer(name, learning_rate, decay=0.0, **kwargs):
+    """An optimizer with Keras 2.0's semantics on either Keras.
+
+    name: "adam", "rmsprop" or "adadelta". Pass every hyperparameter explicitly: the defaults
+    changed (Keras 3's Adadelta starts at 0.001, Keras 2.0's at 1.0).
+    """
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adadelta": keras.optimizers.Adadelta,
+    }
+    cls = classes[name]
+    if KERAS3:
+        return cls(learning_rate=_learning_rate(learning_rate, decay), **kwargs)
+    return cls(lr=learning_rate, decay=decay, **kwargs)
+
+
+def lstm(units, implementation=None, **kwargs):
+    """An LSTM with the same maths on every backend.
+
+    The recurrent activation is sigmoid everywhere (Keras 2.0 used hard_sigmoid; sigmoid is what
+    the fused cuDNN kernels compute, and it keeps the four backends comparable). Keras 2 takes
+    `implementation` (2 = fused gate matmuls, as the 2017 text models asked for); Keras 3 has one
+    implementation and picks cuDNN itself where it can, so the argument is dropped there.
+    """
+    kwargs.setdefault("recurrent_activation", "sigmoid")
+    if not KERAS3 and implementation is not None:
+        kwargs["implementation"] = implementation
+    return keras.layers.LSTM(units, **kwargs)
+
+
+def pad_sequences(sequences, maxlen):
+    """Pre-pads and pre-truncates word-id lists to `maxlen`, as the 2017 examples did."""
+    if KERAS3:
+        return keras.utils.pad_sequences(sequences, maxlen=maxlen)
+    return keras.preprocessing.sequence.pad_sequences(sequences, maxlen=maxlen)
+
+
+def compile(model, optimizer, loss, metrics=None, loss_weights=None):
+    kwargs = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+    if loss_weights is not None:
+        kwargs["loss_weights"] = loss_weights
+    if KERAS3:
+        kwargs.update(_compile_options)
+    model.compile(**kwargs)
+    return model
+
+
+def normalize_logs(logs):
+    """Keras 2 logs `acc`/`val_acc`; the study's columns are Keras 3's `accuracy`/`val_accuracy`."""
+    renamed = {}
+    for key, value in (logs or {}).items():
+        if key == "acc" or key.endswith("_acc"):
+            key = key[: -len("acc")] + "accuracy"
+        renamed[key] = value
+    return renamed
+
+
+def batch_sequence_base():
+    """Base class for a batch source that fit() accepts on both Kerases."""
+    if KERAS3:
+        return keras.utils.PyDataset
+    return keras.utils.Sequence
+
+
+def fit(model, x=None, y=None, batch_size=None, epochs=1, validation_data=None, callbacks=None,
+        steps_per_epoch=None, verbose=2):
+    """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those)."""
+    is_sequence = isinstance(x, batch_sequence_base())
+    if is_sequence and not KERAS3:
+        return model.fit_generator(
+            x, steps_per_epoch=steps_per_epoch, epochs=epochs, validation_data=validation_data,
+            callbacks=callbacks, verbose=verbose, shuffle=False, workers=0,
+        )
+    kwargs = {"epochs": epochs, "validation_data": validation_data, "callbacks": callbacks,
+              "verbose": verbose}
+    if is_sequence:
+        kwargs["steps_per_epoch"] = steps_per_epoch
+    else:
+        kwargs.update(y=y, batch_size=batch_size)
+    return model.fit(x, **kwargs)
+
+
+def predict_batch(model, x):
+    """One forward pass without fit/predict's per-call overhead (text sampling calls it per char)."""
+    if KERAS3:
+        out = model(x, training=False)
+        if isinstance(out, (list, tuple)):
+            return [keras.ops.convert_to_numpy(o) for o in out]
+        if isinstance(out, dict):
+            return {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
+        return keras.ops.convert_to_numpy(out)
+    return model.predict_on_batch(x)
+
+
+def count_params(model):
+    return int(model.count_params())

@@ -1,0 +1,91 @@
+"""The per-epoch log: one `epochs.csv` row per epoch, flushed at epoch end. Kernel side, Python 3.6.
+
+The file is appended and flushed row by row, so a run that dies keeps every finished epoch.
+"""
+import csv
+import math
+import os
+import time
+
+import keras
+
+from kerasbench import compat
+
+# Leading columns, always present and in this order (docs/design.md); other metrics follow sorted.
+COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
+           "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+class EpochCSV(object):
+    """Writes rows to epochs.csv; the header is fixed when the first row arrives."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fieldnames = None
+
+    def write(self, row):
+        if self.fieldnames is None:
+            extra = sorted(k for k in row if k not in COLUMNS)
+            self.fieldnames = COLUMNS + extra
+            new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+            self._file = open(self.path, "a", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.fieldnames,
+                                          extrasaction="ignore", restval="")
+            if new_file:
+                self._writer.writeheader()
+        self._writer.writerow({k: _cell(v) for k, v in row.items()})
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self):
+        if self.fieldnames is not None:
+            self._file.close()
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return value
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Times each epoch (training apart from validation) and logs the metrics Keras reports."""
+
+    def __init__(self, path, samples_per_epoch, clock=time.perf_counter):
+        super(EpochLogger, self).__init__()
+        self.csv = EpochCSV(path)
+        self.samples_per_epoch = samples_per_epoch
+        self.clock = clock
+        self.losses = []
+
+    def on_train_begin(self, logs=None):
+        self.train_start = self.clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.clock()
+        self.validation_start = None
+
+    def on_test_begin(self, logs=None):
+        # fit() runs validation through the same callbacks; the first call marks the end of training.
+        if getattr(self, "epoch_start", None) is not None and self.validation_start is None:
+            self.validation_start = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        epoch_seconds = now - self.epoch_start
+        train_seconds = (self.validation_start - self.epoch_start
+                         if self.validation_start is not None else None)
+        timed = train_seconds if train_seconds else epoch_seconds
+        row = {"epoch": epoch, "epoch_seconds": epoch_seconds, "train_seconds": train_seconds,
+               "elapsed_seconds": now - self.train_start,
+               "samples_per_second": self.samples_per_epoch / timed if timed > 0 else None}
+        for key, value in compat.normalize_logs(logs).items():
+            row[key] = float(value)
+        self.losses.append(row.get("loss"))
+        self.csv.write(row)
+        self.epoch_start = None
+
+    def on_train_end(self, logs=None):
+        self.csv.close()

@@ -1,0 +1,88 @@
+"""One Jupyter kernel per backend, `kerasbench-<backend>`, whose environment fixes KERAS_BACKEND.
+
+The kernel sets the backend before anything can import Keras, so a notebook cannot run on the
+wrong one by accident. Each kernel may use its own Python (the legacy CNTK kernel runs 3.6; the
+GPU image gives each backend its own environment). Host side.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+from kerasbench import registry
+from kerasbench.errors import UserError
+
+LIB_DIR = os.path.join(registry.ROOT, "lib")
+
+HOW_TO_GET = {
+    "cntk": "run `make cntk` (it needs Python 3.6: `pyenv install 3.6.15`, conda `python=3.6`, "
+            "or the python:3.6 image, then PYTHON36=/path/to/python3.6)",
+}
+
+
+def kernel_name(backend):
+    return "kerasbench-" + backend
+
+
+def kernel_spec(backend, python=None, ld_library_path=None):
+    env = {
+        "KERAS_BACKEND": backend,
+        # The kernel imports this checkout's kerasbench, also from a Python without it installed.
+        "PYTHONPATH": LIB_DIR,
+        # TensorFlow's C++ start-up chatter otherwise fills every executed notebook.
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    if ld_library_path:
+        env["LD_LIBRARY_PATH"] = ld_library_path
+    return {
+        "argv": [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "kerasbench (%s)" % backend,
+        "language": "python",
+        "env": env,
+        "metadata": {"kerasbench_backend": backend},
+    }
+
+
+def install(backends, python=None, ld_library_path=None, prefix=None, user=False):
+    """Writes the kernel specs into this environment (sys.prefix) unless `user` is set."""
+    manager = KernelSpecManager()
+    installed = []
+    for backend in backends:
+        if backend not in registry.BACKENDS:
+            raise UserError("unknown backend %r (backends: %s)"
+                            % (backend, ", ".join(registry.BACKENDS)))
+        tmp = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(tmp, "kernel.json"), "w") as f:
+                json.dump(kernel_spec(backend, python, ld_library_path), f, indent=2)
+            path = manager.install_kernel_spec(
+                tmp, kernel_name(backend), user=user,
+                prefix=None if user else (prefix or sys.prefix))
+        finally:
+            shutil.rmtree(tmp)
+        installed.append((kernel_name(backend), path))
+    return installed
+
+
+def find(backend):
+    """The installed spec of a backend's kernel, or None."""
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel_name(backend))
+    except NoSuchKernel:
+        return None
+
+
+def require(backends):
+    """A one-line error for the first backend whose kernel is not installed."""
+    for backend in backends:
+        spec = find(backend)
+        if spec is None:
+            how = HOW_TO_GET.get(backend, "run `kerasbench kernels install` (or `make kernels`)")
+            raise UserError("Jupyter kernel %r is not installed: %s" % (kernel_name(backend), how))
+        python = spec.argv[0]
+        if os.path.isabs(python) and not os.path.exists(python):
+            raise UserError("Jupyter kernel %r points at a missing Python (%s): reinstall it with "
+                            "`kerasbench kernels install`" % (kernel_name(backend), python))

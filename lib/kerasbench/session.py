@@ -1,0 +1,132 @@
+"""The start and end of a run inside a kernel: backend check, seeds, precision, kernel.json.
+
+Kernel side, Python 3.6. The kernel fixes KERAS_BACKEND before anything imports Keras; start()
+checks that the backend it got is the one the run asked for.
+"""
+import datetime
+import json
+import math
+import os
+
+import keras
+
+from kerasbench import compat, environment, epoch_log
+
+KERNEL_JSON = "kernel.json"
+EPOCHS_CSV = "epochs.csv"
+SAMPLE_TXT = "sample.txt"
+
+
+class BackendMismatch(RuntimeError):
+    pass
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def apply_precision(backend, precision):
+    """Pins float32 matmul/conv precision, since the frameworks' GPU defaults differ.
+
+    "float32": strict IEEE float32 everywhere (TF32 off), as on the 2017 K80.
+    "tf32": TensorFloat-32 allowed in matmuls and convolutions on every backend that has it.
+    Returns what was set, for the report. On a CPU these settings change nothing.
+    """
+    tf32 = precision == "tf32"
+    settings = {"precision": precision, "float_dtype": keras.backend.floatx()}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
+        settings["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+        settings["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        settings["torch_matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+        settings["torch_cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
+        settings["torch_threads"] = torch.get_num_threads()
+    else:
+        settings["tf32"] = False  # CNTK's last release predates TF32
+    return settings
+
+
+class Run(object):
+    """One run's folder and what the kernel records in it."""
+
+    def __init__(self, run_dir, workload, backend, seed):
+        self.run_dir = os.path.abspath(run_dir)
+        self.workload = workload
+        self.backend = backend
+        self.seed = seed
+        self.info = {"workload": workload, "backend": backend, "seed": seed}
+        self.logger = None
+
+    def path(self, name):
+        return os.path.join(self.run_dir, name)
+
+    def _write_info(self):
+        tmp = self.path(KERNEL_JSON + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.info, f, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, self.path(KERNEL_JSON))
+
+    def record_data(self, data):
+        """Says which data the run trained on: full, subset or generated."""
+        self.info["data"] = {"source": data.source, "detail": data.detail,
+                             "train_samples": len(data.y_train), "test_samples": len(data.y_test)}
+        self._write_info()
+        print("data: %s (%s)" % (data.source, data.detail))
+
+    def epoch_logger(self, samples_per_epoch):
+        self.logger = epoch_log.EpochLogger(self.path(EPOCHS_CSV), samples_per_epoch)
+        return self.logger
+
+    def save_sample(self, sample):
+        with open(self.path(SAMPLE_TXT), "w") as f:
+            f.write(sample["seed_text"] + sample["generated"])
+        self.info["sample"] = {"file": SAMPLE_TXT, "temperature": sample["temperature"],
+                               "seed_chars": len(sample["seed_text"]),
+                               "generated_chars": len(sample["generated"])}
+        self._write_info()
+        print(sample["seed_text"] + " | " + sample["generated"])
+
+    def finish(self, model):
+        """Records the parameter count and whether the loss went non-finite (status `nan`)."""
+        losses = self.logger.losses if self.logger else []
+        nan = any(loss is None or not math.isfinite(loss) for loss in losses)
+        self.info.update(parameters=compat.count_params(model), epochs_logged=len(losses),
+                         nan_loss=nan, finished_at=_now())
+        self._write_info()
+        print("%s on %s: %d epochs logged%s" % (self.workload, self.backend, len(losses),
+                                              ", loss became NaN" if nan else ""))
+
+
+def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
+          jit_compile=None):
+    """Checks the backend, seeds everything, pins precision and writes kernel.json."""
+    actual = compat.backend_name()
+    if actual != backend:
+        raise BackendMismatch(
+            "this kernel runs Keras on %r but the run asked for %r: use the kerasbench-%s kernel"
+            % (actual, backend, backend))
+    if not os.path.isdir(run_dir):
+        os.makedirs(run_dir)
+    run = Run(run_dir, workload, backend, seed)
+    compat.set_seed(seed)
+    compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    settings = apply_precision(backend, precision)
+    settings["compile_options"] = compat.compile_options()
+    run.info.update(versions=environment.framework_versions(backend), device=environment.device(),
+                    backend_settings=settings, started_at=_now())
+    run._write_info()
+    print("kerasbench: %s on Keras %s (%s), seed %d" % (
+        workload, keras.__version__, run.info["versions"]["backend_framework"], seed))
+    return run

@@ -1,0 +1,31 @@
+"""Training with the study's callbacks: the epoch log, and a stop when the loss becomes NaN.
+
+Kernel side, Python 3.6. The test set is passed as validation data, as in 2017, so
+`val_accuracy` is test accuracy measured every epoch.
+"""
+import keras
+
+from kerasbench import compat
+
+
+def fit(run, model, data, epochs, batch_size, train_batches=None):
+    """Trains `model` on `data` (a datasets.Split) and logs every epoch to the run's epochs.csv.
+
+    train_batches: a batch Sequence to train from instead of the arrays (CIFAR-10 augmentation).
+    """
+    if train_batches is not None:
+        samples = len(train_batches) * batch_size
+    else:
+        samples = len(data.y_train) if not isinstance(data.y_train, (list, tuple)) \
+            else len(data.y_train[0])
+    callbacks = [run.epoch_logger(samples), keras.callbacks.TerminateOnNaN()]
+    return compat.fit(
+        model,
+        x=train_batches if train_batches is not None else data.x_train,
+        y=None if train_batches is not None else data.y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(data.x_test, data.y_test) if data.x_test is not None else None,
+        callbacks=callbacks,
+        steps_per_epoch=len(train_batches) if train_batches is not None else None,
+    )

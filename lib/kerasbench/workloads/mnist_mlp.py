@@ -1,0 +1,42 @@
+"""
+Title: MNIST MLP
+Description: a multilayer perceptron on the MNIST digits (Keras `examples/mnist_mlp.py`, 2017).
+Shows: per-step overhead on a small dense model; 2017 found CNTK faster here.
+
+Two hidden layers of 512 ReLU units with dropout 0.2, RMSprop (lr 1e-3), batch 128, 20 epochs.
+"""
+import numpy as np
+
+import keras
+
+from kerasbench import compat, datasets
+
+NUM_CLASSES = 10
+
+# Data: flattened to 784 values scaled to [0, 1], one-hot labels.
+
+
+def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
+    split = datasets.load_mnist(datasets.data_dir(data_dir or None), train_samples, test_samples,
+                                allow_generated, seed)
+    x_train = split.x_train.reshape(-1, 784).astype("float32") / 255
+    x_test = split.x_test.reshape(-1, 784).astype("float32") / 255
+    y_train = keras.utils.to_categorical(split.y_train, NUM_CLASSES)
+    y_test = keras.utils.to_categorical(split.y_test, NUM_CLASSES)
+    return split._replace(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
+
+# Model
+
+
+def build_model(hidden_units=512, dropout=0.2, learning_rate=0.001):
+    model = keras.Sequential([
+        compat.input_layer((784,)),
+        keras.layers.Dense(hidden_units, activation="relu"),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(hidden_units, activation="relu"),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+    ])
+    return compat.compile(model, optimizer=compat.optimizer("rmsprop", learning_rate, rho=0.9),
+                          loss="categorical_crossentropy", metrics=["accuracy"])
