@@ -3,6 +3,10 @@ import os
 
 import pytest
 
+# Kernel-side unit tests import Keras in the test process: pin a light backend before any import.
+# (Each backend gets its own process in the tests that compare backends.)
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "datasets"))
 
