@@ -1,0 +1,650 @@
+"""The four datasets of the 2017 examples: find, verify, fetch and load them the way Keras does.
+
+Runs on both sides: the host's preflight (`status`, `ensure`) and the kernels' loaders
+(`load_mnist`, `load_imdb`, `load_cifar10`, `load_nietzsche`). Standard library and NumPy only,
+never Keras, and Python 3.6 / NumPy 1.19 syntax and APIs (the legacy CNTK kernel).
+
+A file is good when its SHA-256 is the one Keras checks, or when the data folder's `SHA256SUMS`
+(sha256sum format) lists it with its hash: that is how a rebuilt copy whose bytes differ from
+Keras' (the offline mnist.npz and imdb.npz) is accepted. The loaders read files with NumPy, not
+with keras.datasets, because Keras' get_file would reject such a copy and try to download.
+
+The loaders never download (a timed kernel should not touch the network); the host calls
+`ensure` before any run. Where data cannot be had and the run allows it, a loader returns
+generated data of the right shapes, dtypes and value ranges, labelled "generated". Generated
+data is only there so the model code runs: its accuracy and loss mean nothing.
+"""
+import collections
+import gzip
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+import sys
+import tarfile
+import tempfile
+import zlib
+
+import numpy as np
+
+DATA_ENV = "KERASBENCH_DATA"
+DEFAULT_DIR = os.path.join("~", ".keras", "datasets")
+
+Split = collections.namedtuple("Split", "x_train y_train x_test y_test source detail")
+
+DataFile = collections.namedtuple("DataFile", "name sha256")
+
+_KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+# The files each dataset needs, with the SHA-256 Keras checks. Keras checks imdb_word_index.json
+# by MD5 (bfafd718...); this SHA-256 is of the same bytes. Keras gives no hash for nietzsche.txt:
+# this one is of the copy whose length, lower-cased, is Keras' printed `corpus length: 600893`.
+FILES = collections.OrderedDict([
+    ("mnist", (DataFile("mnist.npz",
+                        "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),)),
+    ("imdb", (DataFile("imdb.npz",
+                       "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
+              DataFile("imdb_word_index.json",
+                       "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6"))),
+    ("cifar10", (DataFile("cifar-10-python.tar.gz",
+                          "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),)),
+    ("nietzsche", (DataFile("nietzsche.txt",
+                            "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"),)),
+])
+
+# Where a missing file is downloaded from. A module-level dict so a mirror (or a test's local
+# server) can replace an entry; `ensure(..., base_url=...)` overrides all of them at once.
+ORIGINS = {
+    "mnist.npz": _KERAS_ORIGIN + "mnist.npz",
+    "imdb.npz": _KERAS_ORIGIN + "imdb.npz",
+    "imdb_word_index.json": _KERAS_ORIGIN + "imdb_word_index.json",
+    "cifar-10-python.tar.gz": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "nietzsche.txt": "https://s3.amazonaws.com/text-datasets/nietzsche.txt",
+}
+
+SUMS_FILE = "SHA256SUMS"
+DOWNLOAD_TIMEOUT = 60  # seconds without data before a download is given up
+_CHUNK = 1 << 20
+
+# Sizes of the real datasets (train, test); generated data defaults to them.
+SIZES = {"mnist": (60000, 10000), "imdb": (25000, 25000), "cifar10": (50000, 10000)}
+NIETZSCHE_CHARS = 600893
+IMDB_SEED = 113  # Keras' default shuffle seed for imdb.load_data
+IMDB_VOCABULARY = 88587  # 1 + the largest word id Keras' loader gives (index_from=3)
+
+
+class DataError(Exception):
+    """A data file is missing, corrupt or unreadable. str() is one line that says which file, what
+    is wrong and where to put a good copy. `path` and `problem` ("missing", "corrupt",
+    "unreadable", "download failed") are kept for callers."""
+
+
+def _error(path, problem, why):
+    folder = os.path.dirname(os.path.abspath(path))
+    message = "%s: %s; put a good copy of %s in %s (or set %s to a folder that has one)" % (
+        path, why, os.path.basename(path), folder, DATA_ENV)
+    error = DataError(" ".join(message.split()))  # one line, whatever `why` held
+    error.path, error.problem = path, problem
+    return error
+
+
+def data_dir(path=None):
+    """The data folder: `path` if given, else $KERASBENCH_DATA, else Keras' ~/.keras/datasets."""
+    return os.path.expanduser(path or os.environ.get(DATA_ENV) or DEFAULT_DIR)
+
+
+def _files(dataset):
+    try:
+        return FILES[dataset]
+    except KeyError:
+        raise ValueError("unknown dataset %r (known: %s)" % (dataset, ", ".join(FILES)))
+
+
+# Verification
+
+
+_hash_cache = {}  # (path, size, mtime_ns) -> sha256: each file is hashed once per process
+
+
+def file_sha256(path):
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _hash_cache:
+        _hash_cache[key] = _sha256(path)
+    return _hash_cache[key]
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder_sums(folder):
+    """{name: sha256} from the folder's SHA256SUMS; {} where there is none."""
+    sums = {}
+    try:
+        with io.open(os.path.join(folder, SUMS_FILE), encoding="utf-8") as f:
+            for line in f:
+                parts = line.strip().split(None, 1)
+                if len(parts) == 2 and len(parts[0]) == 64:
+                    name = parts[1].lstrip("*")  # "*" marks binary mode in sha256sum's format
+                    if name.startswith("./"):
+                        name = name[2:]
+                    sums[name] = parts[0].lower()
+    except (IOError, OSError, UnicodeDecodeError):
+        pass
+    return sums
+
+
+def _check(data_file, folder):
+    """(state, why) for one file: state is "ok", "missing" or "corrupt"."""
+    path = os.path.join(folder, data_file.name)
+    if not os.path.isfile(path):
+        return "missing", "missing"
+    try:
+        digest = file_sha256(path)
+    except (IOError, OSError) as e:
+        return "corrupt", "cannot be read (%s)" % (e.strerror or e)
+    listed = _folder_sums(folder).get(data_file.name)
+    if digest == data_file.sha256 or digest == listed:
+        return "ok", ""
+    if listed:
+        return "corrupt", "SHA-256 %s... matches neither Keras' %s... nor the %s... in %s" % (
+            digest[:12], data_file.sha256[:12], listed[:12], SUMS_FILE)
+    return "corrupt", "SHA-256 %s... is not Keras' %s... and %s lists no other hash" % (
+        digest[:12], data_file.sha256[:12], SUMS_FILE)
+
+
+def status(dataset, folder):
+    """"ok", "missing" or "corrupt" for a dataset's files, without downloading anything.
+    A corrupt file wins over a missing one: it needs the user, a missing one only a download."""
+    states = [_check(f, folder)[0] for f in _files(dataset)]
+    for state in ("corrupt", "missing"):
+        if state in states:
+            return state
+    return "ok"
+
+
+def ensure(dataset, folder, download=True, base_url=None):
+    """Verifies every file `dataset` needs in `folder`, downloading the missing ones (when
+    `download`); returns their paths. Raises DataError where a file cannot be had.
+
+    A present file that fails verification is an error, never downloaded over: it may be the
+    user's own rebuilt copy (it only lacks a SHA256SUMS line), and the folder may be read-only
+    or shared. The message says to replace it.
+    """
+    paths = []
+    for data_file in _files(dataset):
+        path = os.path.join(folder, data_file.name)
+        state, why = _check(data_file, folder)
+        if state == "missing":
+            if not download:
+                raise _error(path, "missing", "missing")
+            url = (base_url.rstrip("/") + "/" + data_file.name if base_url
+                   else ORIGINS[data_file.name])
+            _download(url, path, data_file)
+        elif state == "corrupt":
+            raise _error(path, "corrupt", why)
+        paths.append(path)
+    return paths
+
+
+def _download(url, path, data_file):
+    """Fetches `url` to a temporary file beside `path`, checks its hash, then renames it into
+    place, so a partial or wrong download never takes the file's name."""
+    from urllib.request import urlopen  # here: only the host's preflight downloads
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+        fd, tmp = tempfile.mkstemp(prefix="." + data_file.name + ".", suffix=".part", dir=folder)
+    except (IOError, OSError) as e:
+        raise _error(path, "download failed", "missing, and %s cannot be written (%s)"
+                     % (folder, e.strerror or e))
+    sys.stderr.write("kerasbench: downloading %s to %s\n" % (url, path))
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            response = urlopen(url, timeout=DOWNLOAD_TIMEOUT)
+            try:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            finally:
+                response.close()
+        got = digest.hexdigest()
+        listed = _folder_sums(folder).get(data_file.name)
+        if got != data_file.sha256 and got != listed:
+            raise _error(path, "download failed", "missing, and the download from %s has SHA-256 "
+                         "%s..., not %s..." % (url, got[:12], data_file.sha256[:12]))
+        os.rename(tmp, path)
+    except DataError:
+        _remove(tmp)
+        raise
+    except Exception as e:  # URLError, HTTPError, socket timeouts, disk full: all one message
+        _remove(tmp)
+        if getattr(e, "code", None):  # HTTPError
+            why = "HTTP %s %s" % (e.code, getattr(e, "reason", ""))
+        else:
+            why = getattr(e, "reason", None) or e
+        raise _error(path, "download failed", "missing, and downloading %s failed (%s)"
+                     % (url, why))
+    except BaseException:  # Ctrl-C: leave nothing behind, then stop
+        _remove(tmp)
+        raise
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+# Loading: shared parts
+
+
+def _verified(dataset, folder):
+    """The dataset's file paths, verified; DataError otherwise. Loaders never download."""
+    return ensure(dataset, folder, download=False)
+
+
+def _fallback(error, dataset, allow_generated):
+    """Re-raises `error`, or prints the one warning line that generated data is used."""
+    if not allow_generated:
+        raise error
+    sys.stderr.write("kerasbench: warning: %s; using generated %s data (its accuracy means "
+                     "nothing)\n" % (error, dataset))
+    sys.stderr.flush()
+
+
+def _counts(dataset, train_samples, test_samples, full):
+    """(n_train, n_test): 0 means all; more than the dataset has is an error."""
+    counts = []
+    for key, n, size in zip(("train_samples", "test_samples"), (train_samples, test_samples), full):
+        n = int(n or 0)
+        if n < 0 or n > size:
+            raise ValueError("%s=%d: %s has %d examples" % (key, n, dataset, size))
+        counts.append(n or size)
+    return tuple(counts)
+
+
+def _source_detail(name, counts, full):
+    if tuple(counts) == tuple(full):
+        return "full", "%s: %d/%d" % (name, full[0], full[1])
+    return "subset", "%s: %d/%d of %d/%d" % (name, counts[0], counts[1], full[0], full[1])
+
+
+def _generated_detail(error, counts):
+    return "generated (%s %s): %d/%d" % (os.path.basename(error.path), error.problem,
+                                         counts[0], counts[1])
+
+
+def _unreadable(path, e):
+    return _error(path, "unreadable", "cannot be read as expected (%s: %s)"
+                  % (type(e).__name__, e))
+
+
+# Errors that reading a verified but malformed file can raise.
+_READ_ERRORS = (IOError, OSError, ValueError, KeyError, IndexError, TypeError, EOFError,
+                pickle.UnpicklingError, tarfile.TarError, AttributeError, UnicodeDecodeError)
+
+
+def _first(a, n):
+    # A copy, so a subset does not keep the whole file's arrays alive.
+    return a if n == len(a) else a[:n].copy()
+
+
+def _object_array(lists):
+    # One list per element, whatever their lengths (np.array would make a 2-D array of equal
+    # lengths, and NumPy >= 1.24 refuses ragged lists without dtype=object).
+    out = np.empty(len(lists), dtype=object)
+    for i, x in enumerate(lists):
+        out[i] = x
+    return out
+
+
+# Generated data: cheap, deterministic for a seed (RandomState's stream is the same in every NumPy
+# version), clearly synthetic, yet learnable: each class has its own coarse pattern.
+
+
+def _class_patterns(rng, n_classes, height, width, channels, cells=4):
+    coarse = rng.randint(0, 2, size=(n_classes, cells, cells, channels)).astype(np.uint8)
+    blown = coarse.repeat(height // cells, axis=1).repeat(width // cells, axis=2)
+    return blown * np.uint8(191)  # 191 + noise up to 64 stays within uint8
+
+
+def _generated_images(rng, patterns, n):
+    labels = rng.randint(0, len(patterns), size=n).astype(np.uint8)
+    images = patterns[labels]
+    images += rng.randint(0, 65, size=images.shape, dtype=np.uint8)
+    return images, labels
+
+
+def generated_mnist(n_train, n_test, seed=0):
+    rng = np.random.RandomState(seed)
+    patterns = _class_patterns(rng, 10, 28, 28, 1)[..., 0]
+    x_train, y_train = _generated_images(rng, patterns, n_train)
+    x_test, y_test = _generated_images(rng, patterns, n_test)
+    return x_train, y_train, x_test, y_test
+
+
+def generated_cifar10(n_train, n_test, seed=0):
+    rng = np.random.RandomState(seed)
+    patterns = _class_patterns(rng, 10, 32, 32, 3)
+    x_train, y_train = _generated_images(rng, patterns, n_train)
+    x_test, y_test = _generated_images(rng, patterns, n_test)
+    return x_train, y_train.reshape(-1, 1), x_test, y_test.reshape(-1, 1)
+
+
+def _generated_reviews(rng, n, num_words, skip_top, start_char, oov_char, index_from):
+    labels = rng.randint(0, 2, size=n).astype(np.int64)
+    lengths = rng.randint(20, 400, size=n)
+    # Common words follow a Zipf law; one word in ten is a marker of the review's label.
+    words = index_from + np.minimum(rng.zipf(1.3, size=lengths.sum()) - 1, IMDB_VOCABULARY)
+    marked = rng.rand(len(words)) < 0.1
+    owner = np.repeat(labels, lengths)
+    words[marked] = index_from + 20 + 10 * owner[marked] + rng.randint(0, 10, size=marked.sum())
+    limit = num_words or IMDB_VOCABULARY
+    keep = (words >= skip_top) & (words < limit)
+    if oov_char is not None:
+        words = np.where(keep, words, oov_char)
+    ends = np.cumsum(lengths)
+    reviews = []
+    for i, end in enumerate(ends):
+        review = words[end - lengths[i]:end]
+        if oov_char is None:
+            review = review[keep[end - lengths[i]:end]]
+        review = review.tolist()
+        reviews.append([start_char] + review if start_char is not None else review)
+    return _object_array(reviews), labels
+
+
+# Lower-case words the generated text is made of (no real corpus: learnable, meaningless).
+_WORDS = ("the of and to in is that it as not be for which with this all he his a but what "
+          "truth will power morality philosopher spirit free man life good evil soul god "
+          "every must more than one who we our has have himself perhaps itself so may").split()
+
+
+def generated_text(n_chars, seed=0):
+    rng = np.random.RandomState(seed)
+    n_words = n_chars // 4 + 100
+    words = [_WORDS[i] for i in rng.randint(0, len(_WORDS), size=n_words)]
+    breaks = rng.randint(0, 12, size=n_words)  # 0: end a sentence, 1: start a line
+    pieces = []
+    for word, b in zip(words, breaks):
+        pieces.append(word + (". " if b == 0 else "\n" if b == 1 else " "))
+    text = "".join(pieces)
+    while len(text) < n_chars:
+        text += text
+    return text[:n_chars]
+
+
+# Loaders
+
+
+def load_mnist(folder, train_samples=0, test_samples=0, allow_generated=False, seed=0):
+    """MNIST as keras.datasets.mnist.load_data gives it: uint8 (N, 28, 28) images and uint8
+    (N,) labels; a subset is the first N examples. `seed` only shapes generated data."""
+    full = SIZES["mnist"]
+    counts = _counts("mnist", train_samples, test_samples, full)
+    try:
+        path, = _verified("mnist", folder)
+        try:
+            # np.load directly: Keras' loader would reject a rebuilt file's hash.
+            with np.load(path, allow_pickle=True) as f:
+                x_train, y_train = f["x_train"], f["y_train"]
+                x_test, y_test = f["x_test"], f["y_test"]
+        except _READ_ERRORS as e:
+            raise _unreadable(path, e)
+        full = (len(x_train), len(x_test))
+        counts = _counts("mnist", train_samples, test_samples, full)
+        source, detail = _source_detail("mnist.npz", counts, full)
+        return Split(_first(x_train, counts[0]), _first(y_train, counts[0]),
+                     _first(x_test, counts[1]), _first(y_test, counts[1]), source, detail)
+    except DataError as e:
+        _fallback(e, "mnist", allow_generated)
+        data = generated_mnist(counts[0], counts[1], seed)
+        return Split(*(data + ("generated", _generated_detail(e, counts))))
+
+
+def load_imdb(folder, num_words=None, train_samples=0, test_samples=0, allow_generated=False,
+              seed=0, skip_top=0, start_char=1, oov_char=2, index_from=3):
+    """IMDb as keras.datasets.imdb.load_data(num_words=...) gives it: x are 1-D object arrays of
+    lists of python ints, y int64 labels. The subset is the first N after Keras' shuffle.
+    `seed` only shapes generated data: the shuffle is always Keras' (seed 113)."""
+    full = SIZES["imdb"]
+    counts = _counts("imdb", train_samples, test_samples, full)
+    try:
+        path = _verified("imdb", folder)[0]
+        try:
+            with np.load(path, allow_pickle=True) as f:
+                x_train, labels_train = f["x_train"], f["y_train"]
+                x_test, labels_test = f["x_test"], f["y_test"]
+        except _READ_ERRORS as e:
+            raise _unreadable(path, e)
+        full = (len(x_train), len(x_test))
+        counts = _counts("imdb", train_samples, test_samples, full)
+        # Keras 2.2+ and 3: one RandomState(113) shuffles train, then (continuing) test.
+        rng = np.random.RandomState(IMDB_SEED)
+        indices = np.arange(len(x_train))
+        rng.shuffle(indices)
+        x_train, labels_train = x_train[indices], labels_train[indices]
+        indices = np.arange(len(x_test))
+        rng.shuffle(indices)
+        x_test, labels_test = x_test[indices], labels_test[indices]
+        if not num_words:
+            # Keras takes the largest id over ALL reviews (shifted, with start_char), so compute
+            # it before subsetting. That largest id itself then falls outside `w < num_words`
+            # and becomes oov_char: a Keras quirk, kept.
+            num_words = max(max(x) for x in list(x_train) + list(x_test) if len(x)) + index_from
+            if start_char is not None:
+                num_words = max(num_words, start_char)
+        # Keras then shifts, prefixes and cuts every review; doing it to the subset only gives the
+        # same lists for it.
+        xs = []
+        for x in list(x_train[:counts[0]]) + list(x_test[:counts[1]]):
+            x = [w + index_from for w in x]
+            if start_char is not None:
+                x = [start_char] + x
+            if oov_char is not None:
+                x = [w if skip_top <= w < num_words else oov_char for w in x]
+            else:
+                x = [w for w in x if skip_top <= w < num_words]
+            xs.append(x)
+        source, detail = _source_detail("imdb.npz", counts, full)
+        return Split(_object_array(xs[:counts[0]]), labels_train[:counts[0]].copy(),
+                     _object_array(xs[counts[0]:]), labels_test[:counts[1]].copy(),
+                     source, detail)
+    except DataError as e:
+        _fallback(e, "imdb", allow_generated)
+        rng = np.random.RandomState(seed)
+        args = (num_words, skip_top, start_char, oov_char, index_from)
+        x_train, y_train = _generated_reviews(rng, counts[0], *args)
+        x_test, y_test = _generated_reviews(rng, counts[1], *args)
+        return Split(x_train, y_train, x_test, y_test, "generated", _generated_detail(e, counts))
+
+
+def load_imdb_word_index(folder):
+    """{word: rank} as keras.datasets.imdb.get_word_index gives it (rank 1 is the most frequent;
+    add index_from to match load_imdb's ids)."""
+    path = _verified("imdb", folder)[1]
+    try:
+        with io.open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except _READ_ERRORS as e:
+        raise _unreadable(path, e)
+
+
+_CIFAR_DIR = "cifar-10-batches-py"
+_CIFAR_TRAIN = ["data_batch_%d" % i for i in range(1, 6)]
+_CIFAR_TEST = "test_batch"
+_CIFAR_LABELS = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog",
+                 b"horse", b"ship", b"truck"]
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches allowing only what rebuilds NumPy arrays (as Keras 3 does)."""
+
+    _reconstruct = np.zeros(0).__reduce__()[0]  # numpy(._)core.multiarray._reconstruct
+    _allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+                ("numpy._core.multiarray", "_reconstruct"): _reconstruct}
+
+    def find_class(self, module, name):
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError("refusing %s.%s in a CIFAR batch" % (module, name))
+
+
+def _cifar_batch(raw):
+    """(images (N, 3, 32, 32) uint8, labels (N,) uint8) from one pickled batch, as Keras'
+    load_batch decodes it (encoding="bytes": the batches were pickled by Python 2)."""
+    d = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    d = dict((k.decode("utf8") if isinstance(k, bytes) else k, v) for k, v in d.items())
+    data = np.asarray(d["data"], dtype=np.uint8)
+    return data.reshape(data.shape[0], 3, 32, 32), np.asarray(d["labels"], dtype=np.uint8)
+
+
+def _read_cifar_archive(path):
+    """All batches of the tarball in one pass over the gzip stream, without extracting to disk."""
+    batches = {}
+    with tarfile.open(path, "r|gz") as tar:
+        for member in tar:
+            name = member.name.split("/")[-1]
+            if member.isfile() and (name in _CIFAR_TRAIN or name == _CIFAR_TEST):
+                batches[name] = _cifar_batch(tar.extractfile(member).read())
+    missing = [n for n in _CIFAR_TRAIN + [_CIFAR_TEST] if n not in batches]
+    if missing:
+        raise KeyError("no %s in the archive" % ", ".join(missing))
+    x_train = np.concatenate([batches[n][0] for n in _CIFAR_TRAIN])
+    y_train = np.concatenate([batches[n][1] for n in _CIFAR_TRAIN])
+    x_test, y_test = batches[_CIFAR_TEST]
+    return x_train, y_train, x_test, y_test
+
+
+def load_cifar10(folder, train_samples=0, test_samples=0, allow_generated=False, seed=0):
+    """CIFAR-10 as keras.datasets.cifar10.load_data gives it (channels_last): uint8
+    (N, 32, 32, 3) images and uint8 (N, 1) labels, read from cifar-10-python.tar.gz."""
+    full = SIZES["cifar10"]
+    counts = _counts("cifar10", train_samples, test_samples, full)
+    try:
+        path, = _verified("cifar10", folder)
+        try:
+            x_train, y_train, x_test, y_test = _read_cifar_archive(path)
+        except _READ_ERRORS + (zlib.error,) as e:  # a bad gzip stream is OSError or zlib.error
+            raise _unreadable(path, e)
+        full = (len(x_train), len(x_test))
+        counts = _counts("cifar10", train_samples, test_samples, full)
+        source, detail = _source_detail("cifar-10-python.tar.gz", counts, full)
+
+        def channels_last(x, n):
+            return np.ascontiguousarray(x[:n].transpose(0, 2, 3, 1))
+
+        return Split(channels_last(x_train, counts[0]), y_train[:counts[0]].reshape(-1, 1),
+                     channels_last(x_test, counts[1]), y_test[:counts[1]].reshape(-1, 1),
+                     source, detail)
+    except DataError as e:
+        _fallback(e, "cifar10", allow_generated)
+        data = generated_cifar10(counts[0], counts[1], seed)
+        return Split(*(data + ("generated", _generated_detail(e, counts))))
+
+
+def write_cifar10_archive(path, n_train, n_test, seed=0):
+    """Writes a small cifar-10-python.tar.gz in the real format (generated images), for tests
+    where no real copy exists; returns its content as a Split, channels_last like load_cifar10.
+
+    Like the real one: cifar-10-batches-py/data_batch_1..5 (the training examples spread over
+    five batches), test_batch and batches.meta, each a pickled dict with bytes keys (b"data":
+    uint8 (N, 3072), rows of 1024 red, 1024 green, 1024 blue; b"labels": list of ints). Arrays
+    are pickled with only numpy.ndarray and numpy.dtype, so NumPy 1.x, NumPy 2.x and Keras 3's
+    restricted unpickler all read them.
+    """
+    x_train, y_train, x_test, y_test = generated_cifar10(n_train, n_test, seed)
+    members = []
+    starts = np.linspace(0, n_train, len(_CIFAR_TRAIN) + 1).astype(int)
+    for i, name in enumerate(_CIFAR_TRAIN):
+        part = slice(starts[i], starts[i + 1])
+        members.append((name, _cifar_dict(x_train[part], y_train[part, 0],
+                                          "training batch %d of 5" % (i + 1), name)))
+    members.append((_CIFAR_TEST, _cifar_dict(x_test, y_test[:, 0], "testing batch 1 of 1",
+                                             _CIFAR_TEST)))
+    members.append(("batches.meta", {b"num_cases_per_batch": int(starts[1] - starts[0]),
+                                     b"label_names": list(_CIFAR_LABELS), b"num_vis": 3072}))
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".cifar.", suffix=".part", dir=folder)
+    try:
+        # Fixed timestamps, so one Python and NumPy write the same bytes for the same arguments.
+        with os.fdopen(fd, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                    info = tarfile.TarInfo(_CIFAR_DIR)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    for name, content in members:
+                        data = _pickle_cifar(content)
+                        info = tarfile.TarInfo(_CIFAR_DIR + "/" + name)
+                        info.size, info.mode = len(data), 0o644
+                        tar.addfile(info, io.BytesIO(data))
+        shutil.move(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return Split(x_train, y_train, x_test, y_test, "generated",
+                 "%s: %d/%d generated" % (os.path.basename(path), n_train, n_test))
+
+
+def _cifar_dict(images, labels, batch_label, name):
+    return {b"batch_label": batch_label.encode("ascii"),
+            b"labels": [int(v) for v in labels],
+            b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), 3072),
+            b"filenames": [("%s_%05d.png" % (name, i)).encode("ascii") for i in range(len(images))]}
+
+
+def _reduce_array(a):
+    # ndarray((0,), dtype) then __setstate__ with the bytes: the globals are numpy.ndarray and
+    # numpy.dtype only (NumPy 2 would name numpy._core, which NumPy 1.x cannot import).
+    return np.ndarray, ((0,), a.dtype), (1, a.shape, a.dtype, False, a.tobytes())
+
+
+def _pickle_cifar(content):
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=3)  # bytes stay bytes; Python 3.0+ reads it
+    pickler.dispatch_table = {np.ndarray: _reduce_array}
+    pickler.dump(content)
+    return buffer.getvalue()
+
+
+def load_nietzsche(folder, text_chars=0, allow_generated=False, seed=0):
+    """(text, source, detail): nietzsche.txt lower-cased, as the Keras example reads it (its
+    `corpus length: 600893`); text_chars > 0 keeps the first text_chars characters."""
+    text_chars = int(text_chars or 0)
+    if text_chars < 0:
+        raise ValueError("text_chars=%d: must be 0 (all) or positive" % text_chars)
+    try:
+        path, = _verified("nietzsche", folder)
+        try:
+            # UTF-8 whatever the kernel's locale (the legacy kernel may default to ASCII).
+            with io.open(path, encoding="utf-8") as f:
+                text = f.read().lower()
+        except _READ_ERRORS as e:
+            raise _unreadable(path, e)
+        if text_chars > len(text):
+            raise ValueError("text_chars=%d: nietzsche.txt has %d characters"
+                             % (text_chars, len(text)))
+        if text_chars and text_chars < len(text):
+            return (text[:text_chars], "subset", "nietzsche.txt: first %d of %d characters"
+                    % (text_chars, len(text)))
+        return text, "full", "nietzsche.txt: %d characters" % len(text)
+    except DataError as e:
+        _fallback(e, "nietzsche", allow_generated)
+        n = text_chars or NIETZSCHE_CHARS
+        return (generated_text(n, seed), "generated", "generated (nietzsche.txt %s): %d characters"
+                % (e.problem, n))
