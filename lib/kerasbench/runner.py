@@ -3,6 +3,7 @@ run, each in a fresh kernel, into `<out>/runs/<workload>/<backend>/<repeat>/`. H
 module never imports Keras (the kernel picks the backend; the runner holds no GPU memory).
 """
 import collections
+import contextlib
 import datetime
 import json
 import os
@@ -135,6 +136,30 @@ def _one_line(text, limit=500):
     return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
+@contextlib.contextmanager
+def output_to(path):
+    """Sends this process's stdout/stderr (fds 1 and 2) to `path`, and so the kernel's too.
+
+    The kernel process inherits them: its start-up chatter and any crash message (a segfault,
+    an out-of-memory kill) land in the run's kernel.log instead of the terminal.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
 def execute(spec, out, data_dir, timeout=None):
     """Runs one notebook in a fresh kernel and writes run.json last; never raises for a failed run."""
     import papermill
@@ -149,10 +174,11 @@ def execute(spec, out, data_dir, timeout=None):
     started, t0 = _now(), time.time()
     status, error = "ok", None
     try:
-        papermill.execute_notebook(
-            registry.notebook_path(spec.workload), os.path.join(folder, "notebook.ipynb"),
-            parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
-            progress_bar=False, execution_timeout=timeout, request_save_on_cell_execute=True)
+        with output_to(os.path.join(folder, "kernel.log")):
+            papermill.execute_notebook(
+                registry.notebook_path(spec.workload), os.path.join(folder, "notebook.ipynb"),
+                parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
+                progress_bar=False, execution_timeout=timeout, request_save_on_cell_execute=True)
     except PapermillExecutionError as e:
         status, error = "failed", "%s: %s" % (e.ename, _one_line(e.evalue))
     except Exception as e:  # a dead kernel or a timeout: recorded, the matrix goes on
@@ -193,9 +219,13 @@ def summary_line(record, index, total):
     return line
 
 
-def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=sys.stderr):
+def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None):
     """Executes the plan with a progress bar; finished runs (status ok) are skipped unless force."""
     from tqdm import tqdm
+
+    if stream is None:
+        # A handle on the terminal that survives output_to()'s redirection of fd 2.
+        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
 
     records = []
     bar = tqdm(total=len(runs), desc="study", unit="run", file=stream, dynamic_ncols=True)

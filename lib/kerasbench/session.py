@@ -58,6 +58,10 @@ def apply_precision(backend, precision):
     return settings
 
 
+def _count(x):
+    return 0 if x is None else len(x)
+
+
 class Run(object):
     """One run's folder and what the kernel records in it."""
 
@@ -81,7 +85,8 @@ class Run(object):
     def record_data(self, data):
         """Says which data the run trained on: full, subset or generated."""
         self.info["data"] = {"source": data.source, "detail": data.detail,
-                             "train_samples": len(data.y_train), "test_samples": len(data.y_test)}
+                             "train_samples": _count(data.x_train),
+                             "test_samples": _count(data.x_test)}
         self._write_info()
         print("data: %s (%s)" % (data.source, data.detail))
 
