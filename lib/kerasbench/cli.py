@@ -21,7 +21,7 @@ def _run(args):
                                  "backend")
     overrides = dict(params.parse_override(s) for s in args.set or [])
     runs = runner.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
-                       allow_generated=args.allow_generated)
+                       allow_generated=args.allow_generated, params_dir=args.params_dir)
     if args.dry_run:
         for spec in runs:
             print(runner.plan_json(spec))
@@ -105,6 +105,8 @@ def build_parser():
     run.add_argument("--allow-generated", action="store_true",
                      help="train on generated data where a dataset is missing, also in full")
     run.add_argument("--no-download", action="store_true", help="never download a missing file")
+    run.add_argument("--params-dir", default=None,
+                     help="folder of <workload>.yaml files (default: the project's params/)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a parameter for every workload (repeatable)")
     run.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell")

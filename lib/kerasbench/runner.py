@@ -36,7 +36,7 @@ def parse_list(text, allowed, what):
 
 
 def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
-         allow_generated=False):
+         allow_generated=False, params_dir=None):
     """The runs in execution order; every parameter resolved and validated first.
 
     Each repeat visits every backend, and the backend order rotates from one repeat to the next
@@ -47,7 +47,8 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
         raise UserError("--repeats must be at least 1, got %d" % repeats)
     resolved = {}
     for workload in workloads:
-        values = params.resolve(workload, profile, overrides=overrides)
+        path = os.path.join(params_dir, workload + ".yaml") if params_dir else None
+        values = params.resolve(workload, profile, path=path, overrides=overrides)
         if allow_generated:
             values["allow_generated"] = True
         resolved[workload] = values
@@ -86,7 +87,8 @@ def check_data(runs, folder, download=True, warn=print):
     """Every dataset the plan needs is present and verified, or fetched now, before any training.
 
     Where it cannot be had, a run that may use generated data goes on with one warning; a run
-    that may not (the `full` profile) stops the study with a one-line error.
+    that may not (the `full` profile) stops the study with a one-line error. A corrupt file is
+    an error in every profile.
     """
     needed = collections.OrderedDict()
     for spec in runs:
@@ -96,6 +98,10 @@ def check_data(runs, folder, download=True, warn=print):
         try:
             datasets.ensure(dataset, folder, download=download)
         except datasets.DataError as e:
+            if e.problem == "corrupt":
+                # A damaged file is the user's to fix, in every profile: generated data in its
+                # place would hide it.
+                raise UserError(str(e))
             strict = sorted({s.workload for s in specs if not s.params["allow_generated"]})
             if strict:
                 raise UserError("%s (needed by %s in the %s profile)"
