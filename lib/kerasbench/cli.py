@@ -21,7 +21,8 @@ def _run(args):
                                  "backend")
     overrides = dict(params.parse_override(s) for s in args.set or [])
     runs = runner.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
-                       allow_generated=args.allow_generated, params_dir=args.params_dir)
+                       allow_generated=args.allow_generated, params_dir=args.params_dir,
+                       config=args.config)
     if args.dry_run:
         for spec in runs:
             print(runner.plan_json(spec))
@@ -105,6 +106,8 @@ def build_parser():
     run.add_argument("--allow-generated", action="store_true",
                      help="train on generated data where a dataset is missing, also in full")
     run.add_argument("--no-download", action="store_true", help="never download a missing file")
+    run.add_argument("--config", default="default",
+                     help="label of this configuration (e.g. compiled with --set jit_compile=true)")
     run.add_argument("--params-dir", default=None,
                      help="folder of <workload>.yaml files (default: the project's params/)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -19,7 +19,9 @@ RUN_JSON = "run.json"
 SCHEMA = 1
 
 RunSpec = collections.namedtuple(
-    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params"])
+    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
+
+DEFAULT_CONFIG = "default"
 
 
 def parse_list(text, allowed, what):
@@ -35,8 +37,16 @@ def parse_list(text, allowed, what):
     return names
 
 
+def check_config(config):
+    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
+    ok = config and all(c.isalnum() or c in "_-" for c in config) and not config.isdigit()
+    if not ok:
+        raise UserError("--config %r: use letters, digits, '_' and '-' (e.g. compiled)" % config)
+    return config
+
+
 def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
-         allow_generated=False, params_dir=None):
+         allow_generated=False, params_dir=None, config=DEFAULT_CONFIG):
     """The runs in execution order; every parameter resolved and validated first.
 
     Each repeat visits every backend, and the backend order rotates from one repeat to the next
@@ -45,6 +55,7 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
     """
     if repeats < 1:
         raise UserError("--repeats must be at least 1, got %d" % repeats)
+    check_config(config)
     resolved = {}
     for workload in workloads:
         path = os.path.join(params_dir, workload + ".yaml") if params_dir else None
@@ -58,17 +69,21 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
         for workload in workloads:
             for backend in order:
                 runs.append(RunSpec(workload, backend, repeat, base_seed + repeat, profile,
-                                    dict(resolved[workload])))
+                                    dict(resolved[workload]), config))
     return runs
 
 
 def run_dir(out, spec):
-    return os.path.join(out, "runs", spec.workload, spec.backend, str(spec.repeat))
+    """runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named configuration."""
+    leaf = str(spec.repeat) if spec.config == DEFAULT_CONFIG else "%s-%d" % (spec.config,
+                                                                                spec.repeat)
+    return os.path.join(out, "runs", spec.workload, spec.backend, leaf)
 
 
 def plan_json(spec):
     return json.dumps({"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat,
-                       "seed": spec.seed, "profile": spec.profile, "params": spec.params},
+                       "seed": spec.seed, "profile": spec.profile, "config": spec.config,
+                       "params": spec.params},
                       sort_keys=True)
 
 
@@ -197,7 +212,7 @@ def execute(spec, out, data_dir, timeout=None):
     record = {
         "schema": SCHEMA,
         "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
-        "repeat": spec.repeat, "seed": spec.seed, "config": "default",
+        "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
         "params": parameters,
         "data": kernel_info.get("data"),
         "versions": kernel_info.get("versions"),
