@@ -30,13 +30,14 @@ def kernel_name(backend):
 def kernel_spec(backend, python=None, ld_library_path=None):
     env = {
         "KERAS_BACKEND": backend,
-        # The kernel imports this checkout's kerasbench, also from a Python without it installed.
-        "PYTHONPATH": LIB_DIR,
+        # The kernel imports this checkout's kerasbench, also from a Python without it installed;
+        # jupyter_client fills ${...} from the launching environment (packages carried there).
+        "PYTHONPATH": LIB_DIR + os.pathsep + "${PYTHONPATH}",
         # TensorFlow's C++ start-up chatter otherwise fills every executed notebook.
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     if ld_library_path:
-        env["LD_LIBRARY_PATH"] = ld_library_path
+        env["LD_LIBRARY_PATH"] = ld_library_path + os.pathsep + "${LD_LIBRARY_PATH}"
     return {
         "argv": [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "kerasbench (%s)" % backend,
