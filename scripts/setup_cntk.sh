@@ -7,7 +7,9 @@
 # Python 3.6 comes from $PYTHON36, else pyenv's versions/3.6.*, else python3.6 on PATH.
 # CNTK 2.7 links against OpenMPI 1.10 (libmpi.so.12, libmpi_cxx.so.1); Debian's libopenmpi3
 # (OpenMPI 4, ABI-compatible for what CNTK uses) stands in through two symlinks in
-# VENV_DIR/mpi-compat, which the kernel gets as LD_LIBRARY_PATH.
+# VENV_DIR/mpi-compat, which the kernel gets as LD_LIBRARY_PATH. (`import cntk` runs
+# `ldconfig -N -v $LD_LIBRARY_PATH`, which as root adds libmpi.so.40 / libmpi_cxx.so.40 links
+# there too: harmless, they resolve to the same libraries.)
 #
 # The last two lines on stdout are what the Jupyter kernel needs:
 #   KERNEL_PYTHON=/abs/path/to/VENV_DIR/bin/python
