@@ -48,8 +48,8 @@ cntk: venv
 	@test -n "$(PYTHON36)" || { echo "make cntk: no Python 3.6 found: pyenv install 3.6.15, or set PYTHON36=/path/to/python3.6"; exit 2; }
 	bash scripts/setup_cntk.sh .venv-cntk > .venv-cntk.log 2>&1 || { tail -20 .venv-cntk.log; exit 1; }
 	$(BIN)/kerasbench kernels install --backends cntk \
-	  --python $$(sed -n 's/^KERNEL_PYTHON=//p' .venv-cntk.log | tail -1) \
-	  --ld-library-path $$(sed -n 's/^KERNEL_LD_LIBRARY_PATH=//p' .venv-cntk.log | tail -1)
+	  --python "$$(sed -n 's/^KERNEL_PYTHON=//p' .venv-cntk.log | tail -1)" \
+	  --ld-library-path "$$(sed -n 's/^KERNEL_LD_LIBRARY_PATH=//p' .venv-cntk.log | tail -1)"
 
 # Headless Chromium for the report's browser test (Debian's package; needs root or sudo).
 browser:

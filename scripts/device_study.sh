@@ -11,7 +11,8 @@ export PYTHONPATH=/tmp/site:$PWD/lib PYTHONUNBUFFERED=1
 export KERASBENCH_DATA=$PWD/.gpudata
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -m kerasbench.cli kernels install --backends jax,torch > /dev/null || exit 1
-python3 -m kerasbench.cli run --out /tmp/kb --no-download "$@"
+# Stop in time to pack what finished (the call has a hard limit); finished runs are kept.
+timeout --signal=INT "${KB_LIMIT:-530}" python3 -m kerasbench.cli run --out "/tmp/kb-$label" --no-download "$@"
 status=$?
-tar -czf "$OUT/runs-$label.tar.gz" -C /tmp/kb runs
+tar -czf "$OUT/runs-$label.tar.gz" -C "/tmp/kb-$label" runs
 exit $status

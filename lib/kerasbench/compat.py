@@ -21,7 +21,8 @@ def set_compile_options(**options):
 
 
 def compile_options():
-    return dict(_compile_options)
+    """What compile() is given beyond the model's own arguments; Keras 2 takes none of them."""
+    return dict(_compile_options) if KERAS3 else {}
 
 
 def backend_name():
@@ -115,6 +116,33 @@ def normalize_logs(logs):
             key = key[: -len("acc")] + "accuracy"
         renamed[key] = value
     return renamed
+
+
+def exact_validation_metrics(model, logs):
+    """Keras 2.3.1 on CNTK reports each metric one batch late: its CNTK function reads the result
+    before adding the last batch (with one validation batch, val_accuracy reads 0). At epoch end
+    the metric objects still hold the totals of the whole validation pass, so read those.
+    Losses are reported correctly and are left alone. Other backends: logs unchanged."""
+    if KERAS3 or keras.backend.backend() != "cntk":
+        return logs
+    for metric in getattr(model, "metrics", None) or []:
+        key = "val_" + getattr(metric, "name", "")
+        total, count = getattr(metric, "total", None), getattr(metric, "count", None)
+        if key in logs and not key.endswith("loss") and total is not None and count is not None:
+            seen = float(keras.backend.get_value(count))
+            if seen > 0:
+                logs[key] = float(keras.backend.get_value(total)) / seen
+    return logs
+
+
+def layer_shapes(model):
+    """Each layer's output shape (batch dimension None), comparable across Kerases."""
+    shapes = []
+    for layer in model.layers:
+        shape = layer.output.shape if KERAS3 else layer.output_shape
+        shape = shape[0] if isinstance(shape, list) else shape
+        shapes.append([None if d is None else int(d) for d in shape])
+    return shapes
 
 
 def batch_sequence_base():

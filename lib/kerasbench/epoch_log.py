@@ -81,7 +81,8 @@ class EpochLogger(keras.callbacks.Callback):
         row = {"epoch": epoch, "epoch_seconds": epoch_seconds, "train_seconds": train_seconds,
                "elapsed_seconds": now - self.train_start,
                "samples_per_second": self.samples_per_epoch / timed if timed > 0 else None}
-        for key, value in compat.normalize_logs(logs).items():
+        logs = compat.exact_validation_metrics(self.model, compat.normalize_logs(logs))
+        for key, value in logs.items():
             row[key] = float(value)
         self.losses.append(row.get("loss"))
         self.csv.write(row)

@@ -143,8 +143,15 @@ def write_json_atomic(path, data):
 
 
 def is_done(out, spec):
+    """A run is done when its run.json says ok and it ran this very plan (profile, seed, params):
+    a finished run of another profile or parameters in the same folder is rerun, not reused."""
     record = read_json(os.path.join(run_dir(out, spec), RUN_JSON))
-    return bool(record) and record.get("status") == "ok"
+    if not record or record.get("status") != "ok":
+        return False
+    ran = record.get("params") or {}
+    same_params = all(ran.get(k) == v for k, v in spec.params.items())
+    return (same_params and record.get("profile") == spec.profile
+            and record.get("seed") == spec.seed and record.get("config", DEFAULT_CONFIG) == spec.config)
 
 
 def _now():
