@@ -1,0 +1,224 @@
+"""The epoch loop shared by both frameworks: timing, epochs.csv (one flushed row per epoch) and
+run.json (written last, atomically), in the formats of docs/design.md.
+
+Timing, per epoch: `train_seconds` from the epoch's start until the device has finished the
+training pass (the trainer synchronises: block_until_ready / torch.cuda.synchronize); then the
+training metrics are read and the test set is evaluated (the validation pass); `epoch_seconds`
+is both. `elapsed_seconds` counts from the start of the first epoch, as Keras' on_train_begin:
+loading data, building the model and moving data to the device come before it, untimed.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kerasbench import __version__, environment
+from kerasbench.native import MODES, data as data_mod
+from kerasbench.native.specs import EVAL_BATCH_SIZE, workload as get_workload
+
+COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
+           "loss", "accuracy", "val_loss", "val_accuracy"]
+SCHEMA = 1
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class Config:
+    workload: str
+    framework: str
+    mode: str
+    out: str
+    epochs: int | None = None        # None: the workload's (2017) value
+    batch_size: int | None = None    # None: the workload's
+    train_samples: int = 0           # 0: all
+    test_samples: int = 0
+    data_dir: str | None = None
+    seed: int = 0
+    repeat: int = 0
+    device: str | None = None        # None: cuda where the framework sees one, else cpu
+    precision: str = "float32"
+    eval_batch_size: int = EVAL_BATCH_SIZE
+    compile_mode: str = "auto"       # torch compiled mode only
+
+    def validate(self):
+        get_workload(self.workload)
+        if self.framework not in MODES:
+            raise ValueError(f"framework {self.framework!r}: one of {', '.join(MODES)}")
+        if self.mode not in MODES[self.framework]:
+            raise ValueError(f"{self.framework} modes: {', '.join(MODES[self.framework])}, "
+                             f"not {self.mode!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive, not {value}")
+        if self.train_samples < 0 or self.test_samples < 0:
+            raise ValueError("train_samples and test_samples must be 0 (all) or positive")
+        if self.device not in (None, "cpu", "cuda"):
+            raise ValueError(f"device {self.device!r}: cpu or cuda")
+        if self.precision not in ("float32", "tf32"):
+            raise ValueError(f"precision {self.precision!r}: float32 or tf32")
+
+
+class EpochCSV:
+    """epochs.csv: the study's columns, one row per epoch, flushed and synced as written."""
+
+    def __init__(self, path):
+        self.file = open(path, "w", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=COLUMNS, restval="")
+        self.writer.writeheader()
+        self.file.flush()
+
+    def write(self, row):
+        self.writer.writerow({k: _cell(v) for k, v in row.items()})
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self):
+        self.file.close()
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return repr(value) if math.isfinite(value) else str(value)
+    return value
+
+
+def write_json_atomic(path, record):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=2, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def _default_device(framework):
+    if framework == "torch":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    import jax
+
+    return "cuda" if any(d.platform == "gpu" for d in jax.devices()) else "cpu"
+
+
+def make_trainer(cfg: Config, data, device: str, batch_size: int):
+    common = dict(workload=cfg.workload, data=data, mode=cfg.mode, batch_size=batch_size,
+                  seed=cfg.seed, device=device, precision=cfg.precision,
+                  eval_batch_size=cfg.eval_batch_size)
+    if cfg.framework == "jax":
+        from kerasbench.native import jax_models
+
+        return jax_models.JaxTrainer(**common), jax_models.versions
+    from kerasbench.native import torch_models
+
+    return torch_models.TorchTrainer(compile_mode=cfg.compile_mode, **common), torch_models.versions
+
+
+def run(cfg: Config, log=sys.stderr) -> dict:
+    """Trains and logs one run into cfg.out; returns the run.json record. Never raises for a
+    failed run: the error goes into run.json (status "failed") and the traceback to `log`."""
+    started, t0 = _now(), time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("run.json", "epochs.csv"):  # a rerun starts clean
+        (out / stale).unlink(missing_ok=True)
+    status, error = "ok", None
+    record_data, versions, settings, n_params = None, {}, {}, None
+    device, params = cfg.device, None
+    csv_file = None
+    try:
+        cfg.validate()
+        spec = get_workload(cfg.workload)
+        epochs = cfg.epochs or spec.epochs
+        batch_size = cfg.batch_size or spec.batch_size
+        device = cfg.device or _default_device(cfg.framework)
+        params = dict(asdict(cfg), epochs=epochs, batch_size=batch_size, device=device,
+                      optimizer=spec.optimizer, **spec.hyper)
+        data = data_mod.load(cfg.workload, cfg.data_dir, cfg.train_samples, cfg.test_samples,
+                             cfg.seed)
+        record_data = {"source": data.source, "detail": data.detail}
+        trainer, versions_fn = make_trainer(cfg, data, device, batch_size)
+        settings, n_params = trainer.settings, trainer.param_count()
+        versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": None,
+                    **versions_fn()}
+        n_train = len(data.x_train)
+        del data
+        csv_file = EpochCSV(out / "epochs.csv")
+        clock = time.perf_counter
+        train_start = clock()
+        for epoch in range(epochs):
+            epoch_start = clock()
+            trainer.train_epoch(epoch)
+            train_end = clock()
+            loss, accuracy = trainer.train_metrics()
+            val_loss, val_accuracy = trainer.evaluate()
+            epoch_end = clock()
+            train_seconds = train_end - epoch_start
+            csv_file.write({
+                "epoch": epoch, "epoch_seconds": epoch_end - epoch_start,
+                "train_seconds": train_seconds, "elapsed_seconds": epoch_end - train_start,
+                "samples_per_second": n_train / train_seconds if train_seconds > 0 else None,
+                "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
+                "val_accuracy": val_accuracy})
+            print(f"{cfg.workload} native-{cfg.framework} {cfg.mode} epoch {epoch}: "
+                  f"{epoch_end - epoch_start:.3f}s (train {train_seconds:.3f}s) loss {loss:.4f} "
+                  f"accuracy {accuracy:.4f} val_loss {val_loss:.4f} "
+                  f"val_accuracy {val_accuracy:.4f}", file=log, flush=True)
+            if not math.isfinite(loss):
+                status, error = "nan", "the loss became NaN; training stopped early"
+                break
+    except Exception as e:
+        status = "failed"
+        lines = [line for line in str(e).splitlines() if line.strip()]
+        error = f"{type(e).__name__}: {lines[0] if lines else ''}"[:500]
+        traceback.print_exc(file=log)
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+    record = {
+        "schema": SCHEMA,
+        "workload": cfg.workload, "backend": f"native-{cfg.framework}", "config": cfg.mode,
+        "profile": "native", "repeat": cfg.repeat, "seed": cfg.seed,
+        "params": params if params is not None else asdict(cfg),
+        "data": record_data,
+        "versions": versions or {"python": platform.python_version(), "numpy": np.__version__},
+        "device": environment.device(),
+        "backend_settings": settings,
+        "model_parameters": n_params,
+        "kerasbench": {"version": __version__, "git_commit": environment.git_commit(str(REPO_ROOT))},
+        "host": socket.gethostname(),
+        "started_at": started, "ended_at": _now(), "wall_seconds": round(time.time() - t0, 3),
+        "status": status, "error": error,
+    }
+    write_json_atomic(out / "run.json", record)
+    return record
