@@ -264,7 +264,6 @@ def test_missing_data_is_generated_and_labelled(tmp_path):
 
 
 def test_a_bad_configuration_fails_with_run_json(tmp_path):
-    record, header, rows = None, None, None
     cfg = loop.Config(workload="mnist_mlp", framework="torch", mode="scan", out=str(tmp_path))
     record = loop.run(cfg)
     assert record["status"] == "failed" and "modes" in record["error"]
