@@ -4,8 +4,25 @@ Kernel side, Python 3.6. The test set is passed as validation data, as in 2017, 
 `val_accuracy` is test accuracy measured every epoch.
 """
 import keras
+import numpy as np
 
 from kerasbench import compat
+
+
+class InjectNaN(keras.callbacks.Callback):
+    """Tests only: from epoch `at` (0-based, as in epochs.csv) on, every weight is NaN, so the loss
+    is NaN and TerminateOnNaN stops the run (status `nan`). Setting weights at the start of an
+    epoch works on Keras 3 (the JAX trainer rereads the variables then) and on Keras 2.3.1."""
+
+    def __init__(self, at):
+        super(InjectNaN, self).__init__()
+        self.at = int(at)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= self.at:
+            weights = self.model.get_weights()
+            self.model.set_weights([np.full_like(w, np.nan) if np.issubdtype(w.dtype, np.floating)
+                                    else w for w in weights])
 
 
 def fit(run, model, data, epochs, batch_size, train_batches=None):
@@ -19,6 +36,8 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         samples = len(data.y_train) if not isinstance(data.y_train, (list, tuple)) \
             else len(data.y_train[0])
     callbacks = [run.epoch_logger(samples), keras.callbacks.TerminateOnNaN()]
+    if getattr(run, "nan_at_epoch", 0) > 0:
+        callbacks.insert(0, InjectNaN(run.nan_at_epoch))
     return compat.fit(
         model,
         x=train_batches if train_batches is not None else data.x_train,
