@@ -79,6 +79,16 @@ def _workloads(args):
     return 0
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds, got %r" % text)
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (with a pointer to --help) and exit code 2."""
 
@@ -112,7 +122,9 @@ def build_parser():
                      help="folder of <workload>.yaml files (default: the project's params/)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a parameter for every workload (repeatable)")
-    run.add_argument("--timeout", type=float, default=None, help="seconds per notebook cell")
+    run.add_argument("--timeout", type=_seconds, default=None,
+                     help="seconds per run (default 21600, 6 hours): a run past it is killed "
+                          "and recorded as timeout")
     run.add_argument("--force", action="store_true", help="rerun runs that finished ok")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved plan as JSON lines and train nothing")

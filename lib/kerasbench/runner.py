@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -188,31 +189,189 @@ def output_to(path):
         os.close(saved[1])
 
 
-def execute(spec, out, data_dir, timeout=None):
-    """Runs one notebook in a fresh kernel and writes run.json last; never raises for a failed run."""
+DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per run: generous, a full 2017 run on a CPU fits
+KERNEL_PID = "kernel.pid"  # while a run's kernel lives: its pid and connection file
+
+
+class KernelWatch(object):
+    """The kernel of one run: records it in the run folder and can kill it (with its children).
+
+    papermill starts the kernel through `manager_class()`, which reports the kernel here once it
+    runs; its pid and connection file go to `kernel.pid` so that a rerun can stop a kernel left
+    behind by a runner that was killed (`stop_orphan`).
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.process = None
+
+    def manager_class(self):
+        from jupyter_client.manager import AsyncKernelManager
+
+        watch = self
+
+        class WatchedKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                await super(WatchedKernelManager, self).start_kernel(**kw)
+                watch.started(self)
+
+        return WatchedKernelManager
+
+    def started(self, km):
+        self.process = getattr(km.provisioner, "process", None)
+        if self.process is not None:
+            with open(os.path.join(self.folder, KERNEL_PID), "w") as f:
+                json.dump({"pid": self.process.pid, "connection_file": km.connection_file}, f)
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            _kill_group(self.process.pid)
+
+    def exit_status(self):
+        """`exit code N`, `killed by SIGKILL`, or None while it runs (or never ran)."""
+        code = self.process.poll() if self.process is not None else None
+        if code is None:
+            return None
+        if code < 0:
+            try:
+                return "killed by %s" % signal.Signals(-code).name
+            except ValueError:
+                return "killed by signal %d" % -code
+        return "exit code %d" % code
+
+    def forget(self):
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(self.folder, KERNEL_PID))
+
+
+def _kill_group(pid):
+    """SIGKILL to a kernel and what it started: jupyter_client starts it in its own session."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_orphan(folder, wait=10.0):
+    """Kills the kernel of an earlier attempt at this run if it still lives.
+
+    A runner killed outright (SIGKILL, a lost terminal) leaves its kernel behind; the kernel
+    exits by itself within a second or so (ipykernel polls its parent), but it must not write
+    into the folder of the rerun meanwhile. The process is ours only if its command line names
+    the connection file recorded with its pid (pids are reused).
+    """
+    record = read_json(os.path.join(folder, KERNEL_PID))
+    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+        return False
+    pid, connection_file = record["pid"], str(record.get("connection_file") or "")
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode("utf-8", "replace")
+    except OSError:
+        return False  # gone (or no /proc: then it has long exited by itself)
+    if not connection_file or connection_file not in cmdline:
+        return False
+    _kill_group(pid)
+    deadline = time.time() + wait
+    while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    break  # a zombie writes nothing
+        except OSError:
+            break
+        time.sleep(0.05)
+    return True
+
+
+def _epochs_logged(folder):
+    try:
+        with open(os.path.join(folder, "epochs.csv")) as f:
+            return max(sum(1 for line in f if line.strip()) - 1, 0)
+    except OSError:
+        return 0
+
+
+def _papermill(spec, folder, parameters, watch):
     import papermill
+
+    with output_to(os.path.join(folder, "kernel.log")):
+        papermill.execute_notebook(
+            registry.notebook_path(spec.workload), os.path.join(folder, "notebook.ipynb"),
+            parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
+            progress_bar=False, request_save_on_cell_execute=True,
+            kernel_manager_class=watch.manager_class())
+
+
+def execute(spec, out, data_dir, timeout=None):
+    """Runs one notebook in a fresh kernel and writes run.json last; never raises for a failed run.
+
+    `timeout`: seconds for the whole run (default DEFAULT_TIMEOUT); past it the kernel is killed
+    and the run recorded `timeout`. A kernel that dies (a segfault, out of memory, os._exit) is
+    recorded `failed`. Either way the epochs logged so far stay in epochs.csv and the matrix goes
+    on. papermill runs in a thread, so that this thread keeps the clock and a Ctrl-C here stops
+    the kernel and the study (KeyboardInterrupt; the run gets no run.json and is rerun later).
+    """
+    import threading
+
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     folder = run_dir(out, spec)
     if os.path.isdir(folder):
+        stop_orphan(folder)
         shutil.rmtree(folder)  # a rerun starts clean: no rows of an earlier attempt survive
     os.makedirs(folder)
     parameters = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
                       data_dir=data_dir)
     started, t0 = _now(), time.time()
-    status, error = "ok", None
+    watch = KernelWatch(folder)
+    outcome = {}
+
+    def target():
+        try:
+            _papermill(spec, folder, parameters, watch)
+        except BaseException as e:  # handed to the waiting thread
+            outcome["error"] = e
+
+    worker = threading.Thread(target=target, name="kerasbench-run", daemon=True)
+    timed_out = False
     try:
-        with output_to(os.path.join(folder, "kernel.log")):
-            papermill.execute_notebook(
-                registry.notebook_path(spec.workload), os.path.join(folder, "notebook.ipynb"),
-                parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
-                progress_bar=False, execution_timeout=timeout, request_save_on_cell_execute=True)
-    except PapermillExecutionError as e:
+        worker.start()
+        worker.join(timeout)
+        while worker.is_alive():  # past the timeout: kill the kernel until papermill gives up
+            timed_out = True
+            watch.kill()
+            worker.join(1.0)
+    except BaseException:  # Ctrl-C (KeyboardInterrupt): stop this run's kernel, then the study
+        watch.kill()
+        worker.join(10.0)
+        raise
+    watch.forget()
+    status, error, e = "ok", None, outcome.get("error")
+    epochs = _epochs_logged(folder)
+    logged = "%d epoch%s logged" % (epochs, "" if epochs == 1 else "s")
+    if timed_out:
+        status = "timeout"
+        error = "exceeded --timeout %gs: the kernel was killed after %s" % (timeout, logged)
+    elif e is None:
+        pass
+    elif isinstance(e, PapermillExecutionError):
         status, error = "failed", "%s: %s" % (e.ename, _one_line(e.evalue))
-    except Exception as e:  # a dead kernel or a timeout: recorded, the matrix goes on
+    elif isinstance(e, DeadKernelError) or watch.exit_status():
+        status = "failed"
+        error = "the kernel died (%s) after %s; its output is in kernel.log" % (
+            watch.exit_status() or _one_line(e), logged)
+    elif isinstance(e, Exception):  # a kernel that would not start, a broken notebook
         status = "timeout" if "timeout" in type(e).__name__.lower() or \
             "timed out" in str(e).lower() else "failed"
         error = "%s: %s" % (type(e).__name__, _one_line(e))
+    else:
+        raise e  # KeyboardInterrupt or SystemExit inside papermill
     kernel_info = read_json(os.path.join(folder, "kernel.json")) or {}
     if status == "ok" and kernel_info.get("nan_loss"):
         status, error = "nan", "the loss became NaN; training stopped early"
