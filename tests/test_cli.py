@@ -1,4 +1,9 @@
-"""Bad input: a one-line error and exit code 2, before anything trains or is written."""
+"""Bad input: a one-line error and exit code 2, before anything trains or is written.
+
+Every bad input the project answers is one row of CASES, `kerasbench run` and `kerasbench report`
+alike; the issue asks for at least 20 distinct ones (test_the_table_is_long_enough).
+"""
+import json
 import os
 import shutil
 
@@ -23,12 +28,21 @@ def copy_data(data_dir, tmp_path, names=("mnist.npz",)):
     return folder
 
 
-def params_with_typo(tmp_path):
+def params_dir(tmp_path, yaml_text=None, drop=False):
+    """A copy of params/ whose mnist_mlp.yaml is `yaml_text` (or, with drop, missing)."""
     folder = tmp_path / "params"
     shutil.copytree(registry.PARAMS_DIR, str(folder))
     path = folder / "mnist_mlp.yaml"
-    path.write_text(path.read_text().replace("  hidden_units: 512", "  hiden_units: 512"))
+    if drop:
+        path.unlink()
+    elif yaml_text is not None:
+        path.write_text(yaml_text)
     return str(folder)
+
+
+def params_with_typo(tmp_path):
+    text = open(os.path.join(registry.PARAMS_DIR, "mnist_mlp.yaml")).read()
+    return params_dir(tmp_path, text.replace("  hidden_units: 512", "  hiden_units: 512"))
 
 
 def corrupt(folder):
@@ -44,79 +58,151 @@ def refuse_downloads(monkeypatch):
     monkeypatch.setattr(datasets, "ORIGINS", {k: "http://127.0.0.1:9/" + k for k in datasets.ORIGINS})
 
 
-CASES = {
-    "unknown workload": (["--workloads", "mnist"], "unknown workload 'mnist'"),
-    "unknown backend": (["--backends", "jax,theano"], "unknown backend 'theano'"),
-    "backend twice": (["--backends", "jax,jax"], "listed twice"),
-    "unknown profile": (["--profile", "fast"], "invalid choice: 'fast'"),
-    "params key typo": (["--params-dir", "<typo>"], "full.hiden_units: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'hidden_units'?)"),
-    "override typo": (["--set", "epoch=3"], "override.epoch: is not a parameter"),
-    "zero epochs": (["--set", "epochs=0"], "override.epochs: must be a positive integer, got 0"),
-    "negative batch size": (["--set", "batch_size=-32"], "override.batch_size: must be a positive integer"),
-    "subset too large": (["--set", "train_samples=60001"], "is more than the 60000 examples mnist has"),
-    "zero repeats": (["--repeats", "0"], "--repeats must be at least 1"),
-    "not a number": (["--repeats", "two"], "invalid int value: 'two'"),
-    "corrupt data file": (["--data-dir", "<corrupt>"], "mnist.npz: SHA-256"),
-    "missing data in full": (["--profile", "full", "--data-dir", "<empty>"], "mnist.npz: missing"),
-    "unwritable output": (["--out", "<file>"], "cannot write to output folder"),
+EPOCHS_HEADER = "epoch,epoch_seconds,train_seconds,elapsed_seconds,samples_per_second,loss," \
+                "accuracy,val_loss,val_accuracy\n"
+
+
+def runs_folder(tmp_path, epochs_csv=EPOCHS_HEADER + "0,1.0,0.9,1.0,100.0,0.5,0.8,0.5,0.8\n",
+                run_json=None):
+    """A runs folder with one run of mnist_mlp on jax whose files are as given."""
+    runs = tmp_path / "given-runs"
+    folder = runs / "mnist_mlp" / "jax" / "0"
+    folder.mkdir(parents=True)
+    (folder / "epochs.csv").write_text(epochs_csv)
+    (folder / "run.json").write_text(run_json if run_json is not None else json.dumps(
+        {"workload": "mnist_mlp", "backend": "jax", "repeat": 0, "status": "ok", "seed": 0,
+         "profile": "smoke", "data": {"source": "subset"}}))
+    return str(runs)
+
+
+def missing_kernel(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernels, "kernel_name", lambda b: "kerasbench-not-installed-" + b)
+
+
+def kernel_without_python(tmp_path, monkeypatch):
+    spec = kernels.find("jax")
+    spec.argv = [str(tmp_path / "gone" / "bin" / "python")] + spec.argv[1:]
+    monkeypatch.setattr(kernels, "find", lambda backend: spec)
+
+
+def empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    return str(tmp_path / "empty")
+
+
+def under_a_file(tmp_path):
+    (tmp_path / "occupied").write_text("a file where a folder should be")
+    return str(tmp_path / "occupied" / "out")
+
+
+# Placeholders in a case's arguments, each made by a function of tmp_path (and data_dir).
+MAKE = {
+    "<typo>": lambda t, d: params_with_typo(t),
+    "<malformed-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: [20\n"),
+    "<wrong-type-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: twenty\n"),
+    "<unknown-profile-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: 20\nfastest:\n  epochs: 1\n"),
+    "<no-yaml>": lambda t, d: params_dir(t, drop=True),
+    "<corrupt>": lambda t, d: corrupt(copy_data(d, t)),
+    "<empty>": lambda t, d: empty_folder(t),
+    "<file>": lambda t, d: under_a_file(t),
+    "<nowhere>": lambda t, d: str(t / "nowhere"),
+    "<a-file>": lambda t, d: (t / "runs-file").write_text("not a folder") and str(t / "runs-file"),
+    "<foreign-epochs>": lambda t, d: runs_folder(t, "step,loss,acc\n1,0.5,0.8\n"),
+    "<damaged-epochs>": lambda t, d: runs_folder(t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5\n"
+                                                                   "1,1.0,0.9,2.0,1e2,zero,0.9,0.4,0.8\n"),
+    "<damaged-run-json>": lambda t, d: runs_folder(t, run_json='{"workload": "mnist_mlp", "stat'),
+    "<good-runs>": lambda t, d: runs_folder(t),
 }
+
+RUN = "run"
+REPORT = "report"
+
+# name: (command, extra arguments, the message, a set-up of the machine or None)
+CASES = {
+    "unknown workload": (RUN, ["--workloads", "mnist"], "unknown workload 'mnist'", None),
+    "workload twice": (RUN, ["--workloads", "mnist_mlp,mnist_mlp"], "workload listed twice", None),
+    "unknown backend": (RUN, ["--backends", "jax,theano"], "unknown backend 'theano'", None),
+    "backend twice": (RUN, ["--backends", "jax,jax"], "listed twice", None),
+    "unknown profile": (RUN, ["--profile", "fast"], "invalid choice: 'fast'", None),
+    "malformed YAML": (RUN, ["--params-dir", "<malformed-yaml>"], "mnist_mlp.yaml: not valid YAML (line 3)", None),
+    "params key typo": (RUN, ["--params-dir", "<typo>"], "full.hiden_units: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'hidden_units'?)", None),
+    "wrong type in YAML": (RUN, ["--params-dir", "<wrong-type-yaml>"], "full.epochs: must be an integer, got 'twenty'", None),
+    "unknown profile in YAML": (RUN, ["--params-dir", "<unknown-profile-yaml>"], "unknown profile 'fastest'", None),
+    "params file missing": (RUN, ["--params-dir", "<no-yaml>"], "mnist_mlp.yaml: parameter file not found", None),
+    "override typo": (RUN, ["--set", "epoch=3"], "override.epoch: is not a parameter", None),
+    "override without value": (RUN, ["--set", "epochs"], "--set epochs: expected KEY=VALUE", None),
+    "wrong type override": (RUN, ["--set", "batch_size=big"], "override.batch_size: must be an integer, got 'big'", None),
+    "fractional epochs": (RUN, ["--set", "epochs=1.5"], "override.epochs: must be an integer, got 1.5", None),
+    "zero epochs": (RUN, ["--set", "epochs=0"], "override.epochs: must be a positive integer, got 0", None),
+    "negative epochs": (RUN, ["--set", "epochs=-2"], "override.epochs: must be a positive integer, got -2", None),
+    "zero batch size": (RUN, ["--set", "batch_size=0"], "override.batch_size: must be a positive integer", None),
+    "negative batch size": (RUN, ["--set", "batch_size=-32"], "override.batch_size: must be a positive integer", None),
+    "dropout out of range": (RUN, ["--set", "dropout=1.5"], "override.dropout: must be a number in [0, 1), got 1.5", None),
+    "negative subset": (RUN, ["--set", "train_samples=-1"], "override.train_samples: must be an integer >= 0", None),
+    "subset too large": (RUN, ["--set", "train_samples=60001"], "is more than the 60000 examples mnist has", None),
+    "zero repeats": (RUN, ["--repeats", "0"], "--repeats must be at least 1", None),
+    "not a number": (RUN, ["--repeats", "two"], "invalid int value: 'two'", None),
+    "negative seed": (RUN, ["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'", None),
+    "zero timeout": (RUN, ["--timeout", "0"], "argument --timeout: must be a positive number of seconds", None),
+    "negative timeout": (RUN, ["--timeout", "-5"], "argument --timeout: must be a positive number of seconds", None),
+    "bad config label": (RUN, ["--config", "a/b"], "--config 'a/b': use letters, digits", None),
+    "data folder not found": (RUN, ["--data-dir", "<nowhere>"], "data folder not found", None),
+    "corrupt data file": (RUN, ["--data-dir", "<corrupt>"], "mnist.npz: SHA-256", None),
+    "missing data in full": (RUN, ["--profile", "full", "--data-dir", "<empty>"], "mnist.npz: missing", None),
+    "missing data, no download": (RUN, ["--profile", "full", "--data-dir", "<empty>", "--no-download"], "mnist.npz: missing; put a good copy of mnist.npz in", None),
+    "unwritable output": (RUN, ["--out", "<file>"], "cannot write to output folder", None),
+    "missing kernel": (RUN, [], "is not installed: run `kerasbench kernels install`", missing_kernel),
+    "kernel's Python gone": (RUN, [], "points at a missing Python", kernel_without_python),
+    "report: missing runs folder": (REPORT, ["--runs", "<nowhere>"], "runs folder not found", None),
+    "report: empty runs folder": (REPORT, ["--runs", "<empty>"], "no runs in", None),
+    "report: runs folder is a file": (REPORT, ["--runs", "<a-file>"], "runs folder is not a folder", None),
+    "report: foreign epochs.csv": (REPORT, ["--runs", "<foreign-epochs>"], "damaged epochs.csv", None),
+    "report: damaged epochs.csv": (REPORT, ["--runs", "<damaged-epochs>"], "damaged epochs.csv", None),
+    "report: damaged run.json": (REPORT, ["--runs", "<damaged-run-json>"], "damaged run.json", None),
+    "report: zero resamples": (REPORT, ["--runs", "<good-runs>", "--resamples", "0"], "resamples must be at least 1", None),
+}
+
+# argparse's own errors end in SystemExit(2) rather than a return code.
+ARGPARSE = ("unknown profile", "not a number", "negative seed", "zero timeout", "negative timeout")
+
+
+def test_the_table_is_long_enough():
+    assert len(CASES) >= 20
+    assert len({message for _, _, message, _ in CASES.values()}) >= 20
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
-    args, message = CASES[name]
+    command, args, message, setup = CASES[name]
     refuse_downloads(monkeypatch)
-    args = list(args)
-    for i, a in enumerate(args):
-        if a == "<typo>":
-            args[i] = params_with_typo(tmp_path)
-        elif a == "<corrupt>":
-            args[i] = corrupt(copy_data(data_dir, tmp_path))
-        elif a == "<empty>":
-            (tmp_path / "empty").mkdir()
-            args[i] = str(tmp_path / "empty")
-        elif a == "<file>":
-            (tmp_path / "occupied").write_text("a file where the output folder should be")
-            args[i] = str(tmp_path / "occupied" / "out")
-    base = ["run", "--workloads", "mnist_mlp", "--backends", "jax", "--out", out,
-            "--data-dir", data_dir, "--profile", "smoke"]
-    with pytest.raises(SystemExit) if name in ("unknown profile", "not a number") else _nothing():
-        code = cli.main(base + args)
-        assert code == 2
+    if setup is not None:
+        setup(tmp_path, monkeypatch)
+    args = [MAKE[a](tmp_path, data_dir) if a in MAKE else a for a in args]
+    if command == RUN:
+        argv = ["run", "--workloads", "mnist_mlp", "--backends", "jax", "--out", out,
+                "--data-dir", data_dir, "--profile", "smoke"] + args
+    else:
+        argv = ["report", "--out", out] + args
+    if name in ARGPARSE:
+        with pytest.raises(SystemExit) as stop:
+            cli.main(argv)
+        code = stop.value.code
+    else:
+        code = cli.main(argv)
+    assert code == 2
     err = capfd.readouterr().err
     assert message in err, err
     errors = [l for l in err.splitlines() if "error:" in l]
     assert len(errors) == 1 and message in errors[0], "one error line: %r" % err
+    others = [l for l in err.splitlines() if l.strip() and "error:" not in l
+              and not l.startswith("kerasbench: downloading ")]
+    assert not others, "nothing but the error (and a download attempt): %r" % err
     assert "Traceback" not in err
     assert not os.path.exists(os.path.join(out, "runs")), "nothing trained, nothing written"
-
-
-class _nothing(object):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def test_missing_kernel(out, data_dir, monkeypatch, capfd):
-    monkeypatch.setattr(kernels, "kernel_name", lambda b: "kerasbench-not-installed-" + b)
-    assert cli.main(["run", "--workloads", "mnist_mlp", "--backends", "jax", "--out", out,
-                     "--data-dir", data_dir, "--profile", "smoke"]) == 2
-    err = capfd.readouterr().err
-    assert "is not installed: run `kerasbench kernels install`" in err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_report_over_a_missing_runs_folder(tmp_path, capfd):
-    assert cli.main(["report", "--out", str(tmp_path / "nowhere")]) == 2
-    err = capfd.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "error" in err
+    assert not os.path.exists(os.path.join(out, "report.html"))
 
 
 def test_dry_run_prints_the_plan_and_trains_nothing(out, capsys):
-    import json
-
     assert cli.main(["run", "--profile", "full", "--backends", "tensorflow,jax,torch",
                      "--repeats", "2", "--out", out, "--dry-run"]) == 0
     plan = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -28,6 +28,7 @@ def _run(args):
             print(runner.plan_json(spec))
         return 0
     data_dir = datasets.data_dir(args.data_dir)
+    runner.check_data_dir(data_dir, given=bool(args.data_dir or os.environ.get(datasets.DATA_ENV)))
     kernels.require(backends)
     runner.check_output_dir(args.out)
     runner.check_data(runs, data_dir, download=not args.no_download,
@@ -79,6 +80,16 @@ def _workloads(args):
     return 0
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be an integer >= 0, got %r" % text)
+    return value
+
+
 def _seconds(text):
     try:
         value = float(text)
@@ -109,7 +120,8 @@ def build_parser():
     run.add_argument("--backends", default=None,
                      help="comma-separated: tensorflow,jax,torch (default) and cntk")
     run.add_argument("--repeats", type=int, default=1, help="runs per workload and backend")
-    run.add_argument("--seed", type=int, default=0, help="seed of repeat 0; repeat r gets seed+r")
+    run.add_argument("--seed", type=_non_negative_int, default=0,
+                     help="seed of repeat 0; repeat r gets seed+r")
     run.add_argument("--out", default=DEFAULT_OUT, help="output folder (runs go in OUT/runs)")
     run.add_argument("--data-dir", default=None,
                      help="data folder (default $KERASBENCH_DATA, else ~/.keras/datasets)")

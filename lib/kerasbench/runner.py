@@ -99,6 +99,15 @@ def check_output_dir(out):
         raise UserError("cannot write to output folder %s: %s" % (out, e.strerror or e))
 
 
+def check_data_dir(folder, given=True):
+    """A data folder named by --data-dir or $KERASBENCH_DATA must exist: a typo there would
+    otherwise turn into downloads, or generated data, without a word. (Keras' own cache folder
+    may be missing on a fresh machine: the downloads create it.)"""
+    if given and not os.path.isdir(folder):
+        raise UserError("data folder not found: %s (--data-dir or $KERASBENCH_DATA; create it to "
+                        "download into it)" % folder)
+
+
 def check_data(runs, folder, download=True, warn=print):
     """Every dataset the plan needs is present and verified, or fetched now, before any training.
 
@@ -342,7 +351,9 @@ def execute(spec, out, data_dir, timeout=None):
     timed_out = False
     try:
         worker.start()
-        worker.join(timeout)
+        deadline = time.time() + timeout
+        while worker.is_alive() and time.time() < deadline:  # short waits: Ctrl-C is seen at once
+            worker.join(max(min(1.0, deadline - time.time()), 0.0))
         while worker.is_alive():  # past the timeout: kill the kernel until papermill gives up
             timed_out = True
             watch.kill()
