@@ -40,8 +40,8 @@ def test_full_profile_is_the_2017_configuration(workload):
 @pytest.mark.parametrize("workload", list(registry.WORKLOADS))
 def test_full_profile_names_every_workload_parameter(workload):
     _, data = params.read_file(workload)
-    run_settings = {"precision", "steps_per_execution", "jit_compile"}
-    declared = set(params.notebook_parameters(workload)) - set(params.RUNNER_KEYS) - run_settings
+    declared = (set(params.notebook_parameters(workload)) - set(params.RUNNER_KEYS)
+                - set(params.RUN_SETTINGS))
     assert declared == set(data["full"]), "the full profile must spell out the 2017 configuration"
 
 

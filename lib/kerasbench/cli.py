@@ -129,7 +129,8 @@ def build_parser():
                      help="train on generated data where a dataset is missing, also in full")
     run.add_argument("--no-download", action="store_true", help="never download a missing file")
     run.add_argument("--config", default="default",
-                     help="label of this configuration (e.g. compiled with --set jit_compile=true)")
+                     help="configuration label(s), comma-separated: default, tuned, compiled "
+                          "(params/configs.yaml), or a free label for --set settings")
     run.add_argument("--params-dir", default=None,
                      help="folder of <workload>.yaml files (default: the project's params/)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -153,9 +153,14 @@ def batch_sequence_base():
 
 
 def fit(model, x=None, y=None, batch_size=None, epochs=1, validation_data=None, callbacks=None,
-        steps_per_epoch=None, verbose=2):
-    """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those)."""
+        steps_per_epoch=None, verbose=2, on_device=False):
+    """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those).
+
+    on_device: arrays go to the accelerator first (to_device); a batch Sequence stays as it is.
+    """
     is_sequence = isinstance(x, batch_sequence_base())
+    if on_device and not is_sequence:
+        x, y, validation_data = to_device(x), to_device(y), to_device(validation_data)
     if is_sequence and not KERAS3:
         return model.fit_generator(
             x, steps_per_epoch=steps_per_epoch, epochs=epochs, validation_data=validation_data,
@@ -168,6 +173,22 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, validation_data=None, 
     else:
         kwargs.update(y=y, batch_size=batch_size)
     return model.fit(x, **kwargs)
+
+
+def to_device(x):
+    """The arrays as backend tensors on the accelerator (Keras 3), copied there once.
+
+    fit() then slices batches on the device instead of feeding NumPy batches from host memory,
+    which is what bounds the small 2017 models on a fast GPU. Lists and tuples (several inputs or
+    outputs) are converted element by element. Keras 2.3.1 (CNTK) has no such path: unchanged.
+    """
+    if not KERAS3 or x is None:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(v) for v in x)
+    if isinstance(x, dict):
+        return {k: to_device(v) for k, v in x.items()}
+    return keras.ops.convert_to_tensor(x)
 
 
 def predict_batch(model, x):

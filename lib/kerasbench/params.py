@@ -17,6 +17,11 @@ from kerasbench.errors import UserError
 # Injected by the runner for every run; never set in a params file.
 RUNNER_KEYS = ("backend", "run_dir", "seed", "data_dir")
 
+# How a run is executed rather than what it trains: set by configurations (configs.yaml) and
+# --set, never part of a workload's 2017 definition.
+RUN_SETTINGS = ("precision", "steps_per_execution", "jit_compile", "data_on_device",
+                "nan_at_epoch")
+
 # What each dataset holds, for "subset larger than the dataset" (train, test; characters).
 DATASET_SIZES = {"mnist": (60000, 10000), "imdb": (25000, 25000), "cifar10": (50000, 10000)}
 NIETZSCHE_CHARS = 600893
@@ -74,7 +79,8 @@ VALUE_RULES = {
     "rho": _open_fraction, "learning_rate": _positive, "temperature": _positive,
     "decay": _non_negative, "precision": _one_of("float32", "tf32"),
     "jit_compile": _one_of("auto", True, False), "dense_units": _int_list,
-    "loss_weights": _loss_weights,
+    "loss_weights": _loss_weights, "data_on_device": _one_of(True, False),
+    "nan_at_epoch": _non_negative_int,
 }
 
 
@@ -203,6 +209,42 @@ def resolve(workload, profile, path=None, overrides=None):
             values[key] = _check_value(where, key, value, defaults[key])
     _check_sizes("%s: %s" % (shown, profile), workload, values)
     return values
+
+
+CONFIGS_FILE = "configs.yaml"
+
+
+def read_configs(params_dir=None):
+    """Named configurations from params/configs.yaml: {label: {backend: {key: value}}}."""
+    path = os.path.join(params_dir or registry.PARAMS_DIR, CONFIGS_FILE)
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ParamError("%s: not valid YAML%s" % (
+            path, " (line %d)" % (mark.line + 1) if mark else ""))
+    if not isinstance(data, dict):
+        raise ParamError("%s: expected configuration labels at the top level" % path)
+    for label, per_backend in data.items():
+        per_backend = per_backend or {}
+        if not isinstance(per_backend, dict):
+            raise ParamError("%s: %s: expected backends with their settings" % (path, label))
+        for backend, settings in per_backend.items():
+            if backend not in registry.BACKENDS:
+                raise ParamError("%s: %s.%s: unknown backend (backends: %s)" % (
+                    path, label, backend, ", ".join(registry.BACKENDS)))
+            if not isinstance(settings or {}, dict):
+                raise ParamError("%s: %s.%s: expected KEY: VALUE settings" % (path, label, backend))
+        data[label] = {b: dict(v or {}) for b, v in per_backend.items()}
+    return data
+
+
+def config_settings(configs, label, backend):
+    """The settings a named configuration gives one backend ({} for a free label)."""
+    return dict(configs.get(label, {}).get(backend, {}))
 
 
 def parse_override(text):

@@ -53,24 +53,35 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
     Each repeat visits every backend, and the backend order rotates from one repeat to the next
     (tf, jax, torch; then jax, torch, tf) so drift on a shared machine spreads over backends.
     Every backend gets the same seed within a repeat: same initial data order for the same seed.
+    `config` is one configuration label or several ("default,tuned", a list): a label named in
+    params/configs.yaml adds its per-backend settings; --set overrides win over both.
     """
     if repeats < 1:
         raise UserError("--repeats must be at least 1, got %d" % repeats)
-    check_config(config)
+    labels = config.split(",") if isinstance(config, str) else list(config)
+    labels = [check_config(label.strip()) for label in labels]
+    if len(set(labels)) != len(labels):
+        raise UserError("--config lists a configuration twice: %s" % ",".join(labels))
+    configs = params.read_configs(params_dir)
     resolved = {}
     for workload in workloads:
         path = os.path.join(params_dir, workload + ".yaml") if params_dir else None
-        values = params.resolve(workload, profile, path=path, overrides=overrides)
-        if allow_generated:
-            values["allow_generated"] = True
-        resolved[workload] = values
+        for label in labels:
+            for backend in backends:
+                given = params.config_settings(configs, label, backend)
+                given.update(overrides or {})
+                values = params.resolve(workload, profile, path=path, overrides=given)
+                if allow_generated:
+                    values["allow_generated"] = True
+                resolved[workload, label, backend] = values
     runs = []
     for repeat in range(repeats):
         order = backends[repeat % len(backends):] + backends[:repeat % len(backends)]
         for workload in workloads:
-            for backend in order:
-                runs.append(RunSpec(workload, backend, repeat, base_seed + repeat, profile,
-                                    dict(resolved[workload]), config))
+            for label in labels:
+                for backend in order:
+                    runs.append(RunSpec(workload, backend, repeat, base_seed + repeat, profile,
+                                        dict(resolved[workload, label, backend]), label))
     return runs
 
 
@@ -407,8 +418,10 @@ def execute(spec, out, data_dir, timeout=None):
 
 
 def summary_line(record, index, total):
-    line = "[%d/%d] %s %s #%d: %s in %.1fs" % (
-        index, total, record["workload"], record["backend"], record["repeat"], record["status"],
+    config = record.get("config") or DEFAULT_CONFIG
+    line = "[%d/%d] %s %s%s #%d: %s in %.1fs" % (
+        index, total, record["workload"], record["backend"],
+        "" if config == DEFAULT_CONFIG else " " + config, record["repeat"], record["status"],
         record["wall_seconds"])
     if record.get("data"):
         line += " (%s data)" % record["data"]["source"]

@@ -72,6 +72,8 @@ class Run(object):
         self.seed = seed
         self.info = {"workload": workload, "backend": backend, "seed": seed}
         self.logger = None
+        self.data_on_device = False
+        self.nan_at_epoch = 0
 
     def path(self, name):
         return os.path.join(self.run_dir, name)
@@ -115,8 +117,12 @@ class Run(object):
 
 
 def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
-          jit_compile=None):
-    """Checks the backend, seeds everything, pins precision and writes kernel.json."""
+          jit_compile=None, data_on_device=False, nan_at_epoch=0):
+    """Checks the backend, seeds everything, pins precision and writes kernel.json.
+
+    data_on_device: training.fit hands Keras arrays already on the accelerator (tuned setting).
+    nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
+    """
     actual = compat.backend_name()
     if actual != backend:
         raise BackendMismatch(
@@ -125,10 +131,13 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     if not os.path.isdir(run_dir):
         os.makedirs(run_dir)
     run = Run(run_dir, workload, backend, seed)
+    run.data_on_device = bool(data_on_device)
+    run.nan_at_epoch = int(nan_at_epoch or 0)
     compat.set_seed(seed)
     compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     settings = apply_precision(backend, precision)
     settings["compile_options"] = compat.compile_options()
+    settings["data_on_device"] = run.data_on_device
     run.info.update(versions=environment.framework_versions(backend), device=environment.device(),
                     backend_settings=settings, started_at=_now())
     run._write_info()

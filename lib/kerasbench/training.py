@@ -47,4 +47,5 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         validation_data=(data.x_test, data.y_test) if data.x_test is not None else None,
         callbacks=callbacks,
         steps_per_epoch=len(train_batches) if train_batches is not None else None,
+        on_device=getattr(run, "data_on_device", False),
     )
