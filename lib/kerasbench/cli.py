@@ -13,7 +13,7 @@ DEFAULT_OUT = "output"
 
 
 def _run(args):
-    from kerasbench import datasets, kernels, params, runner
+    from kerasbench import datasets, executors, kernels, params, runner
 
     workloads = runner.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
     backends = runner.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
@@ -23,6 +23,8 @@ def _run(args):
     runs = runner.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
                        allow_generated=args.allow_generated, params_dir=args.params_dir,
                        config=args.config)
+    executor = executors.make(args.executor, jobs=args.jobs, address=args.address,
+                              cpus_per_run=args.cpus_per_run)
     if args.dry_run:
         for spec in runs:
             print(runner.plan_json(spec))
@@ -35,7 +37,11 @@ def _run(args):
                       warn=lambda line: print(line, file=sys.stderr))
     print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
         len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
-    records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout, force=args.force)
+    if hasattr(executor, "start"):
+        executor.start()  # Ray: start or join the cluster now, so its errors come before training
+    print("kerasbench: executor %s: %s" % (executor.name, executor.describe()), file=sys.stderr)
+    records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout, force=args.force,
+                                executor=executor)
     failed = [r for r in records if r["status"] != "ok"]
     print("kerasbench: %d of %d runs ok%s" % (
         len(records) - len(failed), len(records),
@@ -139,6 +145,16 @@ def build_parser():
                      help="seconds per run (default 21600, 6 hours): a run past it is killed "
                           "and recorded as timeout")
     run.add_argument("--force", action="store_true", help="rerun runs that finished ok")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: on this host (default: one run at a time); ray: each run a Ray "
+                          "task, on a local Ray instance or the cluster at --address")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="runs at a time (local: default 1; each on its own GPU, or its share "
+                          "of the CPU cores without GPUs; ray: default as many as fit)")
+    run.add_argument("--address", default=None,
+                     help="Ray cluster to join (e.g. HEAD:6379 or auto; default: start a local one)")
+    run.add_argument("--cpus-per-run", type=int, default=None,
+                     help="ray without GPUs: CPUs each run asks for, and its thread cap (default 1)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved plan as JSON lines and train nothing")
     run.set_defaults(func=_run)

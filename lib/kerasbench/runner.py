@@ -430,26 +430,46 @@ def summary_line(record, index, total):
     return line
 
 
-def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None):
-    """Executes the plan with a progress bar; finished runs (status ok) are skipped unless force."""
+def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, executor=None):
+    """Executes the plan with a progress bar; finished runs (status ok) are skipped unless force.
+
+    `executor` (kerasbench.executors) says where the runs execute: by default one after another
+    in this process. Whatever runs them, each finished run prints one status line here, in the
+    order they finish; the records come back in plan order.
+    """
     from tqdm import tqdm
 
+    from kerasbench import executors
+
+    if executor is None:
+        executor = executors.Sequential()
     if stream is None:
         # A handle on the terminal that survives output_to()'s redirection of fd 2.
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
 
-    records = []
+    records = [None] * len(runs)
+    todo = []
+    finished = 0
     bar = tqdm(total=len(runs), desc="study", unit="run", file=stream, dynamic_ncols=True)
-    for index, spec in enumerate(runs, 1):
-        bar.set_postfix_str("%s/%s/%d" % (spec.workload, spec.backend, spec.repeat))
+    for position, spec in enumerate(runs):
         if not force and is_done(out, spec):
-            record = read_json(os.path.join(run_dir(out, spec), RUN_JSON))
+            finished += 1
+            records[position] = read_json(os.path.join(run_dir(out, spec), RUN_JSON))
             bar.write("[%d/%d] %s %s #%d: done earlier, skipped" % (
-                index, len(runs), spec.workload, spec.backend, spec.repeat), file=stream)
+                finished, len(runs), spec.workload, spec.backend, spec.repeat), file=stream)
+            bar.update(1)
         else:
-            record = execute(spec, out, data_dir, timeout)
-            bar.write(summary_line(record, index, len(runs)), file=stream)
-        records.append(record)
+            todo.append((position, spec))
+    positions = {id(spec): position for position, spec in todo}
+
+    def started(spec):
+        bar.set_postfix_str("%s/%s/%d" % (spec.workload, spec.backend, spec.repeat))
+
+    for spec, record in executor.run([spec for _, spec in todo], out, data_dir, timeout,
+                                     started=started):
+        finished += 1
+        records[positions[id(spec)]] = record
+        bar.write(summary_line(record, finished, len(runs)), file=stream)
         bar.update(1)
     bar.close()
     return records

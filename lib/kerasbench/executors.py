@@ -1,0 +1,447 @@
+"""Where the runs of a plan execute: one after another here, several at a time here, or on Ray.
+
+Every executor runs each (workload, backend, config, repeat) the same way, through
+`runner.execute` (one papermill execution in a fresh kernel), and leaves the same run folder
+under `<out>/runs/`, so the report cannot tell which executor ran what:
+
+  local            one run at a time, in this process (the default: timings never share a device)
+  local --jobs N   N runs at a time, each in a child process of its own (execute() redirects the
+                   process's fds 1 and 2, which threads would share): with GPUs, each slot owns
+                   one GPU (CUDA_VISIBLE_DEVICES); without, each slot owns its share of the CPU
+                   cores (CPU affinity) and its frameworks' thread pools are capped to that share
+  ray              each run is a Ray task needing one GPU where the cluster has GPUs, else a CPU
+                   budget; it executes into a scratch folder on whichever node runs it and returns
+                   the run folder as a tar, unpacked into the driver's --out. A worker that dies
+                   mid-run is retried once (max_retries=1), then the run is recorded as failed.
+
+Host side: nothing here imports Keras or a framework (GPUs are counted with `nvidia-smi -L`), and
+Ray is imported only by the ray executor.
+"""
+import collections
+import concurrent.futures
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+from kerasbench import __version__, runner
+from kerasbench.errors import UserError
+
+EXECUTORS = ("local", "ray")
+LIB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INTERRUPTED = 130  # exit code of a `local --jobs` child stopped by Ctrl-C
+RAY_REQUIREMENT = "ray (pinned in requirements.txt: pip install -r requirements.txt)"
+
+# One slot of `local --jobs N`: the GPU it owns (or None), the CPU cores it may use, and the
+# environment its runs' kernels get.
+Slot = collections.namedtuple("Slot", ["index", "gpu", "cores", "env"])
+
+
+# --- What this host has ---------------------------------------------------------------------------
+
+def parse_nvidia_smi(text):
+    """GPU indices from `nvidia-smi -L` ("GPU 0: NVIDIA H200 (UUID: GPU-...)"), as strings."""
+    gpus = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("GPU ") and ":" in line:
+            index = line[4:line.index(":")].strip()
+            if index.isdigit():
+                gpus.append(index)
+    return gpus
+
+
+def detect_gpus(environ=None, nvidia_smi=None):
+    """The GPUs runs may use, as CUDA_VISIBLE_DEVICES entries; [] on a machine without any.
+
+    A CUDA_VISIBLE_DEVICES already set limits the study to those devices ("" or -1: none);
+    otherwise `nvidia-smi -L` lists them (no framework is imported to count them).
+    """
+    environ = os.environ if environ is None else environ
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        entries = [e.strip() for e in visible.split(",") if e.strip()]
+        if not entries or entries[0].startswith("-"):
+            return []
+        return entries
+    if nvidia_smi is None:
+        try:
+            nvidia_smi = subprocess.check_output(["nvidia-smi", "-L"], stderr=subprocess.DEVNULL,
+                                                 universal_newlines=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return []
+    return parse_nvidia_smi(nvidia_smi)
+
+
+def available_cores():
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def thread_env(threads, environ=None):
+    """Environment variables that cap one run's CPU threads at `threads`, on every backend.
+
+    OpenMP (PyTorch's intra-op pool, MKL, OpenBLAS), TensorFlow's two pools; for one thread,
+    XLA's CPU Eigen pool too (JAX has no thread-count flag: the CPU affinity of `local --jobs`
+    is what caps it at more than one). XLA_FLAGS keeps what the user set.
+    """
+    environ = os.environ if environ is None else environ
+    n = str(threads)
+    env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+           "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
+    if threads == 1:
+        flag = "--xla_cpu_multi_thread_eigen=false"
+        flags = environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = flags if flag in flags else (flags + " " + flag).strip()
+    return env
+
+
+def plan_slots(jobs, gpus, cores, environ=None):
+    """The `jobs` slots of `local --jobs`: [Slot]. Pure: the unit tests call it without GPUs.
+
+    With GPUs, slot i owns gpus[i] (one run per GPU, never two on one device) and an equal share
+    of the cores for its input pipeline; without, slot i owns cores [i*k, (i+1)*k), k = cores/jobs,
+    and its thread pools are capped at k.
+    """
+    if jobs < 1:
+        raise UserError("--jobs must be at least 1, got %d" % jobs)
+    if gpus and jobs > len(gpus):
+        raise UserError("--jobs %d but %d GPU%s (%s): one run per GPU, so at most --jobs %d"
+                        % (jobs, len(gpus), "" if len(gpus) == 1 else "s", ",".join(gpus),
+                           len(gpus)))
+    if not gpus and jobs > len(cores):
+        raise UserError("--jobs %d but %d CPU cores and no GPU: at most --jobs %d"
+                        % (jobs, len(cores), len(cores)))
+    share = len(cores) // jobs
+    slots = []
+    for i in range(jobs):
+        mine = cores[i * share:(i + 1) * share]
+        env = thread_env(len(mine), environ)
+        gpu = gpus[i] if gpus else None
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        slots.append(Slot(i, gpu, mine, env))
+    return slots
+
+
+# --- Records ---------------------------------------------------------------------------------------
+
+def lost_record(spec, out, data_dir, error, started, wall_seconds):
+    """run.json for a run whose executor died before execute() could write one (failed)."""
+    folder = runner.run_dir(out, spec)
+    os.makedirs(folder, exist_ok=True)
+    record = {
+        "schema": runner.SCHEMA,
+        "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
+        "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
+        "params": dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
+                       data_dir=data_dir),
+        "data": None, "versions": None, "device": None, "backend_settings": None,
+        "model_parameters": None, "sample": None,
+        "kerasbench": {"version": __version__, "git_commit": None},
+        "host": None, "started_at": started, "ended_at": runner._now(),
+        "wall_seconds": round(wall_seconds, 3), "status": "failed", "error": error,
+    }
+    runner.write_json_atomic(os.path.join(folder, runner.RUN_JSON), record)
+    return record
+
+
+def spec_to_json(spec):
+    return dict(spec._asdict())
+
+
+def spec_from_json(data):
+    return runner.RunSpec(**data)
+
+
+# --- local ---------------------------------------------------------------------------------------
+
+class Sequential(object):
+    """Today's behaviour: one run after another, in this process."""
+
+    name = "local"
+
+    def describe(self):
+        return "one run at a time"
+
+    def run(self, specs, out, data_dir, timeout=None, started=None):
+        for spec in specs:
+            if started:
+                started(spec)
+            yield spec, runner.execute(spec, out, data_dir, timeout)
+
+
+class LocalJobs(object):
+    """N runs at a time on this host, each in a child process pinned to its slot."""
+
+    name = "local"
+
+    def __init__(self, jobs, gpus=None, cores=None):
+        self.gpus = detect_gpus() if gpus is None else gpus
+        self.cores = available_cores() if cores is None else cores
+        self.slots = plan_slots(jobs, self.gpus, self.cores)
+
+    def describe(self):
+        if self.gpus:
+            return "%d at a time, one GPU each (%s)" % (
+                len(self.slots), ",".join(s.gpu for s in self.slots))
+        return "%d at a time on CPU, %d core(s) each" % (len(self.slots), len(self.slots[0].cores))
+
+    def run(self, specs, out, data_dir, timeout=None, started=None):
+        queue = collections.deque(specs)
+        free = list(self.slots)
+        with concurrent.futures.ThreadPoolExecutor(len(self.slots)) as pool:
+            running = {}
+            while queue or running:
+                while queue and free:
+                    spec, slot = queue.popleft(), free.pop(0)
+                    if started:
+                        started(spec)
+                    running[pool.submit(self._one, spec, slot, out, data_dir, timeout)] = slot
+                done, _ = concurrent.futures.wait(running,
+                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    free.append(running.pop(future))
+                    yield future.result()
+                free.sort(key=lambda s: s.index)
+
+    def _one(self, spec, slot, out, data_dir, timeout):
+        """One run in a child process (`python -m kerasbench.executors`); never raises."""
+        folder = runner.run_dir(out, spec)
+        stale = os.path.join(folder, runner.RUN_JSON)
+        if os.path.exists(stale):
+            os.remove(stale)  # only the child's run.json may say how this attempt went
+        job = {"spec": spec_to_json(spec), "out": out, "data_dir": data_dir, "timeout": timeout,
+               "cores": slot.cores}
+        env = dict(os.environ, **slot.env)
+        env["PYTHONPATH"] = LIB_DIR + (os.pathsep + env["PYTHONPATH"]
+                                       if env.get("PYTHONPATH") else "")
+        started, t0 = runner._now(), time.time()
+        child = subprocess.run([sys.executable, "-m", "kerasbench.executors"],
+                               input=json.dumps(job), env=env, capture_output=True, text=True)
+        record = runner.read_json(stale)
+        if record is None and child.returncode in (INTERRUPTED, -signal.SIGINT):
+            # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
+            return spec, dict(workload=spec.workload,
+                              backend=spec.backend, repeat=spec.repeat, status="interrupted",
+                              wall_seconds=time.time() - t0, error="interrupted")
+        if record is None:
+            why = runner._one_line(child.stderr) if child.stderr.strip() else "no output"
+            record = lost_record(spec, out, data_dir, "the run's process exited with code %d "
+                                 "before writing run.json: %s" % (child.returncode, why),
+                                 started, time.time() - t0)
+        return spec, record
+
+
+def _child_main():
+    """A child of `local --jobs`: one run, from the job on stdin, on the slot's cores."""
+    job = json.load(sys.stdin)
+    if job.get("cores") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, job["cores"])  # inherited by the kernel it starts
+    try:
+        runner.execute(spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"])
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return 0
+
+
+# --- ray -----------------------------------------------------------------------------------------
+
+def _pack(root, relative):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(os.path.join(root, relative), arcname=relative)
+    return buffer.getvalue()
+
+
+SCRATCH_PREFIX = "kerasbench-ray-"
+
+
+def sweep_scratch(folder=None):
+    """Removes the scratch folders of Ray workers that died mid-run (their pid is gone)."""
+    folder = folder or tempfile.gettempdir()
+    for name in os.listdir(folder):
+        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not name.startswith(SCRATCH_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+        except OSError:
+            pass  # alive (someone else's process): not ours to remove
+
+
+def run_on_worker(spec_fields, data_dir, timeout, env):
+    """The Ray task: one run in a scratch folder of the worker's node; returns its folder as a tar.
+
+    The data folder is the driver's path where it exists on this node, else this node's own
+    (KERASBENCH_DATA, else Keras' cache). The thread caps go into the environment the kernel
+    inherits, and are taken back afterwards (Ray reuses worker processes).
+    """
+    from kerasbench import datasets
+
+    spec = spec_from_json(spec_fields)
+    if not data_dir or not os.path.isdir(data_dir):
+        data_dir = datasets.data_dir(None)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    sweep_scratch()
+    scratch = tempfile.mkdtemp(prefix="%s%d-" % (SCRATCH_PREFIX, os.getpid()))
+    try:
+        record = runner.execute(spec, scratch, data_dir, timeout)
+        relative = os.path.relpath(runner.run_dir(scratch, spec), scratch)
+        return {"record": record, "relative": relative, "tar": _pack(scratch, relative),
+                "host": socket.gethostname()}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def unpack(result, out, spec):
+    """Puts a worker's run folder at its place under the driver's out; returns its run.json.
+
+    The folder is unpacked beside its place and swapped in, so an earlier attempt's files never
+    mix with it; run.json's run_dir then names the folder where it now lies, as the local
+    executor's does.
+    """
+    folder = runner.run_dir(out, spec)
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    incoming = tempfile.mkdtemp(prefix=".incoming-", dir=parent)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(result["tar"]), mode="r:gz") as tar:
+            tar.extractall(incoming, filter="data")
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        os.replace(os.path.join(incoming, result["relative"]), folder)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    path = os.path.join(folder, runner.RUN_JSON)
+    record = runner.read_json(path) or dict(result["record"])
+    record["params"] = dict(record.get("params") or {}, run_dir=folder)
+    runner.write_json_atomic(path, record)
+    return record
+
+
+class RayExecutor(object):
+    """Each run a Ray task: one GPU where the cluster has GPUs, else `cpus_per_run` CPUs."""
+
+    name = "ray"
+
+    def __init__(self, address=None, jobs=None, cpus_per_run=None, max_retries=1):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UserError("--executor ray needs %s" % RAY_REQUIREMENT)
+        self.address = address
+        self.jobs = jobs
+        self.cpus_per_run = cpus_per_run or 1
+        self.max_retries = max_retries
+        self.gpus = None
+        self.started_here = False
+
+    def start(self):
+        import ray
+
+        if ray.is_initialized():
+            pass
+        elif self.address:
+            try:
+                ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
+            except Exception as e:  # ConnectionError and friends: the cluster is not there
+                raise UserError("cannot connect to the Ray cluster at %s: %s"
+                                % (self.address, runner._one_line(e)))
+        else:
+            gpus = detect_gpus()
+            jobs = self.jobs or (len(gpus) if gpus else max(1, len(available_cores())
+                                                            // self.cpus_per_run))
+            ray.init(num_cpus=max(jobs * self.cpus_per_run, self.cpus_per_run),
+                     num_gpus=len(gpus), include_dashboard=False, log_to_driver=False,
+                     logging_level="ERROR", object_store_memory=100 * 1024 * 1024)
+            self.started_here = True
+        self.gpus = int(ray.cluster_resources().get("GPU", 0))
+
+    def describe(self):
+        where = self.address or "a local Ray instance"
+        need = "1 GPU" if self.gpus else "%d CPU%s" % (self.cpus_per_run,
+                                                        "" if self.cpus_per_run == 1 else "s")
+        return "Ray tasks on %s, %s each%s" % (
+            where, need, ", at most %d at a time" % self.jobs if self.jobs else "")
+
+    def run(self, specs, out, data_dir, timeout=None, started=None):
+        import ray
+
+        if self.gpus is None:
+            self.start()
+        task = ray.remote(run_on_worker).options(
+            num_gpus=1 if self.gpus else 0, num_cpus=1 if self.gpus else self.cpus_per_run,
+            max_retries=self.max_retries, retry_exceptions=False, name="kerasbench-run")
+        env = thread_env(self.cpus_per_run)
+        queue = collections.deque(specs)
+        running = {}
+        try:
+            while queue or running:
+                while queue and (not self.jobs or len(running) < self.jobs):
+                    spec = queue.popleft()
+                    if started:
+                        started(spec)
+                    ref = task.remote(spec_to_json(spec), data_dir, timeout, env)
+                    running[ref] = (spec, runner._now(), time.time())
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    spec, began, t0 = running.pop(ref)
+                    yield spec, self._collect(ref, spec, out, data_dir, began, t0)
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+            if self.started_here:
+                ray.shutdown()
+
+    def _collect(self, ref, spec, out, data_dir, began, t0):
+        import ray
+
+        try:
+            return unpack(ray.get(ref), out, spec)
+        except ray.exceptions.RayTaskError as e:  # the task raised (execute() itself does not)
+            error = "the Ray task failed: %s" % runner._one_line(e)
+        except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
+            attempts = 1 + self.max_retries
+            error = "the Ray worker died (%d attempt%s): %s: %s" % (
+                attempts, "" if attempts == 1 else "s", type(e).__name__, runner._one_line(e))
+        return lost_record(spec, out, data_dir, error, began, time.time() - t0)
+
+
+def make(kind="local", jobs=None, address=None, cpus_per_run=None):
+    """The executor `kerasbench run` asked for; a one-line UserError for a contradiction."""
+    if kind not in EXECUTORS:
+        raise UserError("unknown executor %r (executors: %s)" % (kind, ", ".join(EXECUTORS)))
+    if jobs is not None and jobs < 1:
+        raise UserError("--jobs must be at least 1, got %d" % jobs)
+    if cpus_per_run is not None and cpus_per_run < 1:
+        raise UserError("--cpus-per-run must be at least 1, got %d" % cpus_per_run)
+    if kind == "local":
+        if address:
+            raise UserError("--address is for --executor ray")
+        if cpus_per_run is not None:
+            raise UserError("--cpus-per-run is for --executor ray (local --jobs N shares the "
+                            "cores out evenly)")
+        return Sequential() if not jobs or jobs == 1 else LocalJobs(jobs)
+    return RayExecutor(address=address, jobs=jobs, cpus_per_run=cpus_per_run)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,295 @@
+"""Executors (issue 7): the same matrix through `local`, `local --jobs 2` and `ray` leaves the same
+run folders and report tables; a Ray worker killed mid-run is retried once, then recorded, never
+lost; a rerun resumes. The slot planning of `local --jobs` (GPU pinning, thread caps) is checked
+without GPUs. The Ray tests start a local Ray instance of 2 CPUs (`--jobs 2`).
+"""
+import io
+import json
+import os
+import signal
+import tarfile
+import threading
+import time
+
+import pytest
+
+from kerasbench import analysis, cli, executors, runner
+from kerasbench.errors import UserError
+
+SMI = """GPU 0: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556666)
+GPU 1: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556667)
+"""
+
+
+# --- Slots of `local --jobs N`, without GPUs -----------------------------------------------------
+
+def test_nvidia_smi_is_parsed():
+    assert executors.parse_nvidia_smi(SMI) == ["0", "1"]
+    assert executors.parse_nvidia_smi("") == []
+    assert executors.parse_nvidia_smi("No devices were found\n") == []
+
+
+def test_gpus_come_from_cuda_visible_devices_first():
+    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}, nvidia_smi=SMI) == ["2", "3"]
+    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": ""}, nvidia_smi=SMI) == []
+    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "-1"}, nvidia_smi=SMI) == []
+    assert executors.detect_gpus({}, nvidia_smi=SMI) == ["0", "1"]
+
+
+def test_one_gpu_per_slot():
+    slots = executors.plan_slots(2, ["0", "1"], list(range(16)), environ={})
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "1"]
+    assert [s.gpu for s in slots] == ["0", "1"]
+    assert [s.cores for s in slots] == [list(range(8)), list(range(8, 16))]
+    for slot in slots:
+        assert slot.env["OMP_NUM_THREADS"] == slot.env["TF_NUM_INTRAOP_THREADS"] == "8"
+        assert "XLA_FLAGS" not in slot.env
+
+
+def test_gpus_given_by_cuda_visible_devices_are_shared_out():
+    gpus = executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "4,6,7"}, nvidia_smi=SMI)
+    slots = executors.plan_slots(3, gpus, list(range(6)), environ={})
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in slots] == ["4", "6", "7"]
+    assert [len(s.cores) for s in slots] == [2, 2, 2]
+
+
+def test_cpu_slots_own_their_cores_and_cap_threads():
+    slots = executors.plan_slots(2, [], [0, 1], environ={"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
+    assert [s.cores for s in slots] == [[0], [1]]
+    for slot in slots:
+        assert slot.gpu is None and "CUDA_VISIBLE_DEVICES" not in slot.env
+        assert slot.env["OMP_NUM_THREADS"] == slot.env["MKL_NUM_THREADS"] == "1"
+        assert slot.env["TF_NUM_INTRAOP_THREADS"] == slot.env["TF_NUM_INTEROP_THREADS"] == "1"
+        # the user's XLA flags are kept; one thread also turns off XLA's multi-threaded Eigen
+        assert slot.env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
+    slots = executors.plan_slots(3, [], list(range(7)), environ={})
+    assert [s.cores for s in slots] == [[0, 1], [2, 3], [4, 5]]
+    assert slots[0].env["OMP_NUM_THREADS"] == "2" and "XLA_FLAGS" not in slots[0].env
+
+
+@pytest.mark.parametrize("jobs, gpus, cores, message", [
+    (3, ["0", "1"], list(range(16)), "--jobs 3 but 2 GPUs (0,1): one run per GPU"),
+    (3, [], [0, 1], "--jobs 3 but 2 CPU cores and no GPU"),
+    (0, [], [0, 1], "--jobs must be at least 1"),
+])
+def test_impossible_slots_are_one_line_errors(jobs, gpus, cores, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        executors.plan_slots(jobs, gpus, cores, environ={})
+
+
+def test_make_picks_the_executor():
+    assert isinstance(executors.make("local"), executors.Sequential)
+    assert isinstance(executors.make("local", jobs=1), executors.Sequential)
+    with pytest.raises(UserError, match="--address is for --executor ray"):
+        executors.make("local", address="head:6379")
+    with pytest.raises(UserError, match="--cpus-per-run is for --executor ray"):
+        executors.make("local", cpus_per_run=2)
+    with pytest.raises(UserError, match="--jobs must be at least 1"):
+        executors.make("ray", jobs=0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--address", "head:6379"], "--address is for --executor ray"),
+    (["--executor", "ray", "--jobs", "0"], "--jobs must be at least 1"),
+    (["--executor", "dask"], "invalid choice: 'dask'"),
+])
+def test_executor_options_are_checked_before_anything_runs(args, message, capfd):
+    try:
+        code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--dry-run"]
+                        + args)
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    err = capfd.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_returned_run_folder_replaces_the_old_one(tmp_path):
+    spec = runner.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {"epochs": 2}, "default")
+    scratch, out = tmp_path / "worker", str(tmp_path / "out")
+    worker_folder = runner.run_dir(str(scratch), spec)
+    os.makedirs(worker_folder)
+    record = {"workload": "mnist_mlp", "status": "ok", "params": {"run_dir": worker_folder}}
+    with open(os.path.join(worker_folder, "run.json"), "w") as f:
+        json.dump(record, f)
+    open(os.path.join(worker_folder, "epochs.csv"), "w").write("epoch\n0\n1\n")
+    stale = runner.run_dir(out, spec)
+    os.makedirs(stale)
+    open(os.path.join(stale, "kernel.log"), "w").write("an earlier attempt")
+    relative = os.path.relpath(worker_folder, str(scratch))
+    result = {"record": record, "relative": relative,
+              "tar": executors._pack(str(scratch), relative)}
+    got = executors.unpack(result, out, spec)
+    assert sorted(os.listdir(stale)) == ["epochs.csv", "run.json"]
+    assert got["params"]["run_dir"] == stale
+    assert json.load(open(os.path.join(stale, "run.json")))["params"]["run_dir"] == stale
+    assert not [n for n in os.listdir(os.path.dirname(stale)) if n.startswith(".incoming")]
+
+
+def test_a_tar_cannot_write_outside_its_folder(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = b"escaped"
+        info = tarfile.TarInfo("../../../escaped.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    spec = runner.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {}, "default")
+    with pytest.raises(tarfile.TarError):
+        executors.unpack({"record": {}, "relative": "runs/mnist_mlp/jax/0",
+                          "tar": buffer.getvalue()}, str(tmp_path / "out"), spec)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+# --- The same matrix through every executor (papermill, minutes) ---------------------------------
+
+MATRIX = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax,torch",
+          "--repeats", "2", "--no-download"]  # 4 runs
+EXECUTORS = {"local": [], "local-jobs": ["--jobs", "2"], "ray": ["--executor", "ray", "--jobs", "2"]}
+
+
+def folder_contents(out):
+    """{run folder: its files}, relative to out/runs."""
+    runs = os.path.join(out, "runs")
+    return {os.path.relpath(root, runs): sorted(files)
+            for root, _, files in os.walk(runs) if "run.json" in files}
+
+
+def report_tables(out):
+    """What the report says of the runs, less the timings (and the machine's name)."""
+    index = analysis.load_run_index(os.path.join(out, "runs"))
+    index = index[["workload", "backend", "config", "repeat", "run_id", "status", "ok",
+                   "data_source", "profile", "seed", "n_epochs", "finished"]]
+    summary = analysis.summarize(analysis.load_runs(os.path.join(out, "runs")), n_resamples=100)
+    summary = summary[["workload", "backend", "config", "runs", "not_ok_runs", "epochs",
+                       "final_metric_name", "data_source", "profile", "ci_basis"]]
+    return (index.sort_values("run_id").reset_index(drop=True),
+            summary.sort_values(["workload", "backend"]).reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def matrices(tmp_path_factory, data_dir):
+    done = {}
+    for name, args in EXECUTORS.items():
+        out = str(tmp_path_factory.mktemp(name))
+        t0 = time.time()
+        code = cli.main(MATRIX + ["--out", out, "--data-dir", data_dir] + args)
+        done[name] = (out, code, time.time() - t0)
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["local-jobs", "ray"])
+def test_same_runs_and_report_as_local(matrices, name):
+    local, code, _ = matrices["local"]
+    other, other_code, _ = matrices[name]
+    assert code == 0 and other_code == 0
+    expected = {"mnist_mlp/%s/%d" % (b, r) for b in ("jax", "torch") for r in (0, 1)}
+    assert set(folder_contents(local)) == expected
+    assert folder_contents(other) == folder_contents(local)
+    for mine, theirs in zip(report_tables(other), report_tables(local)):
+        assert mine.equals(theirs), "\n%s\n%s" % (mine, theirs)
+    for run_id in expected:
+        record = json.load(open(os.path.join(other, "runs", run_id, "run.json")))
+        assert record["status"] == "ok", record["error"]
+        assert record["params"]["run_dir"] == os.path.join(other, "runs", run_id)
+
+
+@pytest.mark.slow
+def test_wall_times(matrices, capsys):
+    with capsys.disabled():
+        print("\nsmoke matrix of 4 runs: " + ", ".join(
+            "%s %.1fs" % (name, wall) for name, (_, _, wall) in matrices.items()))
+
+
+# --- A Ray worker killed mid-run -----------------------------------------------------------------
+
+def _processes():
+    """{pid: (parent pid, command line, working folder)} of this machine's processes."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            cwd = os.readlink("/proc/%s/cwd" % name)
+        except (OSError, IndexError, ValueError):
+            continue
+        found[int(name)] = (parent, cmdline, cwd)
+    return found
+
+
+class WorkerKiller(threading.Thread):
+    """Kills (SIGKILL) the Ray worker whose run's kernel works in runs/mnist_mlp/<backend>/:
+    once for `once`, at every attempt for `always`."""
+
+    def __init__(self, once, always):
+        super(WorkerKiller, self).__init__(daemon=True)
+        self.once, self.always = once, always
+        self.killed = []  # (backend, worker pid)
+        self.seen = set()
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            processes = _processes()
+            for pid, (parent, cmdline, cwd) in processes.items():
+                if "ipykernel" not in cmdline or "kerasbench-ray-" not in cwd or pid in self.seen:
+                    continue
+                backend = cwd.rstrip("/").split("/")[-2]
+                already = [b for b, _ in self.killed].count(backend)
+                wanted = backend == self.always or (backend == self.once and not already)
+                if wanted and parent in processes and "ray" in processes[parent][1]:
+                    self.seen.add(pid)
+                    try:
+                        os.kill(parent, signal.SIGKILL)
+                        self.killed.append((backend, parent))
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the Ray workers through /proc")
+def test_killed_worker_is_retried_then_recorded_and_resumed(tmp_path, data_dir, capfd):
+    out = str(tmp_path / "out")
+    args = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax,torch",
+            "--out", out, "--data-dir", data_dir, "--no-download", "--executor", "ray",
+            "--jobs", "2"]
+    killer = WorkerKiller(once="jax", always="torch")
+    killer.start()
+    try:
+        code = cli.main(args)
+    finally:
+        killer.stop.set()
+        killer.join()
+    capfd.readouterr()
+    kills = [b for b, _ in killer.killed]
+    assert kills.count("jax") == 1 and kills.count("torch") == 2, killer.killed
+    assert code == 1
+    # jax: its worker died once mid-run; the retry finished the run.
+    jax = json.load(open(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json")))
+    assert jax["status"] == "ok", jax["error"]
+    # torch: its worker died at both attempts; the run is recorded as failed, not lost.
+    torch = json.load(open(os.path.join(out, "runs", "mnist_mlp", "torch", "0", "run.json")))
+    assert torch["status"] == "failed"
+    assert "the Ray worker died (2 attempts)" in torch["error"]
+    assert torch["workload"] == "mnist_mlp" and torch["repeat"] == 0
+    # A rerun resumes: the finished run is skipped, the failed one runs again.
+    assert cli.main(args) == 0
+    err = capfd.readouterr().err
+    assert "mnist_mlp jax #0: done earlier, skipped" in err
+    assert "mnist_mlp torch #0: ok" in err
+    again = json.load(open(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json")))
+    assert again == jax
+
+
+def test_scratch_of_dead_workers_is_swept(tmp_path):
+    alive = tmp_path / ("kerasbench-ray-%d-abc" % os.getpid())
+    dead = tmp_path / "kerasbench-ray-999999999-abc"
+    other = tmp_path / "kerasbench-ray-notes"
+    for folder in (alive, dead, other):
+        folder.mkdir()
+    executors.sweep_scratch(str(tmp_path))
+    assert alive.exists() and other.exists() and not dead.exists()
