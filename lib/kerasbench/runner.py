@@ -384,10 +384,11 @@ def execute(spec, out, data_dir, timeout=None):
         pass
     elif isinstance(e, PapermillExecutionError):
         status, error = "failed", "%s: %s" % (e.ename, _one_line(e.evalue))
-    elif isinstance(e, DeadKernelError) or watch.exit_status():
+    elif isinstance(e, DeadKernelError) or "kernel died" in str(e).lower():
+        # (nbclient: "Kernel died" mid-cell, "Kernel died before replying to kernel_info")
         status = "failed"
         error = "the kernel died (%s) after %s; its output is in kernel.log" % (
-            watch.exit_status() or _one_line(e), logged)
+            watch.exit_status() or "exit status unknown", logged)
     elif isinstance(e, Exception):  # a kernel that would not start, a broken notebook
         status = "timeout" if "timeout" in type(e).__name__.lower() or \
             "timed out" in str(e).lower() else "failed"

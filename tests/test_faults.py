@@ -1,0 +1,346 @@
+"""Fault injection: nothing finished is lost, and nothing unfinished reads as finished.
+
+Fast tests run small stand-in notebooks (no Keras) through the real runner and kernel to inject
+each fault exactly: a kernel that exits, is killed or segfaults mid-epoch, a cell that raises, a
+run past its timeout, Ctrl-C, a kernel orphaned by a killed runner. The slow ones do it to the
+study's own notebooks: a NaN run (the `nan_at_epoch` parameter), a kernel killed mid-training, a
+run that times out, and the runner killed with SIGKILL in the middle of a smoke matrix, then rerun.
+"""
+import csv
+import io
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import nbformat
+import pytest
+
+from kerasbench import analysis, kernels, registry, runner
+
+HEADER = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
+          "loss", "accuracy", "val_loss", "val_accuracy"]
+
+needs_kernel = pytest.mark.skipif(kernels.find("jax") is None,
+                                  reason="no kerasbench-jax kernel: run `make kernels`")
+
+# A stand-in for a workload notebook: logs `epochs` rows like EpochLogger, then does `fault`
+# "in the middle of the next epoch". It imports nothing heavy, so a run takes a few seconds.
+PARAMETERS = '''backend = "jax"
+run_dir = "."
+seed = 0
+data_dir = ""
+epochs = 2
+fault = "none"
+'''
+LOG_EPOCHS = '''import csv, json, os, signal, time
+with open(os.path.join(run_dir, "kernel.pid.seen"), "w") as f:
+    f.write(str(os.getpid()))
+with open(os.path.join(run_dir, "epochs.csv"), "a") as f:
+    f.write(",".join(%r) + "\\n")
+    for epoch in range(epochs):
+        f.write("%%d,0.1,0.08,%%.1f,1000.0,0.5,0.8,0.5,0.8\\n" %% (epoch, 0.1 * (epoch + 1)))
+        f.flush()
+''' % (HEADER,)
+FAULT = '''if fault == "exit":
+    os._exit(3)
+elif fault == "sigkill":
+    os.kill(os.getpid(), signal.SIGKILL)
+elif fault == "segfault":
+    import ctypes
+    ctypes.string_at(0)
+elif fault == "raise":
+    raise ValueError("injected fault")
+elif fault == "hang":
+    time.sleep(3600)
+elif fault == "nan":
+    with open(os.path.join(run_dir, "kernel.json"), "w") as f:
+        json.dump({"nan_loss": True}, f)
+'''
+
+
+@pytest.fixture
+def fake_notebook(tmp_path, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "kerasbench-jax", "language": "python",
+                                 "display_name": "kerasbench (jax)"}
+    nb.metadata["language_info"] = {"name": "python"}
+    params = nbformat.v4.new_code_cell(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(LOG_EPOCHS), nbformat.v4.new_code_cell(FAULT)]
+    path = str(tmp_path / "fault.ipynb")
+    nbformat.write(nb, path)
+    monkeypatch.setattr(registry, "notebook_path", lambda workload: path)
+    return path
+
+
+def spec(fault="none", epochs=2, repeat=0, backend="jax", workload="mnist_mlp", **params):
+    params.update(fault=fault, epochs=epochs)
+    return runner.RunSpec(workload, backend, repeat, repeat, "smoke", params, "default")
+
+
+def rows(folder):
+    with open(os.path.join(folder, "epochs.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def assert_recorded(record, folder, status, error, epochs):
+    assert record["status"] == status, record["error"]
+    assert error in (record["error"] or ""), record["error"]
+    on_disk = json.load(open(os.path.join(folder, "run.json")))
+    assert on_disk["status"] == status and on_disk["error"] == record["error"]
+    assert [int(r["epoch"]) for r in rows(folder)] == list(range(epochs)), "partial epochs kept"
+    assert not os.path.exists(os.path.join(folder, runner.KERNEL_PID))
+    pid = int(open(os.path.join(folder, "kernel.pid.seen")).read())
+    assert not alive(pid), "the kernel is gone"
+
+
+@needs_kernel
+@pytest.mark.parametrize("fault, error", [
+    ("exit", "the kernel died (exit code 3) after 2 epochs logged; its output is in kernel.log"),
+    ("sigkill", "the kernel died (killed by SIGKILL) after 2 epochs logged"),
+    ("segfault", "the kernel died (killed by SIGSEGV) after 2 epochs logged"),
+    ("raise", "ValueError: injected fault"),
+])
+def test_a_dying_kernel_is_failed_with_its_epochs_kept(fault, error, fake_notebook, tmp_path):
+    out = str(tmp_path / "out")
+    record = runner.execute(spec(fault), out, str(tmp_path))
+    assert_recorded(record, runner.run_dir(out, spec(fault)), "failed", error, 2)
+
+
+@needs_kernel
+def test_a_run_past_its_timeout_is_killed_and_recorded(fake_notebook, tmp_path):
+    out = str(tmp_path / "out")
+    t0 = time.time()
+    record = runner.execute(spec("hang", epochs=3), out, str(tmp_path), timeout=15)
+    assert time.time() - t0 < 15 + 20, "killed soon after the timeout"
+    assert_recorded(record, runner.run_dir(out, spec("hang")), "timeout",
+                    "exceeded --timeout 15s: the kernel was killed after 3 epochs logged", 3)
+
+
+@needs_kernel
+def test_nan_in_kernel_json_is_status_nan(fake_notebook, tmp_path):
+    out = str(tmp_path / "out")
+    record = runner.execute(spec("nan"), out, str(tmp_path))
+    assert record["status"] == "nan" and "NaN" in record["error"]
+
+
+@needs_kernel
+def test_the_matrix_goes_on_after_a_dead_kernel(fake_notebook, tmp_path):
+    out = str(tmp_path / "out")
+    specs = [spec("exit", backend="jax"), spec("none", backend="torch")]
+    stream = io.StringIO()
+    records = runner.run_matrix(specs, out, str(tmp_path), stream=stream)
+    assert [r["status"] for r in records] == ["failed", "ok"], stream.getvalue()
+    # The rerun reruns the failed run only.
+    records = runner.run_matrix(specs, out, str(tmp_path), stream=stream)
+    assert [r["status"] for r in records] == ["failed", "ok"]
+    assert "done earlier, skipped" in stream.getvalue()
+
+
+@needs_kernel
+def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tmp_path):
+    out = str(tmp_path / "out")
+    folder = runner.run_dir(out, spec("hang"))
+
+    def interrupt():  # like Ctrl-C in the terminal, once the run is training
+        deadline = time.time() + 60
+        while time.time() < deadline and not os.path.exists(os.path.join(folder, "epochs.csv")):
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        runner.execute(spec("hang"), out, str(tmp_path))
+    assert not os.path.exists(os.path.join(folder, "run.json")), "unfinished, so rerun later"
+    pid = int(open(os.path.join(folder, "kernel.pid.seen")).read())
+    deadline = time.time() + 10
+    while alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "Ctrl-C stops the kernel too"
+    assert runner.is_done(out, spec("hang")) is False
+
+
+def _sleeper(argv_tail):
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"] + argv_tail,
+                            start_new_session=True)
+
+
+def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
+    folder = tmp_path / "runs" / "mnist_mlp" / "jax" / "0"
+    folder.mkdir(parents=True)
+    connection = str(tmp_path / "kernel-1234-abcd.json")
+    orphan = _sleeper(["-f", connection])
+    stranger = _sleeper(["-f", str(tmp_path / "kernel-other.json")])
+    try:
+        (folder / runner.KERNEL_PID).write_text(json.dumps({"pid": stranger.pid,
+                                                            "connection_file": connection}))
+        assert runner.stop_orphan(str(folder)) is False, "not ours: pid reused by another process"
+        assert stranger.poll() is None
+        (folder / runner.KERNEL_PID).write_text(json.dumps({"pid": orphan.pid,
+                                                            "connection_file": connection}))
+        assert runner.stop_orphan(str(folder)) is True
+        assert orphan.wait(10) == -signal.SIGKILL
+        (folder / runner.KERNEL_PID).write_text("{torn")
+        assert runner.stop_orphan(str(folder)) is False
+    finally:
+        for p in (orphan, stranger):
+            p.kill()
+            p.wait()
+
+
+# The study's own notebooks.
+
+SMOKE = ["--profile", "smoke", "--no-download"]
+
+
+def study(out, data_dir, *args):
+    return [sys.executable, "-m", "kerasbench.cli", "run", "--out", out, "--data-dir", data_dir] \
+        + SMOKE + list(args)
+
+
+def wait_for(predicate, limit, what):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("waited %ds for %s" % (limit, what))
+
+
+def logged_rows(folder):
+    try:
+        with open(os.path.join(folder, "epochs.csv")) as f:
+            return max(len(f.read().splitlines()) - 1, 0)
+    except OSError:
+        return 0
+
+
+def check_epochs(folder, epochs):
+    """epochs.csv is whole: a header, then epochs 0..N-1 once each, every cell a number."""
+    with open(os.path.join(folder, "epochs.csv")) as f:
+        lines = f.read().splitlines()
+    assert lines[0].split(",")[:len(HEADER)] == HEADER
+    table = [line.split(",") for line in lines[1:]]
+    assert [int(r[0]) for r in table] == list(range(epochs)), "no duplicated, missing or torn rows"
+    for r in table:
+        assert len(r) == len(lines[0].split(","))
+        assert all(math.isfinite(float(v)) for v in r[:6])
+
+
+@pytest.mark.slow
+@needs_kernel
+def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
+    out = str(tmp_path / "out")
+    backends = [b for b in ("jax", "torch") if kernels.find(b)]
+    code = subprocess.call(study(out, data_dir, "--workloads", "mnist_mlp", "--backends",
+                                 ",".join(backends), "--set", "nan_at_epoch=1", "--set", "epochs=4"))
+    assert code == 1, "a study with a run that is not ok exits 1"
+    index = analysis.load_run_index(os.path.join(out, "runs"))
+    assert sorted(index["status"]) == ["nan"] * len(backends)
+    assert not index["ok"].any()
+    for backend in backends:
+        folder = os.path.join(out, "runs", "mnist_mlp", backend, "0")
+        record = json.load(open(os.path.join(folder, "run.json")))
+        assert record["status"] == "nan" and record["params"]["nan_at_epoch"] == 1
+        logged = rows(folder)
+        assert len(logged) == 2, "stopped in the epoch where the loss became NaN"
+        assert math.isfinite(float(logged[0]["loss"])) and math.isnan(float(logged[1]["loss"]))
+    problems = analysis.problem_runs(index)
+    assert sorted(problems["status"]) == ["nan"] * len(backends)
+    notes = " ".join(analysis.notes(analysis.summarize(analysis.load_runs(os.path.join(out, "runs")),
+                                                       n_resamples=100), index).astype(str)
+                     .values.ravel())
+    assert "nan" in notes
+
+
+@pytest.mark.slow
+@needs_kernel
+def test_a_real_kernel_killed_mid_training(tmp_path, data_dir):
+    out = str(tmp_path / "out")
+    run = runner.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
+    folder = runner.run_dir(out, run)
+    killed = []
+
+    def kill_kernel():
+        wait_for(lambda: logged_rows(folder) >= 2, 300, "two epochs")
+        pid = json.load(open(os.path.join(folder, runner.KERNEL_PID)))["pid"]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    threading.Thread(target=kill_kernel, daemon=True).start()
+    record = runner.execute(run, out, data_dir)
+    assert killed
+    assert record["status"] == "failed"
+    assert "the kernel died (killed by SIGKILL) after" in record["error"]
+    n = logged_rows(folder)
+    assert n >= 2 and "after %d epochs logged" % n in record["error"]
+    check_epochs(folder, n)
+    index = analysis.load_run_index(os.path.join(out, "runs"))
+    assert list(index["status"]) == ["failed"] and list(index["n_epochs"]) == [n]
+
+
+@pytest.mark.slow
+@needs_kernel
+def test_a_real_run_past_its_timeout(tmp_path, data_dir):
+    out = str(tmp_path / "out")
+    run = runner.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
+    folder = runner.run_dir(out, run)
+    record = runner.execute(run, out, data_dir, timeout=75)
+    assert record["status"] == "timeout", record["error"]
+    assert 75 <= record["wall_seconds"] < 75 + 30
+    n = logged_rows(folder)
+    assert n >= 1 and "exceeded --timeout 75s: the kernel was killed after %d epoch" % n \
+        in record["error"]
+    check_epochs(folder, n)
+
+
+@pytest.mark.slow
+@needs_kernel
+def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
+    backends = [b for b in ("jax", "torch") if kernels.find(b)]
+    args = ["--workloads", "mnist_mlp", "--backends", ",".join(backends), "--repeats", "2"]
+    out = str(tmp_path / "killed")
+    log = open(str(tmp_path / "killed.log"), "w")
+    # Its own process group, as a shell gives a job; SIGKILL to the group leaves no handler a
+    # chance (the kernels sit in sessions of their own: they notice their parent is gone).
+    first = subprocess.Popen(study(out, data_dir, *args), start_new_session=True,
+                             stdout=log, stderr=log)
+    second = os.path.join(out, "runs", "mnist_mlp", backends[-1], "0")
+    try:
+        wait_for(lambda: logged_rows(second) >= 1, 400, "the second run's first epoch")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert not os.path.exists(os.path.join(second, "run.json"))
+    kernel = json.load(open(os.path.join(second, runner.KERNEL_PID)))["pid"]
+    # The rerun: the same command, at once (the orphaned kernel may still be alive).
+    rerun = subprocess.run(study(out, data_dir, *args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert "done earlier, skipped" in rerun.stdout
+    assert not alive(kernel)
+    clean = str(tmp_path / "clean")
+    assert subprocess.call(study(clean, data_dir, *args), stdout=log, stderr=log) == 0
+
+    def runs(folder):
+        index = analysis.load_run_index(os.path.join(folder, "runs"))
+        return sorted(zip(index["run_id"], index["status"], index["n_epochs"], index["seed"]))
+
+    assert runs(out) == runs(clean)
+    assert len(runs(out)) == 2 * len(backends) and {r[1] for r in runs(out)} == {"ok"}
+    for run_id, _, epochs, _ in runs(out):
+        check_epochs(os.path.join(out, "runs", run_id), epochs)
+        assert epochs == 2
