@@ -36,6 +36,7 @@ seed = 0
 data_dir = ""
 epochs = 2
 fault = "none"
+pause = 0.0
 '''
 LOG_EPOCHS = '''import csv, json, os, signal, time
 with open(os.path.join(run_dir, "kernel.pid.seen"), "w") as f:
@@ -43,6 +44,7 @@ with open(os.path.join(run_dir, "kernel.pid.seen"), "w") as f:
 with open(os.path.join(run_dir, "epochs.csv"), "a") as f:
     f.write(",".join(%r) + "\\n")
     for epoch in range(epochs):
+        time.sleep(pause)
         f.write("%%d,0.1,0.08,%%.1f,1000.0,0.5,0.8,0.5,0.8\\n" %% (epoch, 0.1 * (epoch + 1)))
         f.flush()
 ''' % (HEADER,)
@@ -199,6 +201,48 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
         for p in (orphan, stranger):
             p.kill()
             p.wait()
+
+
+DRIVER = '''import sys
+from kerasbench import registry, runner
+registry.notebook_path = lambda workload: sys.argv[1]
+specs = [runner.RunSpec("mnist_mlp", b, r, r, "smoke", {"fault": "none", "epochs": 4, "pause": 0.3},
+                        "default") for r in range(2) for b in ("jax", "torch")]
+records = runner.run_matrix(specs, sys.argv[2], sys.argv[3])
+sys.exit(0 if all(r["status"] == "ok" for r in records) else 1)
+'''
+
+
+@needs_kernel
+@pytest.mark.parametrize("after", [1.5, 5.0, 9.0, 13.0])
+def test_sigkill_of_the_runner_at_any_point(after, fake_notebook, tmp_path):
+    """The runner of a 4-run matrix killed `after` seconds in (starting a kernel, mid-epoch,
+    between runs...), then rerun: every run ok, every epoch logged once."""
+    if kernels.find("torch") is None:
+        pytest.skip("no kerasbench-torch kernel")
+    out = str(tmp_path / "out")
+    command = [sys.executable, "-c", DRIVER, fake_notebook, out, str(tmp_path)]
+    first = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    seen = [os.path.join(d, "kernel.pid.seen") for d, _, files in os.walk(out)
+            if "kernel.pid.seen" in files]
+    kernels_before = [int(open(p).read()) for p in seen]
+    finished = sum("run.json" in files for _, _, files in os.walk(out))
+    assert finished < 4, "killed before the matrix was done (else the test proves nothing)"
+    rerun = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    index = analysis.load_run_index(os.path.join(out, "runs"))
+    assert sorted(index["run_id"]) == sorted("mnist_mlp/%s/%d" % (b, r) for r in range(2)
+                                             for b in ("jax", "torch"))
+    assert set(index["status"]) == {"ok"}
+    for folder in index["path"]:
+        check_epochs(folder, 4)
+    time.sleep(1.5)
+    assert not [pid for pid in kernels_before if alive(pid)], "no kernel outlives its runner"
 
 
 # The study's own notebooks.
