@@ -251,6 +251,50 @@ def test_speedup_is_time_over_fastest_with_ratio_ci():
     assert math.isnan(tf["speedup_vs_fastest"])
 
 
+def _with_config(frame, config):
+    frame = frame.copy()
+    frame["config"] = config
+    return frame
+
+
+def test_distance_to_the_floor_known_answers():
+    """jax default 2 s, jax tuned 1 s, torch 3 s; native JAX scan 0.5 s, native torch 1 s:
+    times_floor is each Keras row over the fastest native loop, times_native over its own."""
+    epochs = analysis.combine(
+        fake_epochs(backend="jax", runs=[([9, 2.0, 2.0, 2.0], 0.9)]),
+        _with_config(fake_epochs(backend="jax", runs=[([9, 1.0, 1.0], 0.9)]), "tuned"),
+        fake_epochs(backend="torch", runs=[([9, 3.0, 3.0], 0.9)]),
+        _with_config(fake_epochs(backend="native-jax", runs=[([9, 0.5, 0.5], 0.9)]), "scan"),
+        _with_config(fake_epochs(backend="native-torch", runs=[([9, 1.0, 1.0], 0.9)]), "compiled"))
+    summary = analysis.summarize(epochs, n_resamples=1_000, seed=1)
+    row = {(r.backend, r.config): r for r in summary.itertuples()}
+    assert row["jax", "default"].times_floor == pytest.approx(4.0)
+    assert (row["jax", "default"].times_floor_ci_low, row["jax", "default"].times_floor_ci_high) \
+        == pytest.approx((4.0, 4.0))  # constant epochs: the interval is the point
+    assert row["jax", "tuned"].times_floor == pytest.approx(2.0)
+    assert row["torch", "default"].times_floor == pytest.approx(6.0)
+    assert row["torch", "default"].times_native == pytest.approx(3.0)
+    assert row["torch", "default"].native_seconds == pytest.approx(1.0)
+    assert row["jax", "default"].floor_backend == "native-jax scan"
+    # Native loops are the floor, not backends: no speed-up, no floor ratio of their own.
+    assert math.isnan(row["native-jax", "scan"].speedup_vs_fastest)
+    assert math.isnan(row["native-jax", "scan"].times_floor)
+    # Speed-ups compare backends within a configuration.
+    assert row["torch", "default"].speedup_vs_fastest == pytest.approx(1.5)
+    assert row["jax", "tuned"].speedup_vs_fastest == 1.0
+
+
+def test_no_native_loops_no_floor():
+    summary = analysis.summarize(fake_epochs(runs=[([9, 1.0, 1.0], 0.9)]), n_resamples=500)
+    assert summary["times_floor"].isna().all() and summary["floor_backend"].isna().all()
+
+
+def test_study_notes_are_the_runs_folder_readme(tmp_path):
+    assert analysis.study_notes(tmp_path) is None
+    (tmp_path / "README.md").write_text("**TensorFlow** cannot run on this GPU.")
+    assert "cannot run" in analysis.study_notes(tmp_path)
+
+
 def test_text_model_metric_is_final_training_loss():
     epochs = fake_epochs(workload="text_generator_keras", metric="main_out_loss",
                          runs=[([2, 1, 1], 1.3), ([2, 1, 1], 1.5)])

@@ -67,7 +67,13 @@ SUMMARY_COLUMNS = ["source", "workload", "backend", "runs", "epochs", "mean_epoc
 SUMMARY_EXTRA_COLUMNS = ["config", "ci_basis", "mean_basis", "fastest_backend",
                          "final_metric_std", "final_metric_min", "final_metric_max",
                          "samples_per_second", "data_source", "profile", "not_ok_runs",
-                         "confidence_level", "n_resamples", "ci_method"]
+                         "confidence_level", "n_resamples", "ci_method",
+                         "floor_backend", "floor_seconds", "times_floor", "times_floor_ci_low",
+                         "times_floor_ci_high", "native_seconds", "times_native"]
+
+# Hand-written training loops (kerasbench.native) log as backend "native-<framework>", their
+# mode ("scan", "compiled", "step") as the config. They are the floor, not a Keras backend.
+NATIVE_PREFIX = "native-"
 
 AFTER_FIRST = "epochs after the first"
 ALL_EPOCHS = "all epochs (as 2017)"
@@ -496,7 +502,44 @@ def summarize(epochs: pd.DataFrame, *, confidence_level: float = 0.95,
     if summary.empty:
         return summary
     _add_speedups(summary, samples, confidence_level, n_resamples, seed)
+    _add_floor(summary, samples, confidence_level, n_resamples, seed)
     return summary.sort_values(GROUP, key=_sort_key, ignore_index=True)
+
+
+def is_native(backend) -> bool:
+    return str(backend).startswith(NATIVE_PREFIX)
+
+
+def _add_floor(summary, samples, confidence_level, n_resamples, seed):
+    """Each Keras row's epoch time as a multiple of the floor: the fastest native loop of the same
+    source and workload (times_floor, with a bootstrap CI on the ratio), and of the fastest native
+    loop of its own framework (times_native: Keras on JAX against plain JAX)."""
+    for column in ("floor_seconds", "times_floor", "times_floor_ci_low", "times_floor_ci_high",
+                   "native_seconds", "times_native"):
+        summary[column] = np.nan
+    summary["floor_backend"] = None
+    finite = np.isfinite(summary["mean_epoch_seconds"].astype(float))
+    native = summary["backend"].map(is_native)
+    for _, block in summary[finite].groupby(["source", "workload"], sort=False, dropna=False):
+        natives = block[block["backend"].map(is_native)]
+        if natives.empty:
+            continue
+        floor = natives.loc[natives["mean_epoch_seconds"].idxmin()]
+        floor_key = tuple(floor[GROUP])
+        for i, row in block[~native[block.index]].iterrows():
+            key = tuple(row[GROUP])
+            summary.at[i, "floor_backend"] = "%s %s" % (floor["backend"], floor["config"])
+            summary.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
+            summary.at[i, "times_floor"] = row["mean_epoch_seconds"] / floor["mean_epoch_seconds"]
+            low, high = bootstrap_ratio_ci(
+                samples[key], samples[floor_key], confidence_level=confidence_level,
+                n_resamples=n_resamples, rng=group_rng(seed, *key, "vs floor"))
+            summary.at[i, "times_floor_ci_low"], summary.at[i, "times_floor_ci_high"] = low, high
+            own = natives[natives["backend"] == NATIVE_PREFIX + row["backend"]]
+            if not own.empty:
+                best = own["mean_epoch_seconds"].min()
+                summary.at[i, "native_seconds"] = best
+                summary.at[i, "times_native"] = row["mean_epoch_seconds"] / best
 
 
 def _add_speedups(summary, samples, confidence_level, n_resamples, seed):
@@ -504,7 +547,8 @@ def _add_speedups(summary, samples, confidence_level, n_resamples, seed):
     ratio = pd.Series(np.nan, index=summary.index)
     low = ratio.copy()
     high = ratio.copy()
-    for _, block in summary.groupby(["source", "workload", "config"], sort=False, dropna=False):
+    keras_rows = summary[~summary["backend"].map(is_native)]  # native loops are not backends
+    for _, block in keras_rows.groupby(["source", "workload", "config"], sort=False, dropna=False):
         timed = block[np.isfinite(block["mean_epoch_seconds"].astype(float))]
         if timed.empty:
             continue
@@ -650,6 +694,16 @@ def notes(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFra
              "note": f"{', '.join(backends)}: {text}" if backends else text}
             for (workload, source, text), backends in found.items()]
     return pd.DataFrame(rows, columns=["workload", "source", "backends", "note"])
+
+
+STUDY_NOTES = "README.md"
+
+
+def study_notes(runs_dir) -> str | None:
+    """The runs folder's README.md, if any: what the person who ran the study says about it
+    (machine limits, handicaps, what was left unrun), shown at the top of the report."""
+    path = Path(runs_dir) / STUDY_NOTES
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:

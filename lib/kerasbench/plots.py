@@ -101,21 +101,23 @@ def speedup_overview(summary: pd.DataFrame) -> go.Figure:
     shown = set()
     for row_i, source in enumerate(sources, start=1):
         block = data[data["source"] == source]
-        for backend, rows in block.groupby("backend", sort=False):
+        for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
             x = [analysis.workload_title(w) for w in rows["workload"]]
+            name = backend if config == "default" else f"{backend} · {config}"
             fig.add_trace(go.Bar(
-                x=x, y=rows["speedup_vs_fastest"], name=backend, legendgroup=backend,
-                showlegend=backend not in shown, marker_color=backend_colour(backend),
+                x=x, y=rows["speedup_vs_fastest"], name=name, legendgroup=name,
+                showlegend=name not in shown, marker_color=backend_colour(backend),
+                opacity=1.0 if config == "default" else 0.6,
                 marker_pattern_shape=REFERENCE_PATTERN if _is_reference(source) else "",
                 error_y=_error_bars(rows["speedup_vs_fastest"], rows["speedup_ci_low"],
                                     rows["speedup_ci_high"]),
                 customdata=np.stack([rows["mean_epoch_seconds"], rows["fastest_backend"].astype(str),
                                      rows["speedup_ci_low"], rows["speedup_ci_high"]], axis=-1),
-                hovertemplate=(f"<b>{backend}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+                hovertemplate=(f"<b>{name}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
                                "%{customdata[1]}<br>CI %{customdata[2]:.2f} – %{customdata[3]:.2f}"
                                "<br>mean epoch %{customdata[0]:.3g} s<extra></extra>"),
             ), row=row_i, col=1)
-            shown.add(backend)
+            shown.add(name)
         fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
         fig.update_yaxes(title_text="× fastest's epoch time", rangemode="tozero", row=row_i, col=1)
     fig.update_layout(
@@ -235,6 +237,7 @@ def summary_table(summary: pd.DataFrame) -> Html:
         "workload": [analysis.workload_title(w) for w in summary["workload"]],
         "source": summary["source"],
         "backend": summary["backend"],
+        "config": summary["config"],
         "runs": summary["runs"],
         "epochs": summary["epochs"],
         f"s / epoch [{_level(summary)} CI]": [f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" for m, lo, hi in
@@ -250,6 +253,27 @@ def summary_table(summary: pd.DataFrame) -> Html:
         "data": summary["data_source"].fillna("–"),
     })
     return Html(_TABLE_STYLE + _table(view, "No results."))
+
+
+def floor_table(summary: pd.DataFrame) -> Html:
+    """Every Keras configuration as a multiple of the floor (the fastest native loop, whole epoch
+    compiled, data on the device) and of its own framework's native loop, where one ran."""
+    rows = summary[np.isfinite(summary["times_floor"].astype(float))]
+    if rows.empty:
+        return Html(_TABLE_STYLE + _table(rows, "No native loops ran beside these runs."))
+    view = pd.DataFrame({
+        "workload": [analysis.workload_title(w) for w in rows["workload"]],
+        "source": rows["source"],
+        "backend": rows["backend"],
+        "config": rows["config"],
+        "s / epoch": [_fmt(v) for v in rows["mean_epoch_seconds"]],
+        "floor": [f"{b}: {_fmt(v)} s" for b, v in zip(rows["floor_backend"], rows["floor_seconds"])],
+        f"× floor [{_level(summary)} CI]": [f"{_fmt(r)} [{_fmt(lo)}, {_fmt(hi)}]" for r, lo, hi in
+                                 zip(rows["times_floor"], rows["times_floor_ci_low"],
+                                     rows["times_floor_ci_high"])],
+        "× own framework's native loop": [_fmt(v) for v in rows["times_native"]],
+    })
+    return Html(_TABLE_STYLE + _table(view, "No native loops ran beside these runs."))
 
 
 def notes_html(notes: pd.DataFrame, workload: str | None = None) -> Html:
