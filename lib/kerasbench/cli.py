@@ -154,7 +154,8 @@ def build_parser():
     run.add_argument("--address", default=None,
                      help="Ray cluster to join (e.g. HEAD:6379 or auto; default: start a local one)")
     run.add_argument("--cpus-per-run", type=int, default=None,
-                     help="ray without GPUs: CPUs each run asks for, and its thread cap (default 1)")
+                     help="ray: CPUs each run asks for, and its thread cap (default 1; GPU runs "
+                          "are capped only when this is given)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved plan as JSON lines and train nothing")
     run.set_defaults(func=_run)

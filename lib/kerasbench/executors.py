@@ -338,7 +338,7 @@ def unpack(result, out, spec):
 
 
 class RayExecutor(object):
-    """Each run a Ray task: one GPU where the cluster has GPUs, else `cpus_per_run` CPUs."""
+    """Each run a Ray task: one GPU where the cluster has GPUs, and `cpus_per_run` CPUs."""
 
     name = "ray"
 
@@ -350,6 +350,7 @@ class RayExecutor(object):
         self.address = address
         self.jobs = jobs
         self.cpus_per_run = cpus_per_run or 1
+        self.cap_threads = cpus_per_run is not None  # GPU runs: only when asked
         self.max_retries = max_retries
         self.gpus = None
         self.started_here = False
@@ -388,9 +389,10 @@ class RayExecutor(object):
         if self.gpus is None:
             self.start()
         task = ray.remote(run_on_worker).options(
-            num_gpus=1 if self.gpus else 0, num_cpus=1 if self.gpus else self.cpus_per_run,
+            num_gpus=1 if self.gpus else 0, num_cpus=self.cpus_per_run,
             max_retries=self.max_retries, retry_exceptions=False, name="kerasbench-run")
-        env = thread_env(self.cpus_per_run)
+        # A CPU run's threads are capped at its CPU budget; a GPU run's only with --cpus-per-run.
+        env = thread_env(self.cpus_per_run) if self.cap_threads or not self.gpus else {}
         queue = collections.deque(specs)
         running = {}
         try:
