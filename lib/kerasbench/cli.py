@@ -51,6 +51,33 @@ def _run(args):
     return 1 if failed else 0
 
 
+def _harness(args):
+    from kerasbench import datasets, harness, kernels, params, runner
+
+    runner.parse_list(args.workload, list(registry.WORKLOADS), "workload")
+    runner.parse_list(args.backend, list(registry.BACKENDS), "backend")
+    if args.pairs < 1:
+        raise UserError("--pairs must be at least 1, got %d" % args.pairs)
+    overrides = dict(params.parse_override(s) for s in args.set or [])
+    kernels.require([args.backend])
+    runner.check_output_dir(args.out)
+    data_dir = datasets.data_dir(args.data_dir)
+    rows = harness.measure(args.workload, args.backend, args.profile, args.pairs, args.out,
+                           data_dir, overrides=overrides)
+    for row in rows:
+        print("pair %(pair)d %(harness)-9s %(status)s: wall %(wall_seconds).2f s, "
+              "steady epoch %(steady_epoch_seconds)s s" % row)
+    r = harness.ratios(rows)
+    print("papermill / plain over %d pairs: wall time x%s (median), steady epoch x%s (median); "
+          "rows in %s" % (r["pairs"], _fmt(r["median_wall_ratio"]), _fmt(r["median_steady_ratio"]),
+                          os.path.join(args.out, "harness.csv")))
+    return 0 if r["pairs"] == args.pairs else 1
+
+
+def _fmt(value):
+    return "-" if value is None else "%.3f" % value
+
+
 def _report(args):
     from kerasbench import report
 
@@ -168,6 +195,17 @@ def build_parser():
     rep.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     rep.set_defaults(func=_report)
+
+    har = sub.add_parser("harness", help="what papermill costs: one workload through papermill "
+                         "and as a plain Python process, alternated")
+    har.add_argument("--workload", default="mnist_mlp")
+    har.add_argument("--backend", default="jax")
+    har.add_argument("--profile", choices=registry.PROFILES, default="quick")
+    har.add_argument("--pairs", type=int, default=3, help="papermill/plain pairs (default 3)")
+    har.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    har.add_argument("--data-dir", default=None)
+    har.add_argument("--out", default=os.path.join(DEFAULT_OUT, "harness"))
+    har.set_defaults(func=_harness)
 
     ker = sub.add_parser("kernels", help="install or list the per-backend Jupyter kernels")
     ker.add_argument("action", choices=["install", "list"])
