@@ -213,19 +213,35 @@ sys.exit(0 if all(r["status"] == "ok" for r in records) else 1)
 '''
 
 
+def _in(out, folder, name="epochs.csv", rows=None):
+    path = os.path.join(out, "runs", "mnist_mlp", folder, name)
+    return lambda: os.path.exists(path) and (rows is None or logged_rows(os.path.dirname(path)) >= rows)
+
+
+# Where the runner is killed; the matrix runs jax/0, torch/0, then torch/1, jax/1 (rotation).
+KILL_POINTS = {
+    "first kernel starting": lambda out: _in(out, "jax/0", "notebook.ipynb"),
+    "second run mid-epoch": lambda out: _in(out, "torch/0", rows=1),
+    "second run just finished": lambda out: _in(out, "torch/0", "run.json"),
+    "last run mid-epoch": lambda out: _in(out, "jax/1", rows=2),
+}
+
+
 @needs_kernel
-@pytest.mark.parametrize("after", [1.5, 5.0, 9.0, 13.0])
-def test_sigkill_of_the_runner_at_any_point(after, fake_notebook, tmp_path):
-    """The runner of a 4-run matrix killed `after` seconds in (starting a kernel, mid-epoch,
-    between runs...), then rerun: every run ok, every epoch logged once."""
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_of_the_runner_at_any_point(point, fake_notebook, tmp_path):
+    """The runner of a 4-run matrix killed at `point`, then rerun: every run ok, every epoch
+    logged once, no kernel left behind."""
     if kernels.find("torch") is None:
         pytest.skip("no kerasbench-torch kernel")
     out = str(tmp_path / "out")
     command = [sys.executable, "-c", DRIVER, fake_notebook, out, str(tmp_path)]
     first = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    time.sleep(after)
-    os.killpg(first.pid, signal.SIGKILL)
+    try:
+        wait_for(KILL_POINTS[point](out), 120, point)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     seen = [os.path.join(d, "kernel.pid.seen") for d, _, files in os.walk(out)
             if "kernel.pid.seen" in files]
