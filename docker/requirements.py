@@ -32,6 +32,9 @@ GPU = {
 }
 # Kernel side only: the host environment never imports Keras (docs/design.md).
 KERNEL_ONLY = {"keras"}
+# Host side only: the Ray executor drives papermill from the host environment; kernels never
+# import it, so the per-backend environments do without it.
+HOST_ONLY = {"ray"}
 ENVIRONMENTS = ("host", "tensorflow", "jax", "torch")
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;#]+)\s*(;[^#]*)?(#.*)?$")
@@ -74,6 +77,9 @@ def derive(text, environment):
                 out.append(template.format(version=version))
         elif key in KERNEL_ONLY:
             if environment != "host":
+                out.append(line)
+        elif key in HOST_ONLY:
+            if environment == "host":
                 out.append(line)
         else:
             out.append(line)

@@ -389,6 +389,8 @@ def test_each_backend_environment_has_its_gpu_framework_only():
         assert got == expected[environment], environment
         has_keras = any(line.startswith("keras==") for line in lines)
         assert has_keras == (environment != "host"), environment
+        has_ray = any(line.startswith("ray==") for line in lines)
+        assert has_ray == (environment == "host"), environment  # the executor runs on the host
 
 
 def test_every_requirement_reaches_the_gpu_image():
