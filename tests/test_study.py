@@ -106,3 +106,17 @@ def test_report_over_the_smoke_runs(study):
     mine = [r for r in rows if not r["source"].startswith("2017")]
     assert {(r["workload"], r["backend"]) for r in mine} == {
         (w, b) for w in registry.WORKLOADS for b in BACKENDS}
+
+
+def test_relative_output_and_data_folders(tmp_path, data_dir, monkeypatch):
+    """`make study` passes relative paths (--out output, ../shared/datasets); papermill runs the
+    kernel in the run folder, so the runner must hand it absolute ones."""
+    monkeypatch.chdir(tmp_path)
+    relative_data = os.path.relpath(data_dir, str(tmp_path))
+    assert cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax",
+                     "--out", "out", "--data-dir", relative_data]) == 0
+    folder = tmp_path / "out" / "runs" / "mnist_mlp" / "jax" / "0"
+    record = json.loads((folder / "run.json").read_text())
+    assert record["status"] == "ok" and record["data"]["source"] == "subset"
+    assert len(read_epochs(str(folder))) == 2
+    assert os.path.isabs(record["params"]["run_dir"]) and os.path.isabs(record["params"]["data_dir"])

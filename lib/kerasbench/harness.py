@@ -51,6 +51,7 @@ def _plain(spec, folder, data_dir):
 def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
     """Alternates papermill and plain runs `pairs` times; writes and returns harness.csv's rows."""
     spec = runner.plan(profile, [workload], [backend], overrides=overrides)[0]
+    out, data_dir = os.path.abspath(out), os.path.abspath(data_dir)
     rows = []
     for pair in range(pairs):
         order = ("papermill", "plain") if pair % 2 == 0 else ("plain", "papermill")

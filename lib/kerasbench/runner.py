@@ -341,7 +341,10 @@ def execute(spec, out, data_dir, timeout=None):
     from papermill.exceptions import PapermillExecutionError
 
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    folder = run_dir(out, spec)
+    # Absolute paths: papermill changes this process's working folder to the run folder while the
+    # kernel runs, and the kernel starts there, so a relative --out or data folder would miss.
+    folder = os.path.abspath(run_dir(out, spec))
+    data_dir = os.path.abspath(data_dir) if data_dir else data_dir
     if os.path.isdir(folder):
         stop_orphan(folder)
         shutil.rmtree(folder)  # a rerun starts clean: no rows of an earlier attempt survive
