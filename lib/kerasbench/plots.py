@@ -243,6 +243,7 @@ def summary_table(summary: pd.DataFrame) -> Html:
         f"s / epoch [{_level(summary)} CI]": [f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" for m, lo, hi in
                                zip(summary["mean_epoch_seconds"], summary["ci_low"], summary["ci_high"])],
         "CI over": summary["ci_basis"].fillna("–"),
+        "samples / s": [_fmt(v) for v in summary["samples_per_second"]],
         "warm-up s": [_fmt(v) for v in summary["warmup_seconds"]],
         f"× fastest [{_level(summary)} CI]": [f"{_fmt(s)} [{_fmt(lo)}, {_fmt(hi)}]" for s, lo, hi in
                                zip(summary["speedup_vs_fastest"], summary["speedup_ci_low"],
