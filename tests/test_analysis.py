@@ -284,6 +284,20 @@ def test_distance_to_the_floor_known_answers():
     assert row["jax", "tuned"].speedup_vs_fastest == 1.0
 
 
+def test_a_run_whose_loss_does_not_go_down_is_flagged():
+    learning = fake_epochs(backend="jax", runs=[([5, 1.0, 1.0], 0.9)])
+    learning["loss"] = np.tile([3.9, 2.5, 2.1], 1)
+    diverged = fake_epochs(backend="cntk", runs=[([5, 1.0, 1.0], 0.9)])
+    diverged["loss"] = [13.5, 13.6, 13.6]
+    summary = analysis.summarize(analysis.combine(learning, diverged), n_resamples=200)
+    by_backend = summary.set_index("backend")
+    assert by_backend.loc["jax", "not_learning_runs"] == 0
+    assert by_backend.loc["cntk", "not_learning_runs"] == 1
+    notes = analysis.notes(summary)
+    flagged = notes[notes["note"].str.contains("did not go down")]
+    assert list(flagged["backends"]) == ["cntk"]
+
+
 def test_no_native_loops_no_floor():
     summary = analysis.summarize(fake_epochs(runs=[([9, 1.0, 1.0], 0.9)]), n_resamples=500)
     assert summary["times_floor"].isna().all() and summary["floor_backend"].isna().all()

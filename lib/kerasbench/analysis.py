@@ -68,7 +68,7 @@ SUMMARY_EXTRA_COLUMNS = ["config", "ci_basis", "mean_basis", "fastest_backend",
                          "final_metric_std", "final_metric_min", "final_metric_max",
                          "samples_per_second", "data_source", "profile", "not_ok_runs",
                          "confidence_level", "n_resamples", "ci_method",
-                         "floor_backend", "floor_seconds", "times_floor", "times_floor_ci_low",
+                         "not_learning_runs", "floor_backend", "floor_seconds", "times_floor", "times_floor_ci_low",
                          "times_floor_ci_high", "native_seconds", "times_native"]
 
 # Hand-written training loops (kerasbench.native) log as backend "native-<framework>", their
@@ -422,7 +422,7 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
                                              "profile", "mean_basis", "epochs", "warmup_seconds",
                                              "mean_epoch_seconds", "steady_seconds",
                                              "final_metric_name", "final_metric",
-                                             "samples_per_second"])
+                                             "samples_per_second", "not_learning"])
     for keys, run in epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False):
         run = run.sort_values("epoch")
         first = run.iloc[0]
@@ -433,6 +433,8 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
         steady_rate = steady_rate[np.isfinite(steady_rate)]
         metric = metric_name(keys[1], run.columns)
         final = float(run[metric].iloc[-1]) if metric in run.columns else math.nan
+        losses = run["loss"].to_numpy(dtype=float) if "loss" in run.columns else np.array([])
+        losses = losses[~np.isnan(losses)]  # a log without the column (2017 two-head model)
         rows.append({
             **dict(zip(GROUP + ["run_id"], keys)),
             "repeat": first["repeat"], "status": first["status"], "ok": bool(first["ok"]),
@@ -443,6 +445,8 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
             "steady_seconds": steady.tolist(),
             "final_metric_name": metric, "final_metric": final,
             "samples_per_second": float(steady_rate.mean()) if steady_rate.size else math.nan,
+            # Did it learn? A training loss that ends no lower than it started (or non-finite).
+            "not_learning": bool(losses.size >= 2 and not losses[-1] < losses[0]),
         })
     return pd.DataFrame(rows)
 
@@ -467,6 +471,7 @@ def summarize(epochs: pd.DataFrame, *, confidence_level: float = 0.95,
         key = tuple(keys)
         row = dict(zip(GROUP, keys))
         row.update({"runs": len(ok), "not_ok_runs": int((~group["ok"]).sum()),
+                    "not_learning_runs": int(ok["not_learning"].sum()),
                     "epochs": int(ok["epochs"].max()) if len(ok) else 0,
                     "final_metric_name": group["final_metric_name"].iloc[0],
                     "mean_basis": group["mean_basis"].iloc[0],
@@ -680,6 +685,10 @@ def notes(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFra
             note = coverage_note(int(row.runs)) if row.ci_basis == CI_RUNS else None
             if note:
                 add(workload, source, note, backend)
+        if getattr(row, "not_learning_runs", 0):
+            add(workload, source, f"the training loss did not go down in {row.not_learning_runs} "
+                f"of {row.runs} run(s) (it diverged or stuck): this backend did not learn the "
+                "model as the others did; see its curve and generated text.", backend)
         if not np.isfinite(row.mean_epoch_seconds):
             add(workload, source, "only one epoch logged, so no steady-state time (epoch 0 is "
                 "warm-up).", backend)
