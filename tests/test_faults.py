@@ -152,8 +152,18 @@ def test_the_matrix_goes_on_after_a_dead_kernel(fake_notebook, tmp_path):
     assert "done earlier, skipped" in stream.getvalue()
 
 
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler, as at a terminal. A process started in the background by a
+    non-interactive shell (a CI script's `cmd &`) inherits SIGINT ignored and would never see it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @needs_kernel
-def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tmp_path):
+def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tmp_path,
+                                                                python_ctrl_c):
     out = str(tmp_path / "out")
     folder = runner.run_dir(out, spec("hang"))
 
