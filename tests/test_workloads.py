@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from string import Template
 
 from kerasbench import kernels, registry
 
@@ -51,8 +50,7 @@ print(json.dumps({"backend": compat.backend_name(),
     python, env = sys.executable, dict(os.environ)
     spec = kernels.find(backend)
     if spec is not None:  # the kernel's own Python and environment (CNTK: Python 3.6, Keras 2.3.1)
-        python = spec.argv[0]
-        env.update({k: Template(v).safe_substitute(os.environ) for k, v in spec.env.items()})
+        python, env = spec.argv[0], kernels.process_env(spec)
     env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=os.path.join(REPO, "lib"))
     out = subprocess.check_output([python, "-c", script], env=env, universal_newlines=True,

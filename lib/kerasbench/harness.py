@@ -8,10 +8,10 @@ their order (papermill first, then plain first) so drift on a shared machine spr
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import time
-from string import Template
 
 from kerasbench import kernels, registry, runner
 from kerasbench.errors import UserError
@@ -34,8 +34,7 @@ def _plain(spec, folder, data_dir):
     if kernel is None:
         raise UserError("Jupyter kernel %r is not installed: run `kerasbench kernels install`"
                         % kernels.kernel_name(spec.backend))
-    env = dict(os.environ)
-    env.update({k: Template(v).safe_substitute(os.environ) for k, v in kernel.env.items()})
+    env = kernels.process_env(kernel)
     parameters = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
                       data_dir=data_dir)
     os.makedirs(folder)
@@ -58,7 +57,6 @@ def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
         for harness in order:
             folder = os.path.join(out, "harness", "%s-%d" % (harness, pair))
             if os.path.isdir(folder):
-                import shutil
                 shutil.rmtree(folder)
             t0 = time.time()
             if harness == "papermill":

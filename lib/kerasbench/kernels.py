@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+from string import Template
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -74,6 +75,14 @@ def find(backend):
         return KernelSpecManager().get_kernel_spec(kernel_name(backend))
     except NoSuchKernel:
         return None
+
+
+def process_env(spec, environ=None):
+    """The environment a process gets to run as this kernel does (its KERAS_BACKEND, library
+    path...), with the spec's ${VAR} references filled from `environ` as jupyter_client does."""
+    environ = dict(os.environ if environ is None else environ)
+    environ.update({k: Template(v).safe_substitute(environ) for k, v in spec.env.items()})
+    return environ
 
 
 def require(backends):

@@ -92,6 +92,11 @@ def _fmt(value, digits=3) -> str:
     return f"{value:.{digits}g}"
 
 
+def _with_ci(values, lows, highs) -> list[str]:
+    """Table cells "value [low, high]"."""
+    return [f"{_fmt(v)} [{_fmt(lo)}, {_fmt(hi)}]" for v, lo, hi in zip(values, lows, highs)]
+
+
 def speedup_overview(summary: pd.DataFrame) -> go.Figure:
     """Each backend's epoch time relative to the fastest, per workload, one row per source."""
     data = summary[np.isfinite(summary["speedup_vs_fastest"].astype(float))]
@@ -240,14 +245,13 @@ def summary_table(summary: pd.DataFrame) -> Html:
         "config": summary["config"],
         "runs": summary["runs"],
         "epochs": summary["epochs"],
-        f"s / epoch [{_level(summary)} CI]": [f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" for m, lo, hi in
-                               zip(summary["mean_epoch_seconds"], summary["ci_low"], summary["ci_high"])],
+        f"s / epoch [{_level(summary)} CI]": _with_ci(summary["mean_epoch_seconds"], summary["ci_low"],
+                                                      summary["ci_high"]),
         "CI over": summary["ci_basis"].fillna("–"),
         "samples / s": [_fmt(v) for v in summary["samples_per_second"]],
         "warm-up s": [_fmt(v) for v in summary["warmup_seconds"]],
-        f"× fastest [{_level(summary)} CI]": [f"{_fmt(s)} [{_fmt(lo)}, {_fmt(hi)}]" for s, lo, hi in
-                               zip(summary["speedup_vs_fastest"], summary["speedup_ci_low"],
-                                   summary["speedup_ci_high"])],
+        f"× fastest [{_level(summary)} CI]": _with_ci(summary["speedup_vs_fastest"], summary["speedup_ci_low"],
+                                                     summary["speedup_ci_high"]),
         "final metric": [f"{metric_label(n)}: {_fmt(v, 4)}" + (f" ± {_fmt(sd, 2)}" if isinstance(sd, float) and math.isfinite(sd) else "")
                          for n, v, sd in zip(summary["final_metric_name"], summary["final_metric"],
                                              summary["final_metric_std"])],
@@ -269,9 +273,8 @@ def floor_table(summary: pd.DataFrame) -> Html:
         "config": rows["config"],
         "s / epoch": [_fmt(v) for v in rows["mean_epoch_seconds"]],
         "floor": [f"{b}: {_fmt(v)} s" for b, v in zip(rows["floor_backend"], rows["floor_seconds"])],
-        f"× floor [{_level(summary)} CI]": [f"{_fmt(r)} [{_fmt(lo)}, {_fmt(hi)}]" for r, lo, hi in
-                                 zip(rows["times_floor"], rows["times_floor_ci_low"],
-                                     rows["times_floor_ci_high"])],
+        f"× floor [{_level(summary)} CI]": _with_ci(rows["times_floor"], rows["times_floor_ci_low"],
+                                                     rows["times_floor_ci_high"]),
         "× own framework's native loop": [_fmt(v) for v in rows["times_native"]],
     })
     return Html(_TABLE_STYLE + _table(view, "No native loops ran beside these runs."))
