@@ -58,6 +58,7 @@ def test_one_real_pair_through_both_harnesses(tmp_path, data_dir, capsys):
     (["--pairs", "0"], "--pairs must be at least 1"),
     (["--workload", "mnist_mpl"], "unknown workload"),
     (["--backend", "mxnet"], "unknown backend"),
+    (["--data-dir", "/no/such/folder"], "/no/such/folder"),
 ])
 def test_bad_harness_input_is_one_line(argv, message, capsys, tmp_path):
     assert cli.main(["harness", "--out", str(tmp_path / "h")] + argv) == 2

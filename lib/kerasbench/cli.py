@@ -62,6 +62,11 @@ def _harness(args):
     kernels.require([args.backend])
     runner.check_output_dir(args.out)
     data_dir = datasets.data_dir(args.data_dir)
+    # The same data checks as `run`: a mistyped folder or a corrupt file is one line, not a run.
+    runner.check_data_dir(data_dir, given=bool(args.data_dir or os.environ.get(datasets.DATA_ENV)))
+    runner.check_data(runner.plan(args.profile, [args.workload], [args.backend],
+                                  overrides=overrides), data_dir,
+                      warn=lambda line: print(line, file=sys.stderr))
     rows = harness.measure(args.workload, args.backend, args.profile, args.pairs, args.out,
                            data_dir, overrides=overrides)
     for row in rows:
