@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU study, resumable across slices of lent GPU time (the lent H200 gives about 25 usable
+# minutes a session, at most 10 a call). It starts from the runs committed in
+# output/reference/h200/runs (resume skips every finished run of the same plan), runs the named
+# stages in the order given while time is left, and packs the runs folder into $OUT/runs.tar.gz
+# after every stage, so a call cut off loses only the run in progress.
+# The machine has PyTorch and JAX but no Keras/Jupyter stack: wheels come in .whl/, data in .gpudata/.
+#   Usage: scripts/gpu_study.sh SECONDS STAGE...    (stages: see `stage` below; `list` prints them)
+# Repeats use seed = repeat number (kerasbench run --repeats N, base seed 0), backends interleaved.
+set -uo pipefail
+deadline=$(( $(date +%s) + ${1:?seconds} )); shift
+out=/tmp/kb-gpu
+left() { echo $(( deadline - $(date +%s) )); }
+pack() { tar --exclude=notebook.ipynb -czf "$OUT/runs.tmp.tar.gz" -C $out runs \
+           && mv "$OUT/runs.tmp.tar.gz" "$OUT/runs.tar.gz"; echo "packed at $(date +%T), $(left) s left"; }
+run() {  # ESTIMATED_SECONDS kerasbench-run-arguments...: skipped when less time is left than the estimate
+  local need=$1; shift
+  [ "$(left)" -gt "$need" ] || { echo "skipped (needs ~${need} s, $(left) s left): $*"; return 0; }
+  echo "== $(date +%T) kerasbench run $*"
+  timeout --signal=INT "$(left)" python3 -m kerasbench.cli run --profile full --out $out \
+    --no-download --backends jax,torch "$@" 2>&1 | grep -v -e "^study:" -e "it/s\]" ; pack
+}
+native() {  # WORKLOAD EPOCHS: the floor loops (JAX whole-epoch scan, PyTorch CUDA graphs)
+  for fm in jax:scan torch:compiled; do
+    [ "$(left)" -gt 60 ] || return 0
+    f=${fm%%:*}; m=${fm##*:}; dir=$out/runs/$1/native-$f/$m-0
+    [ -f $dir/run.json ] && { echo "native $1 $f: done earlier"; continue; }
+    timeout "$(left)" python3 -m kerasbench.native --workload $1 --framework $f --mode $m \
+      --epochs $2 --data-dir .gpudata --device cuda --seed 0 --out $dir > /tmp/native.log 2>&1 \
+      && echo "native $1 $f $m: ok" || { echo "native $1 $f $m: failed"; tail -3 /tmp/native.log; }
+  done
+  pack
+}
+stage() {
+  case $1 in
+    floors) native mnist_mlp 20; native mnist_cnn 12; native imdb_bidirectional_lstm 4 ;;
+    r2-*|r3-*) n=${1:1:1}; w=${1:3}
+      case $w in mlp) run 130 --workloads mnist_mlp --repeats $n ;;  cnn) run 120 --workloads mnist_cnn --repeats $n ;;
+        fasttext) run 100 --workloads imdb_fasttext --repeats $n ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --repeats $n ;;
+        lstmtext) run 200 --workloads lstm_text_generation --repeats $n ;;  textgen) run 330 --workloads text_generator_keras --repeats $n ;;
+        cifar) run 700 --workloads cifar10_cnn --allow-generated --repeats $n ;; esac ;;
+    tuned-*) w=${1:6}
+      case $w in mlp) run 80 --workloads mnist_mlp --config tuned ;;  cnn) run 80 --workloads mnist_cnn --config tuned ;;
+        fasttext) run 100 --workloads imdb_fasttext --config tuned ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --config tuned ;;
+        lstmtext) run 200 --workloads lstm_text_generation --config tuned ;;  textgen) run 300 --workloads text_generator_keras --config tuned ;; esac ;;
+    compiled) run 200 --workloads mnist_mlp,mnist_cnn --backends torch --config compiled ;;
+    harness) [ "$(left)" -gt 300 ] && timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp \
+               --backend jax --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack ;;
+    list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen,cifar} r3-... tuned-{mlp,...} compiled harness" ;;
+    *) echo "unknown stage $1" ;;
+  esac
+}
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/lib PYTHONUNBUFFERED=1 KERASBENCH_DATA=$PWD/.gpudata
+mkdir -p $out/runs && cp -r output/reference/h200/runs/. $out/runs/
+nvidia-smi --query-gpu=name,uuid,memory.total,driver_version --format=csv,noheader | tee $out/runs/gpu-$(date +%H%M).txt
+python3 -m kerasbench.cli kernels install --backends jax,torch > /dev/null || exit 1
+for s in "$@"; do stage "$s"; done
+echo "done, $(left) s left"
