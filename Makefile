@@ -42,6 +42,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 kernels: venv
 	$(BIN)/kerasbench kernels install --backends tensorflow,jax,torch
+	@# `jupyter nbconvert --execute --to html notebooks/analysis.ipynb` exports the report offline
+	$(BIN)/python -c "from kerasbench.report import build; build.install_nbconvert_config()"
 
 # The legacy kernel: Keras 2.3.1 on CNTK 2.7 in a Python 3.6 environment (scripts/setup_cntk.sh).
 cntk: venv

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from kerasbench import analysis, cli, executors, runner
+from kerasbench import cli, executors, runner
+from kerasbench.report import rundata, summary as summary_mod
 from kerasbench.errors import UserError
 
 SMI = """GPU 0: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556666)
@@ -155,12 +156,13 @@ def folder_contents(out):
 
 def report_tables(out):
     """What the report says of the runs, less the timings (and the machine's name)."""
-    index = analysis.load_run_index(os.path.join(out, "runs"))
+    index = rundata.load_run_index(os.path.join(out, "runs"))
     index = index[["workload", "backend", "config", "repeat", "run_id", "status", "ok",
                    "data_source", "profile", "seed", "n_epochs", "finished"]]
-    summary = analysis.summarize(analysis.load_runs(os.path.join(out, "runs")), n_resamples=100)
+    summary = summary_mod.build(rundata.load_study(os.path.join(out, "runs"), []), n_resamples=100,
+                                coverage_studies=50).table
     summary = summary[["workload", "backend", "config", "runs", "not_ok_runs", "epochs",
-                       "final_metric_name", "data_source", "profile", "ci_basis"]]
+                       "final_metric_name", "data_source", "profile"]]
     return (index.sort_values("run_id").reset_index(drop=True),
             summary.sort_values(["workload", "backend"]).reset_index(drop=True))
 

@@ -20,7 +20,8 @@ import time
 import nbformat
 import pytest
 
-from kerasbench import analysis, kernels, registry, runner
+from kerasbench import kernels, registry, runner
+from kerasbench.report import rundata, summary as summary_mod
 
 HEADER = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
           "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -261,7 +262,7 @@ def test_sigkill_of_the_runner_at_any_point(point, fake_notebook, tmp_path):
     rerun = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
-    index = analysis.load_run_index(os.path.join(out, "runs"))
+    index = rundata.load_run_index(os.path.join(out, "runs"))
     assert sorted(index["run_id"]) == sorted("mnist_mlp/%s/%d" % (b, r) for r in range(2)
                                              for b in ("jax", "torch"))
     assert set(index["status"]) == {"ok"}
@@ -318,7 +319,7 @@ def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
     code = subprocess.call(study(out, data_dir, "--workloads", "mnist_mlp", "--backends",
                                  ",".join(backends), "--set", "nan_at_epoch=1", "--set", "epochs=4"))
     assert code == 1, "a study with a run that is not ok exits 1"
-    index = analysis.load_run_index(os.path.join(out, "runs"))
+    index = rundata.load_run_index(os.path.join(out, "runs"))
     assert sorted(index["status"]) == ["nan"] * len(backends)
     assert not index["ok"].any()
     for backend in backends:
@@ -328,10 +329,10 @@ def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
         logged = rows(folder)
         assert len(logged) == 2, "stopped in the epoch where the loss became NaN"
         assert math.isfinite(float(logged[0]["loss"])) and math.isnan(float(logged[1]["loss"]))
-    problems = analysis.problem_runs(index)
+    problems = rundata.problem_runs(index)
     assert sorted(problems["status"]) == ["nan"] * len(backends)
-    notes = " ".join(analysis.notes(analysis.summarize(analysis.load_runs(os.path.join(out, "runs")),
-                                                       n_resamples=100), index).astype(str)
+    notes = " ".join(summary_mod.build(rundata.load_study(os.path.join(out, "runs"), []),
+                                       n_resamples=100, coverage_studies=50).notes.astype(str)
                      .values.ravel())
     assert "nan" in notes
 
@@ -358,7 +359,7 @@ def test_a_real_kernel_killed_mid_training(tmp_path, data_dir):
     n = logged_rows(folder)
     assert n >= 2 and "after %d epochs logged" % n in record["error"]
     check_epochs(folder, n)
-    index = analysis.load_run_index(os.path.join(out, "runs"))
+    index = rundata.load_run_index(os.path.join(out, "runs"))
     assert list(index["status"]) == ["failed"] and list(index["n_epochs"]) == [n]
 
 
@@ -406,7 +407,7 @@ def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
     assert subprocess.call(study(clean, data_dir, *args), stdout=log, stderr=log) == 0
 
     def runs(folder):
-        index = analysis.load_run_index(os.path.join(folder, "runs"))
+        index = rundata.load_run_index(os.path.join(folder, "runs"))
         return sorted(zip(index["run_id"], index["status"], index["n_epochs"], index["seed"]))
 
     assert runs(out) == runs(clean)

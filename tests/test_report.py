@@ -1,23 +1,17 @@
-"""The report end to end: a generated runs folder -> papermill -> report.html, and user errors.
+"""The report end to end: a generated runs folder -> papermill -> report.html, the nbconvert
+route, references as data, user errors, and the page in headless Chromium (tests/browser.py).
 
 The report is built once per module (about 10 s: a kernel start and the export). The browser test
-opens it in headless Chromium through the DevTools protocol over a pipe (no npm or pip package):
-install the browser with `apt-get update && apt-get install -y chromium`; without /usr/bin/chromium
-the test skips.
+needs /usr/bin/chromium (`apt-get update && apt-get install -y chromium`) and skips without it.
 """
 from __future__ import annotations
 
-import base64
-import fcntl
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +23,14 @@ try:
 except ImportError:  # not installed: use the checkout's lib/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from kerasbench import analysis, registry, report  # noqa: E402
+from kerasbench import cli, registry  # noqa: E402
+from kerasbench.report import build as report  # noqa: E402
+from kerasbench.report import rundata, summary as summary_mod  # noqa: E402
 
-CHROMIUM = os.environ.get("KERASBENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser  # noqa: E402
+
+SHIPPED = rundata.SHIPPED_REFERENCE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,12 +39,12 @@ CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 def write_run(root: Path, workload: str, backend: str, repeat: int, *, epochs: int = 4,
               seconds: float = 1.0, status: str | None = "ok", error=None,
               data_source: str = "full", profile: str = "smoke", sample: str | None = None,
-              write_epochs: bool = True, seed: int = 0) -> Path:
+              write_epochs: bool = True, seed: int = 0, config: str = "default") -> Path:
     """One run folder as the runner and the kernel write it (docs/design.md).
 
     status=None leaves run.json out (an unfinished run).
     """
-    run_dir = root / workload / backend / str(repeat)
+    run_dir = root / workload / backend / (str(repeat) if config == "default" else f"{config}-{repeat}")
     run_dir.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     text = registry.WORKLOADS[workload].text_model
@@ -72,7 +70,7 @@ def write_run(root: Path, workload: str, backend: str, repeat: int, *, epochs: i
         (run_dir / "sample.txt").write_text(sample, encoding="utf-8")
     if status is not None:
         run = {"schema": 1, "workload": workload, "backend": backend, "profile": profile,
-               "repeat": repeat, "seed": 1000 + repeat, "config": "default",
+               "repeat": repeat, "seed": 1000 + repeat, "config": config,
                "params": {"epochs": epochs, "batch_size": 128},
                "data": {"source": data_source, "detail": f"{workload}: generated test data"},
                "versions": {"python": "3.11.7", "keras": "3.15.1",
@@ -92,7 +90,8 @@ SAMPLE = "the <script>alert('x')</script> & philosopher said:\n  \"nothing\" is 
 
 
 def make_runs(root: Path) -> Path:
-    """A small study: 3 backends x 3 repeats on MNIST MLP (one torch run failed), single runs on
+    """A small study: 3 backends x 3 repeats on MNIST MLP (one torch run failed) and one tuned
+    run each, single runs on
     CIFAR-10 with generated data, two text models with samples, an unfinished run and a run that
     timed out before its first epoch."""
     for i, backend in enumerate(["tensorflow", "jax", "torch"]):
@@ -102,6 +101,7 @@ def make_runs(root: Path) -> Path:
                       status="failed" if failed else "ok", epochs=2 if failed else 4,
                       error="RuntimeError: out of memory <GPU 0>" if failed else None,
                       seed=10 * i + repeat)
+        write_run(root, "mnist_mlp", backend, 0, config="tuned", seconds=0.5 + 0.5 * i, seed=40 + i)
     write_run(root, "cifar10_cnn", "tensorflow", 0, seconds=5.0, data_source="generated", seed=1)
     write_run(root, "cifar10_cnn", "jax", 0, seconds=4.0, data_source="generated", seed=2)
     write_run(root, "lstm_text_generation", "tensorflow", 0, seconds=2.0, sample=SAMPLE, seed=3)
@@ -125,11 +125,11 @@ def built(runs_dir, tmp_path_factory):
     return html_path, html_path.read_text(encoding="utf-8")
 
 
-def expected_workloads(runs_dir: Path) -> list[str]:
-    """Workloads with an epoch logged in the runs folder or in the 2017 logs."""
-    ran = {p.parents[2].name for p in runs_dir.glob("*/*/*/epochs.csv")}
-    reference = {p.stem.rpartition("_")[0] for p in analysis.REFERENCE_DIR.glob("*.csv")}
-    return sorted(ran | reference)
+# Charts the generated study has: the overview, then per workload of this study the metric by
+# epoch (drawn for the 2017 rows alone where this study's rows trained on generated data or none
+# finished ok) and the seconds per epoch (none where no run of this study has a steady epoch):
+# mnist_mlp 2, cifar10_cnn 2, the text models 2 each, mnist_cnn (only an unfinished run) 1.
+EXPECTED_CHARTS = 1 + 2 + 2 + 2 + 2 + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_report_files(built):
     out = html_path.parent
     assert html_path.name == "report.html"
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns[:len(analysis.SUMMARY_COLUMNS)]) == analysis.SUMMARY_COLUMNS
+    assert list(summary.columns) == summary_mod.SUMMARY_COLUMNS
     executed = json.loads((out / "analysis.ipynb").read_text())
     tags = [c["metadata"].get("tags", []) for c in executed["cells"]]
     assert ["injected-parameters"] in tags
@@ -148,24 +148,44 @@ def test_report_files(built):
     assert not errors
 
 
-def test_one_chart_per_expected_figure(built, runs_dir):
+def test_one_chart_per_expected_figure(built):
     _, text = built
-    # One overview, then per workload: metric by epoch and time per epoch.
-    expected = 1 + 2 * len(expected_workloads(runs_dir))
-    assert text.count('class="plotly-graph-div"') == expected
-    assert text.count("Plotly.newPlot(") == expected
+    assert text.count('class="plotly-graph-div"') == EXPECTED_CHARTS
+    assert text.count("Plotly.newPlot(") == EXPECTED_CHARTS
 
 
 def test_report_is_offline_with_plotly_embedded_once(built):
     _, text = built
+    assert report.remote_references(text) == []
     assert re.findall(r"<script[^>]+src=", text) == []
-    assert re.findall(r"<link[^>]+href=\"?https?:", text) == []
+    # Outside plotly.js itself (whose map code names an icon CDN it never uses here), no address
+    # of a CDN, MathJax or require.js at all.
+    scripts = re.findall(r"<script[^>]*>.*?</script>", text, re.S)
+    page = text.replace(max(scripts, key=len), "")
+    assert not re.search(r"//[^\s\"'<>]*(cdn|jsdelivr|unpkg|mathjax|require)", page, re.I)
     assert text.count("plotly.js v") == 1  # the bundle's banner comment
+    assert len(text) < 6_000_000  # plotly.js (~4.7 MB) once, plus the page
+
+
+def test_remote_references_are_found():
+    page = ('<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>'
+            "<link rel=stylesheet href='//cdn.example.org/x.css'><script>var u = 'https://x';</script>")
+    assert len(report.remote_references(page)) == 2
+
+
+def test_verdict_comes_first(built):
+    _, text = built
+    verdict = text.index("id='kb-verdict'")
+    assert verdict < text.index("Sources") < text.index("plotly-graph-div")
+    table = text[verdict:text.index("</table>", verdict)]
+    # The fastest of MNIST MLP (all configurations together) is in bold, with the sentence.
+    assert re.search(r"<b>tensorflow tuned</b> is fastest at", table)
+    assert "1–3 runs each, so no interval" in table
 
 
 def test_code_is_hidden_and_text_escaped(built):
     _, text = built
-    assert "analysis.summarize(" not in text
+    assert "summary_mod.build(" not in text
     # Quotes may come back unescaped (nbconvert re-serialises outputs); markup must not.
     assert re.search(r"&lt;script&gt;alert\((&#x27;|')x(&#x27;|')\)&lt;/script&gt; &amp; philosopher", text)
     assert "<script>alert('x')" not in text
@@ -180,20 +200,94 @@ def test_failed_unfinished_and_handicaps_are_stated(built):
         assert status in text
     assert "out of memory &lt;GPU 0&gt;" in text
     assert "generated data" in text
-    assert "a single run, so the interval is over its epochs" in text
+    assert "no confidence interval (it takes 3)" in text
+    assert "covered the true mean in" in text  # the Method section's simulated coverage
 
 
 def test_summary_csv_matches_library(built, runs_dir):
     html_path, _ = built
     written = pd.read_csv(html_path.parent / "summary.csv")
-    _, summary = report.summarize_runs(runs_dir, seed=7)
-    mnist = written[(written["workload"] == "mnist_mlp") & ~written["source"].str.startswith("2017")]
-    assert sorted(mnist["backend"]) == ["jax", "tensorflow", "torch"]
-    assert mnist.set_index("backend").loc["torch", "runs"] == 2
-    assert mnist.set_index("backend").loc["tensorflow", "speedup_vs_fastest"] == 1.0
-    pd.testing.assert_series_equal(
-        written["mean_epoch_seconds"], summary["mean_epoch_seconds"], rtol=1e-5, check_names=False)
-    pd.testing.assert_series_equal(written["ci_low"], summary["ci_low"], rtol=1e-5, check_names=False)
+    study = report.load(runs_dir)
+    table = summary_mod.build(study, seed=7).table
+    mnist = written[(written["workload"] == "mnist_mlp") & (written["config"] == "default")
+                    & ~written["reference"]].set_index("backend")
+    assert sorted(mnist.index) == ["jax", "tensorflow", "torch"]
+    assert mnist.loc["torch", "runs"] == 2 and mnist.loc["tensorflow", "runs"] == 3
+    assert np.isfinite(mnist.loc["tensorflow", "ci_low"]) and np.isnan(mnist.loc["torch", "ci_low"])
+    pd.testing.assert_series_equal(written["mean_epoch_seconds"], table["mean_epoch_seconds"],
+                                   rtol=1e-5, check_names=False)
+    pd.testing.assert_series_equal(written["ci_low"], table["ci_low"], rtol=1e-5, check_names=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two references, each its own source; the nbconvert route; a quiet CLI
+
+def _reference_copy(root: Path, name: str, source_yaml: str | None, scale: float) -> Path:
+    """A 2017-format folder: the shipped MNIST logs with every epoch time multiplied by scale."""
+    folder = root / name
+    folder.mkdir()
+    for path in SHIPPED.glob("mnist_*.csv"):
+        log = pd.read_csv(path)
+        log["elapsed"] = log["elapsed"] * scale
+        log.to_csv(folder / path.name, index=False)
+    if source_yaml is not None:
+        (folder / "source.yaml").write_text(source_yaml)
+    return folder
+
+
+def test_report_with_two_references(tmp_path, runs_dir):
+    a = _reference_copy(tmp_path, "k80-logs", "label: K80 again\nhardware: one K80\n", 1.0)
+    b = _reference_copy(tmp_path, "p100-logs", None, 0.5)
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).parent / "kerasbench"), "report", "--runs", str(runs_dir),
+               "--out", str(out), "--reference", str(a), "--reference", str(b), "--resamples", "500"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    # What the user sees: the report's path, nothing from Jupyter.
+    assert done.stdout.strip().splitlines()[0] == str(out / "report.html")
+    assert "WARNING" not in done.stderr and "TCP" not in done.stderr, done.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    references = summary[summary["reference"]]
+    assert set(references["source"]) == {"K80 again", "p100-logs"}
+    for label, folder in (("K80 again", a), ("p100-logs", b)):
+        rows = references[references["source"] == label].set_index(["workload", "backend"])
+        assert len(rows) == 4
+        for path in folder.glob("*.csv"):
+            workload, _, backend = path.stem.rpartition("_")
+            assert rows.loc[(workload, backend), "mean_epoch_seconds"] == pytest.approx(
+                pd.read_csv(path)["elapsed"].mean(), rel=1e-6)
+    text = (out / "report.html").read_text()
+    assert "K80 again" in text and "p100-logs" in text and "2017 K80 (Keras 2.0)" not in text
+
+
+def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
+    """`jupyter nbconvert --execute --to html notebooks/analysis.ipynb` with the project's
+    nbconvert config: the notebook's default out_dir ("output") next to it, same verdict table."""
+    shutil.copytree(runs_dir, tmp_path / "output" / "runs")
+    notebook = tmp_path / "analysis.ipynb"
+    nb = json.loads((Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb").read_text())
+    for cell in nb["cells"]:  # the built report used seed 7
+        if "parameters" in cell["metadata"].get("tags", []):
+            cell["source"] = "".join(cell["source"]).replace("seed = 0", "seed = 7")
+    notebook.write_text(json.dumps(nb))
+    config_dir = report.install_nbconvert_config(tmp_path / "env").parent
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir),
+           "PYTHONPATH": str(Path(report.__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "html",
+                           str(notebook)], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "TCP" not in done.stderr, done.stderr
+    page = (tmp_path / "analysis.html").read_text()
+    assert report.remote_references(page) == []
+    assert (tmp_path / "output" / "summary.csv").exists()
+
+    def verdict(text):
+        start = text.index("<p class='kb-caption'>") if "<p class='kb-caption'>" in text else text.index('<p class="kb-caption">')
+        return re.sub(r"\s+", " ", text[start:text.index("</table>", start)])
+
+    assert verdict(page) == verdict(built[1])
+    assert page.count('class="plotly-graph-div"') == EXPECTED_CHARTS
+    assert "summary_mod.build(" not in page
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,9 +351,9 @@ def test_bad_settings(tmp_path):
 
 
 def test_host_side_never_imports_a_framework():
-    code = ("import sys; import kerasbench.report, kerasbench.plots, kerasbench.analysis; "
+    code = ("import sys; import kerasbench.report, kerasbench.report.plots, kerasbench.report.summary; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'cntk') if m in sys.modules))")
-    env = {**os.environ, "PYTHONPATH": str(Path(analysis.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(report.__file__).parents[2])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -272,7 +366,7 @@ def test_committed_notebook_has_no_outputs():
     assert len(parameters) == 1
     lines = [l for l in "".join(parameters[0]["source"]).splitlines() if l.strip()]
     assert {l.split("=")[0].strip() for l in lines} == {
-        "runs_dir", "reference_dir", "confidence_level", "n_resamples", "seed", "out_dir"}
+        "out_dir", "runs_dir", "references", "confidence_level", "n_resamples", "seed"}
     assert all("#" in l for l in lines)
     for cell in code:
         source = "".join(cell["source"])
@@ -283,134 +377,41 @@ def test_committed_notebook_has_no_outputs():
 # ---------------------------------------------------------------------------------------------
 # The report in a real browser
 
-class DevTools:
-    """Chrome DevTools protocol over --remote-debugging-pipe (fds 3 and 4): no package needed."""
+CHART_CHECKS = """(() => [...document.querySelectorAll('.plotly-graph-div')].map(div => ({
+    title: (div.layout && div.layout.title && div.layout.title.text) || '',
+    legend: [...div.querySelectorAll('.legendtext')].map(t => t.textContent),
+    xtitle: [...div.querySelectorAll('.g-xtitle')].map(t => t.textContent).join(' '),
+    xticks: [...div.querySelectorAll('.xtick text')].map(t => t.textContent)})))()"""
 
-    def __init__(self, executable: str, user_data_dir: str):
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-
-        def fds_3_and_4():
-            # The browser reads commands on fd 3 and writes replies on fd 4. Move both out of the
-            # way first, in case either pipe end already is fd 3 or 4.
-            read_end = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
-            write_end = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
-            os.dup2(read_end, 3)
-            os.dup2(write_end, 4)
-
-        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-extensions",
-                "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,900",
-                f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"]
-        self.process = subprocess.Popen(args, preexec_fn=fds_3_and_4, pass_fds=(),
-                                        close_fds=False, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict:
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]
-            self.events.append(reply)
-
-    def _read(self, deadline: float) -> dict:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
-                raise TimeoutError("no reply from chromium")
-            chunk = os.read(self._from_browser, 1 << 20)
-            if not chunk:
-                raise RuntimeError("chromium closed the pipe: "
-                                   + self.process.stderr.read().decode(errors="replace")[-2000:])
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def close(self):
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_browser)
-        os.close(self._from_browser)
-
-
-def _problems(events: list[dict]) -> list[str]:
-    """JavaScript errors, console errors and any request that leaves the file."""
-    found = []
-    for event in events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            details = params["exceptionDetails"]
-            found.append("exception: " + details.get("exception", {}).get("description", details.get("text", "")))
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            found.append("log: " + params["entry"]["text"])
-        elif method == "Network.requestWillBeSent":
-            url = params["request"]["url"]
-            if not url.startswith(("file:", "data:", "blob:", "about:")):
-                found.append("network request: " + url)
-    return found
+VERDICT_BOX = """(() => { const t = document.getElementById('kb-verdict'); const r = t.getBoundingClientRect();
+    const first = t.querySelector('tr.kb-verdict').getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, firstVerdictBottom: first.bottom,
+            scrollY: window.scrollY}; })()"""
 
 
 @pytest.mark.browser
-def test_report_in_headless_chromium(request):
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
-        pytest.skip(f"chromium not found at {CHROMIUM}; install it with `{CHROMIUM_INSTALL}`")
-    html_path, text = request.getfixturevalue("built")
-    charts = text.count('class="plotly-graph-div"')
-    with tempfile.TemporaryDirectory(prefix="kerasbench-chromium-") as profile:
-        browser = DevTools(CHROMIUM, profile)
-        try:
-            target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime", "Log", "Network", "Page"):
-                browser.send(f"{domain}.enable", session=session)
-            browser.send("Page.navigate", {"url": html_path.resolve().as_uri()}, session=session)
-            drawn = {}
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                drawn = browser.send("Runtime.evaluate", {"returnByValue": True, "expression": """
-                    (() => { const divs = [...document.querySelectorAll('.plotly-graph-div')];
-                             return {ready: document.readyState, divs: divs.length,
-                                     drawn: divs.filter(d => d.querySelector('svg.main-svg')).length,
-                                     plotly: typeof window.Plotly}; })()"""}, session=session)["result"]["value"]
-                if drawn["ready"] == "complete" and drawn["divs"] == drawn["drawn"] == charts:
-                    break
-                time.sleep(0.25)
-            time.sleep(0.5)  # let late errors arrive
-            browser.send("Runtime.evaluate", {"expression": "1"}, session=session)
-            metrics = browser.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            shot = browser.send("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": metrics["width"],
-                         "height": min(metrics["height"], 16000), "scale": 1}}, session=session, timeout=60)
-            screenshot = html_path.with_name("report.png")
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-        finally:
-            browser.close()
+def test_report_in_headless_chromium(built):
+    if not browser.chromium_available():
+        pytest.skip(f"chromium not found at {browser.CHROMIUM}; install it with `{browser.CHROMIUM_INSTALL}`")
+    html_path, text = built
+    with browser.Page(html_path, 1400, 900, wait_charts=EXPECTED_CHARTS) as page:
+        box = page.evaluate(VERDICT_BOX)
+        charts = page.evaluate(CHART_CHECKS)
+        screenshot = page.screenshot(html_path.with_name("report.png"), height=900)
+        problems = page.problems()
+        drawn = page.charts
     assert drawn.get("plotly") == "object"
-    assert drawn.get("divs") == charts and drawn.get("drawn") == charts, drawn
-    assert _problems(browser.events) == []
+    assert drawn.get("divs") == drawn.get("drawn") == EXPECTED_CHARTS, drawn
+    assert problems == []
+    # The answer is on the first screen: the whole verdict table of this small study.
+    assert box["scrollY"] == 0 and 0 <= box["top"] < box["firstVerdictBottom"] <= box["bottom"] <= 900, box
+    assert box["right"] <= 1400
+    for chart in charts:
+        names = [n.strip() for n in chart["legend"]]
+        assert len(names) == len(set(names)), (chart["title"], names)
+        if "epoch" in chart["xtitle"]:
+            assert chart["xticks"], chart["title"]
+            assert all(re.fullmatch(r"\d+", t.replace("\u2212", "-")) for t in chart["xticks"]), \
+                (chart["title"], chart["xticks"])
+    assert any("epoch" in c["xtitle"] for c in charts)
     assert screenshot.stat().st_size > 10_000

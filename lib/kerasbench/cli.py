@@ -88,7 +88,7 @@ def _report(args):
 
     runs_dir = args.runs or os.path.join(args.out, "runs")
     try:
-        path = report.build_report(runs_dir, args.out, reference_dir=args.reference,
+        path = report.build_report(runs_dir, args.out, references=args.reference,
                                    n_resamples=args.resamples, seed=args.seed)
     except report.ReportError as e:
         raise UserError(str(e))
@@ -195,8 +195,10 @@ def build_parser():
     rep = sub.add_parser("report", help="analyse the runs and write OUT/report.html")
     rep.add_argument("--out", default=DEFAULT_OUT, help="folder for report.html and summary.csv")
     rep.add_argument("--runs", default=None, help="runs folder (default OUT/runs)")
-    rep.add_argument("--reference", default=None,
-                     help="2017 reference logs (default: the copy shipped with kerasbench)")
+    rep.add_argument("--reference", action="append", default=None, metavar="DIR",
+                     help="a reference folder of logs in the 2017 format, labelled by its "
+                          "source.yaml or its folder name; repeat for several (default: the "
+                          "2017 K80 logs shipped with kerasbench)")
     rep.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     rep.set_defaults(func=_report)

@@ -1,0 +1,13 @@
+"""The study report, host side (never imports Keras). One module per job, read top-down:
+
+- `rundata`: run folders and reference folders as one tidy table of epochs (`load_study`).
+- `stats`: intervals across runs (only from 3), paired speed-ups, the coverage simulation.
+- `summary`: everything the report shows, computed once (`summary.build`).
+- `notes`: the verdict sentences, the caveats, the handicaps in words.
+- `plots`: Plotly figures and HTML blocks from a summary.
+- `build`: notebooks/analysis.ipynb through papermill, exported to one offline report.html.
+
+`kerasbench report` calls `build_report`; `jupyter nbconvert --execute --to html
+notebooks/analysis.ipynb` from the repository root runs the same notebook.
+"""
+from kerasbench.report.build import ReportError, build_report  # noqa: F401

@@ -1,0 +1,604 @@
+"""Plotly figures and HTML blocks built from a `summary.Summary`; no statistics here.
+
+Every chart colours a backend the same way (`BACKEND_COLOURS`) and marks a configuration the same
+way (`CONFIG_STYLES`: dash, marker, bar pattern), so "jax default" and "jax tuned" never look
+alike; every legend entry of a chart has its own name. Reference sources (2017) are never drawn in
+seconds beside today's: they appear as ratios to their own fastest, and as dotted curves. HTML
+blocks are small objects with `_repr_html_`; all text from run folders is HTML-escaped.
+"""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import NotebookRenderer
+from plotly.subplots import make_subplots
+
+from kerasbench import registry
+from kerasbench.report import notes as notes_mod
+from kerasbench.report import rundata, stats
+from kerasbench.report.notes import fmt, label
+
+# Okabe-Ito colours (distinguishable with colour-blindness), fixed per backend for every chart.
+BACKEND_COLOURS = {"tensorflow": "#E69F00", "jax": "#009E73", "torch": "#0072B2", "cntk": "#CC79A7",
+                   "native-jax": "#004D38", "native-torch": "#003A5C"}
+_SPARE_COLOURS = ["#D55E00", "#56B4E9", "#F0E442", "#000000"]
+# One look per configuration: line dash, marker symbol and bar pattern.
+CONFIG_STYLES = {"default": ("solid", "circle", ""), "tuned": ("dash", "square", "/"),
+                 "compiled": ("dot", "diamond", "x"), "scan": ("solid", "triangle-up", "."),
+                 "step": ("dashdot", "cross", "-")}
+_SPARE_STYLES = [("longdash", "star", "+"), ("longdashdot", "hexagon", "\\"), ("dot", "x", "|")]
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+CI_COLOUR = "#222"
+SPREAD_COLOUR = "#9a9a9a"
+LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
+
+METRIC_LABELS = {
+    "val_accuracy": "test accuracy (val_accuracy)",
+    "accuracy": "training accuracy",
+    "loss": "training loss",
+    "val_loss": "test loss (val_loss)",
+    "main_out_loss": "training loss of the main head (main_out_loss)",
+}
+
+
+def backend_colour(backend: str) -> str:
+    if backend in BACKEND_COLOURS:
+        return BACKEND_COLOURS[backend]
+    return _SPARE_COLOURS[sum(map(ord, str(backend))) % len(_SPARE_COLOURS)]
+
+
+def config_style(config: str) -> tuple:
+    if config in CONFIG_STYLES:
+        return CONFIG_STYLES[config]
+    return _SPARE_STYLES[sum(map(ord, str(config))) % len(_SPARE_STYLES)]
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+class Html(str):
+    """A block of HTML the notebook displays as is."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+class OfflineNotebookRenderer(NotebookRenderer):
+    """Plotly's notebook renderer, but self-contained: nothing is fetched from a CDN.
+
+    Activation (the first figure shown) embeds plotly.js once; each figure is then a div and a
+    script calling the global Plotly, without the MathJax <script> the stock renderer adds.
+    """
+
+    def to_mimebundle(self, fig_dict):
+        return {"text/html": pio.to_html(
+            fig_dict, config={**FIGURE_CONFIG, **self.config}, auto_play=False,
+            include_plotlyjs=False, include_mathjax=False, full_html=False,
+            default_width="100%", default_height=480, validate=False)}
+
+
+def use_offline_renderer():
+    """Make every figure the notebook shows render through OfflineNotebookRenderer."""
+    pio.renderers["kerasbench"] = OfflineNotebookRenderer()
+    pio.renderers.default = "kerasbench"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
+
+
+def _n(value) -> str:
+    return f"n={int(value)}"
+
+
+def _log_axis(values) -> bool:
+    x = np.asarray([v for v in values if _finite(v) and v > 0], dtype=float)
+    return x.size >= 2 and x.max() / x.min() > LOG_SPAN
+
+
+def _mine(table: pd.DataFrame) -> pd.DataFrame:
+    return table[~table["reference"]]
+
+
+def _level(summary) -> str:
+    return f"{summary.confidence_level:.0%}"
+
+
+def _integer_epochs(fig: go.Figure, max_epoch: int, **where):
+    step = max(1, math.ceil((max_epoch + 1) / 12))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=step, tickformat="d", **where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+def speedup_overview(summary) -> go.Figure:
+    """Each row's epoch time as a multiple of its workload's fastest (all configurations
+    together), one panel per source; references are compared only through these ratios."""
+    table = summary.table
+    data = table[np.isfinite(table["times_fastest"].astype(float))]
+    sources = list(dict.fromkeys(data["source"])) or ["(no results)"]
+    fig = make_subplots(rows=len(sources), cols=1, shared_xaxes=False,
+                        subplot_titles=[f"{s}" for s in sources],
+                        vertical_spacing=0.2 if len(sources) > 1 else 0.1)
+    log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
+    for row_i, source in enumerate(sources, start=1):
+        block = data[data["source"] == source]
+        reference = bool(block["reference"].any()) if not block.empty else False
+        for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
+            name = f"{backend} {config}" + (f" ({source})" if reference else "")
+            _, _, pattern = config_style(config)
+            has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
+            fig.add_trace(go.Bar(
+                x=[rundata.workload_title(w) for w in rows["workload"]], y=rows["times_fastest"],
+                name=name, legendgroup=name, offsetgroup=f"{backend} {config}",
+                marker_color=backend_colour(backend), marker_pattern_shape=pattern,
+                marker_line_color="#333" if reference else backend_colour(backend),
+                opacity=0.55 if reference else 1.0,
+                text=[_n(p) if _finite(p) else "" for p in rows["pairs"]], textposition="outside",
+                error_y={"type": "data", "symmetric": False, "color": CI_COLOUR, "thickness": 1.5,
+                         "width": 4,
+                         "array": np.where(has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan),
+                         "arrayminus": np.where(has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan)},
+                customdata=np.stack([rows["mean_epoch_seconds"], rows["fastest"].astype(str),
+                                     rows["runs"]], axis=-1),
+                hovertemplate=(f"<b>{html.escape(name)}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+                               "%{customdata[1]}<br>%{customdata[0]:.3g} s per epoch, "
+                               "%{customdata[2]} run(s)<extra></extra>"),
+            ), row=row_i, col=1)
+        fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
+        if log:
+            values = np.concatenate([data["times_fastest"], data["times_fastest_high"].dropna()])
+            ticks = _log_ticks(0.8, float(np.nanmax(values)) * 1.5)
+            fig.update_yaxes(title_text="× fastest's time (log scale)", type="log",
+                             range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
+                             tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=row_i, col=1)
+        else:
+            fig.update_yaxes(title_text="× fastest's time", rangemode="tozero", row=row_i, col=1)
+    fig.update_layout(
+        title=("Epoch time as a multiple of the fastest of each workload (1 = fastest; "
+               f"black bars: {_level(summary)} CI over paired repeats, only from {stats.MIN_RUNS}; "
+               "n = repeats)"),
+        barmode="group", height=340 * len(sources) + 110, legend_title_text="backend config",
+        template="plotly_white", margin={"t": 90}, uniformtext_minsize=8, uniformtext_mode="hide")
+    return fig
+
+
+def _log_ticks(low: float, high: float) -> list:
+    """1-2-5 ticks covering [low, high], for a log axis that reads in plain numbers."""
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = mantissa * 10.0 ** exponent
+            if low <= value <= high:
+                ticks.append(value)
+    return ticks
+
+
+def _time_axis(fig: go.Figure, values, title: str):
+    """Seconds on y: linear from 0, or logarithmic (1-2-5 ticks) where values span > LOG_SPAN."""
+    x = np.asarray([v for v in values if _finite(v) and v > 0], dtype=float)
+    if _log_axis(x):
+        low, high = x.min() / 1.6, x.max() * 1.6
+        ticks = _log_ticks(low, high)
+        fig.update_yaxes(type="log", range=[math.log10(low), math.log10(high)], tickvals=ticks,
+                         ticktext=[f"{t:g}" for t in ticks], title_text=f"{title} (log scale)")
+    else:
+        fig.update_yaxes(type="linear", rangemode="tozero", title_text=title)
+
+
+def epoch_time_figure(summary, workload: str) -> go.Figure | None:
+    """This study's seconds per epoch for one workload, one bar per backend and configuration
+    (colour: backend; pattern: configuration), black CI bars (n >= 3) or grey epoch-spread
+    whiskers (n < 3), the first epoch as a marker apart."""
+    table = _mine(summary.table)
+    rows = table[(table["workload"] == workload) & (table["runs"] > 0)
+                 & np.isfinite(table["mean_epoch_seconds"].astype(float))]
+    if rows.empty:
+        return None
+    fig = go.Figure()
+    spread_shown = False
+    for config, block in rows.groupby("config", sort=False):
+        _, _, pattern = config_style(config)
+        for whisker in ("ci", "spread"):
+            part = block[(block["runs"] >= stats.MIN_RUNS) == (whisker == "ci")]
+            if part.empty:
+                continue
+            low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
+            fig.add_trace(go.Bar(
+                x=[list(part["backend"]), list(part["config"])], y=part["mean_epoch_seconds"],
+                name=config, legendgroup=config,
+                showlegend=not any(t.name == config for t in fig.data),
+                marker_color=[backend_colour(b) for b in part["backend"]],
+                marker_pattern_shape=pattern, text=[_n(r) for r in part["runs"]],
+                textposition="inside", insidetextanchor="start",
+                error_y={"type": "data", "symmetric": False,
+                         "array": part[high] - part["mean_epoch_seconds"],
+                         "arrayminus": part["mean_epoch_seconds"] - part[low],
+                         "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
+                         "thickness": 2 if whisker == "ci" else 1, "width": 6 if whisker == "ci" else 0},
+                customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
+                hovertemplate=("<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
+                               + (f"{_level(summary)} CI" if whisker == "ci" else
+                                  "epoch spread (not a CI)")
+                               + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>")))
+            spread_shown |= whisker == "spread"
+    warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
+    if not warm.empty:
+        fig.add_trace(go.Scatter(
+            x=[list(warm["backend"]), list(warm["config"])], y=warm["warmup_seconds"], mode="markers",
+            name="first epoch (warm-up, not in the bar)",
+            marker={"symbol": "diamond-open", "size": 10, "color": "#222", "line": {"width": 1.5}},
+            hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>"))
+    if spread_shown:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", hoverinfo="skip",
+                                 name="grey whisker: spread of the steady epochs, n<3 (not a CI)",
+                                 line={"color": SPREAD_COLOUR, "width": 1}))
+    _time_axis(fig, list(rows["mean_epoch_seconds"]) + list(rows[["spread_low", "ci_low"]].min(axis=1))
+               + list(warm["warmup_seconds"]), "seconds per epoch")
+    fig.update_layout(
+        title=(f"{rundata.workload_title(workload)}: seconds per epoch after the first "
+               f"(black whisker: {_level(summary)} CI over runs; ◇ first epoch; n = runs)"),
+        template="plotly_white", height=420, barmode="overlay",
+        legend={"orientation": "h", "y": -0.22}, legend_title_text="configuration:")
+    return fig
+
+
+def metric_figure(summary, workload: str):
+    """The workload's metric by epoch: one line per source, backend and configuration (colour:
+    backend, dash and marker: configuration, dotted and faint: a reference). Rows trained on
+    generated data are not drawn; a run that did not learn is flagged and kept off the y range."""
+    table = summary.table
+    curves = summary.curves[summary.curves["workload"] == workload]
+    rows = table[table["workload"] == workload].set_index(["source", "backend", "config"])
+    if curves.empty:
+        return None
+    metric = curves["metric"].iloc[0]
+    fig = go.Figure()
+    left_out, flagged, in_range = [], [], []
+    mine_epochs = curves.loc[~curves["reference"], "epoch"]
+    for (source, _, backend, config, reference), curve in curves.groupby(
+            ["source", "workload", "backend", "config", "reference"], sort=False):
+        row = rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
+        name = f"{backend} {config}" + (f" ({source})" if reference else "")
+        if row is not None and notes_mod.is_generated(row):
+            left_out.append(name)
+            continue
+        n = int(curve["runs"].max())
+        dash, symbol, _ = config_style(config)
+        bad = row is not None and row["not_learning_runs"] > 0
+        values = curve["value"].to_numpy(dtype=float)
+        if bad:
+            flagged.append((name, values))
+        else:
+            in_range.extend(values[np.isfinite(values)])
+        fig.add_trace(go.Scatter(
+            x=curve["epoch"], y=curve["value"], mode="lines+markers", name=f"{name} (n={n})",
+            line={"color": backend_colour(backend), "width": 1.5 if reference else 2.5,
+                  "dash": "dot" if reference else dash},
+            opacity=0.6 if reference else 1.0,
+            marker={"symbol": symbol, "size": 5 if reference else 7}, customdata=curve["elapsed_seconds"],
+            hovertemplate=(f"<b>{html.escape(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+                           f"<br>epoch %{{x}}<br>{metric} %{{y:.4g}}"
+                           "<br>elapsed %{customdata:.1f} s<extra></extra>")))
+    if not fig.data:
+        return Html(f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
+                    f"{html.escape(', '.join(left_out))} trained on generated data, whose accuracy "
+                    "is not a result.</p>")
+    notes_text = []
+    if in_range:
+        lo, hi = float(np.min(in_range)), float(np.max(in_range))
+        pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.01
+        fig.update_yaxes(range=[lo - pad, hi + pad])
+        for name, values in flagged:
+            finite = values[np.isfinite(values)]
+            if finite.size and (finite.max() > hi + pad or finite.min() < lo - pad):
+                notes_text.append(f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
+                                  "partly off the chart")
+    if left_out:
+        notes_text.append("not drawn (generated data): " + ", ".join(left_out))
+    max_epoch = int(curves["epoch"].max())
+    if not mine_epochs.empty and curves["epoch"].max() > mine_epochs.max():
+        max_epoch = int(mine_epochs.max())
+        fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
+        notes_text.append(f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)")
+    _integer_epochs(fig, max_epoch)
+    fig.update_layout(
+        title=f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)",
+        xaxis_title="epoch (0 = first)", yaxis_title=metric_label(metric), template="plotly_white",
+        legend_title_text="backend config (source)", height=420,
+        margin={"b": 90 if notes_text else 60})
+    if notes_text:
+        fig.add_annotation(text="⚑ " + "; ".join(html.escape(t) for t in notes_text), xref="paper",
+                           yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
+                           font={"size": 12, "color": "#7a4b00"})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML blocks
+
+# Prefixed with the JupyterLab class too: the export's own rules for td/pre would win otherwise.
+STYLE = Html(
+    "<style>"
+    "table.kb-table,.jp-RenderedHTMLCommon table.kb-table{border-collapse:collapse;font-size:13px;"
+    "margin:0.4em 0;table-layout:auto}"
+    "table.kb-table th,table.kb-table td,.jp-RenderedHTMLCommon table.kb-table th,"
+    ".jp-RenderedHTMLCommon table.kb-table td{border:1px solid #ccc;padding:2px 7px;"
+    "text-align:left;vertical-align:top}"
+    ".jp-RenderedHTMLCommon table.kb-table th,table.kb-table th{background:#f3f3f3}"
+    ".jp-RenderedHTMLCommon table.kb-table td.num,table.kb-table td.num{text-align:right;"
+    "font-variant-numeric:tabular-nums;white-space:nowrap}"
+    ".jp-RenderedHTMLCommon table.kb-table tr.kb-verdict td,table.kb-table tr.kb-verdict td{"
+    "background:#f6f8fb;border-top:2px solid #8aa}"
+    ".jp-RenderedHTMLCommon table.kb-table tr.kb-best td,table.kb-table tr.kb-best td{font-weight:bold}"
+    ".jp-RenderedHTMLCommon table.kb-table td.kb-caveat,table.kb-table td.kb-caveat{color:#7a4b00;"
+    "font-size:12px}"
+    "li.kb-note,.jp-RenderedHTMLCommon li.kb-note{color:#7a4b00;margin:0.2em 0}"
+    ".kb-muted,.jp-RenderedHTMLCommon .kb-muted{color:#666;font-size:13px}"
+    ".kb-caption,.jp-RenderedHTMLCommon p.kb-caption{font-size:13px;margin:0.2em 0}"
+    ".kb-caveat-all{color:#7a4b00}"
+    ".jp-Cell-outputWrapper{margin-top:0}"
+    "</style>")
+_SAMPLE_STYLE = ("font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',"
+                 "monospace;white-space:pre-wrap;background:#f7f7f7;border:1px solid #ddd;"
+                 "padding:8px;font-size:12px;line-height:1.4;max-height:24em;overflow:auto")
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame, empty: str) -> str:
+    if frame.empty:
+        return f"<p><em>{html.escape(empty)}</em></p>"
+    return frame.to_html(index=False, escape=True, na_rep="–", classes="kb-table", border=0)
+
+
+def _final_cell(row) -> str:
+    if row["runs"] == 0 or not _finite(row["final_metric"]):
+        return "–"
+    if notes_mod.is_generated(row):
+        return "n/a (generated data)"
+    value = f"{row['final_metric']:.4f}"
+    if row["runs"] > 1 and _finite(row["final_metric_min"]):
+        value += f" ({row['final_metric_min']:.4f}–{row['final_metric_max']:.4f})"
+    return value
+
+
+def _times_cell(row) -> str:
+    if not _finite(row["times_fastest"]):
+        return "–"
+    if row["times_fastest"] == 1.0 and _finite(row["mean_epoch_seconds"]) and \
+            label(row) == row["fastest"]:
+        return "1 (fastest)"
+    value = f"{row['times_fastest']:.2f}×"
+    if _finite(row["times_fastest_low"]):
+        value += f" [{row['times_fastest_low']:.2f}, {row['times_fastest_high']:.2f}]"
+    return value
+
+
+def verdict_table(summary) -> Html:
+    """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
+    and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
+    (mean and range over runs), runs, and what makes the row not comparable."""
+    table = _mine(summary.table)
+    table = table[~table["backend"].map(rundata.is_native)]
+    if table.empty:
+        return Html(STYLE + "<p><em>No results in the runs folder.</em></p>")
+    parts = [STYLE]
+    sources = {s.label: s for s in summary.study.sources}
+    for source, block in table.groupby("source", sort=False):
+        caveats = {i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
+                   for i, row in block.iterrows()}
+        common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
+        info = sources.get(source)
+        profiles = rundata.joined(block["profile"]) or "–"
+        caption = [f"<b>{_e(source)}</b>"]
+        if info is not None and info.hardware:
+            caption.append(_e(info.hardware))
+        caption.append(f"profile {_e(profiles)}")
+        references = [s.label for s in summary.study.sources if s.reference]
+        if references:
+            caption.append("references (as ratios, below): " + _e(", ".join(references)))
+        if common:
+            caption.append("<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>")
+        parts.append(
+            f"<p class='kb-caption'>{' · '.join(caption)}</p>"
+            "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
+            "<th>backend config</th><th>s / epoch</th>"
+            f"<th>× fastest [{_level(summary)} CI]</th><th>final metric: mean (min–max over runs)</th>"
+            "<th>runs</th><th>not comparable because</th></tr></thead><tbody>")
+        for workload, rows in block.groupby("workload", sort=False):
+            verdict = summary.verdicts[(summary.verdicts["source"] == source)
+                                       & (summary.verdicts["workload"] == workload)]
+            sentence = ""
+            if not verdict.empty:
+                v = verdict.iloc[0]
+                sentence = (f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"]
+                            else _e(v["text"]))
+            metric = metric_label(rows["final_metric_name"].iloc[0])
+            parts.append(f"<tr class='kb-verdict'><td colspan='6'><b>{_e(rundata.workload_title(workload))}</b>"
+                         f" <span class='kb-muted'>({_e(metric)})</span>: {sentence}</td></tr>")
+            for i, row in rows.iterrows():
+                best = label(row) == row["fastest"]
+                own = [c for c in caveats[i] if c not in common]
+                parts.append(
+                    f"<tr class='{'kb-best' if best else ''}'><td>{_e(label(row))}</td>"
+                    f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
+                    f"<td class='num'>{_e(_times_cell(row))}</td>"
+                    f"<td class='num'>{_e(_final_cell(row))}</td>"
+                    f"<td class='num'>{int(row['runs'])}</td>"
+                    f"<td class='kb-caveat'>{_e('; '.join(own))}</td></tr>")
+        parts.append("</tbody></table>")
+    return Html("".join(parts))
+
+
+def sources_html(summary) -> Html:
+    """The sources of this report: this study's runs and each reference, with its hardware."""
+    items = []
+    for s in summary.study.sources:
+        what = "reference" if s.reference else "runs"
+        hardware = f" — {_e(s.hardware)}" if s.hardware else ""
+        note = f"<br><span class='kb-muted'>{_e(s.notes)}</span>" if s.notes else ""
+        items.append(f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(s.folder)}</code>){hardware}{note}</li>")
+    return Html(STYLE + "<ul>" + "".join(items) + "</ul>")
+
+
+def detail_table(summary) -> Html:
+    """Every row of every source (summary.csv has all columns at full precision)."""
+    table = summary.table
+    if table.empty:
+        return Html(STYLE + _table(table, "No results."))
+
+    def interval(row):
+        if _finite(row["ci_low"]):
+            return f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])} ({_level(summary)} CI, runs)"
+        if _finite(row["spread_low"]):
+            return f"{fmt(row['spread_low'])} – {fmt(row['spread_high'])} (epoch spread, not a CI)"
+        return "–"
+
+    view = pd.DataFrame({
+        "workload": [rundata.workload_title(w) for w in table["workload"]],
+        "source": table["source"],
+        "backend config": [label(r) for _, r in table.iterrows()],
+        "runs": table["runs"],
+        "epochs": table["epochs"],
+        "s / epoch": [fmt(v) for v in table["mean_epoch_seconds"]],
+        "interval": [interval(r) for _, r in table.iterrows()],
+        "mean over": table["mean_basis"],
+        "first epoch apart": [fmt(v) for v in table["mean_after_first"]],
+        "first epoch s": [fmt(v) for v in table["warmup_seconds"]],
+        "× fastest": [_times_cell(r) for _, r in table.iterrows()],
+        "final metric": [_final_cell(r) for _, r in table.iterrows()],
+        "data": table["data_source"].fillna("–"),
+    })
+    return Html(STYLE + _table(view, "No results."))
+
+
+def floor_table(summary) -> Html:
+    """Every Keras configuration as a multiple of the floor (the fastest native loop)."""
+    table = summary.table
+    rows = table[np.isfinite(table["times_floor"].astype(float))]
+    if rows.empty:
+        return Html(STYLE + _table(rows, "No native loops ran beside these runs."))
+    view = pd.DataFrame({
+        "workload": [rundata.workload_title(w) for w in rows["workload"]],
+        "backend config": [label(r) for _, r in rows.iterrows()],
+        "runs": rows["runs"],
+        "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
+        "floor": [f"{b}: {fmt(v)} s" for b, v in zip(rows["floor"], rows["floor_seconds"])],
+        f"× floor [{_level(summary)} CI, paired]": [
+            f"{r['times_floor']:.2f}×" + (f" [{r['times_floor_low']:.2f}, {r['times_floor_high']:.2f}]"
+                                         if _finite(r["times_floor_low"]) else "")
+            for _, r in rows.iterrows()],
+    })
+    return Html(STYLE + _table(view, "No native loops ran beside these runs."))
+
+
+def notes_html(summary, workload: str | None = None) -> Html:
+    rows = summary.notes if workload is None else summary.notes[summary.notes["workload"] == workload]
+    if rows.empty:
+        return Html("")
+    items = "".join(f"<li class='kb-note'>{_e(n)}</li>" for n in rows["note"])
+    return Html(f"<ul>{items}</ul>")
+
+
+def text_samples_html(summary, workload: str) -> Html:
+    """The generated text of each run of a text model, escaped, in a monospace block."""
+    samples = rundata.text_samples(summary.study.runs)
+    rows = samples[samples["workload"] == workload]
+    if rows.empty:
+        return Html("")
+    parts = [STYLE, "<h4>Generated text (temperature 0.5, untimed)</h4>"]
+    seen = set()
+    for row in rows.itertuples(index=False):
+        first = row.backend not in seen
+        seen.add(row.backend)
+        status = "" if row.status == "ok" else f" ({_e(row.status)})"
+        parts.append(
+            f"<details{' open' if first else ''}><summary><b style='color:{backend_colour(row.backend)}'>"
+            f"{_e(row.backend)} {_e(row.config)}</b> · {_e(row.run_id)}{status}</summary>"
+            f"<pre class='kb-sample' style=\"{_SAMPLE_STYLE}\">{_e(row.text)}</pre></details>")
+    return Html("".join(parts))
+
+
+def environment_tables(summary) -> Html:
+    """One table per source: run.json fields down, backends across."""
+    env = rundata.environment(summary.study)
+    if env.empty:
+        return Html(STYLE + _table(env, "No environment recorded."))
+    parts = [STYLE]
+    for source, block in env.groupby("source", sort=False):
+        backends = list(dict.fromkeys(block["backend"]))
+        wide = block.pivot_table(index="field", columns="backend", values="value",
+                                 aggfunc="first", sort=False).reindex(columns=backends)
+        wide.columns.name = None
+        parts.append(f"<h4>{_e(source)}</h4>")
+        parts.append(_table(wide.reset_index(), "No environment recorded."))
+    return Html("".join(parts))
+
+
+def problem_runs_table(summary) -> Html:
+    """Failed, timed-out, NaN and unfinished runs with their status and error."""
+    view = rundata.problem_runs(summary.study.runs).rename(columns={"n_epochs": "epochs logged"})
+    return Html(STYLE + _table(view, "None: every run finished with status ok."))
+
+
+def method_html(summary) -> Html:
+    """The interval method, what it covers for the n this report used, and the definitions."""
+    level = _level(summary)
+    coverage = notes_mod.coverage_sentences(summary.coverage, summary.confidence_level)
+    used = ("<ul>" + "".join(f"<li>{_e(c)}</li>" for c in coverage) + "</ul>") if coverage else (
+        f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs.</p>")
+    return Html(STYLE + f"""
+<ul>
+<li><b>Steady-state time.</b> Mean of each run's <code>epoch_seconds</code> after the first epoch
+(compilation and warm-up), averaged over the runs. Reference rows keep their own study's method,
+the mean over all epochs, labelled so; their first-epoch-apart mean is in the detail table.</li>
+<li><b>Intervals.</b> {level} percentile bootstrap (<code>scipy.stats.bootstrap</code>,
+{summary.n_resamples} resamples, seed {summary.seed}) of the mean across runs: one value per run,
+and only from {stats.MIN_RUNS} runs on. With fewer runs there is no interval; the grey whisker is
+the spread of the steady epochs within the run(s), which says nothing about run-to-run variation.</li>
+<li><b>× fastest.</b> Epoch time over the fastest backend and configuration of the same workload
+and source. Paired: the ratio is taken within each repeat (the backends of a repeat ran on one
+machine, interleaved), then averaged; its interval is over those per-repeat ratios, from
+{stats.MIN_RUNS} repeats on.</li>
+<li><b>What the interval method covers here</b> (simulated: {summary.coverage_studies} studies
+with normal run-to-run noise, the same method and level):</li>
+</ul>{used}
+<ul><li><b>Learning.</b> The registry's metric per workload at the last epoch (test accuracy, or
+the final training loss of the text models), mean and range over runs. A run whose training loss
+does not go down is flagged and kept off the chart's range.</li></ul>""")
+
+
+def workload_sections(summary) -> list:
+    """For each workload (registry order): heading, notes, metric chart, time chart, text samples."""
+    table = summary.table
+    workloads = list(dict.fromkeys(_mine(table)["workload"])) if not table.empty else []
+    order = {name: i for i, name in enumerate(registry.WORKLOADS)}
+    workloads.sort(key=lambda w: (order.get(w, len(order)), w))
+    only_reference = [w for w in dict.fromkeys(table["workload"]) if w not in workloads]
+    out = []
+    for workload in workloads:
+        out.append(Html(f"<h3 id='wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}"
+                        f" <code>{_e(workload)}</code></h3>"))
+        out.append(notes_html(summary, workload))
+        out.append(metric_figure(summary, workload))
+        out.append(epoch_time_figure(summary, workload))
+        if rundata.is_text_model(workload):
+            out.append(text_samples_html(summary, workload))
+    if only_reference:
+        out.append(Html("<p class='kb-muted'>Only in the references (no runs here; their ratios are "
+                        "in the speed chart, their numbers in All rows): "
+                        + ", ".join(_e(rundata.workload_title(w)) for w in only_reference) + ".</p>"))
+    return [o for o in out if o is not None and not (isinstance(o, Html) and not o)]

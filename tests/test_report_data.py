@@ -1,0 +1,278 @@
+"""The report's data and summary against known answers: loading run and reference folders,
+sources from source.yaml, the summary (intervals only from 3 runs, paired speed-ups over all
+configurations), the notes and verdicts, and the 2017 numbers recomputed with plain pandas."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kerasbench import registry
+from kerasbench.report import notes, rundata, stats, summary as summary_mod
+
+SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
+SHIPPED = rundata.SHIPPED_REFERENCE
+LABEL_2017 = "2017 K80 (Keras 2.0)"
+
+
+def write_run(root: Path, workload: str, backend: str, repeat, *, status="ok", config="default",
+              rows="epoch,epoch_seconds,val_accuracy,loss\n0,3.0,0.5,2.0\n1,1.0,0.7,1.5\n2,1.2,0.8,1.0\n",
+              run_json=True, data_source="full", device=None, folder=None) -> Path:
+    run_dir = root / workload / backend / (folder or str(repeat))
+    run_dir.mkdir(parents=True)
+    if rows is not None:
+        (run_dir / "epochs.csv").write_text(rows)
+    if run_json:
+        (run_dir / "run.json").write_text(json.dumps({
+            "schema": 1, "workload": workload, "backend": backend, "repeat": repeat,
+            "config": config, "profile": "full", "status": status,
+            "error": None if status == "ok" else "boom", "data": {"source": data_source},
+            "versions": {"keras": "3.15.1"},
+            "device": device or {"cpu": "Test CPU", "gpu": None, "host": "box"},
+            "backend_settings": {"precision": "float32"}}))
+    return run_dir
+
+
+def epochs_rows(seconds, metric=0.9, loss=None):
+    lines = ["epoch,epoch_seconds,val_accuracy,loss"]
+    for i, s in enumerate(seconds):
+        lines.append(f"{i},{s},{metric},{(loss or [2.0 / (i + 1)] * len(seconds))[i] if loss else 2.0 / (i + 1)}")
+    return "\n".join(lines) + "\n"
+
+
+def build(runs_dir, references=(), **kw):
+    study = rundata.load_study(runs_dir, list(references))
+    return summary_mod.build(study, n_resamples=kw.pop("n_resamples", 2000),
+                             coverage_studies=kw.pop("coverage_studies", 300), **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
+    write_run(tmp_path, "mnist_mlp", "jax", 0)
+    write_run(tmp_path, "mnist_mlp", "jax", 1, status="failed")
+    write_run(tmp_path, "mnist_mlp", "torch", 0, run_json=False)
+    write_run(tmp_path, "mnist_cnn", "torch", 0, status="timeout", rows=None)
+    epochs = rundata.load_runs(tmp_path)
+    assert list(epochs.columns[:len(rundata.RUN_COLUMNS)]) == rundata.RUN_COLUMNS
+    assert list(epochs.columns[len(rundata.RUN_COLUMNS):][:9]) == rundata.EPOCH_COLUMNS
+    by_run = epochs.groupby("run_id")[["status", "ok", "config", "data_source"]].first()
+    assert by_run.loc["mnist_mlp/jax/0"].tolist() == ["ok", True, "default", "full"]
+    assert by_run.loc["mnist_mlp/jax/1", "status"] == "failed"
+    assert by_run.loc["mnist_mlp/torch/0", "status"] == "unfinished"
+    assert len(epochs) == 9 and epochs["source"].unique().tolist() == ["this study (Test CPU)"]
+    index = rundata.load_run_index(tmp_path)
+    assert rundata.problem_runs(index)["status"].tolist() == ["failed", "unfinished", "timeout"]
+    table = build(tmp_path).table.set_index("backend")
+    assert table.loc["jax", "runs"] == 1 and table.loc["torch", "runs"] == 0
+
+
+@pytest.mark.parametrize("rows", [
+    "epoch,epoch_seconds\n0,1.0\n1,1.0,2.0,3.0\n",
+    "epoch,epoch_seconds\n0,fast\n",
+    "step,seconds\n0,1.0\n",
+])
+def test_damaged_epochs_csv_is_one_line(tmp_path, rows):
+    write_run(tmp_path, "mnist_mlp", "jax", 0, rows=rows)
+    with pytest.raises(rundata.RunDataError) as e:
+        rundata.load_runs(tmp_path)
+    assert "\n" not in str(e.value) and "epochs.csv" in str(e.value)
+
+
+def test_missing_and_empty_runs_folder(tmp_path):
+    with pytest.raises(rundata.RunDataError, match="not found"):
+        rundata.load_study(tmp_path / "missing")
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    write_run(tmp_path / "out" / "runs", "mnist_mlp", "jax", 0)
+    with pytest.raises(rundata.RunDataError, match="did you mean"):
+        rundata.load_study(tmp_path / "out")
+
+
+def test_machine_identity_prefers_the_gpu_uuid():
+    assert rundata.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"}) == "NVIDIA H200 GPU-1234"
+    assert rundata.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
+    assert rundata.machine_id({}) is None
+
+
+def test_load_reference_schema_and_mapping():
+    ref = rundata.load_reference()
+    assert set(ref["source"]) == {LABEL_2017} and ref["reference"].all()
+    assert set(ref["backend"]) == {"tensorflow", "cntk"}
+    assert set(ref["workload"]) == set(registry.WORKLOADS)
+    assert (ref["mean_basis"] == rundata.ALL_EPOCHS).all() and ref["ok"].all()
+    raw = pd.read_csv(SHIPPED / "mnist_cnn_cntk.csv")
+    run = ref[ref["run_id"] == f"{LABEL_2017}/mnist_cnn/cntk"]
+    np.testing.assert_allclose(run["epoch_seconds"], raw["elapsed"])
+    np.testing.assert_allclose(run["elapsed_seconds"], raw["elapsed"].cumsum())
+    np.testing.assert_allclose(run["val_accuracy"], raw["val_acc"])
+    text = ref[ref["run_id"] == f"{LABEL_2017}/text_generator_keras/tensorflow"]
+    raw = pd.read_csv(SHIPPED / "text_generator_keras_tensorflow.csv")
+    np.testing.assert_allclose(text[registry.WORKLOADS["text_generator_keras"].metric], raw["loss"])
+    assert text["loss"].isna().all()  # not the total loss of both heads
+
+
+def test_shipped_reference_is_the_published_copy_with_its_source():
+    assert (SHIPPED / "LICENSE").read_text().count("Copyright (c) 2017 Max Woolf") == 1
+    source = rundata.read_source(SHIPPED)
+    assert source.label == LABEL_2017 and "K80" in source.hardware and source.reference
+    assert source.environment["cntk"]["versions.backend_framework"] == "cntk 2.0"
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"{SHARED_REFERENCE} not on this machine")
+    for path in SHARED_REFERENCE.glob("*.csv"):
+        assert (SHIPPED / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_reference_without_source_yaml_is_its_folder_name(tmp_path):
+    ref = tmp_path / "p100-logs"
+    ref.mkdir()
+    shutil.copy(SHIPPED / "mnist_mlp_cntk.csv", ref)
+    assert rundata.read_source(ref).label == "p100-logs"
+    assert set(rundata.load_reference(ref)["source"]) == {"p100-logs"}
+
+
+def test_bad_source_yaml_and_duplicate_labels_are_one_line(tmp_path):
+    write_run(tmp_path / "runs", "mnist_mlp", "jax", 0)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(SHIPPED / "mnist_mlp_cntk.csv", ref)
+    (ref / "source.yaml").write_text("label: x\nhardwre: K80\n")
+    with pytest.raises(rundata.RunDataError, match="unknown key.*hardwre"):
+        rundata.load_study(tmp_path / "runs", [ref])
+    (ref / "source.yaml").write_text(f"label: {LABEL_2017}\n")
+    with pytest.raises(rundata.RunDataError, match="two sources are labelled"):
+        rundata.load_study(tmp_path / "runs", [SHIPPED, ref])
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+
+def test_no_interval_under_three_runs_but_the_epoch_spread(tmp_path):
+    for repeat in range(2):
+        write_run(tmp_path, "mnist_mlp", "jax", repeat, rows=epochs_rows([5, 1.0, 1.4, 1.2]))
+    for repeat in range(3):
+        write_run(tmp_path, "mnist_mlp", "torch", repeat, rows=epochs_rows([5, 2.0 + repeat, 2.0 + repeat]))
+    table = build(tmp_path).table.set_index("backend")
+    jax, torch = table.loc["jax"], table.loc["torch"]
+    assert jax["runs"] == 2 and math.isnan(jax["ci_low"]) and math.isnan(jax["ci_high"])
+    assert (jax["spread_low"], jax["spread_high"]) == (1.0, 1.4)
+    # Three runs with means 2, 3, 4: an interval, the [min, max] of the runs (see test_stats).
+    assert torch["mean_epoch_seconds"] == pytest.approx(3.0)
+    assert (torch["ci_low"], torch["ci_high"]) == pytest.approx((2.0, 4.0))
+    assert math.isnan(torch["spread_low"])
+
+
+def test_speedup_is_paired_and_over_all_configurations(tmp_path):
+    # Three repeats; repeat r runs (1 + r) times slower on every row (drift between repeats).
+    base = {("jax", "default"): 2.0, ("jax", "tuned"): 1.0, ("torch", "default"): 3.0,
+            ("torch", "tuned"): 2.5}
+    for (backend, config), seconds in base.items():
+        for r in range(3):
+            s = seconds * (1 + r)
+            write_run(tmp_path, "mnist_mlp", backend, r, config=config,
+                      folder=f"{config}-{r}" if config != "default" else None,
+                      rows=epochs_rows([9, s, s]))
+    result = build(tmp_path, n_resamples=3000)
+    row = {(r.backend, r.config): r for r in result.table.itertuples()}
+    # The fastest of the workload is jax tuned, for every configuration.
+    assert {r.fastest for r in result.table.itertuples()} == {"jax tuned"}
+    assert row["jax", "tuned"].times_fastest == 1.0
+    assert math.isnan(row["jax", "tuned"].times_fastest_low)  # 1 by definition, no interval
+    # torch tuned is 2.5x in every repeat: the paired interval is the point, despite the drift.
+    torch = row["torch", "tuned"]
+    assert (torch.times_fastest, torch.times_fastest_low, torch.times_fastest_high) == pytest.approx((2.5, 2.5, 2.5))
+    assert torch.pairs == 3
+    assert row["torch", "default"].times_fastest == pytest.approx(3.0)
+    assert row["jax", "default"].times_fastest == pytest.approx(2.0)
+    # Three runs each: the coverage of the method for n = 3 is in the summary for the Method section.
+    assert set(result.coverage) == {3} and 0.65 < result.coverage[3] < 0.85
+    verdict = result.verdicts.iloc[0]
+    assert verdict["fastest"] == "jax tuned"
+    assert "jax default takes 2.00× [2.00, 2.00] as long" in verdict["text"]
+    assert "3 runs each" in verdict["text"] and "no interval" not in verdict["text"]
+
+
+def test_distance_to_the_floor(tmp_path):
+    write_run(tmp_path, "mnist_mlp", "jax", 0, rows=epochs_rows([9, 2.0, 2.0]))
+    write_run(tmp_path, "mnist_mlp", "native-jax", 0, config="scan", folder="scan-0",
+              rows=epochs_rows([9, 0.5, 0.5]))
+    table = build(tmp_path).table
+    row = {(r.backend, r.config): r for r in table.itertuples()}
+    assert row["jax", "default"].times_floor == pytest.approx(4.0)
+    assert row["jax", "default"].floor == "native-jax scan"
+    # Native loops are the floor, not candidates for the fastest.
+    assert math.isnan(row["native-jax", "scan"].times_fastest)
+    assert row["jax", "default"].fastest == "jax default"
+
+
+def test_runs_from_different_machines_are_said(tmp_path):
+    for r, uuid in enumerate(["GPU-aaa", "GPU-bbb", "GPU-aaa"]):
+        write_run(tmp_path, "mnist_mlp", "jax", r, device={"gpu": "NVIDIA H200", "gpu_uuid": uuid})
+    result = build(tmp_path)
+    row = result.table.iloc[0]
+    assert row["machines"] == 2
+    assert "runs on 2 machines" in notes.caveats(row)
+    assert any("2 different machines" in n for n in result.notes["note"])
+
+
+def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
+    write_run(tmp_path, "mnist_mlp", "jax", 0)
+    write_run(tmp_path, "mnist_mlp", "cntk", 0,
+              rows="epoch,epoch_seconds,val_accuracy,loss\n0,3,0.1,13.5\n1,1,0.1,13.6\n2,1,0.1,13.6\n")
+    write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
+    result = build(tmp_path)
+    table = result.table.set_index(["workload", "backend"])
+    assert table.loc[("mnist_mlp", "cntk"), "not_learning_runs"] == 1
+    text = " ".join(result.notes["note"])
+    assert "cntk default: the training loss did not go down" in text
+    assert "generated data" in text and "not drawn" in text
+    assert "generated data: time only" in notes.caveats(table.loc[("cifar10_cnn", "jax")].to_dict() | {"backend": "jax"})
+    verdict = result.verdicts.set_index("workload")
+    assert "did not learn: cntk default" in verdict.loc["mnist_mlp", "text"]
+    assert "accuracy not compared (generated data)" in verdict.loc["cifar10_cnn", "text"]
+
+
+def test_text_model_metric_is_final_training_loss(tmp_path):
+    for r, final in enumerate([1.3, 1.5]):
+        write_run(tmp_path, "text_generator_keras", "jax", r,
+                  rows=f"epoch,epoch_seconds,loss,main_out_loss\n0,2,3,2\n1,1,2,{final}\n")
+    row = build(tmp_path).table.iloc[0]
+    assert row["final_metric_name"] == "main_out_loss"
+    assert row["final_metric"] == pytest.approx(1.4)
+    assert (row["final_metric_min"], row["final_metric_max"]) == pytest.approx((1.3, 1.5))
+
+
+# ---------------------------------------------------------------------------------------------
+# The 2017 numbers, computed independently with plain pandas
+
+def test_2017_means_in_summary_csv_match_the_logs(tmp_path):
+    write_run(tmp_path / "runs", "mnist_mlp", "jax", 0)
+    result = build(tmp_path / "runs", [SHIPPED])
+    written = pd.read_csv(result.write_csv(tmp_path))
+    assert list(written.columns) == summary_mod.SUMMARY_COLUMNS
+    written = written[written["source"] == LABEL_2017].set_index(["workload", "backend"])
+    csvs = sorted(SHIPPED.glob("*.csv"))
+    assert len(written) == len(csvs) == 14
+    for path in csvs:
+        workload, _, backend = path.stem.rpartition("_")
+        log = pd.read_csv(path)
+        row = written.loc[(workload, backend)]
+        assert row["epochs"] == len(log) and row["runs"] == 1
+        # 2017's own method (all epochs), and the first-epoch-apart mean beside it.
+        assert row["mean_epoch_seconds"] == pytest.approx(log["elapsed"].mean(), rel=1e-5)
+        assert row["mean_after_first"] == pytest.approx(log["elapsed"].iloc[1:].mean(), rel=1e-5)
+        assert row["warmup_seconds"] == pytest.approx(log["elapsed"].iloc[0], rel=1e-5)
+        final = log["val_acc"].iloc[-1] if "val_acc" in log and log["val_acc"].notna().any() else log["loss"].iloc[-1]
+        assert row["final_metric"] == pytest.approx(final, rel=1e-5)
+        assert math.isnan(row["ci_low"])  # one run: no interval
+    # The study's headline example: CNTK trained the char-LSTM about 1.9x faster than TensorFlow.
+    lstm = written.loc[("lstm_text_generation", "tensorflow")]
+    assert lstm["times_fastest"] == pytest.approx(
+        pd.read_csv(SHIPPED / "lstm_text_generation_tensorflow.csv")["elapsed"].mean()
+        / pd.read_csv(SHIPPED / "lstm_text_generation_cntk.csv")["elapsed"].mean(), rel=1e-5)
+    assert lstm["fastest"] == "cntk default"
