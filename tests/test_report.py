@@ -175,7 +175,7 @@ def test_remote_references_are_found():
 
 def test_verdict_comes_first(built):
     _, text = built
-    verdict = text.index("id='kb-verdict'")
+    verdict = re.search(r"id=[\"']kb-verdict", text).start()
     assert verdict < text.index("Sources") < text.index("plotly-graph-div")
     table = text[verdict:text.index("</table>", verdict)]
     # The fastest of MNIST MLP (all configurations together) is in bold, with the sentence.
