@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -276,3 +277,24 @@ def test_2017_means_in_summary_csv_match_the_logs(tmp_path):
         pd.read_csv(SHIPPED / "lstm_text_generation_tensorflow.csv")["elapsed"].mean()
         / pd.read_csv(SHIPPED / "lstm_text_generation_cntk.csv")["elapsed"].mean(), rel=1e-5)
     assert lstm["fastest"] == "cntk default"
+
+
+def test_kernel_records_the_gpu_uuid(tmp_path, monkeypatch):
+    """environment.device() (the kernel's device record in run.json): name and UUID from
+    nvidia-smi, the GPU CUDA_VISIBLE_DEVICES picks, and no GPU at all without nvidia-smi."""
+    from kerasbench import environment
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H200, 143771, 580.1, GPU-aaa'\n"
+                    "echo 'NVIDIA H200, 143771, 580.1, GPU-bbb'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    device = environment.device()
+    assert (device["gpu"], device["gpu_uuid"], device["gpu_count"]) == ("NVIDIA H200", "GPU-aaa", 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert environment.device()["gpu_uuid"] == "GPU-bbb"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaa")
+    assert environment.device()["gpu_uuid"] == "GPU-aaa"
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert environment.device()["gpu"] is None and environment.device()["gpu_uuid"] is None

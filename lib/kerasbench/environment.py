@@ -22,10 +22,14 @@ def _cpu_model():
 
 
 def _nvidia_smi():
-    """GPU name, memory and driver from nvidia-smi, or None where there is no NVIDIA GPU."""
+    """GPU name, memory, driver and UUID from nvidia-smi, or None where there is no NVIDIA GPU.
+
+    The UUID names the physical GPU (the report says when one cell's runs come from different
+    machines); with CUDA_VISIBLE_DEVICES set to an index or a UUID, it is that GPU's.
+    """
     try:
         out = subprocess.check_output(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version,uuid",
              "--format=csv,noheader,nounits"],
             stderr=subprocess.DEVNULL, universal_newlines=True, timeout=20,
         )
@@ -34,14 +38,23 @@ def _nvidia_smi():
     rows = [r.split(", ") for r in out.strip().splitlines() if r.strip()]
     if not rows:
         return None
-    name, memory, driver = rows[0][:3]
-    return {"gpu": name, "gpu_count": len(rows), "gpu_memory_mb": int(float(memory)),
-            "driver": driver}
+    row = rows[0]
+    visible = (os.environ.get("CUDA_VISIBLE_DEVICES") or "").split(",")[0].strip()
+    for i, candidate in enumerate(rows):
+        if visible and (visible == str(i) or (len(candidate) > 3 and candidate[3] == visible)):
+            row = candidate
+    name, memory, driver = row[:3]
+    try:
+        memory = int(float(memory))
+    except ValueError:
+        memory = None
+    return {"gpu": name, "gpu_count": len(rows), "gpu_memory_mb": memory, "driver": driver,
+            "gpu_uuid": row[3] if len(row) > 3 else None}
 
 
 def device():
     info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "gpu": None, "gpu_count": 0,
-            "gpu_memory_mb": None, "driver": None, "machine": platform.machine(),
+            "gpu_memory_mb": None, "driver": None, "gpu_uuid": None, "machine": platform.machine(),
             "host": socket.gethostname()}
     smi = _nvidia_smi()
     if smi:
