@@ -13,8 +13,13 @@ parser.add_argument("png")
 parser.add_argument("--width", type=int, default=1400)
 parser.add_argument("--height", type=int, default=900)
 parser.add_argument("--from-y", type=int, default=0, help="top of the shot, CSS pixels")
+parser.add_argument("--anchor", default=None, help="start at this element id (e.g. wl-mnist_mlp)")
 args = parser.parse_args()
 with Page(args.report, args.width, 900) as page:
-    page.screenshot(args.png, y=args.from_y, width=args.width, height=args.height)
+    y = args.from_y
+    if args.anchor:
+        y = int(page.evaluate(f"document.getElementById({args.anchor!r}).getBoundingClientRect().top"
+                              " + window.scrollY"))
+    page.screenshot(args.png, y=y, width=args.width, height=args.height)
     print(f"{args.png}: {page.charts['drawn']} of {page.charts['divs']} charts drawn; "
           f"problems: {page.problems() or 'none'}")

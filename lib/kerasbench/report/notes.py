@@ -105,7 +105,7 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
             finals = finals[np.isfinite(finals)]
             if finals.size:
                 what = "final training loss" if rundata.is_text_model(workload) else "test accuracy"
-                digits = 3 if rundata.is_text_model(workload) else 4
+                digits = 4
                 low, high = f"{finals.min():.{digits}f}", f"{finals.max():.{digits}f}"
                 parts.append(f"{what} {low}–{high} across them" if low != high
                              else f"{what} {low} for all")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -265,6 +266,7 @@ def metric_figure(summary, workload: str):
     metric = curves["metric"].iloc[0]
     fig = go.Figure()
     left_out, flagged, in_range = [], [], []
+    mine_drawn = False
     mine_epochs = curves.loc[~curves["reference"], "epoch"]
     for (source, _, backend, config, reference), curve in curves.groupby(
             ["source", "workload", "backend", "config", "reference"], sort=False):
@@ -277,6 +279,7 @@ def metric_figure(summary, workload: str):
         dash, symbol, _ = config_style(config)
         bad = row is not None and row["not_learning_runs"] > 0
         values = curve["value"].to_numpy(dtype=float)
+        mine_drawn |= not reference
         if bad:
             flagged.append((name, values))
         else:
@@ -290,10 +293,11 @@ def metric_figure(summary, workload: str):
             hovertemplate=(f"<b>{html.escape(name)}</b> (mean of {n} run{'s' * (n != 1)})"
                            f"<br>epoch %{{x}}<br>{metric} %{{y:.4g}}"
                            "<br>elapsed %{customdata:.1f} s<extra></extra>")))
-    if not fig.data:
+    if not fig.data or (not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty):
+        why = (f"{', '.join(left_out)} trained on generated data, whose accuracy is not a result"
+               if left_out else "no run of this study finished ok")
         return Html(f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
-                    f"{html.escape(', '.join(left_out))} trained on generated data, whose accuracy "
-                    "is not a result.</p>")
+                    f"{html.escape(why)}.</p>")
     notes_text = []
     if in_range:
         lo, hi = float(np.min(in_range)), float(np.max(in_range))
@@ -312,15 +316,14 @@ def metric_figure(summary, workload: str):
         fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
         notes_text.append(f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)")
     _integer_epochs(fig, max_epoch)
-    fig.update_layout(
-        title=f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)",
-        xaxis_title="epoch (0 = first)", yaxis_title=metric_label(metric), template="plotly_white",
-        legend_title_text="backend config (source)", height=420,
-        margin={"b": 90 if notes_text else 60})
+    title = f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)"
     if notes_text:
-        fig.add_annotation(text="⚑ " + "; ".join(html.escape(t) for t in notes_text), xref="paper",
-                           yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
-                           font={"size": 12, "color": "#7a4b00"})
+        title += ("<br><span style='font-size:12px;color:#7a4b00'>⚑ "
+                  + "; ".join(html.escape(t) for t in notes_text) + "</span>")
+    fig.update_layout(
+        title=title, xaxis_title="epoch (0 = first)", yaxis_title=metric_label(metric),
+        template="plotly_white", legend_title_text="backend config (source)", height=440,
+        margin={"t": 100 if notes_text else 80})
     return fig
 
 
@@ -427,11 +430,15 @@ def verdict_table(summary) -> Html:
                 sentence = (f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"]
                             else _e(v["text"]))
             metric = metric_label(rows["final_metric_name"].iloc[0])
+            shared = [c for c in caveats[rows.index[0]] if c not in common
+                      and all(c in caveats[i] for i in rows.index)] if len(rows) > 1 else []
+            flag = (" <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
+                    if shared else "")
             parts.append(f"<tr class='kb-verdict'><td colspan='6'><b>{_e(rundata.workload_title(workload))}</b>"
-                         f" <span class='kb-muted'>({_e(metric)})</span>: {sentence}</td></tr>")
+                         f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}</td></tr>")
             for i, row in rows.iterrows():
                 best = label(row) == row["fastest"]
-                own = [c for c in caveats[i] if c not in common]
+                own = [c for c in caveats[i] if c not in common and c not in shared]
                 parts.append(
                     f"<tr class='{'kb-best' if best else ''}'><td>{_e(label(row))}</td>"
                     f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
@@ -443,6 +450,15 @@ def verdict_table(summary) -> Html:
     return Html("".join(parts))
 
 
+def _shown_path(folder) -> str:
+    """A folder inside the repository as a path from its root (the committed reports stay
+    readable on any checkout); anything else as it is."""
+    try:
+        return Path(folder).resolve().relative_to(Path(registry.ROOT).resolve()).as_posix()
+    except (TypeError, ValueError):
+        return str(folder)
+
+
 def sources_html(summary) -> Html:
     """The sources of this report: this study's runs and each reference, with its hardware."""
     items = []
@@ -450,7 +466,8 @@ def sources_html(summary) -> Html:
         what = "reference" if s.reference else "runs"
         hardware = f" — {_e(s.hardware)}" if s.hardware else ""
         note = f"<br><span class='kb-muted'>{_e(s.notes)}</span>" if s.notes else ""
-        items.append(f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(s.folder)}</code>){hardware}{note}</li>")
+        items.append(f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(_shown_path(s.folder))}</code>)"
+                     f"{hardware}{note}</li>")
     return Html(STYLE + "<ul>" + "".join(items) + "</ul>")
 
 
