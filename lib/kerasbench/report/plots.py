@@ -410,17 +410,23 @@ def verdict_table(summary) -> Html:
         if info is not None and info.hardware:
             caption.append(_e(info.hardware))
         caption.append(f"profile {_e(profiles)}")
+        missing = [b for b in registry.BACKENDS if b not in set(block["backend"])]
+        if missing:
+            caption.append("no runs of " + _e(", ".join(missing)))
         references = [s.label for s in summary.study.sources if s.reference]
         if references:
             caption.append("references (as ratios, below): " + _e(", ".join(references)))
         if common:
             caption.append("<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>")
+        per_row = any(c not in common for v in caveats.values() for c in v)
+        columns = 6 if per_row else 5
         parts.append(
             f"<p class='kb-caption'>{' · '.join(caption)}</p>"
             "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
             "<th>backend config</th><th>s / epoch</th>"
             f"<th>× fastest [{_level(summary)} CI]</th><th>final metric: mean (min–max over runs)</th>"
-            "<th>runs</th><th>not comparable because</th></tr></thead><tbody>")
+            "<th>runs</th>" + ("<th>not comparable because</th>" if per_row else "")
+            + "</tr></thead><tbody>")
         for workload, rows in block.groupby("workload", sort=False):
             verdict = summary.verdicts[(summary.verdicts["source"] == source)
                                        & (summary.verdicts["workload"] == workload)]
@@ -434,7 +440,7 @@ def verdict_table(summary) -> Html:
                       and all(c in caveats[i] for i in rows.index)] if len(rows) > 1 else []
             flag = (" <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
                     if shared else "")
-            parts.append(f"<tr class='kb-verdict'><td colspan='6'><b>{_e(rundata.workload_title(workload))}</b>"
+            parts.append(f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
                          f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}</td></tr>")
             for i, row in rows.iterrows():
                 best = label(row) == row["fastest"]
@@ -445,7 +451,8 @@ def verdict_table(summary) -> Html:
                     f"<td class='num'>{_e(_times_cell(row))}</td>"
                     f"<td class='num'>{_e(_final_cell(row))}</td>"
                     f"<td class='num'>{int(row['runs'])}</td>"
-                    f"<td class='kb-caveat'>{_e('; '.join(own))}</td></tr>")
+                    + (f"<td class='kb-caveat'>{_e('; '.join(own))}</td>" if per_row else "")
+                    + "</tr>")
         parts.append("</tbody></table>")
     return Html("".join(parts))
 
