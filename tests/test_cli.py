@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from kerasbench import cli, datasets, kernels, registry
+from kerasbench import cli, datafiles, registry
+from kerasbench.study import kernels
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def corrupt(folder):
 
 def refuse_downloads(monkeypatch):
     # An address on this machine where nothing listens: a download fails at once, offline or not.
-    monkeypatch.setattr(datasets, "ORIGINS", {k: "http://127.0.0.1:9/" + k for k in datasets.ORIGINS})
+    monkeypatch.setattr(datafiles, "ORIGINS", {k: "http://127.0.0.1:9/" + k for k in datafiles.ORIGINS})
 
 
 EPOCHS_HEADER = "epoch,epoch_seconds,train_seconds,elapsed_seconds,samples_per_second,loss," \

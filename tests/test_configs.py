@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from kerasbench import params, runner
+from kerasbench.study import params, plan, runner
 from kerasbench.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,19 +31,19 @@ def test_shipped_configurations_are_the_documented_ones():
 
 
 def test_plan_crosses_configurations_with_backends():
-    runs = runner.plan("smoke", ["mnist_mlp"], ["tensorflow", "jax", "torch"],
+    runs = plan.plan("smoke", ["mnist_mlp"], ["tensorflow", "jax", "torch"],
                        config="default,tuned")
     got = [(r.config, r.backend, r.params["steps_per_execution"], r.params["data_on_device"])
            for r in runs]
     assert got == [("default", "tensorflow", 1, False), ("default", "jax", 1, False),
                    ("default", "torch", 1, False), ("tuned", "tensorflow", 32, True),
                    ("tuned", "jax", 32, True), ("tuned", "torch", 1, True)]
-    folders = {os.path.relpath(runner.run_dir("/o", r), "/o") for r in runs}
+    folders = {os.path.relpath(plan.run_dir("/o", r), "/o") for r in runs}
     assert "runs/mnist_mlp/jax/0" in folders and "runs/mnist_mlp/jax/tuned-0" in folders
 
 
 def test_command_line_settings_win_over_a_configuration():
-    runs = runner.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"steps_per_execution": 4},
+    runs = plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"steps_per_execution": 4},
                        config="tuned")
     assert runs[0].params["steps_per_execution"] == 4 and runs[0].params["data_on_device"] is True
 
@@ -70,21 +70,21 @@ def _write_configs(tmp_path, text):
 def test_bad_configuration_files_are_one_line_errors(tmp_path, text, message):
     folder = _write_configs(tmp_path, text)
     with pytest.raises(UserError) as error:
-        runner.plan("smoke", ["mnist_mlp"], ["jax"], params_dir=folder, config="tuned")
+        plan.plan("smoke", ["mnist_mlp"], ["jax"], params_dir=folder, config="tuned")
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("config", ["default,default", "bad label", "7"])
 def test_bad_configuration_labels(config):
     with pytest.raises(UserError):
-        runner.plan("smoke", ["mnist_mlp"], ["jax"], config=config)
+        plan.plan("smoke", ["mnist_mlp"], ["jax"], config=config)
 
 
 DEVICE_SCRIPT = r"""
 import json
 import numpy as np
 import keras
-from kerasbench import compat
+from kerasbench.kernel import compat
 x = np.random.RandomState(0).rand(256, 8).astype("float32")
 y = keras.utils.to_categorical(np.arange(256) % 3, 3)
 dx, dy = compat.to_device(x), compat.to_device([y, y])
@@ -115,7 +115,7 @@ def test_device_resident_arrays_train_on_every_backend(backend):
 
 def test_a_tuned_run_records_its_settings(tmp_path, data_dir):
     """One tuned smoke run per backend through papermill: settings land in run.json."""
-    runs = runner.plan("smoke", ["mnist_mlp"], ["jax", "torch"], config="tuned")
+    runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"], config="tuned")
     records = runner.run_matrix(runs, str(tmp_path), data_dir, stream=open(os.devnull, "w"))
     for record in records:
         assert record["status"] == "ok", record["error"]
@@ -124,5 +124,5 @@ def test_a_tuned_run_records_its_settings(tmp_path, data_dir):
         assert settings["data_on_device"] is True
         expected = 32 if record["backend"] == "jax" else 1
         assert settings["compile_options"]["steps_per_execution"] == expected
-        folder = runner.run_dir(str(tmp_path), runs[records.index(record)])
+        folder = plan.run_dir(str(tmp_path), runs[records.index(record)])
         assert folder.endswith("tuned-0") and os.path.exists(os.path.join(folder, "epochs.csv"))

@@ -1,4 +1,4 @@
-"""kerasbench.datasets against the real offline files ($KERASBENCH_DATA, else ../shared/datasets
+"""kerasbench.datafiles and kerasbench.kernel.datasets against the real offline files ($KERASBENCH_DATA, else ../shared/datasets
 beside the checkout), a local HTTP server for downloads, and small generated CIFAR archives."""
 import functools
 import glob
@@ -18,9 +18,10 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "lib"))  # also without an installed package
 
-from kerasbench import datasets  # noqa: E402
+from kerasbench import datafiles  # noqa: E402
+from kerasbench.kernel import datasets  # noqa: E402
 
-DATA = os.environ.get(datasets.DATA_ENV) or os.path.join(REPO, "..", "shared", "datasets")
+DATA = os.environ.get(datafiles.DATA_ENV) or os.path.join(REPO, "..", "shared", "datasets")
 needs_data = pytest.mark.skipif(not os.path.isfile(os.path.join(DATA, "SHA256SUMS")),
                                 reason="no offline datasets at %s" % DATA)
 
@@ -59,44 +60,44 @@ def imdb_500():
 
 
 def test_data_dir(monkeypatch):
-    monkeypatch.setenv(datasets.DATA_ENV, "/from/env")
-    assert datasets.data_dir("/given") == "/given"
-    assert datasets.data_dir() == "/from/env"
-    monkeypatch.delenv(datasets.DATA_ENV)
-    assert datasets.data_dir() == os.path.expanduser("~/.keras/datasets")
+    monkeypatch.setenv(datafiles.DATA_ENV, "/from/env")
+    assert datafiles.data_dir("/given") == "/given"
+    assert datafiles.data_dir() == "/from/env"
+    monkeypatch.delenv(datafiles.DATA_ENV)
+    assert datafiles.data_dir() == os.path.expanduser("~/.keras/datasets")
 
 
 @needs_data
 def test_real_folder_is_verified_through_sha256sums(tmp_path):
     for dataset in ("mnist", "imdb", "nietzsche"):
-        assert datasets.status(dataset, DATA) == "ok"
-        datasets.ensure(dataset, DATA, download=False)
+        assert datafiles.status(dataset, DATA) == "ok"
+        datafiles.ensure(dataset, DATA, download=False)
     # The rebuilt mnist.npz is not Keras' file: only SHA256SUMS vouches for it.
-    assert datasets.file_sha256(os.path.join(DATA, "mnist.npz")) != datasets.FILES["mnist"][0].sha256
+    assert datafiles.file_sha256(os.path.join(DATA, "mnist.npz")) != datafiles.FILES["mnist"][0].sha256
     copy("mnist.npz", tmp_path)
-    assert datasets.status("mnist", str(tmp_path)) == "corrupt"
+    assert datafiles.status("mnist", str(tmp_path)) == "corrupt"
     copy("SHA256SUMS", tmp_path)
-    assert datasets.status("mnist", str(tmp_path)) == "ok"
+    assert datafiles.status("mnist", str(tmp_path)) == "ok"
     # nietzsche.txt has the accepted hash itself, no SHA256SUMS needed.
     copy("nietzsche.txt", tmp_path)
     os.remove(str(tmp_path / "SHA256SUMS"))
-    assert datasets.status("nietzsche", str(tmp_path)) == "ok"
-    assert datasets.status("cifar10", str(tmp_path)) == "missing"
+    assert datafiles.status("nietzsche", str(tmp_path)) == "ok"
+    assert datafiles.status("cifar10", str(tmp_path)) == "missing"
 
 
 @needs_data
 def test_a_file_is_hashed_once_per_process(tmp_path, monkeypatch):
     calls = []
-    real = datasets._sha256
-    monkeypatch.setattr(datasets, "_sha256", lambda path: calls.append(path) or real(path))
+    real = datafiles._sha256
+    monkeypatch.setattr(datafiles, "_sha256", lambda path: calls.append(path) or real(path))
     path = copy("nietzsche.txt", tmp_path)
     for _ in range(3):
-        assert datasets.status("nietzsche", str(tmp_path)) == "ok"
-    datasets.ensure("nietzsche", str(tmp_path))
+        assert datafiles.status("nietzsche", str(tmp_path)) == "ok"
+    datafiles.ensure("nietzsche", str(tmp_path))
     assert len(calls) == 1
     flip_byte(path)
     os.utime(path, (1, 1))  # a changed file (new mtime) is hashed again
-    assert datasets.status("nietzsche", str(tmp_path)) == "corrupt"
+    assert datafiles.status("nietzsche", str(tmp_path)) == "corrupt"
     assert len(calls) == 2
 
 
@@ -104,7 +105,7 @@ def assert_one_line(error, path):
     message = str(error)
     assert "\n" not in message
     assert path in message and os.path.dirname(path) in message
-    assert datasets.DATA_ENV in message
+    assert datafiles.DATA_ENV in message
 
 
 @needs_data
@@ -112,13 +113,13 @@ def test_corrupt_file_is_a_one_line_error_and_is_kept(tmp_path):
     path = copy("nietzsche.txt", tmp_path)
     flip_byte(path)
     before = sha256(path)
-    assert datasets.status("nietzsche", str(tmp_path)) == "corrupt"
-    with pytest.raises(datasets.DataError) as e:
-        datasets.ensure("nietzsche", str(tmp_path), download=True)
+    assert datafiles.status("nietzsche", str(tmp_path)) == "corrupt"
+    with pytest.raises(datafiles.DataError) as e:
+        datafiles.ensure("nietzsche", str(tmp_path), download=True)
     assert_one_line(e.value, path)
     assert e.value.problem == "corrupt"
     assert sha256(path) == before  # never downloaded over the user's file
-    with pytest.raises(datasets.DataError):
+    with pytest.raises(datafiles.DataError):
         datasets.load_nietzsche(str(tmp_path))
 
 
@@ -127,7 +128,7 @@ def test_corrupt_file_listed_in_sha256sums(tmp_path):
     path = copy("mnist.npz", tmp_path)
     copy("SHA256SUMS", tmp_path)
     flip_byte(path, offset=5000000)
-    with pytest.raises(datasets.DataError) as e:
+    with pytest.raises(datafiles.DataError) as e:
         datasets.load_mnist(str(tmp_path))
     assert_one_line(e.value, path)
     assert "SHA256SUMS" in str(e.value)
@@ -168,30 +169,30 @@ def test_download_checks_the_hash(server, tmp_path, monkeypatch, capsys):
     flip_byte(copy("nietzsche.txt", www / "bad"))
 
     folder = tmp_path / "data"  # does not exist yet: ensure creates it
-    monkeypatch.setitem(datasets.ORIGINS, "nietzsche.txt", base + "/bad/nietzsche.txt")
-    with pytest.raises(datasets.DataError) as e:
-        datasets.ensure("nietzsche", str(folder))
+    monkeypatch.setitem(datafiles.ORIGINS, "nietzsche.txt", base + "/bad/nietzsche.txt")
+    with pytest.raises(datafiles.DataError) as e:
+        datafiles.ensure("nietzsche", str(folder))
     assert "\n" not in str(e.value) and "SHA-256" in str(e.value)
     assert os.listdir(str(folder)) == []  # no partial file left behind
 
-    with pytest.raises(datasets.DataError) as e:
-        datasets.ensure("nietzsche", str(folder), base_url=base + "/nowhere")
+    with pytest.raises(datafiles.DataError) as e:
+        datafiles.ensure("nietzsche", str(folder), base_url=base + "/nowhere")
     assert "404" in str(e.value) or "Not Found" in str(e.value)
     assert os.listdir(str(folder)) == []
 
-    monkeypatch.setitem(datasets.ORIGINS, "nietzsche.txt", base + "/nietzsche.txt")
-    paths = datasets.ensure("nietzsche", str(folder))
+    monkeypatch.setitem(datafiles.ORIGINS, "nietzsche.txt", base + "/nietzsche.txt")
+    paths = datafiles.ensure("nietzsche", str(folder))
     assert paths == [str(folder / "nietzsche.txt")]
     assert os.listdir(str(folder)) == ["nietzsche.txt"]
-    assert sha256(paths[0]) == datasets.FILES["nietzsche"][0].sha256
-    assert datasets.status("nietzsche", str(folder)) == "ok"
+    assert sha256(paths[0]) == datafiles.FILES["nietzsche"][0].sha256
+    assert datafiles.status("nietzsche", str(folder)) == "ok"
     assert "downloading" in capsys.readouterr().err
 
 
 def test_missing_without_download(tmp_path):
-    assert datasets.status("imdb", str(tmp_path)) == "missing"
-    with pytest.raises(datasets.DataError) as e:
-        datasets.ensure("imdb", str(tmp_path), download=False)
+    assert datafiles.status("imdb", str(tmp_path)) == "missing"
+    with pytest.raises(datafiles.DataError) as e:
+        datafiles.ensure("imdb", str(tmp_path), download=False)
     assert_one_line(e.value, str(tmp_path / "imdb.npz"))
     assert e.value.problem == "missing"
     assert os.listdir(str(tmp_path)) == []
@@ -292,7 +293,7 @@ def test_cifar10_archive_roundtrip(tmp_path):
     assert np.array_equal(batch[b"data"][0, 1024:2048].reshape(32, 32), written.x_train[0, :, :, 1])
 
     # Not Keras' tarball: accepted only through SHA256SUMS.
-    assert datasets.status("cifar10", str(tmp_path)) == "corrupt"
+    assert datafiles.status("cifar10", str(tmp_path)) == "corrupt"
     (tmp_path / "SHA256SUMS").write_text("%s  cifar-10-python.tar.gz\n" % sha256(path))
     split = datasets.load_cifar10(str(tmp_path))
     assert (split.source, split.detail) == ("full", "cifar-10-python.tar.gz: 50/20")
@@ -357,7 +358,7 @@ def test_generated_only_when_allowed(tmp_path):
     empty = str(tmp_path)
     for load in (datasets.load_mnist, datasets.load_imdb, datasets.load_cifar10,
                  datasets.load_nietzsche):
-        with pytest.raises(datasets.DataError) as e:
+        with pytest.raises(datafiles.DataError) as e:
             load(empty)
         assert e.value.problem == "missing" and "\n" not in str(e.value)
 
@@ -373,7 +374,7 @@ def test_compiles_under_python36():
     python36 = next((p for p in candidates if p and os.access(p, os.X_OK)), None)
     if python36 is None:
         pytest.skip("no Python 3.6 here")
-    source = os.path.join(REPO, "lib", "kerasbench", "datasets.py")
+    source = os.path.join(REPO, "lib", "kerasbench", "kernel", "datasets.py")
     # compile() in memory: no __pycache__ written into the tree.
     code = "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')"
     subprocess.check_call([python36, "-c", code, source])

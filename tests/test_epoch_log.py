@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from kerasbench import epoch_log  # noqa: E402
+from kerasbench.kernel import epoch_log  # noqa: E402
 
 
 class FakeClock(object):

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from kerasbench import cli, executors, runner
+from kerasbench import cli
 from kerasbench.report import rundata, summary as summary_mod
+from kerasbench.study import executors, plan
 from kerasbench.errors import UserError
 
 SMI = """GPU 0: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556666)
@@ -105,15 +106,15 @@ def test_executor_options_are_checked_before_anything_runs(args, message, capfd)
 
 
 def test_a_returned_run_folder_replaces_the_old_one(tmp_path):
-    spec = runner.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {"epochs": 2}, "default")
+    spec = plan.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {"epochs": 2}, "default")
     scratch, out = tmp_path / "worker", str(tmp_path / "out")
-    worker_folder = runner.run_dir(str(scratch), spec)
+    worker_folder = plan.run_dir(str(scratch), spec)
     os.makedirs(worker_folder)
     record = {"workload": "mnist_mlp", "status": "ok", "params": {"run_dir": worker_folder}}
     with open(os.path.join(worker_folder, "run.json"), "w") as f:
         json.dump(record, f)
     open(os.path.join(worker_folder, "epochs.csv"), "w").write("epoch\n0\n1\n")
-    stale = runner.run_dir(out, spec)
+    stale = plan.run_dir(out, spec)
     os.makedirs(stale)
     open(os.path.join(stale, "kernel.log"), "w").write("an earlier attempt")
     relative = os.path.relpath(worker_folder, str(scratch))
@@ -133,7 +134,7 @@ def test_a_tar_cannot_write_outside_its_folder(tmp_path):
         info = tarfile.TarInfo("../../../escaped.txt")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    spec = runner.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {}, "default")
+    spec = plan.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {}, "default")
     with pytest.raises(tarfile.TarError):
         executors.unpack({"record": {}, "relative": "runs/mnist_mlp/jax/0",
                           "tar": buffer.getvalue()}, str(tmp_path / "out"), spec)

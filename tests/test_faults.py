@@ -20,8 +20,9 @@ import time
 import nbformat
 import pytest
 
-from kerasbench import kernels, registry, runner
+from kerasbench import registry, runfiles
 from kerasbench.report import rundata, summary as summary_mod
+from kerasbench.study import execute, kernels, plan, runner
 
 HEADER = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
           "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -83,7 +84,7 @@ def fake_notebook(tmp_path, monkeypatch):
 
 def spec(fault="none", epochs=2, repeat=0, backend="jax", workload="mnist_mlp", **params):
     params.update(fault=fault, epochs=epochs)
-    return runner.RunSpec(workload, backend, repeat, repeat, "smoke", params, "default")
+    return plan.RunSpec(workload, backend, repeat, repeat, "smoke", params, "default")
 
 
 def rows(folder):
@@ -105,7 +106,7 @@ def assert_recorded(record, folder, status, error, epochs):
     on_disk = json.load(open(os.path.join(folder, "run.json")))
     assert on_disk["status"] == status and on_disk["error"] == record["error"]
     assert [int(r["epoch"]) for r in rows(folder)] == list(range(epochs)), "partial epochs kept"
-    assert not os.path.exists(os.path.join(folder, runner.KERNEL_PID))
+    assert not os.path.exists(os.path.join(folder, runfiles.KERNEL_PID))
     pid = int(open(os.path.join(folder, "kernel.pid.seen")).read())
     assert not alive(pid), "the kernel is gone"
 
@@ -119,24 +120,24 @@ def assert_recorded(record, folder, status, error, epochs):
 ])
 def test_a_dying_kernel_is_failed_with_its_epochs_kept(fault, error, fake_notebook, tmp_path):
     out = str(tmp_path / "out")
-    record = runner.execute(spec(fault), out, str(tmp_path))
-    assert_recorded(record, runner.run_dir(out, spec(fault)), "failed", error, 2)
+    record = execute.execute(spec(fault), out, str(tmp_path))
+    assert_recorded(record, plan.run_dir(out, spec(fault)), "failed", error, 2)
 
 
 @needs_kernel
 def test_a_run_past_its_timeout_is_killed_and_recorded(fake_notebook, tmp_path):
     out = str(tmp_path / "out")
     t0 = time.time()
-    record = runner.execute(spec("hang", epochs=3), out, str(tmp_path), timeout=15)
+    record = execute.execute(spec("hang", epochs=3), out, str(tmp_path), timeout=15)
     assert time.time() - t0 < 15 + 20, "killed soon after the timeout"
-    assert_recorded(record, runner.run_dir(out, spec("hang")), "timeout",
+    assert_recorded(record, plan.run_dir(out, spec("hang")), "timeout",
                     "exceeded --timeout 15s: the kernel was killed after 3 epochs logged", 3)
 
 
 @needs_kernel
 def test_nan_in_kernel_json_is_status_nan(fake_notebook, tmp_path):
     out = str(tmp_path / "out")
-    record = runner.execute(spec("nan"), out, str(tmp_path))
+    record = execute.execute(spec("nan"), out, str(tmp_path))
     assert record["status"] == "nan" and "NaN" in record["error"]
 
 
@@ -166,7 +167,7 @@ def python_ctrl_c():
 def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tmp_path,
                                                                 python_ctrl_c):
     out = str(tmp_path / "out")
-    folder = runner.run_dir(out, spec("hang"))
+    folder = plan.run_dir(out, spec("hang"))
 
     def interrupt():  # like Ctrl-C in the terminal, once the run is training
         deadline = time.time() + 60
@@ -176,7 +177,7 @@ def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tm
 
     threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
-        runner.execute(spec("hang"), out, str(tmp_path))
+        execute.execute(spec("hang"), out, str(tmp_path))
     assert not os.path.exists(os.path.join(folder, "run.json")), "unfinished, so rerun later"
     pid = int(open(os.path.join(folder, "kernel.pid.seen")).read())
     deadline = time.time() + 10
@@ -198,16 +199,16 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
     orphan = _sleeper(["-f", connection])
     stranger = _sleeper(["-f", str(tmp_path / "kernel-other.json")])
     try:
-        (folder / runner.KERNEL_PID).write_text(json.dumps({"pid": stranger.pid,
+        (folder / runfiles.KERNEL_PID).write_text(json.dumps({"pid": stranger.pid,
                                                             "connection_file": connection}))
-        assert runner.stop_orphan(str(folder)) is False, "not ours: pid reused by another process"
+        assert execute.stop_orphan(str(folder)) is False, "not ours: pid reused by another process"
         assert stranger.poll() is None
-        (folder / runner.KERNEL_PID).write_text(json.dumps({"pid": orphan.pid,
+        (folder / runfiles.KERNEL_PID).write_text(json.dumps({"pid": orphan.pid,
                                                             "connection_file": connection}))
-        assert runner.stop_orphan(str(folder)) is True
+        assert execute.stop_orphan(str(folder)) is True
         assert orphan.wait(10) == -signal.SIGKILL
-        (folder / runner.KERNEL_PID).write_text("{torn")
-        assert runner.stop_orphan(str(folder)) is False
+        (folder / runfiles.KERNEL_PID).write_text("{torn")
+        assert execute.stop_orphan(str(folder)) is False
     finally:
         for p in (orphan, stranger):
             p.kill()
@@ -215,9 +216,10 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
 
 
 DRIVER = '''import sys
-from kerasbench import registry, runner
+from kerasbench import registry
+from kerasbench.study import plan, runner
 registry.notebook_path = lambda workload: sys.argv[1]
-specs = [runner.RunSpec("mnist_mlp", b, r, r, "smoke", {"fault": "none", "epochs": 4, "pause": 0.3},
+specs = [plan.RunSpec("mnist_mlp", b, r, r, "smoke", {"fault": "none", "epochs": 4, "pause": 0.3},
                         "default") for r in range(2) for b in ("jax", "torch")]
 records = runner.run_matrix(specs, sys.argv[2], sys.argv[3])
 sys.exit(0 if all(r["status"] == "ok" for r in records) else 1)
@@ -341,18 +343,18 @@ def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
 @needs_kernel
 def test_a_real_kernel_killed_mid_training(tmp_path, data_dir):
     out = str(tmp_path / "out")
-    run = runner.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
-    folder = runner.run_dir(out, run)
+    run = plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
+    folder = plan.run_dir(out, run)
     killed = []
 
     def kill_kernel():
         wait_for(lambda: logged_rows(folder) >= 2, 300, "two epochs")
-        pid = json.load(open(os.path.join(folder, runner.KERNEL_PID)))["pid"]
+        pid = json.load(open(os.path.join(folder, runfiles.KERNEL_PID)))["pid"]
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
 
     threading.Thread(target=kill_kernel, daemon=True).start()
-    record = runner.execute(run, out, data_dir)
+    record = execute.execute(run, out, data_dir)
     assert killed
     assert record["status"] == "failed"
     assert "the kernel died (killed by SIGKILL) after" in record["error"]
@@ -367,9 +369,9 @@ def test_a_real_kernel_killed_mid_training(tmp_path, data_dir):
 @needs_kernel
 def test_a_real_run_past_its_timeout(tmp_path, data_dir):
     out = str(tmp_path / "out")
-    run = runner.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
-    folder = runner.run_dir(out, run)
-    record = runner.execute(run, out, data_dir, timeout=75)
+    run = plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"epochs": 100000})[0]
+    folder = plan.run_dir(out, run)
+    record = execute.execute(run, out, data_dir, timeout=75)
     assert record["status"] == "timeout", record["error"]
     assert 75 <= record["wall_seconds"] < 75 + 30
     n = logged_rows(folder)
@@ -396,7 +398,7 @@ def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert not os.path.exists(os.path.join(second, "run.json"))
-    kernel = json.load(open(os.path.join(second, runner.KERNEL_PID)))["pid"]
+    kernel = json.load(open(os.path.join(second, runfiles.KERNEL_PID)))["pid"]
     # The rerun: the same command, at once (the orphaned kernel may still be alive).
     rerun = subprocess.run(study(out, data_dir, *args), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, universal_newlines=True)

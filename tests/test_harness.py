@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from kerasbench import cli, harness, plain
+from kerasbench import cli, plain
+from kerasbench.study import harness
 
 
 def test_plain_run_injects_parameters_after_the_first_cell(tmp_path):

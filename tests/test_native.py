@@ -242,7 +242,7 @@ def test_pad_sequences_pre_pads_and_pre_truncates():
 
 
 def test_imdb_matches_keras_preprocessing(data_dir):
-    from kerasbench import datasets
+    from kerasbench.kernel import datasets
     from kerasbench.native import data
 
     d = data.load("imdb_bidirectional_lstm", data_dir, 50, 20)

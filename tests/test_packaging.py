@@ -19,7 +19,8 @@ import sys
 import pytest
 import yaml
 
-from kerasbench import kernels, registry
+from kerasbench import registry
+from kerasbench.study import kernels
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GPU_DOCKERFILE = "Dockerfile"

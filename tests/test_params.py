@@ -1,8 +1,9 @@
 """Parameter profiles: the full profile is the 2017 configuration, and bad values are one-line errors."""
 import pytest
 
-from kerasbench import params, registry
-from kerasbench.params import ParamError
+from kerasbench import registry
+from kerasbench.study import params
+from kerasbench.study.params import ParamError
 
 # The 2017 configuration (docs/workloads.md in ../shared/docs), workload by workload.
 FULL_2017 = {

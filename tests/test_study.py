@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from kerasbench import cli, kernels, registry
+from kerasbench import cli, registry
+from kerasbench.study import kernels
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 
-from kerasbench import kernels, registry
+from kerasbench import registry
+from kerasbench.study import kernels
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +31,7 @@ EXPECTED = {
 def build_counts(backend):
     script = r"""
 import json, string, sys
-from kerasbench import compat
+from kerasbench.kernel import compat
 from kerasbench.workloads import (cifar10_cnn, imdb_bidirectional_lstm, imdb_fasttext,
     lstm_text_generation, mnist_cnn, mnist_mlp, text_generator_keras)
 corpus = lstm_text_generation.Corpus("x" * 100, list(string.printable[:57]), 40)

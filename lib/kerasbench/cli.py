@@ -13,27 +13,29 @@ DEFAULT_OUT = "output"
 
 
 def _run(args):
-    from kerasbench import datasets, executors, kernels, params, runner
+    from kerasbench import datafiles
+    from kerasbench.study import executors, kernels, params, plan, preflight, runner
 
-    workloads = runner.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
-    backends = runner.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
+    workloads = plan.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
+    backends = plan.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
                                  if args.backends in (None, "") else list(registry.BACKENDS),
                                  "backend")
     overrides = dict(params.parse_override(s) for s in args.set or [])
-    runs = runner.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
+    runs = plan.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
                        allow_generated=args.allow_generated, params_dir=args.params_dir,
                        config=args.config)
     executor = executors.make(args.executor, jobs=args.jobs, address=args.address,
                               cpus_per_run=args.cpus_per_run)
     if args.dry_run:
         for spec in runs:
-            print(runner.plan_json(spec))
+            print(plan.plan_json(spec))
         return 0
-    data_dir = datasets.data_dir(args.data_dir)
-    runner.check_data_dir(data_dir, given=bool(args.data_dir or os.environ.get(datasets.DATA_ENV)))
+    data_dir = datafiles.data_dir(args.data_dir)
+    preflight.check_data_dir(data_dir,
+                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
     kernels.require(backends)
-    runner.check_output_dir(args.out)
-    runner.check_data(runs, data_dir, download=not args.no_download,
+    preflight.check_output_dir(args.out)
+    preflight.check_data(runs, data_dir, download=not args.no_download,
                       warn=lambda line: print(line, file=sys.stderr))
     print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
         len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
@@ -52,21 +54,23 @@ def _run(args):
 
 
 def _harness(args):
-    from kerasbench import datasets, harness, kernels, params, runner
+    from kerasbench import datafiles
+    from kerasbench.study import harness, kernels, params, plan, preflight
 
-    runner.parse_list(args.workload, list(registry.WORKLOADS), "workload")
-    runner.parse_list(args.backend, list(registry.BACKENDS), "backend")
+    plan.parse_list(args.workload, list(registry.WORKLOADS), "workload")
+    plan.parse_list(args.backend, list(registry.BACKENDS), "backend")
     if args.pairs < 1:
         raise UserError("--pairs must be at least 1, got %d" % args.pairs)
     overrides = dict(params.parse_override(s) for s in args.set or [])
     kernels.require([args.backend])
-    runner.check_output_dir(args.out)
-    data_dir = datasets.data_dir(args.data_dir)
+    preflight.check_output_dir(args.out)
+    data_dir = datafiles.data_dir(args.data_dir)
     # The same data checks as `run`: a mistyped folder or a corrupt file is one line, not a run.
-    runner.check_data_dir(data_dir, given=bool(args.data_dir or os.environ.get(datasets.DATA_ENV)))
-    runner.check_data(runner.plan(args.profile, [args.workload], [args.backend],
-                                  overrides=overrides), data_dir,
-                      warn=lambda line: print(line, file=sys.stderr))
+    preflight.check_data_dir(data_dir,
+                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
+    preflight.check_data(plan.plan(args.profile, [args.workload], [args.backend],
+                                   overrides=overrides), data_dir,
+                         warn=lambda line: print(line, file=sys.stderr))
     rows = harness.measure(args.workload, args.backend, args.profile, args.pairs, args.out,
                            data_dir, overrides=overrides)
     for row in rows:
@@ -97,7 +101,7 @@ def _report(args):
 
 
 def _kernels(args):
-    from kerasbench import kernels
+    from kerasbench.study import kernels
 
     if args.action == "install":
         backends = args.backends.split(",") if args.backends else list(registry.DEFAULT_BACKENDS)

@@ -9,7 +9,7 @@ import time
 
 import keras
 
-from kerasbench import compat
+from kerasbench.kernel import compat
 
 # Leading columns, always present and in this order (docs/design.md); other metrics follow sorted.
 COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",

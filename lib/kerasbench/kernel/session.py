@@ -10,11 +10,12 @@ import os
 
 import keras
 
-from kerasbench import compat, environment, epoch_log
+from kerasbench import environment, runfiles
+from kerasbench.kernel import compat, epoch_log
 
-KERNEL_JSON = "kernel.json"
-EPOCHS_CSV = "epochs.csv"
-SAMPLE_TXT = "sample.txt"
+KERNEL_JSON = runfiles.KERNEL_JSON
+EPOCHS_CSV = runfiles.EPOCHS_CSV
+SAMPLE_TXT = runfiles.SAMPLE_TXT
 
 
 class BackendMismatch(RuntimeError):

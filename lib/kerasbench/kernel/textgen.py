@@ -4,7 +4,7 @@ Kernel side, Python 3.6.
 """
 import numpy as np
 
-from kerasbench import compat
+from kerasbench.kernel import compat
 
 
 def sample_index(probabilities, temperature, rng):

@@ -6,7 +6,7 @@ Kernel side, Python 3.6. The test set is passed as validation data, as in 2017, 
 import keras
 import numpy as np
 
-from kerasbench import compat
+from kerasbench.kernel import compat
 
 
 class InjectNaN(keras.callbacks.Callback):

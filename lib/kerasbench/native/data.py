@@ -1,6 +1,6 @@
 """The workloads' data as NumPy arrays, preprocessed as the Keras workloads do.
 
-Read through the shared loader `kerasbench.datasets` (NumPy only, never Keras), which gives
+Read through the shared loader `kerasbench.kernel.datasets` (NumPy only, never Keras), which gives
 `keras.datasets.*.load_data`'s exact output: MNIST as uint8 images, IMDb as word-id lists after
 Keras' RandomState(113) shuffle with num_words=20000, index_from=3, start_char=1, oov_char=2.
 Where the data file is missing or fails verification, it falls back to generated data of the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasbench import datasets
+from kerasbench.kernel import datasets
 from kerasbench.native.specs import MAX_FEATURES, MAXLEN, workload as get_workload
 
 

@@ -1,7 +1,7 @@
 """Where the runs of a plan execute: one after another here, several at a time here, or on Ray.
 
 Every executor runs each (workload, backend, config, repeat) the same way, through
-`runner.execute` (one papermill execution in a fresh kernel), and leaves the same run folder
+`execute.execute` (one papermill execution in a fresh kernel), and leaves the same run folder
 under `<out>/runs/`, so the report cannot tell which executor ran what:
 
   local            one run at a time, in this process (the default: timings never share a device)
@@ -31,11 +31,11 @@ import tarfile
 import tempfile
 import time
 
-from kerasbench import __version__, runner
-from kerasbench.errors import UserError
+from kerasbench import __version__, datafiles, runfiles
+from kerasbench.errors import UserError, one_line
+from kerasbench.study import execute, kernels, plan
 
 EXECUTORS = ("local", "ray")
-LIB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTERRUPTED = 130  # exit code of a `local --jobs` child stopped by Ctrl-C
 RAY_REQUIREMENT = "ray (pinned in requirements.txt: pip install -r requirements.txt)"
 
@@ -137,10 +137,10 @@ def plan_slots(jobs, gpus, cores, environ=None):
 
 def lost_record(spec, out, data_dir, error, started, wall_seconds):
     """run.json for a run whose executor died before execute() could write one (failed)."""
-    folder = runner.run_dir(out, spec)
+    folder = plan.run_dir(out, spec)
     os.makedirs(folder, exist_ok=True)
     record = {
-        "schema": runner.SCHEMA,
+        "schema": runfiles.SCHEMA,
         "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
         "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
         "params": dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
@@ -148,10 +148,10 @@ def lost_record(spec, out, data_dir, error, started, wall_seconds):
         "data": None, "versions": None, "device": None, "backend_settings": None,
         "model_parameters": None, "sample": None,
         "kerasbench": {"version": __version__, "git_commit": None},
-        "host": None, "started_at": started, "ended_at": runner._now(),
+        "host": None, "started_at": started, "ended_at": runfiles.now(),
         "wall_seconds": round(wall_seconds, 3), "status": "failed", "error": error,
     }
-    runner.write_json_atomic(os.path.join(folder, runner.RUN_JSON), record)
+    runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     return record
 
 
@@ -160,7 +160,7 @@ def spec_to_json(spec):
 
 
 def spec_from_json(data):
-    return runner.RunSpec(**data)
+    return plan.RunSpec(**data)
 
 
 # --- local ---------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ class Sequential(object):
         for spec in specs:
             if started:
                 started(spec)
-            yield spec, runner.execute(spec, out, data_dir, timeout)
+            yield spec, execute.execute(spec, out, data_dir, timeout)
 
 
 class LocalJobs(object):
@@ -215,27 +215,27 @@ class LocalJobs(object):
                 free.sort(key=lambda s: s.index)
 
     def _one(self, spec, slot, out, data_dir, timeout):
-        """One run in a child process (`python -m kerasbench.executors`); never raises."""
-        folder = runner.run_dir(out, spec)
-        stale = os.path.join(folder, runner.RUN_JSON)
+        """One run in a child process (`python -m kerasbench.study.executors`); never raises."""
+        folder = plan.run_dir(out, spec)
+        stale = os.path.join(folder, runfiles.RUN_JSON)
         if os.path.exists(stale):
             os.remove(stale)  # only the child's run.json may say how this attempt went
         job = {"spec": spec_to_json(spec), "out": out, "data_dir": data_dir, "timeout": timeout,
                "cores": slot.cores}
         env = dict(os.environ, **slot.env)
-        env["PYTHONPATH"] = LIB_DIR + (os.pathsep + env["PYTHONPATH"]
+        env["PYTHONPATH"] = kernels.LIB_DIR + (os.pathsep + env["PYTHONPATH"]
                                        if env.get("PYTHONPATH") else "")
-        started, t0 = runner._now(), time.time()
-        child = subprocess.run([sys.executable, "-m", "kerasbench.executors"],
+        started, t0 = runfiles.now(), time.time()
+        child = subprocess.run([sys.executable, "-m", "kerasbench.study.executors"],
                                input=json.dumps(job), env=env, capture_output=True, text=True)
-        record = runner.read_json(stale)
+        record = runfiles.read_json(stale)
         if record is None and child.returncode in (INTERRUPTED, -signal.SIGINT):
             # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
             return spec, dict(workload=spec.workload,
                               backend=spec.backend, repeat=spec.repeat, status="interrupted",
                               wall_seconds=time.time() - t0, error="interrupted")
         if record is None:
-            why = runner._one_line(child.stderr) if child.stderr.strip() else "no output"
+            why = one_line(child.stderr) if child.stderr.strip() else "no output"
             record = lost_record(spec, out, data_dir, "the run's process exited with code %d "
                                  "before writing run.json: %s" % (child.returncode, why),
                                  started, time.time() - t0)
@@ -248,7 +248,7 @@ def _child_main():
     if job.get("cores") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, job["cores"])  # inherited by the kernel it starts
     try:
-        runner.execute(spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"])
+        execute.execute(spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"])
     except KeyboardInterrupt:
         return INTERRUPTED
     return 0
@@ -288,18 +288,16 @@ def run_on_worker(spec_fields, data_dir, timeout, env):
     (KERASBENCH_DATA, else Keras' cache). The thread caps go into the environment the kernel
     inherits, and are taken back afterwards (Ray reuses worker processes).
     """
-    from kerasbench import datasets
-
     spec = spec_from_json(spec_fields)
     if not data_dir or not os.path.isdir(data_dir):
-        data_dir = datasets.data_dir(None)
+        data_dir = datafiles.data_dir(None)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     sweep_scratch()
     scratch = tempfile.mkdtemp(prefix="%s%d-" % (SCRATCH_PREFIX, os.getpid()))
     try:
-        record = runner.execute(spec, scratch, data_dir, timeout)
-        relative = os.path.relpath(runner.run_dir(scratch, spec), scratch)
+        record = execute.execute(spec, scratch, data_dir, timeout)
+        relative = os.path.relpath(plan.run_dir(scratch, spec), scratch)
         return {"record": record, "relative": relative, "tar": _pack(scratch, relative),
                 "host": socket.gethostname()}
     finally:
@@ -318,7 +316,7 @@ def unpack(result, out, spec):
     mix with it; run.json's run_dir then names the folder where it now lies, as the local
     executor's does.
     """
-    folder = runner.run_dir(out, spec)
+    folder = plan.run_dir(out, spec)
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
     incoming = tempfile.mkdtemp(prefix=".incoming-", dir=parent)
@@ -330,10 +328,10 @@ def unpack(result, out, spec):
         os.replace(os.path.join(incoming, result["relative"]), folder)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
-    path = os.path.join(folder, runner.RUN_JSON)
-    record = runner.read_json(path) or dict(result["record"])
+    path = os.path.join(folder, runfiles.RUN_JSON)
+    record = runfiles.read_json(path) or dict(result["record"])
     record["params"] = dict(record.get("params") or {}, run_dir=folder)
-    runner.write_json_atomic(path, record)
+    runfiles.write_json_atomic(path, record)
     return record
 
 
@@ -365,7 +363,7 @@ class RayExecutor(object):
                 ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
             except Exception as e:  # ConnectionError and friends: the cluster is not there
                 raise UserError("cannot connect to the Ray cluster at %s: %s"
-                                % (self.address, runner._one_line(e)))
+                                % (self.address, one_line(e)))
         else:
             gpus = detect_gpus()
             jobs = self.jobs or (len(gpus) if gpus else max(1, len(available_cores())
@@ -402,7 +400,7 @@ class RayExecutor(object):
                     if started:
                         started(spec)
                     ref = task.remote(spec_to_json(spec), data_dir, timeout, env)
-                    running[ref] = (spec, runner._now(), time.time())
+                    running[ref] = (spec, runfiles.now(), time.time())
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
                     spec, began, t0 = running.pop(ref)
@@ -419,11 +417,11 @@ class RayExecutor(object):
         try:
             return unpack(ray.get(ref), out, spec)
         except ray.exceptions.RayTaskError as e:  # the task raised (execute() itself does not)
-            error = "the Ray task failed: %s" % runner._one_line(e)
+            error = "the Ray task failed: %s" % one_line(e)
         except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
             attempts = 1 + self.max_retries
             error = "the Ray worker died (%d attempt%s): %s: %s" % (
-                attempts, "" if attempts == 1 else "s", type(e).__name__, runner._one_line(e))
+                attempts, "" if attempts == 1 else "s", type(e).__name__, one_line(e))
         return lost_record(spec, out, data_dir, error, began, time.time() - t0)
 
 

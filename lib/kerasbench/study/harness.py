@@ -13,7 +13,8 @@ import statistics
 import subprocess
 import time
 
-from kerasbench import kernels, registry, runner
+from kerasbench import registry, runfiles
+from kerasbench.study import execute, kernels, plan
 from kerasbench.errors import UserError
 
 COLUMNS = ["pair", "harness", "status", "wall_seconds", "first_epoch_seconds",
@@ -21,7 +22,7 @@ COLUMNS = ["pair", "harness", "status", "wall_seconds", "first_epoch_seconds",
 
 
 def _epoch_times(folder):
-    path = os.path.join(folder, "epochs.csv")
+    path = os.path.join(folder, runfiles.EPOCHS_CSV)
     if not os.path.exists(path):
         return []
     with open(path) as f:
@@ -40,7 +41,7 @@ def _plain(spec, folder, data_dir):
     os.makedirs(folder)
     with open(os.path.join(folder, "parameters.json"), "w") as f:
         json.dump(parameters, f)
-    with open(os.path.join(folder, "kernel.log"), "w") as log:
+    with open(os.path.join(folder, runfiles.KERNEL_LOG), "w") as log:
         done = subprocess.run([kernel.argv[0], "-m", "kerasbench.plain",
                                registry.notebook_path(spec.workload), "parameters.json"],
                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -49,7 +50,7 @@ def _plain(spec, folder, data_dir):
 
 def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
     """Alternates papermill and plain runs `pairs` times; writes and returns harness.csv's rows."""
-    spec = runner.plan(profile, [workload], [backend], overrides=overrides)[0]
+    spec = plan.plan(profile, [workload], [backend], overrides=overrides)[0]
     out, data_dir = os.path.abspath(out), os.path.abspath(data_dir)
     rows = []
     for pair in range(pairs):
@@ -61,10 +62,10 @@ def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
             t0 = time.time()
             if harness == "papermill":
                 run_spec = spec._replace(config="harness", repeat=pair)
-                status = runner.execute(run_spec, os.path.join(out, "harness", "papermill"),
+                status = execute.execute(run_spec, os.path.join(out, "harness", "papermill"),
                                         data_dir)["status"]
                 wall = time.time() - t0
-                folder = runner.run_dir(os.path.join(out, "harness", "papermill"), run_spec)
+                folder = plan.run_dir(os.path.join(out, "harness", "papermill"), run_spec)
             else:
                 status = _plain(spec, folder, data_dir)
                 wall = time.time() - t0

@@ -11,7 +11,7 @@ import numpy as np
 
 import keras
 
-from kerasbench import compat, datasets
+from kerasbench.kernel import compat, datasets
 
 # Data: word ids of the most frequent `max_features` words, pre-padded/truncated to `maxlen`.
 

@@ -11,7 +11,7 @@ import numpy as np
 
 import keras
 
-from kerasbench import compat, datasets
+from kerasbench.kernel import compat, datasets
 
 # Data: word ids, then the ids of the bigrams each review contains, appended to it.
 

@@ -14,7 +14,7 @@ import numpy as np
 
 import keras
 
-from kerasbench import compat, datasets, textgen
+from kerasbench.kernel import compat, datasets, textgen
 
 Corpus = collections.namedtuple("Corpus", ["text", "chars", "maxlen"])
 

@@ -8,7 +8,7 @@ Adadelta (Keras 2.0 default lr 1.0, rho 0.95), batch 128, 12 epochs.
 """
 import keras
 
-from kerasbench import compat, datasets
+from kerasbench.kernel import compat, datasets
 
 NUM_CLASSES = 10
 

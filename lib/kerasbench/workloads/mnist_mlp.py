@@ -9,7 +9,7 @@ import numpy as np
 
 import keras
 
-from kerasbench import compat, datasets
+from kerasbench.kernel import compat, datasets
 
 NUM_CLASSES = 10
 

@@ -14,7 +14,7 @@ import numpy as np
 
 import keras
 
-from kerasbench import compat, datasets, textgen
+from kerasbench.kernel import compat, datasets, textgen
 from kerasbench.workloads.lstm_text_generation import Corpus
 
 # Data: windows of `maxlen` character ids, `step` apart; the next character one-hot, for both heads.

@@ -1,0 +1,251 @@
+"""One run: one papermill execution of the workload's notebook in a fresh kernel, into its run
+folder, with run.json written last. Host side: never imports Keras (the kernel picks the backend;
+the runner holds no GPU memory).
+"""
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+
+from kerasbench import __version__, environment, registry, runfiles
+from kerasbench.errors import one_line
+from kerasbench.study import kernels, plan
+
+
+@contextlib.contextmanager
+def output_to(path):
+    """Sends this process's stdout/stderr (fds 1 and 2) to `path`, and so the kernel's too.
+
+    The kernel process inherits them: its start-up chatter and any crash message (a segfault,
+    an out-of-memory kill) land in the run's kernel.log instead of the terminal.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per run: generous, a full 2017 run on a CPU fits
+
+
+class KernelWatch(object):
+    """The kernel of one run: records it in the run folder and can kill it (with its children).
+
+    papermill starts the kernel through `manager_class()`, which reports the kernel here once it
+    runs; its pid and connection file go to `kernel.pid` so that a rerun can stop a kernel left
+    behind by a runner that was killed (`stop_orphan`).
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.process = None
+
+    def manager_class(self):
+        from jupyter_client.manager import AsyncKernelManager
+
+        watch = self
+
+        class WatchedKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                await super(WatchedKernelManager, self).start_kernel(**kw)
+                watch.started(self)
+
+        return WatchedKernelManager
+
+    def started(self, km):
+        self.process = getattr(km.provisioner, "process", None)
+        if self.process is not None:
+            with open(os.path.join(self.folder, runfiles.KERNEL_PID), "w") as f:
+                json.dump({"pid": self.process.pid, "connection_file": km.connection_file}, f)
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            kill_group(self.process.pid)
+
+    def exit_status(self):
+        """`exit code N`, `killed by SIGKILL`, or None while it runs (or never ran)."""
+        code = self.process.poll() if self.process is not None else None
+        if code is None:
+            return None
+        if code < 0:
+            try:
+                return "killed by %s" % signal.Signals(-code).name
+            except ValueError:
+                return "killed by signal %d" % -code
+        return "exit code %d" % code
+
+    def forget(self):
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(self.folder, runfiles.KERNEL_PID))
+
+
+def kill_group(pid):
+    """SIGKILL to a kernel and what it started: jupyter_client starts it in its own session."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_orphan(folder, wait=10.0):
+    """Kills the kernel of an earlier attempt at this run if it still lives.
+
+    A runner killed outright (SIGKILL, a lost terminal) leaves its kernel behind; the kernel
+    exits by itself within a second or so (ipykernel polls its parent), but it must not write
+    into the folder of the rerun meanwhile. The process is ours only if its command line names
+    the connection file recorded with its pid (pids are reused).
+    """
+    record = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_PID))
+    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+        return False
+    pid, connection_file = record["pid"], str(record.get("connection_file") or "")
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode("utf-8", "replace")
+    except OSError:
+        return False  # gone (or no /proc: then it has long exited by itself)
+    if not connection_file or connection_file not in cmdline:
+        return False
+    kill_group(pid)
+    deadline = time.time() + wait
+    while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    break  # a zombie writes nothing
+        except OSError:
+            break
+        time.sleep(0.05)
+    return True
+
+
+def epochs_logged(folder):
+    try:
+        with open(os.path.join(folder, runfiles.EPOCHS_CSV)) as f:
+            return max(sum(1 for line in f if line.strip()) - 1, 0)
+    except OSError:
+        return 0
+
+
+def run_papermill(spec, folder, parameters, watch):
+    import papermill
+
+    with output_to(os.path.join(folder, runfiles.KERNEL_LOG)):
+        papermill.execute_notebook(
+            registry.notebook_path(spec.workload), os.path.join(folder, runfiles.NOTEBOOK),
+            parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
+            progress_bar=False, request_save_on_cell_execute=True,
+            kernel_manager_class=watch.manager_class())
+
+
+def execute(spec, out, data_dir, timeout=None):
+    """Runs one notebook in a fresh kernel and writes run.json last; never raises for a failed run.
+
+    `timeout`: seconds for the whole run (default DEFAULT_TIMEOUT); past it the kernel is killed
+    and the run recorded `timeout`. A kernel that dies (a segfault, out of memory, os._exit) is
+    recorded `failed`. Either way the epochs logged so far stay in epochs.csv and the matrix goes
+    on. papermill runs in a thread, so that this thread keeps the clock and a Ctrl-C here stops
+    the kernel and the study (KeyboardInterrupt; the run gets no run.json and is rerun later).
+    """
+    import threading
+
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    # Absolute paths: papermill changes this process's working folder to the run folder while the
+    # kernel runs, and the kernel starts there, so a relative --out or data folder would miss.
+    folder = os.path.abspath(plan.run_dir(out, spec))
+    data_dir = os.path.abspath(data_dir) if data_dir else data_dir
+    if os.path.isdir(folder):
+        stop_orphan(folder)
+        shutil.rmtree(folder)  # a rerun starts clean: no rows of an earlier attempt survive
+    os.makedirs(folder)
+    parameters = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
+                      data_dir=data_dir)
+    started, t0 = runfiles.now(), time.time()
+    watch = KernelWatch(folder)
+    outcome = {}
+
+    def target():
+        try:
+            run_papermill(spec, folder, parameters, watch)
+        except BaseException as e:  # handed to the waiting thread
+            outcome["error"] = e
+
+    worker = threading.Thread(target=target, name="kerasbench-run", daemon=True)
+    timed_out = False
+    try:
+        worker.start()
+        deadline = time.time() + timeout
+        while worker.is_alive() and time.time() < deadline:  # short waits: Ctrl-C is seen at once
+            worker.join(max(min(1.0, deadline - time.time()), 0.0))
+        while worker.is_alive():  # past the timeout: kill the kernel until papermill gives up
+            timed_out = True
+            watch.kill()
+            worker.join(1.0)
+    except BaseException:  # Ctrl-C (KeyboardInterrupt): stop this run's kernel, then the study
+        watch.kill()
+        worker.join(10.0)
+        raise
+    watch.forget()
+    status, error, e = "ok", None, outcome.get("error")
+    epochs = epochs_logged(folder)
+    logged = "%d epoch%s logged" % (epochs, "" if epochs == 1 else "s")
+    if timed_out:
+        status = "timeout"
+        error = "exceeded --timeout %gs: the kernel was killed after %s" % (timeout, logged)
+    elif e is None:
+        pass
+    elif isinstance(e, PapermillExecutionError):
+        status, error = "failed", "%s: %s" % (e.ename, one_line(e.evalue))
+    elif isinstance(e, DeadKernelError) or "kernel died" in str(e).lower():
+        # (nbclient: "Kernel died" mid-cell, "Kernel died before replying to kernel_info")
+        status = "failed"
+        error = "the kernel died (%s) after %s; its output is in kernel.log" % (
+            watch.exit_status() or "exit status unknown", logged)
+    elif isinstance(e, Exception):  # a kernel that would not start, a broken notebook
+        status = "timeout" if "timeout" in type(e).__name__.lower() or \
+            "timed out" in str(e).lower() else "failed"
+        error = "%s: %s" % (type(e).__name__, one_line(e))
+    else:
+        raise e  # KeyboardInterrupt or SystemExit inside papermill
+    kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON)) or {}
+    if status == "ok" and kernel_info.get("nan_loss"):
+        status, error = "nan", "the loss became NaN; training stopped early"
+    record = {
+        "schema": runfiles.SCHEMA,
+        "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
+        "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
+        "params": parameters,
+        "data": kernel_info.get("data"),
+        "versions": kernel_info.get("versions"),
+        "device": kernel_info.get("device") or environment.device(),
+        "backend_settings": kernel_info.get("backend_settings"),
+        "model_parameters": kernel_info.get("parameters"),
+        "sample": kernel_info.get("sample"),
+        "kerasbench": {"version": __version__, "git_commit": environment.git_commit(registry.ROOT)},
+        "host": socket.gethostname(),
+        "started_at": started, "ended_at": runfiles.now(), "wall_seconds": round(time.time() - t0, 3),
+        "status": status, "error": error,
+    }
+    runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+    return record

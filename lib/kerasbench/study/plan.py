@@ -1,0 +1,90 @@
+"""The study's plan: which runs, in which order, with which parameters. Host side.
+
+A plan is a list of RunSpec, every parameter resolved and validated (`params`) before anything
+trains; `run_dir` says where each run's folder lies under --out.
+"""
+import collections
+import json
+import os
+
+from kerasbench.errors import UserError
+from kerasbench.study import params
+
+RunSpec = collections.namedtuple(
+    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
+
+DEFAULT_CONFIG = "default"
+
+
+def parse_list(text, allowed, what):
+    """`all` or a comma-separated list of known names, in the order given."""
+    if text in (None, "", "all"):
+        return list(allowed)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in allowed:
+            raise UserError("unknown %s %r (%ss: %s)" % (what, name, what, ", ".join(allowed)))
+    if len(set(names)) != len(names):
+        raise UserError("%s listed twice in %r" % (what, text))
+    return names
+
+
+def check_config(config):
+    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
+    ok = config and all(c.isalnum() or c in "_-" for c in config) and not config.isdigit()
+    if not ok:
+        raise UserError("--config %r: use letters, digits, '_' and '-' (e.g. compiled)" % config)
+    return config
+
+
+def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
+         allow_generated=False, params_dir=None, config=DEFAULT_CONFIG):
+    """The runs in execution order; every parameter resolved and validated first.
+
+    Each repeat visits every backend, and the backend order rotates from one repeat to the next
+    (tf, jax, torch; then jax, torch, tf) so drift on a shared machine spreads over backends.
+    Every backend gets the same seed within a repeat: same initial data order for the same seed.
+    `config` is one configuration label or several ("default,tuned", a list): a label named in
+    params/configs.yaml adds its per-backend settings; --set overrides win over both.
+    """
+    if repeats < 1:
+        raise UserError("--repeats must be at least 1, got %d" % repeats)
+    labels = config.split(",") if isinstance(config, str) else list(config)
+    labels = [check_config(label.strip()) for label in labels]
+    if len(set(labels)) != len(labels):
+        raise UserError("--config lists a configuration twice: %s" % ",".join(labels))
+    configs = params.read_configs(params_dir)
+    resolved = {}
+    for workload in workloads:
+        path = os.path.join(params_dir, workload + ".yaml") if params_dir else None
+        for label in labels:
+            for backend in backends:
+                given = params.config_settings(configs, label, backend)
+                given.update(overrides or {})
+                values = params.resolve(workload, profile, path=path, overrides=given)
+                if allow_generated:
+                    values["allow_generated"] = True
+                resolved[workload, label, backend] = values
+    runs = []
+    for repeat in range(repeats):
+        order = backends[repeat % len(backends):] + backends[:repeat % len(backends)]
+        for workload in workloads:
+            for label in labels:
+                for backend in order:
+                    runs.append(RunSpec(workload, backend, repeat, base_seed + repeat, profile,
+                                        dict(resolved[workload, label, backend]), label))
+    return runs
+
+
+def run_dir(out, spec):
+    """runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named configuration."""
+    leaf = str(spec.repeat) if spec.config == DEFAULT_CONFIG else "%s-%d" % (spec.config,
+                                                                                spec.repeat)
+    return os.path.join(out, "runs", spec.workload, spec.backend, leaf)
+
+
+def plan_json(spec):
+    return json.dumps({"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat,
+                       "seed": spec.seed, "profile": spec.profile, "config": spec.config,
+                       "params": spec.params},
+                      sort_keys=True)
