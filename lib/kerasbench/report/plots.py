@@ -582,8 +582,10 @@ def method_html(summary) -> Html:
     """The interval method, what it covers for the n this report used, and the definitions."""
     level = _level(summary)
     coverage = notes_mod.coverage_sentences(summary.coverage, summary.confidence_level)
-    used = ("<ul>" + "".join(f"<li>{_e(c)}</li>" for c in coverage) + "</ul>") if coverage else (
-        f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs.</p>")
+    used = "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in coverage) + "</ul>"
+    if not summary.coverage_used:
+        used = (f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs. For "
+                f"comparison, what an interval would cover with {stats.MIN_RUNS}:</p>" + used)
     return Html(STYLE + f"""
 <ul>
 <li><b>Steady-state time.</b> Mean of each run's <code>epoch_seconds</code> after the first epoch

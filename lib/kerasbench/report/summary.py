@@ -54,6 +54,7 @@ class Summary:
     verdicts: pd.DataFrame
     coverage: dict = field(default_factory=dict)
     coverage_studies: int = 2000
+    coverage_used: bool = True  # False: no row had an interval; coverage is for MIN_RUNS, as context
     confidence_level: float = 0.95
     n_resamples: int = 10_000
     seed: int = 0
@@ -252,10 +253,13 @@ def build(study: rundata.Study, *, confidence_level: float = 0.95, n_resamples: 
     table = summarize(per_run, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed)
     used = sorted({int(n) for n in table["runs"] if n >= stats.MIN_RUNS}
                   | {int(n) for n in table["pairs"].dropna() if n >= stats.MIN_RUNS})
+    coverage_used = bool(used)
     coverage = {n: stats.simulate_coverage(n, confidence_level=confidence_level,
-                                           studies=coverage_studies, seed=seed) for n in used}
+                                           studies=coverage_studies, seed=seed)
+                for n in (used or [stats.MIN_RUNS])}
     return Summary(study=study, per_run=per_run, table=table,
                    curves=metric_curves(study.epochs),
                    notes=notes_mod.notes(table, study), verdicts=notes_mod.verdicts(table),
-                   coverage=coverage, coverage_studies=coverage_studies, confidence_level=confidence_level,
+                   coverage=coverage, coverage_used=coverage_used,
+                   coverage_studies=coverage_studies, confidence_level=confidence_level,
                    n_resamples=n_resamples, seed=seed)
