@@ -45,12 +45,23 @@ def _run(args):
     records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout, force=args.force,
                                 executor=executor)
     failed = [r for r in records if r["status"] != "ok"]
+    from kerasbench.study import progress
+    print("", file=sys.stderr)
+    for line in progress.results_table(records, [plan.run_dir(args.out, spec) for spec in runs]):
+        print(line, file=sys.stderr)
     print("kerasbench: %d of %d runs ok%s" % (
         len(records) - len(failed), len(records),
         "; not ok: " + ", ".join("%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"],
                                                      r["status"]) for r in failed)
         if failed else ""), file=sys.stderr)
+    print("next: " + progress.next_command(args.out, _program()), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _program():
+    """How the user called kerasbench (".venv/bin/kerasbench", or "kerasbench" on the PATH)."""
+    called = sys.argv[0] if sys.argv and sys.argv[0] else "kerasbench"
+    return called if os.path.basename(called) == "kerasbench" else "kerasbench"
 
 
 def _harness(args):

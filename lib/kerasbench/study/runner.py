@@ -9,7 +9,7 @@ import os
 import sys
 
 from kerasbench import runfiles
-from kerasbench.study import executors, plan
+from kerasbench.study import executors, plan, progress
 
 
 def is_done(out, spec):
@@ -42,7 +42,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
 
     `executor` (kerasbench.study.executors) says where the runs execute: by default one after another
     in this process. Whatever runs them, each finished run prints one status line here, in the
-    order they finish; the records come back in plan order.
+    order they finish, and a run longer than a few seconds one line per epoch while it trains
+    (`progress.EpochTail`, reading its epochs.csv where the run folder is on this machine); the
+    records come back in plan order.
     """
     from tqdm import tqdm
 
@@ -68,14 +70,22 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
             todo.append((position, spec))
     positions = {id(spec): position for position, spec in todo}
 
+    folder_of = {id(spec): plan.run_dir(os.path.abspath(out), spec) for _, spec in todo}
+    tail = progress.EpochTail(lambda line: bar.write(line, file=stream))
+
     def started(spec):
         bar.set_postfix_str("%s/%s/%d" % (spec.workload, spec.backend, spec.repeat))
+        tail.start(id(spec), progress.run_name(spec), folder_of[id(spec)], spec.workload)
 
-    for spec, record in executor.run([spec for _, spec in todo], out, data_dir, timeout,
-                                     started=started):
-        finished += 1
-        records[positions[id(spec)]] = record
-        bar.write(summary_line(record, finished, len(runs)), file=stream)
-        bar.update(1)
+    try:
+        for spec, record in executor.run([spec for _, spec in todo], out, data_dir, timeout,
+                                         started=started):
+            tail.finish(id(spec))
+            finished += 1
+            records[positions[id(spec)]] = record
+            bar.write(summary_line(record, finished, len(runs)), file=stream)
+            bar.update(1)
+    finally:
+        tail.close()
     bar.close()
     return records

@@ -1,0 +1,144 @@
+"""What `kerasbench run` says while it runs and when it is done. Host side, standard library.
+
+- `EpochTail` follows the `epochs.csv` of each run in progress (the kernel flushes one row per
+  epoch) and writes one line per epoch under the progress bar: epoch, seconds, loss, the
+  workload's metric. A run stays quiet for its first QUIET_SECONDS (a smoke run that is over in
+  a few seconds prints only its status line); after that its epochs so far are printed at once.
+- `results_table` is the small table printed at the end: what ran, seconds per epoch (after the
+  first), the final metric, status and run folder; `next_command` is the report to run next.
+"""
+import csv
+import os
+import shlex
+import threading
+import time
+
+from kerasbench import registry, runfiles
+
+QUIET_SECONDS = 5.0
+POLL_SECONDS = 0.5
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fmt(value, pattern="%.4g"):
+    return "-" if value is None else pattern % value
+
+
+def metric_of(workload):
+    return registry.WORKLOADS[workload].metric if workload in registry.WORKLOADS else "val_accuracy"
+
+
+def read_epochs(folder):
+    """The complete rows of a run's epochs.csv (a row still being written is left for later)."""
+    path = os.path.join(folder, runfiles.EPOCHS_CSV)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return []
+    if not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    return list(csv.DictReader(text.splitlines()))
+
+
+def epoch_line(name, row, metric):
+    """'  mnist_mlp jax #0  epoch 3: 1.23 s, loss 0.1234, val_accuracy 0.9812'"""
+    parts = ["%s s" % _fmt(_number(row.get("epoch_seconds")), "%.3g")]
+    loss = _number(row.get("loss"))
+    if loss is not None:
+        parts.append("loss %.4g" % loss)
+    value = _number(row.get(metric))
+    if metric != "loss" and value is not None:
+        parts.append("%s %.4g" % (metric, value))
+    return "  %s  epoch %s: %s" % (name, row.get("epoch", "?"), ", ".join(parts))
+
+
+def run_name(spec):
+    config = getattr(spec, "config", None) or "default"
+    return "%s %s%s #%d" % (spec.workload, spec.backend, "" if config == "default" else " " + config,
+                            spec.repeat)
+
+
+class EpochTail(object):
+    """Prints the new epochs of the runs in progress through `write` (a thread polls the files)."""
+
+    def __init__(self, write, quiet_seconds=QUIET_SECONDS, poll_seconds=POLL_SECONDS):
+        self._write = write
+        self._quiet = quiet_seconds
+        self._poll = poll_seconds
+        self._runs = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="kerasbench-epochs", daemon=True)
+        self._thread.start()
+
+    def start(self, key, name, folder, workload):
+        with self._lock:
+            self._runs[key] = {"name": name, "folder": os.path.abspath(folder), "printed": 0,
+                               "since": time.time(), "metric": metric_of(workload)}
+
+    def finish(self, key):
+        """The run ended: print what it logged since the last poll (if it was not a quick one)."""
+        with self._lock:
+            run = self._runs.pop(key, None)
+            if run is not None:
+                self._emit(run)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self):
+        while not self._stop.wait(self._poll):
+            with self._lock:
+                for run in self._runs.values():
+                    self._emit(run)
+
+    def _emit(self, run):
+        if time.time() - run["since"] < self._quiet:
+            return
+        rows = read_epochs(run["folder"])
+        for row in rows[run["printed"]:]:
+            self._write(epoch_line(run["name"], row, run["metric"]))
+        run["printed"] = max(run["printed"], len(rows))
+
+
+def _steady_seconds(rows):
+    values = [_number(r.get("epoch_seconds")) for r in rows[1:]]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def results_table(records, folders):
+    """Lines of a small table: one row per run (records and their folders, in plan order)."""
+    header = ("run", "status", "s/epoch", "final metric", "run folder")
+    rows = []
+    for record, folder in zip(records, folders):
+        if not record:
+            continue
+        epochs = read_epochs(folder)
+        metric = metric_of(record.get("workload"))
+        final = _number(epochs[-1].get(metric)) if epochs else None
+        config = record.get("config") or "default"
+        rows.append(("%s %s%s #%s" % (record.get("workload"), record.get("backend"),
+                                      "" if config == "default" else " " + config,
+                                      record.get("repeat")),
+                     str(record.get("status")), _fmt(_steady_seconds(epochs), "%.3g"),
+                     "-" if final is None else "%s %.4f" % (metric, final),
+                     os.path.relpath(folder) if not os.path.relpath(folder).startswith("..")
+                     else folder))
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+            for row in [header] + rows]
+
+
+def next_command(out, program=None):
+    """The report command for this output folder, as the user invoked kerasbench."""
+    program = program or "kerasbench"
+    return "%s report --out %s" % (program, shlex.quote(out))

@@ -1,0 +1,69 @@
+"""What `kerasbench run` prints: a line per epoch while a run trains (read from its epochs.csv as
+the kernel flushes it), and at the end a table of what ran and the report command to run next."""
+from __future__ import annotations
+
+import collections
+import time
+
+from kerasbench.study import progress
+
+Spec = collections.namedtuple("Spec", "workload backend config repeat")
+HEADER = "epoch,epoch_seconds,train_seconds,elapsed_seconds,samples_per_second,loss,accuracy,val_loss,val_accuracy\n"
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not predicate():
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_epoch_lines_follow_the_file_as_the_kernel_writes_it(tmp_path):
+    lines = []
+    tail = progress.EpochTail(lines.append, quiet_seconds=0, poll_seconds=0.02)
+    try:
+        spec = Spec("mnist_mlp", "jax", "tuned", 2)
+        tail.start("k", progress.run_name(spec), tmp_path, spec.workload)
+        csv = tmp_path / "epochs.csv"
+        csv.write_text(HEADER + "0,3.5,3,3.5,100,0.5,0.8,0.4,0.91\n1,1.25,1,4.7")  # row 1 half written
+        assert wait_for(lambda: len(lines) == 1)
+        assert lines == ["  mnist_mlp jax tuned #2  epoch 0: 3.5 s, loss 0.5, val_accuracy 0.91"]
+        with csv.open("a") as f:
+            f.write("5,300,0.25,0.9,0.2,0.95\n")
+        assert wait_for(lambda: len(lines) == 2)
+        assert lines[1] == "  mnist_mlp jax tuned #2  epoch 1: 1.25 s, loss 0.25, val_accuracy 0.95"
+        tail.finish("k")
+        time.sleep(0.1)
+        assert len(lines) == 2  # nothing printed twice
+    finally:
+        tail.close()
+
+
+def test_a_quick_run_stays_quiet_and_text_models_show_their_loss(tmp_path):
+    lines = []
+    tail = progress.EpochTail(lines.append, quiet_seconds=60, poll_seconds=0.02)
+    try:
+        tail.start("k", "lstm_text_generation torch #0", tmp_path, "lstm_text_generation")
+        (tmp_path / "epochs.csv").write_text(HEADER + "0,2,,2,10,2.5,,,\n")
+        time.sleep(0.2)
+        tail.finish("k")
+        assert lines == []
+    finally:
+        tail.close()
+    row = {"epoch": "0", "epoch_seconds": "2", "loss": "2.5"}
+    assert progress.epoch_line("x", row, "loss") == "  x  epoch 0: 2 s, loss 2.5"
+
+
+def test_results_table_and_next_command(tmp_path):
+    ok = tmp_path / "runs" / "mnist_mlp" / "jax" / "0"
+    ok.mkdir(parents=True)
+    (ok / "epochs.csv").write_text(HEADER + "0,9,,9,,0.5,,,0.9\n1,2,,11,,0.3,,,0.95\n2,4,,15,,0.2,,,0.97\n")
+    failed = tmp_path / "runs" / "mnist_mlp" / "torch" / "0"
+    records = [{"workload": "mnist_mlp", "backend": "jax", "config": "default", "repeat": 0, "status": "ok"},
+               {"workload": "mnist_mlp", "backend": "torch", "config": "tuned", "repeat": 0, "status": "failed"}]
+    lines = progress.results_table(records, [str(ok), str(failed)])
+    assert lines[0].split() == ["run", "status", "s/epoch", "final", "metric", "run", "folder"]
+    assert lines[1].split()[:6] == ["mnist_mlp", "jax", "#0", "ok", "3", "val_accuracy"]
+    assert "0.9700" in lines[1] and lines[1].endswith(str(ok))
+    assert lines[2].split()[:6] == ["mnist_mlp", "torch", "tuned", "#0", "failed", "-"]
+    assert progress.next_command("my out") == "kerasbench report --out 'my out'"
