@@ -403,6 +403,9 @@ def verdict_table(summary) -> Html:
     for source, block in table.groupby("source", sort=False):
         caveats = {i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
                    for i, row in block.iterrows()}
+        no_interval = not (block["runs"] >= stats.MIN_RUNS).any()
+        if no_interval:  # said once in the caption, not in every row
+            caveats = {i: [c for c in v if not c.endswith("no interval")] for i, v in caveats.items()}
         common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
         info = sources.get(source)
         profiles = rundata.joined(block["profile"]) or "–"
@@ -416,6 +419,9 @@ def verdict_table(summary) -> Html:
         references = [s.label for s in summary.study.sources if s.reference]
         if references:
             caption.append("references (as ratios, below): " + _e(", ".join(references)))
+        if no_interval:
+            caption.append(f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
+                           "no intervals</span>")
         if common:
             caption.append("<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>")
         per_row = any(c not in common for v in caveats.values() for c in v)
