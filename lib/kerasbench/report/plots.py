@@ -35,7 +35,7 @@ CONFIG_STYLES = {"default": ("solid", "circle", ""), "tuned": ("dash", "square",
 _SPARE_STYLES = [("longdash", "star", "+"), ("longdashdot", "hexagon", "\\"), ("dot", "x", "|")]
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 CI_COLOUR = "#222"
-SPREAD_COLOUR = "#9a9a9a"
+SPREAD_COLOUR = "#8a8a8a"
 LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
 
 METRIC_LABELS = {
@@ -226,7 +226,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
                          "array": part[high] - part["mean_epoch_seconds"],
                          "arrayminus": part["mean_epoch_seconds"] - part[low],
                          "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
-                         "thickness": 2 if whisker == "ci" else 1, "width": 6 if whisker == "ci" else 0},
+                         "thickness": 2 if whisker == "ci" else 1.5, "width": 6 if whisker == "ci" else 2},
                 customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
                 hovertemplate=("<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
                                + (f"{_level(summary)} CI" if whisker == "ci" else
@@ -283,7 +283,7 @@ def metric_figure(summary, workload: str):
         if bad:
             flagged.append((name, values))
         else:
-            in_range.extend(values[np.isfinite(values)])
+            in_range.extend(zip(curve["epoch"].to_numpy(dtype=float), values))
         fig.add_trace(go.Scatter(
             x=curve["epoch"], y=curve["value"], mode="lines+markers", name=f"{name} (n={n})",
             line={"color": backend_colour(backend), "width": 1.5 if reference else 2.5,
@@ -299,6 +299,9 @@ def metric_figure(summary, workload: str):
         return Html(f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
                     f"{html.escape(why)}.</p>")
     notes_text = []
+    # The y range: what is visible (up to this study's last epoch) of every curve that learned.
+    last = mine_epochs.max() if not mine_epochs.empty else curves["epoch"].max()
+    in_range = [v for e, v in in_range if e <= last and np.isfinite(v)]
     if in_range:
         lo, hi = float(np.min(in_range)), float(np.max(in_range))
         pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.01
