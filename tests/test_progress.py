@@ -3,7 +3,13 @@ the kernel flushes it), and at the end a table of what ran and the report comman
 from __future__ import annotations
 
 import collections
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from kerasbench.study import progress
 
@@ -67,3 +73,25 @@ def test_results_table_and_next_command(tmp_path):
     assert "0.9700" in lines[1] and lines[1].endswith(str(ok))
     assert lines[2].split()[:6] == ["mnist_mlp", "torch", "tuned", "#0", "failed", "-"]
     assert progress.next_command("my out") == "kerasbench report --out 'my out'"
+
+
+@pytest.mark.slow
+def test_kerasbench_run_talks(tmp_path, data_dir):
+    """A real quick run (about 15 s on 2 cores): epoch lines while it trains, then the table and
+    the report command; nothing from Jupyter on the screen."""
+    from kerasbench.study import kernels
+
+    if kernels.find("jax") is None:
+        pytest.skip("no kerasbench-jax kernel: run `make kernels`")
+    out = tmp_path / "out"
+    program = str(Path(sys.executable).parent / "kerasbench")
+    done = subprocess.run([program, "run", "--profile", "quick", "--workloads", "mnist_mlp",
+                           "--backends", "jax", "--out", str(out), "--data-dir", data_dir],
+                          capture_output=True, text=True, timeout=600)
+    screen = done.stdout + done.stderr
+    assert done.returncode == 0, screen[-3000:]
+    epochs = re.findall(r"mnist_mlp jax #0  epoch (\d+): [\d.]+ s, loss [\d.e-]+, val_accuracy [\d.]+", screen)
+    assert epochs == ["0", "1", "2"], screen[-3000:]
+    assert re.search(r"mnist_mlp jax #0\s+ok\s+[\d.]+\s+val_accuracy 0\.9\d+\s+" + re.escape(str(out)), screen)
+    assert screen.rstrip().endswith(f"next: {program} report --out {out}")
+    assert "TCP" not in screen and "WARNING" not in screen
