@@ -98,6 +98,46 @@ def _fmt(value):
     return "-" if value is None else "%.3f" % value
 
 
+def _parity(args):
+    from kerasbench import datafiles
+    from kerasbench.report import parity as parity_report
+    from kerasbench.study import kernels, params, parity, plan, preflight
+
+    workloads = plan.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
+    backends = plan.parse_list(args.backends, list(registry.BACKENDS), "backend")
+    overrides = dict(params.parse_override(s) for s in args.set or [])
+    perturb = parity.parse_perturb(args.perturb, backends)
+    kernels.require(backends)
+    preflight.check_output_dir(args.out)
+    data_dir = datafiles.data_dir(args.data_dir)
+    preflight.check_data_dir(data_dir,
+                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
+    preflight.check_data(plan.plan(args.profile, workloads, backends[:1], overrides=overrides),
+                         data_dir, warn=lambda line: print(line, file=sys.stderr))
+    rows = parity.check(workloads, backends, args.steps, args.out, os.path.abspath(data_dir),
+                        profile=args.profile, overrides=overrides,
+                        eval_samples=args.eval_samples, timeout=args.timeout, perturb=perturb,
+                        say=lambda line: print(line, file=sys.stderr))
+    parity_report.write_html(args.out, os.path.join(args.out, parity.PARITY_HTML))
+    failed = parity.failures(rows)
+    for line in failed:
+        print("FAIL " + line)
+    for line in parity.odd_one_out(rows):
+        print("NOTE " + line)
+    for r in rows:
+        if r["check"] == "run":
+            print("%s %s on %s: %s" % ("SKIP" if r["passed"] == "" else "FAIL", r["workload"],
+                                       r["backend"], r["note"] or r["value"]))
+    compared = sorted({(r["workload"], r["backend"]) for r in rows if r["check"] != "run"})
+    print("kerasbench parity: %d of %d comparisons within tolerance%s; %s" % (
+        len(compared) - len([k for k in compared if any(line.startswith("%s on %s vs" % k)
+                                                        for line in failed)]),
+        len(compared), "" if len(compared) == len({(r["workload"], r["backend"]) for r in rows})
+        else " (the others did not run or could not join)",
+        os.path.join(args.out, parity.PARITY_CSV)))
+    return 1 if failed else 0
+
+
 def _report(args):
     from kerasbench import report
 
@@ -140,6 +180,16 @@ def _non_negative_int(text):
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError("must be an integer >= 0, got %r" % text)
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be an integer >= 1, got %r" % text)
     return value
 
 
@@ -228,6 +278,28 @@ def build_parser():
     har.add_argument("--data-dir", default=None)
     har.add_argument("--out", default=os.path.join(DEFAULT_OUT, "harness"))
     har.set_defaults(func=_harness)
+
+    par = sub.add_parser("parity", help="does each backend learn the same? same initial weights, "
+                         "same batches: per-step loss, weights and predictions against the first "
+                         "backend")
+    par.add_argument("--workloads", default="mnist_mlp,mnist_cnn,imdb_fasttext",
+                     help="comma-separated names, or all")
+    par.add_argument("--backends", default="tensorflow,jax,torch",
+                     help="comma-separated; the first is the reference")
+    par.add_argument("--steps", type=_positive_int, default=10,
+                     help="training steps (batches); the tolerances assume few (see parity.py)")
+    par.add_argument("--out", default=os.path.join(DEFAULT_OUT, "parity"))
+    par.add_argument("--profile", choices=registry.PROFILES, default="quick",
+                     help="the parameters (data subset, batch size, model) of this profile")
+    par.add_argument("--eval-samples", type=_positive_int, default=1000,
+                     help="test samples whose predictions are compared")
+    par.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    par.add_argument("--data-dir", default=None)
+    par.add_argument("--timeout", type=_seconds, default=1800.0,
+                     help="seconds per backend process (default 1800)")
+    # Tests only: BACKEND:LAYER_NAME[:SCALE] perturbs one layer's initial weights on one backend.
+    par.add_argument("--perturb", default=None, help=argparse.SUPPRESS)
+    par.set_defaults(func=_parity)
 
     ker = sub.add_parser("kernels", help="install or list the per-backend Jupyter kernels")
     ker.add_argument("action", choices=["install", "list"])

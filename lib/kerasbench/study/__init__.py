@@ -9,4 +9,5 @@ Host side (Python >= 3.10): nothing here imports Keras or a framework, or `keras
   runner     drives the matrix: skips what is done, hands the rest to an executor
   kernels    the kerasbench-<backend> Jupyter kernels
   harness    what papermill costs against a plain process
+  parity     `kerasbench parity`: the same training on every backend, compared
 """

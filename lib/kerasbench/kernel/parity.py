@@ -1,0 +1,423 @@
+"""The kernel side of `kerasbench parity`: one backend, one workload, one fresh process.
+
+    python -m kerasbench.kernel.parity JOB_JSON
+
+Run with the backend kernel's Python and environment (KERAS_BACKEND fixed before anything imports
+Keras), as `kerasbench.plain` is. The model and data come from the workload's own notebook: its
+code cells run up to, not including, the cell that trains (the one calling `training.fit`), so
+parity checks the model the study trains, built the way the study builds it.
+
+Then, with files only for exchange (the host compares them; nothing here judges):
+1. Initial weights. The reference backend saves them (`init.weights.h5`, Keras 3's backend-neutral
+   format, and `init.layers.h5`, one group per layer in layer order); every other backend loads
+   them (Keras 3 from `.weights.h5`; Keras 2.3.1, which cannot read that format, by layer order
+   after checking that each layer's weight shapes match, else it cannot join and says why).
+   `weights_step0.layers.h5` is what the backend holds before its first step.
+2. Randomness that could differ between backends is switched off: every Dropout layer's rate and
+   every recurrent cell's dropout/recurrent_dropout become 0 (listed in result.json); batches are
+   the first `steps` batches of the training arrays in order (wrapping around), one
+   `train_on_batch` each: no shuffling, no augmentation. BatchNormalization stays in training
+   mode (deterministic: batch statistics).
+3. Per-step loss (`losses.csv`), the weights after training (`weights_final.layers.h5`), the
+   predictions on the evaluation samples (`predictions.npz`) and `evaluate()` on them.
+4. Cross-load: every non-reference backend loads the reference's trained weights, predicts and
+   evaluates the same samples (`crossload_predictions.npz`, `crossload` in result.json).
+
+Kernel side: Python 3.6 syntax (the CNTK kernel).
+"""
+import csv
+import json
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from kerasbench import plain
+
+RESULT_JSON = "result.json"
+LOSSES_CSV = "losses.csv"
+TRAIN_CELL_MARK = "training.fit("
+
+
+class CannotJoin(Exception):
+    """This backend cannot take part for this workload (the reason is the message)."""
+
+
+def model_cells(notebook_path):
+    """The notebook's code cells before the one that trains."""
+    cells = plain.code_cells(notebook_path)
+    for n, (_, source) in enumerate(cells):
+        if TRAIN_CELL_MARK in source:
+            return cells[:n]
+    raise CannotJoin("%s has no cell calling %s...): nothing to stop before"
+                     % (notebook_path, TRAIN_CELL_MARK))
+
+
+def build(notebook_path, parameters):
+    """Runs the notebook up to training; returns its namespace (`model`, `data`, `run`...)."""
+    namespace = {"__name__": "__main__"}
+    for n, (index, source) in enumerate(model_cells(notebook_path)):
+        exec(compile(source, "%s[cell %d]" % (notebook_path, index), "exec"), namespace)
+        if n == 0:
+            namespace.update(parameters)
+    for name in ("model", "data"):
+        if name not in namespace:
+            raise CannotJoin("%s defines no `%s` before training" % (notebook_path, name))
+    return namespace
+
+
+# Layers and their weights, in layer order
+
+
+def _all_layers(model):
+    """Every layer, wrappers' inner layers included (Bidirectional's forward and backward)."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        for attr in ("forward_layer", "backward_layer", "layer"):
+            inner = getattr(layer, attr, None)
+            if inner is not None and hasattr(inner, "get_weights") and inner is not layer:
+                found.append(inner)
+    return found
+
+
+def layer_table(model):
+    """[(index, name, class, [weight shapes])] for every layer of the model, in order."""
+    return [(i, layer.name, type(layer).__name__, [list(w.shape) for w in layer.get_weights()])
+            for i, layer in enumerate(model.layers)]
+
+
+def save_layers(model, path):
+    """One group per layer (`layer_000`...), its weights as datasets `0`, `1`... in Keras' order,
+    the layer's name and class as attributes: readable by h5py on both sides, any Keras."""
+    import h5py
+
+    with h5py.File(path + ".tmp", "w") as f:
+        for i, name, cls, _ in layer_table(model):
+            group = f.create_group("layer_%03d" % i)
+            group.attrs["name"] = name
+            group.attrs["class"] = cls
+            for j, w in enumerate(model.layers[i].get_weights()):
+                group.create_dataset(str(j), data=np.asarray(w))
+    os.replace(path + ".tmp", path)
+
+
+def read_layers(path):
+    """[(name, class, [arrays])] in layer order, from save_layers' file."""
+    import h5py
+
+    layers = []
+    with h5py.File(path, "r") as f:
+        for key in sorted(f.keys()):
+            group = f[key]
+            arrays = [np.asarray(group[str(j)]) for j in range(len(group.keys()))]
+            layers.append((str(group.attrs["name"]), str(group.attrs["class"]), arrays))
+    return layers
+
+
+def load_layers(model, path):
+    """Sets every layer's weights from save_layers' file by layer order, after checking that the
+    layers line up (same count, same weight shapes): CannotJoin names the first that does not."""
+    saved = read_layers(path)
+    if len(saved) != len(model.layers):
+        raise CannotJoin("the model has %d layers here, %d in %s (layer structures differ)"
+                         % (len(model.layers), len(saved), os.path.basename(path)))
+    for layer, (name, cls, arrays) in zip(model.layers, saved):
+        shapes = [tuple(w.shape) for w in layer.get_weights()]
+        if shapes != [tuple(a.shape) for a in arrays]:
+            raise CannotJoin("layer %s (%s) holds weights %s here but %s (%s) holds %s"
+                             % (layer.name, type(layer).__name__, shapes, name, cls,
+                                [tuple(a.shape) for a in arrays]))
+        if arrays:
+            layer.set_weights(arrays)
+
+
+def save_weights(model, folder, stem):
+    """`<stem>.weights.h5` (Keras 3 only) and `<stem>.layers.h5` (both Kerases)."""
+    from kerasbench.kernel import compat
+
+    if compat.KERAS3:
+        model.save_weights(os.path.join(folder, stem + ".weights.h5"))
+    save_layers(model, os.path.join(folder, stem + ".layers.h5"))
+
+
+def load_weights(model, folder, stem):
+    """Keras 3 reads the backend-neutral `.weights.h5`; Keras 2.3.1 the layer-ordered file."""
+    from kerasbench.kernel import compat
+
+    keras3_file = os.path.join(folder, stem + ".weights.h5")
+    if compat.KERAS3 and os.path.exists(keras3_file):
+        model.load_weights(keras3_file)
+        return "keras .weights.h5"
+    load_layers(model, os.path.join(folder, stem + ".layers.h5"))
+    return "layer order (.layers.h5)"
+
+
+def perturb(model, layer_name, scale, seed=12345):
+    """Tests only: adds scale x (the weight's std) x N(0, 1) noise to every weight of the layer
+    named `layer_name`, as if it had been initialised differently on this backend. Returns the
+    layer's name, or None where the model has no such layer (nothing changed)."""
+    layers = [layer for layer in model.layers if layer.name == layer_name]
+    if not layers:
+        return None
+    rng = np.random.RandomState(seed)
+    # A weight initialised to constants (biases: zeros) is left alone: it has no spread to copy.
+    layers[0].set_weights([w + (scale * float(np.std(w)) * rng.standard_normal(w.shape))
+                           .astype(w.dtype) for w in layers[0].get_weights()])
+    return layer_name
+
+
+# Randomness that differs between backends: dropout
+
+
+def without_dropout(model):
+    """The model with every dropout rate 0; returns (model, [what was switched off]).
+
+    Keras 3 reads a Dropout layer's rate when it traces the train step, so setting it suffices.
+    Keras 2.3.1 built the dropout into its graph when the layer was called: there the model is
+    cloned from its (now rate-0) configuration and compiled again with the same loss, loss weights,
+    metrics and a fresh optimizer of the same configuration (nothing had trained yet).
+    """
+    from kerasbench.kernel import compat
+
+    switched = []
+    for layer in _all_layers(model):
+        if "Dropout" in type(layer).__name__ and getattr(layer, "rate", 0):
+            switched.append("%s.rate=%g" % (layer.name, layer.rate))
+            layer.rate = 0.0
+        cell = getattr(layer, "cell", None)
+        for holder in (layer, cell):
+            for attr in ("dropout", "recurrent_dropout"):
+                value = getattr(holder, attr, None) if holder is not None else None
+                if isinstance(value, (int, float)) and value > 0:
+                    try:
+                        setattr(holder, attr, 0.0)
+                    except AttributeError:
+                        continue  # Keras 3 LSTM layer: a read-only view of its cell's value
+                    switched.append("%s.%s=%g" % (layer.name, attr, value))
+    if switched and not compat.KERAS3:
+        import keras
+
+        clone = keras.models.clone_model(model)
+        if not clone.built:  # a Sequential's clone drops its InputLayer: build it to that shape
+            clone.build(model.input_shape)
+        clone.set_weights(model.get_weights())
+        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        clone.compile(optimizer=optimizer, loss=model.loss, loss_weights=model.loss_weights,
+                      metrics=getattr(model, "_compile_metrics", None))
+        model = clone
+    return model, switched
+
+
+# Data
+
+
+def _take(x, index):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return [v[index] for v in x]
+    if isinstance(x, dict):
+        return dict((k, v[index]) for k, v in x.items())
+    return x[index]
+
+
+def _length(x):
+    if isinstance(x, (list, tuple)):
+        return len(x[0])
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    return len(x)
+
+
+def batches(data, batch_size, steps):
+    """The first `steps` full batches of the training arrays, in order, wrapping around."""
+    n = _length(data.x_train)
+    per_epoch = n // batch_size
+    if per_epoch < 1:
+        raise CannotJoin("%d training samples make no full batch of %d" % (n, batch_size))
+    for step in range(steps):
+        start = (step % per_epoch) * batch_size
+        index = slice(start, start + batch_size)
+        yield step, _take(data.x_train, index), _take(data.y_train, index)
+
+
+def evaluation_set(data, batch_size, steps, samples):
+    """The test set's first `samples`; a model without one (the text models) is evaluated on the
+    training samples after the ones its `steps` batches used (the last ones if none are left)."""
+    if data.x_test is not None:
+        n = min(samples, _length(data.x_test))
+        return _take(data.x_test, slice(0, n)), _take(data.y_test, slice(0, n)), "test"
+    total = _length(data.x_train)
+    start = min(steps * batch_size, total)
+    if total - start < min(samples, total):
+        start = max(0, total - samples)
+    index = slice(start, min(total, start + samples))
+    return (_take(data.x_train, index), _take(data.y_train, index),
+            "training samples %d-%d (no test set)" % (index.start, index.stop))
+
+
+def _outputs(value):
+    return [np.asarray(v) for v in value] if isinstance(value, (list, tuple)) else [np.asarray(value)]
+
+
+def _first_loss(value):
+    """train_on_batch's total loss: a scalar, or the first entry of [loss, metrics...]."""
+    if isinstance(value, (list, tuple)):
+        value = value[0]
+    return float(np.asarray(value))
+
+
+def predict(model, x, batch_size):
+    return _outputs(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def evaluate(model, x, y, batch_size):
+    from kerasbench.kernel import compat
+
+    if compat.KERAS3:  # metrics_names there says `compile_metrics`, not the metric's name
+        logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        return dict((k, float(v)) for k, v in logs.items())
+    values = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    names = list(getattr(model, "metrics_names", None) or ["loss"])
+    logs = dict(zip(names, [float(v) for v in values]))
+    if compat.backend_name() == "cntk":
+        # Keras 2.3.1 on CNTK reports a metric one batch late (compat.exact_validation_metrics):
+        # its running totals hold the whole pass.
+        for metric in getattr(model, "metrics", None) or []:
+            total, count = getattr(metric, "total", None), getattr(metric, "count", None)
+            if getattr(metric, "name", None) in logs and total is not None and count is not None:
+                seen = float(keras_value(count))
+                if seen > 0:
+                    logs[metric.name] = float(keras_value(total)) / seen
+    return compat.normalize_logs(logs)
+
+
+def keras_value(variable):
+    import keras
+
+    return keras.backend.get_value(variable)
+
+
+def _save_npz(path, arrays):
+    np.savez(path, **dict(("output_%d" % i, a) for i, a in enumerate(arrays)))
+
+
+# The job
+
+
+def reduction_length(model, batch_size):
+    """K: the longest sum one training step computes, for the host's tolerance.
+
+    The larger of the widest fan-in of a weight matrix (Dense inputs, conv kernel_h x kernel_w x
+    channels, LSTM inputs and units; embeddings are lookups, not sums) and batch x positions (a
+    weight gradient sums over every sample and every spatial or time position its layer sees).
+    """
+    from kerasbench.kernel import compat
+
+    fan_in = 1
+    for layer in _all_layers(model):
+        if "Embedding" in type(layer).__name__:
+            continue
+        for w in layer.get_weights():
+            if w.ndim >= 2:
+                fan_in = max(fan_in, int(np.prod(w.shape[:-1])))
+    positions = 1
+    for layer in model.layers:
+        try:
+            shape = layer.input.shape if compat.KERAS3 else layer.input_shape
+        except (AttributeError, ValueError):
+            continue
+        shape = shape[0] if isinstance(shape, list) else shape
+        dims = [int(d) for d in list(shape)[1:-1] if d is not None]
+        if dims:
+            positions = max(positions, int(np.prod(dims)))
+    return max(fan_in, batch_size * positions)
+
+
+def run_job(job):
+    from kerasbench.kernel import compat
+
+    out = job["folder"]
+    result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
+              "status": "running"}
+    namespace = build(job["notebook"], job["parameters"])
+    import keras
+
+    result["keras"] = keras.__version__
+    model, data = namespace["model"], namespace["data"]
+    batch_size = int(job["parameters"]["batch_size"])
+    model, result["dropout_switched_off"] = without_dropout(model)
+    result["layers"] = layer_table(model)
+    result["weighted_layers"] = sum(1 for row in result["layers"] if row[3])
+    result["reduction_length"] = reduction_length(model, batch_size)
+    result["optimizer"] = type(model.optimizer).__name__
+    result["batch_size"] = batch_size
+
+    reference = job["reference_folder"]
+    if job["role"] == "reference":
+        save_weights(model, out, "init")
+        result["initial_weights"] = "built here, saved"
+    else:
+        result["initial_weights"] = "loaded by " + load_weights(model, reference, "init")
+    if job.get("perturb_layer") is not None:
+        result["perturbed_layer"] = perturb(model, job["perturb_layer"],
+                                            float(job.get("perturb_scale", 1.0)))
+    save_layers(model, os.path.join(out, "weights_step0.layers.h5"))
+
+    with open(os.path.join(out, LOSSES_CSV), "w") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "loss"])
+        for step, x, y in batches(data, batch_size, int(job["steps"])):
+            loss = _first_loss(model.train_on_batch(x, y))
+            writer.writerow([step, repr(loss)])
+            f.flush()
+    save_layers(model, os.path.join(out, "weights_final.layers.h5"))
+
+    x_eval, y_eval, result["evaluated_on"] = evaluation_set(data, batch_size, int(job["steps"]),
+                                                            int(job["eval_samples"]))
+    result["eval_samples"] = _length(x_eval)
+    _save_npz(os.path.join(out, "predictions.npz"), predict(model, x_eval, batch_size))
+    result["evaluate"] = evaluate(model, x_eval, y_eval, batch_size)
+    if job["role"] == "reference":
+        save_weights(model, out, "trained")
+    else:
+        result["crossload_weights"] = "loaded by " + load_weights(model, reference, "trained")
+        _save_npz(os.path.join(out, "crossload_predictions.npz"),
+                  predict(model, x_eval, batch_size))
+        result["crossload"] = evaluate(model, x_eval, y_eval, batch_size)
+    result["status"] = "ok"
+    result["compile_options"] = compat.compile_options()
+    return result
+
+
+def _write(path, result):
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True, default=str)
+    os.replace(path + ".tmp", path)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit("usage: python -m kerasbench.kernel.parity JOB_JSON")
+    with open(argv[0]) as f:
+        job = json.load(f)
+    path = os.path.join(job["folder"], RESULT_JSON)
+    try:
+        result = run_job(job)
+    except CannotJoin as e:
+        result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
+                  "status": "cannot_join", "reason": str(e)}
+    except Exception as e:  # the host reads the reason; the traceback goes to the log
+        traceback.print_exc()
+        result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
+                  "status": "failed", "reason": "%s: %s" % (type(e).__name__, e)}
+    _write(path, result)
+    print("parity %s on %s: %s" % (job["workload"], job["backend"], result["status"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,508 @@
+"""`kerasbench parity`: does a workload learn the same on every backend? Host side (no Keras).
+
+For each workload, one fresh process per backend (the backend kernel's Python and environment,
+`kerasbench.kernel.parity`) builds the model through the workload's notebook; the first backend
+listed (the reference) saves its initial weights, every other backend loads them, and each trains
+the same `steps` batches in the same order with dropout off and no shuffling. This module then
+compares the files they wrote with the reference's: per-step loss, each layer's weights before the
+first step and after the last, the predictions on the evaluation samples, and (cross-load) the
+reference's trained weights loaded and evaluated on each other backend.
+
+Tolerances: derived, not tuned
+------------------------------
+Two backends given the same float32 weights and data compute the same sums in a different order
+(and exp/log to within a few ulps). Let u = 2^-24 (float32 unit roundoff).
+
+* One op. A sum of K terms in a different order differs, with high probability, by at most
+  lambda * sqrt(K) * u relative to the sum of magnitudes (Higham and Mary, "A new approach to
+  probabilistic rounding error analysis", SIAM J. Sci. Comput. 2019, Theorem 3.1). lambda = 8:
+  the bound then fails with probability below 2 exp(-lambda^2 / 2) ~ 2.5e-14 per term, so it
+  holds for every one of ~1e8 terms of a run at once with probability > 99.9%. K is the longest
+  sum of a training step: the widest fan-in of a weight matrix, or batch x positions for a weight
+  gradient (the kernel computes it: `kernel.parity.reduction_length`).
+  eps_op = lambda * sqrt(K) * u.
+* A forward pass through D layers with weights adds D such errors (each layer's output error
+  passes on with condition ~1; an ill-conditioned model is exactly what this check should flag):
+  eps_fwd = D * eps_op.
+* A training step is a forward pass, a backward pass (D more sums) and an update; an adaptive
+  update (Adam, RMSprop, Adadelta, Adagrad...) divides the gradient by a running RMS, adding the
+  relative errors of numerator and denominator (Adadelta: and of its RMS of updates):
+  eps_step = c * 2 * D * eps_op, c = 3 for adaptive optimizers, 1 for SGD.
+* Differences from each step add up (short horizons, where the growth of a perturbation through
+  training is still linear; this is why parity uses tens of steps, not epochs):
+  - weights after N steps, each layer's largest difference relative to its largest weight:
+    tol_w(N) = N * eps_step;
+  - the loss at step t (computed before update t, so after t updates), relative:
+    tol_loss(t) = eps_fwd + t * eps_step;
+  - predicted probabilities after N steps: the sums make logits z, so the relative bound holds
+    for them: |dz| <= tol * Z, Z the largest logit magnitude, read back from the reference's
+    probabilities as the largest log(p_max / p_min) of a sample (sigmoid: |log(p / (1 - p))|);
+    softmax and sigmoid move a probability by at most half the change of the logit differences:
+    tol_p = (eps_fwd + N * eps_step) * max(1, Z) / 2. A predicted class may differ only where
+    the reference's two best classes are within 2 * tol_p of each other (a near-tie).
+* Initial weights loaded from the reference's file: exact (tolerance 0): a float32 copy.
+* Cross-load (the same trained weights on two backends, no training): probabilities within
+  eps_fwd * max(1, Z) / 2, classes equal except near-ties (2 * eps_fwd), evaluate()'s loss within
+  eps_fwd + lambda * sqrt(n) * u relative (its mean over n samples is one more sum), accuracy
+  within the fraction of near-ties.
+
+What the bound assumes, and where it stops: linear growth. On mnist_cnn (Adadelta at lr 1.0) the
+loss difference grows about x3 per step from step ~6 on (measured on a CPU: 1e-7 at step 6,
+5e-3 at step 15): training amplifies rounding differences exponentially there, and no float32
+argument bounds them beyond ~10 steps. So parity uses few steps (default 10); the cross-load
+check and the study's accuracy curves speak for longer horizons.
+"""
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from kerasbench import registry
+from kerasbench.errors import UserError
+from kerasbench.study import kernels, params
+
+U = 2.0 ** -24
+LAMBDA = 8.0
+ADAPTIVE_OPTIMIZERS = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adadelta", "Adagrad",
+                       "Adafactor", "Lion", "Ftrl")
+
+PARITY_CSV = "parity.csv"
+LOSSES_CSV = "parity_losses.csv"
+PARITY_HTML = "parity.html"
+COLUMNS = ["workload", "backend", "reference", "check", "layer", "value", "tolerance", "passed",
+           "note"]
+DEFAULT_STEPS = 10
+DEFAULT_EVAL_SAMPLES = 1000
+DEFAULT_TIMEOUT = 1800.0
+
+
+# Tolerances
+
+
+def tolerances(reduction_length, weighted_layers, optimizer, steps):
+    """The documented tolerances (module docstring) for one model."""
+    eps_op = LAMBDA * math.sqrt(max(1, reduction_length)) * U
+    depth = max(1, weighted_layers)
+    eps_fwd = depth * eps_op
+    c = 3.0 if optimizer in ADAPTIVE_OPTIMIZERS else 1.0
+    eps_step = c * 2 * depth * eps_op
+    return {"eps_op": eps_op, "eps_fwd": eps_fwd, "eps_step": eps_step,
+            "weights": steps * eps_step, "probabilities": eps_fwd + steps * eps_step}
+
+
+def loss_tolerance(tol, step):
+    return tol["eps_fwd"] + step * tol["eps_step"]
+
+
+def eval_tolerance(tol, samples):
+    return tol["eps_fwd"] + LAMBDA * math.sqrt(max(1, samples)) * U
+
+
+# Comparisons
+
+
+def layer_differences(reference, other):
+    """[(layer name, largest |difference| / largest |reference weight|)] for layers with weights.
+
+    Both are read_layers lists from the same model; a layer whose shapes differ
+    gets inf."""
+    rows = []
+    for (name, _, ref), (_, _, got) in zip(reference, other):
+        if not ref:
+            continue
+        if [a.shape for a in ref] != [a.shape for a in got]:
+            rows.append((name, float("inf")))
+            continue
+        scale = max(float(np.max(np.abs(a))) if a.size else 0.0 for a in ref) or 1.0
+        diff = max(float(np.max(np.abs(a.astype("float64") - b.astype("float64"))))
+                   if a.size else 0.0 for a, b in zip(ref, got))
+        rows.append((name, diff / scale if math.isfinite(diff) else float("inf")))
+    return rows
+
+
+def logit_scale(outputs):
+    """Z: the largest logit magnitude the probabilities imply (module docstring), at least 1."""
+    tiny = float(np.finfo("float32").tiny)
+    scale = 1.0
+    for probs in outputs:
+        probs = np.clip(np.asarray(probs, "float64").reshape(len(probs), -1), tiny, 1.0)
+        if not probs.size:
+            continue
+        if probs.shape[1] == 1:
+            p = np.clip(probs[:, 0], tiny, 1 - 1e-7)
+            z = np.abs(np.log(p / (1 - p)))
+        else:
+            z = np.log(probs.max(axis=1)) - np.log(probs.min(axis=1))
+        scale = max(scale, float(np.max(z)))
+    return scale
+
+
+def classes_and_margins(probs):
+    """Predicted class per sample, and the gap between the two best (binary: |2p - 1|)."""
+    probs = np.asarray(probs, dtype="float64").reshape(len(probs), -1)
+    if probs.shape[1] == 1:
+        p = probs[:, 0]
+        return (p > 0.5).astype(int), np.abs(2 * p - 1)
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    return np.argmax(probs, axis=1), top2[:, 1] - top2[:, 0]
+
+
+def compare_predictions(reference, other, tol_p):
+    """(max |prob difference|, agreement, disagreements that are not near-ties) over outputs."""
+    worst, agree, total, hard = 0.0, 0, 0, 0
+    for ref, got in zip(reference, other):
+        ref = np.asarray(ref, "float64")
+        got = np.asarray(got, "float64")
+        diff = np.abs(ref - got)
+        worst = max(worst, float(np.nanmax(diff)) if diff.size else 0.0)
+        if not np.all(np.isfinite(got)):
+            worst = float("inf")
+        ref_class, margin = classes_and_margins(ref)
+        got_class, _ = classes_and_margins(got)
+        same = ref_class == got_class
+        agree += int(same.sum())
+        total += len(same)
+        hard += int(np.sum(~same & (margin > 2 * tol_p)))
+    return worst, (agree / total if total else 1.0), hard
+
+
+def near_tie_fraction(reference, tol_p):
+    fractions = [float(np.mean(classes_and_margins(r)[1] <= 2 * tol_p)) for r in reference]
+    return max(fractions) if fractions else 0.0
+
+
+# The kernel's files (kerasbench.kernel.parity writes them; docs/design.md has the format)
+RESULT_JSON = "result.json"
+KERNEL_LOSSES = "losses.csv"
+
+
+def read_layers(path):
+    """[(name, class, [arrays])] in layer order, from a `.layers.h5` file."""
+    import h5py
+
+    layers = []
+    with h5py.File(path, "r") as f:
+        for key in sorted(f.keys()):
+            group = f[key]
+            arrays = [np.asarray(group[str(j)]) for j in range(len(group.keys()))]
+            layers.append((str(group.attrs["name"]), str(group.attrs["class"]), arrays))
+    return layers
+
+
+def _read_npz(path):
+    with np.load(path) as f:
+        return [f["output_%d" % i] for i in range(len(f.files))]
+
+
+def _read_losses(path):
+    with open(path) as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def _row(workload, backend, reference, check, value, tolerance, passed, layer="", note=""):
+    return {"workload": workload, "backend": backend, "reference": reference, "check": check,
+            "layer": layer, "value": value, "tolerance": tolerance, "passed": passed, "note": note}
+
+
+def _rel(a, b):
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return float("inf")
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def compare(workload, reference_dir, other_dir, steps):
+    """The parity.csv rows and per-step loss rows of one backend against the reference."""
+    ref = _read_json(os.path.join(reference_dir, RESULT_JSON))
+    got = _read_json(os.path.join(other_dir, RESULT_JSON))
+    backend, reference = got["backend"], ref["backend"]
+    tol = tolerances(ref["reduction_length"], ref["weighted_layers"], ref["optimizer"], steps)
+    rows, loss_rows = [], []
+
+    def add(check, value, tolerance, layer="", note=""):
+        rows.append(_row(workload, backend, reference, check, value, tolerance,
+                         bool(value <= tolerance), layer, note))
+
+    init_ref = read_layers(os.path.join(reference_dir, "weights_step0.layers.h5"))
+    init_got = read_layers(os.path.join(other_dir, "weights_step0.layers.h5"))
+    for name, value in layer_differences(init_ref, init_got):
+        add("initial_weights", value, 0.0, name, got.get("initial_weights", ""))
+
+    ref_losses = _read_losses(os.path.join(reference_dir, KERNEL_LOSSES))
+    got_losses = _read_losses(os.path.join(other_dir, KERNEL_LOSSES))
+    worst = None  # (difference / tolerance, difference, tolerance, step)
+    for step, (a, b) in enumerate(zip(got_losses, ref_losses)):
+        diff, t = _rel(a, b), loss_tolerance(tol, step)
+        loss_rows.append({"workload": workload, "backend": backend, "reference": reference,
+                          "step": step, "loss": a, "reference_loss": b, "relative_difference": diff,
+                          "tolerance": t})
+        if worst is None or diff / t > worst[0]:
+            worst = (diff / t, diff, t, step)
+    first_bad = next((r["step"] for r in loss_rows if not r["relative_difference"] <= r["tolerance"]),
+                     None)
+    add("loss", worst[1], worst[2], note="worst at step %d of %d%s" % (
+        worst[3], len(loss_rows), "" if first_bad is None else
+        "; first outside tolerance at step %d" % first_bad))
+
+    final_ref = read_layers(os.path.join(reference_dir, "weights_final.layers.h5"))
+    final_got = read_layers(os.path.join(other_dir, "weights_final.layers.h5"))
+    for name, value in layer_differences(final_ref, final_got):
+        add("final_weights", value, tol["weights"], name, "after %d steps" % steps)
+
+    preds_ref = _read_npz(os.path.join(reference_dir, "predictions.npz"))
+    preds_got = _read_npz(os.path.join(other_dir, "predictions.npz"))
+    z = logit_scale(preds_ref)
+    tol_p = tol["probabilities"] * z / 2
+    diff, agreement, hard = compare_predictions(preds_ref, preds_got, tol_p)
+    add("predictions_max_abs_diff", diff, tol_p,
+        note="on %s (%d samples); logit scale %.3g" % (got.get("evaluated_on"),
+                                                       got.get("eval_samples", 0), z))
+    rows.append(_row(workload, backend, reference, "predictions_argmax_agreement", agreement,
+                     "", hard == 0, note="%d disagreements beyond near-ties (margin <= %.2g)"
+                     % (hard, 2 * tol_p)))
+
+    cross = _read_npz(os.path.join(other_dir, "crossload_predictions.npz"))
+    tol_x = tol["eps_fwd"] * z / 2
+    diff, agreement, hard = compare_predictions(preds_ref, cross, tol_x)
+    add("crossload_max_abs_diff", diff, tol_x, note=got.get("crossload_weights", ""))
+    rows.append(_row(workload, backend, reference, "crossload_argmax_agreement", agreement, "",
+                     hard == 0, note="%d disagreements beyond near-ties (margin <= %.2g)"
+                     % (hard, 2 * tol_x)))
+    ties = near_tie_fraction(preds_ref, tol_x)
+    for metric, value in sorted((got.get("crossload") or {}).items()):
+        expected = (ref.get("evaluate") or {}).get(metric)
+        if expected is None:
+            continue
+        if "loss" in metric:
+            add("crossload_" + metric, _rel(value, expected),
+                eval_tolerance(tol, got.get("eval_samples", 1)),
+                note="%s %.6g here, %.6g on %s" % (metric, value, expected, reference))
+        else:
+            add("crossload_" + metric, abs(value - expected), ties + 1e-12,
+                note="%s %.6g here, %.6g on %s; near-ties %.3g" % (metric, value, expected,
+                                                                   reference, ties))
+    return rows, loss_rows
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def followers_agree(workload, reference, first_dir, other_dir, steps):
+    """A row saying whether two non-reference backends trained alike (loss at every step and
+    every layer's weights after training, with the same tolerances): where all of them differ
+    from the reference but agree with each other, it is the reference that differs."""
+    first = _read_json(os.path.join(first_dir, RESULT_JSON))
+    tol = tolerances(first["reduction_length"], first["weighted_layers"], first["optimizer"], steps)
+    a = _read_losses(os.path.join(first_dir, KERNEL_LOSSES))
+    b = _read_losses(os.path.join(other_dir, KERNEL_LOSSES))
+    ratio = max([_rel(x, y) / loss_tolerance(tol, t) for t, (x, y) in enumerate(zip(b, a))] or [0])
+    layers = layer_differences(
+        read_layers(os.path.join(first_dir, "weights_final.layers.h5")),
+        read_layers(os.path.join(other_dir, "weights_final.layers.h5")))
+    ratio = max([ratio] + [d / tol["weights"] for _, d in layers])
+    other = _read_json(os.path.join(other_dir, RESULT_JSON))["backend"]
+    return _row(workload, other, reference, "agrees_with_" + first["backend"], ratio, 1.0,
+                bool(ratio <= 1.0), note="largest difference / tolerance over losses and "
+                "final weights, %s vs %s" % (other, first["backend"]))
+
+
+def odd_one_out(rows):
+    """Lines for workloads where every backend differs from the reference but all the others
+    agree with each other."""
+    lines = []
+    for workload in dict.fromkeys(r["workload"] for r in rows):
+        mine = [r for r in rows if r["workload"] == workload]
+        agree = [r for r in mine if r["check"].startswith("agrees_with_")]
+        compared = {r["backend"] for r in mine if not r["check"].startswith("agrees_with_")
+                    and r["check"] != "run"}
+        failing = {r["backend"] for r in mine if r["passed"] is False
+                   and not r["check"].startswith("agrees_with_")}
+        if agree and all(r["passed"] is True for r in agree) and compared and failing == compared:
+            lines.append("%s: %s agree with each other within tolerance; the reference %s is the "
+                         "backend that differs" % (workload, " and ".join(sorted(compared)),
+                                                   mine[0]["reference"]))
+    return lines
+
+
+def failures(rows):
+    """One line per failing (workload, backend), naming the layers where that is possible."""
+    lines = []
+    keys = []
+    for row in rows:
+        key = (row["workload"], row["backend"])
+        if key not in keys:
+            keys.append(key)
+    for key in keys:
+        bad = [r for r in rows if (r["workload"], r["backend"]) == key and r["passed"] is False
+               and not r["check"].startswith("agrees_with_")]
+        if not bad:
+            continue
+        parts = []
+        init = [r for r in bad if r["check"] == "initial_weights"]
+        final = sorted([r for r in bad if r["check"] == "final_weights"],
+                       key=lambda r: -_ratio(r))
+        if init:
+            parts.append("initial weights of layer %s differ (largest difference %s of the "
+                         "layer's largest weight; a copy should be exact)"
+                         % (", ".join(r["layer"] for r in init), _fmt(init[0]["value"])))
+        if final:
+            parts.append("weights after training differ most in layer %s (%s, tolerance %s)%s"
+                         % (final[0]["layer"], _fmt(final[0]["value"]),
+                            _fmt(final[0]["tolerance"]),
+                            "; also " + ", ".join(r["layer"] for r in final[1:])
+                            if len(final) > 1 else ""))
+        for r in bad:
+            if r["check"] in ("initial_weights", "final_weights"):
+                continue
+            if r["tolerance"] == "":
+                parts.append("%s %s (%s)" % (r["check"], _fmt(r["value"]), r["note"]))
+            else:
+                parts.append("%s %s (tolerance %s%s)" % (
+                    r["check"], _fmt(r["value"]), _fmt(r["tolerance"]),
+                    "; " + r["note"] if r["note"] else ""))
+        lines.append("%s on %s vs %s: %s" % (key[0], key[1], bad[0]["reference"],
+                                             "; ".join(parts)))
+    return lines
+
+
+def _ratio(row):
+    try:
+        return float(row["value"]) / float(row["tolerance"]) if float(row["tolerance"]) else \
+            float("inf")
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return "%.3g" % value
+    return str(value)
+
+
+# Running the kernels
+
+
+def _kernel_python(backend):
+    spec = kernels.find(backend)
+    if spec is None:
+        kernels.require([backend])
+    return spec
+
+
+def run_backend(job, timeout):
+    """One backend's process: the kernel's Python and environment, output in its kernel.log."""
+    spec = _kernel_python(job["backend"])
+    folder = job["folder"]
+    with open(os.path.join(folder, "job.json"), "w") as f:
+        json.dump(job, f, indent=2, sort_keys=True)
+    env = kernels.process_env(spec)
+    started = time.time()
+    with open(os.path.join(folder, "kernel.log"), "w") as log:
+        try:
+            done = subprocess.run([spec.argv[0], "-m", "kerasbench.kernel.parity", "job.json"],
+                                  cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=timeout)
+            code = done.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    path = os.path.join(folder, RESULT_JSON)
+    result = _read_json(path) if os.path.exists(path) else None
+    if result is None:
+        result = {"backend": job["backend"], "workload": job["workload"], "status": "failed",
+                  "reason": "the process ended (%s) without a result; see %s" % (
+                      "timed out after %g s" % timeout if code == "timeout" else
+                      "exit code %s" % code, os.path.join(folder, "kernel.log"))}
+    result["wall_seconds"] = time.time() - started
+    return result
+
+
+def parse_perturb(text, backends):
+    """Tests only: `BACKEND:LAYER_NAME[:SCALE]`: that layer's initial weights get noise of SCALE
+    (default 1) times their spread on that backend, in every workload with a layer of that name."""
+    if not text:
+        return None
+    parts = text.split(":")
+    try:
+        backend, layer = parts[0], parts[1]
+        scale = float(parts[2]) if len(parts) > 2 else 1.0
+    except (IndexError, ValueError):
+        raise UserError("--perturb %s: expected BACKEND:LAYER_NAME[:SCALE]" % text)
+    if not layer:
+        raise UserError("--perturb %s: expected BACKEND:LAYER_NAME[:SCALE]" % text)
+    if backend not in backends:
+        raise UserError("--perturb %s: %s is not one of the backends compared" % (text, backend))
+    return backend, layer, scale
+
+
+def check(workloads, backends, steps, out, data_dir, profile="quick", overrides=None,
+          eval_samples=DEFAULT_EVAL_SAMPLES, timeout=DEFAULT_TIMEOUT, perturb=None, say=print):
+    """Runs every workload on every backend and writes parity.csv and parity_losses.csv into
+    `out` (the CLI adds parity.html: kerasbench.report.parity). Returns the parity.csv rows."""
+    if len(backends) < 2:
+        raise UserError("parity compares backends: give at least two (got %s)" % ",".join(backends))
+    if steps < 1:
+        raise UserError("--steps must be at least 1, got %d" % steps)
+    resolved = dict((w, params.resolve(w, profile, overrides=overrides)) for w in workloads)
+    out = os.path.abspath(out)
+    rows, loss_rows, results = [], [], {}
+    reference = backends[0]
+    for workload in workloads:
+        reference_dir = os.path.join(out, workload, reference)
+        for backend in backends:
+            folder = os.path.join(out, workload, backend)
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+            os.makedirs(folder)
+            parameters = dict(resolved[workload], backend=backend, run_dir=folder, seed=0,
+                              data_dir=data_dir)
+            job = {"workload": workload, "backend": backend, "folder": folder,
+                   "notebook": registry.notebook_path(workload), "parameters": parameters,
+                   "role": "reference" if backend == reference else "follower",
+                   "reference_folder": reference_dir, "steps": steps,
+                   "eval_samples": eval_samples}
+            if perturb and perturb[0] == backend:
+                job["perturb_layer"], job["perturb_scale"] = perturb[1], perturb[2]
+            if backend != reference and results[workload, reference]["status"] != "ok":
+                result = {"status": "skipped", "reason": "the reference (%s) did not finish"
+                          % reference}
+            else:
+                say("parity: %s on %s ..." % (workload, backend))
+                result = run_backend(job, timeout)
+            results[workload, backend] = result
+            if result["status"] != "ok":
+                rows.append(_row(workload, backend, reference, "run", result["status"], "",
+                                 "" if result["status"] == "cannot_join" else False,
+                                 note=result.get("reason", "")))
+                say("parity: %s on %s: %s: %s" % (workload, backend, result["status"],
+                                                  result.get("reason", "")))
+                continue
+            if backend != reference:
+                more, more_losses = compare(workload, reference_dir, folder, steps)
+                rows.extend(more)
+                loss_rows.extend(more_losses)
+        followers = [b for b in backends[1:] if results[workload, b]["status"] == "ok"]
+        for backend in followers[1:]:
+            rows.append(followers_agree(workload, reference,
+                                        os.path.join(out, workload, followers[0]),
+                                        os.path.join(out, workload, backend), steps))
+    write_csv(os.path.join(out, PARITY_CSV), rows, COLUMNS)
+    write_csv(os.path.join(out, LOSSES_CSV), loss_rows,
+              ["workload", "backend", "reference", "step", "loss", "reference_loss",
+               "relative_difference", "tolerance"])
+    return rows
+
+
+def write_csv(path, rows, columns):
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    os.replace(path + ".tmp", path)
