@@ -298,3 +298,16 @@ def test_kernel_records_the_gpu_uuid(tmp_path, monkeypatch):
     assert environment.device()["gpu_uuid"] == "GPU-aaa"
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     assert environment.device()["gpu"] is None and environment.device()["gpu_uuid"] is None
+
+
+def test_then_and_now_compares_ratios(tmp_path):
+    for backend, seconds in (("tensorflow", 2.0), ("cntk", 5.0)):
+        write_run(tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, seconds, seconds]))
+    frame = build(tmp_path / "runs", [SHIPPED]).then_and_now
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert (row["workload"], row["numerator"], row["denominator"]) == ("mnist_mlp", "cntk", "tensorflow")
+    cntk = pd.read_csv(SHIPPED / "mnist_mlp_cntk.csv")["elapsed"].iloc[1:].mean()
+    tf = pd.read_csv(SHIPPED / "mnist_mlp_tensorflow.csv")["elapsed"].iloc[1:].mean()
+    assert row["reference_ratio"] == pytest.approx(cntk / tf)
+    assert row["ratio"] == pytest.approx(2.5) and row["runs"] == "1 / 1"

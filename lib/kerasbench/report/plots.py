@@ -518,6 +518,22 @@ def detail_table(summary) -> Html:
     return Html(STYLE + _table(view, "No results."))
 
 
+def then_and_now_table(summary) -> Html:
+    """Each reference's ratio between two backends beside this study's ratio of the same pair."""
+    frame = summary.then_and_now
+    if frame is None or frame.empty:
+        return Html(STYLE + "<p><em>No backend ran both in a reference and here.</em></p>")
+    view = pd.DataFrame({
+        "workload": [rundata.workload_title(w) for w in frame["workload"]],
+        "ratio of s/epoch": [f"{n} ÷ {d}" for n, d in zip(frame["numerator"], frame["denominator"])],
+        "reference (epochs after the first)": [f"{r}: {v:.2f}×" for r, v in
+                                               zip(frame["reference"], frame["reference_ratio"])],
+        "this study": [f"{v:.2f}×" for v in frame["ratio"]],
+        "runs here (numerator / denominator)": frame["runs"],
+    })
+    return Html(STYLE + _table(view, ""))
+
+
 def floor_table(summary) -> Html:
     """Every Keras configuration as a multiple of the floor (the fastest native loop)."""
     table = summary.table

@@ -56,6 +56,7 @@ class Summary:
     coverage: dict = field(default_factory=dict)
     coverage_studies: int = 2000
     coverage_used: bool = True  # False: no row had an interval; coverage is for MIN_RUNS, as context
+    then_and_now: pd.DataFrame = None
     confidence_level: float = 0.95
     n_resamples: int = 10_000
     seed: int = 0
@@ -251,6 +252,39 @@ def metric_curves(epochs: pd.DataFrame) -> pd.DataFrame:
         ["reference"] + GROUP + ["epoch"], key=sort_key, ignore_index=True)
 
 
+def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
+    """Each reference's ratio between two backends beside this study's, per workload: the 2017
+    comparison is made through ratios, never seconds on today's axis.
+
+    For every pair of backends a reference ran (default configuration) that this study also ran:
+    columns workload, numerator, denominator, reference, reference_ratio, source, ratio, runs
+    ("1 / 3": the runs behind this study's ratio). Both ratios are of the means over the epochs
+    after the first (mean_after_first), so the 2017 warm-up does not weigh on one side only.
+    """
+    rows = []
+    defaults = table[(table["config"] == "default") & np.isfinite(table["mean_epoch_seconds"].astype(float))
+                     & ~table["backend"].map(is_native)]
+    mine = defaults[~defaults["reference"]]
+    for (source, workload), ref in defaults[defaults["reference"]].groupby(["source", "workload"], sort=False):
+        ours = mine[mine["workload"] == workload].set_index("backend")
+        theirs = ref.set_index("backend")
+        backends = [b for b in theirs.index if b in ours.index]
+        for i, first in enumerate(backends):
+            for second in backends[i + 1:]:
+                for this_source, block in ours.groupby("source", sort=False):
+                    rows.append({
+                        "workload": workload, "numerator": second, "denominator": first,
+                        "reference": source,
+                        "reference_ratio": (theirs.loc[second, "mean_after_first"]
+                                            / theirs.loc[first, "mean_after_first"]),
+                        "source": this_source,
+                        "ratio": (block.loc[second, "mean_after_first"]
+                                  / block.loc[first, "mean_after_first"]),
+                        "runs": f"{int(block.loc[second, 'runs'])} / {int(block.loc[first, 'runs'])}"})
+    return pd.DataFrame(rows, columns=["workload", "numerator", "denominator", "reference",
+                                       "reference_ratio", "source", "ratio", "runs"])
+
+
 def build(study: rundata.Study, *, confidence_level: float = 0.95, n_resamples: int = 10_000,
           seed: int = 0, coverage_studies: int = 2000) -> Summary:
     """Everything the report shows, from one loaded study."""
@@ -262,7 +296,7 @@ def build(study: rundata.Study, *, confidence_level: float = 0.95, n_resamples: 
     coverage = {n: stats.simulate_coverage(n, confidence_level=confidence_level,
                                            studies=coverage_studies, seed=seed)
                 for n in (used or [stats.MIN_RUNS])}
-    return Summary(study=study, per_run=per_run, table=table,
+    return Summary(study=study, per_run=per_run, table=table, then_and_now=then_and_now(table),
                    curves=metric_curves(study.epochs),
                    notes=notes_mod.notes(table, study), verdicts=notes_mod.verdicts(table),
                    coverage=coverage, coverage_used=coverage_used,
