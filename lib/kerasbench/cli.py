@@ -94,6 +94,33 @@ def _harness(args):
     return 0 if r["pairs"] == args.pairs else 1
 
 
+def _profile(args):
+    from kerasbench import datafiles
+    from kerasbench.study import kernels, params, plan, preflight
+    from kerasbench.study import profile as profile_mod
+
+    plan.parse_list(args.workload, list(registry.WORKLOADS), "workload")
+    plan.parse_list(args.backend, list(registry.BACKENDS), "backend")
+    if args.steps < 2 or args.repeats < 1:
+        raise UserError("--steps must be at least 2 and --repeats at least 1, got %d and %d"
+                        % (args.steps, args.repeats))
+    overrides = dict(params.parse_override(s) for s in args.set or [])
+    kernels.require([args.backend])
+    data_dir = datafiles.data_dir(args.data_dir)
+    preflight.check_data_dir(data_dir,
+                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
+    preflight.check_data(plan.plan(args.profile, [args.workload], [args.backend],
+                                   overrides=overrides, config=args.config), data_dir,
+                         download=not args.no_download,
+                         warn=lambda line: print(line, file=sys.stderr))
+    record = profile_mod.profile(args.workload, args.backend, args.out, profile=args.profile,
+                                 config=args.config, steps=args.steps, repeats=args.repeats,
+                                 overrides=overrides, data_dir=data_dir, timeout=args.timeout)
+    print(profile_mod.describe(record))
+    print("written: %s" % os.path.join(args.out, profile_mod.PROFILE_JSON))
+    return 0 if record.get("status") == "ok" else 1
+
+
 def _fmt(value):
     return "-" if value is None else "%.3f" % value
 
@@ -300,6 +327,24 @@ def build_parser():
     # Tests only: BACKEND:LAYER_NAME[:SCALE] perturbs one layer's initial weights on one backend.
     par.add_argument("--perturb", default=None, help=argparse.SUPPRESS)
     par.set_defaults(func=_parity)
+
+    pro = sub.add_parser("profile", help="where a Keras step's time goes: fit as the study runs "
+                         "it, without callbacks, with data on the device, a whole epoch per call, "
+                         "the bare step (one fresh kernel process)")
+    pro.add_argument("--workload", required=True)
+    pro.add_argument("--backend", required=True)
+    pro.add_argument("--config", default="default",
+                     help="configuration whose settings the default fit uses (params/configs.yaml)")
+    pro.add_argument("--profile", choices=registry.PROFILES, default="full",
+                     help="parameter profile: model sizes and data (default full)")
+    pro.add_argument("--steps", type=int, default=100, help="training steps per timed pass")
+    pro.add_argument("--repeats", type=int, default=3, help="timed passes per variant (median)")
+    pro.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    pro.add_argument("--data-dir", default=None)
+    pro.add_argument("--no-download", action="store_true", help="never download a missing file")
+    pro.add_argument("--timeout", type=_seconds, default=None, help="seconds for the whole profile")
+    pro.add_argument("--out", required=True, help="folder for profile.json and profile.csv")
+    pro.set_defaults(func=_profile)
 
     ker = sub.add_parser("kernels", help="install or list the per-backend Jupyter kernels")
     ker.add_argument("action", choices=["install", "list"])

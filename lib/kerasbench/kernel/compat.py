@@ -15,6 +15,18 @@ KERAS3 = KERAS_MAJOR >= 3
 _compile_options = {}
 
 
+# Options every LSTM gets (use_cudnn), set once per run by session.start like compile options.
+_lstm_options = {}
+
+
+def set_lstm_options(use_cudnn="auto"):
+    """use_cudnn: Keras 3's LSTM argument ("auto": cuDNN where Keras finds it usable, True: cuDNN
+    or an error, False: the generic loop). Keras 2.3.1 has no such argument: ignored there."""
+    _lstm_options.clear()
+    if use_cudnn != "auto" and KERAS3:
+        _lstm_options["use_cudnn"] = use_cudnn
+
+
 def set_compile_options(**options):
     _compile_options.clear()
     _compile_options.update((k, v) for k, v in options.items() if v is not None)
@@ -88,7 +100,148 @@ def lstm(units, implementation=None, **kwargs):
     kwargs.setdefault("recurrent_activation", "sigmoid")
     if not KERAS3 and implementation is not None:
         kwargs["implementation"] = implementation
+    if KERAS3:
+        for key, value in _lstm_options.items():
+            kwargs.setdefault(key, value)
+        if kwargs.get("use_cudnn") is True and not gpu_available():
+            raise ValueError("use_cudnn=True asks for cuDNN's LSTM, and Keras on %s sees no GPU "
+                             "here: use 'auto' or False" % backend_name())
     return keras.layers.LSTM(units, **kwargs)
+
+
+def gpu_available():
+    """Whether the backend itself sees a GPU (where Keras' cuDNN paths can run)."""
+    backend = backend_name()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
+
+
+# Which LSTM kernel ran: Keras 3 tries `backend.lstm` (the cuDNN path) and falls back to the
+# generic loop when that raises NotImplementedError; on PyTorch `backend.lstm` itself falls back
+# when `_cudnn_lstm` fails. The probe counts both, so kernel.json can say what ran, not what
+# was asked for. On JAX and TensorFlow the calls happen when the step is traced, on PyTorch
+# every step. A counter per call; the maths is untouched.
+LSTM_PROBE = {"installed": False, "backend_lstm_calls": 0, "backend_lstm_declined": 0,
+              "torch_cudnn_calls": 0, "torch_cudnn_failed": 0}
+
+
+def install_lstm_probe():
+    """Wraps Keras' backend.lstm (and torch's _cudnn_lstm) with counters; never fails a run:
+    where Keras' internals differ, the probe says it is not installed and why."""
+    if not KERAS3 or LSTM_PROBE["installed"]:
+        return
+    try:
+        _install_lstm_probe()
+    except Exception as e:
+        LSTM_PROBE["installed"] = "no: %s: %s" % (type(e).__name__, e)
+
+
+def _install_lstm_probe():
+    import importlib
+
+    from keras.src import backend as keras_backend
+
+    original = keras_backend.lstm
+
+    def lstm_probe(*args, **kwargs):
+        LSTM_PROBE["backend_lstm_calls"] += 1
+        try:
+            return original(*args, **kwargs)
+        except NotImplementedError:
+            LSTM_PROBE["backend_lstm_declined"] += 1
+            raise
+
+    if backend_name() == "torch":
+        # `keras.src.backend.torch.rnn` the module (the package re-exports a function `rnn`).
+        torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
+        cudnn = torch_rnn._cudnn_lstm
+
+        def cudnn_probe(*args, **kwargs):
+            try:
+                out = cudnn(*args, **kwargs)
+            except Exception:
+                LSTM_PROBE["torch_cudnn_failed"] += 1
+                raise
+            LSTM_PROBE["torch_cudnn_calls"] += 1
+            return out
+
+        torch_rnn._cudnn_lstm = cudnn_probe
+    keras_backend.lstm = lstm_probe
+    LSTM_PROBE["installed"] = True
+
+
+def _lstm_layers(model):
+    found = []
+    for layer in getattr(model, "layers", []):
+        for inner in (layer, getattr(layer, "forward_layer", None),
+                      getattr(layer, "backward_layer", None)):
+            if inner is not None and type(inner).__name__ == "LSTM" and inner not in found:
+                found.append(inner)
+    return found
+
+
+def lstm_kernel_report(model):
+    """What kernel.json says about the model's LSTMs: each layer's use_cudnn and whether it meets
+    Keras' cuDNN conditions (the backend's cudnn_ok, as the layer checks it), the GPU and cuDNN
+    the backend sees, the probe's counts and a verdict: "cuDNN", "generic loop", "both",
+    "not available (no GPU)", "not used (Keras 2.3.1 ...)" or "no LSTM layers"."""
+    layers = _lstm_layers(model)
+    if not layers:
+        return {"verdict": "no LSTM layers"}
+    if not KERAS3:
+        return {"verdict": "not used (Keras 2.3.1 on %s: no use_cudnn; its LSTM runs the "
+                           "backend's own recurrence, implementation=%s)"
+                           % (backend_name(), getattr(layers[0], "implementation", None)),
+                "layers": [{"name": layer.name} for layer in layers]}
+    from keras.src import backend as keras_backend
+
+    rows = []
+    for layer in layers:
+        cell = layer.cell
+        try:
+            ok = bool(keras_backend.cudnn_ok(cell.activation, cell.recurrent_activation,
+                                             layer.unroll, cell.use_bias))
+        except Exception as e:  # a backend without cudnn_ok
+            ok = "unknown (%s)" % type(e).__name__
+        rows.append({"name": layer.name, "use_cudnn": layer.use_cudnn, "cudnn_conditions_ok": ok})
+    report = {"layers": rows, "gpu": gpu_available(), "probe": dict(LSTM_PROBE)}
+    if backend_name() == "torch":
+        import torch
+
+        report["torch_cudnn"] = {"available": bool(torch.backends.cudnn.is_available()),
+                                 "enabled": bool(torch.backends.cudnn.enabled),
+                                 "version": torch.backends.cudnn.version()
+                                 if torch.backends.cudnn.is_available() else None}
+        cudnn_runs = LSTM_PROBE["torch_cudnn_calls"]
+        generic = LSTM_PROBE["backend_lstm_calls"] - cudnn_runs
+    else:
+        cudnn_runs = LSTM_PROBE["backend_lstm_calls"] - LSTM_PROBE["backend_lstm_declined"]
+        generic = LSTM_PROBE["backend_lstm_declined"]
+    never_asked = all(row["use_cudnn"] is False for row in rows)
+    if LSTM_PROBE["installed"] is not True:
+        report["verdict"] = "unknown (LSTM probe not installed)"
+    elif not report["gpu"]:
+        report["verdict"] = "not available (no GPU): generic loop"
+    elif cudnn_runs and not generic:
+        report["verdict"] = "cuDNN"
+    elif cudnn_runs:
+        report["verdict"] = "both"
+    elif generic or never_asked:
+        report["verdict"] = "generic loop"
+    else:
+        report["verdict"] = "not traced yet"
+    return report
 
 
 def pad_sequences(sequences, maxlen):

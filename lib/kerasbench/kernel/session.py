@@ -34,7 +34,13 @@ def apply_precision(backend, precision):
     Returns what was set, for the report. On a CPU these settings change nothing.
     """
     tf32 = precision == "tf32"
+    if precision == "mixed":
+        # float16 compute with float32 variables (Keras' mixed_float16 policy, loss scaling by
+        # the optimizer); matmuls stay TF32-free. Its own labelled configuration, never tuned.
+        keras.mixed_precision.set_global_policy("mixed_float16")
     settings = {"precision": precision, "float_dtype": keras.backend.floatx()}
+    if precision == "mixed":
+        settings["dtype_policy"] = keras.mixed_precision.global_policy().name
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -106,23 +112,35 @@ class Run(object):
         self._write_info()
         print(sample["seed_text"] + " | " + sample["generated"])
 
+    def record_lstm_kernel(self, model):
+        """kernel.json `lstm_kernel`: which LSTM kernel ran (compat.lstm_kernel_report)."""
+        report = compat.lstm_kernel_report(model)
+        self.info["lstm_kernel"] = report
+        self._write_info()
+        if report["verdict"] != "no LSTM layers":
+            print("LSTM kernel: %s" % report["verdict"])
+        return report
+
     def finish(self, model):
         """Records the parameter count and whether the loss went non-finite (status `nan`)."""
         losses = self.logger.losses if self.logger else []
         nan = any(loss is None or not math.isfinite(loss) for loss in losses)
         self.info.update(parameters=compat.count_params(model), epochs_logged=len(losses),
                          nan_loss=nan, finished_at=_now())
+        self.record_lstm_kernel(model)
         self._write_info()
         print("%s on %s: %d epochs logged%s" % (self.workload, self.backend, len(losses),
                                               ", loss became NaN" if nan else ""))
 
 
 def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
-          jit_compile=None, data_on_device=False, nan_at_epoch=0):
+          jit_compile=None, data_on_device=False, nan_at_epoch=0, use_cudnn="auto"):
     """Checks the backend, seeds everything, pins precision and writes kernel.json.
 
     data_on_device: training.fit hands Keras arrays already on the accelerator (tuned setting).
     nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
+    use_cudnn: Keras 3's LSTM argument for every LSTM of the model (compat.lstm); Keras 2.3.1
+    ignores it. Which LSTM kernel actually ran is recorded by finish() (kernel.json lstm_kernel).
     """
     actual = compat.backend_name()
     if actual != backend:
@@ -136,7 +154,10 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     run.nan_at_epoch = int(nan_at_epoch or 0)
     compat.set_seed(seed)
     compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    compat.set_lstm_options(use_cudnn=use_cudnn)
+    compat.install_lstm_probe()
     settings = apply_precision(backend, precision)
+    settings["use_cudnn"] = use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
     run.info.update(versions=environment.framework_versions(backend), device=environment.device(),

@@ -20,7 +20,7 @@ RUNNER_KEYS = ("backend", "run_dir", "seed", "data_dir")
 # How a run is executed rather than what it trains: set by configurations (configs.yaml) and
 # --set, never part of a workload's 2017 definition.
 RUN_SETTINGS = ("precision", "steps_per_execution", "jit_compile", "data_on_device",
-                "nan_at_epoch")
+                "use_cudnn", "nan_at_epoch")
 
 # What each dataset holds, for "subset larger than the dataset" (train, test; characters).
 DATASET_SIZES = {"mnist": (60000, 10000), "imdb": (25000, 25000), "cifar10": (50000, 10000)}
@@ -77,8 +77,8 @@ VALUE_RULES = {
     "text_chars": _non_negative_int, "sample_chars": _non_negative_int,
     "dropout": _fraction, "width_shift": _fraction, "height_shift": _fraction,
     "rho": _open_fraction, "learning_rate": _positive, "temperature": _positive,
-    "decay": _non_negative, "precision": _one_of("float32", "tf32"),
-    "jit_compile": _one_of("auto", True, False), "dense_units": _int_list,
+    "decay": _non_negative, "precision": _one_of("float32", "tf32", "mixed"),
+    "jit_compile": _one_of("auto", True, False), "use_cudnn": _one_of("auto", True, False), "dense_units": _int_list,
     "loss_weights": _loss_weights, "data_on_device": _one_of(True, False),
     "nan_at_epoch": _non_negative_int,
 }
@@ -140,8 +140,13 @@ def read_file(workload, path=None):
     return shown, data
 
 
+# Keys whose rule lists every allowed value, of mixed types ("auto" or a bool): the rule is the
+# type check (the notebook's default, a string, would reject True).
+CHOICE_KEYS = ("precision", "jit_compile", "use_cudnn", "data_on_device")
+
+
 def _check_value(where, key, value, default):
-    if not _type_ok(value, default):
+    if key not in CHOICE_KEYS and not _type_ok(value, default):
         raise ParamError("%s.%s: must be %s, got %r" % (where, key, _type_name(default), value))
     rule = VALUE_RULES.get(key)
     if rule is not None:
@@ -174,6 +179,21 @@ def _check_sizes(where, workload, values):
     if train and values["batch_size"] > train:
         raise ParamError("%s.batch_size: %d is more than train_samples (%d): no full batch"
                          % (where, values["batch_size"], train))
+
+
+def check_backend(where, workload, backend, values):
+    """Rules that depend on the backend, before anything trains (one line each)."""
+    if backend == "torch" and values.get("steps_per_execution", 1) > 1:
+        raise ParamError("%s.steps_per_execution: must be 1 on torch (Keras 3's PyTorch trainer "
+                         "runs one batch per call), got %d" % (where, values["steps_per_execution"]))
+    if backend == "cntk":
+        if values.get("precision") == "mixed":
+            raise ParamError("%s.precision: 'mixed' needs Keras 3's mixed_float16 policy; Keras "
+                             "2.3.1 on CNTK has none" % where)
+        if values.get("steps_per_execution", 1) > 1:
+            raise ParamError("%s.steps_per_execution: Keras 2.3.1 (cntk) has no "
+                             "steps_per_execution, got %d" % (where, values["steps_per_execution"]))
+    return values
 
 
 def resolve(workload, profile, path=None, overrides=None):

@@ -62,6 +62,8 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
                 given = params.config_settings(configs, label, backend)
                 given.update(overrides or {})
                 values = params.resolve(workload, profile, path=path, overrides=given)
+                params.check_backend("%s (%s, %s)" % (workload, label, backend), workload,
+                                     backend, values)
                 if allow_generated:
                     values["allow_generated"] = True
                 resolved[workload, label, backend] = values

@@ -1,0 +1,260 @@
+"""`kerasbench profile`: the breakdown's arithmetic against known answers, the new configurations
+and parameters, use_cudnn on every backend (Keras 2.3.1 included), and a real small profile of
+the MNIST MLP on JAX and PyTorch through the kernel."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kerasbench import cli
+from kerasbench.errors import UserError
+from kerasbench.kernel import profile as kernel_profile
+from kerasbench.study import params, plan
+from kerasbench.study import profile as profile_mod
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CNTK_VENV = os.environ.get("KERASBENCH_CNTK_VENV") or os.path.join(REPO, ".venv-cntk")
+
+
+# The arithmetic: parts that add up, each the difference the module docstring states.
+
+STEPS = {"fit_default": 10.0, "fit_bare": 7.0, "fit_device": 4.0, "fit_epoch": 2.5,
+         "step_loop": 3.0}
+
+
+def test_breakdown_known_answer_with_a_profiler():
+    b = profile_mod.breakdown(STEPS, device_seconds=1.0)
+    assert b["total"] == 10.0
+    assert b["parts"] == pytest.approx({"callbacks_metrics": 3.0, "input_feeding": 3.0,
+                                        "keras_loop": 1.5, "step_dispatch": 1.5,
+                                        "device_compute": 1.0})
+    assert b["fractions"] == pytest.approx({"callbacks_metrics": 0.3, "input_feeding": 0.3,
+                                            "keras_loop": 0.15, "step_dispatch": 0.15,
+                                            "device_compute": 0.1})
+    assert b["groups"] == pytest.approx({"device compute": 0.1,
+                                         "host dispatch and Python overhead": 0.3,
+                                         "input feeding": 0.3, "callbacks and metrics": 0.3})
+    assert sum(b["fractions"].values()) == pytest.approx(1.0)
+    assert sum(b["groups"].values()) == pytest.approx(1.0)
+    assert b["device_measured"] and b["clipped"] == [] and b["lowest_variant"] == "fit_epoch"
+
+
+def test_breakdown_without_a_profiler_takes_the_lowest_variant_as_an_upper_bound():
+    b = profile_mod.breakdown(STEPS)
+    assert not b["device_measured"]
+    assert b["parts"]["device_compute"] == 2.5 and b["parts"]["step_dispatch"] == 0.0
+    assert b["parts"]["keras_loop"] == 1.5
+    assert sum(b["parts"].values()) == pytest.approx(10.0)
+
+
+def test_breakdown_on_torch_has_no_whole_epoch_variant():
+    steps = dict(STEPS)
+    del steps["fit_epoch"]
+    b = profile_mod.breakdown(steps, device_seconds=2.0)
+    assert b["lowest_variant"] == "step_loop"
+    assert b["parts"]["keras_loop"] == pytest.approx(1.0)   # fit_device 4 - step_loop 3
+    assert b["parts"]["step_dispatch"] == pytest.approx(1.0)  # step_loop 3 - device 2
+    assert sum(b["fractions"].values()) == pytest.approx(1.0)
+
+
+def test_noise_is_clipped_and_listed_and_the_parts_still_add_up():
+    # fit_bare measured slower than fit_default (noise): callbacks count 0, the rest follows
+    # from the clipped level; the unclipped difference stays visible in `raw`.
+    steps = {"fit_default": 5.0, "fit_bare": 6.0, "fit_device": 4.0, "step_loop": 4.5}
+    b = profile_mod.breakdown(steps, device_seconds=5.5)
+    assert b["parts"]["callbacks_metrics"] == 0.0
+    assert b["raw"]["callbacks_metrics"] == pytest.approx(-1.0)
+    assert b["parts"]["input_feeding"] == pytest.approx(1.0)   # min(5, 6) - 4
+    assert b["parts"]["keras_loop"] == 0.0                     # step_loop 4.5 > fit_device 4
+    assert b["parts"]["device_compute"] == pytest.approx(4.0)  # device 5.5 clipped to 4
+    assert b["clipped"] == ["callbacks_metrics", "keras_loop", "step_dispatch"]
+    assert sum(b["parts"].values()) == pytest.approx(5.0)
+    assert sum(b["fractions"].values()) == pytest.approx(1.0)
+
+
+def test_breakdown_needs_the_three_fit_variants():
+    with pytest.raises(ValueError):
+        profile_mod.breakdown({"fit_default": 1.0, "fit_bare": 0.5})
+
+
+def test_busy_time_is_the_union_of_intervals():
+    assert kernel_profile.busy_seconds([(0, 1), (0.5, 2), (3, 4), (3.5, 3.6)]) == 3
+    assert kernel_profile.busy_seconds([]) == 0
+
+
+def test_take_wraps_rows_and_keeps_structure():
+    import numpy as np
+
+    x = np.arange(5)
+    assert list(kernel_profile.take(x, 7)) == [0, 1, 2, 3, 4, 0, 1]
+    pair = kernel_profile.take([x, x * 2], 3)
+    assert isinstance(pair, list) and list(pair[1]) == [0, 2, 4]
+
+
+def test_summary_and_csv_from_a_kernel_result(tmp_path):
+    spec = {"workload": "mnist_mlp", "backend": "jax", "profile": "smoke", "config": "default",
+            "steps": 10, "repeats": 3, "parameters": {"batch_size": 128}, "out": str(tmp_path)}
+    variants = {name: {"step_seconds": s, "pass_seconds": [s * 10] * 3}
+                for name, s in STEPS.items()}
+    record = profile_mod.summarize(spec, {"status": "ok", "variants": variants,
+                                          "device_compute": {"seconds": 10.0, "how": "test"}})
+    assert record["breakdown"]["parts"]["device_compute"] == pytest.approx(1.0)  # 10 s / 10 steps
+    profile_mod.write(str(tmp_path), record)
+    assert json.load(open(tmp_path / "profile.json"))["breakdown"]["total"] == 10.0
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "profile.csv")))
+    parts = [r for r in rows if r["kind"] == "part"]
+    assert [r["name"] for r in parts] == [p[0] for p in profile_mod.PARTS]
+    assert sum(float(r["fraction"]) for r in parts) == pytest.approx(1.0)
+    assert len([r for r in rows if r["kind"] == "variant"]) == 5
+
+
+# The new configurations and parameters, validated before anything trains.
+
+NEW_CONFIGS = ["tuned-epoch", "tuned-compiled", "cudnn", "nocudnn", "mixed"]
+
+
+@pytest.mark.parametrize("config", NEW_CONFIGS + ["compiled"])
+def test_new_configurations_resolve_for_every_workload_and_backend(config):
+    runs = plan.plan("full", ["mnist_mlp", "imdb_bidirectional_lstm", "text_generator_keras"],
+                     ["tensorflow", "jax", "torch", "cntk"], config=config)
+    assert runs and all(r.config == config for r in runs)
+    by_backend = {(r.workload, r.backend): r.params for r in runs}
+    if config == "cudnn":
+        assert by_backend["imdb_bidirectional_lstm", "jax"]["use_cudnn"] is True
+    if config == "mixed":
+        assert by_backend["mnist_mlp", "torch"]["precision"] == "mixed"
+        assert by_backend["mnist_mlp", "cntk"]["precision"] == "float32"
+    if config in ("compiled", "tuned-compiled"):
+        assert by_backend["mnist_mlp", "torch"]["jit_compile"] is True
+
+
+def test_default_and_tuned_are_untouched():
+    configs = params.read_configs()
+    assert configs["default"] == {}
+    assert configs["tuned"]["jax"] == {"steps_per_execution": 32, "data_on_device": True}
+    assert configs["tuned"]["torch"] == {"data_on_device": True}
+    assert params.resolve("imdb_bidirectional_lstm", "full")["use_cudnn"] == "auto"
+
+
+@pytest.mark.parametrize("overrides, backend, message", [
+    ({"use_cudnn": "yes"}, "jax", "use_cudnn: must be one of 'auto', True, False"),
+    ({"precision": "fp16"}, "jax", "precision: must be one of 'float32', 'tf32', 'mixed'"),
+    ({"jit_compile": 2}, "torch", "jit_compile: must be one of"),
+    ({"steps_per_execution": 8}, "torch", "must be 1 on torch"),
+    ({"precision": "mixed"}, "cntk", "Keras 2.3.1 on CNTK has none"),
+    ({"steps_per_execution": 8}, "cntk", "no steps_per_execution"),
+])
+def test_bad_new_settings_are_one_line_errors(overrides, backend, message):
+    with pytest.raises(UserError) as error:
+        plan.plan("smoke", ["imdb_bidirectional_lstm"], [backend], overrides=overrides)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["auto", True, False])
+def test_use_cudnn_accepted_on_every_backend_by_the_plan(value):
+    runs = plan.plan("smoke", ["imdb_bidirectional_lstm"], ["tensorflow", "jax", "torch", "cntk"],
+                     overrides={"use_cudnn": value})
+    assert {r.params["use_cudnn"] for r in runs} == {value}
+
+
+# use_cudnn in the kernel: Keras 3 passes it on (True without a GPU is one clear error), Keras
+# 2.3.1 ignores it; kernel.json's report says which LSTM kernel ran. One process per backend.
+
+LSTM_CHECK = r"""
+import json, numpy as np
+from kerasbench.kernel import compat
+compat.install_lstm_probe()
+out = {}
+for value in ("auto", False, True):
+    compat.set_lstm_options(use_cudnn=value)
+    try:
+        import keras
+        model = keras.Sequential([compat.input_layer((5,), dtype="int32"),
+                                  keras.layers.Embedding(20, 4),
+                                  keras.layers.Bidirectional(compat.lstm(3)),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        compat.compile(model, optimizer=compat.optimizer("adam", 0.001),
+                       loss="binary_crossentropy")
+        model.train_on_batch(np.ones((2, 5), "int32"), np.ones((2, 1), "float32"))
+        report = compat.lstm_kernel_report(model)
+        out[str(value)] = {"verdict": report["verdict"],
+                           "use_cudnn": [r.get("use_cudnn") for r in report.get("layers", [])],
+                           "probe": report.get("probe")}
+    except ValueError as e:
+        out[str(value)] = {"error": str(e)}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _lstm_check(python, backend, extra_env=None):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.path.join(REPO, "lib"))
+    env.update(extra_env or {})
+    proc = subprocess.run([python, "-c", LSTM_CHECK], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_use_cudnn_on_keras3_backends_without_a_gpu(backend):
+    got = _lstm_check(sys.executable, backend)
+    assert got["auto"]["verdict"] == "not available (no GPU): generic loop"
+    assert got["auto"]["use_cudnn"] == ["auto", "auto"]  # Bidirectional: forward and backward
+    assert got["False"]["use_cudnn"] == [False, False]
+    assert "use_cudnn=True asks for cuDNN" in got["True"]["error"]
+    if backend in ("jax", "torch"):
+        # Keras tried its cuDNN path (backend.lstm) and fell back: the probe saw it.
+        assert got["auto"]["probe"]["backend_lstm_calls"] >= 2
+
+
+def test_use_cudnn_is_ignored_by_keras_2_3_1_on_cntk():
+    python = os.path.join(CNTK_VENV, "bin", "python")
+    if not os.path.exists(python):
+        pytest.skip("no %s (make cntk)" % CNTK_VENV)
+    got = _lstm_check(python, "cntk",
+                      {"LD_LIBRARY_PATH": os.path.join(CNTK_VENV, "mpi-compat")})
+    for value in ("auto", "False", "True"):
+        assert got[value]["verdict"].startswith("not used (Keras 2.3.1 on cntk")
+
+
+# A real small profile through the kernel, on the real MNIST data.
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_profile_mnist_mlp_through_the_kernel(tmp_path, data_dir, backend, capsys):
+    out = tmp_path / backend
+    code = cli.main(["profile", "--workload", "mnist_mlp", "--backend", backend, "--profile",
+                     "smoke", "--steps", "3", "--repeats", "2", "--data-dir", data_dir,
+                     "--out", str(out)])
+    printed = capsys.readouterr().out
+    record = json.load(open(out / "profile.json"))
+    assert code == 0, record.get("traceback") or record.get("error")
+    assert record["status"] == "ok" and record["steps"] == 3
+    variants = record["variants"]
+    expected = {"fit_default", "fit_bare", "fit_device", "step_loop"}
+    expected |= {"fit_epoch"} if backend == "jax" else set()
+    assert set(variants) == expected
+    assert all(len(v["pass_seconds"]) == 2 and v["step_seconds"] > 0 for v in variants.values())
+    b = record["breakdown"]
+    assert sum(b["fractions"].values()) == pytest.approx(1.0)
+    assert b["total"] == pytest.approx(variants["fit_default"]["step_seconds"])
+    assert not b["device_measured"]  # a CPU: the device compute is an upper bound, and says so
+    assert "no GPU" in record["device_compute"]["how"]
+    assert record["kernel"]["backend_settings"]["use_cudnn"] == "auto"
+    assert record["kernel"]["data"]["source"] == "subset"
+    assert "callbacks and metrics" in printed and os.path.exists(out / "profile.csv")
+
+
+def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    assert cli.main(["profile", "--workload", "mnist_mlpp", "--backend", "jax",
+                     "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown workload" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["profile", "--workload", "mnist_mlp", "--backend", "jax", "--steps", "1",
+                     "--out", str(tmp_path)]) == 2
