@@ -311,3 +311,16 @@ def test_then_and_now_compares_ratios(tmp_path):
     tf = pd.read_csv(SHIPPED / "mnist_mlp_tensorflow.csv")["elapsed"].iloc[1:].mean()
     assert row["reference_ratio"] == pytest.approx(cntk / tf)
     assert row["ratio"] == pytest.approx(2.5) and row["runs"] == "1 / 1"
+
+
+def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):
+    # Per-repeat ratios 0.95, 1.05, 1.2 (mean 1.067): with 3 pairs the interval is [0.95, 1.2],
+    # which contains 1, so the verdict does not call torch slower.
+    for r, torch_seconds in enumerate([0.95, 1.05, 1.2]):
+        write_run(tmp_path, "mnist_mlp", "jax", r, rows=epochs_rows([9, 1.0, 1.0]))
+        write_run(tmp_path, "mnist_mlp", "torch", r, rows=epochs_rows([9, torch_seconds, torch_seconds]))
+    result = build(tmp_path, n_resamples=20_000)
+    torch = result.table.set_index("backend").loc["torch"]
+    assert (torch["times_fastest_low"], torch["times_fastest_high"]) == pytest.approx((0.95, 1.2))
+    text = result.verdicts.iloc[0]["text"]
+    assert "but torch default (1.07× [0.95, 1.20]) is not distinguishable from it: its interval includes 1" in text

@@ -88,8 +88,8 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
             close = (not math.isfinite(runner["times_fastest_low"])
                      and runner["times_fastest"] < 1 + CLOSE)
             if tied:
-                parts.append(f"but {label(runner)} is within its interval ({_times(runner)}): "
-                             "not distinguishable")
+                parts.append(f"but {label(runner)} ({_times(runner)}) is not distinguishable "
+                             "from it: its interval includes 1")
             elif close:
                 parts.append(f"{label(runner)} is within {CLOSE:.0%} ({_times(runner)}), too close "
                              "to call without an interval")
