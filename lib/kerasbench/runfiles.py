@@ -1,22 +1,62 @@
-"""The run folder: the one contract between the host and a kernel. Ground floor, both sides.
+"""The run folder: the one contract between the host and a kernel, and its only owner.
 
-Standard library only and Python 3.6 syntax: the CNTK kernel, the host, `native/` and the tests
-all read and write run folders through this module.
+Everything that writes or reads a run folder goes through here: the kernel (`kernel.epoch_log`,
+`kernel.session`), the runner (`study.execute`, `study.executors`), the native loops, the harness,
+the report's loader and the tests. Ground floor: standard library only, Python 3.6 syntax (the
+CNTK kernel imports it).
+
+    <out>/runs/<workload>/<backend>/<repeat>/        (<config>-<repeat> for a named configuration)
+        epochs.csv     one row per epoch, flushed and synced as it ends (`EpochWriter`)
+        kernel.json    what the kernel recorded (atomic, `write_json_atomic`)
+        sample.txt     text models: generated text
+        kernel.log     the kernel's fds 1 and 2
+        kernel.pid     while a run's kernel lives: its pid and connection file
+        notebook.ipynb the executed notebook
+        run.json       written last, atomically: the run is finished when it exists (`record`)
+
+`read_run(folder)` reads a folder back and says what is wrong with it (a torn last row, a missing
+file, a wrong type, run.json not an object), so that neither resume nor the report trusts a
+damaged run. run.json schema 1 (before the kernel recorded its code path) is still read.
 """
+import collections
+import csv
 import datetime
+import io
 import json
+import math
 import os
+import tempfile
 
-SCHEMA = 1
+from kerasbench import __version__
 
-# The files of a run folder (docs/design.md).
-RUN_JSON = "run.json"  # written last, atomically, by the runner: the run is finished when it exists
-KERNEL_JSON = "kernel.json"  # what the kernel recorded
-EPOCHS_CSV = "epochs.csv"  # one row per epoch, flushed
-SAMPLE_TXT = "sample.txt"  # text models: generated text
-KERNEL_LOG = "kernel.log"  # the kernel's fds 1 and 2
-KERNEL_PID = "kernel.pid"  # while a run's kernel lives: its pid and connection file
-NOTEBOOK = "notebook.ipynb"  # the executed notebook
+SCHEMA = 2  # what this code writes: schema 1 plus kerasbench.code_path (the code the kernel ran)
+READABLE_SCHEMAS = (1, 2)
+
+RUN_JSON = "run.json"
+KERNEL_JSON = "kernel.json"
+EPOCHS_CSV = "epochs.csv"
+SAMPLE_TXT = "sample.txt"
+KERNEL_LOG = "kernel.log"
+KERNEL_PID = "kernel.pid"
+NOTEBOOK = "notebook.ipynb"
+FILES = (RUN_JSON, EPOCHS_CSV, KERNEL_JSON, NOTEBOOK, SAMPLE_TXT)  # any of them: a run folder
+
+RUNS = "runs"  # <out>/runs/...
+DEFAULT_CONFIG = "default"
+
+STATUSES = ("ok", "failed", "timeout", "nan")
+
+TORN = EPOCHS_CSV + ": the last row is torn"
+
+# epochs.csv: these leading columns, always, in this order; then any other metric, sorted by name.
+COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
+           "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+def run_folder(out, workload, backend, config, repeat):
+    """<out>/runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named config."""
+    leaf = str(repeat) if config == DEFAULT_CONFIG else "%s-%d" % (config, repeat)
+    return os.path.join(out, RUNS, workload, backend, leaf)
 
 
 def now():
@@ -24,20 +64,316 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+# --- JSON, atomically -----------------------------------------------------------------------------
+
 def read_json(path):
-    """The JSON in `path`, or None where it is missing or not JSON."""
+    """The JSON in `path`, or None where it is missing or not JSON (lenient: kernel.pid)."""
     try:
-        with open(path) as f:
+        with io.open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
 
 
 def write_json_atomic(path, data):
-    """Writes `data` to a temporary file beside `path`, then renames it into place."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Writes `data` to a temporary file beside `path`, synced, then renames it into place.
+
+    Whatever fails (a full disk: OSError ENOSPC), `path` keeps its old content or stays absent,
+    and no temporary file is left behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+# --- epochs.csv --------------------------------------------------------------------------------
+
+def cell(value):
+    """One epochs.csv cell: empty for None, repr() for a finite float (round-trips), nan/inf as
+    words; NumPy scalars are numbers too."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return value
+    return repr(value) if math.isfinite(value) else str(value)
+
+
+class EpochWriter(object):
+    """Appends rows to epochs.csv, each flushed and synced as written, so a run that dies keeps
+    every finished epoch. The header is fixed when the first row arrives: COLUMNS, then the
+    row's other keys sorted."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fieldnames = None
+        self._file = None
+
+    def write(self, row):
+        if self.fieldnames is None:
+            self.fieldnames = COLUMNS + sorted(k for k in row if k not in COLUMNS)
+            new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+            self._file = open(self.path, "a", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.fieldnames,
+                                          extrasaction="ignore", restval="")
+            if new_file:
+                self._writer.writeheader()
+        self._writer.writerow(dict((k, cell(v)) for k, v in row.items()))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_epochs(path):
+    """(columns, rows, problems) of an epochs.csv: rows are {column: float or None}.
+
+    A row that is not whole is left out and named in `problems`: a torn last line (no line end:
+    the writer died mid-row), a row with too few or too many cells, a cell that is not a number,
+    epochs not numbered 0, 1, 2, ... An empty file (killed before its first epoch ended) is no
+    problem and has no rows."""
+    try:
+        with io.open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        return [], [], ["%s is not UTF-8 text" % EPOCHS_CSV]
+    except (IOError, OSError) as e:
+        return [], [], ["%s cannot be read (%s)" % (EPOCHS_CSV, e.strerror or e)]
+    if not text:
+        return [], [], []
+    problems = []
+    lines = text.splitlines(True)
+    if not lines[-1].endswith(("\n", "\r")):
+        problems.append("%s (no line end): %r" % (TORN, lines[-1][:60]))
+        lines = lines[:-1]
+    table = list(csv.reader(lines))
+    if not table:
+        return [], [], problems
+    columns = table[0]
+    missing = [c for c in ("epoch", "epoch_seconds") if c not in columns]
+    if missing:
+        return columns, [], problems + ["%s: no %s column" % (EPOCHS_CSV, " or ".join(missing))]
+    rows = []
+    for number, cells in enumerate(table[1:], start=1):
+        if len(cells) != len(columns):
+            problems.append("%s row %d: %d cells, the header has %d" % (
+                EPOCHS_CSV, number, len(cells), len(columns)))
+            continue
+        row, bad = {}, None
+        for column, text_value in zip(columns, cells):
+            if text_value == "":
+                row[column] = None
+                continue
+            try:
+                row[column] = float(text_value)
+            except ValueError:
+                bad = "%s row %d: %s is not a number: %r" % (EPOCHS_CSV, number, column,
+                                                             text_value[:40])
+                break
+        if bad:
+            problems.append(bad)
+            continue
+        rows.append(row)
+    epochs = [row["epoch"] for row in rows]
+    if epochs != [float(i) for i in range(len(epochs))]:
+        problems.append("%s: the epochs are not numbered 0, 1, 2, ... (%s)" % (
+            EPOCHS_CSV, ", ".join("%g" % e if e is not None else "?" for e in epochs[:8])))
+    return columns, rows, problems
+
+
+# --- run.json ----------------------------------------------------------------------------------
+
+def record(workload, backend, profile, repeat, seed, config, params, status, error, started_at,
+           wall_seconds, kernel_info=None, device=None, git_commit=None, code_path=None,
+           host=None):
+    """The run.json of one run (docs/design.md). `kernel_info` is what the kernel recorded in
+    kernel.json (data, versions, device, backend settings, parameter count, sample, code)."""
+    info = kernel_info if isinstance(kernel_info, dict) else {}
+    return {
+        "schema": SCHEMA,
+        "workload": workload, "backend": backend, "profile": profile,
+        "repeat": repeat, "seed": seed, "config": config,
+        "params": params,
+        "data": info.get("data"),
+        "versions": info.get("versions"),
+        "device": info.get("device") or device,
+        "backend_settings": info.get("backend_settings"),
+        "model_parameters": info.get("parameters"),
+        "sample": info.get("sample"),
+        "kerasbench": {"version": __version__, "git_commit": git_commit,
+                       "code_path": code_path},
+        "host": host,
+        "started_at": started_at, "ended_at": now(), "wall_seconds": round(wall_seconds, 3),
+        "status": status, "error": error,
+    }
+
+
+_NUMBER = (int, float)
+_TEXT = (str,)
+# run.json keys a reader relies on, with the types they must have (None allowed where listed).
+REQUIRED = collections.OrderedDict([
+    ("workload", _TEXT), ("backend", _TEXT), ("repeat", (int,)), ("status", _TEXT),
+])
+OPTIONAL = collections.OrderedDict([
+    ("seed", (int,)), ("params", (dict,)), ("wall_seconds", _NUMBER),
+    ("schema", (int,)), ("profile", _TEXT), ("config", _TEXT), ("error", _TEXT),
+    ("data", (dict,)), ("versions", (dict,)), ("device", (dict,)),
+    ("backend_settings", (dict,)), ("kerasbench", (dict,)), ("started_at", _TEXT),
+    ("ended_at", _TEXT),
+])
+
+
+def _type_problem(key, value, types, optional):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) and bool not in types:
+        return "run.json: %s is %r, not %s" % (key, value, _names(types))
+    if not isinstance(value, types):
+        return "run.json: %s is %s %r, not %s" % (key, _article(type(value).__name__),
+                                                   _short(value), _names(types))
+    return None
+
+
+def _names(types):
+    words = {"str": "a string", "int": "an integer", "float": "a number", "dict": "an object"}
+    return " or ".join(words.get(t.__name__, t.__name__) for t in types)
+
+
+def _article(name):
+    return {"list": "a list", "dict": "an object", "str": "a string", "int": "an integer",
+            "float": "a number", "NoneType": "null", "bool": "a boolean"}.get(name, name)
+
+
+def _short(value):
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_record(data):
+    """What is wrong with a parsed run.json ([] when nothing)."""
+    if not isinstance(data, dict):
+        return ["run.json is %s, not a JSON object" % _article(type(data).__name__)]
+    problems = []
+    for key, types in REQUIRED.items():
+        if key not in data:
+            problems.append("run.json has no %s" % key)
+        else:
+            problem = _type_problem(key, data[key], types, optional=False)
+            if problem:
+                problems.append(problem)
+    for key, types in OPTIONAL.items():
+        problem = _type_problem(key, data.get(key), types, optional=True)
+        if problem:
+            problems.append(problem)
+    if isinstance(data.get("schema"), int) and data["schema"] not in READABLE_SCHEMAS:
+        problems.append("run.json: schema %d is not one this kerasbench reads (%s): written by "
+                        "another version" % (data["schema"],
+                                             ", ".join(str(s) for s in READABLE_SCHEMAS)))
+    if isinstance(data.get("status"), str) and data["status"] not in STATUSES:
+        problems.append("run.json: status %r is not one of %s" % (data["status"],
+                                                                  ", ".join(STATUSES)))
+    return problems
+
+
+class Run(object):
+    """A run folder as read back: `record` (run.json, or None: unfinished), `columns` and
+    `epochs` (epochs.csv's whole rows), `problems` (what is damaged; [] when nothing)."""
+
+    def __init__(self, folder, record, columns, epochs, problems):
+        self.folder = folder
+        self.record = record
+        self.columns = columns
+        self.epochs = epochs
+        self.problems = problems
+
+    @property
+    def finished(self):
+        return self.record is not None
+
+    @property
+    def status(self):
+        return self.record.get("status") if isinstance(self.record, dict) else None
+
+    @property
+    def damaged(self):
+        return bool(self.problems)
+
+    def why(self):
+        """The problems on one line."""
+        return "; ".join(self.problems)
+
+
+def read_run(folder):
+    """Reads a run folder and validates it; never raises for what is in the folder.
+
+    - run.json missing: an unfinished run (record None), not a problem by itself;
+    - run.json not JSON, not an object, a key of the wrong type: problems (record None when it
+      is not an object);
+    - epochs.csv malformed: problems, and only its whole rows are kept (a torn last row is a
+      problem only in an `ok` run: any other may have been killed mid-row);
+    - a finished `ok` run without epochs.csv, or with fewer rows than the epochs it ran
+      (params.epochs): problems.
+    """
+    problems = []
+    path = os.path.join(folder, RUN_JSON)
+    data = None
+    if os.path.exists(path):
+        try:
+            with io.open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except UnicodeDecodeError:
+            problems.append("run.json is not UTF-8 text")
+        except ValueError as e:
+            problems.append("run.json is not JSON (%s)" % e)
+        except (IOError, OSError) as e:
+            problems.append("run.json cannot be read (%s)" % (e.strerror or e))
+        else:
+            found = check_record(data)
+            problems += found
+            if not isinstance(data, dict):
+                data = None
+    epochs_path = os.path.join(folder, EPOCHS_CSV)
+    columns, epochs = [], []
+    if os.path.exists(epochs_path):
+        columns, epochs, found = read_epochs(epochs_path)
+        if not (isinstance(data, dict) and data.get("status") == "ok"):
+            # A kernel killed mid-row (a timeout, a crash, a runner killed) leaves a torn last
+            # row: expected there, and left out. Only an `ok` run must be whole.
+            found = [p for p in found if not p.startswith(TORN)]
+        problems += found
+    if isinstance(data, dict) and data.get("status") == "ok":
+        if not os.path.exists(epochs_path):
+            problems.append("%s is missing, though run.json says ok" % EPOCHS_CSV)
+        else:
+            wanted = (data.get("params") or {}).get("epochs") \
+                if isinstance(data.get("params"), dict) else None
+            if isinstance(wanted, int) and not isinstance(wanted, bool) and len(epochs) != wanted:
+                problems.append("%s has %d whole row%s, but run.json says ok with %d epochs" % (
+                    EPOCHS_CSV, len(epochs), "" if len(epochs) == 1 else "s", wanted))
+            elif not epochs:
+                problems.append("%s has no rows, though run.json says ok" % EPOCHS_CSV)
+    return Run(folder, data, columns, epochs, problems)

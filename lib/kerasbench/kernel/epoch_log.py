@@ -1,53 +1,16 @@
 """The per-epoch log: one `epochs.csv` row per epoch, flushed at epoch end. Kernel side, Python 3.6.
 
-The file is appended and flushed row by row, so a run that dies keeps every finished epoch.
+The rows go through `runfiles.EpochWriter` (appended, flushed and synced row by row), so a run that
+dies keeps every finished epoch.
 """
-import csv
-import math
-import os
 import time
 
 import keras
 
+from kerasbench import runfiles
 from kerasbench.kernel import compat
 
-# Leading columns, always present and in this order (docs/design.md); other metrics follow sorted.
-COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
-           "loss", "accuracy", "val_loss", "val_accuracy"]
-
-
-class EpochCSV(object):
-    """Writes rows to epochs.csv; the header is fixed when the first row arrives."""
-
-    def __init__(self, path):
-        self.path = path
-        self.fieldnames = None
-
-    def write(self, row):
-        if self.fieldnames is None:
-            extra = sorted(k for k in row if k not in COLUMNS)
-            self.fieldnames = COLUMNS + extra
-            new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-            self._file = open(self.path, "a", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=self.fieldnames,
-                                          extrasaction="ignore", restval="")
-            if new_file:
-                self._writer.writeheader()
-        self._writer.writerow({k: _cell(v) for k, v in row.items()})
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self):
-        if self.fieldnames is not None:
-            self._file.close()
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    return value
+COLUMNS = runfiles.COLUMNS  # epochs.csv's leading columns (runfiles owns the format)
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -55,7 +18,7 @@ class EpochLogger(keras.callbacks.Callback):
 
     def __init__(self, path, samples_per_epoch, clock=time.perf_counter):
         super(EpochLogger, self).__init__()
-        self.csv = EpochCSV(path)
+        self.csv = runfiles.EpochWriter(path)
         self.samples_per_epoch = samples_per_epoch
         self.clock = clock
         self.losses = []

@@ -3,8 +3,6 @@
 Kernel side, Python 3.6. The kernel fixes KERAS_BACKEND before anything imports Keras; start()
 checks that the backend it got is the one the run asked for.
 """
-import datetime
-import json
 import math
 import os
 
@@ -20,10 +18,6 @@ SAMPLE_TXT = runfiles.SAMPLE_TXT
 
 class BackendMismatch(RuntimeError):
     pass
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def apply_precision(backend, precision):
@@ -86,10 +80,7 @@ class Run(object):
         return os.path.join(self.run_dir, name)
 
     def _write_info(self):
-        tmp = self.path(KERNEL_JSON + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.info, f, indent=2, sort_keys=True, default=str)
-        os.replace(tmp, self.path(KERNEL_JSON))
+        runfiles.write_json_atomic(self.path(KERNEL_JSON), self.info)
 
     def record_data(self, data):
         """Says which data the run trained on: full, subset or generated."""
@@ -126,7 +117,7 @@ class Run(object):
         losses = self.logger.losses if self.logger else []
         nan = any(loss is None or not math.isfinite(loss) for loss in losses)
         self.info.update(parameters=compat.count_params(model), epochs_logged=len(losses),
-                         nan_loss=nan, finished_at=_now())
+                         nan_loss=nan, finished_at=runfiles.now())
         self.record_lstm_kernel(model)
         self._write_info()
         print("%s on %s: %d epochs logged%s" % (self.workload, self.backend, len(losses),
@@ -161,7 +152,7 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
     run.info.update(versions=environment.framework_versions(backend), device=environment.device(),
-                    backend_settings=settings, started_at=_now())
+                    backend_settings=settings, started_at=runfiles.now())
     run._write_info()
     print("kerasbench: %s on Keras %s (%s), seed %d" % (
         workload, keras.__version__, run.info["versions"]["backend_framework"], seed))

@@ -9,15 +9,10 @@ loading data, building the model and moving data to the device come before it, u
 """
 from __future__ import annotations
 
-import csv
-import datetime
-import json
 import math
-import os
 import platform
 import socket
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -25,13 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench import __version__, environment
+from kerasbench import environment, runfiles
 from kerasbench.native import MODES, data as data_mod
 from kerasbench.native.specs import EVAL_BATCH_SIZE, workload as get_workload
 
-COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
-           "loss", "accuracy", "val_loss", "val_accuracy"]
-SCHEMA = 1
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -72,55 +64,6 @@ class Config:
             raise ValueError(f"precision {self.precision!r}: float32 or tf32")
 
 
-class EpochCSV:
-    """epochs.csv: the study's columns, one row per epoch, flushed and synced as written."""
-
-    def __init__(self, path):
-        self.file = open(path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=COLUMNS, restval="")
-        self.writer.writeheader()
-        self.file.flush()
-
-    def write(self, row):
-        self.writer.writerow({k: _cell(v) for k, v in row.items()})
-        self.file.flush()
-        os.fsync(self.file.fileno())
-
-    def close(self):
-        self.file.close()
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return repr(value) if math.isfinite(value) else str(value)
-    return value
-
-
-def write_json_atomic(path, record):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
 def _default_device(framework):
     if framework == "torch":
         import torch
@@ -147,10 +90,10 @@ def make_trainer(cfg: Config, data, device: str, batch_size: int):
 def run(cfg: Config, log=sys.stderr) -> dict:
     """Trains and logs one run into cfg.out; returns the run.json record. Never raises for a
     failed run: the error goes into run.json (status "failed") and the traceback to `log`."""
-    started, t0 = _now(), time.time()
+    started, t0 = runfiles.now(), time.time()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("run.json", "epochs.csv"):  # a rerun starts clean
+    for stale in (runfiles.RUN_JSON, runfiles.EPOCHS_CSV):  # a rerun starts clean
         (out / stale).unlink(missing_ok=True)
     status, error = "ok", None
     record_data, versions, settings, n_params = None, {}, {}, None
@@ -173,7 +116,7 @@ def run(cfg: Config, log=sys.stderr) -> dict:
                     **versions_fn()}
         n_train = len(data.x_train)
         del data
-        csv_file = EpochCSV(out / "epochs.csv")
+        csv_file = runfiles.EpochWriter(str(out / runfiles.EPOCHS_CSV))
         clock = time.perf_counter
         train_start = clock()
         for epoch in range(epochs):
@@ -205,20 +148,14 @@ def run(cfg: Config, log=sys.stderr) -> dict:
     finally:
         if csv_file is not None:
             csv_file.close()
-    record = {
-        "schema": SCHEMA,
-        "workload": cfg.workload, "backend": f"native-{cfg.framework}", "config": cfg.mode,
-        "profile": "native", "repeat": cfg.repeat, "seed": cfg.seed,
-        "params": params if params is not None else asdict(cfg),
-        "data": record_data,
-        "versions": versions or {"python": platform.python_version(), "numpy": np.__version__},
-        "device": environment.device(),
-        "backend_settings": settings,
-        "model_parameters": n_params,
-        "kerasbench": {"version": __version__, "git_commit": environment.git_commit(str(REPO_ROOT))},
-        "host": socket.gethostname(),
-        "started_at": started, "ended_at": _now(), "wall_seconds": round(time.time() - t0, 3),
-        "status": status, "error": error,
-    }
-    write_json_atomic(out / "run.json", record)
+    record = runfiles.record(
+        cfg.workload, f"native-{cfg.framework}", "native", cfg.repeat, cfg.seed, cfg.mode,
+        params if params is not None else asdict(cfg), status, error, started,
+        time.time() - t0,
+        kernel_info={"data": record_data, "backend_settings": settings, "parameters": n_params,
+                     "versions": versions or {"python": platform.python_version(),
+                                              "numpy": np.__version__}},
+        device=environment.device(), git_commit=environment.git_commit(str(REPO_ROOT)),
+        code_path=str(REPO_ROOT / "lib"), host=socket.gethostname())
+    runfiles.write_json_atomic(str(out / runfiles.RUN_JSON), record)
     return record

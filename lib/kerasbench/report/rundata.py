@@ -22,14 +22,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kerasbench import registry
+from kerasbench import registry, runfiles
 
 SHIPPED_REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "keras-cntk-2017-k80"
 SOURCE_FILE = "source.yaml"
 STUDY_NOTES = "README.md"
 
-EPOCH_COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds",
-                 "samples_per_second", "loss", "accuracy", "val_loss", "val_accuracy"]
+EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
 RUN_COLUMNS = ["source", "reference", "workload", "backend", "config", "repeat", "run_id",
                "status", "ok", "data_source", "profile", "mean_basis", "machine"]
 
@@ -42,7 +41,7 @@ ALL_EPOCHS = "all epochs (the 2017 study's method)"
 UNFINISHED = "unfinished"
 
 # Files that make a folder a run folder (docs/design.md); a folder with none of them is not a run.
-RUN_FILES = ("run.json", "epochs.csv", "kernel.json", "notebook.ipynb", "sample.txt")
+RUN_FILES = runfiles.FILES
 
 
 class RunDataError(ValueError):
@@ -87,53 +86,19 @@ def _run_dirs(runs_dir: Path):
                     yield run_dir
 
 
-def _read_run_json(path: Path) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunDataError(f"damaged run.json: {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise RunDataError(f"damaged run.json: {path}: not a JSON object")
-    return data
+def read_epochs_csv(path) -> pd.DataFrame:
+    """epochs.csv's whole rows as numbers (runfiles.read_epochs); an empty file (killed before
+    its first epoch ended) has no rows. What is damaged is load_run_index's to report."""
+    columns, rows, _ = runfiles.read_epochs(str(path))
+    return epochs_frame(columns, rows)
 
 
-def read_epochs_csv(path: Path) -> pd.DataFrame:
-    """epochs.csv as numbers; an empty file (killed before its first epoch ended) has no rows."""
-    path = Path(path)
-    if path.stat().st_size == 0:
-        return pd.DataFrame(columns=EPOCH_COLUMNS, dtype=float)
-    try:
-        frame = pd.read_csv(path, dtype=float)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=EPOCH_COLUMNS, dtype=float)
-    except pd.errors.ParserError as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunDataError(f"damaged epochs.csv: {path}: {message}") from None
-    except (ValueError, UnicodeDecodeError):
-        raise RunDataError(f"damaged epochs.csv: {path}: {_non_numeric(path)}") from None
-    missing = [c for c in ("epoch", "epoch_seconds") if c not in frame.columns]
-    if missing:
-        raise RunDataError(f"damaged epochs.csv: {path}: missing column(s) {', '.join(missing)}")
+def epochs_frame(columns, rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns or EPOCH_COLUMNS, dtype=float)
     for column in EPOCH_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan
     return frame
-
-
-def _non_numeric(path: Path) -> str:
-    """Which column of a CSV that would not parse as numbers holds text (for the message)."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as e:
-        return str(e).strip().splitlines()[0] if str(e).strip() else "not a CSV file"
-    for column in frame.columns:
-        try:
-            pd.to_numeric(frame[column].replace("", np.nan), errors="raise")
-        except (ValueError, TypeError):
-            return f"column {column!r} is not numeric"
-    return "not numeric"
 
 
 def _repeat(value):
@@ -184,16 +149,22 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
 
     Columns: INDEX_COLUMNS (versions, device, backend_settings and params are dicts, {} when
     unknown). A folder without run.json is an unfinished run (status "unfinished").
-    Raises RunDataError when runs_dir is not a folder or a run.json/epochs.csv is damaged.
+    Raises RunDataError when runs_dir is not a folder or runfiles.read_run finds a run folder
+    damaged (a torn row in an ok run, run.json not an object, an ok run without epochs.csv).
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunDataError(f"runs folder not found: {runs_dir}")
     rows = []
     for run_dir in _run_dirs(runs_dir):
-        run = _read_run_json(run_dir / "run.json")
-        epochs_path = run_dir / "epochs.csv"
-        n_epochs = len(read_epochs_csv(epochs_path)) if epochs_path.exists() else 0
+        folder = runfiles.read_run(str(run_dir))
+        if folder.damaged:
+            # A torn row in an ok run, an ok run without epochs.csv, a run.json of the wrong
+            # shape: never counted silently. The same `kerasbench run` retrains such a run.
+            raise RunDataError(f"damaged {folder.why()} in {run_dir} (rerun the same "
+                               f"`kerasbench run` to retrain it)")
+        run = folder.record
+        n_epochs = len(folder.epochs)
         sample_path = run_dir / "sample.txt"
         sample = sample_path.read_text(encoding="utf-8", errors="replace") if sample_path.exists() else None
         info = run or {}
@@ -233,9 +204,9 @@ def load_runs(runs_dir, source: str | None = None, index: pd.DataFrame | None = 
         index = load_run_index(runs_dir, source)
     frames = []
     for run in index.itertuples(index=False):
-        epochs_path = Path(run.path) / "epochs.csv"
-        if run.n_epochs and epochs_path.exists():
-            frames.append(read_epochs_csv(epochs_path).assign(run_id=run.run_id))
+        if run.n_epochs:
+            folder = runfiles.read_run(run.path)
+            frames.append(epochs_frame(folder.columns, folder.epochs).assign(run_id=run.run_id))
     if not frames:
         return tidy([])
     table = pd.concat(frames, ignore_index=True)

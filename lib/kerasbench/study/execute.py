@@ -11,7 +11,7 @@ import socket
 import sys
 import time
 
-from kerasbench import __version__, environment, registry, runfiles
+from kerasbench import environment, registry, runfiles
 from kerasbench.errors import one_line
 from kerasbench.study import kernels, plan
 
@@ -138,11 +138,9 @@ def stop_orphan(folder, wait=10.0):
 
 
 def epochs_logged(folder):
-    try:
-        with open(os.path.join(folder, runfiles.EPOCHS_CSV)) as f:
-            return max(sum(1 for line in f if line.strip()) - 1, 0)
-    except OSError:
-        return 0
+    """The whole rows of the run's epochs.csv (0 where there is none)."""
+    return len(runfiles.read_epochs(os.path.join(folder, runfiles.EPOCHS_CSV))[1]) \
+        if os.path.exists(os.path.join(folder, runfiles.EPOCHS_CSV)) else 0
 
 
 def run_papermill(spec, folder, parameters, watch):
@@ -231,21 +229,11 @@ def execute(spec, out, data_dir, timeout=None):
     kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON)) or {}
     if status == "ok" and kernel_info.get("nan_loss"):
         status, error = "nan", "the loss became NaN; training stopped early"
-    record = {
-        "schema": runfiles.SCHEMA,
-        "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
-        "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
-        "params": parameters,
-        "data": kernel_info.get("data"),
-        "versions": kernel_info.get("versions"),
-        "device": kernel_info.get("device") or environment.device(),
-        "backend_settings": kernel_info.get("backend_settings"),
-        "model_parameters": kernel_info.get("parameters"),
-        "sample": kernel_info.get("sample"),
-        "kerasbench": {"version": __version__, "git_commit": environment.git_commit(registry.ROOT)},
-        "host": socket.gethostname(),
-        "started_at": started, "ended_at": runfiles.now(), "wall_seconds": round(time.time() - t0, 3),
-        "status": status, "error": error,
-    }
+    kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
+    record = runfiles.record(
+        spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
+        parameters, status, error, started, time.time() - t0, kernel_info=kernel_info,
+        device=environment.device(), git_commit=environment.git_commit(registry.ROOT),
+        code_path=kernel_code.get("path"), host=socket.gethostname())
     runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     return record

@@ -31,7 +31,7 @@ import tarfile
 import tempfile
 import time
 
-from kerasbench import __version__, datafiles, runfiles
+from kerasbench import datafiles, runfiles
 from kerasbench.errors import UserError, one_line
 from kerasbench.study import execute, kernels, plan
 
@@ -139,18 +139,10 @@ def lost_record(spec, out, data_dir, error, started, wall_seconds):
     """run.json for a run whose executor died before execute() could write one (failed)."""
     folder = plan.run_dir(out, spec)
     os.makedirs(folder, exist_ok=True)
-    record = {
-        "schema": runfiles.SCHEMA,
-        "workload": spec.workload, "backend": spec.backend, "profile": spec.profile,
-        "repeat": spec.repeat, "seed": spec.seed, "config": spec.config,
-        "params": dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
-                       data_dir=data_dir),
-        "data": None, "versions": None, "device": None, "backend_settings": None,
-        "model_parameters": None, "sample": None,
-        "kerasbench": {"version": __version__, "git_commit": None},
-        "host": None, "started_at": started, "ended_at": runfiles.now(),
-        "wall_seconds": round(wall_seconds, 3), "status": "failed", "error": error,
-    }
+    params = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
+                  data_dir=data_dir)
+    record = runfiles.record(spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed,
+                             spec.config, params, "failed", error, started, wall_seconds)
     runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     return record
 

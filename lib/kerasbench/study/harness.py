@@ -25,8 +25,7 @@ def _epoch_times(folder):
     path = os.path.join(folder, runfiles.EPOCHS_CSV)
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return [float(row["epoch_seconds"]) for row in csv.DictReader(f)]
+    return [row["epoch_seconds"] for row in runfiles.read_epochs(path)[1]]
 
 
 def _plain(spec, folder, data_dir):

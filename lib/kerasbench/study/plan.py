@@ -7,13 +7,14 @@ import collections
 import json
 import os
 
+from kerasbench import runfiles
 from kerasbench.errors import UserError
 from kerasbench.study import params
 
 RunSpec = collections.namedtuple(
     "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
 
-DEFAULT_CONFIG = "default"
+DEFAULT_CONFIG = runfiles.DEFAULT_CONFIG
 
 
 def parse_list(text, allowed, what):
@@ -80,9 +81,7 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
 
 def run_dir(out, spec):
     """runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named configuration."""
-    leaf = str(spec.repeat) if spec.config == DEFAULT_CONFIG else "%s-%d" % (spec.config,
-                                                                                spec.repeat)
-    return os.path.join(out, "runs", spec.workload, spec.backend, leaf)
+    return runfiles.run_folder(out, spec.workload, spec.backend, spec.config, spec.repeat)
 
 
 def plan_json(spec):
