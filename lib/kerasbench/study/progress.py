@@ -7,7 +7,6 @@
 - `results_table` is the small table printed at the end: what ran, seconds per epoch (after the
   first), the final metric, status and run folder; `next_command` is the report to run next.
 """
-import csv
 import os
 import shlex
 import threading
@@ -35,16 +34,12 @@ def metric_of(workload):
 
 
 def read_epochs(folder):
-    """The complete rows of a run's epochs.csv (a row still being written is left for later)."""
+    """The whole rows of a run's epochs.csv, as numbers (runfiles.read_epochs: a row still being
+    written is left for later)."""
     path = os.path.join(folder, runfiles.EPOCHS_CSV)
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
+    if not os.path.exists(path):
         return []
-    if not text.endswith("\n"):
-        text = text[:text.rfind("\n") + 1]
-    return list(csv.DictReader(text.splitlines()))
+    return runfiles.read_epochs(path)[1]
 
 
 def epoch_line(name, row, metric):
@@ -56,7 +51,8 @@ def epoch_line(name, row, metric):
     value = _number(row.get(metric))
     if metric != "loss" and value is not None:
         parts.append("%s %.4g" % (metric, value))
-    return "  %s  epoch %s: %s" % (name, row.get("epoch", "?"), ", ".join(parts))
+    epoch = _number(row.get("epoch"))
+    return "  %s  epoch %s: %s" % (name, "?" if epoch is None else "%d" % epoch, ", ".join(parts))
 
 
 def run_name(spec):
