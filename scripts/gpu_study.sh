@@ -11,7 +11,7 @@ set -uo pipefail
 deadline=$(( $(date +%s) + ${1:?seconds} )); shift
 out=/tmp/kb-gpu
 left() { echo $(( deadline - $(date +%s) )); }
-pack() { tar --exclude=notebook.ipynb -czf "$OUT/runs.tmp.tar.gz" -C $out runs \
+pack() { tar --exclude=notebook.ipynb --exclude=jax-trace -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile 2>/dev/null) \
            && mv "$OUT/runs.tmp.tar.gz" "$OUT/runs.tar.gz"; echo "packed at $(date +%T), $(left) s left"; }
 run() {  # ESTIMATED_SECONDS kerasbench-run-arguments...: skipped when less time is left than the estimate
   local need=$1; shift
@@ -31,6 +31,21 @@ native() {  # WORKLOAD EPOCHS: the floor loops (JAX whole-epoch scan, PyTorch CU
   done
   pack
 }
+profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on jax and torch (issue 15),
+  # into $out/profile/<workload>/<backend>[-<config>]; a finished one (profile.json, status ok) is kept
+  local need=$1 w=$2 steps=$3 config=${4:-default} gen=""
+  [ "$w" = cifar10_cnn ] && gen="--set allow_generated=true"  # no CIFAR-10 files on the GPU machine
+  for b in jax torch; do
+    local dir=$out/profile/$w/$b; [ "$config" = default ] || dir=$dir-$config
+    grep -qs '"status": "ok"' $dir/profile.json && { echo "profile $w $b $config: done earlier"; continue; }
+    [ "$(left)" -gt "$need" ] || { echo "skipped (needs ~${need} s, $(left) s left): profile $w $b $config"; continue; }
+    echo "== $(date +%T) kerasbench profile --workload $w --backend $b --config $config --steps $steps"
+    timeout --signal=INT "$(left)" python3 -m kerasbench.cli profile --workload $w --backend $b \
+      --config $config --profile full --steps $steps --repeats 3 --no-download $gen --out $dir \
+      --timeout "$(left)" 2>&1 | grep -v -e "^WARNING" -e "^I0000"
+    pack
+  done
+}
 stage() {
   case $1 in
     floors) native mnist_mlp 20; native mnist_cnn 12; native imdb_bidirectional_lstm 4 ;;
@@ -46,7 +61,22 @@ stage() {
     compiled) run 200 --workloads mnist_mlp,mnist_cnn --backends torch --config compiled ;;
     harness) [ "$(left)" -gt 300 ] && timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp \
                --backend jax --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack ;;
-    list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen,cifar} r3-... tuned-{mlp,...} compiled harness" ;;
+    # Issue 15: where the time goes (kerasbench profile), the goal workloads first; about 8 minutes
+    # for all seven on both backends at these step counts (estimates: start-up and compiles).
+    profile) profile 45 mnist_mlp 200; profile 60 mnist_cnn 200; profile 90 imdb_bidirectional_lstm 100
+      profile 60 imdb_fasttext 100; profile 90 lstm_text_generation 100; profile 100 text_generator_keras 100
+      profile 120 cifar10_cnn 100 ;;
+    profile-tuned) profile 45 mnist_mlp 200 tuned; profile 60 mnist_cnn 200 tuned
+      profile 90 imdb_bidirectional_lstm 100 tuned ;;
+    # Issue 15: Keras' levers, each beside `tuned` (the configuration it would replace) in one call.
+    levers-mlp) run 150 --workloads mnist_mlp --backends jax --config tuned,tuned-epoch
+      run 200 --workloads mnist_mlp --backends torch --config tuned,tuned-compiled ;;
+    levers-cnn) run 150 --workloads mnist_cnn --backends jax --config tuned,tuned-epoch
+      run 300 --workloads mnist_cnn --backends torch --config tuned,tuned-compiled ;;
+    levers-bilstm) run 300 --workloads imdb_bidirectional_lstm --config tuned,cudnn,nocudnn
+      run 150 --workloads imdb_bidirectional_lstm --backends jax --config tuned-epoch ;;
+    mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
+    list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen,cifar} r3-... tuned-{mlp,...} compiled harness profile profile-tuned levers-{mlp,cnn,bilstm} mixed" ;;
     *) echo "unknown stage $1" ;;
   esac
 }
@@ -54,6 +84,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
   --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/lib PYTHONUNBUFFERED=1 KERASBENCH_DATA=$PWD/.gpudata
 mkdir -p $out/runs && cp -r output/reference/h200/runs/. $out/runs/
+[ -d output/reference/h200/profile ] && mkdir -p $out/profile && cp -r output/reference/h200/profile/. $out/profile/
 nvidia-smi --query-gpu=name,uuid,memory.total,driver_version --format=csv,noheader | tee $out/runs/gpu-$(date +%H%M).txt
 python3 -m kerasbench.cli kernels install --backends jax,torch > /dev/null || exit 1
 for s in "$@"; do stage "$s"; done

@@ -1,0 +1,86 @@
+"""The report's "where the time goes" section (report/breakdown.py): profiles read from a study
+folder, the stacked bars beside the floor, and the distance-to-floor table computed from the
+committed H200 runs (the issue-15 'before' numbers)."""
+import json
+import os
+
+import pytest
+
+from kerasbench.report import breakdown, build, summary as summary_mod
+from kerasbench.study import profile as profile_mod
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+H200_RUNS = os.path.join(REPO, "output", "reference", "h200", "runs")
+CPU_PROFILE = os.path.join(REPO, "output", "reference", "cpu", "profile")
+
+
+@pytest.fixture(scope="module")
+def h200_summary():
+    study = build.load(H200_RUNS, [])
+    return summary_mod.build(study, n_resamples=200, coverage_studies=50)
+
+
+def _write_profile(folder, workload, backend, steps, config="default", gpu=None):
+    spec = {"workload": workload, "backend": backend, "profile": "full", "config": config,
+            "steps": 10, "repeats": 3, "parameters": {"batch_size": 128}, "out": str(folder)}
+    variants = {name: {"step_seconds": s, "pass_seconds": [s * 10] * 3}
+                for name, s in steps.items()}
+    kernel = {"device": {"cpu": "Test CPU", "gpu": gpu}, "data": {"train_samples": 60000},
+              "lstm_kernel": {"verdict": "no LSTM layers"}}
+    record = profile_mod.summarize(spec, {"status": "ok", "variants": variants, "kernel": kernel,
+                                          "device_compute": {"seconds": None, "how": "test"}})
+    os.makedirs(str(folder), exist_ok=True)
+    profile_mod.write(str(folder), record)
+
+
+def test_distance_to_floor_from_the_committed_h200_runs(h200_summary):
+    html = str(breakdown.distance_table(h200_summary))
+    # Before issue 15: best Keras configuration / fastest native loop, steady s/epoch, 1 run each.
+    assert "jax tuned" in html
+    assert "9.88×" in html      # MNIST MLP: 0.345 s (jax tuned) vs 0.0349 s (JAX lax.scan)
+    assert "1.78×" in html      # MNIST CNN: 0.567 s vs 0.319 s
+    assert "15.00×" in html     # IMDb BiLSTM: 8.44 s (jax tuned) vs 0.562 s (torch CUDA graphs)
+    assert "no interval" in html and "no profile" in html
+    assert html.count("</tr>") == 4  # a header and the three workloads with a floor
+
+
+def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
+    steps = {"fit_default": 0.004, "fit_bare": 0.003, "fit_device": 0.002, "fit_epoch": 0.001,
+             "step_loop": 0.0012}
+    _write_profile(tmp_path / "mnist_mlp" / "jax", "mnist_mlp", "jax", steps, gpu="NVIDIA H200")
+    del steps["fit_epoch"]
+    _write_profile(tmp_path / "mnist_mlp" / "torch", "mnist_mlp", "torch", steps)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "profile.json").write_text("{not json")
+    frame = breakdown.load(tmp_path)
+    assert sorted(frame["backend"]) == ["jax", "torch"]
+    jax = frame[frame["backend"] == "jax"].iloc[0]
+    assert jax["callbacks and metrics"] == pytest.approx(0.25)
+    assert jax["input feeding"] == pytest.approx(0.25)
+    assert jax["host dispatch and Python overhead"] == pytest.approx(0.25)
+    assert jax["device compute"] == pytest.approx(0.25)
+    assert sum(jax[g] for g in breakdown.GROUPS) == pytest.approx(1.0)
+    floors = breakdown.floor_per_step(h200_summary, frame)
+    # the JAX scan floor: 0.0349 s per epoch of 469 steps
+    assert floors["mnist_mlp"][1] == pytest.approx(0.034903 / 469, rel=1e-3)
+    fig = breakdown.figure(frame, floors)
+    assert [t.name.split(" (")[0] for t in fig.data] == breakdown.GROUPS + ["native floor"]
+    assert len(fig.data[0].y) == 2 and "floor" in fig.data[-1].y[0]
+    parts = breakdown.section(tmp_path, h200_summary)
+    assert "NVIDIA H200" in str(parts[1]) and "wall" not in str(parts[1])
+    assert "host dispatch and Python overhead" in str(parts[0])  # the MLP row names its wall
+
+
+def test_section_without_profiles_says_how(tmp_path):
+    parts = breakdown.section(tmp_path / "profile")
+    assert len(parts) == 1 and "kerasbench profile" in str(parts[0])
+
+
+def test_committed_cpu_profiles_read():
+    if not os.path.isdir(CPU_PROFILE):
+        pytest.skip("no committed CPU profile")
+    frame = breakdown.load(CPU_PROFILE)
+    assert set(frame["workload"]) >= {"mnist_mlp"}
+    assert not frame["device_measured"].any() and not frame["gpu"].any()
+    for group_sum in frame[breakdown.GROUPS].sum(axis=1):
+        assert group_sum == pytest.approx(1.0)
