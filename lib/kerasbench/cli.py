@@ -14,9 +14,9 @@ DEFAULT_OUT = "output"
 
 def _run(args):
     from kerasbench import datafiles
-    from kerasbench.study import executors, kernels, params, plan, preflight, runner
+    from kerasbench.study import executors, kernels, params, plan, preflight, runner, usermodel
 
-    workloads = plan.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
+    workloads = usermodel.parse_workloads(args.workloads)
     backends = plan.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
                                  if args.backends in (None, "") else list(registry.BACKENDS),
                                  "backend")
@@ -246,7 +246,8 @@ def build_parser():
     run = sub.add_parser("run", help="train the matrix of workloads x backends x repeats")
     run.add_argument("--profile", choices=registry.PROFILES, default="quick",
                      help="smoke: seconds per run; quick: minutes for the matrix; full: 2017")
-    run.add_argument("--workloads", default="all", help="comma-separated names, or all")
+    run.add_argument("--workloads", default="all",
+                     help="comma-separated names and model files (path/to/my_model.py), or all")
     run.add_argument("--backends", default=None,
                      help="comma-separated: tensorflow,jax,torch (default) and cntk")
     run.add_argument("--repeats", type=int, default=1, help="runs per workload and backend")

@@ -35,7 +35,14 @@ WORKLOADS = collections.OrderedDict(
 )
 
 
+# Runs a model file given as a workload (`--workloads path/to/my_model.py`, study.usermodel).
+USER_NOTEBOOK = "user_model"
+
+
 def notebook_path(name):
+    """notebooks/<name>.ipynb; a name not in WORKLOADS is a model file's: notebooks/user_model."""
+    if name not in WORKLOADS:
+        name = USER_NOTEBOOK
     return os.path.join(NOTEBOOKS_DIR, name + ".ipynb")
 
 

@@ -277,3 +277,9 @@ def parse_override(text):
     except yaml.YAMLError:
         raise ParamError("--set %s: %r is not a valid value" % (text, raw))
     return key.strip(), value
+
+
+def check_value(where, key, value, default):
+    """One value against the type of its notebook default and the value rules (model files'
+    run settings, study.usermodel); returns it (an int given for a float default as a float)."""
+    return _check_value(where, key, value, default)

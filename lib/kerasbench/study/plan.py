@@ -9,7 +9,7 @@ import os
 
 from kerasbench import runfiles
 from kerasbench.errors import UserError
-from kerasbench.study import params
+from kerasbench.study import params, usermodel
 
 RunSpec = collections.namedtuple(
     "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
@@ -56,18 +56,28 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
         raise UserError("--config lists a configuration twice: %s" % ",".join(labels))
     configs = params.read_configs(params_dir)
     resolved = {}
+    names = []
     for workload in workloads:
-        path = os.path.join(params_dir, workload + ".yaml") if params_dir else None
+        # A model file (path/to/my_model.py) runs under its file's name through user_model.ipynb.
+        model_file = workload if usermodel.is_model_file(workload) else None
+        name = usermodel.name(workload) if model_file else workload
+        names.append(name)
+        path = os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file \
+            else None
         for label in labels:
             for backend in backends:
                 given = params.config_settings(configs, label, backend)
                 given.update(overrides or {})
-                values = params.resolve(workload, profile, path=path, overrides=given)
-                params.check_backend("%s (%s, %s)" % (workload, label, backend), workload,
-                                     backend, values)
-                if allow_generated:
+                if model_file:
+                    values = usermodel.resolve(model_file, profile, overrides=given)
+                else:
+                    values = params.resolve(workload, profile, path=path, overrides=given)
+                params.check_backend("%s (%s, %s)" % (name, label, backend), name, backend,
+                                     values)
+                if allow_generated and "allow_generated" in values:
                     values["allow_generated"] = True
-                resolved[workload, label, backend] = values
+                resolved[name, label, backend] = values
+    workloads = names
     runs = []
     for repeat in range(repeats):
         order = backends[repeat % len(backends):] + backends[:repeat % len(backends)]

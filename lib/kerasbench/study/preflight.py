@@ -36,7 +36,8 @@ def check_data(runs, folder, download=True, warn=print):
     """
     needed = collections.OrderedDict()
     for spec in runs:
-        for dataset in registry.WORKLOADS[spec.workload].datasets:
+        known = registry.WORKLOADS.get(spec.workload)  # a model file reads its own data
+        for dataset in (known.datasets if known else ()):
             needed.setdefault(dataset, []).append(spec)
     for dataset, specs in needed.items():
         try:

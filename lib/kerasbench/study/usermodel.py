@@ -1,0 +1,204 @@
+"""Your own model in the study: `kerasbench run --workloads path/to/my_model.py` (host side).
+
+A model file is a keras-io style script that defines, at its top level:
+
+    PARAMS = {"full": {"epochs": 10, "batch_size": 32, ...}, "quick": {...}, "smoke": {...}}
+    def load_data(params, data_dir): ... return (x_train, y_train), (x_test, y_test)
+    def build_model(params): ... return model  # compiled
+
+PARAMS is read here without running the file (the host never imports Keras, and the file does):
+it must be a literal dict, checked like params/*.yaml: `full` is required and must set `epochs`
+and `batch_size` (positive integers); `quick` and `smoke` list only what differs from `full`
+(a missing profile is `full`), with keys of `full` only and values of the same type; keys the
+2017 workloads also use (train_samples, learning_rate, dropout...) follow the same value rules.
+A mistake is one line naming the file. The runs are filed under the file's name (its stem), and
+run through notebooks/user_model.ipynb like any workload's notebook.
+"""
+import ast
+import difflib
+import os
+
+from kerasbench import registry
+from kerasbench.errors import UserError
+from kerasbench.study import params
+
+REQUIRED_FUNCTIONS = ("load_data", "build_model")
+REQUIRED_KEYS = ("epochs", "batch_size")
+
+
+class ModelFileError(UserError):
+    pass
+
+
+def is_model_file(token):
+    """A --workloads entry that names a file rather than a built-in workload."""
+    return token.endswith(".py") or os.sep in token or "/" in token
+
+
+def name(path):
+    """The runs' folder name: the file's stem."""
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _shown(path):
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
+def _literal_params(path, tree, shown):
+    found = None
+    for node in tree.body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+        if "PARAMS" in targets:
+            found = node
+    if found is None or found.value is None:
+        raise ModelFileError("%s: defines no PARAMS dict (profiles: full at least, with epochs "
+                             "and batch_size)" % shown)
+    try:
+        value = ast.literal_eval(found.value)
+    except ValueError:
+        raise ModelFileError("%s: line %d: PARAMS must be a literal dict (numbers, strings, "
+                             "lists, true/false; no names or calls)" % (shown, found.lineno))
+    if not isinstance(value, dict):
+        raise ModelFileError("%s: line %d: PARAMS must be a dict of profiles (%s)"
+                             % (shown, found.lineno, ", ".join(registry.PROFILES)))
+    return value
+
+
+def _same_type(value, like):
+    if isinstance(like, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(like, bool)
+    if isinstance(like, float):
+        return isinstance(value, (int, float))
+    if isinstance(like, int):
+        return isinstance(value, int)
+    if like is None:
+        return True
+    return isinstance(value, type(like))
+
+
+def _check_value(where, key, value):
+    rule = params.VALUE_RULES.get(key)
+    if rule is not None and key not in params.RUN_SETTINGS:
+        try:
+            ok, expected = rule(value)
+        except TypeError:
+            ok, expected = False, rule(1)[1] if key in REQUIRED_KEYS else "another value"
+        if not ok:
+            raise ModelFileError("%s.%s: must be %s, got %r" % (where, key, expected, value))
+
+
+def read(path):
+    """(shown path, {profile: {key: value}}) of a model file, checked; one-line errors."""
+    shown = _shown(path)
+    if not os.path.exists(path):
+        raise ModelFileError("%s: model file not found" % shown)
+    if not path.endswith(".py"):
+        raise ModelFileError("%s: a model file is a Python file (.py)" % shown)
+    stem = name(path)
+    if stem in registry.WORKLOADS:
+        raise ModelFileError("%s: its name clashes with the built-in workload %s: rename the file "
+                             "(its runs are filed under the file's name)" % (shown, stem))
+    if not stem.isidentifier():
+        raise ModelFileError("%s: name the file with letters, digits and _ (its runs are filed "
+                             "under that name)" % shown)
+    with open(path) as f:
+        source = f.read()
+    try:
+        tree = ast.parse(source, path)
+    except SyntaxError as e:
+        raise ModelFileError("%s: line %s: %s" % (shown, e.lineno, e.msg))
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for function in REQUIRED_FUNCTIONS:
+        if function not in defined:
+            raise ModelFileError("%s: defines no function %s(params%s)" % (
+                shown, function, ", data_dir" if function == "load_data" else ""))
+    profiles = _literal_params(path, tree, shown)
+    for profile, values in profiles.items():
+        if profile not in registry.PROFILES:
+            raise ModelFileError("%s: PARAMS: unknown profile %r (profiles: %s)"
+                                 % (shown, profile, ", ".join(registry.PROFILES)))
+        if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+            raise ModelFileError("%s: PARAMS[%r] must map parameter names to values"
+                                 % (shown, profile))
+    if "full" not in profiles:
+        raise ModelFileError("%s: PARAMS has no `full` profile" % shown)
+    full = profiles["full"]
+    for key in REQUIRED_KEYS:
+        if key not in full:
+            raise ModelFileError("%s: PARAMS['full'] must set %s" % (shown, key))
+    for profile, values in profiles.items():
+        where = "%s: PARAMS[%r]" % (shown, profile)
+        for key, value in values.items():
+            if key in params.RUNNER_KEYS or key in params.RUN_SETTINGS:
+                raise ModelFileError("%s.%s: is set by the runner (--set or params/configs.yaml), "
+                                     "not by the model file" % (where, key))
+            if profile != "full":
+                if key not in full:
+                    hint = difflib.get_close_matches(key, list(full), n=1)
+                    raise ModelFileError("%s.%s: not in PARAMS['full']%s" % (
+                        where, key, " (did you mean %r?)" % hint[0] if hint else ""))
+                if not _same_type(value, full[key]):
+                    raise ModelFileError("%s.%s: must be of the type of PARAMS['full'].%s (%r), "
+                                         "got %r" % (where, key, key, full[key], value))
+            _check_value(where, key, value)
+    return shown, profiles
+
+
+def resolve(path, profile, overrides=None):
+    """The notebook parameters of one run of a model file (runner keys excluded): the run
+    settings of notebooks/user_model.ipynb, `model_file` (absolute), `profile`, and `params`,
+    the file's PARAMS[profile] over PARAMS['full'] with --set overrides of its keys."""
+    if profile not in registry.PROFILES:
+        raise ModelFileError("unknown profile %r (profiles: %s)"
+                             % (profile, ", ".join(registry.PROFILES)))
+    shown, profiles = read(path)
+    defaults = params.notebook_parameters(registry.USER_NOTEBOOK)
+    values = {k: v for k, v in defaults.items()
+              if k not in params.RUNNER_KEYS and k not in ("model_file", "profile", "params")}
+    resolved = dict(profiles["full"])
+    if profile != "full":
+        resolved.update(profiles.get(profile) or {})
+    for key, value in (overrides or {}).items():
+        where = "%s: override" % shown
+        if key in values:
+            # Run settings are checked as for every workload, against the notebook's defaults.
+            values[key] = params.check_value(where, key, value, defaults[key])
+        elif key in resolved:
+            if not _same_type(value, resolved[key]):
+                raise ModelFileError("%s.%s: must be of the type of PARAMS['full'].%s (%r), got %r"
+                                     % (where, key, key, resolved[key], value))
+            _check_value(where, key, value)
+            resolved[key] = value
+        else:
+            hint = difflib.get_close_matches(key, list(resolved) + list(values), n=1)
+            raise ModelFileError("%s.%s: is neither in the file's PARAMS nor a run setting%s"
+                                 % (where, key, " (did you mean %r?)" % hint[0] if hint else ""))
+    values.update(model_file=os.path.abspath(path), profile=profile, params=resolved)
+    return values
+
+
+def parse_workloads(text):
+    """`all`, or built-in names and model files, comma-separated, in the order given."""
+    if text in (None, "", "all"):
+        return list(registry.WORKLOADS)
+    tokens = [t.strip() for t in text.split(",") if t.strip()]
+    names = []
+    for token in tokens:
+        if is_model_file(token):
+            read(token)  # one line now, before anything else is checked
+            names.append(name(token))
+        elif token not in registry.WORKLOADS:
+            raise UserError("unknown workload %r (workloads: %s, or a model file: "
+                            "path/to/my_model.py)" % (token, ", ".join(registry.WORKLOADS)))
+        else:
+            names.append(token)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError("workload listed twice in %r: %s (a model file is named by its file's "
+                        "name)" % (text, ", ".join(twice)))
+    return tokens

@@ -1,0 +1,163 @@
+"""Your own model in the study: model files checked as params/*.yaml are (one line naming the
+file), resolved into a plan beside the built-in workloads, and (slow) examples/imdb_transformer.py
+trained on every backend with its smoke profile, resumed, and shown in the report.
+"""
+import ast
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kerasbench import cli, registry
+from kerasbench.study import kernels, plan, usermodel
+
+from conftest import REPO
+
+EXAMPLE = os.path.join(REPO, "examples", "imdb_transformer.py")
+
+GOOD = '''
+import keras
+
+PARAMS = {
+    "full": {"epochs": 3, "batch_size": 16, "units": 8, "learning_rate": 0.01},
+    "smoke": {"epochs": 1},
+}
+
+
+def load_data(params, data_dir):
+    pass
+
+
+def build_model(params):
+    pass
+'''
+
+
+def write(tmp_path, text, name="my_model.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def error_of(path, profile="smoke", overrides=None):
+    with pytest.raises(usermodel.UserError) as e:
+        usermodel.resolve(path, profile, overrides)
+    message = str(e.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_model_file_resolves_like_a_profile(tmp_path):
+    path = write(tmp_path, GOOD)
+    values = usermodel.resolve(path, "smoke", {"units": 4, "precision": "tf32"})
+    assert values["params"] == {"epochs": 1, "batch_size": 16, "units": 4, "learning_rate": 0.01}
+    assert values["model_file"] == path and values["profile"] == "smoke"
+    assert values["precision"] == "tf32"
+    # A profile the file does not define is `full`.
+    assert usermodel.resolve(path, "quick")["params"]["epochs"] == 3
+    assert usermodel.resolve(path, "full", {"learning_rate": 1})["params"]["learning_rate"] == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("def load_data(p, d): pass\ndef build_model(p): pass\n", "defines no PARAMS dict"),
+    (GOOD.replace('"full"', '"fast"'), "PARAMS: unknown profile 'fast'"),
+    (GOOD.replace('"full": {"epochs": 3,', '"quick": {"epochs": 3,'), "PARAMS has no `full`"),
+    (GOOD.replace('"epochs": 3, ', ''), "PARAMS['full'] must set epochs"),
+    (GOOD.replace('"epochs": 3', '"epochs": 0'), "PARAMS['full'].epochs: must be a positive integer, got 0"),
+    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"epoch": 1}'), "PARAMS['smoke'].epoch: not in PARAMS['full'] (did you mean 'epochs'?)"),
+    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"units": "8"}'), "PARAMS['smoke'].units: must be of the type"),
+    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"seed": 1}'), "PARAMS['smoke'].seed: is set by the runner"),
+    (GOOD.replace("def build_model", "def build"), "defines no function build_model(params)"),
+    (GOOD.replace('"units": 8', '"units": UNITS'), "PARAMS must be a literal dict"),
+    (GOOD + "\ndef broken(:\n", "line 17: invalid syntax"),
+])
+def test_mistakes_are_one_line_naming_the_file(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert message.startswith(os.path.relpath(path)) or message.startswith(path)
+    assert expected in message, message
+
+
+def test_overrides_and_names_are_checked(tmp_path):
+    path = write(tmp_path, GOOD)
+    assert "override.unit: is neither in the file's PARAMS nor a run setting (did you mean " \
+           "'units'?)" in error_of(path, overrides={"unit": 3})
+    assert "override.precision: must be one of" in error_of(path, overrides={"precision": "fp8"})
+    clash = write(tmp_path, GOOD, name="mnist_mlp.py")
+    assert "clashes with the built-in workload mnist_mlp" in error_of(clash)
+    assert "model file not found" in error_of(str(tmp_path / "missing.py"))
+
+
+def test_model_files_mix_with_built_in_workloads_in_a_plan(tmp_path):
+    path = write(tmp_path, GOOD)
+    tokens = usermodel.parse_workloads("mnist_mlp," + path)
+    runs = plan.plan("smoke", tokens, ["jax", "torch"])
+    assert [(r.workload, r.backend) for r in runs] == [
+        ("mnist_mlp", "jax"), ("mnist_mlp", "torch"), ("my_model", "jax"), ("my_model", "torch")]
+    assert runs[2].params["params"]["epochs"] == 1
+    assert "allow_generated" not in runs[2].params
+    assert registry.notebook_path("my_model").endswith(os.path.join("notebooks", "user_model.ipynb"))
+    with pytest.raises(usermodel.UserError, match="listed twice"):
+        usermodel.parse_workloads(path + "," + write(tmp_path / "..", GOOD))
+    with pytest.raises(usermodel.UserError, match="unknown workload 'mnist'"):
+        usermodel.parse_workloads("mnist," + path)
+
+
+def test_cli_dry_run_and_a_bad_file(tmp_path, capsys):
+    path = write(tmp_path, GOOD)
+    assert cli.main(["run", "--profile", "smoke", "--workloads", path + ",mnist_mlp",
+                     "--backends", "jax", "--dry-run"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [l["workload"] for l in lines] == ["my_model", "mnist_mlp"]
+    bad = write(tmp_path, GOOD.replace('"batch_size": 16', '"batch_size": -1'), name="bad.py")
+    assert cli.main(["run", "--workloads", bad, "--backends", "jax", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.py: PARAMS['full'].batch_size: must be a positive integer" in err[0]
+
+
+def test_the_example_and_its_notebook_are_valid():
+    values = usermodel.resolve(EXAMPLE, "smoke")
+    assert values["params"]["epochs"] >= 1 and values["params"]["train_samples"] == 256
+    notebook = os.path.join(REPO, "notebooks", "user_model.ipynb")
+    with open(notebook) as f:
+        cells = json.load(f)["cells"]
+    assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code")
+    # Thin: no function definitions and no loops in the notebook.
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    kinds = {type(node).__name__ for node in ast.walk(ast.parse(code))}
+    assert not kinds & {"FunctionDef", "ClassDef", "For", "While"}
+
+
+@pytest.mark.slow
+def test_the_example_trains_on_every_backend_resumes_and_is_reported(tmp_path, data_dir):
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing: %s" % sorted(set(registry.DEFAULT_BACKENDS) - set(backends)))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "kerasbench.cli", "run", "--profile", "smoke", "--workloads",
+               "examples/imdb_transformer.py", "--backends", ",".join(backends), "--out", str(out)]
+    env = dict(os.environ, KERASBENCH_DATA=data_dir)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for backend in backends:
+        folder = out / "runs" / "imdb_transformer" / backend / "0"
+        record = json.loads((folder / "run.json").read_text())
+        assert record["status"] == "ok" and record["workload"] == "imdb_transformer"
+        assert record["params"]["model_file"] == EXAMPLE
+        assert record["data"]["source"] == "model file"
+        with open(str(folder / "epochs.csv")) as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 1 and 0 <= float(rows[0]["val_accuracy"]) <= 1
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stderr.count("done earlier, skipped") == len(backends)
+
+    from kerasbench import report
+
+    text = report.build_report(out / "runs", out, n_resamples=200).read_text(encoding="utf-8")
+    assert "imdb_transformer" in text
+    with open(str(out / "summary.csv")) as f:
+        summary = [r for r in csv.DictReader(f) if r["workload"] == "imdb_transformer"]
+    assert sorted(r["backend"] for r in summary) == sorted(backends)
