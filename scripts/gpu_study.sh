@@ -69,12 +69,13 @@ stage() {
     profile-tuned) profile 45 mnist_mlp 200 tuned; profile 60 mnist_cnn 200 tuned
       profile 90 imdb_bidirectional_lstm 100 tuned ;;
     # Issue 15: Keras' levers, each beside `tuned` (the configuration it would replace) in one call.
-    levers-mlp) run 150 --workloads mnist_mlp --backends jax --config tuned,tuned-epoch
+    # keras-patched: tuned-epoch plus the documented JAX-trainer patch (params/configs.yaml).
+    levers-mlp) run 200 --workloads mnist_mlp --backends jax --config tuned,tuned-epoch,keras-patched
       run 200 --workloads mnist_mlp --backends torch --config tuned,tuned-compiled ;;
-    levers-cnn) run 150 --workloads mnist_cnn --backends jax --config tuned,tuned-epoch
+    levers-cnn) run 200 --workloads mnist_cnn --backends jax --config tuned,tuned-epoch,keras-patched
       run 300 --workloads mnist_cnn --backends torch --config tuned,tuned-compiled ;;
     levers-bilstm) run 300 --workloads imdb_bidirectional_lstm --config tuned,cudnn,nocudnn
-      run 150 --workloads imdb_bidirectional_lstm --backends jax --config tuned-epoch ;;
+      run 200 --workloads imdb_bidirectional_lstm --backends jax --config tuned-epoch,keras-patched ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
     list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen,cifar} r3-... tuned-{mlp,...} compiled harness profile profile-tuned levers-{mlp,cnn,bilstm} mixed" ;;
     *) echo "unknown stage $1" ;;

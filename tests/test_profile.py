@@ -114,7 +114,7 @@ def test_summary_and_csv_from_a_kernel_result(tmp_path):
 
 # The new configurations and parameters, validated before anything trains.
 
-NEW_CONFIGS = ["tuned-epoch", "tuned-compiled", "cudnn", "nocudnn", "mixed"]
+NEW_CONFIGS = ["tuned-epoch", "tuned-compiled", "cudnn", "nocudnn", "mixed"]  # keras-patched: below
 
 
 @pytest.mark.parametrize("config", NEW_CONFIGS + ["compiled"])
@@ -258,3 +258,56 @@ def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert "unknown workload" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["profile", "--workload", "mnist_mlp", "--backend", "jax", "--steps", "1",
                      "--out", str(tmp_path)]) == 2
+
+
+# The documented Keras patch (keras-patched): the same training, the steps inside one lax.scan.
+
+PATCH_CHECK = r"""
+import json, sys, numpy as np, keras
+from kerasbench.kernel import compat
+if sys.argv[1] == "patched":
+    compat.apply_keras_patch("jax-scan")
+compat.set_seed(3)
+compat.set_compile_options(steps_per_execution=4)
+model = keras.Sequential([compat.input_layer((6,)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dropout(0.2), keras.layers.Dense(3, activation="softmax")])
+compat.compile(model, optimizer=compat.optimizer("rmsprop", 0.01), loss="categorical_crossentropy",
+               metrics=["accuracy"])
+rng = np.random.RandomState(0)
+x = rng.rand(150, 6).astype("float32")   # 10 batches of 16: 9 full, the last one of 6
+y = keras.utils.to_categorical(rng.randint(0, 3, 150), 3)
+h = model.fit(compat.to_device(x), compat.to_device(y), batch_size=16, epochs=2, verbose=0,
+              validation_data=(x[:32], y[:32]))
+print("RESULT " + json.dumps({k: [float(v) for v in vs] for k, vs in h.history.items()}))
+"""
+
+
+def _patch_run(mode):
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.path.join(REPO, "lib"))
+    proc = subprocess.run([sys.executable, "-c", PATCH_CHECK, mode], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_jax_scan_patch_trains_exactly_as_keras_does():
+    plain, patched = _patch_run("plain"), _patch_run("patched")
+    assert set(plain) == set(patched) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in plain:
+        assert patched[key] == pytest.approx(plain[key], rel=1e-5, abs=1e-6), key
+
+
+def test_keras_patched_configuration_is_jax_only():
+    runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"], config="keras-patched")
+    by_backend = {r.backend: r.params for r in runs}
+    assert by_backend["jax"]["keras_patch"] == "jax-scan"
+    assert by_backend["jax"]["steps_per_execution"] == 2000
+    assert by_backend["torch"]["keras_patch"] == ""
+    with pytest.raises(UserError, match="patches Keras 3's JAX trainer, not torch"):
+        plan.plan("smoke", ["mnist_mlp"], ["torch"], overrides={"keras_patch": "jax-scan"})
+    with pytest.raises(UserError, match="set it above 1"):
+        plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"keras_patch": "jax-scan"})
+    with pytest.raises(UserError, match="keras_patch: must be one of"):
+        plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"keras_patch": "jax-fast"})

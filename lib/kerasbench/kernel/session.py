@@ -125,13 +125,16 @@ class Run(object):
 
 
 def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
-          jit_compile=None, data_on_device=False, nan_at_epoch=0, use_cudnn="auto"):
+          jit_compile=None, data_on_device=False, nan_at_epoch=0, use_cudnn="auto",
+          keras_patch=""):
     """Checks the backend, seeds everything, pins precision and writes kernel.json.
 
     data_on_device: training.fit hands Keras arrays already on the accelerator (tuned setting).
     nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
     use_cudnn: Keras 3's LSTM argument for every LSTM of the model (compat.lstm); Keras 2.3.1
     ignores it. Which LSTM kernel actually ran is recorded by finish() (kernel.json lstm_kernel).
+    keras_patch: "" or the name of a documented Keras patch (compat.apply_keras_patch), only in
+    the `keras-patched` configuration.
     """
     actual = compat.backend_name()
     if actual != backend:
@@ -149,6 +152,7 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     compat.install_lstm_probe()
     settings = apply_precision(backend, precision)
     settings["use_cudnn"] = use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
+    settings["keras_patch"] = compat.apply_keras_patch(keras_patch)
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
     run.info.update(versions=environment.framework_versions(backend), device=environment.device(),

@@ -20,7 +20,7 @@ RUNNER_KEYS = ("backend", "run_dir", "seed", "data_dir")
 # How a run is executed rather than what it trains: set by configurations (configs.yaml) and
 # --set, never part of a workload's 2017 definition.
 RUN_SETTINGS = ("precision", "steps_per_execution", "jit_compile", "data_on_device",
-                "use_cudnn", "nan_at_epoch")
+                "use_cudnn", "keras_patch", "nan_at_epoch")
 
 # What each dataset holds, for "subset larger than the dataset" (train, test; characters).
 DATASET_SIZES = {"mnist": (60000, 10000), "imdb": (25000, 25000), "cifar10": (50000, 10000)}
@@ -78,7 +78,8 @@ VALUE_RULES = {
     "dropout": _fraction, "width_shift": _fraction, "height_shift": _fraction,
     "rho": _open_fraction, "learning_rate": _positive, "temperature": _positive,
     "decay": _non_negative, "precision": _one_of("float32", "tf32", "mixed"),
-    "jit_compile": _one_of("auto", True, False), "use_cudnn": _one_of("auto", True, False), "dense_units": _int_list,
+    "jit_compile": _one_of("auto", True, False), "use_cudnn": _one_of("auto", True, False),
+    "keras_patch": _one_of("", "jax-scan"), "dense_units": _int_list,
     "loss_weights": _loss_weights, "data_on_device": _one_of(True, False),
     "nan_at_epoch": _non_negative_int,
 }
@@ -142,7 +143,7 @@ def read_file(workload, path=None):
 
 # Keys whose rule lists every allowed value, of mixed types ("auto" or a bool): the rule is the
 # type check (the notebook's default, a string, would reject True).
-CHOICE_KEYS = ("precision", "jit_compile", "use_cudnn", "data_on_device")
+CHOICE_KEYS = ("precision", "jit_compile", "use_cudnn", "data_on_device", "keras_patch")
 
 
 def _check_value(where, key, value, default):
@@ -186,6 +187,13 @@ def check_backend(where, workload, backend, values):
     if backend == "torch" and values.get("steps_per_execution", 1) > 1:
         raise ParamError("%s.steps_per_execution: must be 1 on torch (Keras 3's PyTorch trainer "
                          "runs one batch per call), got %d" % (where, values["steps_per_execution"]))
+    if values.get("keras_patch"):
+        if backend != "jax":
+            raise ParamError("%s.keras_patch: %r patches Keras 3's JAX trainer, not %s"
+                             % (where, values["keras_patch"], backend))
+        if values.get("steps_per_execution", 1) < 2:
+            raise ParamError("%s.keras_patch: %r changes how steps_per_execution runs: set it "
+                             "above 1" % (where, values["keras_patch"]))
     if backend == "cntk":
         if values.get("precision") == "mixed":
             raise ParamError("%s.precision: 'mixed' needs Keras 3's mixed_float16 policy; Keras "
