@@ -7,9 +7,11 @@ One fresh process per backend, started with the backend kernel's Python and envi
 come from the workload's own notebook: its code cells run up to, not including, the cell that
 trains (the one calling `training.fit`), so the model profiled is the one the study trains.
 
-Each variant builds a fresh model (the notebook's model cell again, with the variant's compile
-options), trains `steps` batches once to compile and warm up, then `repeats` timed passes of
-`steps` batches; the time of a pass ends with the device synchronised. Variants, from what a user
+Each variant has its own model (the notebook's model cell again, with the variant's compile
+options; fit_bare and fit_device share one) and trains `steps` batches once to compile and warm up;
+then `repeats` rounds time one pass of `steps` batches of every variant, the order rotated each
+round, so drift on a shared machine spreads over the variants (the median pass counts). A pass's
+time ends with the device synchronised. Variants, from what a user
 gets to the bare step (the host side turns their differences into fractions, study/profile.py):
 
   fit_default   model.fit as the study runs it: NumPy input, the model's metrics, the epoch logger,
@@ -28,6 +30,7 @@ gets to the bare step (the host side turns their differences into fractions, stu
 No validation pass (the breakdown is of training steps); CIFAR-10 is profiled on its arrays
 without augmentation. Writes `result.json` in the job's folder. Kernel side: Python 3.6 syntax.
 """
+import collections
 import json
 import os
 import statistics
@@ -177,38 +180,51 @@ class Profiler(object):
             compat.set_compile_options(**self.base_options)
         return self.namespace["model"]
 
-    def time_fit(self, model, x, y, callbacks, verbose):
-        """fit() over the profile's rows: 1 warm-up epoch, then `repeats` timed epochs."""
+    def fit_pass(self, model, x, y, callbacks=(), verbose=0):
+        """One fit() epoch over the profile's rows; its seconds (device synchronised)."""
         timer = pass_timer(self.backend)
-        self.compat.fit(model, x=x, y=y, batch_size=self.batch_size, epochs=1 + self.repeats,
+        self.compat.fit(model, x=x, y=y, batch_size=self.batch_size, epochs=1,
                         callbacks=[timer] + list(callbacks), verbose=verbose)
-        return timer.seconds[1:], timer.seconds[0]
+        return timer.seconds[0]
 
-    def fit_default(self):
+    def default_callbacks(self):
+        """What the study's fit gets: the epoch logger (here into fit_default_epochs.csv) and
+        TerminateOnNaN."""
         import keras
+        from kerasbench.kernel import epoch_log
 
-        run = self.namespace["run"]
-        model = self.build(metrics=True)
-        logger = run.epoch_logger(self.steps * self.batch_size)
-        logger.csv.path = os.path.join(self.out, "fit_default_epochs.csv")
-        if os.path.exists(logger.csv.path):
-            os.remove(logger.csv.path)
-        return self.time_fit(model, self.x, self.y,
-                             [logger, keras.callbacks.TerminateOnNaN()], verbose=2)
+        logger = epoch_log.EpochLogger(os.path.join(self.out, "fit_default_epochs.csv"),
+                                       self.steps * self.batch_size)
+        return [logger, keras.callbacks.TerminateOnNaN()]
 
-    def fit_bare_and_device(self):
-        model = self.build(metrics=False)
-        bare = self.time_fit(model, self.x, self.y, [], verbose=0)
-        xd, yd = self.compat.to_device(self.x), self.compat.to_device(self.y)
-        device = self.time_fit(model, xd, yd, [], verbose=0)
-        return bare, device
+    def variants(self):
+        """name -> a function timing one pass; each variant built and warmed up (compiled) here."""
+        compat = self.compat
+        xd, yd = compat.to_device(self.x), compat.to_device(self.y)
+        timed = collections.OrderedDict()
+        m_default = self.build(metrics=True)
+        timed["fit_default"] = lambda: self.fit_pass(m_default, self.x, self.y,
+                                                     self.default_callbacks(), verbose=2)
+        m_bare = self.build(metrics=False)
+        timed["fit_bare"] = lambda: self.fit_pass(m_bare, self.x, self.y)
+        timed["fit_device"] = lambda: self.fit_pass(m_bare, xd, yd)
+        if self.backend == "torch" or not compat.KERAS3:
+            self.notes.append("fit_epoch: steps_per_execution must be 1 on %s" % (
+                "PyTorch" if self.backend == "torch" else "Keras 2.3.1"))
+        else:
+            m_epoch = self.build(steps_per_execution=self.steps, metrics=False)
+            timed["fit_epoch"] = lambda: self.fit_pass(m_epoch, xd, yd)
+        m_loop = self.build(metrics=False)
+        batches = self.device_batches()
+        self.loop_method, run_steps = self.step_function(m_loop, batches)
+        self.loop = (run_steps, batches)
 
-    def fit_epoch(self):
-        if self.backend == "torch" or not self.compat.KERAS3:
-            return None
-        model = self.build(steps_per_execution=self.steps, metrics=False)
-        return self.time_fit(model, self.compat.to_device(self.x), self.compat.to_device(self.y),
-                             [], verbose=0)
+        def loop_pass():
+            t0 = time.perf_counter()
+            run_steps(batches)
+            return time.perf_counter() - t0
+        timed["step_loop"] = loop_pass
+        return timed
 
     def device_batches(self):
         return [(self.compat.to_device(batch(self.x, i, self.batch_size)),
@@ -249,21 +265,6 @@ class Profiler(object):
             sync(self.backend, model)
         return "model.train_on_batch", run_steps
 
-    def step_loop(self):
-        model = self.build(metrics=False)
-        batches = self.device_batches()
-        method, run_steps = self.step_function(model, batches)
-        t0 = time.perf_counter()
-        run_steps(batches)
-        warmup = time.perf_counter() - t0
-        seconds = []
-        for _ in range(self.repeats):
-            t0 = time.perf_counter()
-            run_steps(batches)
-            seconds.append(time.perf_counter() - t0)
-        device = self.device_compute(run_steps, batches)
-        return method, (seconds, warmup), device
-
     def device_compute(self, run_steps, batches):
         """Seconds of device busy time per pass of step_loop, from the framework's profiler."""
         try:
@@ -296,22 +297,20 @@ class Profiler(object):
             return {"seconds": None, "how": "profiler failed: %s: %s" % (type(e).__name__, e)}
 
     def run(self):
-        results = {}
+        """Every variant warmed up first, then `repeats` rounds of one timed pass each, the
+        order rotated per round (drift on a shared machine spreads over the variants)."""
         self.setup()
-        d = self.fit_default()
-        results["fit_default"] = _timing(d, self.steps)
-        bare, device = self.fit_bare_and_device()
-        results["fit_bare"] = _timing(bare, self.steps)
-        results["fit_device"] = _timing(device, self.steps)
-        epoch = self.fit_epoch()
-        if epoch is None:
-            self.notes.append("fit_epoch: steps_per_execution must be 1 on %s" % (
-                "PyTorch" if self.backend == "torch" else "Keras 2.3.1"))
-        else:
-            results["fit_epoch"] = _timing(epoch, self.steps)
-        method, loop, device = self.step_loop()
-        results["step_loop"] = _timing(loop, self.steps)
-        results["step_loop"]["method"] = method
+        timed = self.variants()
+        names = list(timed)
+        warmup = dict((name, timed[name]()) for name in names)
+        passes = dict((name, []) for name in names)
+        for r in range(self.repeats):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                passes[name].append(timed[name]())
+        results = collections.OrderedDict(
+            (name, _timing((passes[name], warmup[name]), self.steps)) for name in names)
+        results["step_loop"]["method"] = self.loop_method
+        device = self.device_compute(*self.loop)
         return results, device
 
 
