@@ -20,17 +20,17 @@ CNTK_VENV = os.environ.get("KERASBENCH_CNTK_VENV") or os.path.join(REPO, ".venv-
 
 # The arithmetic: parts that add up, each the difference the module docstring states.
 
-STEPS = {"fit_default": 10.0, "fit_bare": 7.0, "fit_device": 4.0, "fit_epoch": 2.5,
-         "step_loop": 3.0}
+STEPS = {"fit_default": 10.0, "fit_metrics": 8.0, "fit_bare": 7.0, "fit_device": 4.0,
+         "fit_epoch": 2.5, "step_loop": 3.0}
 
 
 def test_breakdown_known_answer_with_a_profiler():
     b = profile_mod.breakdown(STEPS, device_seconds=1.0)
     assert b["total"] == 10.0
-    assert b["parts"] == pytest.approx({"callbacks_metrics": 3.0, "input_feeding": 3.0,
+    assert b["parts"] == pytest.approx({"callbacks": 2.0, "metrics": 1.0, "input_feeding": 3.0,
                                         "keras_loop": 1.5, "step_dispatch": 1.5,
                                         "device_compute": 1.0})
-    assert b["fractions"] == pytest.approx({"callbacks_metrics": 0.3, "input_feeding": 0.3,
+    assert b["fractions"] == pytest.approx({"callbacks": 0.2, "metrics": 0.1, "input_feeding": 0.3,
                                             "keras_loop": 0.15, "step_dispatch": 0.15,
                                             "device_compute": 0.1})
     assert b["groups"] == pytest.approx({"device compute": 0.1,
@@ -60,16 +60,18 @@ def test_breakdown_on_torch_has_no_whole_epoch_variant():
 
 
 def test_noise_is_clipped_and_listed_and_the_parts_still_add_up():
-    # fit_bare measured slower than fit_default (noise): callbacks count 0, the rest follows
+    # fit_metrics measured slower than fit_default (noise): callbacks count 0, the rest follows
     # from the clipped level; the unclipped difference stays visible in `raw`.
-    steps = {"fit_default": 5.0, "fit_bare": 6.0, "fit_device": 4.0, "step_loop": 4.5}
+    steps = {"fit_default": 5.0, "fit_metrics": 6.0, "fit_bare": 4.5, "fit_device": 4.0,
+             "step_loop": 4.2}
     b = profile_mod.breakdown(steps, device_seconds=5.5)
-    assert b["parts"]["callbacks_metrics"] == 0.0
-    assert b["raw"]["callbacks_metrics"] == pytest.approx(-1.0)
-    assert b["parts"]["input_feeding"] == pytest.approx(1.0)   # min(5, 6) - 4
-    assert b["parts"]["keras_loop"] == 0.0                     # step_loop 4.5 > fit_device 4
+    assert b["parts"]["callbacks"] == 0.0
+    assert b["raw"]["callbacks"] == pytest.approx(-1.0)
+    assert b["parts"]["metrics"] == pytest.approx(0.5)         # min(5, 6) - 4.5
+    assert b["parts"]["input_feeding"] == pytest.approx(0.5)
+    assert b["parts"]["keras_loop"] == 0.0                     # step_loop 4.2 > fit_device 4
     assert b["parts"]["device_compute"] == pytest.approx(4.0)  # device 5.5 clipped to 4
-    assert b["clipped"] == ["callbacks_metrics", "keras_loop", "step_dispatch"]
+    assert b["clipped"] == ["callbacks", "keras_loop", "step_dispatch"]
     assert sum(b["parts"].values()) == pytest.approx(5.0)
     assert sum(b["fractions"].values()) == pytest.approx(1.0)
 
@@ -109,7 +111,7 @@ def test_summary_and_csv_from_a_kernel_result(tmp_path):
     parts = [r for r in rows if r["kind"] == "part"]
     assert [r["name"] for r in parts] == [p[0] for p in profile_mod.PARTS]
     assert sum(float(r["fraction"]) for r in parts) == pytest.approx(1.0)
-    assert len([r for r in rows if r["kind"] == "variant"]) == 5
+    assert len([r for r in rows if r["kind"] == "variant"]) == 6
 
 
 # The new configurations and parameters, validated before anything trains.
@@ -237,7 +239,7 @@ def test_profile_mnist_mlp_through_the_kernel(tmp_path, data_dir, backend, capsy
     assert code == 0, record.get("traceback") or record.get("error")
     assert record["status"] == "ok" and record["steps"] == 3
     variants = record["variants"]
-    expected = {"fit_default", "fit_bare", "fit_device", "step_loop"}
+    expected = {"fit_default", "fit_metrics", "fit_bare", "fit_device", "step_loop"}
     expected |= {"fit_epoch"} if backend == "jax" else set()
     assert set(variants) == expected
     assert all(len(v["pass_seconds"]) == 2 and v["step_seconds"] > 0 for v in variants.values())

@@ -16,7 +16,8 @@ gets to the bare step (the host side turns their differences into fractions, stu
 
   fit_default   model.fit as the study runs it: NumPy input, the model's metrics, the epoch logger,
                 TerminateOnNaN, verbose=2, the configuration's steps_per_execution
-  fit_bare      the same without callbacks (only the pass timer) and with no metric beyond the loss
+  fit_metrics   the same model without callbacks (only the pass timer) and verbose=0
+  fit_bare      the same without callbacks and with no metric beyond the loss
   fit_device    fit_bare with the arrays on the device first (compat.to_device)
   fit_epoch     fit_device with steps_per_execution = steps (one compiled call per pass; not on
                 PyTorch, whose Keras trainer requires 1, nor on Keras 2.3.1)
@@ -45,7 +46,7 @@ from kerasbench import plain, runfiles
 RESULT_JSON = "profile_kernel.json"
 TRAIN_CELL_MARK = "training.fit("
 MODEL_CELL_MARK = "build_model("
-VARIANTS = ("fit_default", "fit_bare", "fit_device", "fit_epoch", "step_loop")
+VARIANTS = ("fit_default", "fit_metrics", "fit_bare", "fit_device", "fit_epoch", "step_loop")
 
 
 class CannotProfile(Exception):
@@ -205,6 +206,7 @@ class Profiler(object):
         m_default = self.build(metrics=True)
         timed["fit_default"] = lambda: self.fit_pass(m_default, self.x, self.y,
                                                      self.default_callbacks(), verbose=2)
+        timed["fit_metrics"] = lambda: self.fit_pass(m_default, self.x, self.y)
         m_bare = self.build(metrics=False)
         timed["fit_bare"] = lambda: self.fit_pass(m_bare, self.x, self.y)
         timed["fit_device"] = lambda: self.fit_pass(m_bare, xd, yd)

@@ -167,7 +167,7 @@ def table(frame: pd.DataFrame) -> Html:
         "device": frame["device"],
         "fit ms/step": ["%.3f" % (1e3 * v) for v in frame["step_seconds"]],
     })
-    for name in ("t_fit_bare", "t_fit_device", "t_fit_epoch", "t_step_loop"):
+    for name in ("t_fit_metrics", "t_fit_bare", "t_fit_device", "t_fit_epoch", "t_step_loop"):
         if name in frame:
             view[name[2:] + " ms"] = ["–" if not _finite(v) else "%.3f" % (1e3 * v)
                                       for v in frame[name]]
@@ -241,7 +241,7 @@ def section(folder, summary=None) -> list:
     parts.append(Html(
         "<p class='kb-caption'>Measured on %s. Each part is a difference between ablation "
         "variants timed in one process (kerasbench profile): callbacks and metrics = fit as run "
-        "− fit without them; input feeding = − fit with the arrays on the device; host dispatch "
+        "− fit without callbacks − fit without metrics beyond the loss; input feeding = − fit with the arrays on the device; host dispatch "
         "and Python overhead = − the fastest of one call per epoch and the bare compiled step in "
         "a loop, down to the profiler's device time; device compute = %s. A difference measured "
         "below 0 (noise) counts 0 and is listed.</p>" % (

@@ -7,8 +7,11 @@ ablation variants there), then turns the variants' seconds per step into parts t
 
 How each part is derived (t_x: the median seconds per step of variant x, kernel/profile.py):
 
-  callbacks_metrics = t_fit_default - t_fit_bare       (the epoch logger, TerminateOnNaN,
-                                                         verbose=2 and the model's metrics)
+  callbacks         = t_fit_default - t_fit_metrics    (the epoch logger, TerminateOnNaN and
+                                                         verbose=2's progress logger: a callback
+                                                         with a batch hook turns off Keras' async
+                                                         dispatch, the logs are read every step)
+  metrics           = t_fit_metrics - t_fit_bare       (the model's metrics beyond the loss)
   input_feeding     = t_fit_bare - t_fit_device        (NumPy batches fed from host memory)
   keras_loop        = t_fit_device - t_lowest          (fit's per-step machinery that one compiled
                       t_lowest = min(t_fit_epoch, t_step_loop)   call per epoch, or a bare loop
@@ -42,8 +45,9 @@ JOB_JSON = "profile_job.json"
 
 # (part, group, variant above, variant below, how it is derived), top to bottom.
 PARTS = [
-    ("callbacks_metrics", "callbacks and metrics", "fit_default", "fit_bare",
-     "fit_default - fit_bare"),
+    ("callbacks", "callbacks and metrics", "fit_default", "fit_metrics",
+     "fit_default - fit_metrics"),
+    ("metrics", "callbacks and metrics", "fit_metrics", "fit_bare", "fit_metrics - fit_bare"),
     ("input_feeding", "input feeding", "fit_bare", "fit_device", "fit_bare - fit_device"),
     ("keras_loop", "host dispatch and Python overhead", "fit_device", "lowest",
      "fit_device - min(fit_epoch, step_loop)"),
@@ -52,7 +56,7 @@ PARTS = [
     ("device_compute", "device compute", "device", None, "profiler device time per step "
      "(without one: min(fit_epoch, step_loop), an upper bound)"),
 ]
-VARIANTS = ["fit_default", "fit_bare", "fit_device", "fit_epoch", "step_loop"]
+VARIANTS = ["fit_default", "fit_metrics", "fit_bare", "fit_device", "fit_epoch", "step_loop"]
 GROUPS = ["device compute", "host dispatch and Python overhead", "input feeding",
           "callbacks and metrics"]
 CSV_COLUMNS = ["workload", "backend", "config", "kind", "name", "group", "seconds_per_step",
@@ -62,23 +66,23 @@ CSV_COLUMNS = ["workload", "backend", "config", "kind", "name", "group", "second
 def breakdown(step_seconds, device_seconds=None):
     """Parts of fit_default's seconds per step that add up to it.
 
-    step_seconds: variant -> seconds per step (fit_default, fit_bare and fit_device required;
-    fit_epoch and step_loop where they ran). device_seconds: the profiler's device time per step,
+    step_seconds: variant -> seconds per step (fit_default, fit_metrics, fit_bare and fit_device
+    required; fit_epoch and step_loop where they ran). device_seconds: the profiler's device time per step,
     or None. Returns {"total", "parts": {name: seconds}, "fractions": {name: fraction},
     "groups": {group: fraction}, "raw": {name: unclipped difference}, "clipped": [names],
     "device_measured": bool}.
     """
-    for name in ("fit_default", "fit_bare", "fit_device"):
+    for name in ("fit_default", "fit_metrics", "fit_bare", "fit_device"):
         if not step_seconds.get(name):
             raise ValueError("breakdown needs %s" % name)
     lowest_candidates = [step_seconds[v] for v in ("fit_epoch", "step_loop")
                          if step_seconds.get(v)]
-    raw_levels = {"fit_default": step_seconds["fit_default"], "fit_bare": step_seconds["fit_bare"],
-                  "fit_device": step_seconds["fit_device"]}
+    raw_levels = dict((name, step_seconds[name])
+                      for name in ("fit_default", "fit_metrics", "fit_bare", "fit_device"))
     raw_levels["lowest"] = min(lowest_candidates) if lowest_candidates else raw_levels["fit_device"]
     measured = bool(device_seconds) and device_seconds > 0
     raw_levels["device"] = device_seconds if measured else raw_levels["lowest"]
-    order = ["fit_default", "fit_bare", "fit_device", "lowest", "device"]
+    order = ["fit_default", "fit_metrics", "fit_bare", "fit_device", "lowest", "device"]
     levels = {}
     for i, name in enumerate(order):
         levels[name] = raw_levels[name] if i == 0 else min(raw_levels[name], levels[order[i - 1]])
