@@ -161,3 +161,29 @@ def test_the_example_trains_on_every_backend_resumes_and_is_reported(tmp_path, d
     with open(str(out / "summary.csv")) as f:
         summary = [r for r in csv.DictReader(f) if r["workload"] == "imdb_transformer"]
     assert sorted(r["backend"] for r in summary) == sorted(backends)
+
+
+@pytest.mark.slow
+def test_parity_takes_a_model_file(tmp_path, data_dir):
+    """The Transformer's Dropouts sit inside its own layers: parity switches them off too, and
+    finds what it finds for imdb_fasttext: JAX and PyTorch agree, TensorFlow's Adam moves the
+    token embedding differently (test_parity: sparse gradients squared per slice)."""
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing")
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasbench.cli", "parity", "--workloads",
+         "examples/imdb_transformer.py", "--backends", "tensorflow,jax,torch", "--steps", "3",
+         "--profile", "smoke", "--out", str(tmp_path)], cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir), capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    result = json.loads((tmp_path / "imdb_transformer" / "jax" / "result.json").read_text())
+    assert len(result["dropout_switched_off"]) == 4
+    with open(str(tmp_path / "parity.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert "token_and_position_embedding" in {
+        r["layer"] for r in rows if r["check"] == "final_weights" and r["passed"] == "False"}
+    assert "weights after training differ most in layer token_and_position_embedding" \
+        in done.stdout
+    assert [r["passed"] for r in rows if r["check"] == "agrees_with_jax"] == ["True"]
+    assert all(r["passed"] == "True" for r in rows if r["check"].startswith("crossload"))

@@ -128,9 +128,9 @@ def _fmt(value):
 def _parity(args):
     from kerasbench import datafiles
     from kerasbench.report import parity as parity_report
-    from kerasbench.study import kernels, params, parity, plan, preflight
+    from kerasbench.study import kernels, params, parity, plan, preflight, usermodel
 
-    workloads = plan.parse_list(args.workloads, list(registry.WORKLOADS), "workload")
+    workloads = usermodel.parse_workloads(args.workloads)
     backends = plan.parse_list(args.backends, list(registry.BACKENDS), "backend")
     overrides = dict(params.parse_override(s) for s in args.set or [])
     perturb = parity.parse_perturb(args.perturb, backends)
@@ -152,9 +152,8 @@ def _parity(args):
     for line in parity.odd_one_out(rows):
         print("NOTE " + line)
     for r in rows:
-        if r["check"] == "run":
-            print("%s %s on %s: %s" % ("SKIP" if r["passed"] == "" else "FAIL", r["workload"],
-                                       r["backend"], r["note"] or r["value"]))
+        if r["check"] == "run" and r["passed"] == "":
+            print("SKIP %s on %s: %s" % (r["workload"], r["backend"], r["note"] or r["value"]))
     compared = sorted({(r["workload"], r["backend"]) for r in rows if r["check"] != "run"})
     print("kerasbench parity: %d of %d comparisons within tolerance%s; %s" % (
         len(compared) - len([k for k in compared if any(line.startswith("%s on %s vs" % k)

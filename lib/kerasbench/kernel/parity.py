@@ -71,7 +71,14 @@ def build(notebook_path, parameters):
 
 
 def _all_layers(model):
-    """Every layer, wrappers' inner layers included (Bidirectional's forward and backward)."""
+    """Every layer, wrappers' inner layers and a custom layer's sublayers included (Keras'
+    _flatten_layers where it has one: a Transformer block's Dropouts are inside the block)."""
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is not None:
+        try:
+            return [layer for layer in flatten(include_self=False, recursive=True)]
+        except TypeError:
+            pass
     found = []
     for layer in model.layers:
         found.append(layer)
@@ -308,6 +315,18 @@ def _save_npz(path, arrays):
 # The job
 
 
+def depth(model):
+    """D: the layers with weights of their own, a custom layer's sublayers counted one by one
+    (a Transformer block is several matrix products deep, not one)."""
+    leaves = [layer for layer in _all_layers(model) if layer.get_weights()]
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return max(1, sum(1 for layer in model.layers if layer.get_weights()))
+    own = [layer for layer in leaves
+           if not any(sub.get_weights() for sub in layer._flatten_layers(include_self=False))]
+    return max(1, len(own))
+
+
 def reduction_length(model, batch_size):
     """K: the longest sum one training step computes, for the host's tolerance.
 
@@ -348,10 +367,12 @@ def run_job(job):
 
     result["keras"] = keras.__version__
     model, data = namespace["model"], namespace["data"]
-    batch_size = int(job["parameters"]["batch_size"])
+    given = job["parameters"]
+    # A model file's notebook holds its parameters in `params` (kernel/usermodel).
+    batch_size = int(given.get("batch_size") or (given.get("params") or {})["batch_size"])
     model, result["dropout_switched_off"] = without_dropout(model)
     result["layers"] = layer_table(model)
-    result["weighted_layers"] = sum(1 for row in result["layers"] if row[3])
+    result["weighted_layers"] = depth(model)
     result["reduction_length"] = reduction_length(model, batch_size)
     result["optimizer"] = type(model.optimizer).__name__
     result["batch_size"] = batch_size

@@ -52,6 +52,7 @@ loss difference grows about x3 per step from step ~6 on (measured on a CPU: 1e-7
 argument bounds them beyond ~10 steps. So parity uses few steps (default 10); the cross-load
 check and the study's accuracy curves speak for longer horizons.
 """
+import collections
 import csv
 import json
 import math
@@ -65,7 +66,7 @@ import numpy as np
 
 from kerasbench import registry
 from kerasbench.errors import UserError
-from kerasbench.study import kernels, params
+from kerasbench.study import kernels, params, usermodel
 
 U = 2.0 ** -24
 LAMBDA = 8.0
@@ -449,7 +450,14 @@ def check(workloads, backends, steps, out, data_dir, profile="quick", overrides=
         raise UserError("parity compares backends: give at least two (got %s)" % ",".join(backends))
     if steps < 1:
         raise UserError("--steps must be at least 1, got %d" % steps)
-    resolved = dict((w, params.resolve(w, profile, overrides=overrides)) for w in workloads)
+    # Built-in names, or model files (path/to/my_model.py: run under the file's name).
+    resolved = collections.OrderedDict()
+    for token in workloads:
+        if usermodel.is_model_file(token):
+            resolved[usermodel.name(token)] = usermodel.resolve(token, profile, overrides)
+        else:
+            resolved[token] = params.resolve(token, profile, overrides=overrides)
+    workloads = list(resolved)
     out = os.path.abspath(out)
     rows, loss_rows, results = [], [], {}
     reference = backends[0]
