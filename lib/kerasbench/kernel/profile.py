@@ -34,6 +34,7 @@ without augmentation. Writes `result.json` in the job's folder. Kernel side: Pyt
 import collections
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -293,7 +294,9 @@ class Profiler(object):
                 trace_dir = os.path.join(self.out, "jax-trace")
                 with jax.profiler.trace(trace_dir):
                     run_steps(batches)
-                return jax_busy(trace_dir)
+                busy = jax_busy(trace_dir)
+                shutil.rmtree(trace_dir, ignore_errors=True)  # tens of MB; the sum is kept
+                return busy
             return {"seconds": None, "how": "not measured: no profiler wired for %s" % self.backend}
         except Exception as e:  # the breakdown stands without it (upper bound, labelled)
             return {"seconds": None, "how": "profiler failed: %s: %s" % (type(e).__name__, e)}
