@@ -14,7 +14,8 @@ round, so drift on a shared machine spreads over the variants (the median pass c
 time ends with the device synchronised. Variants, from what a user
 gets to the bare step (the host side turns their differences into fractions, study/profile.py):
 
-  fit_default   model.fit as the study runs it: NumPy input, the model's metrics, the epoch logger,
+  fit_default   model.fit as the study runs it: NumPy input (device arrays where the configuration
+                sets data_on_device), the model's metrics, the epoch logger,
                 TerminateOnNaN, verbose=2, the configuration's steps_per_execution
   fit_metrics   the same model without callbacks (only the pass timer) and verbose=0
   fit_bare      the same without callbacks and with no metric beyond the loss
@@ -203,13 +204,15 @@ class Profiler(object):
         """name -> a function timing one pass; each variant built and warmed up (compiled) here."""
         compat = self.compat
         xd, yd = compat.to_device(self.x), compat.to_device(self.y)
+        # The configuration's input: NumPy, or device arrays where it sets data_on_device (tuned).
+        x, y = (xd, yd) if self.namespace["run"].data_on_device else (self.x, self.y)
         timed = collections.OrderedDict()
         m_default = self.build(metrics=True)
-        timed["fit_default"] = lambda: self.fit_pass(m_default, self.x, self.y,
-                                                     self.default_callbacks(), verbose=2)
-        timed["fit_metrics"] = lambda: self.fit_pass(m_default, self.x, self.y)
+        timed["fit_default"] = lambda: self.fit_pass(m_default, x, y, self.default_callbacks(),
+                                                     verbose=2)
+        timed["fit_metrics"] = lambda: self.fit_pass(m_default, x, y)
         m_bare = self.build(metrics=False)
-        timed["fit_bare"] = lambda: self.fit_pass(m_bare, self.x, self.y)
+        timed["fit_bare"] = lambda: self.fit_pass(m_bare, x, y)
         timed["fit_device"] = lambda: self.fit_pass(m_bare, xd, yd)
         if self.backend == "torch" or not compat.KERAS3:
             self.notes.append("fit_epoch: steps_per_execution must be 1 on %s" % (
