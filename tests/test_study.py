@@ -101,10 +101,14 @@ def test_report_over_the_smoke_runs(study):
     out, _ = study
     assert cli.main(["report", "--out", out, "--resamples", "1000"]) == 0
     html = open(os.path.join(out, "report.html")).read()
-    assert html.count('class="plotly-graph-div"') >= 1 + 2 * len(registry.WORKLOADS)
     with open(os.path.join(out, "summary.csv")) as f:
         rows = list(csv.DictReader(f))
     mine = [r for r in rows if not r["source"].startswith("2017")]
+    # The overview, a time chart per workload, and a metric chart per workload whose runs did not
+    # all train on generated data (their accuracy is not drawn).
+    generated = {w for w in registry.WORKLOADS
+                 if all("generated" in r["data_source"] for r in mine if r["workload"] == w)}
+    assert html.count('class="plotly-graph-div"') >= 1 + 2 * len(registry.WORKLOADS) - len(generated)
     assert {(r["workload"], r["backend"]) for r in mine} == {
         (w, b) for w in registry.WORKLOADS for b in BACKENDS}
 

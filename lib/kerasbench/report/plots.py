@@ -427,7 +427,14 @@ def verdict_table(summary) -> Html:
                            "no intervals</span>")
         if common:
             caption.append("<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>")
-        per_row = any(c not in common for v in caveats.values() for c in v)
+        # Caveats every row of a workload shares go to its verdict row; the column is for the rest.
+        shared_by = {}
+        for workload, rows in block.groupby("workload", sort=False):
+            first = caveats[rows.index[0]]
+            shared_by[workload] = [c for c in first if c not in common and len(rows) > 1
+                                   and all(c in caveats[i] for i in rows.index)]
+        per_row = any(c not in common and c not in shared_by[block.at[i, "workload"]]
+                      for i, v in caveats.items() for c in v)
         columns = 6 if per_row else 5
         parts.append(
             f"<p class='kb-caption'>{' · '.join(caption)}</p>"
@@ -445,8 +452,7 @@ def verdict_table(summary) -> Html:
                 sentence = (f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"]
                             else _e(v["text"]))
             metric = metric_label(rows["final_metric_name"].iloc[0])
-            shared = [c for c in caveats[rows.index[0]] if c not in common
-                      and all(c in caveats[i] for i in rows.index)] if len(rows) > 1 else []
+            shared = shared_by[workload]
             flag = (" <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
                     if shared else "")
             parts.append(f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
