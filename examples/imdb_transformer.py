@@ -34,7 +34,7 @@ PARAMS = {
         "learning_rate": 0.001,  # Adam's default
     },
     "quick": {"epochs": 2, "train_samples": 5000, "test_samples": 2000},
-    "smoke": {"epochs": 1, "train_samples": 256, "test_samples": 128},
+    "smoke": {"epochs": 2, "train_samples": 256, "test_samples": 128},  # 2: one steady epoch
 }
 
 
