@@ -379,6 +379,7 @@ def main(argv=None):
         profiler = Profiler(job)
         variants, device = profiler.run()
         run = profiler.namespace["run"]
+        run.record_lstm_kernel(profiler.namespace["model"])  # which LSTM kernel the steps ran
         record.update(status="ok", variants=variants, device_compute=device, notes=profiler.notes,
                       kernel=run.info)
     except Exception as e:
