@@ -83,18 +83,28 @@ def steps_per_epoch(row) -> float:
 
 
 def floor_per_step(summary, frame: pd.DataFrame) -> dict:
-    """workload -> (floor label, seconds per step): the fastest native loop's steady epoch over
-    the profile's steps per epoch (the full training set in batches)."""
+    """workload -> (floor label, seconds per step): the fastest native loop's training samples
+    per second (its own epochs, whatever their size) turned into one step of the profile's batch;
+    without that column, its steady epoch over the profile's steps per epoch."""
     if summary is None:
         return {}
     table = summary.table[~summary.table["reference"].astype(bool)]
     out = {}
     for workload, block in frame.groupby("workload"):
         rows = table[(table["workload"] == workload) & table["floor_seconds"].notna()]
-        steps = steps_per_epoch(block.iloc[0])
-        if rows.empty or not _finite(steps):
+        if rows.empty:
             continue
-        out[workload] = (rows.iloc[0]["floor"], float(rows.iloc[0]["floor_seconds"]) / steps)
+        label = rows.iloc[0]["floor"]
+        floor = table[(table["workload"] == workload) & ((table["backend"].astype(str) + " " +
+                                                          table["config"].astype(str)) == label)]
+        batch = block.iloc[0]["batch_size"]
+        sps = floor.iloc[0]["samples_per_second"] if not floor.empty else math.nan
+        if _finite(sps) and sps > 0 and _finite(batch):
+            out[workload] = (label, float(batch) / float(sps))
+            continue
+        steps = steps_per_epoch(block.iloc[0])
+        if _finite(steps):
+            out[workload] = (label, float(rows.iloc[0]["floor_seconds"]) / steps)
     return out
 
 
@@ -147,10 +157,11 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
         if not later:
             order.extend(f for f in floor_y if f.split(" · ")[0] == title)
     fig.update_layout(barmode="stack", height=140 + 28 * len(order),
-                      title="Where a training step's time goes (ms per step; model.fit as the "
-                            "study runs it)",
-                      xaxis_title="milliseconds per training step", legend_orientation="h",
-                      legend_y=-0.15, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+                      title={"text": "Where a training step's time goes (ms per step; model.fit "
+                                     "as the study runs it)", "y": 0.98, "yanchor": "top"},
+                      xaxis_title="milliseconds per training step",
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+                      margin={"l": 10, "r": 10, "t": 80, "b": 10})
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), automargin=True)
     values = [v for v in [1e3 * t for t in frame["step_seconds"]] + floor_x if v > 0]
     if values and max(values) / min(values) > 30:
