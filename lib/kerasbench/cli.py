@@ -35,15 +35,17 @@ def _run(args):
                              given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
     kernels.require(backends)
     preflight.check_output_dir(args.out)
-    preflight.check_data(runs, data_dir, download=not args.no_download,
-                      warn=lambda line: print(line, file=sys.stderr))
-    print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
-        len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
-    if hasattr(executor, "start"):
-        executor.start()  # Ray: start or join the cluster now, so its errors come before training
-    print("kerasbench: executor %s: %s" % (executor.name, executor.describe()), file=sys.stderr)
-    records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout, force=args.force,
-                                executor=executor)
+    with preflight.lock_output(args.out):  # one runner per --out, from here to the last run
+        preflight.check_data(runs, data_dir, download=not args.no_download,
+                             warn=lambda line: print(line, file=sys.stderr))
+        print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
+            len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
+        if hasattr(executor, "start"):
+            executor.start()  # Ray: start or join the cluster now, so its errors come first
+        print("kerasbench: executor %s: %s" % (executor.name, executor.describe()),
+              file=sys.stderr)
+        records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout,
+                                    force=args.force, executor=executor)
     failed = [r for r in records if r["status"] != "ok"]
     from kerasbench.study import progress
     print("", file=sys.stderr)
@@ -268,7 +270,9 @@ def build_parser():
     run.add_argument("--timeout", type=_seconds, default=None,
                      help="seconds per run (default 21600, 6 hours): a run past it is killed "
                           "and recorded as timeout")
-    run.add_argument("--force", action="store_true", help="rerun runs that finished ok")
+    run.add_argument("--force", action="store_true",
+                     help="retrain runs that finished ok, and replace finished runs of another "
+                          "plan in --out")
     run.add_argument("--executor", choices=("local", "ray"), default="local",
                      help="local: on this host (default: one run at a time); ray: each run a Ray "
                           "task, on a local Ray instance or the cluster at --address")
@@ -292,7 +296,7 @@ def build_parser():
                           "source.yaml or its folder name; repeat for several (default: the "
                           "2017 K80 logs shipped with kerasbench)")
     rep.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
-    rep.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    rep.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed")
     rep.set_defaults(func=_report)
 
     har = sub.add_parser("harness", help="what papermill costs: one workload through papermill "

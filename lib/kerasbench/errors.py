@@ -13,3 +13,10 @@ def one_line(text, limit=500):
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     line = lines[-1] if lines else str(text)
     return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+class StudyStopped(UserError):
+    """The study cannot go on (a full disk): one line, no traceback, exit code 1 (not a user
+    mistake; a rerun of the same command goes on where it stopped)."""
+
+    exit_code = 1

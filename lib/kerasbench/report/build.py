@@ -13,11 +13,14 @@ the same page; the notebook's cells hide their own code (metadata transient.remo
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -175,13 +178,42 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
     if references is not None:
         references = [str(rundata.repo_path(r).resolve()) for r in references]
     load(runs_dir, references)  # the user's mistakes, as one line, before a kernel starts
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / "analysis.ipynb"
-    parameters = {"out_dir": str(out_dir), "runs_dir": str(runs_dir), "references": references,
-                  "confidence_level": float(confidence_level), "n_resamples": int(n_resamples),
-                  "seed": int(seed)}
-    with _kernel_can_import_kerasbench(), _quiet_jupyter():
-        papermill.execute_notebook(str(NOTEBOOK), str(executed), parameters=parameters,
-                                   kernel_name=kernel_name, cwd=str(out_dir), progress_bar=False,
-                                   log_output=False, kernel_manager_class=IpcKernelManager)
-    return export_html(executed, out_dir / "report.html")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Everything is written into a staging folder beside its place and moved in at the end
+        # (renames need no space): a full disk or a failure leaves the previous summary.csv and
+        # report.html as they were, never a new summary.csv beside a stale report.html.
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=str(out_dir)))
+    except OSError as e:
+        raise ReportError(f"cannot write to output folder {_shown(out_dir)}: {e.strerror or e}") from None
+    try:
+        executed = staging / "analysis.ipynb"
+        parameters = {"out_dir": str(staging), "runs_dir": str(runs_dir), "references": references,
+                      "confidence_level": float(confidence_level), "n_resamples": int(n_resamples),
+                      "seed": int(seed)}
+        with _kernel_can_import_kerasbench(), _quiet_jupyter():
+            papermill.execute_notebook(str(NOTEBOOK), str(executed), parameters=parameters,
+                                       kernel_name=kernel_name, cwd=str(out_dir), progress_bar=False,
+                                       log_output=False, kernel_manager_class=IpcKernelManager)
+        export_html(executed, staging / "report.html")
+        for name in ("summary.csv", "analysis.ipynb", "report.html"):  # the page last
+            os.replace(staging / name, out_dir / name)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(e):
+            raise
+        raise ReportError(f"no space left in {_shown(out_dir)}: the report was not written "
+                          f"(summary.csv and report.html are as they were)") from None
+    except Exception as e:  # papermill wraps the notebook's own OSError
+        if "No space left on device" not in str(e) and "Disk quota exceeded" not in str(e):
+            raise
+        raise ReportError(f"no space left in {_shown(out_dir)}: the report was not written "
+                          f"(summary.csv and report.html are as they were)") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir / "report.html"
+
+
+def _shown(path, limit=120) -> str:
+    """A path as an error line shows it: a 4,000-character one is cut in the middle."""
+    text = str(path)
+    return text if len(text) <= limit else text[:limit // 2] + "..." + text[-limit // 2:]

@@ -3,6 +3,7 @@ folder, with run.json written last. Host side: never imports Keras (the kernel p
 the runner holds no GPU memory).
 """
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -32,8 +33,9 @@ def output_to(path):
             os.dup2(log.fileno(), 2)
         yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):  # a full disk: the terminal comes back all the same
+            sys.stdout.flush()
+            sys.stderr.flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
@@ -173,13 +175,23 @@ def execute(spec, out, data_dir, timeout=None):
     # kernel runs, and the kernel starts there, so a relative --out or data folder would miss.
     folder = os.path.abspath(plan.run_dir(out, spec))
     data_dir = os.path.abspath(data_dir) if data_dir else data_dir
-    if os.path.isdir(folder):
-        stop_orphan(folder)
-        shutil.rmtree(folder)  # a rerun starts clean: no rows of an earlier attempt survive
-    os.makedirs(folder)
     parameters = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
                       data_dir=data_dir)
     started, t0 = runfiles.now(), time.time()
+    try:
+        if os.path.isdir(folder):
+            # The runner decided this folder is to be trained again (unfinished, failed,
+            # damaged, or --force): a rerun starts clean, no rows of an earlier attempt survive.
+            stop_orphan(folder)
+            shutil.rmtree(folder)
+        os.makedirs(folder)
+    except OSError as e:
+        if not disk_full(e):
+            raise
+        raise DiskFull(runfiles.record(
+            spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
+            parameters, "failed", "%s (creating %s)" % (no_space(folder), folder), started,
+            time.time() - t0, host=socket.gethostname()))
     watch = KernelWatch(folder)
     outcome = {}
 
@@ -208,7 +220,13 @@ def execute(spec, out, data_dir, timeout=None):
     status, error, e = "ok", None, outcome.get("error")
     epochs = epochs_logged(folder)
     logged = "%d epoch%s logged" % (epochs, "" if epochs == 1 else "s")
-    if timed_out:
+    # A full disk shows as an OSError here, as the kernel's OSError, or as a kernel that died
+    # writing its output: the filesystem has no block left.
+    full = e is not None and (disk_full(e) or no_block_left(folder))
+    if full:
+        status, error = "failed", "%s (%s after %s)" % (no_space(folder), one_line(e, 200), logged)
+        remove_torn_notebook(folder)
+    elif timed_out:
         status = "timeout"
         error = "exceeded --timeout %gs: the kernel was killed after %s" % (timeout, logged)
     elif e is None:
@@ -226,14 +244,82 @@ def execute(spec, out, data_dir, timeout=None):
         error = "%s: %s" % (type(e).__name__, one_line(e))
     else:
         raise e  # KeyboardInterrupt or SystemExit inside papermill
-    kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON)) or {}
+    kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON))
+    kernel_info = kernel_info if isinstance(kernel_info, dict) else {}
     if status == "ok" and kernel_info.get("nan_loss"):
         status, error = "nan", "the loss became NaN; training stopped early"
     kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
+    other = other_checkout(kernel_code.get("path"))
+    if other:
+        # A stale kerasbench-<backend> spec earlier on Jupyter's path ran another checkout's
+        # code: its numbers are not this code's, whatever run.json's commit would say.
+        status, error = "failed", "the kernel %s %s" % (kernels.kernel_name(spec.backend), other)
     record = runfiles.record(
         spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
         parameters, status, error, started, time.time() - t0, kernel_info=kernel_info,
         device=environment.device(), git_commit=environment.git_commit(registry.ROOT),
         code_path=kernel_code.get("path"), host=socket.gethostname())
-    runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+    try:
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+    except OSError as write_error:
+        if not disk_full(write_error):
+            raise
+        # No run.json: the run counts as unfinished, and a rerun trains it again.
+        full = True
+        record.update(status="failed", error="%s (writing %s)" % (no_space(folder),
+                                                                   runfiles.RUN_JSON))
+    if full:
+        raise DiskFull(record)
     return record
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(Exception):
+    """A run stopped by a full disk: `record` is its (failed) record, written to run.json where
+    space allowed. The study stops: every next run would fail the same way."""
+
+    def __init__(self, record):
+        super(DiskFull, self).__init__(record["error"])
+        self.record = record
+
+
+def disk_full(error):
+    """True for an OSError ENOSPC or EDQUOT here, or a kernel's error that reports one."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return True
+    text = "%s %s" % (getattr(error, "evalue", ""), error)
+    return "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def no_block_left(folder):
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
+def no_space(folder):
+    """'no space left on /mnt/runs': the mount point the run folder lives on."""
+    path = os.path.abspath(folder)
+    while not os.path.ismount(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return "no space left on %s" % path
+
+
+def remove_torn_notebook(folder):
+    """A notebook papermill could not finish writing is not JSON: it goes (epochs.csv stays)."""
+    path = os.path.join(folder, runfiles.NOTEBOOK)
+    if os.path.exists(path) and runfiles.read_json(path) is None:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def other_checkout(code_path):
+    """Why a kernel that imported kerasbench from `code_path` runs another checkout (None when
+    it runs this one, or said nothing: a kernel of older code)."""
+    if not code_path or os.path.realpath(code_path) == os.path.realpath(kernels.LIB_DIR):
+        return None
+    return ("imported kerasbench from %s, not from this checkout's %s: reinstall the kernels "
+            "with `kerasbench kernels install`" % (code_path, kernels.LIB_DIR))

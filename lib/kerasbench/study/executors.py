@@ -37,6 +37,7 @@ from kerasbench.study import execute, kernels, plan
 
 EXECUTORS = ("local", "ray")
 INTERRUPTED = 130  # exit code of a `local --jobs` child stopped by Ctrl-C
+DISK_FULL = 75  # exit code of a `local --jobs` child whose run met a full disk (EX_TEMPFAIL)
 RAY_REQUIREMENT = "ray (pinned in requirements.txt: pip install -r requirements.txt)"
 
 # One slot of `local --jobs N`: the GPU it owns (or None), the CPU cores it may use, and the
@@ -221,6 +222,11 @@ class LocalJobs(object):
         child = subprocess.run([sys.executable, "-m", "kerasbench.study.executors"],
                                input=json.dumps(job), env=env, capture_output=True, text=True)
         record = runfiles.read_json(stale)
+        record = record if isinstance(record, dict) else None
+        if child.returncode == DISK_FULL:
+            raise execute.DiskFull(record or runfiles.record(
+                spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
+                dict(spec.params), "failed", one_line(child.stderr), started, time.time() - t0))
         if record is None and child.returncode in (INTERRUPTED, -signal.SIGINT):
             # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
             return spec, dict(workload=spec.workload,
@@ -243,6 +249,9 @@ def _child_main():
         execute.execute(spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"])
     except KeyboardInterrupt:
         return INTERRUPTED
+    except execute.DiskFull as e:
+        sys.stderr.write("%s\n" % e)
+        return DISK_FULL
     return 0
 
 
@@ -321,7 +330,8 @@ def unpack(result, out, spec):
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
     path = os.path.join(folder, runfiles.RUN_JSON)
-    record = runfiles.read_json(path) or dict(result["record"])
+    record = runfiles.read_json(path)
+    record = record if isinstance(record, dict) else dict(result["record"])
     record["params"] = dict(record.get("params") or {}, run_dir=folder)
     runfiles.write_json_atomic(path, record)
     return record

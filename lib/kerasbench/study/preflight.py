@@ -1,21 +1,83 @@
-"""Checks before anything trains: the output folder, the data folder and the data files. Host side.
+"""Checks before anything trains: the output folder (and its lock), the data folder and the data
+files. Host side.
 """
 import collections
+import contextlib
+import errno
+import fcntl
+import json
 import os
+import socket
 
-from kerasbench import datafiles, registry
+from kerasbench import datafiles, registry, runfiles
 from kerasbench.errors import UserError
 
 
 def check_output_dir(out):
+    """--out exists (or is created) and takes a file; the probe never stays behind."""
+    probe = os.path.join(out, ".kerasbench-write-test")
     try:
         os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, ".kerasbench-write-test")
         with open(probe, "w") as f:
             f.write("ok")
-        os.remove(probe)
     except OSError as e:
-        raise UserError("cannot write to output folder %s: %s" % (out, e.strerror or e))
+        raise UserError("cannot write to output folder %s: %s" % (_shown(out), e.strerror or e))
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(probe)
+
+
+def _shown(path, limit=120):
+    """A path as an error line shows it: a 4,000-character one is cut in the middle."""
+    return path if len(path) <= limit else path[:limit // 2] + "..." + path[-limit // 2:]
+
+
+LOCK_FILE = ".kerasbench.lock"  # in --out: the pid of the runner that uses it
+
+
+@contextlib.contextmanager
+def lock_output(out):
+    """Holds --out for this runner until the study ends; a second runner gets one line naming
+    the holder's pid (UserError, exit 2) before anything trains.
+
+    An flock on OUT/.kerasbench.lock: the kernel frees it when the holder dies however it dies,
+    so a lock file left by a dead runner (its pid still written in it) is simply taken over.
+    The file descriptor is not inherited by kernels or child processes (Python opens it
+    close-on-exec), so a kernel orphaned by a killed runner does not hold the study.
+    """
+    path = os.path.join(out, LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError("cannot write to output folder %s: %s" % (_shown(out), e.strerror or e))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+                raise
+            holder = _holder(fd)
+            raise UserError("%s is in use by another kerasbench run (pid %s%s%s): wait for it to "
+                            "end, or use another --out" % (
+                                _shown(out), holder.get("pid", "unknown"),
+                                " on " + holder["host"] if holder.get("host") not in
+                                (None, socket.gethostname()) else "",
+                                ", since " + holder["since"] if holder.get("since") else ""))
+        os.ftruncate(fd, 0)
+        os.write(fd, (json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "since": runfiles.now()}) + "\n").encode())
+        yield path
+    finally:
+        os.close(fd)  # releases the flock; the file stays (removing it would race a waiter)
+
+
+def _holder(fd):
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096).decode() or "{}")
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def check_data_dir(folder, given=True):

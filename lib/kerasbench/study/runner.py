@@ -8,20 +8,88 @@ runs each through `execute`. Planning is `plan`, the checks before training are 
 import os
 import sys
 
-from kerasbench import runfiles
-from kerasbench.study import executors, plan, progress
+from kerasbench import datafiles, registry, runfiles
+from kerasbench.errors import StudyStopped, UserError
+from kerasbench.study import execute, executors, plan, progress
 
 
-def is_done(out, spec):
-    """A run is done when its run.json says ok and it ran this very plan (profile, seed, params):
-    a finished run of another profile or parameters in the same folder is rerun, not reused."""
-    record = runfiles.read_json(os.path.join(plan.run_dir(out, spec), runfiles.RUN_JSON))
-    if not record or record.get("status") != "ok":
+# What a run folder holds, against the plan (`resume_state`).
+DONE = "done"  # finished ok, this very plan, files whole: skipped
+TODO = "todo"  # nothing yet, unfinished, failed, damaged, or on generated data now replaceable
+CONFLICT = "conflict"  # a finished run of another plan: never replaced without --force
+
+
+def plan_difference(record, spec):
+    """How the plan of a finished run differs from `spec` ("profile full, not quick"), or None
+    when it ran this very plan (profile, configuration, seed and every parameter)."""
+    ran = record.get("params") if isinstance(record.get("params"), dict) else {}
+    for key, mine in (("profile", spec.profile), ("config", spec.config), ("seed", spec.seed)):
+        theirs = record.get(key, plan.DEFAULT_CONFIG if key == "config" else None)
+        if theirs != mine:
+            return "%s %s, not %s" % (key, theirs, mine)
+    for key, mine in sorted(spec.params.items()):
+        if key not in ran:
+            return "no %s, not %s=%s" % (key, key, mine)
+        if ran[key] != mine:
+            return "%s=%s, not %s" % (key, ran[key], mine)
+    return None
+
+
+def real_data_now(record, spec, data_dir):
+    """True when a run trained on generated data and every data file its workload needs is now
+    here and verified: the run is redone on the real data."""
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    if data.get("source") != "generated" or not data_dir:
         return False
-    ran = record.get("params") or {}
-    same_params = all(ran.get(k) == v for k, v in spec.params.items())
-    return (same_params and record.get("profile") == spec.profile
-            and record.get("seed") == spec.seed and record.get("config", plan.DEFAULT_CONFIG) == spec.config)
+    return all(datafiles.status(dataset, data_dir) == "ok"
+               for dataset in registry.WORKLOADS[spec.workload].datasets)
+
+
+def resume_state(out, spec, data_dir=None):
+    """(DONE, TODO or CONFLICT, why) for one planned run and what its folder holds.
+
+    DONE: run.json says ok, it ran this very plan and runfiles.read_run finds its files whole.
+    TODO: no folder, an unfinished or damaged one, a run that was not ok (failed, timeout, nan),
+    or a run on generated data whose real data is here now; `why` says which, where it matters.
+    CONFLICT: a finished run (any status) of another plan (profile, configuration, seed,
+    parameters): it is another study's result, and only --force replaces it.
+    """
+    folder = plan.run_dir(out, spec)
+    if not os.path.isdir(folder):
+        return TODO, None
+    run = runfiles.read_run(folder)
+    if run.record is None:
+        return TODO, ("its files are damaged (%s)" % run.why()) if run.damaged else None
+    difference = plan_difference(run.record, spec)
+    if difference:
+        return CONFLICT, difference
+    if run.status != "ok":
+        return TODO, None
+    if run.damaged:
+        return TODO, "its files are damaged (%s)" % run.why()
+    if real_data_now(run.record, spec, data_dir):
+        return TODO, "it trained on generated data and the real data is here now"
+    return DONE, None
+
+
+def is_done(out, spec, data_dir=None):
+    """A run is done when it finished ok, ran this very plan and its files are whole."""
+    return resume_state(out, spec, data_dir)[0] == DONE
+
+
+def run_label(spec):
+    return os.path.relpath(plan.run_dir("", spec), runfiles.RUNS)
+
+
+def conflict_error(out, conflicts):
+    """One line: which finished runs another plan would replace, and the ways out."""
+    shown = ["%s (%s)" % (run_label(spec), why) for spec, why in conflicts[:3]]
+    more = " and %d more" % (len(conflicts) - 3) if len(conflicts) > 3 else ""
+    return UserError(
+        "%s holds %d finished run%s of another plan: %s%s; nothing was trained: keep them and "
+        "use another --out, or replace them with --force" % (
+            os.path.join(out, runfiles.RUNS), len(conflicts), "" if len(conflicts) == 1 else "s",
+            "; ".join(shown), more))
 
 
 def summary_line(record, index, total):
@@ -38,7 +106,12 @@ def summary_line(record, index, total):
 
 
 def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, executor=None):
-    """Executes the plan with a progress bar; finished runs (status ok) are skipped unless force.
+    """Executes the plan with a progress bar; what is done already is skipped unless force.
+
+    Before anything trains, every run folder is read (`resume_state`): a finished run of another
+    plan stops the study with one line (UserError) unless `force`. A full disk fails the run in
+    progress and stops the study (StudyStopped, one line): a rerun of the same command after
+    freeing space finishes it.
 
     `executor` (kerasbench.study.executors) says where the runs execute: by default one after another
     in this process. Whatever runs them, each finished run prints one status line here, in the
@@ -50,6 +123,11 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
 
     if executor is None:
         executor = executors.Sequential()
+    states = [(spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
+              for spec in runs]
+    conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
+    if conflicts:
+        raise conflict_error(out, conflicts)
     if stream is None:
         # A handle on the terminal that survives output_to()'s redirection of fd 2.
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
@@ -58,15 +136,16 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
     todo = []
     finished = 0
     bar = tqdm(total=len(runs), desc="study", unit="run", file=stream, dynamic_ncols=True)
-    for position, spec in enumerate(runs):
-        if not force and is_done(out, spec):
+    for position, (spec, state, why) in enumerate(states):
+        if state == DONE:
             finished += 1
-            records[position] = runfiles.read_json(os.path.join(plan.run_dir(out, spec),
-                                                                runfiles.RUN_JSON))
+            records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
             bar.write("[%d/%d] %s %s #%d: done earlier, skipped" % (
                 finished, len(runs), spec.workload, spec.backend, spec.repeat), file=stream)
             bar.update(1)
         else:
+            if why:
+                bar.write("%s: %s: training it again" % (run_label(spec), why), file=stream)
             todo.append((position, spec))
     positions = {id(spec): position for position, spec in todo}
 
@@ -85,6 +164,14 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
             records[positions[id(spec)]] = record
             bar.write(summary_line(record, finished, len(runs)), file=stream)
             bar.update(1)
+    except execute.DiskFull as e:
+        finished += 1
+        bar.write(summary_line(e.record, finished, len(runs)), file=stream)
+        bar.close()
+        left = sum(1 for r in records if r is None) - 1
+        raise StudyStopped("%s: the study stopped with %d run%s not trained; free space, then "
+                           "rerun the same command" % (e.record["error"], left,
+                                                        "" if left == 1 else "s"))
     finally:
         tail.close()
     bar.close()
