@@ -3,9 +3,11 @@
 Every bad input the project answers is one row of CASES, `kerasbench run` and `kerasbench report`
 alike; the issue asks for at least 20 distinct ones (test_the_table_is_long_enough).
 """
+import atexit
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -96,6 +98,59 @@ def under_a_file(tmp_path):
     return str(tmp_path / "occupied" / "out")
 
 
+def params_without_configs(tmp_path):
+    folder = params_dir(tmp_path)
+    os.remove(os.path.join(folder, "configs.yaml"))
+    return folder
+
+
+def params_latin1(tmp_path):
+    folder = params_dir(tmp_path)
+    with open(os.path.join(folder, "mnist_mlp.yaml"), "ab") as f:
+        f.write("# r\xe9glages\n".encode("latin-1"))
+    return folder
+
+
+def kernel_spec_dir(tmp_path, monkeypatch, text):
+    """A kerasbench-jax kernel spec earlier on Jupyter's path than the installed one."""
+    root = tmp_path / "jupyter"
+    folder = root / "kernels" / "kerasbench-jax"
+    folder.mkdir(parents=True)
+    (folder / "kernel.json").write_text(text)
+    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(
+        [str(root)] + [p for p in [os.environ.get("JUPYTER_PATH")] if p]))
+
+
+def malformed_kernel_json(tmp_path, monkeypatch):
+    kernel_spec_dir(tmp_path, monkeypatch, '{"argv": ["python", ')
+
+
+def other_checkout_kernel(tmp_path, monkeypatch):
+    spec = kernels.kernel_spec("jax")
+    spec["env"]["PYTHONPATH"] = "/elsewhere/lib" + os.pathsep + "${PYTHONPATH}"
+    kernel_spec_dir(tmp_path, monkeypatch, json.dumps(spec))
+
+
+def read_only_folder(tmp_path):
+    """A read-only filesystem (root writes through file permissions, not through this)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                          capture_output=True)
+    if done.returncode != 0:
+        return "/sys/kernel"  # no mount here: a folder no one may create files in
+    atexit.register(subprocess.run, ["umount", "-l", str(folder)])
+    return str(folder)
+
+
+def runs_folder_with(tmp_path, epochs_csv=None, run_json=None, drop_epochs=False):
+    runs = runs_folder(tmp_path, **({"epochs_csv": epochs_csv} if epochs_csv else {}),
+                       run_json=run_json)
+    if drop_epochs:
+        os.remove(os.path.join(runs, "mnist_mlp", "jax", "0", "epochs.csv"))
+    return runs
+
+
 # Placeholders in a case's arguments, each made by a function of tmp_path (and data_dir).
 MAKE = {
     "<typo>": lambda t, d: params_with_typo(t),
@@ -113,6 +168,16 @@ MAKE = {
                                                                    "1,1.0,0.9,2.0,1e2,zero,0.9,0.4,0.8\n"),
     "<damaged-run-json>": lambda t, d: runs_folder(t, run_json='{"workload": "mnist_mlp", "stat'),
     "<good-runs>": lambda t, d: runs_folder(t),
+    "<no-configs>": lambda t, d: params_without_configs(t),
+    "<duplicate-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: 20\nsmoke:\n  epochs: 1\n"
+                                                   "smoke:\n  epochs: 2\n"),
+    "<latin1-yaml>": lambda t, d: params_latin1(t),
+    "<long>": lambda t, d: str(t / ("x" * 4000)),
+    "<read-only>": lambda t, d: read_only_folder(t),
+    "<torn-epochs>": lambda t, d: runs_folder_with(
+        t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5,0.8\n1,1.0,0.9,2.0,1e2,0.4,0.9"),
+    "<no-epochs>": lambda t, d: runs_folder_with(t, drop_epochs=True),
+    "<list-run-json>": lambda t, d: runs_folder_with(t, run_json="[1, 2]"),
 }
 
 RUN = "run"
@@ -161,10 +226,31 @@ CASES = {
     "report: damaged epochs.csv": (REPORT, ["--runs", "<damaged-epochs>"], "damaged epochs.csv", None),
     "report: damaged run.json": (REPORT, ["--runs", "<damaged-run-json>"], "damaged run.json", None),
     "report: zero resamples": (REPORT, ["--runs", "<good-runs>", "--resamples", "0"], "resamples must be at least 1", None),
+    # Issue 12: what trained silently, failed in every kernel, or gave a traceback at 014fa33.
+    "config label typo": (RUN, ["--config", "tunde"], "--config tunde: not a configuration of", None),
+    "config without configs.yaml": (RUN, ["--params-dir", "<no-configs>", "--config", "tuned"], "--config tuned: not a configuration of", None),
+    "duplicate YAML key": (RUN, ["--params-dir", "<duplicate-yaml>"], "'smoke' is given twice (lines 3 and 5)", None),
+    "non-UTF-8 params file": (RUN, ["--params-dir", "<latin1-yaml>"], "mnist_mlp.yaml: not UTF-8 text", None),
+    "seed past 2**32 - 1": (RUN, ["--seed", "4294967296"], "--seed 4294967296: seeds must be within 0..4294967295", None),
+    "last seed past 2**32 - 1": (RUN, ["--seed", "4294967295", "--repeats", "2"], "with --repeats 2 the last would be 4294967296", None),
+    "steps_per_execution on torch": (RUN, ["--backends", "torch", "--set", "steps_per_execution=32"], "steps_per_execution: must be 1 on torch", None),
+    "no backend": (RUN, ["--backends", ","], "--backends ',' names no backend", None),
+    "no workload": (RUN, ["--workloads", ","], "--workloads ',' names no workload", None),
+    "malformed kernel.json": (RUN, [], "Jupyter kernel 'kerasbench-jax' is damaged", malformed_kernel_json),
+    "kernel of another checkout": (RUN, [], "runs the kerasbench of /elsewhere/lib, not this checkout's", other_checkout_kernel),
+    "4,000-character --out": (RUN, ["--out", "<long>"], "cannot write to output folder", None),
+    "report: negative seed": (REPORT, ["--runs", "<good-runs>", "--seed", "-1"], "argument --seed: must be an integer >= 0", None),
+    "report: --out is a file": (REPORT, ["--runs", "<good-runs>", "--out", "<a-file>"], "cannot write to output folder", None),
+    "report: read-only --out": (REPORT, ["--runs", "<good-runs>", "--out", "<read-only>"], "cannot write to output folder", None),
+    "report: 4,000-character --out": (REPORT, ["--runs", "<good-runs>", "--out", "<long>"], "cannot write to output folder", None),
+    "report: torn last row of an ok run": (REPORT, ["--runs", "<torn-epochs>"], "damaged epochs.csv: the last row is torn", None),
+    "report: ok run without epochs.csv": (REPORT, ["--runs", "<no-epochs>"], "damaged epochs.csv is missing, though run.json says ok", None),
+    "report: run.json a JSON list": (REPORT, ["--runs", "<list-run-json>"], "damaged run.json is a list, not a JSON object", None),
 }
 
 # argparse's own errors end in SystemExit(2) rather than a return code.
-ARGPARSE = ("unknown profile", "not a number", "negative seed", "zero timeout", "negative timeout")
+ARGPARSE = ("unknown profile", "not a number", "negative seed", "zero timeout", "negative timeout",
+            "report: negative seed")
 
 
 def test_the_table_is_long_enough():
@@ -195,6 +281,7 @@ def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
     assert message in err, err
     errors = [l for l in err.splitlines() if "error:" in l]
     assert len(errors) == 1 and message in errors[0], "one error line: %r" % err
+    assert len(errors[0]) < 1000, "a line a person can read, whatever the path: %r" % errors[0]
     others = [l for l in err.splitlines() if l.strip() and "error:" not in l
               and not l.startswith("kerasbench: downloading ")]
     assert not others, "nothing but the error (and a download attempt): %r" % err

@@ -126,3 +126,28 @@ def test_a_tuned_run_records_its_settings(tmp_path, data_dir):
         assert settings["compile_options"]["steps_per_execution"] == expected
         folder = plan.run_dir(str(tmp_path), runs[records.index(record)])
         assert folder.endswith("tuned-0") and os.path.exists(os.path.join(folder, "epochs.csv"))
+
+
+def test_jit_compile_takes_what_keras_compile_takes():
+    for value in (True, False, "auto"):
+        plan.plan("smoke", ["mnist_mlp"], ["torch"], overrides={"jit_compile": value})
+    with pytest.raises(UserError):
+        plan.plan("smoke", ["mnist_mlp"], ["torch"], overrides={"jit_compile": "yes"})
+    assert plan.plan("smoke", ["mnist_mlp"], ["torch"], config="compiled")[0].params[
+        "jit_compile"] is True
+
+
+@pytest.mark.slow
+def test_the_compiled_configuration_runs_on_torch(tmp_path, data_dir):
+    """`kerasbench run --profile smoke --workloads mnist_mlp --backends torch --config compiled`
+    ends ok (at 014fa33 it was refused: jit_compile must be a string)."""
+    from kerasbench import cli
+
+    code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends",
+                     "torch", "--config", "compiled", "--out", str(tmp_path), "--data-dir",
+                     data_dir, "--no-download"])
+    assert code == 0
+    record = json.load(open(os.path.join(str(tmp_path), "runs", "mnist_mlp", "torch",
+                                         "compiled-0", "run.json")))
+    assert record["status"] == "ok" and record["params"]["jit_compile"] is True
+    assert record["backend_settings"]["compile_options"]["jit_compile"] is True

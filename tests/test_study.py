@@ -44,6 +44,8 @@ def test_every_run_finished_ok(study):
     for folder in folders:
         record = json.load(open(os.path.join(folder, "run.json")))
         assert record["status"] == "ok", (folder, record["error"])
+        # Every kernel, the CNTK one too, says it imported this checkout's kerasbench.
+        assert record["kerasbench"]["code_path"] == kernels.LIB_DIR, folder
 
 
 @pytest.mark.parametrize("workload", list(registry.WORKLOADS))

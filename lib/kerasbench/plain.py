@@ -7,6 +7,7 @@ run it with the backend's Python and KERAS_BACKEND set, as a kernel would be.
 
     python -m kerasbench.plain NOTEBOOK PARAMETERS_JSON
 """
+import ast
 import json
 import sys
 
@@ -21,12 +22,28 @@ def code_cells(notebook_path):
 def run(notebook_path, parameters):
     """Executes the notebook's code cells with `parameters` injected after the first (defaults)."""
     cells = code_cells(notebook_path)
+    declared = assigned_names(cells[0][1]) if cells else []
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise SystemExit("kerasbench.plain: unknown parameter%s %s: %s declares %s" % (
+            "" if len(unknown) == 1 else "s", ", ".join(unknown), notebook_path,
+            ", ".join(declared)))
     namespace = {"__name__": "__main__"}
     for n, (index, source) in enumerate(cells):
         exec(compile(source, "%s[cell %d]" % (notebook_path, index), "exec"), namespace)
         if n == 0:
             namespace.update(parameters)
     return namespace
+
+
+def assigned_names(source):
+    """The names a cell assigns at its top level (the parameters cell's declarations)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [target.id for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
 
 
 def main(argv=None):

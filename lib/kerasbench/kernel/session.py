@@ -3,12 +3,15 @@
 Kernel side, Python 3.6. The kernel fixes KERAS_BACKEND before anything imports Keras; start()
 checks that the backend it got is the one the run asked for.
 """
+import difflib
 import math
 import os
 
 import keras
 
+import kerasbench
 from kerasbench import environment, runfiles
+from kerasbench.plain import assigned_names
 from kerasbench.kernel import compat, epoch_log
 
 KERNEL_JSON = runfiles.KERNEL_JSON
@@ -124,10 +127,64 @@ class Run(object):
                                               ", loss became NaN" if nan else ""))
 
 
+# papermill's injected-parameters cell starts with this comment (its Python translator's).
+INJECTED_HEADER = "# Parameters"
+
+
+class UnknownParameter(ValueError):
+    """A parameter injected into the notebook that its `parameters` cell does not declare (a typo
+    in papermill's -p): papermill only warns, and the run would train the default instead."""
+
+    def _render_traceback_(self):
+        # IPython shows this instead of a traceback: the notebook's error is one line.
+        return ["%s: %s" % (type(self).__name__, self)]
+
+
+def check_parameters(inputs=None):
+    """Refuses a parameter injected by papermill that the notebook does not declare.
+
+    `inputs`: the cells this kernel executed, in order (IPython's input history, `In`, by
+    default). The last cell papermill injected is compared with the cell run just before it, the
+    notebook's `parameters` cell. Outside IPython, or with no injected cell (the notebook run by
+    hand in Jupyter), there is nothing to check.
+    """
+    if inputs is None:
+        inputs = _ipython_inputs()
+    for i in range(len(inputs) - 1, 0, -1):
+        if inputs[i].lstrip().startswith(INJECTED_HEADER):
+            declared = assigned_names(inputs[i - 1])
+            unknown = [n for n in assigned_names(inputs[i]) if n not in declared]
+            if unknown:
+                hints = ["%s (did you mean %s?)" % (n, difflib.get_close_matches(n, declared, 1)[0])
+                         if difflib.get_close_matches(n, declared, 1) else n for n in unknown]
+                raise UnknownParameter(
+                    "unknown parameter%s %s: this notebook's parameters are %s; nothing was "
+                    "trained" % ("" if len(unknown) == 1 else "s", ", ".join(hints),
+                                 ", ".join(declared)))
+            return
+
+
+def _ipython_inputs():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    return list(shell.user_ns.get("In") or []) if shell is not None else []
+
+
+def code_identity():
+    """Which kerasbench this kernel imported: its lib/ folder and that checkout's commit. The
+    runner refuses a run whose kernel imported another checkout's code."""
+    lib = os.path.dirname(os.path.dirname(os.path.abspath(kerasbench.__file__)))
+    return {"path": lib, "git_commit": environment.git_commit(os.path.dirname(lib))}
+
+
 def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
           jit_compile=None, data_on_device=False, nan_at_epoch=0, use_cudnn="auto",
           keras_patch=""):
-    """Checks the backend, seeds everything, pins precision and writes kernel.json.
+    """Checks the parameters and the backend, seeds everything, pins precision and writes
+    kernel.json (with the code this kernel imported).
 
     data_on_device: training.fit hands Keras arrays already on the accelerator (tuned setting).
     nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
@@ -136,6 +193,7 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     keras_patch: "" or the name of a documented Keras patch (compat.apply_keras_patch), only in
     the `keras-patched` configuration.
     """
+    check_parameters()
     actual = compat.backend_name()
     if actual != backend:
         raise BackendMismatch(
@@ -156,7 +214,7 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
     run.info.update(versions=environment.framework_versions(backend), device=environment.device(),
-                    backend_settings=settings, started_at=runfiles.now())
+                    backend_settings=settings, code=code_identity(), started_at=runfiles.now())
     run._write_info()
     print("kerasbench: %s on Keras %s (%s), seed %d" % (
         workload, keras.__version__, run.info["versions"]["backend_framework"], seed))

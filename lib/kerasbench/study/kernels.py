@@ -14,7 +14,7 @@ from string import Template
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from kerasbench import registry
-from kerasbench.errors import UserError
+from kerasbench.errors import UserError, one_line
 
 LIB_DIR = os.path.join(registry.ROOT, "lib")
 
@@ -70,11 +70,17 @@ def install(backends, python=None, ld_library_path=None, prefix=None, user=False
 
 
 def find(backend):
-    """The installed spec of a backend's kernel, or None."""
+    """The installed spec of a backend's kernel, or None; a damaged spec is a one-line error."""
+    manager = KernelSpecManager()
     try:
-        return KernelSpecManager().get_kernel_spec(kernel_name(backend))
+        return manager.get_kernel_spec(kernel_name(backend))
     except NoSuchKernel:
         return None
+    except (ValueError, KeyError, TypeError, OSError) as e:  # kernel.json not JSON, not a spec
+        where = manager.find_kernel_specs().get(kernel_name(backend), "?")
+        raise UserError("Jupyter kernel %r is damaged (%s: %s): reinstall it with `kerasbench "
+                        "kernels install`" % (kernel_name(backend),
+                                              os.path.join(where, "kernel.json"), one_line(e)))
 
 
 def process_env(spec, environ=None):
@@ -96,3 +102,15 @@ def require(backends):
         if os.path.isabs(python) and not os.path.exists(python):
             raise UserError("Jupyter kernel %r points at a missing Python (%s): reinstall it with "
                             "`kerasbench kernels install`" % (kernel_name(backend), python))
+        lib = runs_checkout(spec)
+        if lib and os.path.realpath(lib) != os.path.realpath(LIB_DIR):
+            raise UserError("Jupyter kernel %r runs the kerasbench of %s, not this checkout's %s "
+                            "(its spec: %s): reinstall it with `kerasbench kernels install`"
+                            % (kernel_name(backend), lib, LIB_DIR, spec.resource_dir))
+
+
+def runs_checkout(spec):
+    """The lib/ folder a kernel spec puts first on the kernel's PYTHONPATH (None if none): the
+    kerasbench its kernel imports. The kernel records what it did import (kernel.json's code)."""
+    first = (spec.env or {}).get("PYTHONPATH", "").split(os.pathsep)[0]
+    return first if first and "$" not in first else None

@@ -6,6 +6,7 @@ unknown parameters, so every key is checked here. Host side.
 """
 import ast
 import difflib
+import io
 import os
 
 import papermill
@@ -113,20 +114,53 @@ def _type_name(default):
     return {float: "a number", int: "an integer", str: "a string"}.get(type(default), "a value")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error: YAML requires
+    unique keys, and PyYAML would silently keep the last (a second `smoke:` block)."""
+
+
+def _unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line)
+        except TypeError:  # an unhashable key: construct_mapping says so
+            continue
+        if first != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None, None, "%r is given twice (lines %d and %d)" % (
+                    key, first + 1, key_node.start_mark.line + 1), key_node.start_mark)
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_yaml(path, shown):
+    """A YAML file's content; one line for anything malformed: not UTF-8, not YAML, a key twice."""
+    try:
+        with io.open(path, encoding="utf-8") as f:
+            return yaml.load(f, Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as e:
+        raise ParamError("%s: not UTF-8 text (byte %d is 0x%02x)" % (shown, e.start,
+                                                                     e.object[e.start]))
+    except OSError as e:
+        raise ParamError("%s: cannot be read (%s)" % (shown, e.strerror or e))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = " (line %d)" % (mark.line + 1) if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ParamError("%s: not valid YAML%s: %s" % (shown, where, problem))
+
+
 def read_file(workload, path=None):
     """The parsed YAML: {profile: {key: value}}; one-line errors for anything malformed."""
     path = path or registry.params_path(workload)
     shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
     if not os.path.exists(path):
         raise ParamError("%s: parameter file not found" % shown)
-    try:
-        with open(path) as f:
-            data = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = " (line %d)" % (mark.line + 1) if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ParamError("%s: not valid YAML%s: %s" % (shown, where, problem))
+    data = load_yaml(path, shown)
     if not isinstance(data, dict):
         raise ParamError("%s: must map profile names (%s) to parameters"
                          % (shown, ", ".join(registry.PROFILES)))
@@ -247,13 +281,7 @@ def read_configs(params_dir=None):
     path = os.path.join(params_dir or registry.PARAMS_DIR, CONFIGS_FILE)
     if not os.path.exists(path):
         return {}
-    try:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ParamError("%s: not valid YAML%s" % (
-            path, " (line %d)" % (mark.line + 1) if mark else ""))
+    data = load_yaml(path, path) or {}
     if not isinstance(data, dict):
         raise ParamError("%s: expected configuration labels at the top level" % path)
     for label, per_backend in data.items():

@@ -4,10 +4,11 @@ A plan is a list of RunSpec, every parameter resolved and validated (`params`) b
 trains; `run_dir` says where each run's folder lies under --out.
 """
 import collections
+import difflib
 import json
 import os
 
-from kerasbench import runfiles
+from kerasbench import registry, runfiles
 from kerasbench.errors import UserError
 from kerasbench.study import params, usermodel
 
@@ -15,6 +16,7 @@ RunSpec = collections.namedtuple(
     "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
 
 DEFAULT_CONFIG = runfiles.DEFAULT_CONFIG
+MAX_SEED = 2 ** 32 - 1  # np.random.seed and Keras' seeding take no more
 
 
 def parse_list(text, allowed, what):
@@ -22,6 +24,9 @@ def parse_list(text, allowed, what):
     if text in (None, "", "all"):
         return list(allowed)
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError("--%ss %r names no %s (%ss: %s, or all)" % (what, text, what, what,
+                                                                  ", ".join(allowed)))
     for name in names:
         if name not in allowed:
             raise UserError("unknown %s %r (%ss: %s)" % (what, name, what, ", ".join(allowed)))
@@ -50,11 +55,26 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
     """
     if repeats < 1:
         raise UserError("--repeats must be at least 1, got %d" % repeats)
+    if base_seed < 0 or base_seed + repeats - 1 > MAX_SEED:
+        raise UserError("--seed %d: seeds must be within 0..%d (2**32 - 1: NumPy's and the "
+                        "frameworks' limit)%s" % (
+                            base_seed, MAX_SEED, "; with --repeats %d the last would be %d" % (
+                                repeats, base_seed + repeats - 1) if repeats > 1 else ""))
     labels = config.split(",") if isinstance(config, str) else list(config)
     labels = [check_config(label.strip()) for label in labels]
     if len(set(labels)) != len(labels):
         raise UserError("--config lists a configuration twice: %s" % ",".join(labels))
     configs = params.read_configs(params_dir)
+    for label in labels:
+        if label != DEFAULT_CONFIG and label not in configs and not overrides:
+            # A typo (tunde) would train the default settings under a new label.
+            known = [DEFAULT_CONFIG] + sorted(configs)
+            hint = difflib.get_close_matches(label, known, n=1)
+            raise UserError("--config %s: not a configuration of %s (%s)%s; a new label needs "
+                            "its settings from --set KEY=VALUE" % (
+                                label, os.path.join(params_dir or registry.PARAMS_DIR,
+                                                    params.CONFIGS_FILE),
+                                ", ".join(known), "; did you mean %s?" % hint[0] if hint else ""))
     resolved = {}
     names = []
     for workload in workloads:
