@@ -23,8 +23,8 @@ def out(tmp_path):
 def copy_data(data_dir, tmp_path, names=("mnist.npz",)):
     folder = tmp_path / "data"
     folder.mkdir()
-    sums = [l for l in open(os.path.join(data_dir, "SHA256SUMS"))
-            if l.split()[-1].lstrip("*") in names]
+    sums = [line for line in open(os.path.join(data_dir, "SHA256SUMS"))
+            if line.split()[-1].lstrip("*") in names]
     (folder / "SHA256SUMS").write_text("".join(sums))
     for name in names:
         shutil.copy(os.path.join(data_dir, name), str(folder / name))
@@ -279,11 +279,11 @@ def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
     assert code == 2
     err = capfd.readouterr().err
     assert message in err, err
-    errors = [l for l in err.splitlines() if "error:" in l]
+    errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], "one error line: %r" % err
     assert len(errors[0]) < 1000, "a line a person can read, whatever the path: %r" % errors[0]
-    others = [l for l in err.splitlines() if l.strip() and "error:" not in l
-              and not l.startswith("kerasbench: downloading ")]
+    others = [line for line in err.splitlines() if line.strip() and "error:" not in line
+              and not line.startswith("kerasbench: downloading ")]
     assert not others, "nothing but the error (and a download attempt): %r" % err
     assert "Traceback" not in err
     assert not os.path.exists(os.path.join(out, "runs")), "nothing trained, nothing written"

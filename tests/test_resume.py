@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from kerasbench import cli, registry, runfiles
+from kerasbench import cli, runfiles
 from kerasbench.errors import StudyStopped, UserError
 from kerasbench.study import execute, kernels, plan, preflight, runner
 
@@ -185,7 +185,7 @@ def test_a_second_runner_on_the_same_out_stops_at_once(tmp_path, data_dir, capfd
                          "jax", "--out", out, "--data-dir", data_dir])
         err = capfd.readouterr().err
         assert code == 2 and time.time() - t0 < 30
-        errors = [l for l in err.splitlines() if "error:" in l]
+        errors = [line for line in err.splitlines() if "error:" in line]
         assert len(errors) == 1 and "in use by another kerasbench run (pid %d" % holder.pid \
             in errors[0], err
         assert not os.path.exists(os.path.join(out, "runs")), "nothing was trained"
@@ -284,7 +284,7 @@ def test_the_output_check_leaves_no_probe(tmp_path, monkeypatch):
 def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
                           capture_output=True)
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root): %s" % done.stderr.decode().strip())
@@ -319,7 +319,7 @@ def test_a_real_full_disk_stops_the_study_and_a_rerun_finishes_it(small_disk, da
     filler = fill(small_disk, leave=16384)  # the checks and the lock fit; the notebook does not
     code = cli.main(argv)
     err = capfd.readouterr().err
-    errors = [l for l in err.splitlines() if "error:" in l]
+    errors = [line for line in err.splitlines() if "error:" in line]
     assert code == 1 and len(errors) == 1, err
     assert "no space left on %s" % small_disk in errors[0] and "rerun the same command" in errors[0]
     assert [p for p in glob.glob(out + "/**/*", recursive=True) if p.endswith(".tmp")] == []
@@ -329,3 +329,23 @@ def test_a_real_full_disk_stops_the_study_and_a_rerun_finishes_it(small_disk, da
     for repeat in (0, 1):
         run = runfiles.read_run(os.path.join(out, "runs", "mnist_mlp", "jax", str(repeat)))
         assert run.status == "ok" and run.problems == []
+
+
+@pytest.mark.slow
+def test_report_on_a_full_disk_leaves_the_old_report_as_it_was(small_disk, capfd):
+    runs = sorted(glob.glob(os.path.join(REPO, "output", "reference", "*", "runs")))[0]
+    out = small_disk / "out"
+    out.mkdir()
+    for name in ("summary.csv", "report.html"):
+        (out / name).write_text("the report of yesterday\n")
+    filler = fill(small_disk, leave=8192)
+    code = cli.main(["report", "--out", str(out), "--runs", runs, "--resamples", "200"])
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "no space left in %s" % out in errors[0], err
+    for name in ("summary.csv", "report.html"):
+        assert (out / name).read_text() == "the report of yesterday\n"
+    assert sorted(os.listdir(str(out))) == ["report.html", "summary.csv"], "no staging left"
+    filler.unlink()
+    assert cli.main(["report", "--out", str(out), "--runs", runs, "--resamples", "200"]) == 0
+    assert (out / "summary.csv").read_text() != "the report of yesterday\n"
