@@ -17,7 +17,7 @@ export PYTHON36
 BACKENDS ?= tensorflow,jax,torch$(if $(PYTHON36),$(comma)cntk)
 comma := ,
 
-.PHONY: study test venv kernels cntk report browser clean
+.PHONY: study test lint venv kernels cntk report browser clean
 
 study: kernels $(if $(PYTHON36),cntk)
 	$(BIN)/kerasbench run --profile $(PROFILE) --backends $(BACKENDS) --repeats $(REPEATS) --out $(OUT); \
@@ -25,8 +25,13 @@ study: kernels $(if $(PYTHON36),cntk)
 	  $(BIN)/kerasbench report --out $(OUT) && echo "report: $(OUT)/report.html"; \
 	  exit $$status
 
-test: kernels $(if $(PYTHON36),cntk) browser
+test: lint kernels $(if $(PYTHON36),cntk) browser
 	$(BIN)/python -m pytest -ra
+
+# ruff (pinned in requirements.txt, configured in pyproject.toml): lint, then the format check.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 report: venv
 	$(BIN)/kerasbench report --out $(OUT)

@@ -6,7 +6,6 @@ fresh process per check.
 import ast
 import glob
 import os
-import pkgutil
 import subprocess
 import sys
 

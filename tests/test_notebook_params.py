@@ -62,6 +62,6 @@ def test_papermill_by_hand_refuses_a_misspelled_parameter(tmp_path, data_dir):
          "-p", "run_dir", str(run_dir), "-p", "data_dir", data_dir, "-p", "epochz", "3"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
-    lines = [l for l in done.stderr.splitlines() if "UnknownParameter" in l]
+    lines = [line for line in done.stderr.splitlines() if "UnknownParameter" in line]
     assert lines and "unknown parameter epochz (did you mean epochs?)" in lines[-1], done.stderr[-3000:]
     assert not (run_dir / "epochs.csv").exists(), "nothing trained"

@@ -23,7 +23,7 @@ try:
 except ImportError:  # not installed: use the checkout's lib/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from kerasbench import cli, registry  # noqa: E402
+from kerasbench import registry  # noqa: E402
 from kerasbench.report import build as report  # noqa: E402
 from kerasbench.report import rundata, summary as summary_mod  # noqa: E402
 
@@ -365,10 +365,10 @@ def test_committed_notebook_has_no_outputs():
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     parameters = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
     assert len(parameters) == 1
-    lines = [l for l in "".join(parameters[0]["source"]).splitlines() if l.strip()]
-    assert {l.split("=")[0].strip() for l in lines} == {
+    lines = [line for line in "".join(parameters[0]["source"]).splitlines() if line.strip()]
+    assert {line.split("=")[0].strip() for line in lines} == {
         "out_dir", "runs_dir", "references", "confidence_level", "n_resamples", "seed"}
-    assert all("#" in l for l in lines)
+    assert all("#" in line for line in lines)
     for cell in code:
         source = "".join(cell["source"])
         assert not re.search(r"^\s*(def|class|for|while)\b", source, re.M), source

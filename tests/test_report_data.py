@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kerasbench import registry
-from kerasbench.report import notes, rundata, stats, summary as summary_mod
+from kerasbench.report import notes, rundata, summary as summary_mod
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = rundata.SHIPPED_REFERENCE

@@ -95,7 +95,7 @@ def verdicts(rows):
                 verdict += "; %s %s" % ("same as" if _passed(a["passed"]) else "differs from",
                                         a["check"][len("agrees_with_"):])
             detail = "; ".join(sorted(set(
-                "%s%s" % (c, " (" + ", ".join(l for l in b["layer"] if l) + ")"
+                "%s%s" % (c, " (" + ", ".join(name for name in b["layer"] if name) + ")"
                           if any(b["layer"]) else "")
                 for c, b in bad.groupby("check"))))
         out.append({"workload": workload, "backend": backend,

@@ -28,10 +28,8 @@ t_fit_default exactly and the fractions to 1. The report groups them: device com
 and Python overhead (keras_loop + step_dispatch), input feeding, callbacks and metrics.
 """
 import csv
-import json
 import os
 import subprocess
-import sys
 import time
 
 from kerasbench import registry, runfiles

@@ -5,7 +5,6 @@ Shows: per-step overhead on a small dense model; 2017 found CNTK faster here.
 
 Two hidden layers of 512 ReLU units with dropout 0.2, RMSprop (lr 1e-3), batch 128, 20 epochs.
 """
-import numpy as np
 
 import keras
 
