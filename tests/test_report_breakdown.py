@@ -1,7 +1,6 @@
 """The report's "where the time goes" section (report/breakdown.py): profiles read from a study
 folder, the stacked bars beside the floor, and the distance-to-floor table computed from the
 committed H200 runs (the issue-15 'before' numbers)."""
-import json
 import os
 
 import pytest

@@ -111,7 +111,7 @@ def test_cli_dry_run_and_a_bad_file(tmp_path, capsys):
     assert cli.main(["run", "--profile", "smoke", "--workloads", path + ",mnist_mlp",
                      "--backends", "jax", "--dry-run"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [l["workload"] for l in lines] == ["my_model", "mnist_mlp"]
+    assert [line["workload"] for line in lines] == ["my_model", "mnist_mlp"]
     bad = write(tmp_path, GOOD.replace('"batch_size": 16', '"batch_size": -1'), name="bad.py")
     assert cli.main(["run", "--workloads", bad, "--backends", "jax", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -180,15 +180,20 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
     load(runs_dir, references)  # the user's mistakes, as one line, before a kernel starts
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        # Everything is written into a staging folder beside its place and moved in at the end
-        # (renames need no space): a full disk or a failure leaves the previous summary.csv and
-        # report.html as they were, never a new summary.csv beside a stale report.html.
+        # The page, the executed notebook and the previous summary.csv wait in a staging folder
+        # beside their place; renames need no space. A full disk or any failure leaves
+        # summary.csv and report.html as they were, never a new summary.csv beside a stale page.
         staging = Path(tempfile.mkdtemp(prefix=".report-", dir=str(out_dir)))
     except OSError as e:
         raise ReportError(f"cannot write to output folder {_shown(out_dir)}: {e.strerror or e}") from None
+    summary_csv = out_dir / "summary.csv"
+    previous = staging / "summary.csv.previous"
+    done = False
     try:
+        if summary_csv.exists():
+            os.replace(summary_csv, previous)  # the notebook writes the new one in its place
         executed = staging / "analysis.ipynb"
-        parameters = {"out_dir": str(staging), "runs_dir": str(runs_dir), "references": references,
+        parameters = {"out_dir": str(out_dir), "runs_dir": str(runs_dir), "references": references,
                       "confidence_level": float(confidence_level), "n_resamples": int(n_resamples),
                       "seed": int(seed)}
         with _kernel_can_import_kerasbench(), _quiet_jupyter():
@@ -196,21 +201,28 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
                                        kernel_name=kernel_name, cwd=str(out_dir), progress_bar=False,
                                        log_output=False, kernel_manager_class=IpcKernelManager)
         export_html(executed, staging / "report.html")
-        for name in ("summary.csv", "analysis.ipynb", "report.html"):  # the page last
-            os.replace(staging / name, out_dir / name)
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(e):
-            raise
-        raise ReportError(f"no space left in {_shown(out_dir)}: the report was not written "
-                          f"(summary.csv and report.html are as they were)") from None
-    except Exception as e:  # papermill wraps the notebook's own OSError
-        if "No space left on device" not in str(e) and "Disk quota exceeded" not in str(e):
+        os.replace(executed, out_dir / "analysis.ipynb")
+        os.replace(staging / "report.html", out_dir / "report.html")
+        done = True
+    except Exception as e:  # papermill wraps the notebook's own OSError in its own error
+        if not _disk_full(e):
             raise
         raise ReportError(f"no space left in {_shown(out_dir)}: the report was not written "
                           f"(summary.csv and report.html are as they were)") from None
     finally:
+        if not done:
+            with contextlib.suppress(OSError):
+                summary_csv.unlink()
+            if previous.exists():
+                os.replace(previous, summary_csv)
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir / "report.html"
+
+
+def _disk_full(error) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
 
 
 def _shown(path, limit=120) -> str:

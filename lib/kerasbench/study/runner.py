@@ -39,10 +39,10 @@ def real_data_now(record, spec, data_dir):
     """True when a run trained on generated data and every data file its workload needs is now
     here and verified: the run is redone on the real data."""
     data = record.get("data") if isinstance(record.get("data"), dict) else {}
-    if data.get("source") != "generated" or not data_dir:
+    known = registry.WORKLOADS.get(spec.workload)  # a model file reads its own data
+    if data.get("source") != "generated" or not data_dir or known is None:
         return False
-    return all(datafiles.status(dataset, data_dir) == "ok"
-               for dataset in registry.WORKLOADS[spec.workload].datasets)
+    return all(datafiles.status(dataset, data_dir) == "ok" for dataset in known.datasets)
 
 
 def resume_state(out, spec, data_dir=None):

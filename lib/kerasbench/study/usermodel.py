@@ -187,6 +187,9 @@ def parse_workloads(text):
     if text in (None, "", "all"):
         return list(registry.WORKLOADS)
     tokens = [t.strip() for t in text.split(",") if t.strip()]
+    if not tokens:
+        raise UserError("--workloads %r names no workload (workloads: %s, or all)"
+                        % (text, ", ".join(registry.WORKLOADS)))
     names = []
     for token in tokens:
         if is_model_file(token):
