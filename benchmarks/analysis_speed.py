@@ -9,6 +9,7 @@ torch, repeats interleaved, a few failed runs) to a temporary folder, then times
 2. the whole report: the same in a papermill kernel plus the HTML export.
 Target for 1: under 10 s on a 2-core machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ except ImportError:  # not installed: use the checkout's lib/
 from kerasbench import analysis, registry, report  # noqa: E402
 
 # Epochs per workload in the 2017 study (the `full` profile).
-EPOCHS = {"imdb_bidirectional_lstm": 4, "imdb_fasttext": 5, "mnist_mlp": 20, "mnist_cnn": 12,
-          "cifar10_cnn": 20, "lstm_text_generation": 10, "text_generator_keras": 10}
+EPOCHS = {
+    "imdb_bidirectional_lstm": 4,
+    "imdb_fasttext": 5,
+    "mnist_mlp": 20,
+    "mnist_cnn": 12,
+    "cifar10_cnn": 20,
+    "lstm_text_generation": 10,
+    "text_generator_keras": 10,
+}
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -52,26 +60,52 @@ def write_study(root: Path, n_runs: int, seed: int = 0) -> None:
             seconds = base * (4 if epoch == 0 else 1) * (1 + 0.03 * rng.standard_normal())
             elapsed += seconds
             loss = 2.0 / (epoch + 1)
-            metrics = ["", "", ""] if text else [f"{1 - loss / 4:.6f}", f"{loss:.6f}",
-                                                 f"{1 - loss / 3:.6f}"]
-            cells = [epoch, f"{seconds:.6f}", "" if text else f"{0.9 * seconds:.6f}",
-                     f"{elapsed:.6f}", f"{1000 / seconds:.3f}", f"{loss:.6f}"] + metrics
+            metrics = (
+                ["", "", ""]
+                if text
+                else [f"{1 - loss / 4:.6f}", f"{loss:.6f}", f"{1 - loss / 3:.6f}"]
+            )
+            cells = [
+                epoch,
+                f"{seconds:.6f}",
+                "" if text else f"{0.9 * seconds:.6f}",
+                f"{elapsed:.6f}",
+                f"{1000 / seconds:.3f}",
+                f"{loss:.6f}",
+            ] + metrics
             if workload == "text_generator_keras":
                 cells += [f"{loss * 1.2:.6f}", f"{loss * 0.9:.6f}"]
             lines.append(",".join(map(str, cells)))
-        header = ",".join(analysis.EPOCH_COLUMNS + (["aux_out_loss", "main_out_loss"]
-                                                    if workload == "text_generator_keras" else []))
+        header = ",".join(
+            analysis.EPOCH_COLUMNS
+            + (["aux_out_loss", "main_out_loss"] if workload == "text_generator_keras" else [])
+        )
         (run_dir / "epochs.csv").write_text(header + "\n" + "\n".join(lines) + "\n")
         if text:
             (run_dir / "sample.txt").write_text("the philosopher " * 25)
-        (run_dir / "run.json").write_text(json.dumps({
-            "schema": 1, "workload": workload, "backend": backend, "profile": "full",
-            "repeat": repeat, "seed": 1000 + repeat, "config": "default",
-            "data": {"source": "full", "detail": "benchmark"},
-            "versions": {"python": "3.11.7", "keras": "3.15.1", "backend_framework": backend},
-            "device": {"cpu": "benchmark CPU", "cores": 2, "gpu": "benchmark GPU"},
-            "backend_settings": {"precision": "float32"},
-            "status": "failed" if failed else "ok", "error": "RuntimeError" if failed else None}))
+        (run_dir / "run.json").write_text(
+            json.dumps(
+                {
+                    "schema": 1,
+                    "workload": workload,
+                    "backend": backend,
+                    "profile": "full",
+                    "repeat": repeat,
+                    "seed": 1000 + repeat,
+                    "config": "default",
+                    "data": {"source": "full", "detail": "benchmark"},
+                    "versions": {
+                        "python": "3.11.7",
+                        "keras": "3.15.1",
+                        "backend_framework": backend,
+                    },
+                    "device": {"cpu": "benchmark CPU", "cores": 2, "gpu": "benchmark GPU"},
+                    "backend_settings": {"precision": "float32"},
+                    "status": "failed" if failed else "ok",
+                    "error": "RuntimeError" if failed else None,
+                }
+            )
+        )
 
 
 def analyse(runs_dir: Path, n_resamples: int) -> None:
@@ -99,16 +133,22 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         summary = analyse(runs_dir, args.resamples)
         seconds = time.perf_counter() - start
-        intervals = int(summary["ci_low"].notna().sum() + (summary["speedup_ci_low"].notna()
-                                                          & (summary["speedup_vs_fastest"] != 1)).sum())
-        print(f"analysis of {args.runs} runs + the 2017 logs: {seconds:.2f} s "
-              f"({len(summary)} summary rows, {intervals} bootstrap intervals x {args.resamples} resamples)")
+        intervals = int(
+            summary["ci_low"].notna().sum()
+            + (summary["speedup_ci_low"].notna() & (summary["speedup_vs_fastest"] != 1)).sum()
+        )
+        print(
+            f"analysis of {args.runs} runs + the 2017 logs: {seconds:.2f} s "
+            f"({len(summary)} summary rows, {intervals} bootstrap intervals x {args.resamples} resamples)"
+        )
         if not args.no_report:
             start = time.perf_counter()
             html = report.build_report(runs_dir, Path(tmp) / "report", n_resamples=args.resamples)
             seconds = time.perf_counter() - start
-            print(f"report (papermill kernel + analysis + HTML export): {seconds:.2f} s; "
-                  f"report.html {html.stat().st_size / 1e6:.2f} MB")
+            print(
+                f"report (papermill kernel + analysis + HTML export): {seconds:.2f} s; "
+                f"report.html {html.stat().st_size / 1e6:.2f} MB"
+            )
     return 0
 
 

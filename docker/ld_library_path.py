@@ -5,6 +5,7 @@ loads another environment's, nor the base image's: TensorFlow's CUDA 12 cuDNN an
 cuDNN share the file name libcudnn.so.9. Then the folders where the NVIDIA container runtime may
 put the driver. `kerasbench kernels install --ld-library-path "$(VENV/bin/python THIS)"`.
 """
+
 import glob
 import os
 import sys
@@ -20,6 +21,8 @@ def cuda_dirs():
 if __name__ == "__main__":
     dirs = cuda_dirs()
     if not dirs:
-        sys.exit("ld_library_path.py: no nvidia-* wheel libraries in %s: not a GPU environment"
-                 % sys.prefix)
+        sys.exit(
+            "ld_library_path.py: no nvidia-* wheel libraries in %s: not a GPU environment"
+            % sys.prefix
+        )
     print(":".join(dirs + DRIVER_DIRS))

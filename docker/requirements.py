@@ -17,6 +17,7 @@ The GPU lines are templates on the pinned version, so a version bump in requirem
 the image with it; a framework missing from requirements.txt stops the build. Python 3.6 syntax
 (it also runs in the CNTK image's build); standard library only.
 """
+
 import re
 import sys
 
@@ -61,13 +62,16 @@ def parse(text):
 
 def derive(text, environment):
     if environment not in ENVIRONMENTS:
-        raise ValueError("unknown environment %r (one of %s)" % (environment, ", ".join(ENVIRONMENTS)))
+        raise ValueError(
+            "unknown environment %r (one of %s)" % (environment, ", ".join(ENVIRONMENTS))
+        )
     pins = parse(text)
     names = {normalize(name) for name, _, _ in pins}
     missing = sorted(set(GPU) - names)
     if missing:
-        raise ValueError("requirements.txt no longer pins %s: update docker/requirements.py"
-                         % ", ".join(missing))
+        raise ValueError(
+            "requirements.txt no longer pins %s: update docker/requirements.py" % ", ".join(missing)
+        )
     out = []
     for name, version, line in pins:
         key = normalize(name)

@@ -10,6 +10,7 @@ running this file, then in each backend's kernel calls load_data(params, data_di
 build_model(params), and trains with the study's logging: the runs land in
 `output/runs/imdb_transformer/<backend>/<repeat>/` and appear in the report.
 """
+
 import os
 
 import numpy as np
@@ -50,23 +51,29 @@ def _imdb(path, num_words, start_char=1, oov_char=2, index_from=3, seed=113):
     for i, (x, y) in enumerate(splits):
         order = np.random.RandomState(seed + i).permutation(len(x))  # Keras: seed, seed * 2
         x, y = x[order], y[order]
-        x = [[start_char] + [w + index_from if w + index_from < num_words else oov_char
-                             for w in review] for review in x]
+        x = [
+            [start_char]
+            + [w + index_from if w + index_from < num_words else oov_char for w in review]
+            for review in x
+        ]
         out.append((x, y))
     return out
 
 
 def load_data(params, data_dir):
-    (x_train, y_train), (x_test, y_test) = _imdb(os.path.join(data_dir, "imdb.npz"),
-                                                 params["vocab_size"])
+    (x_train, y_train), (x_test, y_test) = _imdb(
+        os.path.join(data_dir, "imdb.npz"), params["vocab_size"]
+    )
     if params["train_samples"]:
-        x_train, y_train = x_train[:params["train_samples"]], y_train[:params["train_samples"]]
+        x_train, y_train = x_train[: params["train_samples"]], y_train[: params["train_samples"]]
     if params["test_samples"]:
-        x_test, y_test = x_test[:params["test_samples"]], y_test[:params["test_samples"]]
+        x_test, y_test = x_test[: params["test_samples"]], y_test[: params["test_samples"]]
     x_train = keras.utils.pad_sequences(x_train, maxlen=params["maxlen"])
     x_test = keras.utils.pad_sequences(x_test, maxlen=params["maxlen"])
-    return ((x_train.astype("int32"), np.asarray(y_train, "int32")),
-            (x_test.astype("int32"), np.asarray(y_test, "int32")))
+    return (
+        (x_train.astype("int32"), np.asarray(y_train, "int32")),
+        (x_test.astype("int32"), np.asarray(y_test, "int32")),
+    )
 
 
 # Model: a Transformer block as a layer, and token + position embeddings as another.
@@ -77,7 +84,8 @@ class TransformerBlock(layers.Layer):
         super().__init__(**kwargs)
         self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
         self.ffn = keras.Sequential(
-            [layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)])
+            [layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)]
+        )
         self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
         self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
         self.dropout1 = layers.Dropout(rate)
@@ -106,16 +114,21 @@ class TokenAndPositionEmbedding(layers.Layer):
 
 def build_model(params):
     inputs = layers.Input(shape=(params["maxlen"],), dtype="int32")
-    x = TokenAndPositionEmbedding(params["maxlen"], params["vocab_size"],
-                                  params["embed_dim"])(inputs)
-    x = TransformerBlock(params["embed_dim"], params["num_heads"], params["ff_dim"],
-                         params["dropout"])(x)
+    x = TokenAndPositionEmbedding(params["maxlen"], params["vocab_size"], params["embed_dim"])(
+        inputs
+    )
+    x = TransformerBlock(
+        params["embed_dim"], params["num_heads"], params["ff_dim"], params["dropout"]
+    )(x)
     x = layers.GlobalAveragePooling1D()(x)
     x = layers.Dropout(params["dropout"])(x)
     x = layers.Dense(20, activation="relu")(x)
     x = layers.Dropout(params["dropout"])(x)
     outputs = layers.Dense(2, activation="softmax")(x)
     model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(params["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model

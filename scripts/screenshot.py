@@ -1,5 +1,6 @@
 """The first screen of a report as a user sees it: headless Chromium at 1400x900 (or --height
 for more), saved as a PNG.  .venv/bin/python scripts/screenshot.py output/report.html first.png"""
+
 import argparse
 import sys
 from pathlib import Path
@@ -18,8 +19,14 @@ args = parser.parse_args()
 with Page(args.report, args.width, 900) as page:
     y = args.from_y
     if args.anchor:
-        y = int(page.evaluate(f"document.getElementById({args.anchor!r}).getBoundingClientRect().top"
-                              " + window.scrollY"))
+        y = int(
+            page.evaluate(
+                f"document.getElementById({args.anchor!r}).getBoundingClientRect().top"
+                " + window.scrollY"
+            )
+        )
     page.screenshot(args.png, y=y, width=args.width, height=args.height)
-    print(f"{args.png}: {page.charts['drawn']} of {page.charts['divs']} charts drawn; "
-          f"problems: {page.problems() or 'none'}")
+    print(
+        f"{args.png}: {page.charts['drawn']} of {page.charts['divs']} charts drawn; "
+        f"problems: {page.problems() or 'none'}"
+    )

@@ -4,6 +4,7 @@
 test and `scripts/screenshot.py` use it. Install the browser with
 `apt-get update && apt-get install -y chromium`; tests skip without /usr/bin/chromium.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,22 +41,46 @@ class DevTools:
             os.dup2(read_end, 3)
             os.dup2(write_end, 4)
 
-        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-extensions",
-                "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,900",
-                f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"]
-        self.process = subprocess.Popen(args, preexec_fn=fds_3_and_4, pass_fds=(),
-                                        close_fds=False, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        args = [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+            f"--user-data-dir={user_data_dir}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        self.process = subprocess.Popen(
+            args,
+            preexec_fn=fds_3_and_4,
+            pass_fds=(),
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -77,8 +102,10 @@ class DevTools:
                 raise TimeoutError("no reply from chromium")
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
-                raise RuntimeError("chromium closed the pipe: "
-                                   + self.process.stderr.read().decode(errors="replace")[-2000:])
+                raise RuntimeError(
+                    "chromium closed the pipe: "
+                    + self.process.stderr.read().decode(errors="replace")[-2000:]
+                )
             self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
@@ -104,9 +131,15 @@ def problems(events: list[dict]) -> list[str]:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
-            found.append("exception: " + details.get("exception", {}).get("description", details.get("text", "")))
+            found.append(
+                "exception: "
+                + details.get("exception", {}).get("description", details.get("text", ""))
+            )
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            found.append(
+                "console.error: "
+                + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             found.append("log: " + params["entry"]["text"])
         elif method == "Network.requestWillBeSent":
@@ -124,14 +157,19 @@ class Page:
         self.browser = DevTools(CHROMIUM, self._profile.name)
         try:
             target = self.browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self.session = self.browser.send("Target.attachToTarget",
-                                             {"targetId": target, "flatten": True})["sessionId"]
+            self.session = self.browser.send(
+                "Target.attachToTarget", {"targetId": target, "flatten": True}
+            )["sessionId"]
             for domain in ("Runtime", "Log", "Network", "Page"):
                 self.browser.send(f"{domain}.enable", session=self.session)
-            self.browser.send("Emulation.setDeviceMetricsOverride",
-                              {"width": width, "height": height, "deviceScaleFactor": 1,
-                               "mobile": False}, session=self.session)
-            self.browser.send("Page.navigate", {"url": Path(path).resolve().as_uri()}, session=self.session)
+            self.browser.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=self.session,
+            )
+            self.browser.send(
+                "Page.navigate", {"url": Path(path).resolve().as_uri()}, session=self.session
+            )
             self.charts = self._wait(wait_charts)
         except BaseException:
             self.close()
@@ -145,26 +183,41 @@ class Page:
                      return {ready: document.readyState, divs: divs.length,
                              drawn: divs.filter(d => d.querySelector('svg.main-svg')).length,
                              plotly: typeof window.Plotly}; })()""")
-            if state["ready"] == "complete" and state["divs"] == state["drawn"] and (
-                    charts is None or state["divs"] == charts):
+            if (
+                state["ready"] == "complete"
+                and state["divs"] == state["drawn"]
+                and (charts is None or state["divs"] == charts)
+            ):
                 break
             time.sleep(0.25)
         time.sleep(0.5)  # let late errors arrive
         return state
 
     def evaluate(self, expression: str):
-        reply = self.browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                  session=self.session)
+        reply = self.browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True},
+            session=self.session,
+        )
         if "exceptionDetails" in reply:
             raise RuntimeError(f"javascript failed: {reply['exceptionDetails']}")
         return reply["result"].get("value")
 
     def screenshot(self, path, x=0, y=0, width=None, height=None, scale=1.0) -> Path:
         size = self.browser.send("Page.getLayoutMetrics", session=self.session)["cssContentSize"]
-        clip = {"x": x, "y": y, "width": width or size["width"],
-                "height": height or min(size["height"], 16000), "scale": scale}
-        shot = self.browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                            "clip": clip}, session=self.session, timeout=60)
+        clip = {
+            "x": x,
+            "y": y,
+            "width": width or size["width"],
+            "height": height or min(size["height"], 16000),
+            "scale": scale,
+        }
+        shot = self.browser.send(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+            session=self.session,
+            timeout=60,
+        )
         path = Path(path)
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

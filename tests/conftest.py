@@ -1,4 +1,5 @@
 """Shared test set-up: the real datasets beside the checkout (../shared/datasets), never a download."""
+
 import os
 
 import pytest

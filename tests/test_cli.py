@@ -3,6 +3,7 @@
 Every bad input the project answers is one row of CASES, `kerasbench run` and `kerasbench report`
 alike; the issue asks for at least 20 distinct ones (test_the_table_is_long_enough).
 """
+
 import atexit
 import json
 import os
@@ -23,8 +24,11 @@ def out(tmp_path):
 def copy_data(data_dir, tmp_path, names=("mnist.npz",)):
     folder = tmp_path / "data"
     folder.mkdir()
-    sums = [line for line in open(os.path.join(data_dir, "SHA256SUMS"))
-            if line.split()[-1].lstrip("*") in names]
+    sums = [
+        line
+        for line in open(os.path.join(data_dir, "SHA256SUMS"))
+        if line.split()[-1].lstrip("*") in names
+    ]
     (folder / "SHA256SUMS").write_text("".join(sums))
     for name in names:
         shutil.copy(os.path.join(data_dir, name), str(folder / name))
@@ -58,23 +62,40 @@ def corrupt(folder):
 
 def refuse_downloads(monkeypatch):
     # An address on this machine where nothing listens: a download fails at once, offline or not.
-    monkeypatch.setattr(datafiles, "ORIGINS", {k: "http://127.0.0.1:9/" + k for k in datafiles.ORIGINS})
+    monkeypatch.setattr(
+        datafiles, "ORIGINS", {k: "http://127.0.0.1:9/" + k for k in datafiles.ORIGINS}
+    )
 
 
-EPOCHS_HEADER = "epoch,epoch_seconds,train_seconds,elapsed_seconds,samples_per_second,loss," \
-                "accuracy,val_loss,val_accuracy\n"
+EPOCHS_HEADER = (
+    "epoch,epoch_seconds,train_seconds,elapsed_seconds,samples_per_second,loss,"
+    "accuracy,val_loss,val_accuracy\n"
+)
 
 
-def runs_folder(tmp_path, epochs_csv=EPOCHS_HEADER + "0,1.0,0.9,1.0,100.0,0.5,0.8,0.5,0.8\n",
-                run_json=None):
+def runs_folder(
+    tmp_path, epochs_csv=EPOCHS_HEADER + "0,1.0,0.9,1.0,100.0,0.5,0.8,0.5,0.8\n", run_json=None
+):
     """A runs folder with one run of mnist_mlp on jax whose files are as given."""
     runs = tmp_path / "given-runs"
     folder = runs / "mnist_mlp" / "jax" / "0"
     folder.mkdir(parents=True)
     (folder / "epochs.csv").write_text(epochs_csv)
-    (folder / "run.json").write_text(run_json if run_json is not None else json.dumps(
-        {"workload": "mnist_mlp", "backend": "jax", "repeat": 0, "status": "ok", "seed": 0,
-         "profile": "smoke", "data": {"source": "subset"}}))
+    (folder / "run.json").write_text(
+        run_json
+        if run_json is not None
+        else json.dumps(
+            {
+                "workload": "mnist_mlp",
+                "backend": "jax",
+                "repeat": 0,
+                "status": "ok",
+                "seed": 0,
+                "profile": "smoke",
+                "data": {"source": "subset"},
+            }
+        )
+    )
     return str(runs)
 
 
@@ -117,8 +138,10 @@ def kernel_spec_dir(tmp_path, monkeypatch, text):
     folder = root / "kernels" / "kerasbench-jax"
     folder.mkdir(parents=True)
     (folder / "kernel.json").write_text(text)
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(
-        [str(root)] + [p for p in [os.environ.get("JUPYTER_PATH")] if p]))
+    monkeypatch.setenv(
+        "JUPYTER_PATH",
+        os.pathsep.join([str(root)] + [p for p in [os.environ.get("JUPYTER_PATH")] if p]),
+    )
 
 
 def malformed_kernel_json(tmp_path, monkeypatch):
@@ -135,8 +158,9 @@ def read_only_folder(tmp_path):
     """A read-only filesystem (root writes through file permissions, not through this)."""
     folder = tmp_path / "read-only"
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True
+    )
     if done.returncode != 0:
         return "/sys/kernel"  # no mount here: a folder no one may create files in
     atexit.register(subprocess.run, ["umount", "-l", str(folder)])
@@ -144,8 +168,9 @@ def read_only_folder(tmp_path):
 
 
 def runs_folder_with(tmp_path, epochs_csv=None, run_json=None, drop_epochs=False):
-    runs = runs_folder(tmp_path, **({"epochs_csv": epochs_csv} if epochs_csv else {}),
-                       run_json=run_json)
+    runs = runs_folder(
+        tmp_path, **({"epochs_csv": epochs_csv} if epochs_csv else {}), run_json=run_json
+    )
     if drop_epochs:
         os.remove(os.path.join(runs, "mnist_mlp", "jax", "0", "epochs.csv"))
     return runs
@@ -156,7 +181,9 @@ MAKE = {
     "<typo>": lambda t, d: params_with_typo(t),
     "<malformed-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: [20\n"),
     "<wrong-type-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: twenty\n"),
-    "<unknown-profile-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: 20\nfastest:\n  epochs: 1\n"),
+    "<unknown-profile-yaml>": lambda t, d: params_dir(
+        t, "full:\n  epochs: 20\nfastest:\n  epochs: 1\n"
+    ),
     "<no-yaml>": lambda t, d: params_dir(t, drop=True),
     "<corrupt>": lambda t, d: corrupt(copy_data(d, t)),
     "<empty>": lambda t, d: empty_folder(t),
@@ -164,18 +191,21 @@ MAKE = {
     "<nowhere>": lambda t, d: str(t / "nowhere"),
     "<a-file>": lambda t, d: (t / "runs-file").write_text("not a folder") and str(t / "runs-file"),
     "<foreign-epochs>": lambda t, d: runs_folder(t, "step,loss,acc\n1,0.5,0.8\n"),
-    "<damaged-epochs>": lambda t, d: runs_folder(t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5\n"
-                                                                   "1,1.0,0.9,2.0,1e2,zero,0.9,0.4,0.8\n"),
+    "<damaged-epochs>": lambda t, d: runs_folder(
+        t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5\n1,1.0,0.9,2.0,1e2,zero,0.9,0.4,0.8\n"
+    ),
     "<damaged-run-json>": lambda t, d: runs_folder(t, run_json='{"workload": "mnist_mlp", "stat'),
     "<good-runs>": lambda t, d: runs_folder(t),
     "<no-configs>": lambda t, d: params_without_configs(t),
-    "<duplicate-yaml>": lambda t, d: params_dir(t, "full:\n  epochs: 20\nsmoke:\n  epochs: 1\n"
-                                                   "smoke:\n  epochs: 2\n"),
+    "<duplicate-yaml>": lambda t, d: params_dir(
+        t, "full:\n  epochs: 20\nsmoke:\n  epochs: 1\nsmoke:\n  epochs: 2\n"
+    ),
     "<latin1-yaml>": lambda t, d: params_latin1(t),
     "<long>": lambda t, d: str(t / ("x" * 4000)),
     "<read-only>": lambda t, d: read_only_folder(t),
     "<torn-epochs>": lambda t, d: runs_folder_with(
-        t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5,0.8\n1,1.0,0.9,2.0,1e2,0.4,0.9"),
+        t, EPOCHS_HEADER + "0,1.0,0.9,1.0,1e2,0.5,0.8,0.5,0.8\n1,1.0,0.9,2.0,1e2,0.4,0.9"
+    ),
     "<no-epochs>": lambda t, d: runs_folder_with(t, drop_epochs=True),
     "<list-run-json>": lambda t, d: runs_folder_with(t, run_json="[1, 2]"),
 }
@@ -190,67 +220,278 @@ CASES = {
     "unknown backend": (RUN, ["--backends", "jax,theano"], "unknown backend 'theano'", None),
     "backend twice": (RUN, ["--backends", "jax,jax"], "listed twice", None),
     "unknown profile": (RUN, ["--profile", "fast"], "invalid choice: 'fast'", None),
-    "malformed YAML": (RUN, ["--params-dir", "<malformed-yaml>"], "mnist_mlp.yaml: not valid YAML (line 3)", None),
-    "params key typo": (RUN, ["--params-dir", "<typo>"], "full.hiden_units: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'hidden_units'?)", None),
-    "wrong type in YAML": (RUN, ["--params-dir", "<wrong-type-yaml>"], "full.epochs: must be an integer, got 'twenty'", None),
-    "unknown profile in YAML": (RUN, ["--params-dir", "<unknown-profile-yaml>"], "unknown profile 'fastest'", None),
-    "params file missing": (RUN, ["--params-dir", "<no-yaml>"], "mnist_mlp.yaml: parameter file not found", None),
+    "malformed YAML": (
+        RUN,
+        ["--params-dir", "<malformed-yaml>"],
+        "mnist_mlp.yaml: not valid YAML (line 3)",
+        None,
+    ),
+    "params key typo": (
+        RUN,
+        ["--params-dir", "<typo>"],
+        "full.hiden_units: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'hidden_units'?)",
+        None,
+    ),
+    "wrong type in YAML": (
+        RUN,
+        ["--params-dir", "<wrong-type-yaml>"],
+        "full.epochs: must be an integer, got 'twenty'",
+        None,
+    ),
+    "unknown profile in YAML": (
+        RUN,
+        ["--params-dir", "<unknown-profile-yaml>"],
+        "unknown profile 'fastest'",
+        None,
+    ),
+    "params file missing": (
+        RUN,
+        ["--params-dir", "<no-yaml>"],
+        "mnist_mlp.yaml: parameter file not found",
+        None,
+    ),
     "override typo": (RUN, ["--set", "epoch=3"], "override.epoch: is not a parameter", None),
     "override without value": (RUN, ["--set", "epochs"], "--set epochs: expected KEY=VALUE", None),
-    "wrong type override": (RUN, ["--set", "batch_size=big"], "override.batch_size: must be an integer, got 'big'", None),
-    "fractional epochs": (RUN, ["--set", "epochs=1.5"], "override.epochs: must be an integer, got 1.5", None),
-    "zero epochs": (RUN, ["--set", "epochs=0"], "override.epochs: must be a positive integer, got 0", None),
-    "negative epochs": (RUN, ["--set", "epochs=-2"], "override.epochs: must be a positive integer, got -2", None),
-    "zero batch size": (RUN, ["--set", "batch_size=0"], "override.batch_size: must be a positive integer", None),
-    "negative batch size": (RUN, ["--set", "batch_size=-32"], "override.batch_size: must be a positive integer", None),
-    "dropout out of range": (RUN, ["--set", "dropout=1.5"], "override.dropout: must be a number in [0, 1), got 1.5", None),
-    "negative subset": (RUN, ["--set", "train_samples=-1"], "override.train_samples: must be an integer >= 0", None),
-    "subset too large": (RUN, ["--set", "train_samples=60001"], "is more than the 60000 examples mnist has", None),
+    "wrong type override": (
+        RUN,
+        ["--set", "batch_size=big"],
+        "override.batch_size: must be an integer, got 'big'",
+        None,
+    ),
+    "fractional epochs": (
+        RUN,
+        ["--set", "epochs=1.5"],
+        "override.epochs: must be an integer, got 1.5",
+        None,
+    ),
+    "zero epochs": (
+        RUN,
+        ["--set", "epochs=0"],
+        "override.epochs: must be a positive integer, got 0",
+        None,
+    ),
+    "negative epochs": (
+        RUN,
+        ["--set", "epochs=-2"],
+        "override.epochs: must be a positive integer, got -2",
+        None,
+    ),
+    "zero batch size": (
+        RUN,
+        ["--set", "batch_size=0"],
+        "override.batch_size: must be a positive integer",
+        None,
+    ),
+    "negative batch size": (
+        RUN,
+        ["--set", "batch_size=-32"],
+        "override.batch_size: must be a positive integer",
+        None,
+    ),
+    "dropout out of range": (
+        RUN,
+        ["--set", "dropout=1.5"],
+        "override.dropout: must be a number in [0, 1), got 1.5",
+        None,
+    ),
+    "negative subset": (
+        RUN,
+        ["--set", "train_samples=-1"],
+        "override.train_samples: must be an integer >= 0",
+        None,
+    ),
+    "subset too large": (
+        RUN,
+        ["--set", "train_samples=60001"],
+        "is more than the 60000 examples mnist has",
+        None,
+    ),
     "zero repeats": (RUN, ["--repeats", "0"], "--repeats must be at least 1", None),
     "not a number": (RUN, ["--repeats", "two"], "invalid int value: 'two'", None),
-    "negative seed": (RUN, ["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'", None),
-    "zero timeout": (RUN, ["--timeout", "0"], "argument --timeout: must be a positive number of seconds", None),
-    "negative timeout": (RUN, ["--timeout", "-5"], "argument --timeout: must be a positive number of seconds", None),
+    "negative seed": (
+        RUN,
+        ["--seed", "-1"],
+        "argument --seed: must be an integer >= 0, got '-1'",
+        None,
+    ),
+    "zero timeout": (
+        RUN,
+        ["--timeout", "0"],
+        "argument --timeout: must be a positive number of seconds",
+        None,
+    ),
+    "negative timeout": (
+        RUN,
+        ["--timeout", "-5"],
+        "argument --timeout: must be a positive number of seconds",
+        None,
+    ),
     "bad config label": (RUN, ["--config", "a/b"], "--config 'a/b': use letters, digits", None),
     "data folder not found": (RUN, ["--data-dir", "<nowhere>"], "data folder not found", None),
     "corrupt data file": (RUN, ["--data-dir", "<corrupt>"], "mnist.npz: SHA-256", None),
-    "missing data in full": (RUN, ["--profile", "full", "--data-dir", "<empty>"], "mnist.npz: missing", None),
-    "missing data, no download": (RUN, ["--profile", "full", "--data-dir", "<empty>", "--no-download"], "mnist.npz: missing; put a good copy of mnist.npz in", None),
+    "missing data in full": (
+        RUN,
+        ["--profile", "full", "--data-dir", "<empty>"],
+        "mnist.npz: missing",
+        None,
+    ),
+    "missing data, no download": (
+        RUN,
+        ["--profile", "full", "--data-dir", "<empty>", "--no-download"],
+        "mnist.npz: missing; put a good copy of mnist.npz in",
+        None,
+    ),
     "unwritable output": (RUN, ["--out", "<file>"], "cannot write to output folder", None),
-    "missing kernel": (RUN, [], "is not installed: run `kerasbench kernels install`", missing_kernel),
+    "missing kernel": (
+        RUN,
+        [],
+        "is not installed: run `kerasbench kernels install`",
+        missing_kernel,
+    ),
     "kernel's Python gone": (RUN, [], "points at a missing Python", kernel_without_python),
     "report: missing runs folder": (REPORT, ["--runs", "<nowhere>"], "runs folder not found", None),
     "report: empty runs folder": (REPORT, ["--runs", "<empty>"], "no runs in", None),
-    "report: runs folder is a file": (REPORT, ["--runs", "<a-file>"], "runs folder is not a folder", None),
-    "report: foreign epochs.csv": (REPORT, ["--runs", "<foreign-epochs>"], "damaged epochs.csv", None),
-    "report: damaged epochs.csv": (REPORT, ["--runs", "<damaged-epochs>"], "damaged epochs.csv", None),
-    "report: damaged run.json": (REPORT, ["--runs", "<damaged-run-json>"], "damaged run.json", None),
-    "report: zero resamples": (REPORT, ["--runs", "<good-runs>", "--resamples", "0"], "resamples must be at least 1", None),
+    "report: runs folder is a file": (
+        REPORT,
+        ["--runs", "<a-file>"],
+        "runs folder is not a folder",
+        None,
+    ),
+    "report: foreign epochs.csv": (
+        REPORT,
+        ["--runs", "<foreign-epochs>"],
+        "damaged epochs.csv",
+        None,
+    ),
+    "report: damaged epochs.csv": (
+        REPORT,
+        ["--runs", "<damaged-epochs>"],
+        "damaged epochs.csv",
+        None,
+    ),
+    "report: damaged run.json": (
+        REPORT,
+        ["--runs", "<damaged-run-json>"],
+        "damaged run.json",
+        None,
+    ),
+    "report: zero resamples": (
+        REPORT,
+        ["--runs", "<good-runs>", "--resamples", "0"],
+        "resamples must be at least 1",
+        None,
+    ),
     # Issue 12: what trained silently, failed in every kernel, or gave a traceback at 014fa33.
-    "config label typo": (RUN, ["--config", "tunde"], "--config tunde: not a configuration of", None),
-    "config without configs.yaml": (RUN, ["--params-dir", "<no-configs>", "--config", "tuned"], "--config tuned: not a configuration of", None),
-    "duplicate YAML key": (RUN, ["--params-dir", "<duplicate-yaml>"], "'smoke' is given twice (lines 3 and 5)", None),
-    "non-UTF-8 params file": (RUN, ["--params-dir", "<latin1-yaml>"], "mnist_mlp.yaml: not UTF-8 text", None),
-    "seed past 2**32 - 1": (RUN, ["--seed", "4294967296"], "--seed 4294967296: seeds must be within 0..4294967295", None),
-    "last seed past 2**32 - 1": (RUN, ["--seed", "4294967295", "--repeats", "2"], "with --repeats 2 the last would be 4294967296", None),
-    "steps_per_execution on torch": (RUN, ["--backends", "torch", "--set", "steps_per_execution=32"], "steps_per_execution: must be 1 on torch", None),
+    "config label typo": (
+        RUN,
+        ["--config", "tunde"],
+        "--config tunde: not a configuration of",
+        None,
+    ),
+    "config without configs.yaml": (
+        RUN,
+        ["--params-dir", "<no-configs>", "--config", "tuned"],
+        "--config tuned: not a configuration of",
+        None,
+    ),
+    "duplicate YAML key": (
+        RUN,
+        ["--params-dir", "<duplicate-yaml>"],
+        "'smoke' is given twice (lines 3 and 5)",
+        None,
+    ),
+    "non-UTF-8 params file": (
+        RUN,
+        ["--params-dir", "<latin1-yaml>"],
+        "mnist_mlp.yaml: not UTF-8 text",
+        None,
+    ),
+    "seed past 2**32 - 1": (
+        RUN,
+        ["--seed", "4294967296"],
+        "--seed 4294967296: seeds must be within 0..4294967295",
+        None,
+    ),
+    "last seed past 2**32 - 1": (
+        RUN,
+        ["--seed", "4294967295", "--repeats", "2"],
+        "with --repeats 2 the last would be 4294967296",
+        None,
+    ),
+    "steps_per_execution on torch": (
+        RUN,
+        ["--backends", "torch", "--set", "steps_per_execution=32"],
+        "steps_per_execution: must be 1 on torch",
+        None,
+    ),
     "no backend": (RUN, ["--backends", ","], "--backends ',' names no backend", None),
     "no workload": (RUN, ["--workloads", ","], "--workloads ',' names no workload", None),
-    "malformed kernel.json": (RUN, [], "Jupyter kernel 'kerasbench-jax' is damaged", malformed_kernel_json),
-    "kernel of another checkout": (RUN, [], "runs the kerasbench of /elsewhere/lib, not this checkout's", other_checkout_kernel),
+    "malformed kernel.json": (
+        RUN,
+        [],
+        "Jupyter kernel 'kerasbench-jax' is damaged",
+        malformed_kernel_json,
+    ),
+    "kernel of another checkout": (
+        RUN,
+        [],
+        "runs the kerasbench of /elsewhere/lib, not this checkout's",
+        other_checkout_kernel,
+    ),
     "4,000-character --out": (RUN, ["--out", "<long>"], "cannot write to output folder", None),
-    "report: negative seed": (REPORT, ["--runs", "<good-runs>", "--seed", "-1"], "argument --seed: must be an integer >= 0", None),
-    "report: --out is a file": (REPORT, ["--runs", "<good-runs>", "--out", "<a-file>"], "cannot write to output folder", None),
-    "report: read-only --out": (REPORT, ["--runs", "<good-runs>", "--out", "<read-only>"], "cannot write to output folder", None),
-    "report: 4,000-character --out": (REPORT, ["--runs", "<good-runs>", "--out", "<long>"], "cannot write to output folder", None),
-    "report: torn last row of an ok run": (REPORT, ["--runs", "<torn-epochs>"], "damaged epochs.csv: the last row is torn", None),
-    "report: ok run without epochs.csv": (REPORT, ["--runs", "<no-epochs>"], "damaged epochs.csv is missing, though run.json says ok", None),
-    "report: run.json a JSON list": (REPORT, ["--runs", "<list-run-json>"], "damaged run.json is a list, not a JSON object", None),
+    "report: negative seed": (
+        REPORT,
+        ["--runs", "<good-runs>", "--seed", "-1"],
+        "argument --seed: must be an integer >= 0",
+        None,
+    ),
+    "report: --out is a file": (
+        REPORT,
+        ["--runs", "<good-runs>", "--out", "<a-file>"],
+        "cannot write to output folder",
+        None,
+    ),
+    "report: read-only --out": (
+        REPORT,
+        ["--runs", "<good-runs>", "--out", "<read-only>"],
+        "cannot write to output folder",
+        None,
+    ),
+    "report: 4,000-character --out": (
+        REPORT,
+        ["--runs", "<good-runs>", "--out", "<long>"],
+        "cannot write to output folder",
+        None,
+    ),
+    "report: torn last row of an ok run": (
+        REPORT,
+        ["--runs", "<torn-epochs>"],
+        "damaged epochs.csv: the last row is torn",
+        None,
+    ),
+    "report: ok run without epochs.csv": (
+        REPORT,
+        ["--runs", "<no-epochs>"],
+        "damaged epochs.csv is missing, though run.json says ok",
+        None,
+    ),
+    "report: run.json a JSON list": (
+        REPORT,
+        ["--runs", "<list-run-json>"],
+        "damaged run.json is a list, not a JSON object",
+        None,
+    ),
 }
 
 # argparse's own errors end in SystemExit(2) rather than a return code.
-ARGPARSE = ("unknown profile", "not a number", "negative seed", "zero timeout", "negative timeout",
-            "report: negative seed")
+ARGPARSE = (
+    "unknown profile",
+    "not a number",
+    "negative seed",
+    "zero timeout",
+    "negative timeout",
+    "report: negative seed",
+)
 
 
 def test_the_table_is_long_enough():
@@ -266,8 +507,19 @@ def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
         setup(tmp_path, monkeypatch)
     args = [MAKE[a](tmp_path, data_dir) if a in MAKE else a for a in args]
     if command == RUN:
-        argv = ["run", "--workloads", "mnist_mlp", "--backends", "jax", "--out", out,
-                "--data-dir", data_dir, "--profile", "smoke"] + args
+        argv = [
+            "run",
+            "--workloads",
+            "mnist_mlp",
+            "--backends",
+            "jax",
+            "--out",
+            out,
+            "--data-dir",
+            data_dir,
+            "--profile",
+            "smoke",
+        ] + args
     else:
         argv = ["report", "--out", out] + args
     if name in ARGPARSE:
@@ -282,8 +534,11 @@ def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], "one error line: %r" % err
     assert len(errors[0]) < 1000, "a line a person can read, whatever the path: %r" % errors[0]
-    others = [line for line in err.splitlines() if line.strip() and "error:" not in line
-              and not line.startswith("kerasbench: downloading ")]
+    others = [
+        line
+        for line in err.splitlines()
+        if line.strip() and "error:" not in line and not line.startswith("kerasbench: downloading ")
+    ]
     assert not others, "nothing but the error (and a download attempt): %r" % err
     assert "Traceback" not in err
     assert not os.path.exists(os.path.join(out, "runs")), "nothing trained, nothing written"
@@ -291,8 +546,23 @@ def test_bad_input(name, tmp_path, out, data_dir, monkeypatch, capfd):
 
 
 def test_dry_run_prints_the_plan_and_trains_nothing(out, capsys):
-    assert cli.main(["run", "--profile", "full", "--backends", "tensorflow,jax,torch",
-                     "--repeats", "2", "--out", out, "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--profile",
+                "full",
+                "--backends",
+                "tensorflow,jax,torch",
+                "--repeats",
+                "2",
+                "--out",
+                out,
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     plan = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(plan) == 7 * 3 * 2
     assert not os.path.exists(out)

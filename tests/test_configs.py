@@ -4,6 +4,7 @@ The tuned settings are checked as the runner resolves them; the data path is exe
 on every Keras 3 backend (each in its own process, KERAS_BACKEND fixed first), and one tuned run
 goes through papermill like any other.
 """
+
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ def test_shipped_configurations_are_the_documented_ones():
     assert set(configs) >= {"default", "tuned", "compiled"}
     assert configs["default"] == {}
     assert params.config_settings(configs, "tuned", "jax") == {
-        "steps_per_execution": 32, "data_on_device": True}
+        "steps_per_execution": 32,
+        "data_on_device": True,
+    }
     # Keras 3 refuses steps_per_execution > 1 on PyTorch: tuned torch only moves the data.
     assert params.config_settings(configs, "tuned", "torch") == {"data_on_device": True}
     assert params.config_settings(configs, "compiled", "torch") == {"jit_compile": True}
@@ -31,20 +34,27 @@ def test_shipped_configurations_are_the_documented_ones():
 
 
 def test_plan_crosses_configurations_with_backends():
-    runs = plan.plan("smoke", ["mnist_mlp"], ["tensorflow", "jax", "torch"],
-                       config="default,tuned")
-    got = [(r.config, r.backend, r.params["steps_per_execution"], r.params["data_on_device"])
-           for r in runs]
-    assert got == [("default", "tensorflow", 1, False), ("default", "jax", 1, False),
-                   ("default", "torch", 1, False), ("tuned", "tensorflow", 32, True),
-                   ("tuned", "jax", 32, True), ("tuned", "torch", 1, True)]
+    runs = plan.plan("smoke", ["mnist_mlp"], ["tensorflow", "jax", "torch"], config="default,tuned")
+    got = [
+        (r.config, r.backend, r.params["steps_per_execution"], r.params["data_on_device"])
+        for r in runs
+    ]
+    assert got == [
+        ("default", "tensorflow", 1, False),
+        ("default", "jax", 1, False),
+        ("default", "torch", 1, False),
+        ("tuned", "tensorflow", 32, True),
+        ("tuned", "jax", 32, True),
+        ("tuned", "torch", 1, True),
+    ]
     folders = {os.path.relpath(plan.run_dir("/o", r), "/o") for r in runs}
     assert "runs/mnist_mlp/jax/0" in folders and "runs/mnist_mlp/jax/tuned-0" in folders
 
 
 def test_command_line_settings_win_over_a_configuration():
-    runs = plan.plan("smoke", ["mnist_mlp"], ["jax"], overrides={"steps_per_execution": 4},
-                       config="tuned")
+    runs = plan.plan(
+        "smoke", ["mnist_mlp"], ["jax"], overrides={"steps_per_execution": 4}, config="tuned"
+    )
     assert runs[0].params["steps_per_execution"] == 4 and runs[0].params["data_on_device"] is True
 
 
@@ -58,15 +68,18 @@ def _write_configs(tmp_path, text):
     return str(folder)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("tuned: [1, 2\n", "not valid YAML"),
-    ("- tuned\n", "expected configuration labels"),
-    ("tuned:\n  mxnet: {steps_per_execution: 2}\n", "tuned.mxnet: unknown backend"),
-    ("tuned:\n  jax: {steps_per_execution: 0}\n", "steps_per_execution"),
-    ("tuned:\n  jax: {steps_per_exec: 2}\n", "did you mean 'steps_per_execution'"),
-    ("tuned:\n  jax: {data_on_device: 3}\n", "data_on_device"),
-    ("tuned:\n  jax: fast\n", "expected KEY: VALUE"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("tuned: [1, 2\n", "not valid YAML"),
+        ("- tuned\n", "expected configuration labels"),
+        ("tuned:\n  mxnet: {steps_per_execution: 2}\n", "tuned.mxnet: unknown backend"),
+        ("tuned:\n  jax: {steps_per_execution: 0}\n", "steps_per_execution"),
+        ("tuned:\n  jax: {steps_per_exec: 2}\n", "did you mean 'steps_per_execution'"),
+        ("tuned:\n  jax: {data_on_device: 3}\n", "data_on_device"),
+        ("tuned:\n  jax: fast\n", "expected KEY: VALUE"),
+    ],
+)
 def test_bad_configuration_files_are_one_line_errors(tmp_path, text, message):
     folder = _write_configs(tmp_path, text)
     with pytest.raises(UserError) as error:
@@ -103,10 +116,15 @@ TENSOR_MODULES = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_device_resident_arrays_train_on_every_backend(backend):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.path.join(REPO, "lib"))
-    out = subprocess.check_output([sys.executable, "-c", DEVICE_SCRIPT], env=env,
-                                  universal_newlines=True, timeout=300)
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=os.path.join(REPO, "lib"),
+    )
+    out = subprocess.check_output(
+        [sys.executable, "-c", DEVICE_SCRIPT], env=env, universal_newlines=True, timeout=300
+    )
     got = json.loads(out.strip().splitlines()[-1])
     assert got["x_type"].startswith(TENSOR_MODULES[backend]), got["x_type"]
     assert got["list_kept"] and got["same_values"]
@@ -133,8 +151,10 @@ def test_jit_compile_takes_what_keras_compile_takes():
         plan.plan("smoke", ["mnist_mlp"], ["torch"], overrides={"jit_compile": value})
     with pytest.raises(UserError):
         plan.plan("smoke", ["mnist_mlp"], ["torch"], overrides={"jit_compile": "yes"})
-    assert plan.plan("smoke", ["mnist_mlp"], ["torch"], config="compiled")[0].params[
-        "jit_compile"] is True
+    assert (
+        plan.plan("smoke", ["mnist_mlp"], ["torch"], config="compiled")[0].params["jit_compile"]
+        is True
+    )
 
 
 @pytest.mark.slow
@@ -143,11 +163,27 @@ def test_the_compiled_configuration_runs_on_torch(tmp_path, data_dir):
     ends ok (at 014fa33 it was refused: jit_compile must be a string)."""
     from kerasbench import cli
 
-    code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends",
-                     "torch", "--config", "compiled", "--out", str(tmp_path), "--data-dir",
-                     data_dir, "--no-download"])
+    code = cli.main(
+        [
+            "run",
+            "--profile",
+            "smoke",
+            "--workloads",
+            "mnist_mlp",
+            "--backends",
+            "torch",
+            "--config",
+            "compiled",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            data_dir,
+            "--no-download",
+        ]
+    )
     assert code == 0
-    record = json.load(open(os.path.join(str(tmp_path), "runs", "mnist_mlp", "torch",
-                                         "compiled-0", "run.json")))
+    record = json.load(
+        open(os.path.join(str(tmp_path), "runs", "mnist_mlp", "torch", "compiled-0", "run.json"))
+    )
     assert record["status"] == "ok" and record["params"]["jit_compile"] is True
     assert record["backend_settings"]["compile_options"]["jit_compile"] is True

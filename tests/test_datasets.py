@@ -1,5 +1,6 @@
 """kerasbench.datafiles and kerasbench.kernel.datasets against the real offline files ($KERASBENCH_DATA, else ../shared/datasets
 beside the checkout), a local HTTP server for downloads, and small generated CIFAR archives."""
+
 import functools
 import glob
 import hashlib
@@ -22,8 +23,9 @@ from kerasbench import datafiles  # noqa: E402
 from kerasbench.kernel import datasets  # noqa: E402
 
 DATA = os.environ.get(datafiles.DATA_ENV) or os.path.join(REPO, "..", "shared", "datasets")
-needs_data = pytest.mark.skipif(not os.path.isfile(os.path.join(DATA, "SHA256SUMS")),
-                                reason="no offline datasets at %s" % DATA)
+needs_data = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(DATA, "SHA256SUMS")), reason="no offline datasets at %s" % DATA
+)
 
 
 def copy(name, folder, source=DATA):
@@ -73,7 +75,9 @@ def test_real_folder_is_verified_through_sha256sums(tmp_path):
         assert datafiles.status(dataset, DATA) == "ok"
         datafiles.ensure(dataset, DATA, download=False)
     # The rebuilt mnist.npz is not Keras' file: only SHA256SUMS vouches for it.
-    assert datafiles.file_sha256(os.path.join(DATA, "mnist.npz")) != datafiles.FILES["mnist"][0].sha256
+    assert (
+        datafiles.file_sha256(os.path.join(DATA, "mnist.npz")) != datafiles.FILES["mnist"][0].sha256
+    )
     copy("mnist.npz", tmp_path)
     assert datafiles.status("mnist", str(tmp_path)) == "corrupt"
     copy("SHA256SUMS", tmp_path)
@@ -151,7 +155,8 @@ def server(tmp_path, monkeypatch):
             pass
 
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(www))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -332,8 +337,9 @@ def test_generated_fallbacks(tmp_path, capsys):
     assert cifar.x_train.shape == (100, 32, 32, 3) and cifar.y_train.shape == (100, 1)
     assert cifar.x_test.dtype == np.uint8 and cifar.y_test.dtype == np.uint8
 
-    imdb = datasets.load_imdb(empty, num_words=500, train_samples=100, test_samples=50,
-                              allow_generated=True, seed=1)
+    imdb = datasets.load_imdb(
+        empty, num_words=500, train_samples=100, test_samples=50, allow_generated=True, seed=1
+    )
     one_warning(capsys)
     assert imdb.source == "generated"
     assert imdb.x_train.shape == (100,) and imdb.x_train.dtype == object
@@ -356,8 +362,12 @@ def test_generated_fallbacks(tmp_path, capsys):
 
 def test_generated_only_when_allowed(tmp_path):
     empty = str(tmp_path)
-    for load in (datasets.load_mnist, datasets.load_imdb, datasets.load_cifar10,
-                 datasets.load_nietzsche):
+    for load in (
+        datasets.load_mnist,
+        datasets.load_imdb,
+        datasets.load_cifar10,
+        datasets.load_nietzsche,
+    ):
         with pytest.raises(datafiles.DataError) as e:
             load(empty)
         assert e.value.problem == "missing" and "\n" not in str(e.value)

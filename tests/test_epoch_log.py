@@ -1,4 +1,5 @@
 """The epoch log: one flushed row per epoch, the study's columns, timings that add up."""
+
 import csv
 import math
 
@@ -30,18 +31,26 @@ def test_rows_and_timings_with_a_fake_clock(tmp_path):
     logger.on_train_begin()
     for epoch in range(3):
         logger.on_epoch_begin(epoch)
-        clock.now += 2.0          # training
+        clock.now += 2.0  # training
         logger.on_test_begin()
-        clock.now += 0.5          # validation
-        logger.on_test_begin()    # a second validation call does not move the mark
-        logger.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "acc": 0.5, "val_loss": 0.9,
-                                    "val_acc": 0.6, "main_out_loss": 0.7})
+        clock.now += 0.5  # validation
+        logger.on_test_begin()  # a second validation call does not move the mark
+        logger.on_epoch_end(
+            epoch,
+            {
+                "loss": 1.0 / (epoch + 1),
+                "acc": 0.5,
+                "val_loss": 0.9,
+                "val_acc": 0.6,
+                "main_out_loss": 0.7,
+            },
+        )
         rows = read_rows(path)
         assert len(rows) == epoch + 1, "each row is on disk when the epoch ends"
     logger.on_train_end()
     rows = read_rows(path)
-    assert list(rows[0])[:len(epoch_log.COLUMNS)] == epoch_log.COLUMNS
-    assert list(rows[0])[len(epoch_log.COLUMNS):] == ["main_out_loss"]
+    assert list(rows[0])[: len(epoch_log.COLUMNS)] == epoch_log.COLUMNS
+    assert list(rows[0])[len(epoch_log.COLUMNS) :] == ["main_out_loss"]
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert all(float(r["epoch_seconds"]) == 2.5 for r in rows)
     assert all(float(r["train_seconds"]) == 2.0 for r in rows)

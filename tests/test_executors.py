@@ -3,6 +3,7 @@ run folders and report tables; a Ray worker killed mid-run is retried once, then
 lost; a rerun resumes. The slot planning of `local --jobs` (GPU pinning, thread caps) is checked
 without GPUs. The Ray tests start a local Ray instance of 2 CPUs (`--jobs 2`).
 """
+
 import io
 import json
 import os
@@ -24,6 +25,7 @@ GPU 1: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556667)
 
 
 # --- Slots of `local --jobs N`, without GPUs -----------------------------------------------------
+
 
 def test_nvidia_smi_is_parsed():
     assert executors.parse_nvidia_smi(SMI) == ["0", "1"]
@@ -69,11 +71,14 @@ def test_cpu_slots_own_their_cores_and_cap_threads():
     assert slots[0].env["OMP_NUM_THREADS"] == "2" and "XLA_FLAGS" not in slots[0].env
 
 
-@pytest.mark.parametrize("jobs, gpus, cores, message", [
-    (3, ["0", "1"], list(range(16)), "--jobs 3 but 2 GPUs (0,1): one run per GPU"),
-    (3, [], [0, 1], "--jobs 3 but 2 CPU cores and no GPU"),
-    (0, [], [0, 1], "--jobs must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "jobs, gpus, cores, message",
+    [
+        (3, ["0", "1"], list(range(16)), "--jobs 3 but 2 GPUs (0,1): one run per GPU"),
+        (3, [], [0, 1], "--jobs 3 but 2 CPU cores and no GPU"),
+        (0, [], [0, 1], "--jobs must be at least 1"),
+    ],
+)
 def test_impossible_slots_are_one_line_errors(jobs, gpus, cores, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         executors.plan_slots(jobs, gpus, cores, environ={})
@@ -90,15 +95,19 @@ def test_make_picks_the_executor():
         executors.make("ray", jobs=0)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--address", "head:6379"], "--address is for --executor ray"),
-    (["--executor", "ray", "--jobs", "0"], "--jobs must be at least 1"),
-    (["--executor", "dask"], "invalid choice: 'dask'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--address", "head:6379"], "--address is for --executor ray"),
+        (["--executor", "ray", "--jobs", "0"], "--jobs must be at least 1"),
+        (["--executor", "dask"], "invalid choice: 'dask'"),
+    ],
+)
 def test_executor_options_are_checked_before_anything_runs(args, message, capfd):
     try:
-        code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--dry-run"]
-                        + args)
+        code = cli.main(
+            ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--dry-run"] + args
+        )
     except SystemExit as e:  # argparse's own errors
         code = e.code
     err = capfd.readouterr().err
@@ -118,8 +127,11 @@ def test_a_returned_run_folder_replaces_the_old_one(tmp_path):
     os.makedirs(stale)
     open(os.path.join(stale, "kernel.log"), "w").write("an earlier attempt")
     relative = os.path.relpath(worker_folder, str(scratch))
-    result = {"record": record, "relative": relative,
-              "tar": executors._pack(str(scratch), relative)}
+    result = {
+        "record": record,
+        "relative": relative,
+        "tar": executors._pack(str(scratch), relative),
+    }
     got = executors.unpack(result, out, spec)
     assert sorted(os.listdir(stale)) == ["epochs.csv", "run.json"]
     assert got["params"]["run_dir"] == stale
@@ -136,36 +148,84 @@ def test_a_tar_cannot_write_outside_its_folder(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     spec = plan.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {}, "default")
     with pytest.raises(tarfile.TarError):
-        executors.unpack({"record": {}, "relative": "runs/mnist_mlp/jax/0",
-                          "tar": buffer.getvalue()}, str(tmp_path / "out"), spec)
+        executors.unpack(
+            {"record": {}, "relative": "runs/mnist_mlp/jax/0", "tar": buffer.getvalue()},
+            str(tmp_path / "out"),
+            spec,
+        )
     assert not (tmp_path / "escaped.txt").exists()
 
 
 # --- The same matrix through every executor (papermill, minutes) ---------------------------------
 
-MATRIX = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax,torch",
-          "--repeats", "2", "--no-download"]  # 4 runs
-EXECUTORS = {"local": [], "local-jobs": ["--jobs", "2"], "ray": ["--executor", "ray", "--jobs", "2"]}
+MATRIX = [
+    "run",
+    "--profile",
+    "smoke",
+    "--workloads",
+    "mnist_mlp",
+    "--backends",
+    "jax,torch",
+    "--repeats",
+    "2",
+    "--no-download",
+]  # 4 runs
+EXECUTORS = {
+    "local": [],
+    "local-jobs": ["--jobs", "2"],
+    "ray": ["--executor", "ray", "--jobs", "2"],
+}
 
 
 def folder_contents(out):
     """{run folder: its files}, relative to out/runs."""
     runs = os.path.join(out, "runs")
-    return {os.path.relpath(root, runs): sorted(files)
-            for root, _, files in os.walk(runs) if "run.json" in files}
+    return {
+        os.path.relpath(root, runs): sorted(files)
+        for root, _, files in os.walk(runs)
+        if "run.json" in files
+    }
 
 
 def report_tables(out):
     """What the report says of the runs, less the timings (and the machine's name)."""
     index = rundata.load_run_index(os.path.join(out, "runs"))
-    index = index[["workload", "backend", "config", "repeat", "run_id", "status", "ok",
-                   "data_source", "profile", "seed", "n_epochs", "finished"]]
-    summary = summary_mod.build(rundata.load_study(os.path.join(out, "runs"), []), n_resamples=100,
-                                coverage_studies=50).table
-    summary = summary[["workload", "backend", "config", "runs", "not_ok_runs", "epochs",
-                       "final_metric_name", "data_source", "profile"]]
-    return (index.sort_values("run_id").reset_index(drop=True),
-            summary.sort_values(["workload", "backend"]).reset_index(drop=True))
+    index = index[
+        [
+            "workload",
+            "backend",
+            "config",
+            "repeat",
+            "run_id",
+            "status",
+            "ok",
+            "data_source",
+            "profile",
+            "seed",
+            "n_epochs",
+            "finished",
+        ]
+    ]
+    summary = summary_mod.build(
+        rundata.load_study(os.path.join(out, "runs"), []), n_resamples=100, coverage_studies=50
+    ).table
+    summary = summary[
+        [
+            "workload",
+            "backend",
+            "config",
+            "runs",
+            "not_ok_runs",
+            "epochs",
+            "final_metric_name",
+            "data_source",
+            "profile",
+        ]
+    ]
+    return (
+        index.sort_values("run_id").reset_index(drop=True),
+        summary.sort_values(["workload", "backend"]).reset_index(drop=True),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +259,14 @@ def test_same_runs_and_report_as_local(matrices, name):
 @pytest.mark.slow
 def test_wall_times(matrices, capsys):
     with capsys.disabled():
-        print("\nsmoke matrix of 4 runs: " + ", ".join(
-            "%s %.1fs" % (name, wall) for name, (_, _, wall) in matrices.items()))
+        print(
+            "\nsmoke matrix of 4 runs: "
+            + ", ".join("%s %.1fs" % (name, wall) for name, (_, _, wall) in matrices.items())
+        )
 
 
 # --- A Ray worker killed mid-run -----------------------------------------------------------------
+
 
 def _processes():
     """{pid: (parent pid, command line, working folder)} of this machine's processes."""
@@ -257,9 +320,24 @@ class WorkerKiller(threading.Thread):
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the Ray workers through /proc")
 def test_killed_worker_is_retried_then_recorded_and_resumed(tmp_path, data_dir, capfd):
     out = str(tmp_path / "out")
-    args = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax,torch",
-            "--out", out, "--data-dir", data_dir, "--no-download", "--executor", "ray",
-            "--jobs", "2"]
+    args = [
+        "run",
+        "--profile",
+        "smoke",
+        "--workloads",
+        "mnist_mlp",
+        "--backends",
+        "jax,torch",
+        "--out",
+        out,
+        "--data-dir",
+        data_dir,
+        "--no-download",
+        "--executor",
+        "ray",
+        "--jobs",
+        "2",
+    ]
     killer = WorkerKiller(once="jax", always="torch")
     killer.start()
     try:

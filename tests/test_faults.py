@@ -6,6 +6,7 @@ run past its timeout, Ctrl-C, a kernel orphaned by a killed runner. The slow one
 study's own notebooks: a NaN run (the `nan_at_epoch` parameter), a kernel killed mid-training, a
 run that times out, and the runner killed with SIGKILL in the middle of a smoke matrix, then rerun.
 """
+
 import csv
 import io
 import json
@@ -24,23 +25,33 @@ from kerasbench import registry, runfiles
 from kerasbench.report import rundata, summary as summary_mod
 from kerasbench.study import execute, kernels, plan, runner
 
-HEADER = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
-          "loss", "accuracy", "val_loss", "val_accuracy"]
+HEADER = [
+    "epoch",
+    "epoch_seconds",
+    "train_seconds",
+    "elapsed_seconds",
+    "samples_per_second",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+]
 
-needs_kernel = pytest.mark.skipif(kernels.find("jax") is None,
-                                  reason="no kerasbench-jax kernel: run `make kernels`")
+needs_kernel = pytest.mark.skipif(
+    kernels.find("jax") is None, reason="no kerasbench-jax kernel: run `make kernels`"
+)
 
 # A stand-in for a workload notebook: logs `epochs` rows like EpochLogger, then does `fault`
 # "in the middle of the next epoch". It imports nothing heavy, so a run takes a few seconds.
-PARAMETERS = '''backend = "jax"
+PARAMETERS = """backend = "jax"
 run_dir = "."
 seed = 0
 data_dir = ""
 epochs = 2
 fault = "none"
 pause = 0.0
-'''
-LOG_EPOCHS = '''import csv, json, os, signal, time
+"""
+LOG_EPOCHS = """import csv, json, os, signal, time
 with open(os.path.join(run_dir, "kernel.pid.seen"), "w") as f:
     f.write(str(os.getpid()))
 with open(os.path.join(run_dir, "epochs.csv"), "a") as f:
@@ -49,8 +60,8 @@ with open(os.path.join(run_dir, "epochs.csv"), "a") as f:
         time.sleep(pause)
         f.write("%%d,0.1,0.08,%%.1f,1000.0,0.5,0.8,0.5,0.8\\n" %% (epoch, 0.1 * (epoch + 1)))
         f.flush()
-''' % (HEADER,)
-FAULT = '''if fault == "exit":
+""" % (HEADER,)
+FAULT = """if fault == "exit":
     os._exit(3)
 elif fault == "sigkill":
     os.kill(os.getpid(), signal.SIGKILL)
@@ -64,14 +75,17 @@ elif fault == "hang":
 elif fault == "nan":
     with open(os.path.join(run_dir, "kernel.json"), "w") as f:
         json.dump({"nan_loss": True}, f)
-'''
+"""
 
 
 @pytest.fixture
 def fake_notebook(tmp_path, monkeypatch):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "kerasbench-jax", "language": "python",
-                                 "display_name": "kerasbench (jax)"}
+    nb.metadata["kernelspec"] = {
+        "name": "kerasbench-jax",
+        "language": "python",
+        "display_name": "kerasbench (jax)",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     params = nbformat.v4.new_code_cell(PARAMETERS)
     params.metadata["tags"] = ["parameters"]
@@ -112,12 +126,18 @@ def assert_recorded(record, folder, status, error, epochs):
 
 
 @needs_kernel
-@pytest.mark.parametrize("fault, error", [
-    ("exit", "the kernel died (exit code 3) after 2 epochs logged; its output is in kernel.log"),
-    ("sigkill", "the kernel died (killed by SIGKILL) after 2 epochs logged"),
-    ("segfault", "the kernel died (killed by SIGSEGV) after 2 epochs logged"),
-    ("raise", "ValueError: injected fault"),
-])
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        (
+            "exit",
+            "the kernel died (exit code 3) after 2 epochs logged; its output is in kernel.log",
+        ),
+        ("sigkill", "the kernel died (killed by SIGKILL) after 2 epochs logged"),
+        ("segfault", "the kernel died (killed by SIGSEGV) after 2 epochs logged"),
+        ("raise", "ValueError: injected fault"),
+    ],
+)
 def test_a_dying_kernel_is_failed_with_its_epochs_kept(fault, error, fake_notebook, tmp_path):
     out = str(tmp_path / "out")
     record = execute.execute(spec(fault), out, str(tmp_path))
@@ -130,8 +150,13 @@ def test_a_run_past_its_timeout_is_killed_and_recorded(fake_notebook, tmp_path):
     t0 = time.time()
     record = execute.execute(spec("hang", epochs=3), out, str(tmp_path), timeout=15)
     assert time.time() - t0 < 15 + 20, "killed soon after the timeout"
-    assert_recorded(record, plan.run_dir(out, spec("hang")), "timeout",
-                    "exceeded --timeout 15s: the kernel was killed after 3 epochs logged", 3)
+    assert_recorded(
+        record,
+        plan.run_dir(out, spec("hang")),
+        "timeout",
+        "exceeded --timeout 15s: the kernel was killed after 3 epochs logged",
+        3,
+    )
 
 
 @needs_kernel
@@ -164,8 +189,9 @@ def python_ctrl_c():
 
 
 @needs_kernel
-def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tmp_path,
-                                                                python_ctrl_c):
+def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(
+    fake_notebook, tmp_path, python_ctrl_c
+):
     out = str(tmp_path / "out")
     folder = plan.run_dir(out, spec("hang"))
 
@@ -188,8 +214,9 @@ def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(fake_notebook, tm
 
 
 def _sleeper(argv_tail):
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"] + argv_tail,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"] + argv_tail, start_new_session=True
+    )
 
 
 def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
@@ -199,12 +226,14 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
     orphan = _sleeper(["-f", connection])
     stranger = _sleeper(["-f", str(tmp_path / "kernel-other.json")])
     try:
-        (folder / runfiles.KERNEL_PID).write_text(json.dumps({"pid": stranger.pid,
-                                                            "connection_file": connection}))
+        (folder / runfiles.KERNEL_PID).write_text(
+            json.dumps({"pid": stranger.pid, "connection_file": connection})
+        )
         assert execute.stop_orphan(str(folder)) is False, "not ours: pid reused by another process"
         assert stranger.poll() is None
-        (folder / runfiles.KERNEL_PID).write_text(json.dumps({"pid": orphan.pid,
-                                                            "connection_file": connection}))
+        (folder / runfiles.KERNEL_PID).write_text(
+            json.dumps({"pid": orphan.pid, "connection_file": connection})
+        )
         assert execute.stop_orphan(str(folder)) is True
         assert orphan.wait(10) == -signal.SIGKILL
         (folder / runfiles.KERNEL_PID).write_text("{torn")
@@ -215,7 +244,7 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
             p.wait()
 
 
-DRIVER = '''import sys
+DRIVER = """import sys
 from kerasbench import registry
 from kerasbench.study import plan, runner
 registry.notebook_path = lambda workload: sys.argv[1]
@@ -223,12 +252,14 @@ specs = [plan.RunSpec("mnist_mlp", b, r, r, "smoke", {"fault": "none", "epochs":
                         "default") for r in range(2) for b in ("jax", "torch")]
 records = runner.run_matrix(specs, sys.argv[2], sys.argv[3])
 sys.exit(0 if all(r["status"] == "ok" for r in records) else 1)
-'''
+"""
 
 
 def _in(out, folder, name="epochs.csv", rows=None):
     path = os.path.join(out, "runs", "mnist_mlp", folder, name)
-    return lambda: os.path.exists(path) and (rows is None or logged_rows(os.path.dirname(path)) >= rows)
+    return lambda: (
+        os.path.exists(path) and (rows is None or logged_rows(os.path.dirname(path)) >= rows)
+    )
 
 
 # Where the runner is killed; the matrix runs jax/0, torch/0, then torch/1, jax/1 (rotation).
@@ -249,24 +280,30 @@ def test_sigkill_of_the_runner_at_any_point(point, fake_notebook, tmp_path):
         pytest.skip("no kerasbench-torch kernel")
     out = str(tmp_path / "out")
     command = [sys.executable, "-c", DRIVER, fake_notebook, out, str(tmp_path)]
-    first = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(KILL_POINTS[point](out), 120, point)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    seen = [os.path.join(d, "kernel.pid.seen") for d, _, files in os.walk(out)
-            if "kernel.pid.seen" in files]
+    seen = [
+        os.path.join(d, "kernel.pid.seen")
+        for d, _, files in os.walk(out)
+        if "kernel.pid.seen" in files
+    ]
     kernels_before = [int(open(p).read()) for p in seen]
     finished = sum("run.json" in files for _, _, files in os.walk(out))
     assert finished < 4, "killed before the matrix was done (else the test proves nothing)"
-    rerun = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           universal_newlines=True)
+    rerun = subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True
+    )
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     index = rundata.load_run_index(os.path.join(out, "runs"))
-    assert sorted(index["run_id"]) == sorted("mnist_mlp/%s/%d" % (b, r) for r in range(2)
-                                             for b in ("jax", "torch"))
+    assert sorted(index["run_id"]) == sorted(
+        "mnist_mlp/%s/%d" % (b, r) for r in range(2) for b in ("jax", "torch")
+    )
     assert set(index["status"]) == {"ok"}
     for folder in index["path"]:
         check_epochs(folder, 4)
@@ -280,8 +317,11 @@ SMOKE = ["--profile", "smoke", "--no-download"]
 
 
 def study(out, data_dir, *args):
-    return [sys.executable, "-m", "kerasbench.cli", "run", "--out", out, "--data-dir", data_dir] \
-        + SMOKE + list(args)
+    return (
+        [sys.executable, "-m", "kerasbench.cli", "run", "--out", out, "--data-dir", data_dir]
+        + SMOKE
+        + list(args)
+    )
 
 
 def wait_for(predicate, limit, what):
@@ -305,7 +345,7 @@ def check_epochs(folder, epochs):
     """epochs.csv is whole: a header, then epochs 0..N-1 once each, every cell a number."""
     with open(os.path.join(folder, "epochs.csv")) as f:
         lines = f.read().splitlines()
-    assert lines[0].split(",")[:len(HEADER)] == HEADER
+    assert lines[0].split(",")[: len(HEADER)] == HEADER
     table = [line.split(",") for line in lines[1:]]
     assert [int(r[0]) for r in table] == list(range(epochs)), "no duplicated, missing or torn rows"
     for r in table:
@@ -318,8 +358,20 @@ def check_epochs(folder, epochs):
 def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
     out = str(tmp_path / "out")
     backends = [b for b in ("jax", "torch") if kernels.find(b)]
-    code = subprocess.call(study(out, data_dir, "--workloads", "mnist_mlp", "--backends",
-                                 ",".join(backends), "--set", "nan_at_epoch=1", "--set", "epochs=4"))
+    code = subprocess.call(
+        study(
+            out,
+            data_dir,
+            "--workloads",
+            "mnist_mlp",
+            "--backends",
+            ",".join(backends),
+            "--set",
+            "nan_at_epoch=1",
+            "--set",
+            "epochs=4",
+        )
+    )
     assert code == 1, "a study with a run that is not ok exits 1"
     index = rundata.load_run_index(os.path.join(out, "runs"))
     assert sorted(index["status"]) == ["nan"] * len(backends)
@@ -333,9 +385,13 @@ def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
         assert math.isfinite(float(logged[0]["loss"])) and math.isnan(float(logged[1]["loss"]))
     problems = rundata.problem_runs(index)
     assert sorted(problems["status"]) == ["nan"] * len(backends)
-    notes = " ".join(summary_mod.build(rundata.load_study(os.path.join(out, "runs"), []),
-                                       n_resamples=100, coverage_studies=50).notes.astype(str)
-                     .values.ravel())
+    notes = " ".join(
+        summary_mod.build(
+            rundata.load_study(os.path.join(out, "runs"), []), n_resamples=100, coverage_studies=50
+        )
+        .notes.astype(str)
+        .values.ravel()
+    )
     assert "nan" in notes
 
 
@@ -375,8 +431,10 @@ def test_a_real_run_past_its_timeout(tmp_path, data_dir):
     assert record["status"] == "timeout", record["error"]
     assert 75 <= record["wall_seconds"] < 75 + 30
     n = logged_rows(folder)
-    assert n >= 1 and "exceeded --timeout 75s: the kernel was killed after %d epoch" % n \
-        in record["error"]
+    assert (
+        n >= 1
+        and "exceeded --timeout 75s: the kernel was killed after %d epoch" % n in record["error"]
+    )
     check_epochs(folder, n)
 
 
@@ -389,8 +447,9 @@ def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
     log = open(str(tmp_path / "killed.log"), "w")
     # Its own process group, as a shell gives a job; SIGKILL to the group leaves no handler a
     # chance (the kernels sit in sessions of their own: they notice their parent is gone).
-    first = subprocess.Popen(study(out, data_dir, *args), start_new_session=True,
-                             stdout=log, stderr=log)
+    first = subprocess.Popen(
+        study(out, data_dir, *args), start_new_session=True, stdout=log, stderr=log
+    )
     second = os.path.join(out, "runs", "mnist_mlp", backends[-1], "0")
     try:
         wait_for(lambda: logged_rows(second) >= 1, 400, "the second run's first epoch")
@@ -400,8 +459,12 @@ def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
     assert not os.path.exists(os.path.join(second, "run.json"))
     kernel = json.load(open(os.path.join(second, runfiles.KERNEL_PID)))["pid"]
     # The rerun: the same command, at once (the orphaned kernel may still be alive).
-    rerun = subprocess.run(study(out, data_dir, *args), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, universal_newlines=True)
+    rerun = subprocess.run(
+        study(out, data_dir, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert "done earlier, skipped" in rerun.stdout
     assert not alive(kernel)

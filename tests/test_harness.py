@@ -1,4 +1,5 @@
 """The harness-overhead measurement: a notebook's code run as a plain process, beside papermill."""
+
 import csv
 import json
 import os
@@ -10,11 +11,13 @@ from kerasbench.study import harness
 
 
 def test_plain_run_injects_parameters_after_the_first_cell(tmp_path):
-    notebook = {"cells": [
-        {"cell_type": "markdown", "source": ["# title"]},
-        {"cell_type": "code", "source": ["a = 1\n", "b = 2"]},
-        {"cell_type": "code", "source": ["c = a * 10 + b"]},
-    ]}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# title"]},
+            {"cell_type": "code", "source": ["a = 1\n", "b = 2"]},
+            {"cell_type": "code", "source": ["c = a * 10 + b"]},
+        ]
+    }
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(notebook))
     namespace = plain.run(str(path), {"a": 5})
@@ -23,18 +26,48 @@ def test_plain_run_injects_parameters_after_the_first_cell(tmp_path):
 
 def test_ratios_pair_papermill_with_plain():
     rows = [
-        {"pair": 0, "harness": "papermill", "status": "ok", "wall_seconds": 12.0,
-         "steady_epoch_seconds": 1.1},
-        {"pair": 0, "harness": "plain", "status": "ok", "wall_seconds": 10.0,
-         "steady_epoch_seconds": 1.0},
-        {"pair": 1, "harness": "plain", "status": "ok", "wall_seconds": 10.0,
-         "steady_epoch_seconds": 1.0},
-        {"pair": 1, "harness": "papermill", "status": "ok", "wall_seconds": 14.0,
-         "steady_epoch_seconds": 1.3},
-        {"pair": 2, "harness": "papermill", "status": "failed", "wall_seconds": 1.0,
-         "steady_epoch_seconds": None},
-        {"pair": 2, "harness": "plain", "status": "ok", "wall_seconds": 10.0,
-         "steady_epoch_seconds": 1.0},
+        {
+            "pair": 0,
+            "harness": "papermill",
+            "status": "ok",
+            "wall_seconds": 12.0,
+            "steady_epoch_seconds": 1.1,
+        },
+        {
+            "pair": 0,
+            "harness": "plain",
+            "status": "ok",
+            "wall_seconds": 10.0,
+            "steady_epoch_seconds": 1.0,
+        },
+        {
+            "pair": 1,
+            "harness": "plain",
+            "status": "ok",
+            "wall_seconds": 10.0,
+            "steady_epoch_seconds": 1.0,
+        },
+        {
+            "pair": 1,
+            "harness": "papermill",
+            "status": "ok",
+            "wall_seconds": 14.0,
+            "steady_epoch_seconds": 1.3,
+        },
+        {
+            "pair": 2,
+            "harness": "papermill",
+            "status": "failed",
+            "wall_seconds": 1.0,
+            "steady_epoch_seconds": None,
+        },
+        {
+            "pair": 2,
+            "harness": "plain",
+            "status": "ok",
+            "wall_seconds": 10.0,
+            "steady_epoch_seconds": 1.0,
+        },
     ]
     r = harness.ratios(rows)
     assert r["pairs"] == 2  # the failed pair is left out
@@ -45,8 +78,23 @@ def test_ratios_pair_papermill_with_plain():
 
 def test_one_real_pair_through_both_harnesses(tmp_path, data_dir, capsys):
     out = str(tmp_path / "h")
-    code = cli.main(["harness", "--workload", "mnist_mlp", "--backend", "jax", "--profile",
-                     "smoke", "--pairs", "1", "--data-dir", data_dir, "--out", out])
+    code = cli.main(
+        [
+            "harness",
+            "--workload",
+            "mnist_mlp",
+            "--backend",
+            "jax",
+            "--profile",
+            "smoke",
+            "--pairs",
+            "1",
+            "--data-dir",
+            data_dir,
+            "--out",
+            out,
+        ]
+    )
     assert code == 0
     with open(os.path.join(out, "harness.csv")) as f:
         rows = list(csv.DictReader(f))
@@ -55,12 +103,15 @@ def test_one_real_pair_through_both_harnesses(tmp_path, data_dir, capsys):
     assert "papermill / plain over 1 pairs" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--pairs", "0"], "--pairs must be at least 1"),
-    (["--workload", "mnist_mpl"], "unknown workload"),
-    (["--backend", "mxnet"], "unknown backend"),
-    (["--data-dir", "/no/such/folder"], "/no/such/folder"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--pairs", "0"], "--pairs must be at least 1"),
+        (["--workload", "mnist_mpl"], "unknown workload"),
+        (["--backend", "mxnet"], "unknown backend"),
+        (["--data-dir", "/no/such/folder"], "/no/such/folder"),
+    ],
+)
 def test_bad_harness_input_is_one_line(argv, message, capsys, tmp_path):
     assert cli.main(["harness", "--out", str(tmp_path / "h")] + argv) == 2
     err = capsys.readouterr().err.strip()

@@ -3,6 +3,7 @@ the import graph has no loop and no upward import; no module reaches into anothe
 names; the kernel side and the ground floor stay Python 3.6. Fast: source parsing and one
 fresh process per check.
 """
+
 import ast
 import glob
 import os
@@ -19,8 +20,13 @@ LIB = os.path.join(REPO, "lib")
 PACKAGE = os.path.dirname(kerasbench.__file__)
 
 # The two sides and the floor under them (docs/design.md).
-GROUND = {"kerasbench.registry", "kerasbench.errors", "kerasbench.environment",
-          "kerasbench.runfiles", "kerasbench.datafiles"}
+GROUND = {
+    "kerasbench.registry",
+    "kerasbench.errors",
+    "kerasbench.environment",
+    "kerasbench.runfiles",
+    "kerasbench.datafiles",
+}
 KERNEL_SIDE = ("kerasbench.kernel", "kerasbench.workloads", "kerasbench.plain")
 FRAMEWORKS = ("keras", "tensorflow", "jax", "jaxlib", "torch", "cntk")
 
@@ -30,7 +36,7 @@ def all_modules():
     modules = {}
     for path in glob.glob(os.path.join(PACKAGE, "**", "*.py"), recursive=True):
         relative = os.path.relpath(path, LIB)[:-3].replace(os.sep, ".")
-        name = relative[:-len(".__init__")] if relative.endswith(".__init__") else relative
+        name = relative[: -len(".__init__")] if relative.endswith(".__init__") else relative
         modules[name] = path
     return modules
 
@@ -41,9 +47,11 @@ def in_part(name, prefixes):
 
 def host_modules():
     """Everything that is neither kernel side nor the native loops (which import a framework)."""
-    return sorted(n for n in all_modules()
-                  if not in_part(n, KERNEL_SIDE + ("kerasbench.native",))
-                  and not n.endswith("__main__"))
+    return sorted(
+        n
+        for n in all_modules()
+        if not in_part(n, KERNEL_SIDE + ("kerasbench.native",)) and not n.endswith("__main__")
+    )
 
 
 def imports_of(name, path):
@@ -58,8 +66,12 @@ def imports_of(name, path):
                 if a.name.startswith("kerasbench"):
                     found.add(a.name)
                     aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else "kerasbench"
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.startswith("kerasbench"):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.startswith("kerasbench")
+        ):
             for a in node.names:
                 full = node.module + "." + a.name
                 if full in known:  # `from kerasbench.study import plan`: a module
@@ -74,16 +86,19 @@ def test_host_side_loads_no_framework_and_no_kernel_module():
     """Every host module, imported in a fresh process: no Keras, no framework, no kernel/."""
     modules = host_modules()
     assert "kerasbench.study.runner" in modules and "kerasbench.cli" in modules
-    code = ("import importlib, sys\n"
-            "for name in sys.argv[1:]:\n"
-            "    importlib.import_module(name)\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in %r\n"
-            "             or any(m == p or m.startswith(p + '.') for p in %r))\n"
-            "print('\\n'.join(bad))\n" % (FRAMEWORKS, KERNEL_SIDE))
+    code = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in %r\n"
+        "             or any(m == p or m.startswith(p + '.') for p in %r))\n"
+        "print('\\n'.join(bad))\n" % (FRAMEWORKS, KERNEL_SIDE)
+    )
     env = dict(os.environ, PYTHONPATH=LIB)
     env.pop("KERAS_BACKEND", None)
-    done = subprocess.run([sys.executable, "-c", code] + modules, capture_output=True, text=True,
-                          env=env, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", code] + modules, capture_output=True, text=True, env=env, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", "host modules loaded: %s" % done.stdout.split()
 
@@ -92,8 +107,10 @@ def test_no_import_loop_and_no_upward_import():
     modules = all_modules()
     graph = {name: imports_of(name, path)[0] - {name} for name, path in modules.items()}
     # Importing a package's submodule runs the package's __init__: not an edge of interest.
-    graph = {name: {d for d in deps if d != "kerasbench" and not name.startswith(d + ".")}
-             for name, deps in graph.items()}
+    graph = {
+        name: {d for d in deps if d != "kerasbench" and not name.startswith(d + ".")}
+        for name, deps in graph.items()
+    }
     for name, deps in graph.items():
         if name in GROUND:
             assert deps <= GROUND, "%s (ground floor) imports %s" % (name, sorted(deps - GROUND))
@@ -125,14 +142,23 @@ def test_no_private_names_across_modules():
     for name, path in all_modules().items():
         _, aliases, tree = imports_of(name, path)
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.startswith("kerasbench"):
-                problems += ["%s imports %s.%s" % (name, node.module, a.name)
-                             for a in node.names
-                             if a.name.startswith("_") and not a.name.startswith("__")]
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-                    node.value.id in aliases and node.attr.startswith("_") and \
-                    not node.attr.startswith("__"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("kerasbench")
+            ):
+                problems += [
+                    "%s imports %s.%s" % (name, node.module, a.name)
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 problems.append("%s uses %s.%s" % (name, aliases[node.value.id], node.attr))
     assert not problems, problems
 
@@ -150,21 +176,26 @@ def test_kernel_side_and_ground_floor_under_python36():
     if python is None:
         pytest.skip("no Python 3.6 here")
     modules = all_modules()
-    sources = [p for n, p in sorted(modules.items()) if in_part(n, KERNEL_SIDE) or n in GROUND
-               or n == "kerasbench"]
+    sources = [
+        p
+        for n, p in sorted(modules.items())
+        if in_part(n, KERNEL_SIDE) or n in GROUND or n == "kerasbench"
+    ]
     plain_imports = sorted(GROUND) + ["kerasbench.plain"]
-    code = ("import importlib, sys\n"
-            "for path in sys.argv[1:]:\n"
-            "    compile(open(path, encoding='utf-8').read(), path, 'exec')\n"
-            "for name in %r:\n"
-            "    importlib.import_module(name)\n"
-            "try:\n"
-            "    import numpy\n"
-            "except ImportError:\n"
-            "    pass\n"
-            "else:\n"
-            "    import kerasbench.kernel.datasets\n"
-            "print(sys.version_info[:2])\n" % plain_imports)
+    code = (
+        "import importlib, sys\n"
+        "for path in sys.argv[1:]:\n"
+        "    compile(open(path, encoding='utf-8').read(), path, 'exec')\n"
+        "for name in %r:\n"
+        "    importlib.import_module(name)\n"
+        "try:\n"
+        "    import numpy\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    import kerasbench.kernel.datasets\n"
+        "print(sys.version_info[:2])\n" % plain_imports
+    )
     env = dict(os.environ, PYTHONPATH=LIB)
     done = subprocess.run([python, "-c", code] + sources, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

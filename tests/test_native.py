@@ -6,6 +6,7 @@ torch's compiled mode runs here with torch.compile(backend="aot_eager") (the sam
 AOTAutograd path as inductor, without its minutes of C++ compilation on a small CPU); the inductor
 default is exercised by the `slow` test.
 """
+
 import csv
 import json
 import math
@@ -18,26 +19,47 @@ import pytest
 from kerasbench.native import loop, weights
 from kerasbench.native.specs import WORKLOADS
 
-COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
-           "loss", "accuracy", "val_loss", "val_accuracy"]
+COLUMNS = [
+    "epoch",
+    "epoch_seconds",
+    "train_seconds",
+    "elapsed_seconds",
+    "samples_per_second",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+]
 
 # Keras' model.count_params() for the three models (checked against Keras 3.15.1 itself).
 # The BiLSTM: Embedding 20000*128 + 2 directions * (4*64*(128+64) kernels + 4*64 bias) + Dense 129.
-KERAS_PARAMS = {"mnist_mlp": 669_706, "mnist_cnn": 1_199_882,
-                "imdb_bidirectional_lstm": 2_658_945}
+KERAS_PARAMS = {"mnist_mlp": 669_706, "mnist_cnn": 1_199_882, "imdb_bidirectional_lstm": 2_658_945}
 
-CASES = [(w, f, m) for w in WORKLOADS for f, modes in (("jax", ("step", "scan")),
-                                                      ("torch", ("step", "compiled")))
-         for m in modes]
+CASES = [
+    (w, f, m)
+    for w in WORKLOADS
+    for f, modes in (("jax", ("step", "scan")), ("torch", ("step", "compiled")))
+    for m in modes
+]
 TINY = {"mnist_mlp": (256, 128), "mnist_cnn": (256, 128), "imdb_bidirectional_lstm": (64, 32)}
 
 
 def _run(tmp, workload, framework, mode, data_dir, epochs=2, train=None, test=None, **kw):
     n_train, n_test = TINY[workload]
-    cfg = loop.Config(workload=workload, framework=framework, mode=mode, out=str(tmp),
-                      epochs=epochs, train_samples=train or n_train, test_samples=test or n_test,
-                      data_dir=data_dir, seed=7, device="cpu",
-                      compile_mode="aot_eager" if mode == "compiled" else "auto", **kw)
+    cfg = loop.Config(
+        workload=workload,
+        framework=framework,
+        mode=mode,
+        out=str(tmp),
+        epochs=epochs,
+        train_samples=train or n_train,
+        test_samples=test or n_test,
+        data_dir=data_dir,
+        seed=7,
+        device="cpu",
+        compile_mode="aot_eager" if mode == "compiled" else "auto",
+        **kw,
+    )
     record = loop.run(cfg)
     with open(tmp / "epochs.csv", newline="") as f:
         reader = csv.DictReader(f)
@@ -73,7 +95,8 @@ def test_every_mode_trains_and_writes_the_study_files(runs, workload, framework,
             assert 0.0 <= float(r[key]) <= 1.0
         assert 0 < float(r["train_seconds"]) <= float(r["epoch_seconds"])
         assert float(r["samples_per_second"]) == pytest.approx(
-            TINY[workload][0] / float(r["train_seconds"]))
+            TINY[workload][0] / float(r["train_seconds"])
+        )
     elapsed = [float(r["elapsed_seconds"]) for r in rows]
     assert elapsed[0] >= float(rows[0]["epoch_seconds"]) and elapsed[1] > elapsed[0]
 
@@ -101,8 +124,9 @@ def test_jax_scan_and_step_compute_the_same_epoch(runs, workload):
     _, _, step_rows, _ = runs(workload, "jax", "step")
     _, _, scan_rows, _ = runs(workload, "jax", "scan")
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        assert float(scan_rows[0][key]) == pytest.approx(float(step_rows[0][key]), rel=1e-4,
-                                                         abs=1e-6), key
+        assert float(scan_rows[0][key]) == pytest.approx(
+            float(step_rows[0][key]), rel=1e-4, abs=1e-6
+        ), key
 
 
 @pytest.mark.parametrize("framework,mode", [("jax", "scan"), ("torch", "step")])
@@ -116,9 +140,17 @@ def test_the_mlp_learns(data_dir, tmp_path, framework, mode):
 
 @pytest.mark.slow
 def test_torch_compiled_with_inductor(data_dir, tmp_path):
-    cfg = loop.Config(workload="mnist_mlp", framework="torch", mode="compiled", out=str(tmp_path),
-                      epochs=2, train_samples=512, test_samples=128, data_dir=data_dir,
-                      device="cpu")
+    cfg = loop.Config(
+        workload="mnist_mlp",
+        framework="torch",
+        mode="compiled",
+        out=str(tmp_path),
+        epochs=2,
+        train_samples=512,
+        test_samples=128,
+        data_dir=data_dir,
+        device="cpu",
+    )
     record = loop.run(cfg)
     assert record["status"] == "ok", record["error"]
     assert record["backend_settings"]["compiled_with"] == "torch.compile(mode='default')"
@@ -167,8 +199,9 @@ def test_jax_and_torch_models_are_the_same_function(workload, data_dir):
     jp = {k: jnp.asarray(v) for k, v in p.items()}
     outputs = [np.asarray(jax_models.MODELS[workload](jp, jnp.asarray(x), None, False))]
     if workload == "mnist_cnn":
-        outputs.append(np.asarray(jax_models.cnn(jp, jnp.asarray(x), None, False,
-                                                 conv=jax_models.conv_im2col)))
+        outputs.append(
+            np.asarray(jax_models.cnn(jp, jnp.asarray(x), None, False, conv=jax_models.conv_im2col))
+        )
     model = torch_models.MODELS[workload]()
     model.load_keras(p)
     model.eval()
@@ -180,9 +213,11 @@ def test_jax_and_torch_models_are_the_same_function(workload, data_dir):
         np.testing.assert_allclose(other, outputs[0], rtol=1e-4, atol=1e-5)
 
 
-HYPER = {"rmsprop": dict(learning_rate=1e-3, rho=0.9, epsilon=1e-7),
-         "adadelta": dict(learning_rate=1.0, rho=0.95, epsilon=1e-7),
-         "adam": dict(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)}
+HYPER = {
+    "rmsprop": dict(learning_rate=1e-3, rho=0.9, epsilon=1e-7),
+    "adadelta": dict(learning_rate=1.0, rho=0.95, epsilon=1e-7),
+    "adam": dict(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+}
 
 
 def _keras_reference(name, w, grads, h):
@@ -253,12 +288,13 @@ def test_imdb_matches_keras_preprocessing(data_dir):
     np.testing.assert_array_equal(d.x_train[long], raw.x_train[long][-100:])  # pre-truncated
     short = next(i for i, x in enumerate(raw.x_train) if len(x) < 100)
     assert raw.x_train[short][0] == 1  # start_char
-    np.testing.assert_array_equal(d.x_train[short][-len(raw.x_train[short]):], raw.x_train[short])
+    np.testing.assert_array_equal(d.x_train[short][-len(raw.x_train[short]) :], raw.x_train[short])
 
 
 def test_missing_data_is_generated_and_labelled(tmp_path):
-    record, _, rows = _run(tmp_path / "run", "mnist_mlp", "jax", "scan", str(tmp_path / "empty"),
-                           epochs=1)
+    record, _, rows = _run(
+        tmp_path / "run", "mnist_mlp", "jax", "scan", str(tmp_path / "empty"), epochs=1
+    )
     assert record["status"] == "ok" and record["data"]["source"] == "generated"
     assert len(rows) == 1
 
@@ -272,17 +308,46 @@ def test_a_bad_configuration_fails_with_run_json(tmp_path):
 
 def test_cli_and_no_keras_import(data_dir, tmp_path):
     """The command line runs end to end in a fresh process that never imports Keras."""
-    code = ("import sys, runpy; sys.argv = sys.argv[1:]; "
-            "exec('try:\\n runpy.run_module(\"kerasbench.native\", run_name=\"__main__\")\\n"
-            "except SystemExit as e:\\n assert not e.code, e.code'); "
-            "assert 'keras' not in sys.modules, 'keras was imported'")
+    code = (
+        "import sys, runpy; sys.argv = sys.argv[1:]; "
+        'exec(\'try:\\n runpy.run_module("kerasbench.native", run_name="__main__")\\n'
+        "except SystemExit as e:\\n assert not e.code, e.code'); "
+        "assert 'keras' not in sys.modules, 'keras was imported'"
+    )
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-c", code, "kerasbench.native", "--workload", "mnist_mlp",
-         "--framework", "jax", "--mode", "scan", "--epochs", "1", "--batch-size", "64",
-         "--train-samples", "128", "--test-samples", "64", "--data-dir", data_dir,
-         "--seed", "3", "--device", "cpu", "--out", str(out)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "kerasbench.native",
+            "--workload",
+            "mnist_mlp",
+            "--framework",
+            "jax",
+            "--mode",
+            "scan",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--train-samples",
+            "128",
+            "--test-samples",
+            "64",
+            "--data-dir",
+            data_dir,
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "ok" and record["params"]["batch_size"] == 64

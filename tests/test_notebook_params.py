@@ -1,5 +1,6 @@
 """The notebooks refuse a parameter they do not declare (papermill only warns, then trains the
 default), and the kernel records which kerasbench it imported."""
+
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_an_injected_parameter_the_notebook_does_not_declare_is_one_line():
 
 
 def test_declared_parameters_and_a_notebook_run_by_hand_pass():
-    session.check_parameters(["", PARAMETERS, '# Parameters\nepochs = 3\n', "x"])
+    session.check_parameters(["", PARAMETERS, "# Parameters\nepochs = 3\n", "x"])
     session.check_parameters(["", PARAMETERS, "x = 1"])  # no injected cell: Jupyter by hand
     session.check_parameters([])
 
@@ -53,15 +54,40 @@ def test_the_kernel_records_the_code_it_imported():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(kernels.find("jax") is None, reason="the kerasbench-jax kernel is not installed")
+@pytest.mark.skipif(
+    kernels.find("jax") is None, reason="the kerasbench-jax kernel is not installed"
+)
 def test_papermill_by_hand_refuses_a_misspelled_parameter(tmp_path, data_dir):
     run_dir = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "papermill", registry.notebook_path("mnist_mlp"),
-         str(tmp_path / "out.ipynb"), "-k", "kerasbench-jax", "-p", "backend", "jax",
-         "-p", "run_dir", str(run_dir), "-p", "data_dir", data_dir, "-p", "epochz", "3"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            registry.notebook_path("mnist_mlp"),
+            str(tmp_path / "out.ipynb"),
+            "-k",
+            "kerasbench-jax",
+            "-p",
+            "backend",
+            "jax",
+            "-p",
+            "run_dir",
+            str(run_dir),
+            "-p",
+            "data_dir",
+            data_dir,
+            "-p",
+            "epochz",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if "UnknownParameter" in line]
-    assert lines and "unknown parameter epochz (did you mean epochs?)" in lines[-1], done.stderr[-3000:]
+    assert lines and "unknown parameter epochz (did you mean epochs?)" in lines[-1], done.stderr[
+        -3000:
+    ]
     assert not (run_dir / "epochs.csv").exists(), "nothing trained"

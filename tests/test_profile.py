@@ -1,6 +1,7 @@
 """`kerasbench profile`: the breakdown's arithmetic against known answers, the new configurations
 and parameters, use_cudnn on every backend (Keras 2.3.1 included), and a real small profile of
 the MNIST MLP on JAX and PyTorch through the kernel."""
+
 import json
 import os
 import subprocess
@@ -20,22 +21,47 @@ CNTK_VENV = os.environ.get("KERASBENCH_CNTK_VENV") or os.path.join(REPO, ".venv-
 
 # The arithmetic: parts that add up, each the difference the module docstring states.
 
-STEPS = {"fit_default": 10.0, "fit_metrics": 8.0, "fit_bare": 7.0, "fit_device": 4.0,
-         "fit_epoch": 2.5, "step_loop": 3.0}
+STEPS = {
+    "fit_default": 10.0,
+    "fit_metrics": 8.0,
+    "fit_bare": 7.0,
+    "fit_device": 4.0,
+    "fit_epoch": 2.5,
+    "step_loop": 3.0,
+}
 
 
 def test_breakdown_known_answer_with_a_profiler():
     b = profile_mod.breakdown(STEPS, device_seconds=1.0)
     assert b["total"] == 10.0
-    assert b["parts"] == pytest.approx({"callbacks": 2.0, "metrics": 1.0, "input_feeding": 3.0,
-                                        "keras_loop": 1.5, "step_dispatch": 1.5,
-                                        "device_compute": 1.0})
-    assert b["fractions"] == pytest.approx({"callbacks": 0.2, "metrics": 0.1, "input_feeding": 0.3,
-                                            "keras_loop": 0.15, "step_dispatch": 0.15,
-                                            "device_compute": 0.1})
-    assert b["groups"] == pytest.approx({"device compute": 0.1,
-                                         "host dispatch and Python overhead": 0.3,
-                                         "input feeding": 0.3, "callbacks and metrics": 0.3})
+    assert b["parts"] == pytest.approx(
+        {
+            "callbacks": 2.0,
+            "metrics": 1.0,
+            "input_feeding": 3.0,
+            "keras_loop": 1.5,
+            "step_dispatch": 1.5,
+            "device_compute": 1.0,
+        }
+    )
+    assert b["fractions"] == pytest.approx(
+        {
+            "callbacks": 0.2,
+            "metrics": 0.1,
+            "input_feeding": 0.3,
+            "keras_loop": 0.15,
+            "step_dispatch": 0.15,
+            "device_compute": 0.1,
+        }
+    )
+    assert b["groups"] == pytest.approx(
+        {
+            "device compute": 0.1,
+            "host dispatch and Python overhead": 0.3,
+            "input feeding": 0.3,
+            "callbacks and metrics": 0.3,
+        }
+    )
     assert sum(b["fractions"].values()) == pytest.approx(1.0)
     assert sum(b["groups"].values()) == pytest.approx(1.0)
     assert b["device_measured"] and b["clipped"] == [] and b["lowest_variant"] == "fit_epoch"
@@ -54,7 +80,7 @@ def test_breakdown_on_torch_has_no_whole_epoch_variant():
     del steps["fit_epoch"]
     b = profile_mod.breakdown(steps, device_seconds=2.0)
     assert b["lowest_variant"] == "step_loop"
-    assert b["parts"]["keras_loop"] == pytest.approx(1.0)   # fit_device 4 - step_loop 3
+    assert b["parts"]["keras_loop"] == pytest.approx(1.0)  # fit_device 4 - step_loop 3
     assert b["parts"]["step_dispatch"] == pytest.approx(1.0)  # step_loop 3 - device 2
     assert sum(b["fractions"].values()) == pytest.approx(1.0)
 
@@ -62,14 +88,19 @@ def test_breakdown_on_torch_has_no_whole_epoch_variant():
 def test_noise_is_clipped_and_listed_and_the_parts_still_add_up():
     # fit_metrics measured slower than fit_default (noise): callbacks count 0, the rest follows
     # from the clipped level; the unclipped difference stays visible in `raw`.
-    steps = {"fit_default": 5.0, "fit_metrics": 6.0, "fit_bare": 4.5, "fit_device": 4.0,
-             "step_loop": 4.2}
+    steps = {
+        "fit_default": 5.0,
+        "fit_metrics": 6.0,
+        "fit_bare": 4.5,
+        "fit_device": 4.0,
+        "step_loop": 4.2,
+    }
     b = profile_mod.breakdown(steps, device_seconds=5.5)
     assert b["parts"]["callbacks"] == 0.0
     assert b["raw"]["callbacks"] == pytest.approx(-1.0)
-    assert b["parts"]["metrics"] == pytest.approx(0.5)         # min(5, 6) - 4.5
+    assert b["parts"]["metrics"] == pytest.approx(0.5)  # min(5, 6) - 4.5
     assert b["parts"]["input_feeding"] == pytest.approx(0.5)
-    assert b["parts"]["keras_loop"] == 0.0                     # step_loop 4.2 > fit_device 4
+    assert b["parts"]["keras_loop"] == 0.0  # step_loop 4.2 > fit_device 4
     assert b["parts"]["device_compute"] == pytest.approx(4.0)  # device 5.5 clipped to 4
     assert b["clipped"] == ["callbacks", "keras_loop", "step_dispatch"]
     assert sum(b["parts"].values()) == pytest.approx(5.0)
@@ -96,12 +127,23 @@ def test_take_wraps_rows_and_keeps_structure():
 
 
 def test_summary_and_csv_from_a_kernel_result(tmp_path):
-    spec = {"workload": "mnist_mlp", "backend": "jax", "profile": "smoke", "config": "default",
-            "steps": 10, "repeats": 3, "parameters": {"batch_size": 128}, "out": str(tmp_path)}
-    variants = {name: {"step_seconds": s, "pass_seconds": [s * 10] * 3}
-                for name, s in STEPS.items()}
-    record = profile_mod.summarize(spec, {"status": "ok", "variants": variants,
-                                          "device_compute": {"seconds": 10.0, "how": "test"}})
+    spec = {
+        "workload": "mnist_mlp",
+        "backend": "jax",
+        "profile": "smoke",
+        "config": "default",
+        "steps": 10,
+        "repeats": 3,
+        "parameters": {"batch_size": 128},
+        "out": str(tmp_path),
+    }
+    variants = {
+        name: {"step_seconds": s, "pass_seconds": [s * 10] * 3} for name, s in STEPS.items()
+    }
+    record = profile_mod.summarize(
+        spec,
+        {"status": "ok", "variants": variants, "device_compute": {"seconds": 10.0, "how": "test"}},
+    )
     assert record["breakdown"]["parts"]["device_compute"] == pytest.approx(1.0)  # 10 s / 10 steps
     profile_mod.write(str(tmp_path), record)
     assert json.load(open(tmp_path / "profile.json"))["breakdown"]["total"] == 10.0
@@ -121,8 +163,12 @@ NEW_CONFIGS = ["tuned-epoch", "tuned-compiled", "cudnn", "nocudnn", "mixed"]  # 
 
 @pytest.mark.parametrize("config", NEW_CONFIGS + ["compiled"])
 def test_new_configurations_resolve_for_every_workload_and_backend(config):
-    runs = plan.plan("full", ["mnist_mlp", "imdb_bidirectional_lstm", "text_generator_keras"],
-                     ["tensorflow", "jax", "torch", "cntk"], config=config)
+    runs = plan.plan(
+        "full",
+        ["mnist_mlp", "imdb_bidirectional_lstm", "text_generator_keras"],
+        ["tensorflow", "jax", "torch", "cntk"],
+        config=config,
+    )
     assert runs and all(r.config == config for r in runs)
     by_backend = {(r.workload, r.backend): r.params for r in runs}
     if config == "cudnn":
@@ -142,14 +188,17 @@ def test_default_and_tuned_are_untouched():
     assert params.resolve("imdb_bidirectional_lstm", "full")["use_cudnn"] == "auto"
 
 
-@pytest.mark.parametrize("overrides, backend, message", [
-    ({"use_cudnn": "yes"}, "jax", "use_cudnn: must be one of 'auto', True, False"),
-    ({"precision": "fp16"}, "jax", "precision: must be one of 'float32', 'tf32', 'mixed'"),
-    ({"jit_compile": 2}, "torch", "jit_compile: must be one of"),
-    ({"steps_per_execution": 8}, "torch", "must be 1 on torch"),
-    ({"precision": "mixed"}, "cntk", "Keras 2.3.1 on CNTK has none"),
-    ({"steps_per_execution": 8}, "cntk", "no steps_per_execution"),
-])
+@pytest.mark.parametrize(
+    "overrides, backend, message",
+    [
+        ({"use_cudnn": "yes"}, "jax", "use_cudnn: must be one of 'auto', True, False"),
+        ({"precision": "fp16"}, "jax", "precision: must be one of 'float32', 'tf32', 'mixed'"),
+        ({"jit_compile": 2}, "torch", "jit_compile: must be one of"),
+        ({"steps_per_execution": 8}, "torch", "must be 1 on torch"),
+        ({"precision": "mixed"}, "cntk", "Keras 2.3.1 on CNTK has none"),
+        ({"steps_per_execution": 8}, "cntk", "no steps_per_execution"),
+    ],
+)
 def test_bad_new_settings_are_one_line_errors(overrides, backend, message):
     with pytest.raises(UserError) as error:
         plan.plan("smoke", ["imdb_bidirectional_lstm"], [backend], overrides=overrides)
@@ -158,8 +207,12 @@ def test_bad_new_settings_are_one_line_errors(overrides, backend, message):
 
 @pytest.mark.parametrize("value", ["auto", True, False])
 def test_use_cudnn_accepted_on_every_backend_by_the_plan(value):
-    runs = plan.plan("smoke", ["imdb_bidirectional_lstm"], ["tensorflow", "jax", "torch", "cntk"],
-                     overrides={"use_cudnn": value})
+    runs = plan.plan(
+        "smoke",
+        ["imdb_bidirectional_lstm"],
+        ["tensorflow", "jax", "torch", "cntk"],
+        overrides={"use_cudnn": value},
+    )
     assert {r.params["use_cudnn"] for r in runs} == {value}
 
 
@@ -193,14 +246,24 @@ print("RESULT " + json.dumps(out))
 
 
 def _lstm_check(python, backend, extra_env=None):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.path.join(REPO, "lib"))
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.path.join(REPO, "lib"),
+    )
     env.update(extra_env or {})
-    proc = subprocess.run([python, "-c", LSTM_CHECK], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    proc = subprocess.run(
+        [python, "-c", LSTM_CHECK],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=600,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
@@ -219,8 +282,7 @@ def test_use_cudnn_is_ignored_by_keras_2_3_1_on_cntk():
     python = os.path.join(CNTK_VENV, "bin", "python")
     if not os.path.exists(python):
         pytest.skip("no %s (make cntk)" % CNTK_VENV)
-    got = _lstm_check(python, "cntk",
-                      {"LD_LIBRARY_PATH": os.path.join(CNTK_VENV, "mpi-compat")})
+    got = _lstm_check(python, "cntk", {"LD_LIBRARY_PATH": os.path.join(CNTK_VENV, "mpi-compat")})
     for value in ("auto", "False", "True"):
         assert got[value]["verdict"].startswith("not used (Keras 2.3.1 on cntk")
 
@@ -231,9 +293,25 @@ def test_use_cudnn_is_ignored_by_keras_2_3_1_on_cntk():
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_profile_mnist_mlp_through_the_kernel(tmp_path, data_dir, backend, capsys):
     out = tmp_path / backend
-    code = cli.main(["profile", "--workload", "mnist_mlp", "--backend", backend, "--profile",
-                     "smoke", "--steps", "3", "--repeats", "2", "--data-dir", data_dir,
-                     "--out", str(out)])
+    code = cli.main(
+        [
+            "profile",
+            "--workload",
+            "mnist_mlp",
+            "--backend",
+            backend,
+            "--profile",
+            "smoke",
+            "--steps",
+            "3",
+            "--repeats",
+            "2",
+            "--data-dir",
+            data_dir,
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     record = json.load(open(out / "profile.json"))
     assert code == 0, record.get("traceback") or record.get("error")
@@ -254,12 +332,30 @@ def test_profile_mnist_mlp_through_the_kernel(tmp_path, data_dir, backend, capsy
 
 
 def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):
-    assert cli.main(["profile", "--workload", "mnist_mlpp", "--backend", "jax",
-                     "--out", str(tmp_path)]) == 2
+    assert (
+        cli.main(
+            ["profile", "--workload", "mnist_mlpp", "--backend", "jax", "--out", str(tmp_path)]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown workload" in err and len(err.strip().splitlines()) == 1
-    assert cli.main(["profile", "--workload", "mnist_mlp", "--backend", "jax", "--steps", "1",
-                     "--out", str(tmp_path)]) == 2
+    assert (
+        cli.main(
+            [
+                "profile",
+                "--workload",
+                "mnist_mlp",
+                "--backend",
+                "jax",
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
 
 
 # The documented Keras patch (keras-patched): the same training, the steps inside one lax.scan.
@@ -286,12 +382,17 @@ print("RESULT " + json.dumps({k: [float(v) for v in vs] for k, vs in h.history.i
 
 def _patch_run(mode):
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.path.join(REPO, "lib"))
-    proc = subprocess.run([sys.executable, "-c", PATCH_CHECK, mode], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", PATCH_CHECK, mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=600,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def test_jax_scan_patch_trains_exactly_as_keras_does():

@@ -1,5 +1,6 @@
 """What `kerasbench run` prints: a line per epoch while a run trains (read from its epochs.csv as
 the kernel flushes it), and at the end a table of what ran and the report command to run next."""
+
 from __future__ import annotations
 
 import collections
@@ -31,7 +32,9 @@ def test_epoch_lines_follow_the_file_as_the_kernel_writes_it(tmp_path):
         spec = Spec("mnist_mlp", "jax", "tuned", 2)
         tail.start("k", progress.run_name(spec), tmp_path, spec.workload)
         csv = tmp_path / "epochs.csv"
-        csv.write_text(HEADER + "0,3.5,3,3.5,100,0.5,0.8,0.4,0.91\n1,1.25,1,4.7")  # row 1 half written
+        csv.write_text(
+            HEADER + "0,3.5,3,3.5,100,0.5,0.8,0.4,0.91\n1,1.25,1,4.7"
+        )  # row 1 half written
         assert wait_for(lambda: len(lines) == 1)
         assert lines == ["  mnist_mlp jax tuned #2  epoch 0: 3.5 s, loss 0.5, val_accuracy 0.91"]
         with csv.open("a") as f:
@@ -63,10 +66,26 @@ def test_a_quick_run_stays_quiet_and_text_models_show_their_loss(tmp_path):
 def test_results_table_and_next_command(tmp_path):
     ok = tmp_path / "runs" / "mnist_mlp" / "jax" / "0"
     ok.mkdir(parents=True)
-    (ok / "epochs.csv").write_text(HEADER + "0,9,,9,,0.5,,,0.9\n1,2,,11,,0.3,,,0.95\n2,4,,15,,0.2,,,0.97\n")
+    (ok / "epochs.csv").write_text(
+        HEADER + "0,9,,9,,0.5,,,0.9\n1,2,,11,,0.3,,,0.95\n2,4,,15,,0.2,,,0.97\n"
+    )
     failed = tmp_path / "runs" / "mnist_mlp" / "torch" / "0"
-    records = [{"workload": "mnist_mlp", "backend": "jax", "config": "default", "repeat": 0, "status": "ok"},
-               {"workload": "mnist_mlp", "backend": "torch", "config": "tuned", "repeat": 0, "status": "failed"}]
+    records = [
+        {
+            "workload": "mnist_mlp",
+            "backend": "jax",
+            "config": "default",
+            "repeat": 0,
+            "status": "ok",
+        },
+        {
+            "workload": "mnist_mlp",
+            "backend": "torch",
+            "config": "tuned",
+            "repeat": 0,
+            "status": "failed",
+        },
+    ]
     lines = progress.results_table(records, [str(ok), str(failed)])
     assert lines[0].split() == ["run", "status", "s/epoch", "final", "metric", "run", "folder"]
     assert lines[1].split()[:6] == ["mnist_mlp", "jax", "#0", "ok", "3", "val_accuracy"]
@@ -85,13 +104,33 @@ def test_kerasbench_run_talks(tmp_path, data_dir):
         pytest.skip("no kerasbench-jax kernel: run `make kernels`")
     out = tmp_path / "out"
     program = str(Path(sys.executable).parent / "kerasbench")
-    done = subprocess.run([program, "run", "--profile", "quick", "--workloads", "mnist_mlp",
-                           "--backends", "jax", "--out", str(out), "--data-dir", data_dir],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            program,
+            "run",
+            "--profile",
+            "quick",
+            "--workloads",
+            "mnist_mlp",
+            "--backends",
+            "jax",
+            "--out",
+            str(out),
+            "--data-dir",
+            data_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     screen = done.stdout + done.stderr
     assert done.returncode == 0, screen[-3000:]
-    epochs = re.findall(r"mnist_mlp jax #0  epoch (\d+): [\d.]+ s, loss [\d.e-]+, val_accuracy [\d.]+", screen)
+    epochs = re.findall(
+        r"mnist_mlp jax #0  epoch (\d+): [\d.]+ s, loss [\d.e-]+, val_accuracy [\d.]+", screen
+    )
     assert epochs == ["0", "1", "2"], screen[-3000:]
-    assert re.search(r"mnist_mlp jax #0\s+ok\s+[\d.]+\s+val_accuracy 0\.9\d+\s+" + re.escape(str(out)), screen)
+    assert re.search(
+        r"mnist_mlp jax #0\s+ok\s+[\d.]+\s+val_accuracy 0\.9\d+\s+" + re.escape(str(out)), screen
+    )
     assert screen.rstrip().endswith(f"next: {program} report --out {out}")
     assert "TCP" not in screen and "WARNING" not in screen

@@ -4,6 +4,7 @@ route, references as data, user errors, and the page in headless Chromium (tests
 The report is built once per module (about 10 s: a kernel start and the export). The browser test
 needs /usr/bin/chromium (`apt-get update && apt-get install -y chromium`) and skips without it.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,15 +37,31 @@ SHIPPED = rundata.SHIPPED_REFERENCE
 # ---------------------------------------------------------------------------------------------
 # A generated runs folder
 
-def write_run(root: Path, workload: str, backend: str, repeat: int, *, epochs: int = 4,
-              seconds: float = 1.0, status: str | None = "ok", error=None,
-              data_source: str = "full", profile: str = "smoke", sample: str | None = None,
-              write_epochs: bool = True, seed: int = 0, config: str = "default") -> Path:
+
+def write_run(
+    root: Path,
+    workload: str,
+    backend: str,
+    repeat: int,
+    *,
+    epochs: int = 4,
+    seconds: float = 1.0,
+    status: str | None = "ok",
+    error=None,
+    data_source: str = "full",
+    profile: str = "smoke",
+    sample: str | None = None,
+    write_epochs: bool = True,
+    seed: int = 0,
+    config: str = "default",
+) -> Path:
     """One run folder as the runner and the kernel write it (docs/design.md).
 
     status=None leaves run.json out (an unfinished run).
     """
-    run_dir = root / workload / backend / (str(repeat) if config == "default" else f"{config}-{repeat}")
+    run_dir = (
+        root / workload / backend / (str(repeat) if config == "default" else f"{config}-{repeat}")
+    )
     run_dir.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     text = registry.WORKLOADS[workload].text_model
@@ -52,15 +69,22 @@ def write_run(root: Path, workload: str, backend: str, repeat: int, *, epochs: i
         rows = []
         elapsed = 0.0
         for epoch in range(epochs):
-            epoch_seconds = seconds * (3.0 if epoch == 0 else 1.0) * (1 + 0.05 * rng.standard_normal())
+            epoch_seconds = (
+                seconds * (3.0 if epoch == 0 else 1.0) * (1 + 0.05 * rng.standard_normal())
+            )
             elapsed += epoch_seconds
             loss = 2.0 / (epoch + 1) + 0.01 * rng.standard_normal()
-            row = {"epoch": epoch, "epoch_seconds": epoch_seconds,
-                   "train_seconds": "" if text else 0.9 * epoch_seconds,
-                   "elapsed_seconds": elapsed, "samples_per_second": 1000 / epoch_seconds,
-                   "loss": loss, "accuracy": "" if text else 1 - loss / 4,
-                   "val_loss": "" if text else loss * 1.1,
-                   "val_accuracy": "" if text else 1 - loss / 3.5}
+            row = {
+                "epoch": epoch,
+                "epoch_seconds": epoch_seconds,
+                "train_seconds": "" if text else 0.9 * epoch_seconds,
+                "elapsed_seconds": elapsed,
+                "samples_per_second": 1000 / epoch_seconds,
+                "loss": loss,
+                "accuracy": "" if text else 1 - loss / 4,
+                "val_loss": "" if text else loss * 1.1,
+                "val_accuracy": "" if text else 1 - loss / 3.5,
+            }
             if workload == "text_generator_keras":
                 row.update({"aux_out_loss": loss * 1.2, "main_out_loss": loss * 0.9})
                 row["loss"] = row["main_out_loss"] + 0.2 * row["aux_out_loss"]
@@ -69,19 +93,40 @@ def write_run(root: Path, workload: str, backend: str, repeat: int, *, epochs: i
     if sample is not None:
         (run_dir / "sample.txt").write_text(sample, encoding="utf-8")
     if status is not None:
-        run = {"schema": 1, "workload": workload, "backend": backend, "profile": profile,
-               "repeat": repeat, "seed": 1000 + repeat, "config": config,
-               "params": {"epochs": epochs, "batch_size": 128},
-               "data": {"source": data_source, "detail": f"{workload}: generated test data"},
-               "versions": {"python": "3.11.7", "keras": "3.15.1",
-                            "backend_framework": f"{backend} 1.0", "numpy": "2.4.6",
-                            "cuda": None, "cudnn": None},
-               "device": {"cpu": "Test CPU <model>", "cores": 2, "gpu": None,
-                          "gpu_memory_mb": None, "driver": None},
-               "backend_settings": {"precision": "float32"},
-               "kerasbench": {"version": "0.1.0", "git_commit": "abc123"}, "host": "test",
-               "started_at": "2026-11-25T10:00:00+00:00", "ended_at": "2026-11-25T10:01:00+00:00",
-               "wall_seconds": 60.0, "status": status, "error": error}
+        run = {
+            "schema": 1,
+            "workload": workload,
+            "backend": backend,
+            "profile": profile,
+            "repeat": repeat,
+            "seed": 1000 + repeat,
+            "config": config,
+            "params": {"epochs": epochs, "batch_size": 128},
+            "data": {"source": data_source, "detail": f"{workload}: generated test data"},
+            "versions": {
+                "python": "3.11.7",
+                "keras": "3.15.1",
+                "backend_framework": f"{backend} 1.0",
+                "numpy": "2.4.6",
+                "cuda": None,
+                "cudnn": None,
+            },
+            "device": {
+                "cpu": "Test CPU <model>",
+                "cores": 2,
+                "gpu": None,
+                "gpu_memory_mb": None,
+                "driver": None,
+            },
+            "backend_settings": {"precision": "float32"},
+            "kerasbench": {"version": "0.1.0", "git_commit": "abc123"},
+            "host": "test",
+            "started_at": "2026-11-25T10:00:00+00:00",
+            "ended_at": "2026-11-25T10:01:00+00:00",
+            "wall_seconds": 60.0,
+            "status": status,
+            "error": error,
+        }
         (run_dir / "run.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
     return run_dir
 
@@ -97,10 +142,17 @@ def make_runs(root: Path) -> Path:
     for i, backend in enumerate(["tensorflow", "jax", "torch"]):
         for repeat in range(3):
             failed = backend == "torch" and repeat == 2
-            write_run(root, "mnist_mlp", backend, repeat, seconds=1.0 + 0.5 * i,
-                      status="failed" if failed else "ok", epochs=2 if failed else 4,
-                      error="RuntimeError: out of memory <GPU 0>" if failed else None,
-                      seed=10 * i + repeat)
+            write_run(
+                root,
+                "mnist_mlp",
+                backend,
+                repeat,
+                seconds=1.0 + 0.5 * i,
+                status="failed" if failed else "ok",
+                epochs=2 if failed else 4,
+                error="RuntimeError: out of memory <GPU 0>" if failed else None,
+                seed=10 * i + repeat,
+            )
         write_run(root, "mnist_mlp", backend, 0, config="tuned", seconds=0.5 + 0.5 * i, seed=40 + i)
     write_run(root, "cifar10_cnn", "tensorflow", 0, seconds=5.0, data_source="generated", seed=1)
     write_run(root, "cifar10_cnn", "jax", 0, seconds=4.0, data_source="generated", seed=2)
@@ -108,8 +160,15 @@ def make_runs(root: Path) -> Path:
     write_run(root, "lstm_text_generation", "torch", 0, seconds=2.5, sample="torch text", seed=4)
     write_run(root, "text_generator_keras", "jax", 0, seconds=3.0, sample="jax text", seed=5)
     write_run(root, "mnist_cnn", "jax", 0, seconds=2.0, status=None, epochs=2, seed=6)
-    write_run(root, "imdb_fasttext", "torch", 0, status="timeout", write_epochs=False,
-              error="timed out after 600 s")
+    write_run(
+        root,
+        "imdb_fasttext",
+        "torch",
+        0,
+        status="timeout",
+        write_epochs=False,
+        error="timed out after 600 s",
+    )
     return root
 
 
@@ -135,6 +194,7 @@ EXPECTED_CHARTS = 1 + 2 + 1 + 2 + 2
 # ---------------------------------------------------------------------------------------------
 # Report files and content
 
+
 def test_report_files(built):
     html_path, _ = built
     out = html_path.parent
@@ -144,7 +204,9 @@ def test_report_files(built):
     executed = json.loads((out / "analysis.ipynb").read_text())
     tags = [c["metadata"].get("tags", []) for c in executed["cells"]]
     assert ["injected-parameters"] in tags
-    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    errors = [
+        o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
     assert not errors
 
 
@@ -168,8 +230,10 @@ def test_report_is_offline_with_plotly_embedded_once(built):
 
 
 def test_remote_references_are_found():
-    page = ('<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>'
-            "<link rel=stylesheet href='//cdn.example.org/x.css'><script>var u = 'https://x';</script>")
+    page = (
+        '<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>'
+        "<link rel=stylesheet href='//cdn.example.org/x.css'><script>var u = 'https://x';</script>"
+    )
     assert len(report.remote_references(page)) == 2
 
 
@@ -177,7 +241,7 @@ def test_verdict_comes_first(built):
     _, text = built
     verdict = re.search(r"id=[\"']kb-verdict", text).start()
     assert verdict < text.index("Sources") < text.index("plotly-graph-div")
-    table = text[verdict:text.index("</table>", verdict)]
+    table = text[verdict : text.index("</table>", verdict)]
     # The fastest of MNIST MLP (all configurations together) is in bold, with the sentence.
     assert re.search(r"<b>tensorflow tuned</b> is fastest at", table)
     assert "1–3 runs each, so no interval" in table
@@ -187,7 +251,9 @@ def test_code_is_hidden_and_text_escaped(built):
     _, text = built
     assert "summary_mod.build(" not in text
     # Quotes may come back unescaped (nbconvert re-serialises outputs); markup must not.
-    assert re.search(r"&lt;script&gt;alert\((&#x27;|')x(&#x27;|')\)&lt;/script&gt; &amp; philosopher", text)
+    assert re.search(
+        r"&lt;script&gt;alert\((&#x27;|')x(&#x27;|')\)&lt;/script&gt; &amp; philosopher", text
+    )
     assert "<script>alert('x')" not in text
     assert "kb-sample" in text
 
@@ -200,7 +266,10 @@ def test_failed_unfinished_and_handicaps_are_stated(built):
         assert status in text
     assert "out of memory &lt;GPU 0&gt;" in text
     assert "generated data" in text
-    assert "No test accuracy (val_accuracy) chart: tensorflow default, jax default trained on generated data" in text
+    assert (
+        "No test accuracy (val_accuracy) chart: tensorflow default, jax default trained on generated data"
+        in text
+    )
     assert "no confidence interval (it takes 3)" in text
     assert "covered the true mean in" in text  # the Method section's simulated coverage
 
@@ -210,18 +279,23 @@ def test_summary_csv_matches_library(built, runs_dir):
     written = pd.read_csv(html_path.parent / "summary.csv")
     study = report.load(runs_dir)
     table = summary_mod.build(study, seed=7).table
-    mnist = written[(written["workload"] == "mnist_mlp") & (written["config"] == "default")
-                    & ~written["reference"]].set_index("backend")
+    mnist = written[
+        (written["workload"] == "mnist_mlp")
+        & (written["config"] == "default")
+        & ~written["reference"]
+    ].set_index("backend")
     assert sorted(mnist.index) == ["jax", "tensorflow", "torch"]
     assert mnist.loc["torch", "runs"] == 2 and mnist.loc["tensorflow", "runs"] == 3
     assert np.isfinite(mnist.loc["tensorflow", "ci_low"]) and np.isnan(mnist.loc["torch", "ci_low"])
-    pd.testing.assert_series_equal(written["mean_epoch_seconds"], table["mean_epoch_seconds"],
-                                   rtol=1e-5, check_names=False)
+    pd.testing.assert_series_equal(
+        written["mean_epoch_seconds"], table["mean_epoch_seconds"], rtol=1e-5, check_names=False
+    )
     pd.testing.assert_series_equal(written["ci_low"], table["ci_low"], rtol=1e-5, check_names=False)
 
 
 # ---------------------------------------------------------------------------------------------
 # Two references, each its own source; the nbconvert route; a quiet CLI
+
 
 def _reference_copy(root: Path, name: str, source_yaml: str | None, scale: float) -> Path:
     """A 2017-format folder: the shipped MNIST logs with every epoch time multiplied by scale."""
@@ -240,8 +314,20 @@ def test_report_with_two_references(tmp_path, runs_dir):
     a = _reference_copy(tmp_path, "k80-logs", "label: K80 again\nhardware: one K80\n", 1.0)
     b = _reference_copy(tmp_path, "p100-logs", None, 0.5)
     out = tmp_path / "out"
-    command = [str(Path(sys.executable).parent / "kerasbench"), "report", "--runs", str(runs_dir),
-               "--out", str(out), "--reference", str(a), "--reference", str(b), "--resamples", "500"]
+    command = [
+        str(Path(sys.executable).parent / "kerasbench"),
+        "report",
+        "--runs",
+        str(runs_dir),
+        "--out",
+        str(out),
+        "--reference",
+        str(a),
+        "--reference",
+        str(b),
+        "--resamples",
+        "500",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     # What the user sees: the report's path, nothing from Jupyter.
@@ -256,7 +342,8 @@ def test_report_with_two_references(tmp_path, runs_dir):
         for path in folder.glob("*.csv"):
             workload, _, backend = path.stem.rpartition("_")
             assert rows.loc[(workload, backend), "mean_epoch_seconds"] == pytest.approx(
-                pd.read_csv(path)["elapsed"].mean(), rel=1e-6)
+                pd.read_csv(path)["elapsed"].mean(), rel=1e-6
+            )
     text = (out / "report.html").read_text()
     assert "K80 again" in text and "p100-logs" in text and "2017 K80 (Keras 2.0)" not in text
 
@@ -272,10 +359,18 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
             cell["source"] = "".join(cell["source"]).replace("seed = 0", "seed = 7")
     notebook.write_text(json.dumps(nb))
     config_dir = report.install_nbconvert_config(tmp_path / "env").parent
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir),
-           "PYTHONPATH": str(Path(report.__file__).parents[2])}
-    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "html",
-                           str(notebook)], capture_output=True, text=True, timeout=600, env=env)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "PYTHONPATH": str(Path(report.__file__).parents[2]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "html", str(notebook)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TCP" not in done.stderr, done.stderr
     page = (tmp_path / "analysis.html").read_text()
@@ -283,8 +378,12 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
     assert (tmp_path / "output" / "summary.csv").exists()
 
     def verdict(text):
-        start = text.index("<p class='kb-caption'>") if "<p class='kb-caption'>" in text else text.index('<p class="kb-caption">')
-        return re.sub(r"\s+", " ", text[start:text.index("</table>", start)])
+        start = (
+            text.index("<p class='kb-caption'>")
+            if "<p class='kb-caption'>" in text
+            else text.index('<p class="kb-caption">')
+        )
+        return re.sub(r"\s+", " ", text[start : text.index("</table>", start)])
 
     assert verdict(page) == verdict(built[1])
     assert page.count('class="plotly-graph-div"') == EXPECTED_CHARTS
@@ -293,6 +392,7 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
 
 # ---------------------------------------------------------------------------------------------
 # Errors a user can cause: one line, before any notebook runs
+
 
 def _one_line(excinfo) -> str:
     message = str(excinfo.value)
@@ -322,11 +422,14 @@ def test_runs_folder_one_level_up(tmp_path):
     assert "did you mean" in _one_line(e) and str(tmp_path / "out" / "runs") in str(e.value)
 
 
-@pytest.mark.parametrize("content", [
-    "epoch,epoch_seconds\n0,1.0\n1,1.0,2.0,3.0\n",  # a row longer than the header
-    "epoch,epoch_seconds\n0,abc\n",                  # not a number
-    "step,seconds\n0,1.0\n",                         # not an epochs.csv
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "epoch,epoch_seconds\n0,1.0\n1,1.0,2.0,3.0\n",  # a row longer than the header
+        "epoch,epoch_seconds\n0,abc\n",  # not a number
+        "step,seconds\n0,1.0\n",  # not an epochs.csv
+    ],
+)
 def test_damaged_epochs_csv(tmp_path, content):
     run_dir = write_run(tmp_path / "runs", "mnist_mlp", "jax", 0)
     (run_dir / "epochs.csv").write_text(content)
@@ -352,10 +455,14 @@ def test_bad_settings(tmp_path):
 
 
 def test_host_side_never_imports_a_framework():
-    code = ("import sys; import kerasbench.report, kerasbench.report.plots, kerasbench.report.summary; "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'cntk') if m in sys.modules))")
+    code = (
+        "import sys; import kerasbench.report, kerasbench.report.plots, kerasbench.report.summary; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'cntk') if m in sys.modules))"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(report.__file__).parents[2])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -367,7 +474,13 @@ def test_committed_notebook_has_no_outputs():
     assert len(parameters) == 1
     lines = [line for line in "".join(parameters[0]["source"]).splitlines() if line.strip()]
     assert {line.split("=")[0].strip() for line in lines} == {
-        "out_dir", "runs_dir", "references", "confidence_level", "n_resamples", "seed"}
+        "out_dir",
+        "runs_dir",
+        "references",
+        "confidence_level",
+        "n_resamples",
+        "seed",
+    }
     assert all("#" in line for line in lines)
     for cell in code:
         source = "".join(cell["source"])
@@ -393,7 +506,9 @@ VERDICT_BOX = """(() => { const t = document.getElementById('kb-verdict'); const
 @pytest.mark.browser
 def test_report_in_headless_chromium(built):
     if not browser.chromium_available():
-        pytest.skip(f"chromium not found at {browser.CHROMIUM}; install it with `{browser.CHROMIUM_INSTALL}`")
+        pytest.skip(
+            f"chromium not found at {browser.CHROMIUM}; install it with `{browser.CHROMIUM_INSTALL}`"
+        )
     html_path, text = built
     with browser.Page(html_path, 1400, 900, wait_charts=EXPECTED_CHARTS) as page:
         box = page.evaluate(VERDICT_BOX)
@@ -405,14 +520,18 @@ def test_report_in_headless_chromium(built):
     assert drawn.get("divs") == drawn.get("drawn") == EXPECTED_CHARTS, drawn
     assert problems == []
     # The answer is on the first screen: the whole verdict table of this small study.
-    assert box["scrollY"] == 0 and 0 <= box["top"] < box["firstVerdictBottom"] <= box["bottom"] <= 900, box
+    assert (
+        box["scrollY"] == 0 and 0 <= box["top"] < box["firstVerdictBottom"] <= box["bottom"] <= 900
+    ), box
     assert box["right"] <= 1400
     for chart in charts:
         names = [n.strip() for n in chart["legend"]]
         assert len(names) == len(set(names)), (chart["title"], names)
         if "epoch" in chart["xtitle"]:
             assert chart["xticks"], chart["title"]
-            assert all(re.fullmatch(r"\d+", t.replace("\u2212", "-")) for t in chart["xticks"]), \
-                (chart["title"], chart["xticks"])
+            assert all(re.fullmatch(r"\d+", t.replace("\u2212", "-")) for t in chart["xticks"]), (
+                chart["title"],
+                chart["xticks"],
+            )
     assert any("epoch" in c["xtitle"] for c in charts)
     assert screenshot.stat().st_size > 10_000

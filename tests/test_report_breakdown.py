@@ -1,6 +1,7 @@
 """The report's "where the time goes" section (report/breakdown.py): profiles read from a study
 folder, the stacked bars beside the floor, and the distance-to-floor table computed from the
 committed H200 runs (the issue-15 'before' numbers)."""
+
 import os
 
 import pytest
@@ -20,14 +21,33 @@ def h200_summary():
 
 
 def _write_profile(folder, workload, backend, steps, config="default", gpu=None):
-    spec = {"workload": workload, "backend": backend, "profile": "full", "config": config,
-            "steps": 10, "repeats": 3, "parameters": {"batch_size": 128}, "out": str(folder)}
-    variants = {name: {"step_seconds": s, "pass_seconds": [s * 10] * 3}
-                for name, s in steps.items()}
-    kernel = {"device": {"cpu": "Test CPU", "gpu": gpu}, "data": {"train_samples": 60000},
-              "lstm_kernel": {"verdict": "no LSTM layers"}}
-    record = profile_mod.summarize(spec, {"status": "ok", "variants": variants, "kernel": kernel,
-                                          "device_compute": {"seconds": None, "how": "test"}})
+    spec = {
+        "workload": workload,
+        "backend": backend,
+        "profile": "full",
+        "config": config,
+        "steps": 10,
+        "repeats": 3,
+        "parameters": {"batch_size": 128},
+        "out": str(folder),
+    }
+    variants = {
+        name: {"step_seconds": s, "pass_seconds": [s * 10] * 3} for name, s in steps.items()
+    }
+    kernel = {
+        "device": {"cpu": "Test CPU", "gpu": gpu},
+        "data": {"train_samples": 60000},
+        "lstm_kernel": {"verdict": "no LSTM layers"},
+    }
+    record = profile_mod.summarize(
+        spec,
+        {
+            "status": "ok",
+            "variants": variants,
+            "kernel": kernel,
+            "device_compute": {"seconds": None, "how": "test"},
+        },
+    )
     os.makedirs(str(folder), exist_ok=True)
     profile_mod.write(str(folder), record)
 
@@ -36,16 +56,22 @@ def test_distance_to_floor_from_the_committed_h200_runs(h200_summary):
     html = str(breakdown.distance_table(h200_summary))
     # Before issue 15: best Keras configuration / fastest native loop, steady s/epoch, 1 run each.
     assert "jax tuned" in html
-    assert "9.88×" in html      # MNIST MLP: 0.345 s (jax tuned) vs 0.0349 s (JAX lax.scan)
-    assert "1.78×" in html      # MNIST CNN: 0.567 s vs 0.319 s
-    assert "15.00×" in html     # IMDb BiLSTM: 8.44 s (jax tuned) vs 0.562 s (torch CUDA graphs)
+    assert "9.88×" in html  # MNIST MLP: 0.345 s (jax tuned) vs 0.0349 s (JAX lax.scan)
+    assert "1.78×" in html  # MNIST CNN: 0.567 s vs 0.319 s
+    assert "15.00×" in html  # IMDb BiLSTM: 8.44 s (jax tuned) vs 0.562 s (torch CUDA graphs)
     assert "no interval" in html and "no profile" in html
     assert html.count("</tr>") == 4  # a header and the three workloads with a floor
 
 
 def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
-    steps = {"fit_default": 0.004, "fit_metrics": 0.0035, "fit_bare": 0.003, "fit_device": 0.002, "fit_epoch": 0.001,
-             "step_loop": 0.0012}
+    steps = {
+        "fit_default": 0.004,
+        "fit_metrics": 0.0035,
+        "fit_bare": 0.003,
+        "fit_device": 0.002,
+        "fit_epoch": 0.001,
+        "step_loop": 0.0012,
+    }
     _write_profile(tmp_path / "mnist_mlp" / "jax", "mnist_mlp", "jax", steps, gpu="NVIDIA H200")
     del steps["fit_epoch"]
     _write_profile(tmp_path / "mnist_mlp" / "torch", "mnist_mlp", "torch", steps)
@@ -63,7 +89,8 @@ def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
     # the JAX scan floor: one batch of 128 at its training samples per second (1.84 million)
     table = h200_summary.table
     sps = table[(table["workload"] == "mnist_mlp") & (table["backend"] == "native-jax")].iloc[0][
-        "samples_per_second"]
+        "samples_per_second"
+    ]
     assert floors["mnist_mlp"] == ("native-jax scan", pytest.approx(128 / sps))
     assert floors["mnist_mlp"][1] == pytest.approx(0.0695e-3, rel=0.01)
     fig = breakdown.figure(frame, floors)

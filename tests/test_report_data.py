@@ -1,6 +1,7 @@
 """The report's data and summary against known answers: loading run and reference folders,
 sources from source.yaml, the summary (intervals only from 3 runs, paired speed-ups over all
 configurations), the notes and verdicts, and the 2017 numbers recomputed with plain pandas."""
+
 from __future__ import annotations
 
 import json
@@ -21,39 +22,68 @@ SHIPPED = rundata.SHIPPED_REFERENCE
 LABEL_2017 = "2017 K80 (Keras 2.0)"
 
 
-def write_run(root: Path, workload: str, backend: str, repeat, *, status="ok", config="default",
-              rows="epoch,epoch_seconds,val_accuracy,loss\n0,3.0,0.5,2.0\n1,1.0,0.7,1.5\n2,1.2,0.8,1.0\n",
-              run_json=True, data_source="full", device=None, folder=None) -> Path:
+def write_run(
+    root: Path,
+    workload: str,
+    backend: str,
+    repeat,
+    *,
+    status="ok",
+    config="default",
+    rows="epoch,epoch_seconds,val_accuracy,loss\n0,3.0,0.5,2.0\n1,1.0,0.7,1.5\n2,1.2,0.8,1.0\n",
+    run_json=True,
+    data_source="full",
+    device=None,
+    folder=None,
+) -> Path:
     run_dir = root / workload / backend / (folder or str(repeat))
     run_dir.mkdir(parents=True)
     if rows is not None:
         (run_dir / "epochs.csv").write_text(rows)
     if run_json:
-        (run_dir / "run.json").write_text(json.dumps({
-            "schema": 1, "workload": workload, "backend": backend, "repeat": repeat,
-            "config": config, "profile": "full", "status": status,
-            "error": None if status == "ok" else "boom", "data": {"source": data_source},
-            "versions": {"keras": "3.15.1"},
-            "device": device or {"cpu": "Test CPU", "gpu": None, "host": "box"},
-            "backend_settings": {"precision": "float32"}}))
+        (run_dir / "run.json").write_text(
+            json.dumps(
+                {
+                    "schema": 1,
+                    "workload": workload,
+                    "backend": backend,
+                    "repeat": repeat,
+                    "config": config,
+                    "profile": "full",
+                    "status": status,
+                    "error": None if status == "ok" else "boom",
+                    "data": {"source": data_source},
+                    "versions": {"keras": "3.15.1"},
+                    "device": device or {"cpu": "Test CPU", "gpu": None, "host": "box"},
+                    "backend_settings": {"precision": "float32"},
+                }
+            )
+        )
     return run_dir
 
 
 def epochs_rows(seconds, metric=0.9, loss=None):
     lines = ["epoch,epoch_seconds,val_accuracy,loss"]
     for i, s in enumerate(seconds):
-        lines.append(f"{i},{s},{metric},{(loss or [2.0 / (i + 1)] * len(seconds))[i] if loss else 2.0 / (i + 1)}")
+        lines.append(
+            f"{i},{s},{metric},{(loss or [2.0 / (i + 1)] * len(seconds))[i] if loss else 2.0 / (i + 1)}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def build(runs_dir, references=(), **kw):
     study = rundata.load_study(runs_dir, list(references))
-    return summary_mod.build(study, n_resamples=kw.pop("n_resamples", 2000),
-                             coverage_studies=kw.pop("coverage_studies", 300), **kw)
+    return summary_mod.build(
+        study,
+        n_resamples=kw.pop("n_resamples", 2000),
+        coverage_studies=kw.pop("coverage_studies", 300),
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
+
 
 def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
     write_run(tmp_path, "mnist_mlp", "jax", 0)
@@ -61,8 +91,8 @@ def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
     write_run(tmp_path, "mnist_mlp", "torch", 0, run_json=False)
     write_run(tmp_path, "mnist_cnn", "torch", 0, status="timeout", rows=None)
     epochs = rundata.load_runs(tmp_path)
-    assert list(epochs.columns[:len(rundata.RUN_COLUMNS)]) == rundata.RUN_COLUMNS
-    assert list(epochs.columns[len(rundata.RUN_COLUMNS):][:9]) == rundata.EPOCH_COLUMNS
+    assert list(epochs.columns[: len(rundata.RUN_COLUMNS)]) == rundata.RUN_COLUMNS
+    assert list(epochs.columns[len(rundata.RUN_COLUMNS) :][:9]) == rundata.EPOCH_COLUMNS
     by_run = epochs.groupby("run_id")[["status", "ok", "config", "data_source"]].first()
     assert by_run.loc["mnist_mlp/jax/0"].tolist() == ["ok", True, "default", "full"]
     assert by_run.loc["mnist_mlp/jax/1", "status"] == "failed"
@@ -74,11 +104,14 @@ def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
     assert table.loc["jax", "runs"] == 1 and table.loc["torch", "runs"] == 0
 
 
-@pytest.mark.parametrize("rows", [
-    "epoch,epoch_seconds\n0,1.0\n1,1.0,2.0,3.0\n",
-    "epoch,epoch_seconds\n0,fast\n",
-    "step,seconds\n0,1.0\n",
-])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        "epoch,epoch_seconds\n0,1.0\n1,1.0,2.0,3.0\n",
+        "epoch,epoch_seconds\n0,fast\n",
+        "step,seconds\n0,1.0\n",
+    ],
+)
 def test_damaged_epochs_csv_is_one_line(tmp_path, rows):
     write_run(tmp_path, "mnist_mlp", "jax", 0, rows=rows)
     with pytest.raises(rundata.RunDataError) as e:
@@ -96,7 +129,9 @@ def test_missing_and_empty_runs_folder(tmp_path):
 
 
 def test_machine_identity_prefers_the_gpu_uuid():
-    assert rundata.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"}) == "NVIDIA H200 GPU-1234"
+    assert (
+        rundata.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"}) == "NVIDIA H200 GPU-1234"
+    )
     assert rundata.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
     assert rundata.machine_id({}) is None
 
@@ -153,11 +188,18 @@ def test_bad_source_yaml_and_duplicate_labels_are_one_line(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Summary
 
+
 def test_no_interval_under_three_runs_but_the_epoch_spread(tmp_path):
     for repeat in range(2):
         write_run(tmp_path, "mnist_mlp", "jax", repeat, rows=epochs_rows([5, 1.0, 1.4, 1.2]))
     for repeat in range(3):
-        write_run(tmp_path, "mnist_mlp", "torch", repeat, rows=epochs_rows([5, 2.0 + repeat, 2.0 + repeat]))
+        write_run(
+            tmp_path,
+            "mnist_mlp",
+            "torch",
+            repeat,
+            rows=epochs_rows([5, 2.0 + repeat, 2.0 + repeat]),
+        )
     table = build(tmp_path).table.set_index("backend")
     jax, torch = table.loc["jax"], table.loc["torch"]
     assert jax["runs"] == 2 and math.isnan(jax["ci_low"]) and math.isnan(jax["ci_high"])
@@ -170,14 +212,24 @@ def test_no_interval_under_three_runs_but_the_epoch_spread(tmp_path):
 
 def test_speedup_is_paired_and_over_all_configurations(tmp_path):
     # Three repeats; repeat r runs (1 + r) times slower on every row (drift between repeats).
-    base = {("jax", "default"): 2.0, ("jax", "tuned"): 1.0, ("torch", "default"): 3.0,
-            ("torch", "tuned"): 2.5}
+    base = {
+        ("jax", "default"): 2.0,
+        ("jax", "tuned"): 1.0,
+        ("torch", "default"): 3.0,
+        ("torch", "tuned"): 2.5,
+    }
     for (backend, config), seconds in base.items():
         for r in range(3):
             s = seconds * (1 + r)
-            write_run(tmp_path, "mnist_mlp", backend, r, config=config,
-                      folder=f"{config}-{r}" if config != "default" else None,
-                      rows=epochs_rows([9, s, s]))
+            write_run(
+                tmp_path,
+                "mnist_mlp",
+                backend,
+                r,
+                config=config,
+                folder=f"{config}-{r}" if config != "default" else None,
+                rows=epochs_rows([9, s, s]),
+            )
     result = build(tmp_path, n_resamples=3000)
     row = {(r.backend, r.config): r for r in result.table.itertuples()}
     # The fastest of the workload is jax tuned, for every configuration.
@@ -186,7 +238,11 @@ def test_speedup_is_paired_and_over_all_configurations(tmp_path):
     assert math.isnan(row["jax", "tuned"].times_fastest_low)  # 1 by definition, no interval
     # torch tuned is 2.5x in every repeat: the paired interval is the point, despite the drift.
     torch = row["torch", "tuned"]
-    assert (torch.times_fastest, torch.times_fastest_low, torch.times_fastest_high) == pytest.approx((2.5, 2.5, 2.5))
+    assert (
+        torch.times_fastest,
+        torch.times_fastest_low,
+        torch.times_fastest_high,
+    ) == pytest.approx((2.5, 2.5, 2.5))
     assert torch.pairs == 3
     assert row["torch", "default"].times_fastest == pytest.approx(3.0)
     assert row["jax", "default"].times_fastest == pytest.approx(2.0)
@@ -200,8 +256,15 @@ def test_speedup_is_paired_and_over_all_configurations(tmp_path):
 
 def test_distance_to_the_floor(tmp_path):
     write_run(tmp_path, "mnist_mlp", "jax", 0, rows=epochs_rows([9, 2.0, 2.0]))
-    write_run(tmp_path, "mnist_mlp", "native-jax", 0, config="scan", folder="scan-0",
-              rows=epochs_rows([9, 0.5, 0.5]))
+    write_run(
+        tmp_path,
+        "mnist_mlp",
+        "native-jax",
+        0,
+        config="scan",
+        folder="scan-0",
+        rows=epochs_rows([9, 0.5, 0.5]),
+    )
     table = build(tmp_path).table
     row = {(r.backend, r.config): r for r in table.itertuples()}
     assert row["jax", "default"].times_floor == pytest.approx(4.0)
@@ -223,8 +286,13 @@ def test_runs_from_different_machines_are_said(tmp_path):
 
 def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
     write_run(tmp_path, "mnist_mlp", "jax", 0)
-    write_run(tmp_path, "mnist_mlp", "cntk", 0,
-              rows="epoch,epoch_seconds,val_accuracy,loss\n0,3,0.1,13.5\n1,1,0.1,13.6\n2,1,0.1,13.6\n")
+    write_run(
+        tmp_path,
+        "mnist_mlp",
+        "cntk",
+        0,
+        rows="epoch,epoch_seconds,val_accuracy,loss\n0,3,0.1,13.5\n1,1,0.1,13.6\n2,1,0.1,13.6\n",
+    )
     write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
     result = build(tmp_path)
     table = result.table.set_index(["workload", "backend"])
@@ -232,7 +300,9 @@ def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
     text = " ".join(result.notes["note"])
     assert "cntk default: the training loss did not go down" in text
     assert "generated data" in text and "not drawn" in text
-    assert "generated data: time only" in notes.caveats(table.loc[("cifar10_cnn", "jax")].to_dict() | {"backend": "jax"})
+    assert "generated data: time only" in notes.caveats(
+        table.loc[("cifar10_cnn", "jax")].to_dict() | {"backend": "jax"}
+    )
     verdict = result.verdicts.set_index("workload")
     assert "did not learn: cntk default" in verdict.loc["mnist_mlp", "text"]
     assert "accuracy not compared (generated data)" in verdict.loc["cifar10_cnn", "text"]
@@ -240,8 +310,13 @@ def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
 
 def test_text_model_metric_is_final_training_loss(tmp_path):
     for r, final in enumerate([1.3, 1.5]):
-        write_run(tmp_path, "text_generator_keras", "jax", r,
-                  rows=f"epoch,epoch_seconds,loss,main_out_loss\n0,2,3,2\n1,1,2,{final}\n")
+        write_run(
+            tmp_path,
+            "text_generator_keras",
+            "jax",
+            r,
+            rows=f"epoch,epoch_seconds,loss,main_out_loss\n0,2,3,2\n1,1,2,{final}\n",
+        )
     row = build(tmp_path).table.iloc[0]
     assert row["final_metric_name"] == "main_out_loss"
     assert row["final_metric"] == pytest.approx(1.4)
@@ -250,6 +325,7 @@ def test_text_model_metric_is_final_training_loss(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # The 2017 numbers, computed independently with plain pandas
+
 
 def test_2017_means_in_summary_csv_match_the_logs(tmp_path):
     write_run(tmp_path / "runs", "mnist_mlp", "jax", 0)
@@ -268,14 +344,20 @@ def test_2017_means_in_summary_csv_match_the_logs(tmp_path):
         assert row["mean_epoch_seconds"] == pytest.approx(log["elapsed"].mean(), rel=1e-5)
         assert row["mean_after_first"] == pytest.approx(log["elapsed"].iloc[1:].mean(), rel=1e-5)
         assert row["warmup_seconds"] == pytest.approx(log["elapsed"].iloc[0], rel=1e-5)
-        final = log["val_acc"].iloc[-1] if "val_acc" in log and log["val_acc"].notna().any() else log["loss"].iloc[-1]
+        final = (
+            log["val_acc"].iloc[-1]
+            if "val_acc" in log and log["val_acc"].notna().any()
+            else log["loss"].iloc[-1]
+        )
         assert row["final_metric"] == pytest.approx(final, rel=1e-5)
         assert math.isnan(row["ci_low"])  # one run: no interval
     # The study's headline example: CNTK trained the char-LSTM about 1.9x faster than TensorFlow.
     lstm = written.loc[("lstm_text_generation", "tensorflow")]
     assert lstm["times_fastest"] == pytest.approx(
         pd.read_csv(SHIPPED / "lstm_text_generation_tensorflow.csv")["elapsed"].mean()
-        / pd.read_csv(SHIPPED / "lstm_text_generation_cntk.csv")["elapsed"].mean(), rel=1e-5)
+        / pd.read_csv(SHIPPED / "lstm_text_generation_cntk.csv")["elapsed"].mean(),
+        rel=1e-5,
+    )
     assert lstm["fastest"] == "cntk default"
 
 
@@ -285,8 +367,10 @@ def test_kernel_records_the_gpu_uuid(tmp_path, monkeypatch):
     from kerasbench import environment
 
     fake = tmp_path / "nvidia-smi"
-    fake.write_text("#!/bin/sh\necho 'NVIDIA H200, 143771, 580.1, GPU-aaa'\n"
-                    "echo 'NVIDIA H200, 143771, 580.1, GPU-bbb'\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'NVIDIA H200, 143771, 580.1, GPU-aaa'\n"
+        "echo 'NVIDIA H200, 143771, 580.1, GPU-bbb'\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
@@ -302,11 +386,17 @@ def test_kernel_records_the_gpu_uuid(tmp_path, monkeypatch):
 
 def test_then_and_now_compares_ratios(tmp_path):
     for backend, seconds in (("tensorflow", 2.0), ("cntk", 5.0)):
-        write_run(tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, seconds, seconds]))
+        write_run(
+            tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, seconds, seconds])
+        )
     frame = build(tmp_path / "runs", [SHIPPED]).then_and_now
     assert len(frame) == 1
     row = frame.iloc[0]
-    assert (row["workload"], row["numerator"], row["denominator"]) == ("mnist_mlp", "cntk", "tensorflow")
+    assert (row["workload"], row["numerator"], row["denominator"]) == (
+        "mnist_mlp",
+        "cntk",
+        "tensorflow",
+    )
     cntk = pd.read_csv(SHIPPED / "mnist_mlp_cntk.csv")["elapsed"].iloc[1:].mean()
     tf = pd.read_csv(SHIPPED / "mnist_mlp_tensorflow.csv")["elapsed"].iloc[1:].mean()
     assert row["reference_ratio"] == pytest.approx(cntk / tf)
@@ -318,9 +408,14 @@ def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):
     # which contains 1, so the verdict does not call torch slower.
     for r, torch_seconds in enumerate([0.95, 1.05, 1.2]):
         write_run(tmp_path, "mnist_mlp", "jax", r, rows=epochs_rows([9, 1.0, 1.0]))
-        write_run(tmp_path, "mnist_mlp", "torch", r, rows=epochs_rows([9, torch_seconds, torch_seconds]))
+        write_run(
+            tmp_path, "mnist_mlp", "torch", r, rows=epochs_rows([9, torch_seconds, torch_seconds])
+        )
     result = build(tmp_path, n_resamples=20_000)
     torch = result.table.set_index("backend").loc["torch"]
     assert (torch["times_fastest_low"], torch["times_fastest_high"]) == pytest.approx((0.95, 1.2))
     text = result.verdicts.iloc[0]["text"]
-    assert "but torch default (1.07× [0.95, 1.20]) is not distinguishable from it: its interval includes 1" in text
+    assert (
+        "but torch default (1.07× [0.95, 1.20]) is not distinguishable from it: its interval includes 1"
+        in text
+    )

@@ -1,6 +1,7 @@
 """A study folder that protects itself: what a rerun does with what --out holds (skip, retrain,
 refuse), the lock on --out, and a full disk. Fast: the runs are written by a stand-in executor or
 by `execute` with papermill replaced; the real thing is in the slow test at the end."""
+
 import errno
 import glob
 import json
@@ -32,9 +33,21 @@ class Recorder(object):
         for spec in specs:
             self.ran.append(plan.run_dir("", spec))
             if self.full_at is not None and len(self.ran) > self.full_at:
-                raise execute.DiskFull(runfiles.record(
-                    spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed,
-                    spec.config, dict(spec.params), "failed", "no space left on /x", "", 0.0))
+                raise execute.DiskFull(
+                    runfiles.record(
+                        spec.workload,
+                        spec.backend,
+                        spec.profile,
+                        spec.repeat,
+                        spec.seed,
+                        spec.config,
+                        dict(spec.params),
+                        "failed",
+                        "no space left on /x",
+                        "",
+                        0.0,
+                    )
+                )
             yield spec, write_run(out, spec)
 
 
@@ -46,9 +59,20 @@ def write_run(out, spec, status="ok", source="subset", rows=None, **changes):
         f.write(",".join(runfiles.COLUMNS) + "\n")
         for epoch in range(epochs if rows is None else rows):
             f.write("%d,1.0,0.9,%d.0,100.0,0.5,0.8,0.5,0.8\n" % (epoch, epoch + 1))
-    record = runfiles.record(spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed,
-                             spec.config, dict(spec.params), status, None, runfiles.now(), 1.0,
-                             kernel_info={"data": {"source": source, "detail": "x"}})
+    record = runfiles.record(
+        spec.workload,
+        spec.backend,
+        spec.profile,
+        spec.repeat,
+        spec.seed,
+        spec.config,
+        dict(spec.params),
+        status,
+        None,
+        runfiles.now(),
+        1.0,
+        kernel_info={"data": {"source": source, "detail": "x"}},
+    )
     record.update(changes)
     runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     return record
@@ -60,12 +84,14 @@ def smoke(**kw):
 
 def matrix(runs, out, data_dir=None, **kw):
     executor = kw.pop("executor", None) or Recorder()
-    records = runner.run_matrix(runs, out, data_dir, stream=open(os.devnull, "w"),
-                                executor=executor, **kw)
+    records = runner.run_matrix(
+        runs, out, data_dir, stream=open(os.devnull, "w"), executor=executor, **kw
+    )
     return executor.ran, records
 
 
 # --- what a rerun does ---------------------------------------------------------------------------
+
 
 def test_finished_runs_of_another_plan_stop_the_study_before_training(tmp_path):
     out = str(tmp_path)
@@ -75,17 +101,25 @@ def test_finished_runs_of_another_plan_stop_the_study_before_training(tmp_path):
     with pytest.raises(UserError) as e:
         matrix(smoke(), out)
     message = str(e.value)
-    assert "1 finished run of another plan" in message and "mnist_mlp/jax/0 (profile full, not smoke)" \
-        in message and "--force" in message and "another --out" in message and "\n" not in message
+    assert (
+        "1 finished run of another plan" in message
+        and "mnist_mlp/jax/0 (profile full, not smoke)" in message
+        and "--force" in message
+        and "another --out" in message
+        and "\n" not in message
+    )
     assert open(os.path.join(plan.run_dir(out, full), runfiles.RUN_JSON)).read() == before
     ran, _ = matrix(smoke(), out, force=True)  # the way out that replaces them
     assert ran == [os.path.join("runs", "mnist_mlp", "jax", "0")]
 
 
-@pytest.mark.parametrize("change, difference", [
-    (dict(seed=7), "seed 7, not 0"),
-    (dict(params={"epochs": 9}), "epochs=9, not 2"),
-])
+@pytest.mark.parametrize(
+    "change, difference",
+    [
+        (dict(seed=7), "seed 7, not 0"),
+        (dict(params={"epochs": 9}), "epochs=9, not 2"),
+    ],
+)
 def test_other_seeds_and_parameters_are_another_plan(tmp_path, change, difference):
     spec = smoke()[0]
     if "params" in change:
@@ -104,13 +138,17 @@ def test_the_same_plan_is_skipped_and_a_failed_one_retrained(tmp_path):
     assert [r["status"] for r in records] == ["ok", "ok"]
 
 
-@pytest.mark.parametrize("damage", ["torn last row", "epochs.csv missing", "fewer rows",
-                                    "run.json a list", "run.json torn"])
+@pytest.mark.parametrize(
+    "damage",
+    ["torn last row", "epochs.csv missing", "fewer rows", "run.json a list", "run.json torn"],
+)
 def test_damaged_runs_are_retrained(tmp_path, damage, capfd):
     out, spec = str(tmp_path), smoke()[0]
     write_run(out, spec)
     folder = plan.run_dir(out, spec)
-    epochs_csv, run_json = (os.path.join(folder, n) for n in (runfiles.EPOCHS_CSV, runfiles.RUN_JSON))
+    epochs_csv, run_json = (
+        os.path.join(folder, n) for n in (runfiles.EPOCHS_CSV, runfiles.RUN_JSON)
+    )
     if damage == "torn last row":
         with open(epochs_csv, "a") as f:
             f.write("2,1.0,0.9,3.0,1")
@@ -148,14 +186,25 @@ def test_a_generated_data_run_is_redone_once_the_real_data_is_here(tmp_path, dat
 
 def test_runs_of_older_code_are_resumed_not_deleted(tmp_path):
     """Schema-1 runs (no code path), as the lead's GPU runs and output/reference/ have them."""
-    source = sorted(glob.glob(os.path.join(REPO, "output", "reference", "*", "runs", "mnist_mlp",
-                                           "jax", "0", runfiles.RUN_JSON)))[0]
+    source = sorted(
+        glob.glob(
+            os.path.join(
+                REPO, "output", "reference", "*", "runs", "mnist_mlp", "jax", "0", runfiles.RUN_JSON
+            )
+        )
+    )[0]
     record = json.load(open(source))
     assert record["schema"] == 1 and "code_path" not in record["kerasbench"]
     runner_keys = ("backend", "run_dir", "seed", "data_dir")
-    spec = plan.RunSpec(record["workload"], record["backend"], record["repeat"], record["seed"],
-                        record["profile"], {k: v for k, v in record["params"].items()
-                                            if k not in runner_keys}, record.get("config", "default"))
+    spec = plan.RunSpec(
+        record["workload"],
+        record["backend"],
+        record["repeat"],
+        record["seed"],
+        record["profile"],
+        {k: v for k, v in record["params"].items() if k not in runner_keys},
+        record.get("config", "default"),
+    )
     out = str(tmp_path)
     shutil.copytree(os.path.dirname(source), plan.run_dir(out, spec))
     assert runner.resume_state(out, spec) == (runner.DONE, None)
@@ -176,18 +225,36 @@ with preflight.lock_output(sys.argv[1]):
 def test_a_second_runner_on_the_same_out_stops_at_once(tmp_path, data_dir, capfd):
     out = str(tmp_path / "out")
     os.makedirs(out)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, out], stdout=subprocess.PIPE,
-                              env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, out],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
+    )
     try:
         assert holder.stdout.readline().strip() == b"held"
         t0 = time.time()
-        code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends",
-                         "jax", "--out", out, "--data-dir", data_dir])
+        code = cli.main(
+            [
+                "run",
+                "--profile",
+                "smoke",
+                "--workloads",
+                "mnist_mlp",
+                "--backends",
+                "jax",
+                "--out",
+                out,
+                "--data-dir",
+                data_dir,
+            ]
+        )
         err = capfd.readouterr().err
         assert code == 2 and time.time() - t0 < 30
         errors = [line for line in err.splitlines() if "error:" in line]
-        assert len(errors) == 1 and "in use by another kerasbench run (pid %d" % holder.pid \
-            in errors[0], err
+        assert (
+            len(errors) == 1
+            and "in use by another kerasbench run (pid %d" % holder.pid in errors[0]
+        ), err
         assert not os.path.exists(os.path.join(out, "runs")), "nothing was trained"
     finally:
         holder.kill()
@@ -207,6 +274,7 @@ def test_a_lock_left_by_a_dead_runner_is_taken_over(tmp_path):
 
 # --- a full disk ---------------------------------------------------------------------------------
 
+
 def test_a_full_disk_stops_the_study_with_one_line(tmp_path):
     runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"], repeats=2)
     with pytest.raises(StudyStopped) as e:
@@ -222,8 +290,11 @@ def run_spec():
 
 
 def leftovers(root):
-    return [p for p in glob.glob(os.path.join(str(root), "**", "*"), recursive=True)
-            if p.endswith(".tmp") or os.path.basename(p).startswith(".")]
+    return [
+        p
+        for p in glob.glob(os.path.join(str(root), "**", "*"), recursive=True)
+        if p.endswith(".tmp") or os.path.basename(p).startswith(".")
+    ]
 
 
 def test_a_kernel_on_a_full_disk_fails_its_run_as_failed(tmp_path, monkeypatch):
@@ -257,7 +328,9 @@ def test_run_json_on_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch)
         execute.execute(run_spec(), str(tmp_path), str(tmp_path))
     assert e.value.record["status"] == "failed" and "(writing run.json)" in e.value.record["error"]
     folder = plan.run_dir(str(tmp_path), run_spec())
-    assert not os.path.exists(os.path.join(folder, runfiles.RUN_JSON))  # unfinished: rerun trains it
+    assert not os.path.exists(
+        os.path.join(folder, runfiles.RUN_JSON)
+    )  # unfinished: rerun trains it
     assert leftovers(tmp_path) == []
 
 
@@ -280,12 +353,14 @@ def test_the_output_check_leaves_no_probe(tmp_path, monkeypatch):
 
 # --- the real thing: a small tmpfs, a real kernel ------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root): %s" % done.stderr.decode().strip())
     try:
@@ -310,11 +385,27 @@ def fill(mount, leave=0):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(kernels.find("jax") is None, reason="the kerasbench-jax kernel is not installed")
+@pytest.mark.skipif(
+    kernels.find("jax") is None, reason="the kerasbench-jax kernel is not installed"
+)
 def test_a_real_full_disk_stops_the_study_and_a_rerun_finishes_it(small_disk, data_dir, capfd):
     out = str(small_disk / "out")
-    argv = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax",
-            "--repeats", "2", "--out", out, "--data-dir", data_dir, "--no-download"]
+    argv = [
+        "run",
+        "--profile",
+        "smoke",
+        "--workloads",
+        "mnist_mlp",
+        "--backends",
+        "jax",
+        "--repeats",
+        "2",
+        "--out",
+        out,
+        "--data-dir",
+        data_dir,
+        "--no-download",
+    ]
     os.makedirs(out)
     filler = fill(small_disk, leave=16384)  # the checks and the lock fit; the notebook does not
     code = cli.main(argv)

@@ -1,5 +1,6 @@
 """runfiles, the owner of the run folder's format: the epochs.csv writer and reader, atomic JSON,
 the run.json record and read_run's checks. Fast, standard library only."""
+
 import ast
 import errno
 import glob
@@ -21,8 +22,9 @@ def write(folder, name, text):
 
 
 def ok_record(**changes):
-    record = runfiles.record("mnist_mlp", "jax", "smoke", 0, 0, "default", {"epochs": 2},
-                             "ok", None, runfiles.now(), 1.5)
+    record = runfiles.record(
+        "mnist_mlp", "jax", "smoke", 0, 0, "default", {"epochs": 2}, "ok", None, runfiles.now(), 1.5
+    )
     record.update(changes)
     return record
 
@@ -35,11 +37,20 @@ def ok_run(folder, rows="0,1.0,,,,0.5,,,\n1,1.0,,,,0.4,,,\n", **changes):
 
 # --- epochs.csv ----------------------------------------------------------------------------------
 
+
 def test_writer_fixes_the_header_flushes_each_row_and_appends(tmp_path):
     path = str(tmp_path / runfiles.EPOCHS_CSV)
     writer = runfiles.EpochWriter(path)
-    writer.write({"epoch": 0, "epoch_seconds": np.float32(1.5), "loss": np.float64(0.25),
-                  "main_out_loss": 0.1, "val_loss": None, "accuracy": float("nan")})
+    writer.write(
+        {
+            "epoch": 0,
+            "epoch_seconds": np.float32(1.5),
+            "loss": np.float64(0.25),
+            "main_out_loss": 0.1,
+            "val_loss": None,
+            "accuracy": float("nan"),
+        }
+    )
     columns, rows, problems = runfiles.read_epochs(path)  # read while the file is open: flushed
     assert columns == runfiles.COLUMNS + ["main_out_loss"] and problems == []
     assert rows[0]["epoch_seconds"] == 1.5 and rows[0]["loss"] == 0.25
@@ -52,13 +63,16 @@ def test_writer_fixes_the_header_flushes_each_row_and_appends(tmp_path):
     assert [r["epoch"] for r in rows] == [0.0, 1.0] and problems == []
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("epoch,epoch_seconds,val_accuracy\n0,1.0,0.5\n1,1.0,0.7", "last row is torn"),
-    ("epoch,epoch_seconds,val_accuracy\n0,1.0,0.5\n1,1.0,0.7,9\n", "row 2: 4 cells"),
-    ("epoch,epoch_seconds\n0,fast\n", "epoch_seconds is not a number"),
-    ("step,seconds\n0,1.0\n", "no epoch or epoch_seconds column"),
-    ("epoch,epoch_seconds\n0,1.0\n2,1.0\n", "not numbered 0, 1, 2"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("epoch,epoch_seconds,val_accuracy\n0,1.0,0.5\n1,1.0,0.7", "last row is torn"),
+        ("epoch,epoch_seconds,val_accuracy\n0,1.0,0.5\n1,1.0,0.7,9\n", "row 2: 4 cells"),
+        ("epoch,epoch_seconds\n0,fast\n", "epoch_seconds is not a number"),
+        ("step,seconds\n0,1.0\n", "no epoch or epoch_seconds column"),
+        ("epoch,epoch_seconds\n0,1.0\n2,1.0\n", "not numbered 0, 1, 2"),
+    ],
+)
 def test_damaged_epochs_csv_is_named_and_its_torn_rows_left_out(tmp_path, body, problem):
     write(tmp_path, runfiles.EPOCHS_CSV, body)
     columns, rows, problems = runfiles.read_epochs(str(tmp_path / runfiles.EPOCHS_CSV))
@@ -76,10 +90,12 @@ def test_empty_epochs_csv_is_no_problem(tmp_path):
 def test_non_utf8_epochs_csv(tmp_path):
     (tmp_path / runfiles.EPOCHS_CSV).write_bytes(b"epoch,epoch_seconds\n0,\xff\n")
     assert runfiles.read_epochs(str(tmp_path / runfiles.EPOCHS_CSV))[2] == [
-        "epochs.csv is not UTF-8 text"]
+        "epochs.csv is not UTF-8 text"
+    ]
 
 
 # --- JSON, atomically ----------------------------------------------------------------------------
+
 
 def test_atomic_json_round_trip(tmp_path):
     path = str(tmp_path / "x.json")
@@ -106,6 +122,7 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, mon
 
 # --- run.json and read_run -----------------------------------------------------------------------
 
+
 def test_a_whole_run_reads_without_problems(tmp_path):
     run = runfiles.read_run(ok_run(tmp_path))
     assert run.finished and run.status == "ok" and run.problems == []
@@ -119,25 +136,53 @@ def test_an_unfinished_run_is_not_damaged(tmp_path):
     assert not run.finished and run.problems == [] and len(run.epochs) == 1
 
 
-@pytest.mark.parametrize("damage, problem", [
-    (lambda f: write(f, runfiles.RUN_JSON, "[1, 2]"), "run.json is a list, not a JSON object"),
-    (lambda f: write(f, runfiles.RUN_JSON, "{torn"), "run.json is not JSON"),
-    (lambda f: os.remove(os.path.join(f, runfiles.EPOCHS_CSV)),
-     "epochs.csv is missing, though run.json says ok"),
-    (lambda f: write(f, runfiles.EPOCHS_CSV, ",".join(runfiles.COLUMNS) + "\n0,1.0,,,,0.5,,,\n1,1."),
-     "the last row is torn"),
-    (lambda f: runfiles.write_json_atomic(os.path.join(f, runfiles.RUN_JSON),
-                                          ok_record(repeat="0")), "repeat is a string"),
-    (lambda f: runfiles.write_json_atomic(os.path.join(f, runfiles.RUN_JSON),
-                                          ok_record(params=[1])), "params is a list"),
-    (lambda f: runfiles.write_json_atomic(os.path.join(f, runfiles.RUN_JSON),
-                                          ok_record(status="done")), "status 'done'"),
-    (lambda f: runfiles.write_json_atomic(os.path.join(f, runfiles.RUN_JSON),
-                                          ok_record(schema=99)), "schema 99"),
-    (lambda f: runfiles.write_json_atomic(os.path.join(f, runfiles.RUN_JSON),
-                                          ok_record(params={"epochs": 3})),
-     "epochs.csv has 2 whole rows, but run.json says ok with 3 epochs"),
-])
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda f: write(f, runfiles.RUN_JSON, "[1, 2]"), "run.json is a list, not a JSON object"),
+        (lambda f: write(f, runfiles.RUN_JSON, "{torn"), "run.json is not JSON"),
+        (
+            lambda f: os.remove(os.path.join(f, runfiles.EPOCHS_CSV)),
+            "epochs.csv is missing, though run.json says ok",
+        ),
+        (
+            lambda f: write(
+                f, runfiles.EPOCHS_CSV, ",".join(runfiles.COLUMNS) + "\n0,1.0,,,,0.5,,,\n1,1."
+            ),
+            "the last row is torn",
+        ),
+        (
+            lambda f: runfiles.write_json_atomic(
+                os.path.join(f, runfiles.RUN_JSON), ok_record(repeat="0")
+            ),
+            "repeat is a string",
+        ),
+        (
+            lambda f: runfiles.write_json_atomic(
+                os.path.join(f, runfiles.RUN_JSON), ok_record(params=[1])
+            ),
+            "params is a list",
+        ),
+        (
+            lambda f: runfiles.write_json_atomic(
+                os.path.join(f, runfiles.RUN_JSON), ok_record(status="done")
+            ),
+            "status 'done'",
+        ),
+        (
+            lambda f: runfiles.write_json_atomic(
+                os.path.join(f, runfiles.RUN_JSON), ok_record(schema=99)
+            ),
+            "schema 99",
+        ),
+        (
+            lambda f: runfiles.write_json_atomic(
+                os.path.join(f, runfiles.RUN_JSON), ok_record(params={"epochs": 3})
+            ),
+            "epochs.csv has 2 whole rows, but run.json says ok with 3 epochs",
+        ),
+    ],
+)
 def test_read_run_says_what_is_wrong(tmp_path, damage, problem):
     folder = ok_run(tmp_path)
     damage(folder)
@@ -148,9 +193,12 @@ def test_read_run_says_what_is_wrong(tmp_path, damage, problem):
 
 def test_runs_of_older_code_read_cleanly():
     """Schema 1 (no code path) as the committed results and the lead's GPU runs have it."""
-    folders = [os.path.dirname(p) for p in
-               glob.glob(os.path.join(REPO, "output", "reference", "**", runfiles.RUN_JSON),
-                         recursive=True)]
+    folders = [
+        os.path.dirname(p)
+        for p in glob.glob(
+            os.path.join(REPO, "output", "reference", "**", runfiles.RUN_JSON), recursive=True
+        )
+    ]
     assert folders
     schemas = set()
     for folder in folders:
@@ -169,26 +217,56 @@ def test_only_runfiles_spells_the_format():
         if path.endswith(os.path.join("kerasbench", "runfiles.py")):
             continue
         tree = ast.parse(open(path).read())
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)}
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                    id(node) not in docstrings and node.value in names:
-                offenders.append("%s:%d %r" % (os.path.relpath(path, REPO), node.lineno,
-                                               node.value))
-            if isinstance(node, ast.List) and [getattr(e, "value", None) for e in node.elts][:2] \
-                    == ["epoch", "epoch_seconds"]:
-                offenders.append("%s:%d the epochs.csv columns" % (os.path.relpath(path, REPO),
-                                                                    node.lineno))
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and node.value in names
+            ):
+                offenders.append(
+                    "%s:%d %r" % (os.path.relpath(path, REPO), node.lineno, node.value)
+                )
+            if isinstance(node, ast.List) and [getattr(e, "value", None) for e in node.elts][
+                :2
+            ] == ["epoch", "epoch_seconds"]:
+                offenders.append(
+                    "%s:%d the epochs.csv columns" % (os.path.relpath(path, REPO), node.lineno)
+                )
     assert not offenders, offenders
 
 
 def test_record_is_json_and_complete():
     record = ok_record()
     assert runfiles.check_record(json.loads(json.dumps(record))) == []
-    for key in ("workload", "backend", "profile", "repeat", "seed", "config", "params", "data",
-                "versions", "device", "backend_settings", "model_parameters", "sample",
-                "kerasbench", "host", "started_at", "ended_at", "wall_seconds", "status",
-                "error", "schema"):
+    for key in (
+        "workload",
+        "backend",
+        "profile",
+        "repeat",
+        "seed",
+        "config",
+        "params",
+        "data",
+        "versions",
+        "device",
+        "backend_settings",
+        "model_parameters",
+        "sample",
+        "kerasbench",
+        "host",
+        "started_at",
+        "ended_at",
+        "wall_seconds",
+        "status",
+        "error",
+        "schema",
+    ):
         assert key in record

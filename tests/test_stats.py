@@ -1,5 +1,6 @@
 """The report's statistics against known answers: intervals only from 3 runs, paired speed-ups,
 and the coverage simulation the Method section prints (kerasbench.report.stats)."""
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ def numpy_percentile_ci(x, n_resamples, seed, level=0.95):
 
 # ---------------------------------------------------------------------------------------------
 # No interval under 3 runs
+
 
 @pytest.mark.parametrize("values", [[], [2.0], [2.0, 3.0], [2.0, np.nan, 3.0]])
 def test_no_interval_under_three_runs(values):
@@ -52,6 +54,7 @@ def test_degenerate_data_never_raises():
 # ---------------------------------------------------------------------------------------------
 # Paired speed-up: the ratio within each repeat, then an interval across repeats
 
+
 def test_paired_speedup_removes_the_drift_between_repeats():
     # Repeat 1 ran twice as slow as repeat 0 on both backends, repeat 2 three times: unpaired,
     # the runs spread 1-3 s and 2-6 s; paired, torch takes exactly twice as long every time.
@@ -63,8 +66,12 @@ def test_paired_speedup_removes_the_drift_between_repeats():
 
 def test_paired_speedup_known_interval():
     # Per-repeat ratios 1.5, 2.0, 2.5: mean 2.0, and (n = 3) the interval is [min, max].
-    result = stats.paired_speedup({0: 3.0, 1: 4.0, 2: 5.0}, {0: 2.0, 1: 2.0, 2: 2.0},
-                                  n_resamples=20_000, rng=np.random.default_rng(3))
+    result = stats.paired_speedup(
+        {0: 3.0, 1: 4.0, 2: 5.0},
+        {0: 2.0, 1: 2.0, 2: 2.0},
+        n_resamples=20_000,
+        rng=np.random.default_rng(3),
+    )
     assert result["ratio"] == pytest.approx(2.0)
     assert (result["low"], result["high"]) == pytest.approx((1.5, 2.5))
     assert result["pairs"] == 3
@@ -78,7 +85,9 @@ def test_paired_speedup_with_two_repeats_has_no_interval():
 
 def test_paired_speedup_pairs_only_common_repeats():
     # Repeat 3 of the numerator has no partner; repeat "x" of the denominator neither.
-    result = stats.paired_speedup({0: 2.0, 1: 2.0, 2: 2.0, 3: 100.0}, {0: 1.0, 1: 1.0, 2: 1.0, "x": 9.0})
+    result = stats.paired_speedup(
+        {0: 2.0, 1: 2.0, 2: 2.0, 3: 100.0}, {0: 1.0, 1: 1.0, 2: 1.0, "x": 9.0}
+    )
     assert result["ratio"] == 2.0 and result["pairs"] == 3
 
 
@@ -91,11 +100,13 @@ def test_speedup_without_common_repeats_is_a_ratio_of_means_without_interval():
 # ---------------------------------------------------------------------------------------------
 # Coverage simulation
 
+
 def test_vectorised_bootstrap_is_scipys_method():
     x = np.array([2.0, 2.4, 1.7, 2.9, 2.2, 2.05, 2.6, 1.95, 2.3, 2.45])
     low, high = stats.percentile_bootstrap_means(x[None, :], n_resamples=40_000, rng=1)
-    res = scipy_stats.bootstrap((x,), np.mean, n_resamples=40_000, method="percentile",
-                                rng=np.random.default_rng(2))
+    res = scipy_stats.bootstrap(
+        (x,), np.mean, n_resamples=40_000, method="percentile", rng=np.random.default_rng(2)
+    )
     # Two Monte Carlo estimates of the same quantiles (interval about 0.5 wide): within 0.01.
     assert low[0] == pytest.approx(res.confidence_interval.low, abs=0.01)
     assert high[0] == pytest.approx(res.confidence_interval.high, abs=0.01)
@@ -106,7 +117,9 @@ def test_coverage_known_answers(n, expected):
     # n = 2: the interval is [min, max] of two draws, which misses when both fall on one side
     # (1/4 + 1/4). n = 3: [min, max] of three, misses with 1/8 + 1/8. 2,000 studies: standard
     # error about 1 point, so +-4 points is a false-failure rate far below 0.1%.
-    assert stats.simulate_coverage(n, studies=2000, n_resamples=1000, seed=5) == pytest.approx(expected, abs=0.04)
+    assert stats.simulate_coverage(n, studies=2000, n_resamples=1000, seed=5) == pytest.approx(
+        expected, abs=0.04
+    )
 
 
 def test_coverage_grows_towards_the_nominal_level():

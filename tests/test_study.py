@@ -1,5 +1,6 @@
 """The smoke profile of every workload on every backend, executed through papermill like a user
 runs it (`kerasbench run`), with the logs it leaves checked; then the report over those runs."""
+
 import csv
 import json
 import math
@@ -19,15 +20,29 @@ BACKENDS = list(registry.DEFAULT_BACKENDS) + (["cntk"] if HAVE_CNTK else [])
 
 def test_cntk_is_in_the_matrix():
     if not HAVE_CNTK:
-        pytest.skip("no kerasbench-cntk kernel: no Python 3.6 was found (set PYTHON36, then make cntk)")
+        pytest.skip(
+            "no kerasbench-cntk kernel: no Python 3.6 was found (set PYTHON36, then make cntk)"
+        )
     assert "cntk" in BACKENDS
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, data_dir):
     out = str(tmp_path_factory.mktemp("study"))
-    code = cli.main(["run", "--profile", "smoke", "--backends", ",".join(BACKENDS),
-                     "--out", out, "--data-dir", data_dir, "--no-download"])
+    code = cli.main(
+        [
+            "run",
+            "--profile",
+            "smoke",
+            "--backends",
+            ",".join(BACKENDS),
+            "--out",
+            out,
+            "--data-dir",
+            data_dir,
+            "--no-download",
+        ]
+    )
     return out, code
 
 
@@ -84,19 +99,39 @@ def test_logs(study, workload, backend):
 def test_same_model_on_every_backend(study):
     out, _ = study
     for workload in registry.WORKLOADS:
-        counts = {json.load(open(os.path.join(out, "runs", workload, b, "0", "run.json")))
-                  ["model_parameters"] for b in BACKENDS}
+        counts = {
+            json.load(open(os.path.join(out, "runs", workload, b, "0", "run.json")))[
+                "model_parameters"
+            ]
+            for b in BACKENDS
+        }
         assert len(counts) == 1, workload
 
 
 def test_rerun_skips_finished_runs(study, data_dir, capfd):
     out, _ = study
     before = os.path.getmtime(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json"))
-    code = cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax",
-                     "--out", out, "--data-dir", data_dir, "--no-download"])
+    code = cli.main(
+        [
+            "run",
+            "--profile",
+            "smoke",
+            "--workloads",
+            "mnist_mlp",
+            "--backends",
+            "jax",
+            "--out",
+            out,
+            "--data-dir",
+            data_dir,
+            "--no-download",
+        ]
+    )
     assert code == 0
     assert "done earlier, skipped" in capfd.readouterr().err
-    assert os.path.getmtime(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json")) == before
+    assert (
+        os.path.getmtime(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json")) == before
+    )
 
 
 def test_report_over_the_smoke_runs(study):
@@ -108,11 +143,17 @@ def test_report_over_the_smoke_runs(study):
     mine = [r for r in rows if not r["source"].startswith("2017")]
     # The overview, a time chart per workload, and a metric chart per workload whose runs did not
     # all train on generated data (their accuracy is not drawn).
-    generated = {w for w in registry.WORKLOADS
-                 if all("generated" in r["data_source"] for r in mine if r["workload"] == w)}
-    assert html.count('class="plotly-graph-div"') >= 1 + 2 * len(registry.WORKLOADS) - len(generated)
+    generated = {
+        w
+        for w in registry.WORKLOADS
+        if all("generated" in r["data_source"] for r in mine if r["workload"] == w)
+    }
+    assert html.count('class="plotly-graph-div"') >= 1 + 2 * len(registry.WORKLOADS) - len(
+        generated
+    )
     assert {(r["workload"], r["backend"]) for r in mine} == {
-        (w, b) for w in registry.WORKLOADS for b in BACKENDS}
+        (w, b) for w in registry.WORKLOADS for b in BACKENDS
+    }
 
 
 def test_relative_output_and_data_folders(tmp_path, data_dir, monkeypatch):
@@ -120,10 +161,28 @@ def test_relative_output_and_data_folders(tmp_path, data_dir, monkeypatch):
     kernel in the run folder, so the runner must hand it absolute ones."""
     monkeypatch.chdir(tmp_path)
     relative_data = os.path.relpath(data_dir, str(tmp_path))
-    assert cli.main(["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax",
-                     "--out", "out", "--data-dir", relative_data]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--profile",
+                "smoke",
+                "--workloads",
+                "mnist_mlp",
+                "--backends",
+                "jax",
+                "--out",
+                "out",
+                "--data-dir",
+                relative_data,
+            ]
+        )
+        == 0
+    )
     folder = tmp_path / "out" / "runs" / "mnist_mlp" / "jax" / "0"
     record = json.loads((folder / "run.json").read_text())
     assert record["status"] == "ok" and record["data"]["source"] == "subset"
     assert len(read_epochs(str(folder))) == 2
-    assert os.path.isabs(record["params"]["run_dir"]) and os.path.isabs(record["params"]["data_dir"])
+    assert os.path.isabs(record["params"]["run_dir"]) and os.path.isabs(
+        record["params"]["data_dir"]
+    )

@@ -2,6 +2,7 @@
 file), resolved into a plan beside the built-in workloads, and (slow) examples/imdb_transformer.py
 trained on every backend with its smoke profile, resumed, and shown in the report.
 """
+
 import ast
 import csv
 import json
@@ -18,7 +19,7 @@ from conftest import REPO
 
 EXAMPLE = os.path.join(REPO, "examples", "imdb_transformer.py")
 
-GOOD = '''
+GOOD = """
 import keras
 
 PARAMS = {
@@ -33,7 +34,7 @@ def load_data(params, data_dir):
 
 def build_model(params):
     pass
-'''
+"""
 
 
 def write(tmp_path, text, name="my_model.py"):
@@ -61,19 +62,34 @@ def test_a_model_file_resolves_like_a_profile(tmp_path):
     assert usermodel.resolve(path, "full", {"learning_rate": 1})["params"]["learning_rate"] == 1
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("def load_data(p, d): pass\ndef build_model(p): pass\n", "defines no PARAMS dict"),
-    (GOOD.replace('"full"', '"fast"'), "PARAMS: unknown profile 'fast'"),
-    (GOOD.replace('"full": {"epochs": 3,', '"quick": {"epochs": 3,'), "PARAMS has no `full`"),
-    (GOOD.replace('"epochs": 3, ', ''), "PARAMS['full'] must set epochs"),
-    (GOOD.replace('"epochs": 3', '"epochs": 0'), "PARAMS['full'].epochs: must be a positive integer, got 0"),
-    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"epoch": 1}'), "PARAMS['smoke'].epoch: not in PARAMS['full'] (did you mean 'epochs'?)"),
-    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"units": "8"}'), "PARAMS['smoke'].units: must be of the type"),
-    (GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"seed": 1}'), "PARAMS['smoke'].seed: is set by the runner"),
-    (GOOD.replace("def build_model", "def build"), "defines no function build_model(params)"),
-    (GOOD.replace('"units": 8', '"units": UNITS'), "PARAMS must be a literal dict"),
-    (GOOD + "\ndef broken(:\n", "line 17: invalid syntax"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("def load_data(p, d): pass\ndef build_model(p): pass\n", "defines no PARAMS dict"),
+        (GOOD.replace('"full"', '"fast"'), "PARAMS: unknown profile 'fast'"),
+        (GOOD.replace('"full": {"epochs": 3,', '"quick": {"epochs": 3,'), "PARAMS has no `full`"),
+        (GOOD.replace('"epochs": 3, ', ""), "PARAMS['full'] must set epochs"),
+        (
+            GOOD.replace('"epochs": 3', '"epochs": 0'),
+            "PARAMS['full'].epochs: must be a positive integer, got 0",
+        ),
+        (
+            GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"epoch": 1}'),
+            "PARAMS['smoke'].epoch: not in PARAMS['full'] (did you mean 'epochs'?)",
+        ),
+        (
+            GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"units": "8"}'),
+            "PARAMS['smoke'].units: must be of the type",
+        ),
+        (
+            GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"seed": 1}'),
+            "PARAMS['smoke'].seed: is set by the runner",
+        ),
+        (GOOD.replace("def build_model", "def build"), "defines no function build_model(params)"),
+        (GOOD.replace('"units": 8', '"units": UNITS'), "PARAMS must be a literal dict"),
+        (GOOD + "\ndef broken(:\n", "line 17: invalid syntax"),
+    ],
+)
 def test_mistakes_are_one_line_naming_the_file(tmp_path, text, expected):
     path = write(tmp_path, text)
     message = error_of(path)
@@ -83,8 +99,10 @@ def test_mistakes_are_one_line_naming_the_file(tmp_path, text, expected):
 
 def test_overrides_and_names_are_checked(tmp_path):
     path = write(tmp_path, GOOD)
-    assert "override.unit: is neither in the file's PARAMS nor a run setting (did you mean " \
-           "'units'?)" in error_of(path, overrides={"unit": 3})
+    assert (
+        "override.unit: is neither in the file's PARAMS nor a run setting (did you mean "
+        "'units'?)" in error_of(path, overrides={"unit": 3})
+    )
     assert "override.precision: must be one of" in error_of(path, overrides={"precision": "fp8"})
     clash = write(tmp_path, GOOD, name="mnist_mlp.py")
     assert "clashes with the built-in workload mnist_mlp" in error_of(clash)
@@ -96,10 +114,16 @@ def test_model_files_mix_with_built_in_workloads_in_a_plan(tmp_path):
     tokens = usermodel.parse_workloads("mnist_mlp," + path)
     runs = plan.plan("smoke", tokens, ["jax", "torch"])
     assert [(r.workload, r.backend) for r in runs] == [
-        ("mnist_mlp", "jax"), ("mnist_mlp", "torch"), ("my_model", "jax"), ("my_model", "torch")]
+        ("mnist_mlp", "jax"),
+        ("mnist_mlp", "torch"),
+        ("my_model", "jax"),
+        ("my_model", "torch"),
+    ]
     assert runs[2].params["params"]["epochs"] == 1
     assert "allow_generated" not in runs[2].params
-    assert registry.notebook_path("my_model").endswith(os.path.join("notebooks", "user_model.ipynb"))
+    assert registry.notebook_path("my_model").endswith(
+        os.path.join("notebooks", "user_model.ipynb")
+    )
     with pytest.raises(usermodel.UserError, match="listed twice"):
         usermodel.parse_workloads(path + "," + write(tmp_path / "..", GOOD))
     with pytest.raises(usermodel.UserError, match="unknown workload 'mnist'"):
@@ -108,14 +132,29 @@ def test_model_files_mix_with_built_in_workloads_in_a_plan(tmp_path):
 
 def test_cli_dry_run_and_a_bad_file(tmp_path, capsys):
     path = write(tmp_path, GOOD)
-    assert cli.main(["run", "--profile", "smoke", "--workloads", path + ",mnist_mlp",
-                     "--backends", "jax", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--profile",
+                "smoke",
+                "--workloads",
+                path + ",mnist_mlp",
+                "--backends",
+                "jax",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["workload"] for line in lines] == ["my_model", "mnist_mlp"]
     bad = write(tmp_path, GOOD.replace('"batch_size": 16', '"batch_size": -1'), name="bad.py")
     assert cli.main(["run", "--workloads", bad, "--backends", "jax", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "bad.py: PARAMS['full'].batch_size: must be a positive integer" in err[0]
+    assert (
+        len(err) == 1 and "bad.py: PARAMS['full'].batch_size: must be a positive integer" in err[0]
+    )
 
 
 def test_the_example_and_its_notebook_are_valid():
@@ -137,8 +176,20 @@ def test_the_example_trains_on_every_backend_resumes_and_is_reported(tmp_path, d
     if len(backends) < 3:
         pytest.skip("kernels missing: %s" % sorted(set(registry.DEFAULT_BACKENDS) - set(backends)))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "kerasbench.cli", "run", "--profile", "smoke", "--workloads",
-               "examples/imdb_transformer.py", "--backends", ",".join(backends), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "kerasbench.cli",
+        "run",
+        "--profile",
+        "smoke",
+        "--workloads",
+        "examples/imdb_transformer.py",
+        "--backends",
+        ",".join(backends),
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, KERASBENCH_DATA=data_dir)
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -158,8 +209,8 @@ def test_the_example_trains_on_every_backend_resumes_and_is_reported(tmp_path, d
 
     text = report.build_report(out / "runs", out, n_resamples=200).read_text(encoding="utf-8")
     # In the verdict table like the seven, with a verdict (each run has a steady epoch).
-    verdict = text[text.index('id="kb-verdict"'):]
-    verdict = verdict[:verdict.index("</table>")]
+    verdict = text[text.index('id="kb-verdict"') :]
+    verdict = verdict[: verdict.index("</table>")]
     assert "<b>imdb_transformer</b>" in verdict and "no verdict" not in verdict
     with open(str(out / "summary.csv")) as f:
         summary = [r for r in csv.DictReader(f) if r["workload"] == "imdb_transformer"]
@@ -175,18 +226,35 @@ def test_parity_takes_a_model_file(tmp_path, data_dir):
     if len(backends) < 3:
         pytest.skip("kernels missing")
     done = subprocess.run(
-        [sys.executable, "-m", "kerasbench.cli", "parity", "--workloads",
-         "examples/imdb_transformer.py", "--backends", "tensorflow,jax,torch", "--steps", "3",
-         "--profile", "smoke", "--out", str(tmp_path)], cwd=REPO,
-        env=dict(os.environ, KERASBENCH_DATA=data_dir), capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "kerasbench.cli",
+            "parity",
+            "--workloads",
+            "examples/imdb_transformer.py",
+            "--backends",
+            "tensorflow,jax,torch",
+            "--steps",
+            "3",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     result = json.loads((tmp_path / "imdb_transformer" / "jax" / "result.json").read_text())
     assert len(result["dropout_switched_off"]) == 4
     with open(str(tmp_path / "parity.csv")) as f:
         rows = list(csv.DictReader(f))
     assert "token_and_position_embedding" in {
-        r["layer"] for r in rows if r["check"] == "final_weights" and r["passed"] == "False"}
-    assert "weights after training differ most in layer token_and_position_embedding" \
-        in done.stdout
+        r["layer"] for r in rows if r["check"] == "final_weights" and r["passed"] == "False"
+    }
+    assert "weights after training differ most in layer token_and_position_embedding" in done.stdout
     assert [r["passed"] for r in rows if r["check"] == "agrees_with_jax"] == ["True"]
     assert all(r["passed"] == "True" for r in rows if r["check"].startswith("crossload"))

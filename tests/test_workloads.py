@@ -2,6 +2,7 @@
 
 Each backend gets its own process: KERAS_BACKEND is fixed before Keras is imported.
 """
+
 import json
 import os
 import subprocess
@@ -18,15 +19,26 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Counted by hand from docs/workloads.md's layer stacks (full configuration; the text models with
 # the 57 characters of the lower-cased Nietzsche corpus, fastText with a 30,000-id vocabulary).
 EXPECTED = {
-    "mnist_mlp": 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10,                  # 669,706
-    "mnist_cnn": 320 + 18496 + 9216 * 128 + 128 + 128 * 10 + 10,                     # 1,199,882
-    "cifar10_cnn": 896 + 9248 + 18496 + 36928 + 2304 * 512 + 512 + 5130,             # 1,250,858
-    "imdb_bidirectional_lstm": 20000 * 128 + 2 * 4 * 64 * (128 + 64 + 1) + 129,       # 2,658,945
-    "imdb_fasttext": 30000 * 50 + 51,                                                # 1,500,051
-    "lstm_text_generation": 4 * 128 * (57 + 128 + 1) + 128 * 57 + 57,                 # 102,585
-    "text_generator_keras": (57 * 300 + 4 * 128 * (300 + 128 + 1) + 128 * 57 + 57
-                             + 128 * 512 + 4 * 512 + 512 * 256 + 4 * 256 + 256 * 57 + 57),
+    "mnist_mlp": 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10,  # 669,706
+    "mnist_cnn": 320 + 18496 + 9216 * 128 + 128 + 128 * 10 + 10,  # 1,199,882
+    "cifar10_cnn": 896 + 9248 + 18496 + 36928 + 2304 * 512 + 512 + 5130,  # 1,250,858
+    "imdb_bidirectional_lstm": 20000 * 128 + 2 * 4 * 64 * (128 + 64 + 1) + 129,  # 2,658,945
+    "imdb_fasttext": 30000 * 50 + 51,  # 1,500,051
+    "lstm_text_generation": 4 * 128 * (57 + 128 + 1) + 128 * 57 + 57,  # 102,585
+    "text_generator_keras": (
+        57 * 300
+        + 4 * 128 * (300 + 128 + 1)
+        + 128 * 57
+        + 57
+        + 128 * 512
+        + 4 * 512
+        + 512 * 256
+        + 4 * 256
+        + 256 * 57
+        + 57
+    ),
 }
+
 
 def build_counts(backend):
     script = r"""
@@ -52,10 +64,12 @@ print(json.dumps({"backend": compat.backend_name(),
     spec = kernels.find(backend)
     if spec is not None:  # the kernel's own Python and environment (CNTK: Python 3.6, Keras 2.3.1)
         python, env = spec.argv[0], kernels.process_env(spec)
-    env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.path.join(REPO, "lib"))
-    out = subprocess.check_output([python, "-c", script], env=env, universal_newlines=True,
-                                  timeout=300)
+    env.update(
+        KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.path.join(REPO, "lib")
+    )
+    out = subprocess.check_output(
+        [python, "-c", script], env=env, universal_newlines=True, timeout=300
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -2,6 +2,7 @@
 
 A user mistake is one line on stderr and exit code 2, never a traceback.
 """
+
 import argparse
 import os
 import sys
@@ -17,45 +18,75 @@ def _run(args):
     from kerasbench.study import executors, kernels, params, plan, preflight, runner, usermodel
 
     workloads = usermodel.parse_workloads(args.workloads)
-    backends = plan.parse_list(args.backends, list(registry.DEFAULT_BACKENDS)
-                                 if args.backends in (None, "") else list(registry.BACKENDS),
-                                 "backend")
+    backends = plan.parse_list(
+        args.backends,
+        list(registry.DEFAULT_BACKENDS) if args.backends in (None, "") else list(registry.BACKENDS),
+        "backend",
+    )
     overrides = dict(params.parse_override(s) for s in args.set or [])
-    runs = plan.plan(args.profile, workloads, backends, args.repeats, args.seed, overrides,
-                       allow_generated=args.allow_generated, params_dir=args.params_dir,
-                       config=args.config)
-    executor = executors.make(args.executor, jobs=args.jobs, address=args.address,
-                              cpus_per_run=args.cpus_per_run)
+    runs = plan.plan(
+        args.profile,
+        workloads,
+        backends,
+        args.repeats,
+        args.seed,
+        overrides,
+        allow_generated=args.allow_generated,
+        params_dir=args.params_dir,
+        config=args.config,
+    )
+    executor = executors.make(
+        args.executor, jobs=args.jobs, address=args.address, cpus_per_run=args.cpus_per_run
+    )
     if args.dry_run:
         for spec in runs:
             print(plan.plan_json(spec))
         return 0
     data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(data_dir,
-                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
+    preflight.check_data_dir(
+        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
+    )
     kernels.require(backends)
     preflight.check_output_dir(args.out)
     with preflight.lock_output(args.out):  # one runner per --out, from here to the last run
-        preflight.check_data(runs, data_dir, download=not args.no_download,
-                             warn=lambda line: print(line, file=sys.stderr))
-        print("kerasbench: %d runs (%s profile) into %s; data from %s" % (
-            len(runs), args.profile, os.path.join(args.out, "runs"), data_dir), file=sys.stderr)
+        preflight.check_data(
+            runs,
+            data_dir,
+            download=not args.no_download,
+            warn=lambda line: print(line, file=sys.stderr),
+        )
+        print(
+            "kerasbench: %d runs (%s profile) into %s; data from %s"
+            % (len(runs), args.profile, os.path.join(args.out, "runs"), data_dir),
+            file=sys.stderr,
+        )
         if hasattr(executor, "start"):
             executor.start()  # Ray: start or join the cluster now, so its errors come first
-        print("kerasbench: executor %s: %s" % (executor.name, executor.describe()),
-              file=sys.stderr)
-        records = runner.run_matrix(runs, args.out, data_dir, timeout=args.timeout,
-                                    force=args.force, executor=executor)
+        print("kerasbench: executor %s: %s" % (executor.name, executor.describe()), file=sys.stderr)
+        records = runner.run_matrix(
+            runs, args.out, data_dir, timeout=args.timeout, force=args.force, executor=executor
+        )
     failed = [r for r in records if r["status"] != "ok"]
     from kerasbench.study import progress
+
     print("", file=sys.stderr)
     for line in progress.results_table(records, [plan.run_dir(args.out, spec) for spec in runs]):
         print(line, file=sys.stderr)
-    print("kerasbench: %d of %d runs ok%s" % (
-        len(records) - len(failed), len(records),
-        "; not ok: " + ", ".join("%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"],
-                                                     r["status"]) for r in failed)
-        if failed else ""), file=sys.stderr)
+    print(
+        "kerasbench: %d of %d runs ok%s"
+        % (
+            len(records) - len(failed),
+            len(records),
+            "; not ok: "
+            + ", ".join(
+                "%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"], r["status"])
+                for r in failed
+            )
+            if failed
+            else "",
+        ),
+        file=sys.stderr,
+    )
     print("next: " + progress.next_command(args.out, _program()), file=sys.stderr)
     return 1 if failed else 0
 
@@ -79,20 +110,39 @@ def _harness(args):
     preflight.check_output_dir(args.out)
     data_dir = datafiles.data_dir(args.data_dir)
     # The same data checks as `run`: a mistyped folder or a corrupt file is one line, not a run.
-    preflight.check_data_dir(data_dir,
-                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
-    preflight.check_data(plan.plan(args.profile, [args.workload], [args.backend],
-                                   overrides=overrides), data_dir,
-                         warn=lambda line: print(line, file=sys.stderr))
-    rows = harness.measure(args.workload, args.backend, args.profile, args.pairs, args.out,
-                           data_dir, overrides=overrides)
+    preflight.check_data_dir(
+        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
+    )
+    preflight.check_data(
+        plan.plan(args.profile, [args.workload], [args.backend], overrides=overrides),
+        data_dir,
+        warn=lambda line: print(line, file=sys.stderr),
+    )
+    rows = harness.measure(
+        args.workload,
+        args.backend,
+        args.profile,
+        args.pairs,
+        args.out,
+        data_dir,
+        overrides=overrides,
+    )
     for row in rows:
-        print("pair %(pair)d %(harness)-9s %(status)s: wall %(wall_seconds).2f s, "
-              "steady epoch %(steady_epoch_seconds)s s" % row)
+        print(
+            "pair %(pair)d %(harness)-9s %(status)s: wall %(wall_seconds).2f s, "
+            "steady epoch %(steady_epoch_seconds)s s" % row
+        )
     r = harness.ratios(rows)
-    print("papermill / plain over %d pairs: wall time x%s (median), steady epoch x%s (median); "
-          "rows in %s" % (r["pairs"], _fmt(r["median_wall_ratio"]), _fmt(r["median_steady_ratio"]),
-                          os.path.join(args.out, "harness.csv")))
+    print(
+        "papermill / plain over %d pairs: wall time x%s (median), steady epoch x%s (median); "
+        "rows in %s"
+        % (
+            r["pairs"],
+            _fmt(r["median_wall_ratio"]),
+            _fmt(r["median_steady_ratio"]),
+            os.path.join(args.out, "harness.csv"),
+        )
+    )
     return 0 if r["pairs"] == args.pairs else 1
 
 
@@ -104,20 +154,36 @@ def _profile(args):
     plan.parse_list(args.workload, list(registry.WORKLOADS), "workload")
     plan.parse_list(args.backend, list(registry.BACKENDS), "backend")
     if args.steps < 2 or args.repeats < 1:
-        raise UserError("--steps must be at least 2 and --repeats at least 1, got %d and %d"
-                        % (args.steps, args.repeats))
+        raise UserError(
+            "--steps must be at least 2 and --repeats at least 1, got %d and %d"
+            % (args.steps, args.repeats)
+        )
     overrides = dict(params.parse_override(s) for s in args.set or [])
     kernels.require([args.backend])
     data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(data_dir,
-                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
-    preflight.check_data(plan.plan(args.profile, [args.workload], [args.backend],
-                                   overrides=overrides, config=args.config), data_dir,
-                         download=not args.no_download,
-                         warn=lambda line: print(line, file=sys.stderr))
-    record = profile_mod.profile(args.workload, args.backend, args.out, profile=args.profile,
-                                 config=args.config, steps=args.steps, repeats=args.repeats,
-                                 overrides=overrides, data_dir=data_dir, timeout=args.timeout)
+    preflight.check_data_dir(
+        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
+    )
+    preflight.check_data(
+        plan.plan(
+            args.profile, [args.workload], [args.backend], overrides=overrides, config=args.config
+        ),
+        data_dir,
+        download=not args.no_download,
+        warn=lambda line: print(line, file=sys.stderr),
+    )
+    record = profile_mod.profile(
+        args.workload,
+        args.backend,
+        args.out,
+        profile=args.profile,
+        config=args.config,
+        steps=args.steps,
+        repeats=args.repeats,
+        overrides=overrides,
+        data_dir=data_dir,
+        timeout=args.timeout,
+    )
     print(profile_mod.describe(record))
     print("written: %s" % os.path.join(args.out, profile_mod.PROFILE_JSON))
     return 0 if record.get("status") == "ok" else 1
@@ -139,14 +205,27 @@ def _parity(args):
     kernels.require(backends)
     preflight.check_output_dir(args.out)
     data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(data_dir,
-                             given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV)))
-    preflight.check_data(plan.plan(args.profile, workloads, backends[:1], overrides=overrides),
-                         data_dir, warn=lambda line: print(line, file=sys.stderr))
-    rows = parity.check(workloads, backends, args.steps, args.out, os.path.abspath(data_dir),
-                        profile=args.profile, overrides=overrides,
-                        eval_samples=args.eval_samples, timeout=args.timeout, perturb=perturb,
-                        say=lambda line: print(line, file=sys.stderr))
+    preflight.check_data_dir(
+        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
+    )
+    preflight.check_data(
+        plan.plan(args.profile, workloads, backends[:1], overrides=overrides),
+        data_dir,
+        warn=lambda line: print(line, file=sys.stderr),
+    )
+    rows = parity.check(
+        workloads,
+        backends,
+        args.steps,
+        args.out,
+        os.path.abspath(data_dir),
+        profile=args.profile,
+        overrides=overrides,
+        eval_samples=args.eval_samples,
+        timeout=args.timeout,
+        perturb=perturb,
+        say=lambda line: print(line, file=sys.stderr),
+    )
     parity_report.write_html(args.out, os.path.join(args.out, parity.PARITY_HTML))
     failed = parity.failures(rows)
     for line in failed:
@@ -157,12 +236,20 @@ def _parity(args):
         if r["check"] == "run" and r["passed"] == "":
             print("SKIP %s on %s: %s" % (r["workload"], r["backend"], r["note"] or r["value"]))
     compared = sorted({(r["workload"], r["backend"]) for r in rows if r["check"] != "run"})
-    print("kerasbench parity: %d of %d comparisons within tolerance%s; %s" % (
-        len(compared) - len([k for k in compared if any(line.startswith("%s on %s vs" % k)
-                                                        for line in failed)]),
-        len(compared), "" if len(compared) == len({(r["workload"], r["backend"]) for r in rows})
-        else " (the others did not run or could not join)",
-        os.path.join(args.out, parity.PARITY_CSV)))
+    print(
+        "kerasbench parity: %d of %d comparisons within tolerance%s; %s"
+        % (
+            len(compared)
+            - len(
+                [k for k in compared if any(line.startswith("%s on %s vs" % k) for line in failed)]
+            ),
+            len(compared),
+            ""
+            if len(compared) == len({(r["workload"], r["backend"]) for r in rows})
+            else " (the others did not run or could not join)",
+            os.path.join(args.out, parity.PARITY_CSV),
+        )
+    )
     return 1 if failed else 0
 
 
@@ -171,8 +258,13 @@ def _report(args):
 
     runs_dir = args.runs or os.path.join(args.out, "runs")
     try:
-        path = report.build_report(runs_dir, args.out, references=args.reference,
-                                   n_resamples=args.resamples, seed=args.seed)
+        path = report.build_report(
+            runs_dir,
+            args.out,
+            references=args.reference,
+            n_resamples=args.resamples,
+            seed=args.seed,
+        )
     except report.ReportError as e:
         raise UserError(str(e))
     print(path)
@@ -184,14 +276,17 @@ def _kernels(args):
 
     if args.action == "install":
         backends = args.backends.split(",") if args.backends else list(registry.DEFAULT_BACKENDS)
-        for name, path in kernels.install(backends, python=args.python,
-                                          ld_library_path=args.ld_library_path, user=args.user):
+        for name, path in kernels.install(
+            backends, python=args.python, ld_library_path=args.ld_library_path, user=args.user
+        ):
             print("installed %s in %s" % (name, path))
     else:
         for backend in registry.BACKENDS:
             spec = kernels.find(backend)
-            print("%-22s %s" % (kernels.kernel_name(backend),
-                                spec.argv[0] if spec else "(not installed)"))
+            print(
+                "%-22s %s"
+                % (kernels.kernel_name(backend), spec.argv[0] if spec else "(not installed)")
+            )
     return 0
 
 
@@ -241,66 +336,124 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(
         prog="kerasbench",
-        description="Which Keras backend trains my model fastest, and does it learn the same?")
+        description="Which Keras backend trains my model fastest, and does it learn the same?",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train the matrix of workloads x backends x repeats")
-    run.add_argument("--profile", choices=registry.PROFILES, default="quick",
-                     help="smoke: seconds per run; quick: minutes for the matrix; full: 2017")
-    run.add_argument("--workloads", default="all",
-                     help="comma-separated names and model files (path/to/my_model.py), or all")
-    run.add_argument("--backends", default=None,
-                     help="comma-separated: tensorflow,jax,torch (default) and cntk")
+    run.add_argument(
+        "--profile",
+        choices=registry.PROFILES,
+        default="quick",
+        help="smoke: seconds per run; quick: minutes for the matrix; full: 2017",
+    )
+    run.add_argument(
+        "--workloads",
+        default="all",
+        help="comma-separated names and model files (path/to/my_model.py), or all",
+    )
+    run.add_argument(
+        "--backends", default=None, help="comma-separated: tensorflow,jax,torch (default) and cntk"
+    )
     run.add_argument("--repeats", type=int, default=1, help="runs per workload and backend")
-    run.add_argument("--seed", type=_non_negative_int, default=0,
-                     help="seed of repeat 0; repeat r gets seed+r")
+    run.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="seed of repeat 0; repeat r gets seed+r"
+    )
     run.add_argument("--out", default=DEFAULT_OUT, help="output folder (runs go in OUT/runs)")
-    run.add_argument("--data-dir", default=None,
-                     help="data folder (default $KERASBENCH_DATA, else ~/.keras/datasets)")
-    run.add_argument("--allow-generated", action="store_true",
-                     help="train on generated data where a dataset is missing, also in full")
+    run.add_argument(
+        "--data-dir",
+        default=None,
+        help="data folder (default $KERASBENCH_DATA, else ~/.keras/datasets)",
+    )
+    run.add_argument(
+        "--allow-generated",
+        action="store_true",
+        help="train on generated data where a dataset is missing, also in full",
+    )
     run.add_argument("--no-download", action="store_true", help="never download a missing file")
-    run.add_argument("--config", default="default",
-                     help="configuration label(s), comma-separated: default, tuned, compiled "
-                          "(params/configs.yaml), or a free label for --set settings")
-    run.add_argument("--params-dir", default=None,
-                     help="folder of <workload>.yaml files (default: the project's params/)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="override a parameter for every workload (repeatable)")
-    run.add_argument("--timeout", type=_seconds, default=None,
-                     help="seconds per run (default 21600, 6 hours): a run past it is killed "
-                          "and recorded as timeout")
-    run.add_argument("--force", action="store_true",
-                     help="retrain runs that finished ok, and replace finished runs of another "
-                          "plan in --out")
-    run.add_argument("--executor", choices=("local", "ray"), default="local",
-                     help="local: on this host (default: one run at a time); ray: each run a Ray "
-                          "task, on a local Ray instance or the cluster at --address")
-    run.add_argument("--jobs", type=int, default=None,
-                     help="runs at a time (local: default 1; each on its own GPU, or its share "
-                          "of the CPU cores without GPUs; ray: default as many as fit)")
-    run.add_argument("--address", default=None,
-                     help="Ray cluster to join (e.g. HEAD:6379 or auto; default: start a local one)")
-    run.add_argument("--cpus-per-run", type=int, default=None,
-                     help="ray: CPUs each run asks for, and its thread cap (default 1; GPU runs "
-                          "are capped only when this is given)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the resolved plan as JSON lines and train nothing")
+    run.add_argument(
+        "--config",
+        default="default",
+        help="configuration label(s), comma-separated: default, tuned, compiled "
+        "(params/configs.yaml), or a free label for --set settings",
+    )
+    run.add_argument(
+        "--params-dir",
+        default=None,
+        help="folder of <workload>.yaml files (default: the project's params/)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter for every workload (repeatable)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        help="seconds per run (default 21600, 6 hours): a run past it is killed "
+        "and recorded as timeout",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain runs that finished ok, and replace finished runs of another plan in --out",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: on this host (default: one run at a time); ray: each run a Ray "
+        "task, on a local Ray instance or the cluster at --address",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at a time (local: default 1; each on its own GPU, or its share "
+        "of the CPU cores without GPUs; ray: default as many as fit)",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join (e.g. HEAD:6379 or auto; default: start a local one)",
+    )
+    run.add_argument(
+        "--cpus-per-run",
+        type=int,
+        default=None,
+        help="ray: CPUs each run asks for, and its thread cap (default 1; GPU runs "
+        "are capped only when this is given)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved plan as JSON lines and train nothing",
+    )
     run.set_defaults(func=_run)
 
     rep = sub.add_parser("report", help="analyse the runs and write OUT/report.html")
     rep.add_argument("--out", default=DEFAULT_OUT, help="folder for report.html and summary.csv")
     rep.add_argument("--runs", default=None, help="runs folder (default OUT/runs)")
-    rep.add_argument("--reference", action="append", default=None, metavar="DIR",
-                     help="a reference folder of logs in the 2017 format, labelled by its "
-                          "source.yaml or its folder name; repeat for several (default: the "
-                          "2017 K80 logs shipped with kerasbench)")
+    rep.add_argument(
+        "--reference",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="a reference folder of logs in the 2017 format, labelled by its "
+        "source.yaml or its folder name; repeat for several (default: the "
+        "2017 K80 logs shipped with kerasbench)",
+    )
     rep.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     rep.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed")
     rep.set_defaults(func=_report)
 
-    har = sub.add_parser("harness", help="what papermill costs: one workload through papermill "
-                         "and as a plain Python process, alternated")
+    har = sub.add_parser(
+        "harness",
+        help="what papermill costs: one workload through papermill "
+        "and as a plain Python process, alternated",
+    )
     har.add_argument("--workload", default="mnist_mlp")
     har.add_argument("--backend", default="jax")
     har.add_argument("--profile", choices=registry.PROFILES, default="quick")
@@ -310,37 +463,72 @@ def build_parser():
     har.add_argument("--out", default=os.path.join(DEFAULT_OUT, "harness"))
     har.set_defaults(func=_harness)
 
-    par = sub.add_parser("parity", help="does each backend learn the same? same initial weights, "
-                         "same batches: per-step loss, weights and predictions against the first "
-                         "backend")
-    par.add_argument("--workloads", default="mnist_mlp,mnist_cnn,imdb_fasttext",
-                     help="comma-separated names, or all")
-    par.add_argument("--backends", default="tensorflow,jax,torch",
-                     help="comma-separated; the first is the reference")
-    par.add_argument("--steps", type=_positive_int, default=10,
-                     help="training steps (batches); the tolerances assume few (see parity.py)")
+    par = sub.add_parser(
+        "parity",
+        help="does each backend learn the same? same initial weights, "
+        "same batches: per-step loss, weights and predictions against the first "
+        "backend",
+    )
+    par.add_argument(
+        "--workloads",
+        default="mnist_mlp,mnist_cnn,imdb_fasttext",
+        help="comma-separated names, or all",
+    )
+    par.add_argument(
+        "--backends",
+        default="tensorflow,jax,torch",
+        help="comma-separated; the first is the reference",
+    )
+    par.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=10,
+        help="training steps (batches); the tolerances assume few (see parity.py)",
+    )
     par.add_argument("--out", default=os.path.join(DEFAULT_OUT, "parity"))
-    par.add_argument("--profile", choices=registry.PROFILES, default="quick",
-                     help="the parameters (data subset, batch size, model) of this profile")
-    par.add_argument("--eval-samples", type=_positive_int, default=1000,
-                     help="test samples whose predictions are compared")
+    par.add_argument(
+        "--profile",
+        choices=registry.PROFILES,
+        default="quick",
+        help="the parameters (data subset, batch size, model) of this profile",
+    )
+    par.add_argument(
+        "--eval-samples",
+        type=_positive_int,
+        default=1000,
+        help="test samples whose predictions are compared",
+    )
     par.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
     par.add_argument("--data-dir", default=None)
-    par.add_argument("--timeout", type=_seconds, default=1800.0,
-                     help="seconds per backend process (default 1800)")
+    par.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=1800.0,
+        help="seconds per backend process (default 1800)",
+    )
     # Tests only: BACKEND:LAYER_NAME[:SCALE] perturbs one layer's initial weights on one backend.
     par.add_argument("--perturb", default=None, help=argparse.SUPPRESS)
     par.set_defaults(func=_parity)
 
-    pro = sub.add_parser("profile", help="where a Keras step's time goes: fit as the study runs "
-                         "it, without callbacks, with data on the device, a whole epoch per call, "
-                         "the bare step (one fresh kernel process)")
+    pro = sub.add_parser(
+        "profile",
+        help="where a Keras step's time goes: fit as the study runs "
+        "it, without callbacks, with data on the device, a whole epoch per call, "
+        "the bare step (one fresh kernel process)",
+    )
     pro.add_argument("--workload", required=True)
     pro.add_argument("--backend", required=True)
-    pro.add_argument("--config", default="default",
-                     help="configuration whose settings the default fit uses (params/configs.yaml)")
-    pro.add_argument("--profile", choices=registry.PROFILES, default="full",
-                     help="parameter profile: model sizes and data (default full)")
+    pro.add_argument(
+        "--config",
+        default="default",
+        help="configuration whose settings the default fit uses (params/configs.yaml)",
+    )
+    pro.add_argument(
+        "--profile",
+        choices=registry.PROFILES,
+        default="full",
+        help="parameter profile: model sizes and data (default full)",
+    )
     pro.add_argument("--steps", type=int, default=100, help="training steps per timed pass")
     pro.add_argument("--repeats", type=int, default=3, help="timed passes per variant (median)")
     pro.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")

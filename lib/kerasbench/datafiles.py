@@ -9,6 +9,7 @@ A file is good when its SHA-256 is the one Keras checks, or when the data folder
 Keras' (the offline mnist.npz and imdb.npz) is accepted. Only the host downloads (`ensure`):
 a timed kernel should not touch the network.
 """
+
 import collections
 import hashlib
 import io
@@ -26,18 +27,48 @@ _KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # The files each dataset needs, with the SHA-256 Keras checks. Keras checks imdb_word_index.json
 # by MD5 (bfafd718...); this SHA-256 is of the same bytes. Keras gives no hash for nietzsche.txt:
 # this one is of the copy whose length, lower-cased, is Keras' printed `corpus length: 600893`.
-FILES = collections.OrderedDict([
-    ("mnist", (DataFile("mnist.npz",
-                        "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),)),
-    ("imdb", (DataFile("imdb.npz",
-                       "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
-              DataFile("imdb_word_index.json",
-                       "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6"))),
-    ("cifar10", (DataFile("cifar-10-python.tar.gz",
-                          "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),)),
-    ("nietzsche", (DataFile("nietzsche.txt",
-                            "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"),)),
-])
+FILES = collections.OrderedDict(
+    [
+        (
+            "mnist",
+            (
+                DataFile(
+                    "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+                ),
+            ),
+        ),
+        (
+            "imdb",
+            (
+                DataFile(
+                    "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
+                ),
+                DataFile(
+                    "imdb_word_index.json",
+                    "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6",
+                ),
+            ),
+        ),
+        (
+            "cifar10",
+            (
+                DataFile(
+                    "cifar-10-python.tar.gz",
+                    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+                ),
+            ),
+        ),
+        (
+            "nietzsche",
+            (
+                DataFile(
+                    "nietzsche.txt",
+                    "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647",
+                ),
+            ),
+        ),
+    ]
+)
 
 # Where a missing file is downloaded from. A module-level dict so a mirror (or a test's local
 # server) can replace an entry; `ensure(..., base_url=...)` overrides all of them at once.
@@ -67,7 +98,12 @@ class DataError(Exception):
 def error(path, problem, why):
     folder = os.path.dirname(os.path.abspath(path))
     message = "%s: %s; put a good copy of %s in %s (or set %s to a folder that has one)" % (
-        path, why, os.path.basename(path), folder, DATA_ENV)
+        path,
+        why,
+        os.path.basename(path),
+        folder,
+        DATA_ENV,
+    )
     err = DataError(" ".join(message.split()))  # one line, whatever `why` held
     err.path, err.problem = path, problem
     return err
@@ -138,13 +174,20 @@ def _check(data_file, folder):
         return "ok", ""
     if listed:
         return "corrupt", "SHA-256 %s... matches neither Keras' %s... nor the %s... in %s" % (
-            digest[:12], data_file.sha256[:12], listed[:12], SUMS_FILE)
+            digest[:12],
+            data_file.sha256[:12],
+            listed[:12],
+            SUMS_FILE,
+        )
     return "corrupt", "SHA-256 %s... is not Keras' %s... and %s lists no other hash" % (
-        digest[:12], data_file.sha256[:12], SUMS_FILE)
+        digest[:12],
+        data_file.sha256[:12],
+        SUMS_FILE,
+    )
 
 
 def status(dataset, folder):
-    """"ok", "missing" or "corrupt" for a dataset's files, without downloading anything.
+    """ "ok", "missing" or "corrupt" for a dataset's files, without downloading anything.
     A corrupt file wins over a missing one: it needs the user, a missing one only a download."""
     states = [_check(f, folder)[0] for f in files(dataset)]
     for state in ("corrupt", "missing"):
@@ -168,8 +211,9 @@ def ensure(dataset, folder, download=True, base_url=None):
         if state == "missing":
             if not download:
                 raise error(path, "missing", "missing")
-            url = (base_url.rstrip("/") + "/" + data_file.name if base_url
-                   else ORIGINS[data_file.name])
+            url = (
+                base_url.rstrip("/") + "/" + data_file.name if base_url else ORIGINS[data_file.name]
+            )
             _download(url, path, data_file)
         elif state == "corrupt":
             raise error(path, "corrupt", why)
@@ -188,8 +232,11 @@ def _download(url, path, data_file):
             os.makedirs(folder)
         fd, tmp = tempfile.mkstemp(prefix="." + data_file.name + ".", suffix=".part", dir=folder)
     except (IOError, OSError) as e:
-        raise error(path, "download failed", "missing, and %s cannot be written (%s)"
-                     % (folder, e.strerror or e))
+        raise error(
+            path,
+            "download failed",
+            "missing, and %s cannot be written (%s)" % (folder, e.strerror or e),
+        )
     sys.stderr.write("kerasbench: downloading %s to %s\n" % (url, path))
     digest = hashlib.sha256()
     try:
@@ -204,8 +251,12 @@ def _download(url, path, data_file):
         got = digest.hexdigest()
         listed = _folder_sums(folder).get(data_file.name)
         if got != data_file.sha256 and got != listed:
-            raise error(path, "download failed", "missing, and the download from %s has SHA-256 "
-                         "%s..., not %s..." % (url, got[:12], data_file.sha256[:12]))
+            raise error(
+                path,
+                "download failed",
+                "missing, and the download from %s has SHA-256 "
+                "%s..., not %s..." % (url, got[:12], data_file.sha256[:12]),
+            )
         os.rename(tmp, path)
     except DataError:
         remove(tmp)
@@ -216,8 +267,7 @@ def _download(url, path, data_file):
             why = "HTTP %s %s" % (e.code, getattr(e, "reason", ""))
         else:
             why = getattr(e, "reason", None) or e
-        raise error(path, "download failed", "missing, and downloading %s failed (%s)"
-                     % (url, why))
+        raise error(path, "download failed", "missing, and downloading %s failed (%s)" % (url, why))
     except BaseException:  # Ctrl-C: leave nothing behind, then stop
         remove(tmp)
         raise

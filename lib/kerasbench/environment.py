@@ -3,6 +3,7 @@
 Called inside the kernel (after Keras is imported) for the framework versions and GPU, and on the
 host for the git commit. Nothing here imports a framework that is not already loaded.
 """
+
 import os
 import platform
 import socket
@@ -29,9 +30,14 @@ def _nvidia_smi():
     """
     try:
         out = subprocess.check_output(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version,uuid",
-             "--format=csv,noheader,nounits"],
-            stderr=subprocess.DEVNULL, universal_newlines=True, timeout=20,
+            [
+                "nvidia-smi",
+                "--query-gpu=name,memory.total,driver_version,uuid",
+                "--format=csv,noheader,nounits",
+            ],
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+            timeout=20,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -48,14 +54,27 @@ def _nvidia_smi():
         memory = int(float(memory))
     except ValueError:
         memory = None
-    return {"gpu": name, "gpu_count": len(rows), "gpu_memory_mb": memory, "driver": driver,
-            "gpu_uuid": row[3] if len(row) > 3 else None}
+    return {
+        "gpu": name,
+        "gpu_count": len(rows),
+        "gpu_memory_mb": memory,
+        "driver": driver,
+        "gpu_uuid": row[3] if len(row) > 3 else None,
+    }
 
 
 def device():
-    info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "gpu": None, "gpu_count": 0,
-            "gpu_memory_mb": None, "driver": None, "gpu_uuid": None, "machine": platform.machine(),
-            "host": socket.gethostname()}
+    info = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "gpu": None,
+        "gpu_count": 0,
+        "gpu_memory_mb": None,
+        "driver": None,
+        "gpu_uuid": None,
+        "machine": platform.machine(),
+        "host": socket.gethostname(),
+    }
     smi = _nvidia_smi()
     if smi:
         info.update(smi)
@@ -72,8 +91,14 @@ def framework_versions(backend):
     import keras
     import numpy
 
-    info = {"python": platform.python_version(), "keras": keras.__version__,
-            "numpy": numpy.__version__, "backend_framework": None, "cuda": None, "cudnn": None}
+    info = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "backend_framework": None,
+        "cuda": None,
+        "cudnn": None,
+    }
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -85,7 +110,9 @@ def framework_versions(backend):
         import jax
         import jaxlib
 
-        info["backend_framework"] = "jax " + jax.__version__ + " (jaxlib " + jaxlib.__version__ + ")"
+        info["backend_framework"] = (
+            "jax " + jax.__version__ + " (jaxlib " + jaxlib.__version__ + ")"
+        )
         devices = jax.devices()
         info["jax_devices"] = [str(d) for d in devices]
         if devices and devices[0].platform == "gpu":
@@ -116,11 +143,17 @@ def git_commit(repo_dir):
     """The commit the code ran from, with '+dirty' when the tree had uncommitted changes."""
     try:
         commit = subprocess.check_output(
-            ["git", "rev-parse", "HEAD"], cwd=repo_dir, stderr=subprocess.DEVNULL,
-            universal_newlines=True).strip()
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo_dir,
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+        ).strip()
         dirty = subprocess.check_output(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_dir,
-            stderr=subprocess.DEVNULL, universal_newlines=True).strip()
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo_dir,
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+        ).strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")

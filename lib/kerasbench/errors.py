@@ -12,7 +12,7 @@ def one_line(text, limit=500):
     `limit` characters: what a status line or run.json's `error` shows."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     line = lines[-1] if lines else str(text)
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class StudyStopped(UserError):

@@ -7,6 +7,7 @@ run it with the backend's Python and KERAS_BACKEND set, as a kernel would be.
 
     python -m kerasbench.plain NOTEBOOK PARAMETERS_JSON
 """
+
 import ast
 import json
 import sys
@@ -15,8 +16,11 @@ import sys
 def code_cells(notebook_path):
     with open(notebook_path) as f:
         notebook = json.load(f)
-    return [(i, "".join(cell["source"])) for i, cell in enumerate(notebook["cells"])
-            if cell["cell_type"] == "code"]
+    return [
+        (i, "".join(cell["source"]))
+        for i, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code"
+    ]
 
 
 def run(notebook_path, parameters):
@@ -25,9 +29,15 @@ def run(notebook_path, parameters):
     declared = assigned_names(cells[0][1]) if cells else []
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
-        raise SystemExit("kerasbench.plain: unknown parameter%s %s: %s declares %s" % (
-            "" if len(unknown) == 1 else "s", ", ".join(unknown), notebook_path,
-            ", ".join(declared)))
+        raise SystemExit(
+            "kerasbench.plain: unknown parameter%s %s: %s declares %s"
+            % (
+                "" if len(unknown) == 1 else "s",
+                ", ".join(unknown),
+                notebook_path,
+                ", ".join(declared),
+            )
+        )
     namespace = {"__name__": "__main__"}
     for n, (index, source) in enumerate(cells):
         exec(compile(source, "%s[cell %d]" % (notebook_path, index), "exec"), namespace)
@@ -42,8 +52,13 @@ def assigned_names(source):
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [target.id for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets if isinstance(target, ast.Name)]
+    return [
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
 
 
 def main(argv=None):

@@ -4,6 +4,7 @@ The CLI, the runner, the tests (workloads x backends) and the report labels all 
 so adding a workload is one module, one notebook, one params file and one line here.
 Runs on both sides (no Keras import, Python 3.6 syntax).
 """
+
 import collections
 import os
 
@@ -17,20 +18,28 @@ PROFILES = ("smoke", "quick", "full")
 
 # metric: the column the report follows over training ("val_accuracy" = test accuracy, since the
 # test set is passed as validation data, as in 2017; the text models log training loss only).
-Workload = collections.namedtuple(
-    "Workload", ["name", "title", "datasets", "metric", "text_model"]
-)
+Workload = collections.namedtuple("Workload", ["name", "title", "datasets", "metric", "text_model"])
 
 WORKLOADS = collections.OrderedDict(
     (w.name, w)
     for w in [
-        Workload("imdb_bidirectional_lstm", "IMDb bidirectional LSTM", ("imdb",), "val_accuracy", False),
+        Workload(
+            "imdb_bidirectional_lstm", "IMDb bidirectional LSTM", ("imdb",), "val_accuracy", False
+        ),
         Workload("imdb_fasttext", "IMDb fastText (bigrams)", ("imdb",), "val_accuracy", False),
         Workload("mnist_mlp", "MNIST MLP", ("mnist",), "val_accuracy", False),
         Workload("mnist_cnn", "MNIST CNN", ("mnist",), "val_accuracy", False),
-        Workload("cifar10_cnn", "CIFAR-10 CNN with augmentation", ("cifar10",), "val_accuracy", False),
+        Workload(
+            "cifar10_cnn", "CIFAR-10 CNN with augmentation", ("cifar10",), "val_accuracy", False
+        ),
         Workload("lstm_text_generation", "Nietzsche char-LSTM", ("nietzsche",), "loss", True),
-        Workload("text_generator_keras", "Text generator (embedding, LSTM, two heads)", ("nietzsche",), "main_out_loss", True),
+        Workload(
+            "text_generator_keras",
+            "Text generator (embedding, LSTM, two heads)",
+            ("nietzsche",),
+            "main_out_loss",
+            True,
+        ),
     ]
 )
 

@@ -18,6 +18,7 @@ CNTK kernel imports it).
 file, a wrong type, run.json not an object), so that neither resume nor the report trusts a
 damaged run. run.json schema 1 (before the kernel recorded its code path) is still read.
 """
+
 import collections
 import csv
 import datetime
@@ -49,8 +50,17 @@ STATUSES = ("ok", "failed", "timeout", "nan")
 TORN = EPOCHS_CSV + ": the last row is torn"
 
 # epochs.csv: these leading columns, always, in this order; then any other metric, sorted by name.
-COLUMNS = ["epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second",
-           "loss", "accuracy", "val_loss", "val_accuracy"]
+COLUMNS = [
+    "epoch",
+    "epoch_seconds",
+    "train_seconds",
+    "elapsed_seconds",
+    "samples_per_second",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+]
 
 
 def run_folder(out, workload, backend, config, repeat):
@@ -65,6 +75,7 @@ def now():
 
 
 # --- JSON, atomically -----------------------------------------------------------------------------
+
 
 def read_json(path):
     """The JSON in `path`, or None where it is missing or not JSON (lenient: kernel.pid)."""
@@ -81,8 +92,7 @@ def write_json_atomic(path, data):
     Whatever fails (a full disk: OSError ENOSPC), `path` keeps its old content or stays absent,
     and no temporary file is left behind."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True, default=str)
@@ -103,6 +113,7 @@ def _remove(path):
 
 
 # --- epochs.csv --------------------------------------------------------------------------------
+
 
 def cell(value):
     """One epochs.csv cell: empty for None, repr() for a finite float (round-trips), nan/inf as
@@ -135,8 +146,9 @@ class EpochWriter(object):
             self.fieldnames = COLUMNS + sorted(k for k in row if k not in COLUMNS)
             new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             self._file = open(self.path, "a", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=self.fieldnames,
-                                          extrasaction="ignore", restval="")
+            self._writer = csv.DictWriter(
+                self._file, fieldnames=self.fieldnames, extrasaction="ignore", restval=""
+            )
             if new_file:
                 self._writer.writeheader()
         self._writer.writerow(dict((k, cell(v)) for k, v in row.items()))
@@ -180,8 +192,10 @@ def read_epochs(path):
     rows = []
     for number, cells in enumerate(table[1:], start=1):
         if len(cells) != len(columns):
-            problems.append("%s row %d: %d cells, the header has %d" % (
-                EPOCHS_CSV, number, len(cells), len(columns)))
+            problems.append(
+                "%s row %d: %d cells, the header has %d"
+                % (EPOCHS_CSV, number, len(cells), len(columns))
+            )
             continue
         row, bad = {}, None
         for column, text_value in zip(columns, cells):
@@ -191,8 +205,12 @@ def read_epochs(path):
             try:
                 row[column] = float(text_value)
             except ValueError:
-                bad = "%s row %d: %s is not a number: %r" % (EPOCHS_CSV, number, column,
-                                                             text_value[:40])
+                bad = "%s row %d: %s is not a number: %r" % (
+                    EPOCHS_CSV,
+                    number,
+                    column,
+                    text_value[:40],
+                )
                 break
         if bad:
             problems.append(bad)
@@ -200,23 +218,45 @@ def read_epochs(path):
         rows.append(row)
     epochs = [row["epoch"] for row in rows]
     if epochs != [float(i) for i in range(len(epochs))]:
-        problems.append("%s: the epochs are not numbered 0, 1, 2, ... (%s)" % (
-            EPOCHS_CSV, ", ".join("%g" % e if e is not None else "?" for e in epochs[:8])))
+        problems.append(
+            "%s: the epochs are not numbered 0, 1, 2, ... (%s)"
+            % (EPOCHS_CSV, ", ".join("%g" % e if e is not None else "?" for e in epochs[:8]))
+        )
     return columns, rows, problems
 
 
 # --- run.json ----------------------------------------------------------------------------------
 
-def record(workload, backend, profile, repeat, seed, config, params, status, error, started_at,
-           wall_seconds, kernel_info=None, device=None, git_commit=None, code_path=None,
-           host=None):
+
+def record(
+    workload,
+    backend,
+    profile,
+    repeat,
+    seed,
+    config,
+    params,
+    status,
+    error,
+    started_at,
+    wall_seconds,
+    kernel_info=None,
+    device=None,
+    git_commit=None,
+    code_path=None,
+    host=None,
+):
     """The run.json of one run (docs/design.md). `kernel_info` is what the kernel recorded in
     kernel.json (data, versions, device, backend settings, parameter count, sample, code)."""
     info = kernel_info if isinstance(kernel_info, dict) else {}
     return {
         "schema": SCHEMA,
-        "workload": workload, "backend": backend, "profile": profile,
-        "repeat": repeat, "seed": seed, "config": config,
+        "workload": workload,
+        "backend": backend,
+        "profile": profile,
+        "repeat": repeat,
+        "seed": seed,
+        "config": config,
         "params": params,
         "data": info.get("data"),
         "versions": info.get("versions"),
@@ -224,27 +264,45 @@ def record(workload, backend, profile, repeat, seed, config, params, status, err
         "backend_settings": info.get("backend_settings"),
         "model_parameters": info.get("parameters"),
         "sample": info.get("sample"),
-        "kerasbench": {"version": __version__, "git_commit": git_commit,
-                       "code_path": code_path},
+        "kerasbench": {"version": __version__, "git_commit": git_commit, "code_path": code_path},
         "host": host,
-        "started_at": started_at, "ended_at": now(), "wall_seconds": round(wall_seconds, 3),
-        "status": status, "error": error,
+        "started_at": started_at,
+        "ended_at": now(),
+        "wall_seconds": round(wall_seconds, 3),
+        "status": status,
+        "error": error,
     }
 
 
 _NUMBER = (int, float)
 _TEXT = (str,)
 # run.json keys a reader relies on, with the types they must have (None allowed where listed).
-REQUIRED = collections.OrderedDict([
-    ("workload", _TEXT), ("backend", _TEXT), ("repeat", (int,)), ("status", _TEXT),
-])
-OPTIONAL = collections.OrderedDict([
-    ("seed", (int,)), ("params", (dict,)), ("wall_seconds", _NUMBER),
-    ("schema", (int,)), ("profile", _TEXT), ("config", _TEXT), ("error", _TEXT),
-    ("data", (dict,)), ("versions", (dict,)), ("device", (dict,)),
-    ("backend_settings", (dict,)), ("kerasbench", (dict,)), ("started_at", _TEXT),
-    ("ended_at", _TEXT),
-])
+REQUIRED = collections.OrderedDict(
+    [
+        ("workload", _TEXT),
+        ("backend", _TEXT),
+        ("repeat", (int,)),
+        ("status", _TEXT),
+    ]
+)
+OPTIONAL = collections.OrderedDict(
+    [
+        ("seed", (int,)),
+        ("params", (dict,)),
+        ("wall_seconds", _NUMBER),
+        ("schema", (int,)),
+        ("profile", _TEXT),
+        ("config", _TEXT),
+        ("error", _TEXT),
+        ("data", (dict,)),
+        ("versions", (dict,)),
+        ("device", (dict,)),
+        ("backend_settings", (dict,)),
+        ("kerasbench", (dict,)),
+        ("started_at", _TEXT),
+        ("ended_at", _TEXT),
+    ]
+)
 
 
 def _type_problem(key, value, types, optional):
@@ -253,8 +311,12 @@ def _type_problem(key, value, types, optional):
     if isinstance(value, bool) and bool not in types:
         return "run.json: %s is %r, not %s" % (key, value, _names(types))
     if not isinstance(value, types):
-        return "run.json: %s is %s %r, not %s" % (key, _article(type(value).__name__),
-                                                   _short(value), _names(types))
+        return "run.json: %s is %s %r, not %s" % (
+            key,
+            _article(type(value).__name__),
+            _short(value),
+            _names(types),
+        )
     return None
 
 
@@ -264,8 +326,15 @@ def _names(types):
 
 
 def _article(name):
-    return {"list": "a list", "dict": "an object", "str": "a string", "int": "an integer",
-            "float": "a number", "NoneType": "null", "bool": "a boolean"}.get(name, name)
+    return {
+        "list": "a list",
+        "dict": "an object",
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "NoneType": "null",
+        "bool": "a boolean",
+    }.get(name, name)
 
 
 def _short(value):
@@ -290,12 +359,14 @@ def check_record(data):
         if problem:
             problems.append(problem)
     if isinstance(data.get("schema"), int) and data["schema"] not in READABLE_SCHEMAS:
-        problems.append("run.json: schema %d is not one this kerasbench reads (%s): written by "
-                        "another version" % (data["schema"],
-                                             ", ".join(str(s) for s in READABLE_SCHEMAS)))
+        problems.append(
+            "run.json: schema %d is not one this kerasbench reads (%s): written by "
+            "another version" % (data["schema"], ", ".join(str(s) for s in READABLE_SCHEMAS))
+        )
     if isinstance(data.get("status"), str) and data["status"] not in STATUSES:
-        problems.append("run.json: status %r is not one of %s" % (data["status"],
-                                                                  ", ".join(STATUSES)))
+        problems.append(
+            "run.json: status %r is not one of %s" % (data["status"], ", ".join(STATUSES))
+        )
     return problems
 
 
@@ -369,11 +440,16 @@ def read_run(folder):
         if not os.path.exists(epochs_path):
             problems.append("%s is missing, though run.json says ok" % EPOCHS_CSV)
         else:
-            wanted = (data.get("params") or {}).get("epochs") \
-                if isinstance(data.get("params"), dict) else None
+            wanted = (
+                (data.get("params") or {}).get("epochs")
+                if isinstance(data.get("params"), dict)
+                else None
+            )
             if isinstance(wanted, int) and not isinstance(wanted, bool) and len(epochs) != wanted:
-                problems.append("%s has %d whole row%s, but run.json says ok with %d epochs" % (
-                    EPOCHS_CSV, len(epochs), "" if len(epochs) == 1 else "s", wanted))
+                problems.append(
+                    "%s has %d whole row%s, but run.json says ok with %d epochs"
+                    % (EPOCHS_CSV, len(epochs), "" if len(epochs) == 1 else "s", wanted)
+                )
             elif not epochs:
                 problems.append("%s has no rows, though run.json says ok" % EPOCHS_CSV)
     return Run(folder, data, columns, epochs, problems)

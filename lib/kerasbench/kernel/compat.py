@@ -3,6 +3,7 @@
 The workloads call these helpers and stay identical for every backend. Kernel side: Python 3.6
 syntax, and import this only inside a kernel whose KERAS_BACKEND is already fixed.
 """
+
 import numpy as np
 
 import keras
@@ -43,10 +44,14 @@ def apply_keras_patch(name):
     if not name:
         return ""
     if name not in KERAS_PATCHES:
-        raise ValueError("unknown keras_patch %r (patches: %s)" % (name, ", ".join(KERAS_PATCHES[1:])))
+        raise ValueError(
+            "unknown keras_patch %r (patches: %s)" % (name, ", ".join(KERAS_PATCHES[1:]))
+        )
     if not KERAS3 or backend_name() != "jax":
-        raise ValueError("keras_patch %r patches Keras 3's JAX trainer: this kernel runs %s"
-                         % (name, backend_name()))
+        raise ValueError(
+            "keras_patch %r patches Keras 3's JAX trainer: this kernel runs %s"
+            % (name, backend_name())
+        )
     import jax
     import jax.numpy as jnp
     from keras.src.backend.jax import trainer as jax_trainer
@@ -179,8 +184,10 @@ def lstm(units, implementation=None, **kwargs):
         for key, value in _lstm_options.items():
             kwargs.setdefault(key, value)
         if kwargs.get("use_cudnn") is True and not gpu_available():
-            raise ValueError("use_cudnn=True asks for cuDNN's LSTM, and Keras on %s sees no GPU "
-                             "here: use 'auto' or False" % backend_name())
+            raise ValueError(
+                "use_cudnn=True asks for cuDNN's LSTM, and Keras on %s sees no GPU "
+                "here: use 'auto' or False" % backend_name()
+            )
     return keras.layers.LSTM(units, **kwargs)
 
 
@@ -207,8 +214,13 @@ def gpu_available():
 # when `_cudnn_lstm` fails. The probe counts both, so kernel.json can say what ran, not what
 # was asked for. On JAX and TensorFlow the calls happen when the step is traced, on PyTorch
 # every step. A counter per call; the maths is untouched.
-LSTM_PROBE = {"installed": False, "backend_lstm_calls": 0, "backend_lstm_declined": 0,
-              "torch_cudnn_calls": 0, "torch_cudnn_failed": 0}
+LSTM_PROBE = {
+    "installed": False,
+    "backend_lstm_calls": 0,
+    "backend_lstm_declined": 0,
+    "torch_cudnn_calls": 0,
+    "torch_cudnn_failed": 0,
+}
 
 
 def install_lstm_probe():
@@ -259,8 +271,11 @@ def _install_lstm_probe():
 def _lstm_layers(model):
     found = []
     for layer in getattr(model, "layers", []):
-        for inner in (layer, getattr(layer, "forward_layer", None),
-                      getattr(layer, "backward_layer", None)):
+        for inner in (
+            layer,
+            getattr(layer, "forward_layer", None),
+            getattr(layer, "backward_layer", None),
+        ):
             if inner is not None and type(inner).__name__ == "LSTM" and inner not in found:
                 found.append(inner)
     return found
@@ -275,18 +290,23 @@ def lstm_kernel_report(model):
     if not layers:
         return {"verdict": "no LSTM layers"}
     if not KERAS3:
-        return {"verdict": "not used (Keras 2.3.1 on %s: no use_cudnn; its LSTM runs the "
-                           "backend's own recurrence, implementation=%s)"
-                           % (backend_name(), getattr(layers[0], "implementation", None)),
-                "layers": [{"name": layer.name} for layer in layers]}
+        return {
+            "verdict": "not used (Keras 2.3.1 on %s: no use_cudnn; its LSTM runs the "
+            "backend's own recurrence, implementation=%s)"
+            % (backend_name(), getattr(layers[0], "implementation", None)),
+            "layers": [{"name": layer.name} for layer in layers],
+        }
     from keras.src import backend as keras_backend
 
     rows = []
     for layer in layers:
         cell = layer.cell
         try:
-            ok = bool(keras_backend.cudnn_ok(cell.activation, cell.recurrent_activation,
-                                             layer.unroll, cell.use_bias))
+            ok = bool(
+                keras_backend.cudnn_ok(
+                    cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
+                )
+            )
         except Exception as e:  # a backend without cudnn_ok
             ok = "unknown (%s)" % type(e).__name__
         rows.append({"name": layer.name, "use_cudnn": layer.use_cudnn, "cudnn_conditions_ok": ok})
@@ -294,10 +314,13 @@ def lstm_kernel_report(model):
     if backend_name() == "torch":
         import torch
 
-        report["torch_cudnn"] = {"available": bool(torch.backends.cudnn.is_available()),
-                                 "enabled": bool(torch.backends.cudnn.enabled),
-                                 "version": torch.backends.cudnn.version()
-                                 if torch.backends.cudnn.is_available() else None}
+        report["torch_cudnn"] = {
+            "available": bool(torch.backends.cudnn.is_available()),
+            "enabled": bool(torch.backends.cudnn.enabled),
+            "version": torch.backends.cudnn.version()
+            if torch.backends.cudnn.is_available()
+            else None,
+        }
         cudnn_runs = LSTM_PROBE["torch_cudnn_calls"]
         generic = LSTM_PROBE["backend_lstm_calls"] - cudnn_runs
     else:
@@ -380,8 +403,18 @@ def batch_sequence_base():
     return keras.utils.Sequence
 
 
-def fit(model, x=None, y=None, batch_size=None, epochs=1, validation_data=None, callbacks=None,
-        steps_per_epoch=None, verbose=2, on_device=False):
+def fit(
+    model,
+    x=None,
+    y=None,
+    batch_size=None,
+    epochs=1,
+    validation_data=None,
+    callbacks=None,
+    steps_per_epoch=None,
+    verbose=2,
+    on_device=False,
+):
     """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those).
 
     on_device: arrays go to the accelerator first (to_device); a batch Sequence stays as it is.
@@ -391,11 +424,21 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, validation_data=None, 
         x, y, validation_data = to_device(x), to_device(y), to_device(validation_data)
     if is_sequence and not KERAS3:
         return model.fit_generator(
-            x, steps_per_epoch=steps_per_epoch, epochs=epochs, validation_data=validation_data,
-            callbacks=callbacks, verbose=verbose, shuffle=False, workers=0,
+            x,
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+            workers=0,
         )
-    kwargs = {"epochs": epochs, "validation_data": validation_data, "callbacks": callbacks,
-              "verbose": verbose}
+    kwargs = {
+        "epochs": epochs,
+        "validation_data": validation_data,
+        "callbacks": callbacks,
+        "verbose": verbose,
+    }
     if is_sequence:
         kwargs["steps_per_epoch"] = steps_per_epoch
     else:

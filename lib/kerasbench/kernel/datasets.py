@@ -10,6 +10,7 @@ Where data cannot be had and the run allows it, a loader returns generated data 
 shapes, dtypes and value ranges, labelled "generated". Generated data is only there so the model
 code runs: its accuracy and loss mean nothing.
 """
+
 import collections
 import gzip
 import io
@@ -45,8 +46,10 @@ def _fallback(error, dataset, allow_generated):
     """Re-raises `error`, or prints the one warning line that generated data is used."""
     if not allow_generated:
         raise error
-    sys.stderr.write("kerasbench: warning: %s; using generated %s data (its accuracy means "
-                     "nothing)\n" % (error, dataset))
+    sys.stderr.write(
+        "kerasbench: warning: %s; using generated %s data (its accuracy means "
+        "nothing)\n" % (error, dataset)
+    )
     sys.stderr.flush()
 
 
@@ -68,18 +71,34 @@ def _source_detail(name, counts, full):
 
 
 def _generated_detail(error, counts):
-    return "generated (%s %s): %d/%d" % (os.path.basename(error.path), error.problem,
-                                         counts[0], counts[1])
+    return "generated (%s %s): %d/%d" % (
+        os.path.basename(error.path),
+        error.problem,
+        counts[0],
+        counts[1],
+    )
 
 
 def _unreadable(path, e):
-    return datafiles.error(path, "unreadable", "cannot be read as expected (%s: %s)"
-                  % (type(e).__name__, e))
+    return datafiles.error(
+        path, "unreadable", "cannot be read as expected (%s: %s)" % (type(e).__name__, e)
+    )
 
 
 # Errors that reading a verified but malformed file can raise.
-_READ_ERRORS = (IOError, OSError, ValueError, KeyError, IndexError, TypeError, EOFError,
-                pickle.UnpicklingError, tarfile.TarError, AttributeError, UnicodeDecodeError)
+_READ_ERRORS = (
+    IOError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    EOFError,
+    pickle.UnpicklingError,
+    tarfile.TarError,
+    AttributeError,
+    UnicodeDecodeError,
+)
 
 
 def _first(a, n):
@@ -144,18 +163,20 @@ def _generated_reviews(rng, n, num_words, skip_top, start_char, oov_char, index_
     ends = np.cumsum(lengths)
     reviews = []
     for i, end in enumerate(ends):
-        review = words[end - lengths[i]:end]
+        review = words[end - lengths[i] : end]
         if oov_char is None:
-            review = review[keep[end - lengths[i]:end]]
+            review = review[keep[end - lengths[i] : end]]
         review = review.tolist()
         reviews.append([start_char] + review if start_char is not None else review)
     return _object_array(reviews), labels
 
 
 # Lower-case words the generated text is made of (no real corpus: learnable, meaningless).
-_WORDS = ("the of and to in is that it as not be for which with this all he his a but what "
-          "truth will power morality philosopher spirit free man life good evil soul god "
-          "every must more than one who we our has have himself perhaps itself so may").split()
+_WORDS = (
+    "the of and to in is that it as not be for which with this all he his a but what "
+    "truth will power morality philosopher spirit free man life good evil soul god "
+    "every must more than one who we our has have himself perhaps itself so may"
+).split()
 
 
 def generated_text(n_chars, seed=0):
@@ -181,7 +202,7 @@ def load_mnist(folder, train_samples=0, test_samples=0, allow_generated=False, s
     full = datafiles.SIZES["mnist"]
     counts = _counts("mnist", train_samples, test_samples, full)
     try:
-        path, = _verified("mnist", folder)
+        (path,) = _verified("mnist", folder)
         try:
             # np.load directly: Keras' loader would reject a rebuilt file's hash.
             with np.load(path, allow_pickle=True) as f:
@@ -192,16 +213,32 @@ def load_mnist(folder, train_samples=0, test_samples=0, allow_generated=False, s
         full = (len(x_train), len(x_test))
         counts = _counts("mnist", train_samples, test_samples, full)
         source, detail = _source_detail("mnist.npz", counts, full)
-        return Split(_first(x_train, counts[0]), _first(y_train, counts[0]),
-                     _first(x_test, counts[1]), _first(y_test, counts[1]), source, detail)
+        return Split(
+            _first(x_train, counts[0]),
+            _first(y_train, counts[0]),
+            _first(x_test, counts[1]),
+            _first(y_test, counts[1]),
+            source,
+            detail,
+        )
     except DataError as e:
         _fallback(e, "mnist", allow_generated)
         data = generated_mnist(counts[0], counts[1], seed)
         return Split(*(data + ("generated", _generated_detail(e, counts))))
 
 
-def load_imdb(folder, num_words=None, train_samples=0, test_samples=0, allow_generated=False,
-              seed=0, skip_top=0, start_char=1, oov_char=2, index_from=3):
+def load_imdb(
+    folder,
+    num_words=None,
+    train_samples=0,
+    test_samples=0,
+    allow_generated=False,
+    seed=0,
+    skip_top=0,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
+):
     """IMDb as keras.datasets.imdb.load_data(num_words=...) gives it: x are 1-D object arrays of
     lists of python ints, y int64 labels. The subset is the first N after Keras' shuffle.
     `seed` only shapes generated data: the shuffle is always Keras' (seed 113)."""
@@ -235,7 +272,7 @@ def load_imdb(folder, num_words=None, train_samples=0, test_samples=0, allow_gen
         # Keras then shifts, prefixes and cuts every review; doing it to the subset only gives the
         # same lists for it.
         xs = []
-        for x in list(x_train[:counts[0]]) + list(x_test[:counts[1]]):
+        for x in list(x_train[: counts[0]]) + list(x_test[: counts[1]]):
             x = [w + index_from for w in x]
             if start_char is not None:
                 x = [start_char] + x
@@ -245,9 +282,14 @@ def load_imdb(folder, num_words=None, train_samples=0, test_samples=0, allow_gen
                 x = [w for w in x if skip_top <= w < num_words]
             xs.append(x)
         source, detail = _source_detail("imdb.npz", counts, full)
-        return Split(_object_array(xs[:counts[0]]), labels_train[:counts[0]].copy(),
-                     _object_array(xs[counts[0]:]), labels_test[:counts[1]].copy(),
-                     source, detail)
+        return Split(
+            _object_array(xs[: counts[0]]),
+            labels_train[: counts[0]].copy(),
+            _object_array(xs[counts[0] :]),
+            labels_test[: counts[1]].copy(),
+            source,
+            detail,
+        )
     except DataError as e:
         _fallback(e, "imdb", allow_generated)
         rng = np.random.RandomState(seed)
@@ -271,17 +313,30 @@ def load_imdb_word_index(folder):
 _CIFAR_DIR = "cifar-10-batches-py"
 _CIFAR_TRAIN = ["data_batch_%d" % i for i in range(1, 6)]
 _CIFAR_TEST = "test_batch"
-_CIFAR_LABELS = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog",
-                 b"horse", b"ship", b"truck"]
+_CIFAR_LABELS = [
+    b"airplane",
+    b"automobile",
+    b"bird",
+    b"cat",
+    b"deer",
+    b"dog",
+    b"frog",
+    b"horse",
+    b"ship",
+    b"truck",
+]
 
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles CIFAR batches allowing only what rebuilds NumPy arrays (as Keras 3 does)."""
 
     _reconstruct = np.zeros(0).__reduce__()[0]  # numpy(._)core.multiarray._reconstruct
-    _allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-                ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-                ("numpy._core.multiarray", "_reconstruct"): _reconstruct}
+    _allowed = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    }
 
     def find_class(self, module, name):
         try:
@@ -322,7 +377,7 @@ def load_cifar10(folder, train_samples=0, test_samples=0, allow_generated=False,
     full = datafiles.SIZES["cifar10"]
     counts = _counts("cifar10", train_samples, test_samples, full)
     try:
-        path, = _verified("cifar10", folder)
+        (path,) = _verified("cifar10", folder)
         try:
             x_train, y_train, x_test, y_test = _read_cifar_archive(path)
         except _READ_ERRORS + (zlib.error,) as e:  # a bad gzip stream is OSError or zlib.error
@@ -334,9 +389,14 @@ def load_cifar10(folder, train_samples=0, test_samples=0, allow_generated=False,
         def channels_last(x, n):
             return np.ascontiguousarray(x[:n].transpose(0, 2, 3, 1))
 
-        return Split(channels_last(x_train, counts[0]), y_train[:counts[0]].reshape(-1, 1),
-                     channels_last(x_test, counts[1]), y_test[:counts[1]].reshape(-1, 1),
-                     source, detail)
+        return Split(
+            channels_last(x_train, counts[0]),
+            y_train[: counts[0]].reshape(-1, 1),
+            channels_last(x_test, counts[1]),
+            y_test[: counts[1]].reshape(-1, 1),
+            source,
+            detail,
+        )
     except DataError as e:
         _fallback(e, "cifar10", allow_generated)
         data = generated_cifar10(counts[0], counts[1], seed)
@@ -358,12 +418,27 @@ def write_cifar10_archive(path, n_train, n_test, seed=0):
     starts = np.linspace(0, n_train, len(_CIFAR_TRAIN) + 1).astype(int)
     for i, name in enumerate(_CIFAR_TRAIN):
         part = slice(starts[i], starts[i + 1])
-        members.append((name, _cifar_dict(x_train[part], y_train[part, 0],
-                                          "training batch %d of 5" % (i + 1), name)))
-    members.append((_CIFAR_TEST, _cifar_dict(x_test, y_test[:, 0], "testing batch 1 of 1",
-                                             _CIFAR_TEST)))
-    members.append(("batches.meta", {b"num_cases_per_batch": int(starts[1] - starts[0]),
-                                     b"label_names": list(_CIFAR_LABELS), b"num_vis": 3072}))
+        members.append(
+            (
+                name,
+                _cifar_dict(
+                    x_train[part], y_train[part, 0], "training batch %d of 5" % (i + 1), name
+                ),
+            )
+        )
+    members.append(
+        (_CIFAR_TEST, _cifar_dict(x_test, y_test[:, 0], "testing batch 1 of 1", _CIFAR_TEST))
+    )
+    members.append(
+        (
+            "batches.meta",
+            {
+                b"num_cases_per_batch": int(starts[1] - starts[0]),
+                b"label_names": list(_CIFAR_LABELS),
+                b"num_vis": 3072,
+            },
+        )
+    )
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".cifar.", suffix=".part", dir=folder)
     try:
@@ -383,15 +458,23 @@ def write_cifar10_archive(path, n_train, n_test, seed=0):
     except BaseException:
         datafiles.remove(tmp)
         raise
-    return Split(x_train, y_train, x_test, y_test, "generated",
-                 "%s: %d/%d generated" % (os.path.basename(path), n_train, n_test))
+    return Split(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        "generated",
+        "%s: %d/%d generated" % (os.path.basename(path), n_train, n_test),
+    )
 
 
 def _cifar_dict(images, labels, batch_label, name):
-    return {b"batch_label": batch_label.encode("ascii"),
-            b"labels": [int(v) for v in labels],
-            b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), 3072),
-            b"filenames": [("%s_%05d.png" % (name, i)).encode("ascii") for i in range(len(images))]}
+    return {
+        b"batch_label": batch_label.encode("ascii"),
+        b"labels": [int(v) for v in labels],
+        b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), 3072),
+        b"filenames": [("%s_%05d.png" % (name, i)).encode("ascii") for i in range(len(images))],
+    }
 
 
 def _reduce_array(a):
@@ -415,7 +498,7 @@ def load_nietzsche(folder, text_chars=0, allow_generated=False, seed=0):
     if text_chars < 0:
         raise ValueError("text_chars=%d: must be 0 (all) or positive" % text_chars)
     try:
-        path, = _verified("nietzsche", folder)
+        (path,) = _verified("nietzsche", folder)
         try:
             # UTF-8 whatever the kernel's locale (the legacy kernel may default to ASCII).
             with io.open(path, encoding="utf-8") as f:
@@ -423,14 +506,21 @@ def load_nietzsche(folder, text_chars=0, allow_generated=False, seed=0):
         except _READ_ERRORS as e:
             raise _unreadable(path, e)
         if text_chars > len(text):
-            raise ValueError("text_chars=%d: nietzsche.txt has %d characters"
-                             % (text_chars, len(text)))
+            raise ValueError(
+                "text_chars=%d: nietzsche.txt has %d characters" % (text_chars, len(text))
+            )
         if text_chars and text_chars < len(text):
-            return (text[:text_chars], "subset", "nietzsche.txt: first %d of %d characters"
-                    % (text_chars, len(text)))
+            return (
+                text[:text_chars],
+                "subset",
+                "nietzsche.txt: first %d of %d characters" % (text_chars, len(text)),
+            )
         return text, "full", "nietzsche.txt: %d characters" % len(text)
     except DataError as e:
         _fallback(e, "nietzsche", allow_generated)
         n = text_chars or datafiles.NIETZSCHE_CHARS
-        return (generated_text(n, seed), "generated", "generated (nietzsche.txt %s): %d characters"
-                % (e.problem, n))
+        return (
+            generated_text(n, seed),
+            "generated",
+            "generated (nietzsche.txt %s): %d characters" % (e.problem, n),
+        )

@@ -3,6 +3,7 @@
 The rows go through `runfiles.EpochWriter` (appended, flushed and synced row by row), so a run that
 dies keeps every finished epoch.
 """
+
 import time
 
 import keras
@@ -38,12 +39,17 @@ class EpochLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         now = self.clock()
         epoch_seconds = now - self.epoch_start
-        train_seconds = (self.validation_start - self.epoch_start
-                         if self.validation_start is not None else None)
+        train_seconds = (
+            self.validation_start - self.epoch_start if self.validation_start is not None else None
+        )
         timed = train_seconds if train_seconds else epoch_seconds
-        row = {"epoch": epoch, "epoch_seconds": epoch_seconds, "train_seconds": train_seconds,
-               "elapsed_seconds": now - self.train_start,
-               "samples_per_second": self.samples_per_epoch / timed if timed > 0 else None}
+        row = {
+            "epoch": epoch,
+            "epoch_seconds": epoch_seconds,
+            "train_seconds": train_seconds,
+            "elapsed_seconds": now - self.train_start,
+            "samples_per_second": self.samples_per_epoch / timed if timed > 0 else None,
+        }
         logs = compat.exact_validation_metrics(self.model, compat.normalize_logs(logs))
         for key, value in logs.items():
             row[key] = float(value)

@@ -25,6 +25,7 @@ Then, with files only for exchange (the host compares them; nothing here judges)
 
 Kernel side: Python 3.6 syntax (the CNTK kernel).
 """
+
 import csv
 import json
 import os
@@ -50,8 +51,9 @@ def model_cells(notebook_path):
     for n, (_, source) in enumerate(cells):
         if TRAIN_CELL_MARK in source:
             return cells[:n]
-    raise CannotJoin("%s has no cell calling %s...): nothing to stop before"
-                     % (notebook_path, TRAIN_CELL_MARK))
+    raise CannotJoin(
+        "%s has no cell calling %s...): nothing to stop before" % (notebook_path, TRAIN_CELL_MARK)
+    )
 
 
 def build(notebook_path, parameters):
@@ -91,8 +93,10 @@ def _all_layers(model):
 
 def layer_table(model):
     """[(index, name, class, [weight shapes])] for every layer of the model, in order."""
-    return [(i, layer.name, type(layer).__name__, [list(w.shape) for w in layer.get_weights()])
-            for i, layer in enumerate(model.layers)]
+    return [
+        (i, layer.name, type(layer).__name__, [list(w.shape) for w in layer.get_weights()])
+        for i, layer in enumerate(model.layers)
+    ]
 
 
 def save_layers(model, path):
@@ -128,14 +132,24 @@ def load_layers(model, path):
     layers line up (same count, same weight shapes): CannotJoin names the first that does not."""
     saved = read_layers(path)
     if len(saved) != len(model.layers):
-        raise CannotJoin("the model has %d layers here, %d in %s (layer structures differ)"
-                         % (len(model.layers), len(saved), os.path.basename(path)))
+        raise CannotJoin(
+            "the model has %d layers here, %d in %s (layer structures differ)"
+            % (len(model.layers), len(saved), os.path.basename(path))
+        )
     for layer, (name, cls, arrays) in zip(model.layers, saved):
         shapes = [tuple(w.shape) for w in layer.get_weights()]
         if shapes != [tuple(a.shape) for a in arrays]:
-            raise CannotJoin("layer %s (%s) holds weights %s here but %s (%s) holds %s"
-                             % (layer.name, type(layer).__name__, shapes, name, cls,
-                                [tuple(a.shape) for a in arrays]))
+            raise CannotJoin(
+                "layer %s (%s) holds weights %s here but %s (%s) holds %s"
+                % (
+                    layer.name,
+                    type(layer).__name__,
+                    shapes,
+                    name,
+                    cls,
+                    [tuple(a.shape) for a in arrays],
+                )
+            )
         if arrays:
             layer.set_weights(arrays)
 
@@ -170,8 +184,12 @@ def perturb(model, layer_name, scale, seed=12345):
         return None
     rng = np.random.RandomState(seed)
     # A weight initialised to constants (biases: zeros) is left alone: it has no spread to copy.
-    layers[0].set_weights([w + (scale * float(np.std(w)) * rng.standard_normal(w.shape))
-                           .astype(w.dtype) for w in layers[0].get_weights()])
+    layers[0].set_weights(
+        [
+            w + (scale * float(np.std(w)) * rng.standard_normal(w.shape)).astype(w.dtype)
+            for w in layers[0].get_weights()
+        ]
+    )
     return layer_name
 
 
@@ -211,8 +229,12 @@ def without_dropout(model):
             clone.build(model.input_shape)
         clone.set_weights(model.get_weights())
         optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
-        clone.compile(optimizer=optimizer, loss=model.loss, loss_weights=model.loss_weights,
-                      metrics=getattr(model, "_compile_metrics", None))
+        clone.compile(
+            optimizer=optimizer,
+            loss=model.loss,
+            loss_weights=model.loss_weights,
+            metrics=getattr(model, "_compile_metrics", None),
+        )
         model = clone
     return model, switched
 
@@ -261,12 +283,17 @@ def evaluation_set(data, batch_size, steps, samples):
     if total - start < min(samples, total):
         start = max(0, total - samples)
     index = slice(start, min(total, start + samples))
-    return (_take(data.x_train, index), _take(data.y_train, index),
-            "training samples %d-%d (no test set)" % (index.start, index.stop))
+    return (
+        _take(data.x_train, index),
+        _take(data.y_train, index),
+        "training samples %d-%d (no test set)" % (index.start, index.stop),
+    )
 
 
 def _outputs(value):
-    return [np.asarray(v) for v in value] if isinstance(value, (list, tuple)) else [np.asarray(value)]
+    return (
+        [np.asarray(v) for v in value] if isinstance(value, (list, tuple)) else [np.asarray(value)]
+    )
 
 
 def _first_loss(value):
@@ -322,8 +349,11 @@ def depth(model):
     flatten = getattr(model, "_flatten_layers", None)
     if flatten is None:
         return max(1, sum(1 for layer in model.layers if layer.get_weights()))
-    own = [layer for layer in leaves
-           if not any(sub.get_weights() for sub in layer._flatten_layers(include_self=False))]
+    own = [
+        layer
+        for layer in leaves
+        if not any(sub.get_weights() for sub in layer._flatten_layers(include_self=False))
+    ]
     return max(1, len(own))
 
 
@@ -360,8 +390,12 @@ def run_job(job):
     from kerasbench.kernel import compat
 
     out = job["folder"]
-    result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
-              "status": "running"}
+    result = {
+        "backend": job["backend"],
+        "workload": job["workload"],
+        "role": job["role"],
+        "status": "running",
+    }
     namespace = build(job["notebook"], job["parameters"])
     import keras
 
@@ -384,8 +418,9 @@ def run_job(job):
     else:
         result["initial_weights"] = "loaded by " + load_weights(model, reference, "init")
     if job.get("perturb_layer") is not None:
-        result["perturbed_layer"] = perturb(model, job["perturb_layer"],
-                                            float(job.get("perturb_scale", 1.0)))
+        result["perturbed_layer"] = perturb(
+            model, job["perturb_layer"], float(job.get("perturb_scale", 1.0))
+        )
     save_layers(model, os.path.join(out, "weights_step0.layers.h5"))
 
     with open(os.path.join(out, LOSSES_CSV), "w") as f:
@@ -397,8 +432,9 @@ def run_job(job):
             f.flush()
     save_layers(model, os.path.join(out, "weights_final.layers.h5"))
 
-    x_eval, y_eval, result["evaluated_on"] = evaluation_set(data, batch_size, int(job["steps"]),
-                                                            int(job["eval_samples"]))
+    x_eval, y_eval, result["evaluated_on"] = evaluation_set(
+        data, batch_size, int(job["steps"]), int(job["eval_samples"])
+    )
     result["eval_samples"] = _length(x_eval)
     _save_npz(os.path.join(out, "predictions.npz"), predict(model, x_eval, batch_size))
     result["evaluate"] = evaluate(model, x_eval, y_eval, batch_size)
@@ -406,8 +442,9 @@ def run_job(job):
         save_weights(model, out, "trained")
     else:
         result["crossload_weights"] = "loaded by " + load_weights(model, reference, "trained")
-        _save_npz(os.path.join(out, "crossload_predictions.npz"),
-                  predict(model, x_eval, batch_size))
+        _save_npz(
+            os.path.join(out, "crossload_predictions.npz"), predict(model, x_eval, batch_size)
+        )
         result["crossload"] = evaluate(model, x_eval, y_eval, batch_size)
     result["status"] = "ok"
     result["compile_options"] = compat.compile_options()
@@ -430,12 +467,22 @@ def main(argv=None):
     try:
         result = run_job(job)
     except CannotJoin as e:
-        result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
-                  "status": "cannot_join", "reason": str(e)}
+        result = {
+            "backend": job["backend"],
+            "workload": job["workload"],
+            "role": job["role"],
+            "status": "cannot_join",
+            "reason": str(e),
+        }
     except Exception as e:  # the host reads the reason; the traceback goes to the log
         traceback.print_exc()
-        result = {"backend": job["backend"], "workload": job["workload"], "role": job["role"],
-                  "status": "failed", "reason": "%s: %s" % (type(e).__name__, e)}
+        result = {
+            "backend": job["backend"],
+            "workload": job["workload"],
+            "role": job["role"],
+            "status": "failed",
+            "reason": "%s: %s" % (type(e).__name__, e),
+        }
     _write(path, result)
     print("parity %s on %s: %s" % (job["workload"], job["backend"], result["status"]))
 

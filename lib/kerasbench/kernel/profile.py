@@ -32,6 +32,7 @@ gets to the bare step (the host side turns their differences into fractions, stu
 No validation pass (the breakdown is of training steps); CIFAR-10 is profiled on its arrays
 without augmentation. Writes `result.json` in the job's folder. Kernel side: Python 3.6 syntax.
 """
+
 import collections
 import json
 import os
@@ -63,8 +64,9 @@ def notebook_cells(notebook_path):
             before = cells[:n]
             model = [i for i, (_, s) in enumerate(before) if MODEL_CELL_MARK in s]
             if not model:
-                raise CannotProfile("%s: no cell calls %s...) before training"
-                                    % (notebook_path, MODEL_CELL_MARK))
+                raise CannotProfile(
+                    "%s: no cell calls %s...) before training" % (notebook_path, MODEL_CELL_MARK)
+                )
             return before, model[-1]
     raise CannotProfile("%s has no cell calling %s...)" % (notebook_path, TRAIN_CELL_MARK))
 
@@ -94,7 +96,7 @@ def batch(x, i, size):
         return type(x)(batch(v, i, size) for v in x)
     if isinstance(x, dict):
         return dict((k, batch(v, i, size)) for k, v in x.items())
-    return x[i * size:(i + 1) * size]
+    return x[i * size : (i + 1) * size]
 
 
 # Synchronising the device, so that a pass's time includes its last step's compute.
@@ -173,8 +175,10 @@ class Profiler(object):
         compat.set_compile_options(**options)
         original = compat.compile
         if not metrics:
+
             def compile_loss_only(model, optimizer, loss, metrics=None, loss_weights=None):
                 return original(model, optimizer, loss, metrics=None, loss_weights=loss_weights)
+
             compat.compile = compile_loss_only
         try:
             _exec(self.cells[self.model_index], self.notebook, self.namespace)
@@ -186,8 +190,15 @@ class Profiler(object):
     def fit_pass(self, model, x, y, callbacks=(), verbose=0):
         """One fit() epoch over the profile's rows; its seconds (device synchronised)."""
         timer = pass_timer(self.backend)
-        self.compat.fit(model, x=x, y=y, batch_size=self.batch_size, epochs=1,
-                        callbacks=[timer] + list(callbacks), verbose=verbose)
+        self.compat.fit(
+            model,
+            x=x,
+            y=y,
+            batch_size=self.batch_size,
+            epochs=1,
+            callbacks=[timer] + list(callbacks),
+            verbose=verbose,
+        )
         return timer.seconds[0]
 
     def default_callbacks(self):
@@ -196,8 +207,9 @@ class Profiler(object):
         import keras
         from kerasbench.kernel import epoch_log
 
-        logger = epoch_log.EpochLogger(os.path.join(self.out, "fit_default_epochs.csv"),
-                                       self.steps * self.batch_size)
+        logger = epoch_log.EpochLogger(
+            os.path.join(self.out, "fit_default_epochs.csv"), self.steps * self.batch_size
+        )
         return [logger, keras.callbacks.TerminateOnNaN()]
 
     def variants(self):
@@ -208,15 +220,18 @@ class Profiler(object):
         x, y = (xd, yd) if self.namespace["run"].data_on_device else (self.x, self.y)
         timed = collections.OrderedDict()
         m_default = self.build(metrics=True)
-        timed["fit_default"] = lambda: self.fit_pass(m_default, x, y, self.default_callbacks(),
-                                                     verbose=2)
+        timed["fit_default"] = lambda: self.fit_pass(
+            m_default, x, y, self.default_callbacks(), verbose=2
+        )
         timed["fit_metrics"] = lambda: self.fit_pass(m_default, x, y)
         m_bare = self.build(metrics=False)
         timed["fit_bare"] = lambda: self.fit_pass(m_bare, x, y)
         timed["fit_device"] = lambda: self.fit_pass(m_bare, xd, yd)
         if self.backend == "torch" or not compat.KERAS3:
-            self.notes.append("fit_epoch: steps_per_execution must be 1 on %s" % (
-                "PyTorch" if self.backend == "torch" else "Keras 2.3.1"))
+            self.notes.append(
+                "fit_epoch: steps_per_execution must be 1 on %s"
+                % ("PyTorch" if self.backend == "torch" else "Keras 2.3.1")
+            )
         else:
             m_epoch = self.build(steps_per_execution=self.steps, metrics=False)
             timed["fit_epoch"] = lambda: self.fit_pass(m_epoch, xd, yd)
@@ -229,13 +244,18 @@ class Profiler(object):
             t0 = time.perf_counter()
             run_steps(batches)
             return time.perf_counter() - t0
+
         timed["step_loop"] = loop_pass
         return timed
 
     def device_batches(self):
-        return [(self.compat.to_device(batch(self.x, i, self.batch_size)),
-                 self.compat.to_device(batch(self.y, i, self.batch_size)))
-                for i in range(self.steps)]
+        return [
+            (
+                self.compat.to_device(batch(self.x, i, self.batch_size)),
+                self.compat.to_device(batch(self.y, i, self.batch_size)),
+            )
+            for i in range(self.steps)
+        ]
 
     def step_function(self, model, batches):
         """(method name, run(batches) -> None) for the bare compiled step on this backend."""
@@ -245,9 +265,15 @@ class Profiler(object):
             import jax
 
             step = jax.jit(model.train_step, donate_argnums=0)
-            holder = {"state": model._get_jax_state(
-                trainable_variables=True, non_trainable_variables=True,
-                optimizer_variables=True, metrics_variables=True, purge_model_variables=False)}
+            holder = {
+                "state": model._get_jax_state(
+                    trainable_variables=True,
+                    non_trainable_variables=True,
+                    optimizer_variables=True,
+                    metrics_variables=True,
+                    purge_model_variables=False,
+                )
+            }
 
             def run_steps(bs):
                 state = holder["state"]
@@ -255,6 +281,7 @@ class Profiler(object):
                     _, state = step(state, b)
                 jax.block_until_ready(state)
                 holder["state"] = state
+
             return "jax.jit(model.train_step)", run_steps
         if self.backend == "torch":
             model.make_train_function()
@@ -263,12 +290,14 @@ class Profiler(object):
                 for b in bs:
                     model.train_function([b])
                 sync("torch")
+
             return "model.train_function", run_steps
 
         def run_steps(bs):
             for b in bs:
                 model.train_on_batch(b[0], b[1])
             sync(self.backend, model)
+
         return "model.train_on_batch", run_steps
 
     def device_compute(self, run_steps, batches):
@@ -283,17 +312,24 @@ class Profiler(object):
 
                 with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                     run_steps(batches)
-                spans = [(e.time_range.start * 1e-6, e.time_range.end * 1e-6)
-                         for e in prof.events()
-                         if str(getattr(e, "device_type", "")).endswith("CUDA")]
-                return {"seconds": busy_seconds(spans), "kernels": len(spans),
-                        "how": "torch.profiler: union of CUDA kernel intervals over one pass"}
+                spans = [
+                    (e.time_range.start * 1e-6, e.time_range.end * 1e-6)
+                    for e in prof.events()
+                    if str(getattr(e, "device_type", "")).endswith("CUDA")
+                ]
+                return {
+                    "seconds": busy_seconds(spans),
+                    "kernels": len(spans),
+                    "how": "torch.profiler: union of CUDA kernel intervals over one pass",
+                }
             if self.backend == "jax":
                 import jax
 
                 if jax.default_backend() != "gpu":
-                    return {"seconds": None,
-                            "how": "not measured: no GPU (jax backend %s)" % jax.default_backend()}
+                    return {
+                        "seconds": None,
+                        "how": "not measured: no GPU (jax backend %s)" % jax.default_backend(),
+                    }
                 trace_dir = os.path.join(self.out, "jax-trace")
                 with jax.profiler.trace(trace_dir):
                     run_steps(batches)
@@ -313,10 +349,11 @@ class Profiler(object):
         warmup = dict((name, timed[name]()) for name in names)
         passes = dict((name, []) for name in names)
         for r in range(self.repeats):
-            for name in names[r % len(names):] + names[:r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 passes[name].append(timed[name]())
         results = collections.OrderedDict(
-            (name, _timing((passes[name], warmup[name]), self.steps)) for name in names)
+            (name, _timing((passes[name], warmup[name]), self.steps)) for name in names
+        )
         results["step_loop"]["method"] = self.loop_method
         device = self.device_compute(*self.loop)
         return results, device
@@ -357,15 +394,22 @@ def jax_busy(trace_dir):
                 spans.append((event.start_ns * 1e-9, (event.start_ns + event.duration_ns) * 1e-9))
     if not spans:
         return {"seconds": None, "how": "jax.profiler: no GPU stream events in the trace"}
-    return {"seconds": busy_seconds(spans), "kernels": len(spans),
-            "how": "jax.profiler: union of GPU stream events (%s) over one pass"
-                   % ", ".join(sorted(lines)[:4])}
+    return {
+        "seconds": busy_seconds(spans),
+        "kernels": len(spans),
+        "how": "jax.profiler: union of GPU stream events (%s) over one pass"
+        % ", ".join(sorted(lines)[:4]),
+    }
 
 
 def _timing(result, steps):
     seconds, warmup = result
-    return {"pass_seconds": list(seconds), "warmup_seconds": warmup, "steps": steps,
-            "step_seconds": statistics.median(seconds) / steps if seconds else None}
+    return {
+        "pass_seconds": list(seconds),
+        "warmup_seconds": warmup,
+        "steps": steps,
+        "step_seconds": statistics.median(seconds) / steps if seconds else None,
+    }
 
 
 def main(argv=None):
@@ -373,18 +417,31 @@ def main(argv=None):
     with open(argv[0]) as f:
         job = json.load(f)
     out = job["out"]
-    record = {"workload": job["workload"], "backend": job["backend"], "steps": job["steps"],
-              "repeats": job["repeats"], "started_at": runfiles.now()}
+    record = {
+        "workload": job["workload"],
+        "backend": job["backend"],
+        "steps": job["steps"],
+        "repeats": job["repeats"],
+        "started_at": runfiles.now(),
+    }
     try:
         profiler = Profiler(job)
         variants, device = profiler.run()
         run = profiler.namespace["run"]
         run.record_lstm_kernel(profiler.namespace["model"])  # which LSTM kernel the steps ran
-        record.update(status="ok", variants=variants, device_compute=device, notes=profiler.notes,
-                      kernel=run.info)
+        record.update(
+            status="ok",
+            variants=variants,
+            device_compute=device,
+            notes=profiler.notes,
+            kernel=run.info,
+        )
     except Exception as e:
-        record.update(status="failed", error="%s: %s" % (type(e).__name__, e),
-                      traceback=traceback.format_exc())
+        record.update(
+            status="failed",
+            error="%s: %s" % (type(e).__name__, e),
+            traceback=traceback.format_exc(),
+        )
     record["ended_at"] = runfiles.now()
     runfiles.write_json_atomic(os.path.join(out, RESULT_JSON), record)
     return 0 if record["status"] == "ok" else 1

@@ -3,6 +3,7 @@
 Kernel side, Python 3.6. The kernel fixes KERAS_BACKEND before anything imports Keras; start()
 checks that the backend it got is the one the run asked for.
 """
+
 import difflib
 import math
 import os
@@ -87,9 +88,12 @@ class Run(object):
 
     def record_data(self, data):
         """Says which data the run trained on: full, subset or generated."""
-        self.info["data"] = {"source": data.source, "detail": data.detail,
-                             "train_samples": _count(data.x_train),
-                             "test_samples": _count(data.x_test)}
+        self.info["data"] = {
+            "source": data.source,
+            "detail": data.detail,
+            "train_samples": _count(data.x_train),
+            "test_samples": _count(data.x_test),
+        }
         self._write_info()
         print("data: %s (%s)" % (data.source, data.detail))
 
@@ -100,9 +104,12 @@ class Run(object):
     def save_sample(self, sample):
         with open(self.path(SAMPLE_TXT), "w") as f:
             f.write(sample["seed_text"] + sample["generated"])
-        self.info["sample"] = {"file": SAMPLE_TXT, "temperature": sample["temperature"],
-                               "seed_chars": len(sample["seed_text"]),
-                               "generated_chars": len(sample["generated"])}
+        self.info["sample"] = {
+            "file": SAMPLE_TXT,
+            "temperature": sample["temperature"],
+            "seed_chars": len(sample["seed_text"]),
+            "generated_chars": len(sample["generated"]),
+        }
         self._write_info()
         print(sample["seed_text"] + " | " + sample["generated"])
 
@@ -119,12 +126,18 @@ class Run(object):
         """Records the parameter count and whether the loss went non-finite (status `nan`)."""
         losses = self.logger.losses if self.logger else []
         nan = any(loss is None or not math.isfinite(loss) for loss in losses)
-        self.info.update(parameters=compat.count_params(model), epochs_logged=len(losses),
-                         nan_loss=nan, finished_at=runfiles.now())
+        self.info.update(
+            parameters=compat.count_params(model),
+            epochs_logged=len(losses),
+            nan_loss=nan,
+            finished_at=runfiles.now(),
+        )
         self.record_lstm_kernel(model)
         self._write_info()
-        print("%s on %s: %d epochs logged%s" % (self.workload, self.backend, len(losses),
-                                              ", loss became NaN" if nan else ""))
+        print(
+            "%s on %s: %d epochs logged%s"
+            % (self.workload, self.backend, len(losses), ", loss became NaN" if nan else "")
+        )
 
 
 # papermill's injected-parameters cell starts with this comment (its Python translator's).
@@ -155,12 +168,17 @@ def check_parameters(inputs=None):
             declared = assigned_names(inputs[i - 1])
             unknown = [n for n in assigned_names(inputs[i]) if n not in declared]
             if unknown:
-                hints = ["%s (did you mean %s?)" % (n, difflib.get_close_matches(n, declared, 1)[0])
-                         if difflib.get_close_matches(n, declared, 1) else n for n in unknown]
+                hints = [
+                    "%s (did you mean %s?)" % (n, difflib.get_close_matches(n, declared, 1)[0])
+                    if difflib.get_close_matches(n, declared, 1)
+                    else n
+                    for n in unknown
+                ]
                 raise UnknownParameter(
                     "unknown parameter%s %s: this notebook's parameters are %s; nothing was "
-                    "trained" % ("" if len(unknown) == 1 else "s", ", ".join(hints),
-                                 ", ".join(declared)))
+                    "trained"
+                    % ("" if len(unknown) == 1 else "s", ", ".join(hints), ", ".join(declared))
+                )
             return
 
 
@@ -180,9 +198,19 @@ def code_identity():
     return {"path": lib, "git_commit": environment.git_commit(os.path.dirname(lib))}
 
 
-def start(backend, run_dir, seed, workload, precision="float32", steps_per_execution=None,
-          jit_compile=None, data_on_device=False, nan_at_epoch=0, use_cudnn="auto",
-          keras_patch=""):
+def start(
+    backend,
+    run_dir,
+    seed,
+    workload,
+    precision="float32",
+    steps_per_execution=None,
+    jit_compile=None,
+    data_on_device=False,
+    nan_at_epoch=0,
+    use_cudnn="auto",
+    keras_patch="",
+):
     """Checks the parameters and the backend, seeds everything, pins precision and writes
     kernel.json (with the code this kernel imported).
 
@@ -198,7 +226,8 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     if actual != backend:
         raise BackendMismatch(
             "this kernel runs Keras on %r but the run asked for %r: use the kerasbench-%s kernel"
-            % (actual, backend, backend))
+            % (actual, backend, backend)
+        )
     if not os.path.isdir(run_dir):
         os.makedirs(run_dir)
     run = Run(run_dir, workload, backend, seed)
@@ -213,9 +242,16 @@ def start(backend, run_dir, seed, workload, precision="float32", steps_per_execu
     settings["keras_patch"] = compat.apply_keras_patch(keras_patch)
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
-    run.info.update(versions=environment.framework_versions(backend), device=environment.device(),
-                    backend_settings=settings, code=code_identity(), started_at=runfiles.now())
+    run.info.update(
+        versions=environment.framework_versions(backend),
+        device=environment.device(),
+        backend_settings=settings,
+        code=code_identity(),
+        started_at=runfiles.now(),
+    )
     run._write_info()
-    print("kerasbench: %s on Keras %s (%s), seed %d" % (
-        workload, keras.__version__, run.info["versions"]["backend_framework"], seed))
+    print(
+        "kerasbench: %s on Keras %s (%s), seed %d"
+        % (workload, keras.__version__, run.info["versions"]["backend_framework"], seed)
+    )
     return run

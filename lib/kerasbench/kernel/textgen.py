@@ -2,6 +2,7 @@
 
 Kernel side, Python 3.6.
 """
+
 import numpy as np
 
 from kerasbench.kernel import compat
@@ -25,7 +26,7 @@ def generate(model, text, chars, maxlen, n_chars, temperature, seed, encode, hea
     rng = np.random.RandomState(seed)
     char_indices = {c: i for i, c in enumerate(chars)}
     start = rng.randint(0, len(text) - maxlen - 1)
-    window = text[start:start + maxlen]
+    window = text[start : start + maxlen]
     generated = []
     for _ in range(n_chars):
         preds = compat.predict_batch(model, encode(window, char_indices))
@@ -34,5 +35,8 @@ def generate(model, text, chars, maxlen, n_chars, temperature, seed, encode, hea
         next_char = chars[sample_index(preds[0], temperature, rng)]
         generated.append(next_char)
         window = window[1:] + next_char
-    return {"seed_text": text[start:start + maxlen], "generated": "".join(generated),
-            "temperature": temperature}
+    return {
+        "seed_text": text[start : start + maxlen],
+        "generated": "".join(generated),
+        "temperature": temperature,
+    }

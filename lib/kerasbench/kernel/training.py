@@ -3,6 +3,7 @@
 Kernel side, Python 3.6. The test set is passed as validation data, as in 2017, so
 `val_accuracy` is test accuracy measured every epoch.
 """
+
 import keras
 import numpy as np
 
@@ -21,8 +22,12 @@ class InjectNaN(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch >= self.at:
             weights = self.model.get_weights()
-            self.model.set_weights([np.full_like(w, np.nan) if np.issubdtype(w.dtype, np.floating)
-                                    else w for w in weights])
+            self.model.set_weights(
+                [
+                    np.full_like(w, np.nan) if np.issubdtype(w.dtype, np.floating) else w
+                    for w in weights
+                ]
+            )
 
 
 def fit(run, model, data, epochs, batch_size, train_batches=None):
@@ -33,8 +38,11 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
     if train_batches is not None:
         samples = len(train_batches) * batch_size
     else:
-        samples = len(data.y_train) if not isinstance(data.y_train, (list, tuple)) \
+        samples = (
+            len(data.y_train)
+            if not isinstance(data.y_train, (list, tuple))
             else len(data.y_train[0])
+        )
     callbacks = [run.epoch_logger(samples), keras.callbacks.TerminateOnNaN()]
     if getattr(run, "nan_at_epoch", 0) > 0:
         callbacks.insert(0, InjectNaN(run.nan_at_epoch))

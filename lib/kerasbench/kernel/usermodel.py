@@ -5,6 +5,7 @@ kernel fixed KERAS_BACKEND, like any workload module. `load_data(params, data_di
 `(x_train, y_train), (x_test, y_test)` as NumPy arrays (lists of arrays for several inputs or
 outputs); `build_model(params)` a compiled model. Kernel side: Python 3.6 syntax.
 """
+
 import importlib.util
 import os
 import sys
@@ -58,8 +59,10 @@ def _check_arrays(where, value):
     arrays = value if isinstance(value, (list, tuple)) else [value]
     for a in arrays:
         if not isinstance(a, np.ndarray):
-            raise ModelFileError("load_data: %s must be a NumPy array (or a list of them), got %s"
-                                 % (where, type(a).__name__))
+            raise ModelFileError(
+                "load_data: %s must be a NumPy array (or a list of them), got %s"
+                % (where, type(a).__name__)
+            )
 
 
 def load_data(module, params, data_dir):
@@ -69,14 +72,23 @@ def load_data(module, params, data_dir):
         (x_train, y_train), (x_test, y_test) = result
     except (TypeError, ValueError):
         raise ModelFileError("load_data must return (x_train, y_train), (x_test, y_test)")
-    for where, value in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test),
-                         ("y_test", y_test)):
+    for where, value in (
+        ("x_train", x_train),
+        ("y_train", y_train),
+        ("x_test", x_test),
+        ("y_test", y_test),
+    ):
         _check_arrays(where, value)
     if _count(x_train) != _count(y_train) or _count(x_test) != _count(y_test):
-        raise ModelFileError("load_data: x and y differ in length (train %d/%d, test %d/%d)" % (
-            _count(x_train), _count(y_train), _count(x_test), _count(y_test)))
+        raise ModelFileError(
+            "load_data: x and y differ in length (train %d/%d, test %d/%d)"
+            % (_count(x_train), _count(y_train), _count(x_test), _count(y_test))
+        )
     detail = "%s.load_data: %d train / %d test samples" % (
-        name(module.__file__), _count(x_train), _count(x_test))
+        name(module.__file__),
+        _count(x_train),
+        _count(x_test),
+    )
     return datasets.Split(x_train, y_train, x_test, y_test, "model file", detail)
 
 

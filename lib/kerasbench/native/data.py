@@ -11,6 +11,7 @@ Preprocessing, as in lib/kerasbench/workloads/*.py: MNIST scaled to [0, 1] float
 pad_sequences defaults). Labels stay integers (int32 class ids; float32 0/1 for IMDb): the loss
 on class ids equals categorical cross-entropy on Keras' one-hot labels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ class Data:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    source: str   # "full", "subset" or "generated"
+    source: str  # "full", "subset" or "generated"
     detail: str
 
 
@@ -38,30 +39,48 @@ def pad_sequences(sequences, maxlen: int) -> np.ndarray:
     for i, seq in enumerate(sequences):
         seq = list(seq)[-maxlen:]
         if seq:
-            out[i, maxlen - len(seq):] = seq
+            out[i, maxlen - len(seq) :] = seq
     return out
 
 
-def load(workload: str, folder: str | None, train_samples: int = 0, test_samples: int = 0,
-         seed: int = 0) -> Data:
+def load(
+    workload: str, folder: str | None, train_samples: int = 0, test_samples: int = 0, seed: int = 0
+) -> Data:
     spec = get_workload(workload)
     folder = datasets.data_dir(folder or None)
     if spec.dataset == "mnist":
-        split = datasets.load_mnist(folder, train_samples, test_samples, allow_generated=True,
-                                    seed=seed)
+        split = datasets.load_mnist(
+            folder, train_samples, test_samples, allow_generated=True, seed=seed
+        )
         shape = (-1, 784) if workload == "mnist_mlp" else (-1, 28, 28, 1)
 
         def images(x):
             return np.ascontiguousarray(x.reshape(shape).astype(np.float32) / 255)
 
-        return Data(images(split.x_train), np.asarray(split.y_train, np.int32),
-                    images(split.x_test), np.asarray(split.y_test, np.int32),
-                    split.source, split.detail)
-    split = datasets.load_imdb(folder, num_words=MAX_FEATURES, train_samples=train_samples,
-                               test_samples=test_samples, allow_generated=True, seed=seed)
-    return Data(pad_sequences(split.x_train, MAXLEN), np.asarray(split.y_train, np.float32),
-                pad_sequences(split.x_test, MAXLEN), np.asarray(split.y_test, np.float32),
-                split.source, split.detail)
+        return Data(
+            images(split.x_train),
+            np.asarray(split.y_train, np.int32),
+            images(split.x_test),
+            np.asarray(split.y_test, np.int32),
+            split.source,
+            split.detail,
+        )
+    split = datasets.load_imdb(
+        folder,
+        num_words=MAX_FEATURES,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        allow_generated=True,
+        seed=seed,
+    )
+    return Data(
+        pad_sequences(split.x_train, MAXLEN),
+        np.asarray(split.y_train, np.float32),
+        pad_sequences(split.x_test, MAXLEN),
+        np.asarray(split.y_test, np.float32),
+        split.source,
+        split.detail,
+    )
 
 
 def epoch_batches(n: int, batch_size: int) -> int:

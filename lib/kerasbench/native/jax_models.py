@@ -16,6 +16,7 @@ patches times a matrix (`conv_im2col`, the same function): XLA:CPU runs a convol
 gradient some 30 times slower inside a loop body such as lax.scan's (jax-ml/jax#12868).
 `settings["conv"]` records which ran.
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,8 +54,13 @@ def mlp(p, x, key, train):
 
 def conv_xla(x, kernel):
     """3x3 'valid' convolution, stride 1, NHWC / HWIO: XLA's convolution (cuDNN on GPU)."""
-    return lax.conv_general_dilated(x, kernel, window_strides=(1, 1), padding="VALID",
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        window_strides=(1, 1),
+        padding="VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
 
 
 def conv_im2col(x, kernel):
@@ -63,8 +69,9 @@ def conv_im2col(x, kernel):
     a loop body such as lax.scan's (jax-ml/jax#12868), while matmuls are not affected."""
     kh, kw, c_in, c_out = kernel.shape
     h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-    patches = jnp.concatenate([x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)],
-                              axis=-1)  # features in (kh, kw, c_in) order, as HWIO reshaped
+    patches = jnp.concatenate(
+        [x[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)], axis=-1
+    )  # features in (kh, kw, c_in) order, as HWIO reshaped
     return patches @ kernel.reshape(kh * kw * c_in, c_out)
 
 
@@ -87,21 +94,21 @@ def bilstm(p, x, key, train):
     [forward, backward] -> Dropout 0.5 -> Dense 1. Both directions run in one lax.scan over time
     (stacked on a leading axis of 2); the backward one reads the reversed sequence, as Keras'
     go_backwards layer does, and returns its state after the first token."""
-    e = p["embedding"][x]                                               # (B, T, E)
-    kernel = jnp.stack([p["forward/kernel"], p["backward/kernel"]])     # (2, E, 4U)
+    e = p["embedding"][x]  # (B, T, E)
+    kernel = jnp.stack([p["forward/kernel"], p["backward/kernel"]])  # (2, E, 4U)
     recurrent = jnp.stack([p["forward/recurrent_kernel"], p["backward/recurrent_kernel"]])
-    bias = jnp.stack([p["forward/bias"], p["backward/bias"]])           # (2, 4U)
+    bias = jnp.stack([p["forward/bias"], p["backward/bias"]])  # (2, 4U)
     units = recurrent.shape[1]
-    seqs = jnp.stack([e, e[:, ::-1]])                                   # (2, B, T, E)
+    seqs = jnp.stack([e, e[:, ::-1]])  # (2, B, T, E)
     xs = jnp.einsum("dbte,deg->tdbg", seqs, kernel) + bias[None, :, None, :]
 
     def cell(carry, xt):
         h, c = carry
         z = xt + jnp.einsum("dbu,dug->dbg", h, recurrent)
         i = jax.nn.sigmoid(z[..., :units])
-        f = jax.nn.sigmoid(z[..., units:2 * units])
-        g = jnp.tanh(z[..., 2 * units:3 * units])
-        o = jax.nn.sigmoid(z[..., 3 * units:])
+        f = jax.nn.sigmoid(z[..., units : 2 * units])
+        g = jnp.tanh(z[..., 2 * units : 3 * units])
+        o = jax.nn.sigmoid(z[..., 3 * units :])
         c = f * c + i * g
         return (o * jnp.tanh(c), c), None
 
@@ -131,6 +138,7 @@ def per_sample(logits, y, kind):
 
 # Optimizers: Keras 3's update rules (keras/src/optimizers/*.py update_step), as pure functions.
 
+
 def _map(f, *trees):
     return jax.tree_util.tree_map(f, *trees)
 
@@ -141,8 +149,9 @@ def rmsprop(learning_rate, rho, epsilon):
 
     def update(params, grads, velocity):
         velocity = _map(lambda v, g: rho * v + (1 - rho) * jnp.square(g), velocity, grads)
-        params = _map(lambda p, g, v: p - learning_rate * g / jnp.sqrt(v + epsilon),
-                      params, grads, velocity)
+        params = _map(
+            lambda p, g, v: p - learning_rate * g / jnp.sqrt(v + epsilon), params, grads, velocity
+        )
         return params, velocity
 
     return init, update
@@ -155,8 +164,12 @@ def adadelta(learning_rate, rho, epsilon):
     def update(params, grads, state):
         acc_grad, acc_delta = state
         acc_grad = _map(lambda a, g: rho * a + (1 - rho) * jnp.square(g), acc_grad, grads)
-        delta = _map(lambda d, a, g: -jnp.sqrt(d + epsilon) * g / jnp.sqrt(a + epsilon),
-                     acc_delta, acc_grad, grads)
+        delta = _map(
+            lambda d, a, g: -jnp.sqrt(d + epsilon) * g / jnp.sqrt(a + epsilon),
+            acc_delta,
+            acc_grad,
+            grads,
+        )
         acc_delta = _map(lambda d, dv: rho * d + (1 - rho) * jnp.square(dv), acc_delta, delta)
         params = _map(lambda p, dv: p + learning_rate * dv, params, delta)
         return params, (acc_grad, acc_delta)
@@ -166,12 +179,16 @@ def adadelta(learning_rate, rho, epsilon):
 
 def adam(learning_rate, beta_1, beta_2, epsilon):
     def init(params):
-        return jnp.zeros((), jnp.float32), _map(jnp.zeros_like, params), _map(jnp.zeros_like, params)
+        return (
+            jnp.zeros((), jnp.float32),
+            _map(jnp.zeros_like, params),
+            _map(jnp.zeros_like, params),
+        )
 
     def update(params, grads, state):
         step, m, v = state
         step = step + 1
-        alpha = learning_rate * jnp.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+        alpha = learning_rate * jnp.sqrt(1 - beta_2**step) / (1 - beta_1**step)
         m = _map(lambda m, g: m + (g - m) * (1 - beta_1), m, grads)
         v = _map(lambda v, g: v + (jnp.square(g) - v) * (1 - beta_2), v, grads)
         params = _map(lambda p, m, v: p - m * alpha / (jnp.sqrt(v) + epsilon), params, m, v)
@@ -194,14 +211,24 @@ def _padded(x, rows):
 class JaxTrainer:
     framework = "jax"
 
-    def __init__(self, workload: str, data: Data, mode: str, batch_size: int, seed: int,
-                 device: str = "cpu", precision: str = "float32",
-                 eval_batch_size: int = EVAL_BATCH_SIZE, conv: str | None = None):
+    def __init__(
+        self,
+        workload: str,
+        data: Data,
+        mode: str,
+        batch_size: int,
+        seed: int,
+        device: str = "cpu",
+        precision: str = "float32",
+        eval_batch_size: int = EVAL_BATCH_SIZE,
+        conv: str | None = None,
+    ):
         if mode not in ("step", "scan"):
             raise ValueError(f"JAX modes are step and scan, not {mode!r}")
         spec = get_workload(workload)
-        jax.config.update("jax_default_matmul_precision",
-                          "tensorfloat32" if precision == "tf32" else "highest")
+        jax.config.update(
+            "jax_default_matmul_precision", "tensorfloat32" if precision == "tf32" else "highest"
+        )
         platform = "gpu" if device == "cuda" else "cpu"
         try:
             self.device = jax.devices(platform)[0]
@@ -228,7 +255,9 @@ class JaxTrainer:
         # Test set in fixed-size chunks, the padding masked out.
         eb = min(eval_batch_size, self.n_test)
         chunks = epoch_batches(self.n_test, eb)
-        self.Xt = put(_padded(data.x_test, chunks * eb).reshape((chunks, eb) + data.x_test.shape[1:]))
+        self.Xt = put(
+            _padded(data.x_test, chunks * eb).reshape((chunks, eb) + data.x_test.shape[1:])
+        )
         self.Yt = put(_padded(data.y_test, chunks * eb).reshape(chunks, eb))
         self.Wt = put((np.arange(chunks * eb) < self.n_test).astype(np.float32).reshape(chunks, eb))
 
@@ -284,12 +313,20 @@ class JaxTrainer:
         self._epoch_indices = jax.jit(epoch_indices)
         self._evaluate = jax.jit(evaluate)
         self.settings = {
-            "mode": mode, "device": str(self.device), "precision": precision,
+            "mode": mode,
+            "device": str(self.device),
+            "precision": precision,
             "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
-            "float_dtype": "float32", "steps_per_epoch": steps, "last_batch": n - (steps - 1) * B,
-            "eval_batch_size": eb, "conv": conv,
-            "detail": ("whole epoch in one jitted lax.scan" if mode == "scan"
-                       else "one jitted step per batch, batch gathered on device"),
+            "float_dtype": "float32",
+            "steps_per_epoch": steps,
+            "last_batch": n - (steps - 1) * B,
+            "eval_batch_size": eb,
+            "conv": conv,
+            "detail": (
+                "whole epoch in one jitted lax.scan"
+                if mode == "scan"
+                else "one jitted step per batch, batch gathered on device"
+            ),
         }
 
     def param_count(self) -> int:
@@ -315,8 +352,9 @@ class JaxTrainer:
 
     def evaluate(self) -> tuple[float, float]:
         with jax.default_device(self.device):
-            total, correct = np.asarray(self._evaluate(self.state[0], self.Xt, self.Yt, self.Wt),
-                                        np.float64)
+            total, correct = np.asarray(
+                self._evaluate(self.state[0], self.Xt, self.Yt, self.Wt), np.float64
+            )
         return float(total / self.n_test), float(correct / self.n_test)
 
     def params_numpy(self) -> dict[str, np.ndarray]:
@@ -326,8 +364,12 @@ class JaxTrainer:
 def versions() -> dict:
     import jaxlib
 
-    info = {"backend_framework": f"jax {jax.__version__} (jaxlib {jaxlib.__version__})",
-            "cuda": None, "cudnn": None, "jax_devices": [str(d) for d in jax.devices()]}
+    info = {
+        "backend_framework": f"jax {jax.__version__} (jaxlib {jaxlib.__version__})",
+        "cuda": None,
+        "cudnn": None,
+        "jax_devices": [str(d) for d in jax.devices()],
+    }
     if jax.devices()[0].platform == "gpu":
         try:  # private API: the versions are a nicety, never a failure
             from jax._src.lib import cuda_versions

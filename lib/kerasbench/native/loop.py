@@ -7,6 +7,7 @@ training metrics are read and the test set is evaluated (the validation pass); `
 is both. `elapsed_seconds` counts from the start of the first epoch, as Keras' on_train_begin:
 loading data, building the model and moving data to the device come before it, untimed.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,25 +34,26 @@ class Config:
     framework: str
     mode: str
     out: str
-    epochs: int | None = None        # None: the workload's (2017) value
-    batch_size: int | None = None    # None: the workload's
-    train_samples: int = 0           # 0: all
+    epochs: int | None = None  # None: the workload's (2017) value
+    batch_size: int | None = None  # None: the workload's
+    train_samples: int = 0  # 0: all
     test_samples: int = 0
     data_dir: str | None = None
     seed: int = 0
     repeat: int = 0
-    device: str | None = None        # None: cuda where the framework sees one, else cpu
+    device: str | None = None  # None: cuda where the framework sees one, else cpu
     precision: str = "float32"
     eval_batch_size: int = EVAL_BATCH_SIZE
-    compile_mode: str = "auto"       # torch compiled mode only
+    compile_mode: str = "auto"  # torch compiled mode only
 
     def validate(self):
         get_workload(self.workload)
         if self.framework not in MODES:
             raise ValueError(f"framework {self.framework!r}: one of {', '.join(MODES)}")
         if self.mode not in MODES[self.framework]:
-            raise ValueError(f"{self.framework} modes: {', '.join(MODES[self.framework])}, "
-                             f"not {self.mode!r}")
+            raise ValueError(
+                f"{self.framework} modes: {', '.join(MODES[self.framework])}, not {self.mode!r}"
+            )
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -75,9 +77,16 @@ def _default_device(framework):
 
 
 def make_trainer(cfg: Config, data, device: str, batch_size: int):
-    common = dict(workload=cfg.workload, data=data, mode=cfg.mode, batch_size=batch_size,
-                  seed=cfg.seed, device=device, precision=cfg.precision,
-                  eval_batch_size=cfg.eval_batch_size)
+    common = dict(
+        workload=cfg.workload,
+        data=data,
+        mode=cfg.mode,
+        batch_size=batch_size,
+        seed=cfg.seed,
+        device=device,
+        precision=cfg.precision,
+        eval_batch_size=cfg.eval_batch_size,
+    )
     if cfg.framework == "jax":
         from kerasbench.native import jax_models
 
@@ -105,15 +114,26 @@ def run(cfg: Config, log=sys.stderr) -> dict:
         epochs = cfg.epochs or spec.epochs
         batch_size = cfg.batch_size or spec.batch_size
         device = cfg.device or _default_device(cfg.framework)
-        params = dict(asdict(cfg), epochs=epochs, batch_size=batch_size, device=device,
-                      optimizer=spec.optimizer, **spec.hyper)
-        data = data_mod.load(cfg.workload, cfg.data_dir, cfg.train_samples, cfg.test_samples,
-                             cfg.seed)
+        params = dict(
+            asdict(cfg),
+            epochs=epochs,
+            batch_size=batch_size,
+            device=device,
+            optimizer=spec.optimizer,
+            **spec.hyper,
+        )
+        data = data_mod.load(
+            cfg.workload, cfg.data_dir, cfg.train_samples, cfg.test_samples, cfg.seed
+        )
         record_data = {"source": data.source, "detail": data.detail}
         trainer, versions_fn = make_trainer(cfg, data, device, batch_size)
         settings, n_params = trainer.settings, trainer.param_count()
-        versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": None,
-                    **versions_fn()}
+        versions = {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "keras": None,
+            **versions_fn(),
+        }
         n_train = len(data.x_train)
         del data
         csv_file = runfiles.EpochWriter(str(out / runfiles.EPOCHS_CSV))
@@ -127,16 +147,27 @@ def run(cfg: Config, log=sys.stderr) -> dict:
             val_loss, val_accuracy = trainer.evaluate()
             epoch_end = clock()
             train_seconds = train_end - epoch_start
-            csv_file.write({
-                "epoch": epoch, "epoch_seconds": epoch_end - epoch_start,
-                "train_seconds": train_seconds, "elapsed_seconds": epoch_end - train_start,
-                "samples_per_second": n_train / train_seconds if train_seconds > 0 else None,
-                "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
-                "val_accuracy": val_accuracy})
-            print(f"{cfg.workload} native-{cfg.framework} {cfg.mode} epoch {epoch}: "
-                  f"{epoch_end - epoch_start:.3f}s (train {train_seconds:.3f}s) loss {loss:.4f} "
-                  f"accuracy {accuracy:.4f} val_loss {val_loss:.4f} "
-                  f"val_accuracy {val_accuracy:.4f}", file=log, flush=True)
+            csv_file.write(
+                {
+                    "epoch": epoch,
+                    "epoch_seconds": epoch_end - epoch_start,
+                    "train_seconds": train_seconds,
+                    "elapsed_seconds": epoch_end - train_start,
+                    "samples_per_second": n_train / train_seconds if train_seconds > 0 else None,
+                    "loss": loss,
+                    "accuracy": accuracy,
+                    "val_loss": val_loss,
+                    "val_accuracy": val_accuracy,
+                }
+            )
+            print(
+                f"{cfg.workload} native-{cfg.framework} {cfg.mode} epoch {epoch}: "
+                f"{epoch_end - epoch_start:.3f}s (train {train_seconds:.3f}s) loss {loss:.4f} "
+                f"accuracy {accuracy:.4f} val_loss {val_loss:.4f} "
+                f"val_accuracy {val_accuracy:.4f}",
+                file=log,
+                flush=True,
+            )
             if not math.isfinite(loss):
                 status, error = "nan", "the loss became NaN; training stopped early"
                 break
@@ -149,13 +180,27 @@ def run(cfg: Config, log=sys.stderr) -> dict:
         if csv_file is not None:
             csv_file.close()
     record = runfiles.record(
-        cfg.workload, f"native-{cfg.framework}", "native", cfg.repeat, cfg.seed, cfg.mode,
-        params if params is not None else asdict(cfg), status, error, started,
+        cfg.workload,
+        f"native-{cfg.framework}",
+        "native",
+        cfg.repeat,
+        cfg.seed,
+        cfg.mode,
+        params if params is not None else asdict(cfg),
+        status,
+        error,
+        started,
         time.time() - t0,
-        kernel_info={"data": record_data, "backend_settings": settings, "parameters": n_params,
-                     "versions": versions or {"python": platform.python_version(),
-                                              "numpy": np.__version__}},
-        device=environment.device(), git_commit=environment.git_commit(str(REPO_ROOT)),
-        code_path=str(REPO_ROOT / "lib"), host=socket.gethostname())
+        kernel_info={
+            "data": record_data,
+            "backend_settings": settings,
+            "parameters": n_params,
+            "versions": versions or {"python": platform.python_version(), "numpy": np.__version__},
+        },
+        device=environment.device(),
+        git_commit=environment.git_commit(str(REPO_ROOT)),
+        code_path=str(REPO_ROOT / "lib"),
+        host=socket.gethostname(),
+    )
     runfiles.write_json_atomic(str(out / runfiles.RUN_JSON), record)
     return record

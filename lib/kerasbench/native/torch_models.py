@@ -17,6 +17,7 @@ The optimizers follow Keras' update rules exactly (epsilon inside the square roo
 Adadelta, Keras' bias-corrected step size for Adam), which torch.optim's do not; they update all
 parameters at once with torch._foreach_* ops, like torch.optim's default on CUDA.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,11 +28,22 @@ import torch.nn.functional as F
 
 from kerasbench.native import weights
 from kerasbench.native.data import Data, epoch_batches
-from kerasbench.native.specs import (EMBEDDING_DIM, EVAL_BATCH_SIZE, LSTM_UNITS, MAX_FEATURES,
-                                     workload as get_workload)
+from kerasbench.native.specs import (
+    EMBEDDING_DIM,
+    EVAL_BATCH_SIZE,
+    LSTM_UNITS,
+    MAX_FEATURES,
+    workload as get_workload,
+)
 
-COMPILE_MODES = ("auto", "cuda-graph", "default", "reduce-overhead",
-                 "max-autotune-no-cudagraphs", "aot_eager")
+COMPILE_MODES = (
+    "auto",
+    "cuda-graph",
+    "default",
+    "reduce-overhead",
+    "max-autotune-no-cudagraphs",
+    "aot_eager",
+)
 
 
 def _t(a):
@@ -44,8 +56,11 @@ def _t(a):
 class MLP(nn.Module):
     def __init__(self):
         super().__init__()
-        self.dense_0, self.dense_1, self.dense_2 = (nn.Linear(784, 512), nn.Linear(512, 512),
-                                                    nn.Linear(512, 10))
+        self.dense_0, self.dense_1, self.dense_2 = (
+            nn.Linear(784, 512),
+            nn.Linear(512, 512),
+            nn.Linear(512, 10),
+        )
 
     def forward(self, x):
         h = F.dropout(F.relu(self.dense_0(x)), 0.2, self.training)
@@ -193,7 +208,9 @@ class Adam:
     @torch.no_grad()
     def step(self, params, grads):
         self.t.add_(1)
-        alpha = self.lr * torch.sqrt(1 - torch.pow(self.b2, self.t)) / (1 - torch.pow(self.b1, self.t))
+        alpha = (
+            self.lr * torch.sqrt(1 - torch.pow(self.b2, self.t)) / (1 - torch.pow(self.b1, self.t))
+        )
         torch._foreach_lerp_(self.m, grads, 1 - self.b1)
         torch._foreach_mul_(self.v, self.b2)
         torch._foreach_addcmul_(self.v, grads, grads, value=1 - self.b2)
@@ -216,17 +233,29 @@ def apply_precision(precision: str) -> dict:
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
-    return {"precision": precision, "torch_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "torch_cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-            "torch_cudnn_benchmark": torch.backends.cudnn.benchmark}
+    return {
+        "precision": precision,
+        "torch_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "torch_cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "torch_cudnn_benchmark": torch.backends.cudnn.benchmark,
+    }
 
 
 class TorchTrainer:
     framework = "torch"
 
-    def __init__(self, workload: str, data: Data, mode: str, batch_size: int, seed: int,
-                 device: str = "cpu", precision: str = "float32",
-                 eval_batch_size: int = EVAL_BATCH_SIZE, compile_mode: str = "auto"):
+    def __init__(
+        self,
+        workload: str,
+        data: Data,
+        mode: str,
+        batch_size: int,
+        seed: int,
+        device: str = "cpu",
+        precision: str = "float32",
+        eval_batch_size: int = EVAL_BATCH_SIZE,
+        compile_mode: str = "auto",
+    ):
         if mode not in ("step", "compiled"):
             raise ValueError(f"torch modes are step and compiled, not {mode!r}")
         if compile_mode not in COMPILE_MODES:
@@ -258,11 +287,16 @@ class TorchTrainer:
         self.eval_batch_size = eval_batch_size
         self.metrics = torch.zeros(2, device=self.dev)  # [loss sum, correct] over the epoch
         self._run_compiled = None
-        self.settings.update({
-            "mode": mode, "device": str(self.dev), "float_dtype": "float32",
-            "steps_per_epoch": self.steps, "eval_batch_size": eval_batch_size,
-            "last_batch": self.n_train - (self.steps - 1) * batch_size,
-        })
+        self.settings.update(
+            {
+                "mode": mode,
+                "device": str(self.dev),
+                "float_dtype": "float32",
+                "steps_per_epoch": self.steps,
+                "eval_batch_size": eval_batch_size,
+                "last_batch": self.n_train - (self.steps - 1) * batch_size,
+            }
+        )
         if mode == "step":
             self.settings["detail"] = "plain per-step loop"
 
@@ -297,7 +331,7 @@ class TorchTrainer:
             perm = torch.randperm(self.n_train, device=self.dev)
             B = self.batch_size
             for s in range(self.steps):
-                self._step(perm[s * B:(s + 1) * B], None)
+                self._step(perm[s * B : (s + 1) * B], None)
         else:
             if self._run_compiled is None:
                 self._setup_compiled()
@@ -309,7 +343,7 @@ class TorchTrainer:
 
     def _fill_indices(self):
         """This epoch's permutation into the fixed (steps, B) index buffer; the padding stays 0."""
-        self.idx_all.view(-1)[:self.n_train].copy_(torch.randperm(self.n_train, device=self.dev))
+        self.idx_all.view(-1)[: self.n_train].copy_(torch.randperm(self.n_train, device=self.dev))
 
     def _setup_compiled(self):
         steps, B = self.steps, self.batch_size
@@ -325,12 +359,15 @@ class TorchTrainer:
             self._snapshot = [t.detach().clone() for t in self._state_tensors()]
             try:
                 self._run_compiled = self._capture()
-                self.settings["compiled_with"] = "cuda-graph: whole training step captured, " \
-                    "replayed once per batch"
+                self.settings["compiled_with"] = (
+                    "cuda-graph: whole training step captured, replayed once per batch"
+                )
                 return
             except Exception as e:  # fall back to torch.compile, and say why
-                self.settings["compile_fallback"] = f"cuda-graph capture failed: " \
+                self.settings["compile_fallback"] = (
+                    f"cuda-graph capture failed: "
                     f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                )
                 self._restore(self._snapshot)
                 mode = "default"
         self._run_compiled = self._torch_compile(mode)
@@ -345,7 +382,8 @@ class TorchTrainer:
             if hasattr(torch._dynamo.config, "trace_autograd_ops"):
                 torch._dynamo.config.trace_autograd_ops = True
             self.settings["dynamo_trace_autograd_ops"] = getattr(
-                torch._dynamo.config, "trace_autograd_ops", False)
+                torch._dynamo.config, "trace_autograd_ops", False
+            )
             if mode == "reduce-overhead":  # CUDA graphs need fixed addresses for mutated state
                 for t in self.opt.state() + [self.metrics]:
                     torch._dynamo.mark_static_address(t)

@@ -7,6 +7,7 @@ flattened conv output is in (h, w, c) order; LSTM kernel (in, 4 * units) and rec
 (units, 4 * units) with gates in the order i, f, c, o. The torch models transpose on loading.
 The draws are NumPy's, not Keras': same distributions, different numbers than a Keras run.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,7 @@ def _lstm(rng, p, name, n_in, units):
     p[f"{name}/kernel"] = glorot_uniform(rng, (n_in, 4 * units))
     p[f"{name}/recurrent_kernel"] = orthogonal(rng, (units, 4 * units))
     bias = np.zeros(4 * units, np.float32)
-    bias[units:2 * units] = 1.0  # unit_forget_bias
+    bias[units : 2 * units] = 1.0  # unit_forget_bias
     p[f"{name}/bias"] = bias
 
 

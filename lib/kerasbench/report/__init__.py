@@ -10,4 +10,5 @@
 `kerasbench report` calls `build_report`; `jupyter nbconvert --execute --to html
 notebooks/analysis.ipynb` from the repository root runs the same notebook.
 """
+
 from kerasbench.report.build import ReportError, build_report  # noqa: F401

@@ -7,6 +7,7 @@ each is derived are study/profile.py's (`breakdown`): device compute, host dispa
 overhead, input feeding, callbacks and metrics, adding up to model.fit's seconds per step.
 `section` is what notebooks/analysis.ipynb displays.
 """
+
 from __future__ import annotations
 
 import glob
@@ -23,10 +24,18 @@ from kerasbench.report import rundata
 from kerasbench.report.plots import STYLE, Html
 
 PROFILE_JSON = "profile.json"
-GROUPS = ["device compute", "host dispatch and Python overhead", "input feeding",
-          "callbacks and metrics"]
-GROUP_COLOURS = {"device compute": "#009E73", "host dispatch and Python overhead": "#D55E00",
-                 "input feeding": "#56B4E9", "callbacks and metrics": "#CC79A7"}
+GROUPS = [
+    "device compute",
+    "host dispatch and Python overhead",
+    "input feeding",
+    "callbacks and metrics",
+]
+GROUP_COLOURS = {
+    "device compute": "#009E73",
+    "host dispatch and Python overhead": "#D55E00",
+    "input feeding": "#56B4E9",
+    "callbacks and metrics": "#CC79A7",
+}
 FLOOR_COLOUR = "#444444"
 # The workloads with a native floor loop (kerasbench.native) and the issue-15 goal for them.
 FLOOR_WORKLOADS = ["mnist_mlp", "mnist_cnn", "imdb_bidirectional_lstm"]
@@ -59,15 +68,22 @@ def load(folder) -> pd.DataFrame:
             continue
         kernel = record.get("kernel") or {}
         data = kernel.get("data") or {}
-        row = {"workload": record["workload"], "backend": record["backend"],
-               "config": record.get("config", "default"), "steps": record.get("steps"),
-               "batch_size": record.get("batch_size"),
-               "train_samples": data.get("train_samples"),
-               "step_seconds": b["total"], "device_measured": b["device_measured"],
-               "lowest_variant": b.get("lowest_variant"), "clipped": ", ".join(b["clipped"]),
-               "device": _device_name(kernel), "gpu": bool((kernel.get("device") or {}).get("gpu")),
-               "lstm_kernel": (kernel.get("lstm_kernel") or {}).get("verdict"),
-               "path": os.path.relpath(path, str(folder))}
+        row = {
+            "workload": record["workload"],
+            "backend": record["backend"],
+            "config": record.get("config", "default"),
+            "steps": record.get("steps"),
+            "batch_size": record.get("batch_size"),
+            "train_samples": data.get("train_samples"),
+            "step_seconds": b["total"],
+            "device_measured": b["device_measured"],
+            "lowest_variant": b.get("lowest_variant"),
+            "clipped": ", ".join(b["clipped"]),
+            "device": _device_name(kernel),
+            "gpu": bool((kernel.get("device") or {}).get("gpu")),
+            "lstm_kernel": (kernel.get("lstm_kernel") or {}).get("verdict"),
+            "path": os.path.relpath(path, str(folder)),
+        }
         for group in GROUPS:
             row[group] = b["groups"][group]
         for name, v in (record.get("variants") or {}).items():
@@ -95,8 +111,10 @@ def floor_per_step(summary, frame: pd.DataFrame) -> dict:
         if rows.empty:
             continue
         label = rows.iloc[0]["floor"]
-        floor = table[(table["workload"] == workload) & ((table["backend"].astype(str) + " " +
-                                                          table["config"].astype(str)) == label)]
+        floor = table[
+            (table["workload"] == workload)
+            & ((table["backend"].astype(str) + " " + table["config"].astype(str)) == label)
+        ]
         batch = block.iloc[0]["batch_size"]
         sps = floor.iloc[0]["samples_per_second"] if not floor.empty else math.nan
         if _finite(sps) and sps > 0 and _finite(batch):
@@ -117,23 +135,42 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     """Stacked horizontal bars, milliseconds per step: the four parts of model.fit's step per
     workload, backend and configuration, with the floor's step as a dark bar beside it."""
     floors = floors or {}
-    order = sorted(frame.index, key=lambda i: (
-        list(registry.WORKLOADS).index(frame.at[i, "workload"])
-        if frame.at[i, "workload"] in registry.WORKLOADS else 99,
-        frame.at[i, "backend"], frame.at[i, "config"]))
+    order = sorted(
+        frame.index,
+        key=lambda i: (
+            list(registry.WORKLOADS).index(frame.at[i, "workload"])
+            if frame.at[i, "workload"] in registry.WORKLOADS
+            else 99,
+            frame.at[i, "backend"],
+            frame.at[i, "config"],
+        ),
+    )
     frame = frame.loc[order]
     labels, fig = [], go.Figure()
     for _, row in frame.iterrows():
         labels.append(_label(row))
     for group in GROUPS:
         ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
-        text = ["%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()]
-        name = group + ("" if frame["device_measured"].all() or group != "device compute"
-                        else " (upper bound where no profiler)")
-        fig.add_trace(go.Bar(y=labels, x=ms, name=name, orientation="h", text=text,
-                             textposition="inside", marker_color=GROUP_COLOURS[group],
-                             hovertemplate="%{y}<br>" + html.escape(group) +
-                                           ": %{x:.3f} ms/step<extra></extra>"))
+        text = [
+            "%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()
+        ]
+        name = group + (
+            ""
+            if frame["device_measured"].all() or group != "device compute"
+            else " (upper bound where no profiler)"
+        )
+        fig.add_trace(
+            go.Bar(
+                y=labels,
+                x=ms,
+                name=name,
+                orientation="h",
+                text=text,
+                textposition="inside",
+                marker_color=GROUP_COLOURS[group],
+                hovertemplate="%{y}<br>" + html.escape(group) + ": %{x:.3f} ms/step<extra></extra>",
+            )
+        )
     floor_y, floor_x, floor_text = [], [], []
     seen = set()
     for _, row in frame.iterrows():
@@ -144,24 +181,40 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
             floor_x.append(1e3 * seconds)
             floor_text.append("%.3f ms" % (1e3 * seconds))
     if floor_y:
-        fig.add_trace(go.Bar(y=floor_y, x=floor_x, name="native floor (whole step)",
-                             orientation="h", marker_color=FLOOR_COLOUR, text=floor_text,
-                             textposition="outside",
-                             hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                y=floor_y,
+                x=floor_x,
+                name="native floor (whole step)",
+                orientation="h",
+                marker_color=FLOOR_COLOUR,
+                text=floor_text,
+                textposition="outside",
+                hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>",
+            )
+        )
     order = []
     for label in labels:  # each workload's floor bar right after its profile bars
         order.append(label)
         title = label.split(" · ")[0]
-        later = [other for other in labels[labels.index(label) + 1:]
-                 if other.split(" · ")[0] == title]
+        later = [
+            other for other in labels[labels.index(label) + 1 :] if other.split(" · ")[0] == title
+        ]
         if not later:
             order.extend(f for f in floor_y if f.split(" · ")[0] == title)
-    fig.update_layout(barmode="stack", height=140 + 28 * len(order),
-                      title={"text": "Where a training step's time goes (ms per step; model.fit "
-                                     "as the study runs it)", "y": 0.98, "yanchor": "top"},
-                      xaxis_title="milliseconds per training step",
-                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-                      margin={"l": 10, "r": 10, "t": 80, "b": 10})
+    fig.update_layout(
+        barmode="stack",
+        height=140 + 28 * len(order),
+        title={
+            "text": "Where a training step's time goes (ms per step; model.fit "
+            "as the study runs it)",
+            "y": 0.98,
+            "yanchor": "top",
+        },
+        xaxis_title="milliseconds per training step",
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), automargin=True)
     values = [v for v in [1e3 * t for t in frame["step_seconds"]] + floor_x if v > 0]
     if values and max(values) / min(values) > 30:
@@ -171,17 +224,21 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
 
 def table(frame: pd.DataFrame) -> Html:
     """The numbers behind the bars: variants' ms per step and the four fractions."""
-    view = pd.DataFrame({
-        "workload": [rundata.workload_title(w) for w in frame["workload"]],
-        "backend config": [("%s %s" % (b, c)).strip() for b, c in zip(frame["backend"],
-                                                                     frame["config"])],
-        "device": frame["device"],
-        "fit ms/step": ["%.3f" % (1e3 * v) for v in frame["step_seconds"]],
-    })
+    view = pd.DataFrame(
+        {
+            "workload": [rundata.workload_title(w) for w in frame["workload"]],
+            "backend config": [
+                ("%s %s" % (b, c)).strip() for b, c in zip(frame["backend"], frame["config"])
+            ],
+            "device": frame["device"],
+            "fit ms/step": ["%.3f" % (1e3 * v) for v in frame["step_seconds"]],
+        }
+    )
     for name in ("t_fit_metrics", "t_fit_bare", "t_fit_device", "t_fit_epoch", "t_step_loop"):
         if name in frame:
-            view[name[2:] + " ms"] = ["–" if not _finite(v) else "%.3f" % (1e3 * v)
-                                      for v in frame[name]]
+            view[name[2:] + " ms"] = [
+                "–" if not _finite(v) else "%.3f" % (1e3 * v) for v in frame[name]
+            ]
     for group in GROUPS:
         view[group] = ["%.0f%%" % (100 * v) for v in frame[group]]
     view["device time"] = ["profiler" if m else "upper bound" for m in frame["device_measured"]]
@@ -199,8 +256,11 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
     table = summary.table[~summary.table["reference"].astype(bool)]
     rows = []
     for workload in FLOOR_WORKLOADS:
-        block = table[(table["workload"] == workload) & ~table["backend"].map(rundata.is_native)
-                      & table["times_floor"].notna()]
+        block = table[
+            (table["workload"] == workload)
+            & ~table["backend"].map(rundata.is_native)
+            & table["times_floor"].notna()
+        ]
         if block.empty:
             continue
         best = block.loc[block["mean_epoch_seconds"].astype(float).idxmin()]
@@ -211,27 +271,42 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
             ratio += " (n=%d: no interval)" % best["runs"]
         wall = "no profile"
         if frame is not None and not frame.empty:
-            match = frame[(frame["workload"] == workload) & (frame["backend"] == best["backend"])
-                          & (frame["config"] == best["config"])]
+            match = frame[
+                (frame["workload"] == workload)
+                & (frame["backend"] == best["backend"])
+                & (frame["config"] == best["config"])
+            ]
             if match.empty:
-                match = frame[(frame["workload"] == workload) & (frame["backend"] == best["backend"])]
+                match = frame[
+                    (frame["workload"] == workload) & (frame["backend"] == best["backend"])
+                ]
             if not match.empty:
                 p = match.iloc[0]
                 group = max(GROUPS[1:], key=lambda g: p[g])
                 wall = "%s: %.0f%% of the step (%s %s, %s)" % (
-                    group, 100 * p[group], p["backend"], p["config"], p["device"])
-        rows.append({"workload": rundata.workload_title(workload),
-                     "best Keras": "%s %s" % (best["backend"], best["config"]),
-                     "runs": int(best["runs"]),
-                     "s / epoch": "%.3g" % best["mean_epoch_seconds"],
-                     "floor": "%s: %.3g s" % (best["floor"], best["floor_seconds"]),
-                     "× floor [95% CI, paired]": ratio,
-                     "within %g×" % GOAL: "yes" if best["times_floor"] <= GOAL else "no",
-                     "largest part beside compute": wall})
+                    group,
+                    100 * p[group],
+                    p["backend"],
+                    p["config"],
+                    p["device"],
+                )
+        rows.append(
+            {
+                "workload": rundata.workload_title(workload),
+                "best Keras": "%s %s" % (best["backend"], best["config"]),
+                "runs": int(best["runs"]),
+                "s / epoch": "%.3g" % best["mean_epoch_seconds"],
+                "floor": "%s: %.3g s" % (best["floor"], best["floor_seconds"]),
+                "× floor [95% CI, paired]": ratio,
+                "within %g×" % GOAL: "yes" if best["times_floor"] <= GOAL else "no",
+                "largest part beside compute": wall,
+            }
+        )
     if not rows:
         return Html("<p><em>No native floor loops ran beside these runs.</em></p>")
-    return Html(STYLE + pd.DataFrame(rows).to_html(index=False, escape=True, classes="kb-table",
-                                                   border=0))
+    return Html(
+        STYLE + pd.DataFrame(rows).to_html(index=False, escape=True, classes="kb-table", border=0)
+    )
 
 
 def section(folder, summary=None) -> list:
@@ -242,24 +317,34 @@ def section(folder, summary=None) -> list:
     if summary is not None:
         parts.append(distance_table(summary, frame))
     if frame.empty:
-        parts.append(Html("<p class='kb-muted'>No profile in %s: run <code>kerasbench profile "
-                          "--workload W --backend B --out %s/W/B</code> (scripts/gpu_study.sh "
-                          "stage <code>profile</code> on the GPU).</p>"
-                          % (html.escape(str(folder)), html.escape(str(folder)))))
+        parts.append(
+            Html(
+                "<p class='kb-muted'>No profile in %s: run <code>kerasbench profile "
+                "--workload W --backend B --out %s/W/B</code> (scripts/gpu_study.sh "
+                "stage <code>profile</code> on the GPU).</p>"
+                % (html.escape(str(folder)), html.escape(str(folder)))
+            )
+        )
         return parts
     devices = sorted(set(frame["device"]))
     measured = frame["device_measured"].all()
-    parts.append(Html(
-        "<p class='kb-caption'>Measured on %s. Each part is a difference between ablation "
-        "variants timed in one process (kerasbench profile): callbacks and metrics = fit as run "
-        "− fit without callbacks − fit without metrics beyond the loss; input feeding = − fit with the arrays on the device; host dispatch "
-        "and Python overhead = − the fastest of one call per epoch and the bare compiled step in "
-        "a loop, down to the profiler's device time; device compute = %s. A difference measured "
-        "below 0 (noise) counts 0 and is listed.</p>" % (
-            html.escape(", ".join(devices)),
-            "the profiler's device busy time per step" if measured else
-            "the profiler's device busy time where a GPU profile ran, else the fastest variant "
-            "(an upper bound: on a CPU there is no separate device)")))
+    parts.append(
+        Html(
+            "<p class='kb-caption'>Measured on %s. Each part is a difference between ablation "
+            "variants timed in one process (kerasbench profile): callbacks and metrics = fit as run "
+            "− fit without callbacks − fit without metrics beyond the loss; input feeding = − fit with the arrays on the device; host dispatch "
+            "and Python overhead = − the fastest of one call per epoch and the bare compiled step in "
+            "a loop, down to the profiler's device time; device compute = %s. A difference measured "
+            "below 0 (noise) counts 0 and is listed.</p>"
+            % (
+                html.escape(", ".join(devices)),
+                "the profiler's device busy time per step"
+                if measured
+                else "the profiler's device busy time where a GPU profile ran, else the fastest variant "
+                "(an upper bound: on a CPU there is no separate device)",
+            )
+        )
+    )
     parts.append(figure(frame, floor_per_step(summary, frame)))
     parts.append(table(frame))
     return parts

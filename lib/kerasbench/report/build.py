@@ -10,6 +10,7 @@ notebooks/analysis.ipynb` with the project's Jupyter uses the same template (the
 jupyter_nbconvert_config.json, written by `install_nbconvert_config`, `make kernels`) and gives
 the same page; the notebook's cells hide their own code (metadata transient.remove_source).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,7 +80,9 @@ class IpcKernelManager(AsyncKernelManager):
 def _quiet_jupyter():
     """Keep Jupyter's own chatter (its "TCP without encryption" warning about the local kernel's
     sockets, papermill's INFO lines) off the user's screen; errors still raise."""
-    loggers = [logging.getLogger(name) for name in ("papermill", "traitlets", "jupyter_client", "nbclient")]
+    loggers = [
+        logging.getLogger(name) for name in ("papermill", "traitlets", "jupyter_client", "nbclient")
+    ]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
@@ -114,9 +117,15 @@ def nbconvert_config() -> dict:
     """What `jupyter nbconvert` needs to export the report as `kerasbench report` does: the
     offline template (a page without CDN scripts; harmless for any other notebook) and the
     kernel on Unix sockets (no "TCP without encryption" warning)."""
-    return {"HTMLExporter": {"extra_template_basedirs": [str(TEMPLATES)], "template_name": TEMPLATE,
-                             "exclude_input_prompt": True, "exclude_output_prompt": True},
-            "ExecutePreprocessor": {"kernel_manager_class": "kerasbench.report.build.IpcKernelManager"}}
+    return {
+        "HTMLExporter": {
+            "extra_template_basedirs": [str(TEMPLATES)],
+            "template_name": TEMPLATE,
+            "exclude_input_prompt": True,
+            "exclude_output_prompt": True,
+        },
+        "ExecutePreprocessor": {"kernel_manager_class": "kerasbench.report.build.IpcKernelManager"},
+    }
 
 
 def install_nbconvert_config(prefix=None) -> Path:
@@ -138,8 +147,13 @@ def install_nbconvert_config(prefix=None) -> Path:
 
 def exporter() -> HTMLExporter:
     """The HTML exporter both routes use: the offline `kerasbench` template, code hidden."""
-    return HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=TEMPLATE,
-                        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    return HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES)],
+        template_name=TEMPLATE,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
 
 
 def export_html(notebook_path, html_path) -> Path:
@@ -154,8 +168,10 @@ def export_html(notebook_path, html_path) -> Path:
     return html_path
 
 
-_REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//[^\s\"'>]+",
-                     re.IGNORECASE)
+_REMOTE = re.compile(
+    r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//[^\s\"'>]+",
+    re.IGNORECASE,
+)
 
 
 def remote_references(text: str) -> list:
@@ -164,8 +180,15 @@ def remote_references(text: str) -> list:
     return _REMOTE.findall(text)
 
 
-def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
-                 confidence_level=0.95, n_resamples=10000, seed=0) -> Path:
+def build_report(
+    runs_dir,
+    out_dir,
+    references=None,
+    kernel_name="python3",
+    confidence_level=0.95,
+    n_resamples=10000,
+    seed=0,
+) -> Path:
     """Run the analysis notebook over runs_dir; write out_dir/{summary.csv, analysis.ipynb, report.html}.
 
     references: reference folders (None: the shipped 2017 logs; []: none). Returns the path of
@@ -185,7 +208,9 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
         # summary.csv and report.html as they were, never a new summary.csv beside a stale page.
         staging = Path(tempfile.mkdtemp(prefix=".report-", dir=str(out_dir)))
     except OSError as e:
-        raise ReportError(f"cannot write to output folder {_shown(out_dir)}: {e.strerror or e}") from None
+        raise ReportError(
+            f"cannot write to output folder {_shown(out_dir)}: {e.strerror or e}"
+        ) from None
     summary_csv = out_dir / "summary.csv"
     previous = staging / "summary.csv.previous"
     done = False
@@ -193,13 +218,25 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
         if summary_csv.exists():
             os.replace(summary_csv, previous)  # the notebook writes the new one in its place
         executed = staging / "analysis.ipynb"
-        parameters = {"out_dir": str(out_dir), "runs_dir": str(runs_dir), "references": references,
-                      "confidence_level": float(confidence_level), "n_resamples": int(n_resamples),
-                      "seed": int(seed)}
+        parameters = {
+            "out_dir": str(out_dir),
+            "runs_dir": str(runs_dir),
+            "references": references,
+            "confidence_level": float(confidence_level),
+            "n_resamples": int(n_resamples),
+            "seed": int(seed),
+        }
         with _kernel_can_import_kerasbench(), _quiet_jupyter():
-            papermill.execute_notebook(str(NOTEBOOK), str(executed), parameters=parameters,
-                                       kernel_name=kernel_name, cwd=str(out_dir), progress_bar=False,
-                                       log_output=False, kernel_manager_class=IpcKernelManager)
+            papermill.execute_notebook(
+                str(NOTEBOOK),
+                str(executed),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(out_dir),
+                progress_bar=False,
+                log_output=False,
+                kernel_manager_class=IpcKernelManager,
+            )
         export_html(executed, staging / "report.html")
         os.replace(executed, out_dir / "analysis.ipynb")
         os.replace(staging / "report.html", out_dir / "report.html")
@@ -207,8 +244,10 @@ def build_report(runs_dir, out_dir, references=None, kernel_name="python3",
     except Exception as e:  # papermill wraps the notebook's own OSError in its own error
         if not _disk_full(e):
             raise
-        raise ReportError(f"no space left in {_shown(out_dir)}: the report was not written "
-                          f"(summary.csv and report.html are as they were)") from None
+        raise ReportError(
+            f"no space left in {_shown(out_dir)}: the report was not written "
+            f"(summary.csv and report.html are as they were)"
+        ) from None
     finally:
         if not done:
             with contextlib.suppress(OSError):
@@ -228,4 +267,4 @@ def _disk_full(error) -> bool:
 def _shown(path, limit=120) -> str:
     """A path as an error line shows it: a 4,000-character one is cut in the middle."""
     text = str(path)
-    return text if len(text) <= limit else text[:limit // 2] + "..." + text[-limit // 2:]
+    return text if len(text) <= limit else text[: limit // 2] + "..." + text[-limit // 2 :]

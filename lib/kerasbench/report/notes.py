@@ -3,6 +3,7 @@ the handicaps beside each workload's charts, and the coverage sentence of the Me
 
 Functions over the summary table (summary.SUMMARY_COLUMNS); no statistics are computed here.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,27 +73,43 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     Columns: source, workload, fastest (the label to print in bold), text (the sentence after it).
     """
     rows = []
-    mine = table[~table["reference"] & ~table["backend"].map(rundata.is_native)] if not table.empty else table
+    mine = (
+        table[~table["reference"] & ~table["backend"].map(rundata.is_native)]
+        if not table.empty
+        else table
+    )
     for (source, workload), block in mine.groupby(["source", "workload"], sort=False):
         timed = block[np.isfinite(block["times_fastest"].astype(float))]
         if timed.empty:
-            rows.append({"source": source, "workload": workload, "fastest": None,
-                         "text": "No run finished with a steady epoch: no verdict."})
+            rows.append(
+                {
+                    "source": source,
+                    "workload": workload,
+                    "fastest": None,
+                    "text": "No run finished with a steady epoch: no verdict.",
+                }
+            )
             continue
         best = timed.loc[timed["times_fastest"].idxmin()]
         others = timed.drop(index=best.name).sort_values("times_fastest")
         parts = [f"is fastest at {fmt(best['mean_epoch_seconds'])} s/epoch"]
         if not others.empty:
             runner = others.iloc[0]
-            tied = (math.isfinite(runner["times_fastest_low"]) and runner["times_fastest_low"] <= 1.0)
-            close = (not math.isfinite(runner["times_fastest_low"])
-                     and runner["times_fastest"] < 1 + CLOSE)
+            tied = math.isfinite(runner["times_fastest_low"]) and runner["times_fastest_low"] <= 1.0
+            close = (
+                not math.isfinite(runner["times_fastest_low"])
+                and runner["times_fastest"] < 1 + CLOSE
+            )
             if tied:
-                parts.append(f"but {label(runner)} ({_times(runner)}) is not distinguishable "
-                             "from it: its interval includes 1")
+                parts.append(
+                    f"but {label(runner)} ({_times(runner)}) is not distinguishable "
+                    "from it: its interval includes 1"
+                )
             elif close:
-                parts.append(f"{label(runner)} is within {CLOSE:.0%} ({_times(runner)}), too close "
-                             "to call without an interval")
+                parts.append(
+                    f"{label(runner)} is within {CLOSE:.0%} ({_times(runner)}), too close "
+                    "to call without an interval"
+                )
             else:
                 parts.append(f"{label(runner)} takes {_times(runner)} as long")
             if len(others) > 1:
@@ -107,25 +124,36 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                 what = "final training loss" if rundata.is_text_model(workload) else "test accuracy"
                 digits = 4
                 low, high = f"{finals.min():.{digits}f}", f"{finals.max():.{digits}f}"
-                parts.append(f"{what} {low}–{high} across them" if low != high
-                             else f"{what} {low} for all")
+                parts.append(
+                    f"{what} {low}–{high} across them" if low != high else f"{what} {low} for all"
+                )
         bad = timed[timed["not_learning_runs"] > 0]
         if not bad.empty:
             parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
         n = sorted({int(v) for v in timed["runs"]})
         runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
-        parts.append(f"{runs} run{'s' * (n[-1] != 1)} each"
-                     + ("" if n[0] >= stats.MIN_RUNS else ", so no interval"))
-        rows.append({"source": source, "workload": workload, "fastest": label(best),
-                     "text": "; ".join(parts) + "."})
+        parts.append(
+            f"{runs} run{'s' * (n[-1] != 1)} each"
+            + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
+        )
+        rows.append(
+            {
+                "source": source,
+                "workload": workload,
+                "fastest": label(best),
+                "text": "; ".join(parts) + ".",
+            }
+        )
     return pd.DataFrame(rows, columns=["source", "workload", "fastest", "text"])
 
 
 def coverage_sentences(coverage: dict, confidence_level: float) -> list:
     """'3 runs: a nominal 95% interval covers the true mean 75% of the time (simulated).'"""
-    return [f"{n} runs (or pairs): a nominal {confidence_level:.0%} percentile interval covered the "
-            f"true mean in {value:.0%} of simulated studies (normal noise)."
-            for n, value in sorted(coverage.items())]
+    return [
+        f"{n} runs (or pairs): a nominal {confidence_level:.0%} percentile interval covered the "
+        f"true mean in {value:.0%} of simulated studies (normal noise)."
+        for n, value in sorted(coverage.items())
+    ]
 
 
 def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
@@ -144,61 +172,122 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
     runs = study.runs
     not_ok: dict[tuple, Counter] = {}
     for run in runs[~runs["ok"]].itertuples(index=False):
-        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[run.status] += 1
+        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[
+            run.status
+        ] += 1
     references = {s.label: s for s in study.sources if s.reference}
     for workload, block in table.groupby("workload", sort=False):
         if rundata.is_text_model(workload):
-            add(workload, None, "Text model: no test set, so the metric is the final training loss "
-                f"({rundata.metric_name(workload)}); lower is better.")
+            add(
+                workload,
+                None,
+                "Text model: no test set, so the metric is the final training loss "
+                f"({rundata.metric_name(workload)}); lower is better.",
+            )
         if block["reference"].all():
-            add(workload, None, "No runs of this workload in the runs folder: the reference numbers only.")
+            add(
+                workload,
+                None,
+                "No runs of this workload in the runs folder: the reference numbers only.",
+            )
     for _, row in table.iterrows():
         workload, source, who = row["workload"], row["source"], label(row)
         if row["reference"]:
             ref = references.get(source)
-            add(workload, source, f"{source}: one run per backend"
+            add(
+                workload,
+                source,
+                f"{source}: one run per backend"
                 + (f" on {ref.hardware}" if ref and ref.hardware else "")
                 + "; its mean includes the first epoch, as that study computed it "
-                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.")
+                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.",
+            )
             continue
         statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
         if statuses:
             detail = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-            add(workload, source, f"{sum(statuses.values())} run(s) left out ({detail}; see "
-                "the failed runs table).", who)
+            add(
+                workload,
+                source,
+                f"{sum(statuses.values())} run(s) left out ({detail}; see the failed runs table).",
+                who,
+            )
         if row["runs"] == 0:
             add(workload, source, "no run finished ok, so no statistics.", who)
             continue
         if is_generated(row):
-            add(workload, source, "trained on generated data (the real dataset was not "
+            add(
+                workload,
+                source,
+                "trained on generated data (the real dataset was not "
                 "available): the accuracy is not a result and is not drawn; only the time per "
-                "epoch is.", who)
+                "epoch is.",
+                who,
+            )
         elif "subset" in str(row["data_source"] or ""):
-            add(workload, source, "trained on a subset of the data: accuracy and time per epoch "
-                "are not comparable with 2017.", who)
-        if row["profile"] and not rundata.is_native(row["backend"]) and \
-                "full" not in str(row["profile"]).split(" / "):
-            add(workload, source, f"profile {row['profile']} (fewer epochs or less data than 2017): "
-                "the final metric is not comparable with 2017.", who)
+            add(
+                workload,
+                source,
+                "trained on a subset of the data: accuracy and time per epoch "
+                "are not comparable with 2017.",
+                who,
+            )
+        if (
+            row["profile"]
+            and not rundata.is_native(row["backend"])
+            and "full" not in str(row["profile"]).split(" / ")
+        ):
+            add(
+                workload,
+                source,
+                f"profile {row['profile']} (fewer epochs or less data than 2017): "
+                "the final metric is not comparable with 2017.",
+                who,
+            )
         if row["runs"] < stats.MIN_RUNS:
-            add(workload, source, f"{int(row['runs'])} run(s): no confidence interval (it takes "
+            add(
+                workload,
+                source,
+                f"{int(row['runs'])} run(s): no confidence interval (it takes "
                 f"{stats.MIN_RUNS}); the grey whisker is the spread of the steady epochs within "
-                "the run(s), not an interval.", who)
+                "the run(s), not an interval.",
+                who,
+            )
         if row["machines"] > 1:
-            add(workload, source, f"its {int(row['runs'])} runs come from {int(row['machines'])} "
-                f"different machines ({row['machine_names']}): the spread includes the machines.", who)
+            add(
+                workload,
+                source,
+                f"its {int(row['runs'])} runs come from {int(row['machines'])} "
+                f"different machines ({row['machine_names']}): the spread includes the machines.",
+                who,
+            )
         if row["not_learning_runs"]:
-            add(workload, source, f"the training loss did not go down in {int(row['not_learning_runs'])} "
+            add(
+                workload,
+                source,
+                f"the training loss did not go down in {int(row['not_learning_runs'])} "
                 f"of {int(row['runs'])} run(s) (it diverged or stuck): this backend did not learn the "
-                "model as the others did; see its curve and generated text.", who)
+                "model as the others did; see its curve and generated text.",
+                who,
+            )
         if not math.isfinite(row["mean_epoch_seconds"]):
-            add(workload, source, "only one epoch logged, so no steady-state time (epoch 0 is "
-                "warm-up).", who)
-    logged = set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
+            add(
+                workload,
+                source,
+                "only one epoch logged, so no steady-state time (epoch 0 is warm-up).",
+                who,
+            )
+    logged = (
+        set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
+    )
     for run in runs[~runs["ok"]].itertuples(index=False):
         if (run.source, run.workload, run.backend) not in logged:
-            add(run.workload, run.source, f"run {run.run_id} ended with status {run.status} "
-                "before logging an epoch.", f"{run.backend} {run.config}")
+            add(
+                run.workload,
+                run.source,
+                f"run {run.run_id} ended with status {run.status} before logging an epoch.",
+                f"{run.backend} {run.config}",
+            )
     everyone = {}
     for (workload, source), block in table.groupby(["workload", "source"], sort=False):
         everyone[(workload, source)] = {label(r) for _, r in block.iterrows()}
@@ -208,7 +297,12 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
             prefix = "all rows"
         else:
             prefix = ", ".join(whom)
-        rows.append({"workload": workload, "source": source,
-                     "backends": ", ".join(whom) if whom else None,
-                     "note": f"{prefix}: {text}" if whom else text})
+        rows.append(
+            {
+                "workload": workload,
+                "source": source,
+                "backends": ", ".join(whom) if whom else None,
+                "note": f"{prefix}: {text}" if whom else text,
+            }
+        )
     return pd.DataFrame(rows, columns=["workload", "source", "backends", "note"])

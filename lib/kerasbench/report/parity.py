@@ -6,6 +6,7 @@ check, weight checks folded to their worst layer), `loss_figure` (relative loss 
 step on a log axis, with the tolerance). `section` is what notebooks/analysis.ipynb displays;
 `write_html` the standalone `parity.html` that `kerasbench parity` leaves beside its CSVs.
 """
+
 import html
 import math
 import os
@@ -52,29 +53,53 @@ def _passed(value):
 def table(rows):
     """One line per (workload, backend, check): weight checks folded to their worst layer."""
     out = []
-    for (workload, backend, check), group in rows.groupby(["workload", "backend", "check"],
-                                                          sort=False):
+    for (workload, backend, check), group in rows.groupby(
+        ["workload", "backend", "check"], sort=False
+    ):
         bad = group[~group["passed"].map(_passed)]
         if check in ("initial_weights", "final_weights"):
             ratio = group["value"].map(_num) / group["tolerance"].map(_num).where(
-                group["tolerance"].map(_num) > 0, other=float("nan"))
-            worst = group.loc[group["value"].map(_num).idxmax()] if not len(bad) else \
-                bad.loc[(ratio[bad.index].fillna(float("inf"))).idxmax()]
+                group["tolerance"].map(_num) > 0, other=float("nan")
+            )
+            worst = (
+                group.loc[group["value"].map(_num).idxmax()]
+                if not len(bad)
+                else bad.loc[(ratio[bad.index].fillna(float("inf"))).idxmax()]
+            )
             verdict = "ok" if not len(bad) else "FAIL: " + ", ".join(bad["layer"])
-            out.append({"workload": workload, "backend": backend, "check": check,
-                        "value": "%s (layer %s)" % (_fmt(worst["value"]), worst["layer"]),
-                        "tolerance": _fmt(worst["tolerance"]), "result": verdict,
-                        "note": worst["note"]})
+            out.append(
+                {
+                    "workload": workload,
+                    "backend": backend,
+                    "check": check,
+                    "value": "%s (layer %s)" % (_fmt(worst["value"]), worst["layer"]),
+                    "tolerance": _fmt(worst["tolerance"]),
+                    "result": verdict,
+                    "note": worst["note"],
+                }
+            )
             continue
         row = group.iloc[0]
         status = row["passed"]
-        verdict = "ok" if _passed(status) else ("cannot join" if status == "" and check == "run"
-                                                 else "FAIL")
-        out.append({"workload": workload, "backend": backend, "check": check,
-                    "value": _fmt(row["value"]), "tolerance": _fmt(row["tolerance"]),
-                    "result": verdict, "note": row["note"]})
-    return pd.DataFrame(out, columns=["workload", "backend", "check", "value", "tolerance",
-                                      "result", "note"])
+        verdict = (
+            "ok"
+            if _passed(status)
+            else ("cannot join" if status == "" and check == "run" else "FAIL")
+        )
+        out.append(
+            {
+                "workload": workload,
+                "backend": backend,
+                "check": check,
+                "value": _fmt(row["value"]),
+                "tolerance": _fmt(row["tolerance"]),
+                "result": verdict,
+                "note": row["note"],
+            }
+        )
+    return pd.DataFrame(
+        out, columns=["workload", "backend", "check", "value", "tolerance", "result", "note"]
+    )
 
 
 def verdicts(rows):
@@ -92,14 +117,33 @@ def verdicts(rows):
             bad = group[~group["passed"].map(_passed)]
             verdict = "same" if not len(bad) else "differs"
             for _, a in agrees.iterrows():
-                verdict += "; %s %s" % ("same as" if _passed(a["passed"]) else "differs from",
-                                        a["check"][len("agrees_with_"):])
-            detail = "; ".join(sorted(set(
-                "%s%s" % (c, " (" + ", ".join(name for name in b["layer"] if name) + ")"
-                          if any(b["layer"]) else "")
-                for c, b in bad.groupby("check"))))
-        out.append({"workload": workload, "backend": backend,
-                    "reference": group.iloc[0]["reference"], "parity": verdict, "detail": detail})
+                verdict += "; %s %s" % (
+                    "same as" if _passed(a["passed"]) else "differs from",
+                    a["check"][len("agrees_with_") :],
+                )
+            detail = "; ".join(
+                sorted(
+                    set(
+                        "%s%s"
+                        % (
+                            c,
+                            " (" + ", ".join(name for name in b["layer"] if name) + ")"
+                            if any(b["layer"])
+                            else "",
+                        )
+                        for c, b in bad.groupby("check")
+                    )
+                )
+            )
+        out.append(
+            {
+                "workload": workload,
+                "backend": backend,
+                "reference": group.iloc[0]["reference"],
+                "parity": verdict,
+                "detail": detail,
+            }
+        )
     return pd.DataFrame(out, columns=["workload", "backend", "reference", "parity", "detail"])
 
 
@@ -107,17 +151,34 @@ def loss_figure(losses, workload):
     """|loss - reference loss| / reference loss per step, log axis, with each tolerance dashed."""
     fig = go.Figure()
     data = losses[losses["workload"] == workload] if len(losses) else losses
-    for backend, group in (data.groupby("backend", sort=False) if len(data) else []):
+    for backend, group in data.groupby("backend", sort=False) if len(data) else []:
         diff = group["relative_difference"].astype(float)
         # A difference of exactly 0 has no place on a log axis: shown at float32's unit roundoff.
-        fig.add_trace(go.Scatter(x=group["step"], y=diff.where(diff > 0, 2.0 ** -24),
-                                 mode="lines+markers", name="%s vs %s" % (
-                                     backend, group["reference"].iloc[0])))
-        fig.add_trace(go.Scatter(x=group["step"], y=group["tolerance"], mode="lines",
-                                 line={"dash": "dash"}, name="tolerance (%s)" % backend))
-    fig.update_layout(title="%s: relative loss difference per step" % workload,
-                      xaxis_title="training step", yaxis_title="|loss - reference| / reference",
-                      yaxis_type="log", template="plotly_white", height=380)
+        fig.add_trace(
+            go.Scatter(
+                x=group["step"],
+                y=diff.where(diff > 0, 2.0**-24),
+                mode="lines+markers",
+                name="%s vs %s" % (backend, group["reference"].iloc[0]),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=group["step"],
+                y=group["tolerance"],
+                mode="lines",
+                line={"dash": "dash"},
+                name="tolerance (%s)" % backend,
+            )
+        )
+    fig.update_layout(
+        title="%s: relative loss difference per step" % workload,
+        xaxis_title="training step",
+        yaxis_title="|loss - reference| / reference",
+        yaxis_type="log",
+        template="plotly_white",
+        height=380,
+    )
     return fig
 
 
@@ -128,11 +189,17 @@ def section(folder):
 
     loaded = load(folder)
     if loaded is None:
-        return [Html("<p><em>No parity results in %s: <code>kerasbench parity --out %s</code> "
-                     "puts them there.</em></p>" % (html.escape(folder), html.escape(folder)))]
+        return [
+            Html(
+                "<p><em>No parity results in %s: <code>kerasbench parity --out %s</code> "
+                "puts them there.</em></p>" % (html.escape(folder), html.escape(folder))
+            )
+        ]
     rows, losses = loaded
-    blocks = [Html(verdicts(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
-              Html(table(rows).to_html(index=False, escape=True, classes="kb-table", border=0))]
+    blocks = [
+        Html(verdicts(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
+        Html(table(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
+    ]
     return blocks + [loss_figure(losses, w) for w in dict.fromkeys(rows["workload"])]
 
 
@@ -142,16 +209,19 @@ def html_section(folder, include_plotlyjs=False):
     if loaded is None:
         return ""
     rows, losses = loaded
-    parts = ["<h2>Does it learn the same? Parity across backends</h2>",
-             "<p>Same initial weights, same batches in the same order, dropout off; tolerances "
-             "derived from float32 reduction order (<code>kerasbench.parity</code>).</p>",
-             verdicts(rows).to_html(index=False, escape=True),
-             table(rows).to_html(index=False, escape=True)]
+    parts = [
+        "<h2>Does it learn the same? Parity across backends</h2>",
+        "<p>Same initial weights, same batches in the same order, dropout off; tolerances "
+        "derived from float32 reduction order (<code>kerasbench.parity</code>).</p>",
+        verdicts(rows).to_html(index=False, escape=True),
+        table(rows).to_html(index=False, escape=True),
+    ]
     first = True
     for workload in dict.fromkeys(rows["workload"]):
         fig = loss_figure(losses, workload)
-        parts.append(pio.to_html(fig, full_html=False,
-                                 include_plotlyjs=include_plotlyjs if first else False))
+        parts.append(
+            pio.to_html(fig, full_html=False, include_plotlyjs=include_plotlyjs if first else False)
+        )
         first = False
     return "\n".join(parts)
 
@@ -159,6 +229,8 @@ def html_section(folder, include_plotlyjs=False):
 def write_html(folder, path):
     body = html_section(folder, include_plotlyjs=True)
     with open(path, "w") as f:
-        f.write("<!DOCTYPE html><html><head><meta charset='utf-8'><title>%s</title></head>"
-                "<body>%s</body></html>" % (html.escape("kerasbench parity"), body))
+        f.write(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>%s</title></head>"
+            "<body>%s</body></html>" % (html.escape("kerasbench parity"), body)
+        )
     return path

@@ -6,6 +6,7 @@ alike; every legend entry of a chart has its own name. Reference sources (2017) 
 seconds beside today's: they appear as ratios to their own fastest, and as dotted curves. HTML
 blocks are small objects with `_repr_html_`; all text from run folders is HTML-escaped.
 """
+
 from __future__ import annotations
 
 import html
@@ -25,13 +26,23 @@ from kerasbench.report import rundata, stats
 from kerasbench.report.notes import fmt, label
 
 # Okabe-Ito colours (distinguishable with colour-blindness), fixed per backend for every chart.
-BACKEND_COLOURS = {"tensorflow": "#E69F00", "jax": "#009E73", "torch": "#0072B2", "cntk": "#CC79A7",
-                   "native-jax": "#004D38", "native-torch": "#003A5C"}
+BACKEND_COLOURS = {
+    "tensorflow": "#E69F00",
+    "jax": "#009E73",
+    "torch": "#0072B2",
+    "cntk": "#CC79A7",
+    "native-jax": "#004D38",
+    "native-torch": "#003A5C",
+}
 _SPARE_COLOURS = ["#D55E00", "#56B4E9", "#F0E442", "#000000"]
 # One look per configuration: line dash, marker symbol and bar pattern.
-CONFIG_STYLES = {"default": ("solid", "circle", ""), "tuned": ("dash", "square", "/"),
-                 "compiled": ("dot", "diamond", "x"), "scan": ("solid", "triangle-up", "."),
-                 "step": ("dashdot", "cross", "-")}
+CONFIG_STYLES = {
+    "default": ("solid", "circle", ""),
+    "tuned": ("dash", "square", "/"),
+    "compiled": ("dot", "diamond", "x"),
+    "scan": ("solid", "triangle-up", "."),
+    "step": ("dashdot", "cross", "-"),
+}
 _SPARE_STYLES = [("longdash", "star", "+"), ("longdashdot", "hexagon", "\\"), ("dot", "x", "|")]
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 CI_COLOUR = "#222"
@@ -78,10 +89,19 @@ class OfflineNotebookRenderer(NotebookRenderer):
     """
 
     def to_mimebundle(self, fig_dict):
-        return {"text/html": pio.to_html(
-            fig_dict, config={**FIGURE_CONFIG, **self.config}, auto_play=False,
-            include_plotlyjs=False, include_mathjax=False, full_html=False,
-            default_width="100%", default_height=480, validate=False)}
+        return {
+            "text/html": pio.to_html(
+                fig_dict,
+                config={**FIGURE_CONFIG, **self.config},
+                auto_play=False,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+                default_height=480,
+                validate=False,
+            )
+        }
 
 
 def use_offline_renderer():
@@ -93,8 +113,11 @@ def use_offline_renderer():
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
+
 def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
+    return (
+        x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
+    )
 
 
 def _n(value) -> str:
@@ -122,15 +145,20 @@ def _integer_epochs(fig: go.Figure, max_epoch: int, **where):
 # ---------------------------------------------------------------------------------------------
 # Figures
 
+
 def speedup_overview(summary) -> go.Figure:
     """Each row's epoch time as a multiple of its workload's fastest (all configurations
     together), one panel per source; references are compared only through these ratios."""
     table = summary.table
     data = table[np.isfinite(table["times_fastest"].astype(float))]
     sources = list(dict.fromkeys(data["source"])) or ["(no results)"]
-    fig = make_subplots(rows=len(sources), cols=1, shared_xaxes=False,
-                        subplot_titles=[f"{s}" for s in sources],
-                        vertical_spacing=0.2 if len(sources) > 1 else 0.1)
+    fig = make_subplots(
+        rows=len(sources),
+        cols=1,
+        shared_xaxes=False,
+        subplot_titles=[f"{s}" for s in sources],
+        vertical_spacing=0.2 if len(sources) > 1 else 0.1,
+    )
     log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
     for row_i, source in enumerate(sources, start=1):
         block = data[data["source"] == source]
@@ -139,38 +167,74 @@ def speedup_overview(summary) -> go.Figure:
             name = f"{backend} {config}" + (f" ({source})" if reference else "")
             _, _, pattern = config_style(config)
             has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
-            fig.add_trace(go.Bar(
-                x=[rundata.workload_title(w) for w in rows["workload"]], y=rows["times_fastest"],
-                name=name, legendgroup=name, offsetgroup=f"{backend} {config}",
-                marker_color=backend_colour(backend), marker_pattern_shape=pattern,
-                marker_line_color="#333" if reference else backend_colour(backend),
-                opacity=0.55 if reference else 1.0,
-                text=[_n(p) if _finite(p) else "" for p in rows["pairs"]], textposition="outside",
-                error_y={"type": "data", "symmetric": False, "color": CI_COLOUR, "thickness": 1.5,
-                         "width": 4,
-                         "array": np.where(has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan),
-                         "arrayminus": np.where(has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan)},
-                customdata=np.stack([rows["mean_epoch_seconds"], rows["fastest"].astype(str),
-                                     rows["runs"]], axis=-1),
-                hovertemplate=(f"<b>{html.escape(name)}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
-                               "%{customdata[1]}<br>%{customdata[0]:.3g} s per epoch, "
-                               "%{customdata[2]} run(s)<extra></extra>"),
-            ), row=row_i, col=1)
+            fig.add_trace(
+                go.Bar(
+                    x=[rundata.workload_title(w) for w in rows["workload"]],
+                    y=rows["times_fastest"],
+                    name=name,
+                    legendgroup=name,
+                    offsetgroup=f"{backend} {config}",
+                    marker_color=backend_colour(backend),
+                    marker_pattern_shape=pattern,
+                    marker_line_color="#333" if reference else backend_colour(backend),
+                    opacity=0.55 if reference else 1.0,
+                    text=[_n(p) if _finite(p) else "" for p in rows["pairs"]],
+                    textposition="outside",
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "color": CI_COLOUR,
+                        "thickness": 1.5,
+                        "width": 4,
+                        "array": np.where(
+                            has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan
+                        ),
+                        "arrayminus": np.where(
+                            has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan
+                        ),
+                    },
+                    customdata=np.stack(
+                        [rows["mean_epoch_seconds"], rows["fastest"].astype(str), rows["runs"]],
+                        axis=-1,
+                    ),
+                    hovertemplate=(
+                        f"<b>{html.escape(name)}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+                        "%{customdata[1]}<br>%{customdata[0]:.3g} s per epoch, "
+                        "%{customdata[2]} run(s)<extra></extra>"
+                    ),
+                ),
+                row=row_i,
+                col=1,
+            )
         fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
         if log:
             values = np.concatenate([data["times_fastest"], data["times_fastest_high"].dropna()])
             ticks = _log_ticks(0.8, float(np.nanmax(values)) * 1.5)
-            fig.update_yaxes(title_text="× fastest's time (log scale)", type="log",
-                             range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
-                             tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=row_i, col=1)
+            fig.update_yaxes(
+                title_text="× fastest's time (log scale)",
+                type="log",
+                range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
+                tickvals=ticks,
+                ticktext=[f"{t:g}" for t in ticks],
+                row=row_i,
+                col=1,
+            )
         else:
             fig.update_yaxes(title_text="× fastest's time", rangemode="tozero", row=row_i, col=1)
     fig.update_layout(
-        title=("Epoch time as a multiple of the fastest of each workload (1 = fastest; "
-               f"black bars: {_level(summary)} CI over paired repeats, only from {stats.MIN_RUNS}; "
-               "n = repeats)"),
-        barmode="group", height=340 * len(sources) + 110, legend_title_text="backend config",
-        template="plotly_white", margin={"t": 90}, uniformtext_minsize=8, uniformtext_mode="hide")
+        title=(
+            "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
+            f"black bars: {_level(summary)} CI over paired repeats, only from {stats.MIN_RUNS}; "
+            "n = repeats)"
+        ),
+        barmode="group",
+        height=340 * len(sources) + 110,
+        legend_title_text="backend config",
+        template="plotly_white",
+        margin={"t": 90},
+        uniformtext_minsize=8,
+        uniformtext_mode="hide",
+    )
     return fig
 
 
@@ -179,7 +243,7 @@ def _log_ticks(low: float, high: float) -> list:
     ticks = []
     for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
         for mantissa in (1, 2, 5):
-            value = mantissa * 10.0 ** exponent
+            value = mantissa * 10.0**exponent
             if low <= value <= high:
                 ticks.append(value)
     return ticks
@@ -191,8 +255,13 @@ def _time_axis(fig: go.Figure, values, title: str):
     if _log_axis(x):
         low, high = x.min() / 1.6, x.max() * 1.6
         ticks = _log_ticks(low, high)
-        fig.update_yaxes(type="log", range=[math.log10(low), math.log10(high)], tickvals=ticks,
-                         ticktext=[f"{t:g}" for t in ticks], title_text=f"{title} (log scale)")
+        fig.update_yaxes(
+            type="log",
+            range=[math.log10(low), math.log10(high)],
+            tickvals=ticks,
+            ticktext=[f"{t:g}" for t in ticks],
+            title_text=f"{title} (log scale)",
+        )
     else:
         fig.update_yaxes(type="linear", rangemode="tozero", title_text=title)
 
@@ -202,8 +271,11 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     (colour: backend; pattern: configuration), black CI bars (n >= 3) or grey epoch-spread
     whiskers (n < 3), the first epoch as a marker apart."""
     table = _mine(summary.table)
-    rows = table[(table["workload"] == workload) & (table["runs"] > 0)
-                 & np.isfinite(table["mean_epoch_seconds"].astype(float))]
+    rows = table[
+        (table["workload"] == workload)
+        & (table["runs"] > 0)
+        & np.isfinite(table["mean_epoch_seconds"].astype(float))
+    ]
     if rows.empty:
         return None
     fig = go.Figure()
@@ -215,42 +287,86 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
             if part.empty:
                 continue
             low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
-            fig.add_trace(go.Bar(
-                x=[list(part["backend"]), list(part["config"])], y=part["mean_epoch_seconds"],
-                name=config, legendgroup=config,
-                showlegend=not any(t.name == config for t in fig.data),
-                marker_color=[backend_colour(b) for b in part["backend"]],
-                marker_pattern_shape=pattern, text=[_n(r) for r in part["runs"]],
-                textposition="inside", insidetextanchor="start",
-                error_y={"type": "data", "symmetric": False,
-                         "array": part[high] - part["mean_epoch_seconds"],
-                         "arrayminus": part["mean_epoch_seconds"] - part[low],
-                         "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
-                         "thickness": 2 if whisker == "ci" else 1.5, "width": 6 if whisker == "ci" else 2},
-                customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
-                hovertemplate=("<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
-                               + (f"{_level(summary)} CI" if whisker == "ci" else
-                                  "epoch spread (not a CI)")
-                               + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>")))
+            fig.add_trace(
+                go.Bar(
+                    x=[list(part["backend"]), list(part["config"])],
+                    y=part["mean_epoch_seconds"],
+                    name=config,
+                    legendgroup=config,
+                    showlegend=not any(t.name == config for t in fig.data),
+                    marker_color=[backend_colour(b) for b in part["backend"]],
+                    marker_pattern_shape=pattern,
+                    text=[_n(r) for r in part["runs"]],
+                    textposition="inside",
+                    insidetextanchor="start",
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": part[high] - part["mean_epoch_seconds"],
+                        "arrayminus": part["mean_epoch_seconds"] - part[low],
+                        "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
+                        "thickness": 2 if whisker == "ci" else 1.5,
+                        "width": 6 if whisker == "ci" else 2,
+                    },
+                    customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
+                    hovertemplate=(
+                        "<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
+                        + (
+                            f"{_level(summary)} CI"
+                            if whisker == "ci"
+                            else "epoch spread (not a CI)"
+                        )
+                        + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>"
+                    ),
+                )
+            )
             spread_shown |= whisker == "spread"
     warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
     if not warm.empty:
-        fig.add_trace(go.Scatter(
-            x=[list(warm["backend"]), list(warm["config"])], y=warm["warmup_seconds"], mode="markers",
-            name="first epoch (warm-up, not in the bar)",
-            marker={"symbol": "diamond-open", "size": 10, "color": "#222", "line": {"width": 1.5}},
-            hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[list(warm["backend"]), list(warm["config"])],
+                y=warm["warmup_seconds"],
+                mode="markers",
+                name="first epoch (warm-up, not in the bar)",
+                marker={
+                    "symbol": "diamond-open",
+                    "size": 10,
+                    "color": "#222",
+                    "line": {"width": 1.5},
+                },
+                hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>",
+            )
+        )
     if spread_shown:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", hoverinfo="skip",
-                                 name="grey whisker: spread of the steady epochs, n<3 (not a CI)",
-                                 line={"color": SPREAD_COLOUR, "width": 1}))
-    _time_axis(fig, list(rows["mean_epoch_seconds"]) + list(rows[["spread_low", "ci_low"]].min(axis=1))
-               + list(warm["warmup_seconds"]), "seconds per epoch")
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                hoverinfo="skip",
+                name="grey whisker: spread of the steady epochs, n<3 (not a CI)",
+                line={"color": SPREAD_COLOUR, "width": 1},
+            )
+        )
+    _time_axis(
+        fig,
+        list(rows["mean_epoch_seconds"])
+        + list(rows[["spread_low", "ci_low"]].min(axis=1))
+        + list(warm["warmup_seconds"]),
+        "seconds per epoch",
+    )
     fig.update_layout(
-        title=(f"{rundata.workload_title(workload)}: seconds per epoch after the first "
-               f"(black whisker: {_level(summary)} CI over runs; ◇ first epoch; n = runs)"),
-        template="plotly_white", height=420, barmode="overlay",
-        legend={"orientation": "h", "y": -0.22}, legend_title_text="configuration:")
+        title=(
+            f"{rundata.workload_title(workload)}: seconds per epoch after the first "
+            f"(black whisker: {_level(summary)} CI over runs; ◇ first epoch; n = runs)"
+        ),
+        template="plotly_white",
+        height=420,
+        barmode="overlay",
+        legend={"orientation": "h", "y": -0.22},
+        legend_title_text="configuration:",
+    )
     return fig
 
 
@@ -269,8 +385,11 @@ def metric_figure(summary, workload: str):
     mine_drawn = False
     mine_epochs = curves.loc[~curves["reference"], "epoch"]
     for (source, _, backend, config, reference), curve in curves.groupby(
-            ["source", "workload", "backend", "config", "reference"], sort=False):
-        row = rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
+        ["source", "workload", "backend", "config", "reference"], sort=False
+    ):
+        row = (
+            rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
+        )
         name = f"{backend} {config}" + (f" ({source})" if reference else "")
         if row is not None and notes_mod.is_generated(row):
             left_out.append(name)
@@ -284,20 +403,39 @@ def metric_figure(summary, workload: str):
             flagged.append((name, values))
         else:
             in_range.extend(zip(curve["epoch"].to_numpy(dtype=float), values))
-        fig.add_trace(go.Scatter(
-            x=curve["epoch"], y=curve["value"], mode="lines+markers", name=f"{name} (n={n})",
-            line={"color": backend_colour(backend), "width": 1.5 if reference else 2.5,
-                  "dash": "dot" if reference else dash},
-            opacity=0.6 if reference else 1.0,
-            marker={"symbol": symbol, "size": 5 if reference else 7}, customdata=curve["elapsed_seconds"],
-            hovertemplate=(f"<b>{html.escape(name)}</b> (mean of {n} run{'s' * (n != 1)})"
-                           f"<br>epoch %{{x}}<br>{metric} %{{y:.4g}}"
-                           "<br>elapsed %{customdata:.1f} s<extra></extra>")))
-    if not fig.data or (not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty):
-        why = (f"{', '.join(left_out)} trained on generated data, whose accuracy is not a result"
-               if left_out else "no run of this study finished ok")
-        return Html(f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
-                    f"{html.escape(why)}.</p>")
+        fig.add_trace(
+            go.Scatter(
+                x=curve["epoch"],
+                y=curve["value"],
+                mode="lines+markers",
+                name=f"{name} (n={n})",
+                line={
+                    "color": backend_colour(backend),
+                    "width": 1.5 if reference else 2.5,
+                    "dash": "dot" if reference else dash,
+                },
+                opacity=0.6 if reference else 1.0,
+                marker={"symbol": symbol, "size": 5 if reference else 7},
+                customdata=curve["elapsed_seconds"],
+                hovertemplate=(
+                    f"<b>{html.escape(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+                    f"<br>epoch %{{x}}<br>{metric} %{{y:.4g}}"
+                    "<br>elapsed %{customdata:.1f} s<extra></extra>"
+                ),
+            )
+        )
+    if not fig.data or (
+        not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
+    ):
+        why = (
+            f"{', '.join(left_out)} trained on generated data, whose accuracy is not a result"
+            if left_out
+            else "no run of this study finished ok"
+        )
+        return Html(
+            f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
+            f"{html.escape(why)}.</p>"
+        )
     notes_text = []
     # The y range: what is visible (up to this study's last epoch) of every curve that learned.
     last = mine_epochs.max() if not mine_epochs.empty else curves["epoch"].max()
@@ -309,24 +447,38 @@ def metric_figure(summary, workload: str):
         for name, values in flagged:
             finite = values[np.isfinite(values)]
             if finite.size and (finite.max() > hi + pad or finite.min() < lo - pad):
-                notes_text.append(f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
-                                  "partly off the chart")
+                notes_text.append(
+                    f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
+                    "partly off the chart"
+                )
     if left_out:
         notes_text.append("not drawn (generated data): " + ", ".join(left_out))
     max_epoch = int(curves["epoch"].max())
     if not mine_epochs.empty and curves["epoch"].max() > mine_epochs.max():
         max_epoch = int(mine_epochs.max())
         fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
-        notes_text.append(f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)")
+        notes_text.append(
+            f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)"
+        )
     _integer_epochs(fig, max_epoch)
-    title = f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)"
+    title = (
+        f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)"
+    )
     if notes_text:
-        title += ("<br><span style='font-size:12px;color:#7a4b00'>⚑ "
-                  + "; ".join(html.escape(t) for t in notes_text) + "</span>")
+        title += (
+            "<br><span style='font-size:12px;color:#7a4b00'>⚑ "
+            + "; ".join(html.escape(t) for t in notes_text)
+            + "</span>"
+        )
     fig.update_layout(
-        title=title, xaxis_title="epoch (0 = first)", yaxis_title=metric_label(metric),
-        template="plotly_white", legend_title_text="backend config (source)", height=440,
-        margin={"t": 100 if notes_text else 80})
+        title=title,
+        xaxis_title="epoch (0 = first)",
+        yaxis_title=metric_label(metric),
+        template="plotly_white",
+        legend_title_text="backend config (source)",
+        height=440,
+        margin={"t": 100 if notes_text else 80},
+    )
     return fig
 
 
@@ -354,10 +506,13 @@ STYLE = Html(
     ".kb-caption,.jp-RenderedHTMLCommon p.kb-caption{font-size:13px;margin:0.2em 0}"
     ".kb-caveat-all{color:#7a4b00}"
     ".jp-Cell-outputWrapper{margin-top:0}"
-    "</style>")
-_SAMPLE_STYLE = ("font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',"
-                 "monospace;white-space:pre-wrap;background:#f7f7f7;border:1px solid #ddd;"
-                 "padding:8px;font-size:12px;line-height:1.4;max-height:24em;overflow:auto")
+    "</style>"
+)
+_SAMPLE_STYLE = (
+    "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',"
+    "monospace;white-space:pre-wrap;background:#f7f7f7;border:1px solid #ddd;"
+    "padding:8px;font-size:12px;line-height:1.4;max-height:24em;overflow:auto"
+)
 
 
 def _e(value) -> str:
@@ -384,8 +539,11 @@ def _final_cell(row) -> str:
 def _times_cell(row) -> str:
     if not _finite(row["times_fastest"]):
         return "–"
-    if row["times_fastest"] == 1.0 and _finite(row["mean_epoch_seconds"]) and \
-            label(row) == row["fastest"]:
+    if (
+        row["times_fastest"] == 1.0
+        and _finite(row["mean_epoch_seconds"])
+        and label(row) == row["fastest"]
+    ):
         return "1 (fastest)"
     value = f"{row['times_fastest']:.2f}×"
     if _finite(row["times_fastest_low"]):
@@ -404,11 +562,15 @@ def verdict_table(summary) -> Html:
     parts = [STYLE]
     sources = {s.label: s for s in summary.study.sources}
     for source, block in table.groupby("source", sort=False):
-        caveats = {i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
-                   for i, row in block.iterrows()}
+        caveats = {
+            i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
+            for i, row in block.iterrows()
+        }
         no_interval = not (block["runs"] >= stats.MIN_RUNS).any()
         if no_interval:  # said once in the caption, not in every row
-            caveats = {i: [c for c in v if not c.endswith("no interval")] for i, v in caveats.items()}
+            caveats = {
+                i: [c for c in v if not c.endswith("no interval")] for i, v in caveats.items()
+            }
         common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
         info = sources.get(source)
         profiles = rundata.joined(block["profile"]) or "–"
@@ -423,40 +585,59 @@ def verdict_table(summary) -> Html:
         if references:
             caption.append("references (as ratios, below): " + _e(", ".join(references)))
         if no_interval:
-            caption.append(f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
-                           "no intervals</span>")
+            caption.append(
+                f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
+                "no intervals</span>"
+            )
         if common:
-            caption.append("<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>")
+            caption.append(
+                "<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>"
+            )
         # Caveats every row of a workload shares go to its verdict row; the column is for the rest.
         shared_by = {}
         for workload, rows in block.groupby("workload", sort=False):
             first = caveats[rows.index[0]]
-            shared_by[workload] = [c for c in first if c not in common and len(rows) > 1
-                                   and all(c in caveats[i] for i in rows.index)]
-        per_row = any(c not in common and c not in shared_by[block.at[i, "workload"]]
-                      for i, v in caveats.items() for c in v)
+            shared_by[workload] = [
+                c
+                for c in first
+                if c not in common and len(rows) > 1 and all(c in caveats[i] for i in rows.index)
+            ]
+        per_row = any(
+            c not in common and c not in shared_by[block.at[i, "workload"]]
+            for i, v in caveats.items()
+            for c in v
+        )
         columns = 6 if per_row else 5
         parts.append(
             f"<p class='kb-caption'>{' · '.join(caption)}</p>"
             "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
             "<th>backend config</th><th>s / epoch</th>"
             f"<th>× fastest [{_level(summary)} CI]</th><th>final metric: mean (min–max over runs)</th>"
-            "<th>runs</th>" + ("<th>not comparable because</th>" if per_row else "")
-            + "</tr></thead><tbody>")
+            "<th>runs</th>"
+            + ("<th>not comparable because</th>" if per_row else "")
+            + "</tr></thead><tbody>"
+        )
         for workload, rows in block.groupby("workload", sort=False):
-            verdict = summary.verdicts[(summary.verdicts["source"] == source)
-                                       & (summary.verdicts["workload"] == workload)]
+            verdict = summary.verdicts[
+                (summary.verdicts["source"] == source) & (summary.verdicts["workload"] == workload)
+            ]
             sentence = ""
             if not verdict.empty:
                 v = verdict.iloc[0]
-                sentence = (f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"]
-                            else _e(v["text"]))
+                sentence = (
+                    f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"] else _e(v["text"])
+                )
             metric = metric_label(rows["final_metric_name"].iloc[0])
             shared = shared_by[workload]
-            flag = (" <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
-                    if shared else "")
-            parts.append(f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
-                         f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}</td></tr>")
+            flag = (
+                " <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
+                if shared
+                else ""
+            )
+            parts.append(
+                f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
+                f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}</td></tr>"
+            )
             for i, row in rows.iterrows():
                 best = label(row) == row["fastest"]
                 own = [c for c in caveats[i] if c not in common and c not in shared]
@@ -467,7 +648,8 @@ def verdict_table(summary) -> Html:
                     f"<td class='num'>{_e(_final_cell(row))}</td>"
                     f"<td class='num'>{int(row['runs'])}</td>"
                     + (f"<td class='kb-caveat'>{_e('; '.join(own))}</td>" if per_row else "")
-                    + "</tr>")
+                    + "</tr>"
+                )
         parts.append("</tbody></table>")
     return Html("".join(parts))
 
@@ -488,8 +670,10 @@ def sources_html(summary) -> Html:
         what = "reference" if s.reference else "runs"
         hardware = f" — {_e(s.hardware)}" if s.hardware else ""
         note = f"<br><span class='kb-muted'>{_e(s.notes)}</span>" if s.notes else ""
-        items.append(f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(_shown_path(s.folder))}</code>)"
-                     f"{hardware}{note}</li>")
+        items.append(
+            f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(_shown_path(s.folder))}</code>)"
+            f"{hardware}{note}</li>"
+        )
     return Html(STYLE + "<ul>" + "".join(items) + "</ul>")
 
 
@@ -506,21 +690,23 @@ def detail_table(summary) -> Html:
             return f"{fmt(row['spread_low'])} – {fmt(row['spread_high'])} (epoch spread, not a CI)"
         return "–"
 
-    view = pd.DataFrame({
-        "workload": [rundata.workload_title(w) for w in table["workload"]],
-        "source": table["source"],
-        "backend config": [label(r) for _, r in table.iterrows()],
-        "runs": table["runs"],
-        "epochs": table["epochs"],
-        "s / epoch": [fmt(v) for v in table["mean_epoch_seconds"]],
-        "interval": [interval(r) for _, r in table.iterrows()],
-        "mean over": table["mean_basis"],
-        "first epoch apart": [fmt(v) for v in table["mean_after_first"]],
-        "first epoch s": [fmt(v) for v in table["warmup_seconds"]],
-        "× fastest": [_times_cell(r) for _, r in table.iterrows()],
-        "final metric": [_final_cell(r) for _, r in table.iterrows()],
-        "data": table["data_source"].fillna("–"),
-    })
+    view = pd.DataFrame(
+        {
+            "workload": [rundata.workload_title(w) for w in table["workload"]],
+            "source": table["source"],
+            "backend config": [label(r) for _, r in table.iterrows()],
+            "runs": table["runs"],
+            "epochs": table["epochs"],
+            "s / epoch": [fmt(v) for v in table["mean_epoch_seconds"]],
+            "interval": [interval(r) for _, r in table.iterrows()],
+            "mean over": table["mean_basis"],
+            "first epoch apart": [fmt(v) for v in table["mean_after_first"]],
+            "first epoch s": [fmt(v) for v in table["warmup_seconds"]],
+            "× fastest": [_times_cell(r) for _, r in table.iterrows()],
+            "final metric": [_final_cell(r) for _, r in table.iterrows()],
+            "data": table["data_source"].fillna("–"),
+        }
+    )
     return Html(STYLE + _table(view, "No results."))
 
 
@@ -529,14 +715,19 @@ def then_and_now_table(summary) -> Html:
     frame = summary.then_and_now
     if frame is None or frame.empty:
         return Html(STYLE + "<p><em>No backend ran both in a reference and here.</em></p>")
-    view = pd.DataFrame({
-        "workload": [rundata.workload_title(w) for w in frame["workload"]],
-        "ratio of s/epoch": [f"{n} ÷ {d}" for n, d in zip(frame["numerator"], frame["denominator"])],
-        "reference (epochs after the first)": [f"{r}: {v:.2f}×" for r, v in
-                                               zip(frame["reference"], frame["reference_ratio"])],
-        "this study": [f"{v:.2f}×" for v in frame["ratio"]],
-        "runs here (numerator / denominator)": frame["runs"],
-    })
+    view = pd.DataFrame(
+        {
+            "workload": [rundata.workload_title(w) for w in frame["workload"]],
+            "ratio of s/epoch": [
+                f"{n} ÷ {d}" for n, d in zip(frame["numerator"], frame["denominator"])
+            ],
+            "reference (epochs after the first)": [
+                f"{r}: {v:.2f}×" for r, v in zip(frame["reference"], frame["reference_ratio"])
+            ],
+            "this study": [f"{v:.2f}×" for v in frame["ratio"]],
+            "runs here (numerator / denominator)": frame["runs"],
+        }
+    )
     return Html(STYLE + _table(view, ""))
 
 
@@ -546,22 +737,31 @@ def floor_table(summary) -> Html:
     rows = table[np.isfinite(table["times_floor"].astype(float))]
     if rows.empty:
         return Html(STYLE + _table(rows, "No native loops ran beside these runs."))
-    view = pd.DataFrame({
-        "workload": [rundata.workload_title(w) for w in rows["workload"]],
-        "backend config": [label(r) for _, r in rows.iterrows()],
-        "runs": rows["runs"],
-        "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
-        "floor": [f"{b}: {fmt(v)} s" for b, v in zip(rows["floor"], rows["floor_seconds"])],
-        f"× floor [{_level(summary)} CI, paired]": [
-            f"{r['times_floor']:.2f}×" + (f" [{r['times_floor_low']:.2f}, {r['times_floor_high']:.2f}]"
-                                         if _finite(r["times_floor_low"]) else "")
-            for _, r in rows.iterrows()],
-    })
+    view = pd.DataFrame(
+        {
+            "workload": [rundata.workload_title(w) for w in rows["workload"]],
+            "backend config": [label(r) for _, r in rows.iterrows()],
+            "runs": rows["runs"],
+            "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
+            "floor": [f"{b}: {fmt(v)} s" for b, v in zip(rows["floor"], rows["floor_seconds"])],
+            f"× floor [{_level(summary)} CI, paired]": [
+                f"{r['times_floor']:.2f}×"
+                + (
+                    f" [{r['times_floor_low']:.2f}, {r['times_floor_high']:.2f}]"
+                    if _finite(r["times_floor_low"])
+                    else ""
+                )
+                for _, r in rows.iterrows()
+            ],
+        }
+    )
     return Html(STYLE + _table(view, "No native loops ran beside these runs."))
 
 
 def notes_html(summary, workload: str | None = None) -> Html:
-    rows = summary.notes if workload is None else summary.notes[summary.notes["workload"] == workload]
+    rows = (
+        summary.notes if workload is None else summary.notes[summary.notes["workload"] == workload]
+    )
     if rows.empty:
         return Html("")
     items = "".join(f"<li class='kb-note'>{_e(n)}</li>" for n in rows["note"])
@@ -583,7 +783,8 @@ def text_samples_html(summary, workload: str) -> Html:
         parts.append(
             f"<details{' open' if first else ''}><summary><b style='color:{backend_colour(row.backend)}'>"
             f"{_e(row.backend)} {_e(row.config)}</b> · {_e(row.run_id)}{status}</summary>"
-            f"<pre class='kb-sample' style=\"{_SAMPLE_STYLE}\">{_e(row.text)}</pre></details>")
+            f"<pre class='kb-sample' style=\"{_SAMPLE_STYLE}\">{_e(row.text)}</pre></details>"
+        )
     return Html("".join(parts))
 
 
@@ -595,8 +796,9 @@ def environment_tables(summary) -> Html:
     parts = [STYLE]
     for source, block in env.groupby("source", sort=False):
         backends = list(dict.fromkeys(block["backend"]))
-        wide = block.pivot_table(index="field", columns="backend", values="value",
-                                 aggfunc="first", sort=False).reindex(columns=backends)
+        wide = block.pivot_table(
+            index="field", columns="backend", values="value", aggfunc="first", sort=False
+        ).reindex(columns=backends)
         wide.columns.name = None
         parts.append(f"<h4>{_e(source)}</h4>")
         parts.append(_table(wide.reset_index(), "No environment recorded."))
@@ -615,9 +817,13 @@ def method_html(summary) -> Html:
     coverage = notes_mod.coverage_sentences(summary.coverage, summary.confidence_level)
     used = "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in coverage) + "</ul>"
     if not summary.coverage_used:
-        used = (f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs. For "
-                f"comparison, what an interval would cover with {stats.MIN_RUNS}:</p>" + used)
-    return Html(STYLE + f"""
+        used = (
+            f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs. For "
+            f"comparison, what an interval would cover with {stats.MIN_RUNS}:</p>" + used
+        )
+    return Html(
+        STYLE
+        + f"""
 <ul>
 <li><b>Steady-state time.</b> Mean of each run's <code>epoch_seconds</code> after the first epoch
 (compilation and warm-up), averaged over the runs. Reference rows keep their own study's method,
@@ -635,7 +841,8 @@ with normal run-to-run noise, the same method and level):</li>
 </ul>{used}
 <ul><li><b>Learning.</b> The registry's metric per workload at the last epoch (test accuracy, or
 the final training loss of the text models), mean and range over runs. A run whose training loss
-does not go down is flagged and kept off the chart's range.</li></ul>""")
+does not go down is flagged and kept off the chart's range.</li></ul>"""
+    )
 
 
 def workload_sections(summary) -> list:
@@ -647,15 +854,24 @@ def workload_sections(summary) -> list:
     only_reference = [w for w in dict.fromkeys(table["workload"]) if w not in workloads]
     out = []
     for workload in workloads:
-        out.append(Html(f"<h3 id='wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}"
-                        f" <code>{_e(workload)}</code></h3>"))
+        out.append(
+            Html(
+                f"<h3 id='wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}"
+                f" <code>{_e(workload)}</code></h3>"
+            )
+        )
         out.append(notes_html(summary, workload))
         out.append(metric_figure(summary, workload))
         out.append(epoch_time_figure(summary, workload))
         if rundata.is_text_model(workload):
             out.append(text_samples_html(summary, workload))
     if only_reference:
-        out.append(Html("<p class='kb-muted'>Only in the references (no runs here; their ratios are "
-                        "in the speed chart, their numbers in All rows): "
-                        + ", ".join(_e(rundata.workload_title(w)) for w in only_reference) + ".</p>"))
+        out.append(
+            Html(
+                "<p class='kb-muted'>Only in the references (no runs here; their ratios are "
+                "in the speed chart, their numbers in All rows): "
+                + ", ".join(_e(rundata.workload_title(w)) for w in only_reference)
+                + ".</p>"
+            )
+        )
     return [o for o in out if o is not None and not (isinstance(o, Html) and not o)]

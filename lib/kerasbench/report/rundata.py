@@ -10,6 +10,7 @@ and `environment`) or, without one, by its folder name. A reference folder holds
 2017 study's format: one `<workload>_<backend>.csv` per model and backend, columns `epoch`,
 `elapsed` (seconds of that epoch), `loss`, `acc`, `val_loss`, `val_acc`.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,21 @@ SOURCE_FILE = "source.yaml"
 STUDY_NOTES = "README.md"
 
 EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
-RUN_COLUMNS = ["source", "reference", "workload", "backend", "config", "repeat", "run_id",
-               "status", "ok", "data_source", "profile", "mean_basis", "machine"]
+RUN_COLUMNS = [
+    "source",
+    "reference",
+    "workload",
+    "backend",
+    "config",
+    "repeat",
+    "run_id",
+    "status",
+    "ok",
+    "data_source",
+    "profile",
+    "mean_basis",
+    "machine",
+]
 
 # Hand-written training loops (kerasbench.native) log as backend "native-<framework>", their
 # mode ("scan", "compiled", "step") as the config. They are the floor, not a Keras backend.
@@ -51,6 +65,7 @@ class RunDataError(ValueError):
 @dataclass
 class Source:
     """Where a set of results comes from: this study's runs or one reference folder."""
+
     label: str
     reference: bool
     hardware: str | None = None
@@ -62,6 +77,7 @@ class Source:
 @dataclass
 class Study:
     """Everything the report reads, loaded once: run index, epochs, sources, the study's notes."""
+
     runs: pd.DataFrame
     epochs: pd.DataFrame
     sources: list
@@ -72,16 +88,23 @@ class Study:
 # ---------------------------------------------------------------------------------------------
 # This study's runs
 
+
 def _run_dirs(runs_dir: Path):
     """Every <workload>/<backend>/<repeat>/ folder holding one of RUN_FILES."""
+
     def visible(p):
         return p.is_dir() and not p.name.startswith(".")
 
     for workload_dir in sorted(p for p in runs_dir.iterdir() if visible(p)):
         for backend_dir in sorted(p for p in workload_dir.iterdir() if visible(p)):
-            for run_dir in sorted((p for p in backend_dir.iterdir() if visible(p)),
-                                  key=lambda p: (not p.name.isdigit(),
-                                                 int(p.name) if p.name.isdigit() else 0, p.name)):
+            for run_dir in sorted(
+                (p for p in backend_dir.iterdir() if visible(p)),
+                key=lambda p: (
+                    not p.name.isdigit(),
+                    int(p.name) if p.name.isdigit() else 0,
+                    p.name,
+                ),
+            ):
                 if any((run_dir / name).is_file() for name in RUN_FILES):
                     yield run_dir
 
@@ -140,8 +163,19 @@ def _text(value) -> str | None:
     return json.dumps(value, sort_keys=True)
 
 
-INDEX_COLUMNS = RUN_COLUMNS + ["path", "finished", "error", "data_detail", "seed", "n_epochs",
-                               "sample_text", "versions", "device", "backend_settings", "params"]
+INDEX_COLUMNS = RUN_COLUMNS + [
+    "path",
+    "finished",
+    "error",
+    "data_detail",
+    "seed",
+    "n_epochs",
+    "sample_text",
+    "versions",
+    "device",
+    "backend_settings",
+    "params",
+]
 
 
 def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
@@ -161,12 +195,18 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
         if folder.damaged:
             # A torn row in an ok run, an ok run without epochs.csv, a run.json of the wrong
             # shape: never counted silently. The same `kerasbench run` retrains such a run.
-            raise RunDataError(f"damaged {folder.why()} in {run_dir} (rerun the same "
-                               f"`kerasbench run` to retrain it)")
+            raise RunDataError(
+                f"damaged {folder.why()} in {run_dir} (rerun the same "
+                f"`kerasbench run` to retrain it)"
+            )
         run = folder.record
         n_epochs = len(folder.epochs)
         sample_path = run_dir / "sample.txt"
-        sample = sample_path.read_text(encoding="utf-8", errors="replace") if sample_path.exists() else None
+        sample = (
+            sample_path.read_text(encoding="utf-8", errors="replace")
+            if sample_path.exists()
+            else None
+        )
         info = run or {}
 
         def section(name):
@@ -174,27 +214,41 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
 
         data = section("data")
         status = str(info.get("status") or "unknown") if run is not None else UNFINISHED
-        rows.append({
-            "reference": False,
-            "workload": str(info.get("workload") or run_dir.parent.parent.name),
-            "backend": str(info.get("backend") or run_dir.parent.name),
-            "config": str(info.get("config") or "default"),
-            "repeat": _repeat(info.get("repeat", run_dir.name)),
-            "run_id": run_dir.relative_to(runs_dir).as_posix(), "status": status,
-            "ok": status == "ok", "data_source": data.get("source"),
-            "profile": info.get("profile"), "mean_basis": AFTER_FIRST,
-            "machine": machine_id(section("device"), info.get("host")),
-            "path": str(run_dir), "finished": run is not None, "error": _text(info.get("error")),
-            "data_detail": data.get("detail"), "seed": info.get("seed"), "n_epochs": n_epochs,
-            "sample_text": sample, "versions": section("versions"), "device": section("device"),
-            "backend_settings": section("backend_settings"), "params": section("params"),
-        })
+        rows.append(
+            {
+                "reference": False,
+                "workload": str(info.get("workload") or run_dir.parent.parent.name),
+                "backend": str(info.get("backend") or run_dir.parent.name),
+                "config": str(info.get("config") or "default"),
+                "repeat": _repeat(info.get("repeat", run_dir.name)),
+                "run_id": run_dir.relative_to(runs_dir).as_posix(),
+                "status": status,
+                "ok": status == "ok",
+                "data_source": data.get("source"),
+                "profile": info.get("profile"),
+                "mean_basis": AFTER_FIRST,
+                "machine": machine_id(section("device"), info.get("host")),
+                "path": str(run_dir),
+                "finished": run is not None,
+                "error": _text(info.get("error")),
+                "data_detail": data.get("detail"),
+                "seed": info.get("seed"),
+                "n_epochs": n_epochs,
+                "sample_text": sample,
+                "versions": section("versions"),
+                "device": section("device"),
+                "backend_settings": section("backend_settings"),
+                "params": section("params"),
+            }
+        )
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     index["source"] = source or source_label(r["device"] for r in rows)
     return index[INDEX_COLUMNS].astype({"ok": bool, "finished": bool, "reference": bool})
 
 
-def load_runs(runs_dir, source: str | None = None, index: pd.DataFrame | None = None) -> pd.DataFrame:
+def load_runs(
+    runs_dir, source: str | None = None, index: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every epoch of every run folder under runs_dir: RUN_COLUMNS + epoch columns, one row each.
 
     Runs whose status is not "ok" are kept with ok=False; folders without run.json are kept with
@@ -224,16 +278,23 @@ def tidy(frames) -> pd.DataFrame:
     + any other metric sorted by name."""
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in RUN_COLUMNS else float)
-                             for c in RUN_COLUMNS + EPOCH_COLUMNS}).astype({"ok": bool, "reference": bool})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=object if c in RUN_COLUMNS else float)
+                for c in RUN_COLUMNS + EPOCH_COLUMNS
+            }
+        ).astype({"ok": bool, "reference": bool})
     table = pd.concat(frames, ignore_index=True)
     for column in EPOCH_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan
     extra = sorted(c for c in table.columns if c not in RUN_COLUMNS + EPOCH_COLUMNS)
     table = table[RUN_COLUMNS + EPOCH_COLUMNS + extra]
-    return table.sort_values(["reference", "source", "workload", "backend", "config", "run_id", "epoch"],
-                             key=sort_key, ignore_index=True)
+    return table.sort_values(
+        ["reference", "source", "workload", "backend", "config", "run_id", "epoch"],
+        key=sort_key,
+        ignore_index=True,
+    )
 
 
 def combine(*tables: pd.DataFrame) -> pd.DataFrame:
@@ -243,6 +304,7 @@ def combine(*tables: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 # Reference folders
+
 
 def read_source(ref_dir) -> Source:
     """A reference folder's source.yaml (label, hardware, notes, environment), or its folder name."""
@@ -258,15 +320,23 @@ def read_source(ref_dir) -> Source:
         raise RunDataError(f"damaged {SOURCE_FILE}: {path}: not a mapping")
     unknown = sorted(set(data) - {"label", "hardware", "notes", "environment"})
     if unknown:
-        raise RunDataError(f"{path}: unknown key(s) {', '.join(unknown)} "
-                           "(expected label, hardware, notes, environment)")
+        raise RunDataError(
+            f"{path}: unknown key(s) {', '.join(unknown)} "
+            "(expected label, hardware, notes, environment)"
+        )
     environment = data.get("environment") or {}
     if not isinstance(environment, dict):
         raise RunDataError(f"{path}: environment must map backends to fields")
-    return Source(label=str(data.get("label") or ref_dir.name), reference=True,
-                  hardware=data.get("hardware"), notes=data.get("notes"), folder=str(ref_dir),
-                  environment={str(b): {str(k): str(v) for k, v in (f or {}).items()}
-                               for b, f in environment.items()})
+    return Source(
+        label=str(data.get("label") or ref_dir.name),
+        reference=True,
+        hardware=data.get("hardware"),
+        notes=data.get("notes"),
+        folder=str(ref_dir),
+        environment={
+            str(b): {str(k): str(v) for k, v in (f or {}).items()} for b, f in environment.items()
+        },
+    )
 
 
 def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
@@ -289,24 +359,43 @@ def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
         try:
             raw = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise RunDataError(f"damaged reference log: {path}: {str(e).strip().splitlines()[0]}") from None
+            raise RunDataError(
+                f"damaged reference log: {path}: {str(e).strip().splitlines()[0]}"
+            ) from None
         if not {"epoch", "elapsed"} <= set(raw.columns):
             raise RunDataError(f"damaged reference log: {path}: needs columns epoch and elapsed")
         raw = raw.apply(pd.to_numeric, errors="coerce").astype(float)
-        frame = pd.DataFrame({
-            "epoch": raw["epoch"], "epoch_seconds": raw["elapsed"], "train_seconds": np.nan,
-            "elapsed_seconds": raw["elapsed"].cumsum(), "samples_per_second": np.nan,
-            "loss": raw.get("loss", np.nan), "accuracy": raw.get("acc", np.nan),
-            "val_loss": raw.get("val_loss", np.nan), "val_accuracy": raw.get("val_acc", np.nan),
-        })
+        frame = pd.DataFrame(
+            {
+                "epoch": raw["epoch"],
+                "epoch_seconds": raw["elapsed"],
+                "train_seconds": np.nan,
+                "elapsed_seconds": raw["elapsed"].cumsum(),
+                "samples_per_second": np.nan,
+                "loss": raw.get("loss", np.nan),
+                "accuracy": raw.get("acc", np.nan),
+                "val_loss": raw.get("val_loss", np.nan),
+                "val_accuracy": raw.get("val_acc", np.nan),
+            }
+        )
         if workload == "text_generator_keras":
             frame["main_out_loss"] = frame["loss"]
             frame["loss"] = np.nan
-        run = {"source": source.label, "reference": True, "workload": workload,
-               "backend": backend, "config": "default", "repeat": 0,
-               "run_id": f"{source.label}/{workload}/{backend}", "status": "ok", "ok": True,
-               "data_source": "full", "profile": "full", "mean_basis": ALL_EPOCHS,
-               "machine": source.hardware or source.label}
+        run = {
+            "source": source.label,
+            "reference": True,
+            "workload": workload,
+            "backend": backend,
+            "config": "default",
+            "repeat": 0,
+            "run_id": f"{source.label}/{workload}/{backend}",
+            "status": "ok",
+            "ok": True,
+            "data_source": "full",
+            "profile": "full",
+            "mean_basis": ALL_EPOCHS,
+            "machine": source.hardware or source.label,
+        }
         for column in reversed(RUN_COLUMNS):
             frame.insert(0, column, run[column])
         frames.append(frame)
@@ -317,6 +406,7 @@ def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 # The whole study
+
 
 def study_notes(runs_dir) -> str | None:
     """The runs folder's README.md, if any: what the person who ran the study says about it
@@ -346,12 +436,21 @@ def load_study(runs_dir, references=None) -> Study:
         raise RunDataError(f"runs folder is not a folder: {runs_dir}")
     index = load_run_index(runs_dir)
     if index.empty:
-        hint = (f"; did you mean {runs_dir / 'runs'}?" if (runs_dir / "runs").is_dir()
-                else " (expected <workload>/<backend>/<repeat>/ folders with epochs.csv and run.json)")
+        hint = (
+            f"; did you mean {runs_dir / 'runs'}?"
+            if (runs_dir / "runs").is_dir()
+            else " (expected <workload>/<backend>/<repeat>/ folders with epochs.csv and run.json)"
+        )
         raise RunDataError(f"no runs in {runs_dir}{hint}")
     label = index["source"].iloc[0]
-    sources = [Source(label=label, reference=False,
-                      hardware=_joined(machine_id(d) for d in index["device"]), folder=str(runs_dir))]
+    sources = [
+        Source(
+            label=label,
+            reference=False,
+            hardware=_joined(machine_id(d) for d in index["device"]),
+            folder=str(runs_dir),
+        )
+    ]
     tables = [load_runs(runs_dir, index=index)]
     ref_dirs = [SHIPPED_REFERENCE] if references is None else [repo_path(r) for r in references]
     for ref_dir in ref_dirs:
@@ -359,16 +458,24 @@ def load_study(runs_dir, references=None) -> Study:
             raise RunDataError(f"reference folder not found: {ref_dir}")
         source = read_source(ref_dir)
         if source.label in {s.label for s in sources}:
-            raise RunDataError(f"two sources are labelled {source.label!r} ({ref_dir}): give one "
-                               f"of them a {SOURCE_FILE} with its own label")
+            raise RunDataError(
+                f"two sources are labelled {source.label!r} ({ref_dir}): give one "
+                f"of them a {SOURCE_FILE} with its own label"
+            )
         sources.append(source)
         tables.append(load_reference(ref_dir, source))
-    return Study(runs=index, epochs=tidy(tables), sources=sources,
-                 study_notes=study_notes(runs_dir), runs_dir=str(runs_dir))
+    return Study(
+        runs=index,
+        epochs=tidy(tables),
+        sources=sources,
+        study_notes=study_notes(runs_dir),
+        runs_dir=str(runs_dir),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Order and names: registry order for workloads and backends, this study before references
+
 
 def sort_key(series: pd.Series):
     if series.name == "workload":
@@ -404,8 +511,11 @@ def is_text_model(workload: str) -> bool:
 
 
 def _joined(values) -> str | None:
-    seen = [str(v) for v in dict.fromkeys(values)
-            if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    seen = [
+        str(v)
+        for v in dict.fromkeys(values)
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    ]
     return " / ".join(seen) if seen else None
 
 
@@ -415,14 +525,26 @@ joined = _joined
 # ---------------------------------------------------------------------------------------------
 # Tables about runs
 
+
 def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs that are not ok (failed, timeout, nan, unfinished) with their status and error."""
-    columns = ["workload", "backend", "config", "repeat", "run_id", "status", "finished",
-               "n_epochs", "error"]
+    columns = [
+        "workload",
+        "backend",
+        "config",
+        "repeat",
+        "run_id",
+        "status",
+        "finished",
+        "n_epochs",
+        "error",
+    ]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     bad = runs[~runs["ok"]]
-    return bad[columns].sort_values(["workload", "backend", "run_id"], key=sort_key, ignore_index=True)
+    return bad[columns].sort_values(
+        ["workload", "backend", "run_id"], key=sort_key, ignore_index=True
+    )
 
 
 def text_samples(runs: pd.DataFrame) -> pd.DataFrame:
@@ -431,7 +553,9 @@ def text_samples(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=columns)
     have = runs[runs["sample_text"].notna()].rename(columns={"sample_text": "text"})
-    return have[columns].sort_values(["workload", "backend", "run_id"], key=sort_key, ignore_index=True)
+    return have[columns].sort_values(
+        ["workload", "backend", "run_id"], key=sort_key, ignore_index=True
+    )
 
 
 def _flatten(prefix: str, value, out: dict):
@@ -454,7 +578,9 @@ def environment(study: Study) -> pd.DataFrame:
     rows = []
     runs = study.runs
     if not runs.empty:
-        for (source, backend), block in runs[runs["finished"]].groupby(["source", "backend"], sort=False):
+        for (source, backend), block in runs[runs["finished"]].groupby(
+            ["source", "backend"], sort=False
+        ):
             per_field: dict[str, list] = {}
             for run in block.itertuples(index=False):
                 flat = {}
@@ -464,12 +590,14 @@ def environment(study: Study) -> pd.DataFrame:
                 for name, value in flat.items():
                     per_field.setdefault(name, []).append(value)
             for name, values in per_field.items():
-                rows.append({"source": source, "backend": backend, "field": name,
-                             "value": _joined(values)})
+                rows.append(
+                    {"source": source, "backend": backend, "field": name, "value": _joined(values)}
+                )
     for source in study.sources:
         if source.reference:
             for backend, fields in source.environment.items():
                 for name, value in fields.items():
-                    rows.append({"source": source.label, "backend": backend, "field": name,
-                                 "value": value})
+                    rows.append(
+                        {"source": source.label, "backend": backend, "field": name, "value": value}
+                    )
     return pd.DataFrame(rows, columns=["source", "backend", "field", "value"])

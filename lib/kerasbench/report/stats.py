@@ -17,6 +17,7 @@ Why percentile and not BCa: with 3-5 values BCa's acceleration and bias correcti
 jackknife of 3-5 means and are themselves noise, and BCa returns NaN on degenerate data. The
 percentile interval is always defined and its coverage is what `simulate_coverage` measures.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ def _finite(values) -> np.ndarray:
     return x[np.isfinite(x)]
 
 
-def mean_ci(values, *, confidence_level: float = 0.95, n_resamples: int = 10_000,
-            rng=None) -> tuple[float, float]:
+def mean_ci(
+    values, *, confidence_level: float = 0.95, n_resamples: int = 10_000, rng=None
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of values, one value per run (NaNs dropped).
 
     Fewer than MIN_RUNS values: (nan, nan), no interval. All equal: (value, value).
@@ -56,8 +58,15 @@ def mean_ci(values, *, confidence_level: float = 0.95, n_resamples: int = 10_000
         return math.nan, math.nan
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
-    res = stats.bootstrap((x,), np.mean, n_resamples=n_resamples, vectorized=True,
-                          confidence_level=confidence_level, method=METHOD, rng=rng)
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=n_resamples,
+        vectorized=True,
+        confidence_level=confidence_level,
+        method=METHOD,
+        rng=rng,
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -73,8 +82,14 @@ def paired_ratios(numerator: dict, denominator: dict) -> np.ndarray:
     return np.asarray(ratios, dtype=float)
 
 
-def paired_speedup(numerator: dict, denominator: dict, *, confidence_level: float = 0.95,
-                   n_resamples: int = 10_000, rng=None) -> dict:
+def paired_speedup(
+    numerator: dict,
+    denominator: dict,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    rng=None,
+) -> dict:
     """How many times longer numerator's epochs take than denominator's, paired by repeat.
 
     Returns {"ratio", "low", "high", "pairs", "paired"}: with at least one repeat in common the
@@ -84,16 +99,24 @@ def paired_speedup(numerator: dict, denominator: dict, *, confidence_level: floa
     """
     ratios = paired_ratios(numerator, denominator)
     if ratios.size:
-        low, high = mean_ci(ratios, confidence_level=confidence_level, n_resamples=n_resamples, rng=rng)
-        return {"ratio": float(ratios.mean()), "low": low, "high": high,
-                "pairs": int(ratios.size), "paired": True}
+        low, high = mean_ci(
+            ratios, confidence_level=confidence_level, n_resamples=n_resamples, rng=rng
+        )
+        return {
+            "ratio": float(ratios.mean()),
+            "low": low,
+            "high": high,
+            "pairs": int(ratios.size),
+            "paired": True,
+        }
     a, b = _finite(list(numerator.values())), _finite(list(denominator.values()))
     ratio = float(a.mean() / b.mean()) if a.size and b.size and b.mean() > 0 else math.nan
     return {"ratio": ratio, "low": math.nan, "high": math.nan, "pairs": 0, "paired": False}
 
 
-def percentile_bootstrap_means(samples: np.ndarray, *, confidence_level: float = 0.95,
-                               n_resamples: int = 2000, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def percentile_bootstrap_means(
+    samples: np.ndarray, *, confidence_level: float = 0.95, n_resamples: int = 2000, rng=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap intervals of the mean for many samples at once (rows of `samples`).
 
     The same method as `mean_ci` (scipy's percentile interval), vectorised over rows so the
@@ -103,14 +126,22 @@ def percentile_bootstrap_means(samples: np.ndarray, *, confidence_level: float =
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     studies, n = samples.shape
     picks = rng.integers(0, n, size=(studies, n_resamples, n))
-    means = np.take_along_axis(samples[:, None, :].repeat(n_resamples, axis=1), picks, axis=2).mean(axis=2)
+    means = np.take_along_axis(samples[:, None, :].repeat(n_resamples, axis=1), picks, axis=2).mean(
+        axis=2
+    )
     alpha = (1 - confidence_level) / 2
     low, high = np.percentile(means, [100 * alpha, 100 * (1 - alpha)], axis=1)
     return low, high
 
 
-def simulate_coverage(n: int, *, confidence_level: float = 0.95, studies: int = 2000,
-                      n_resamples: int = 2000, seed: int = 0) -> float:
+def simulate_coverage(
+    n: int,
+    *,
+    confidence_level: float = 0.95,
+    studies: int = 2000,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> float:
     """How often a nominal `confidence_level` percentile interval of the mean of n runs contains
     the true mean, over `studies` simulated studies with normal run-to-run noise.
 
@@ -123,7 +154,8 @@ def simulate_coverage(n: int, *, confidence_level: float = 0.95, studies: int = 
     covered = 0
     for start in range(0, studies, 250):
         block = rng.standard_normal((min(250, studies - start), n))
-        low, high = percentile_bootstrap_means(block, confidence_level=confidence_level,
-                                               n_resamples=n_resamples, rng=rng)
+        low, high = percentile_bootstrap_means(
+            block, confidence_level=confidence_level, n_resamples=n_resamples, rng=rng
+        )
         covered += int(np.sum((low <= 0) & (0 <= high)))
     return covered / studies

@@ -18,6 +18,7 @@ Definitions (the Method section of the report says the same):
 - final_metric: the workload's registry metric at the last epoch (val_accuracy = test accuracy;
   the text models log training loss only), mean over ok runs with min and max.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,19 +35,52 @@ from kerasbench.report.rundata import ALL_EPOCHS, is_native, sort_key
 GROUP = ["source", "workload", "backend", "config"]
 
 SUMMARY_COLUMNS = [
-    "source", "workload", "backend", "config", "runs", "epochs", "mean_epoch_seconds",
-    "ci_low", "ci_high", "spread_low", "spread_high", "times_fastest", "times_fastest_low",
-    "times_fastest_high", "pairs", "fastest", "warmup_seconds", "final_metric_name",
-    "final_metric", "final_metric_min", "final_metric_max", "reference", "mean_basis",
-    "mean_after_first", "samples_per_second", "data_source", "profile", "not_ok_runs",
-    "not_learning_runs", "machines", "machine_names", "floor", "floor_seconds", "times_floor",
-    "times_floor_low", "times_floor_high", "confidence_level", "n_resamples", "ci_method",
+    "source",
+    "workload",
+    "backend",
+    "config",
+    "runs",
+    "epochs",
+    "mean_epoch_seconds",
+    "ci_low",
+    "ci_high",
+    "spread_low",
+    "spread_high",
+    "times_fastest",
+    "times_fastest_low",
+    "times_fastest_high",
+    "pairs",
+    "fastest",
+    "warmup_seconds",
+    "final_metric_name",
+    "final_metric",
+    "final_metric_min",
+    "final_metric_max",
+    "reference",
+    "mean_basis",
+    "mean_after_first",
+    "samples_per_second",
+    "data_source",
+    "profile",
+    "not_ok_runs",
+    "not_learning_runs",
+    "machines",
+    "machine_names",
+    "floor",
+    "floor_seconds",
+    "times_floor",
+    "times_floor_low",
+    "times_floor_high",
+    "confidence_level",
+    "n_resamples",
+    "ci_method",
 ]
 
 
 @dataclass
 class Summary:
     """What the report shows, computed once (`build`)."""
+
     study: rundata.Study
     per_run: pd.DataFrame
     table: pd.DataFrame
@@ -55,7 +89,9 @@ class Summary:
     verdicts: pd.DataFrame
     coverage: dict = field(default_factory=dict)
     coverage_studies: int = 2000
-    coverage_used: bool = True  # False: no row had an interval; coverage is for MIN_RUNS, as context
+    coverage_used: bool = (
+        True  # False: no row had an interval; coverage is for MIN_RUNS, as context
+    )
     then_and_now: pd.DataFrame = None
     confidence_level: float = 0.95
     n_resamples: int = 10_000
@@ -78,10 +114,27 @@ def _mean_or_nan(values) -> float:
 
 def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput."""
-    columns = GROUP + ["run_id", "repeat", "reference", "status", "ok", "data_source", "profile",
-                       "mean_basis", "machine", "epochs", "warmup_seconds", "mean_epoch_seconds",
-                       "mean_after_first", "steady_min", "steady_max", "final_metric_name",
-                       "final_metric", "samples_per_second", "not_learning"]
+    columns = GROUP + [
+        "run_id",
+        "repeat",
+        "reference",
+        "status",
+        "ok",
+        "data_source",
+        "profile",
+        "mean_basis",
+        "machine",
+        "epochs",
+        "warmup_seconds",
+        "mean_epoch_seconds",
+        "mean_after_first",
+        "steady_min",
+        "steady_max",
+        "final_metric_name",
+        "final_metric",
+        "samples_per_second",
+        "not_learning",
+    ]
     rows = []
     for keys, run in epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False):
         run = run.sort_values("epoch")
@@ -94,22 +147,30 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
         final = float(run[metric].iloc[-1]) if metric in run.columns else math.nan
         losses = run["loss"].to_numpy(dtype=float) if "loss" in run.columns else np.array([])
         losses = losses[~np.isnan(losses)]  # a log without the column (2017 two-head model)
-        rows.append({
-            **dict(zip(GROUP + ["run_id"], keys)),
-            "repeat": first["repeat"], "reference": bool(first["reference"]),
-            "status": first["status"], "ok": bool(first["ok"]),
-            "data_source": first["data_source"], "profile": first["profile"],
-            "mean_basis": first["mean_basis"], "machine": first["machine"], "epochs": len(run),
-            "warmup_seconds": float(seconds[0]),
-            "mean_epoch_seconds": float(steady.mean()) if steady.size else math.nan,
-            "mean_after_first": float(after_first.mean()) if after_first.size else math.nan,
-            "steady_min": float(steady.min()) if steady.size else math.nan,
-            "steady_max": float(steady.max()) if steady.size else math.nan,
-            "final_metric_name": metric, "final_metric": final,
-            "samples_per_second": _mean_or_nan(rate),
-            # Did it learn? A training loss that ends no lower than it started (or non-finite).
-            "not_learning": bool(losses.size >= 2 and not losses[-1] < losses[0]),
-        })
+        rows.append(
+            {
+                **dict(zip(GROUP + ["run_id"], keys)),
+                "repeat": first["repeat"],
+                "reference": bool(first["reference"]),
+                "status": first["status"],
+                "ok": bool(first["ok"]),
+                "data_source": first["data_source"],
+                "profile": first["profile"],
+                "mean_basis": first["mean_basis"],
+                "machine": first["machine"],
+                "epochs": len(run),
+                "warmup_seconds": float(seconds[0]),
+                "mean_epoch_seconds": float(steady.mean()) if steady.size else math.nan,
+                "mean_after_first": float(after_first.mean()) if after_first.size else math.nan,
+                "steady_min": float(steady.min()) if steady.size else math.nan,
+                "steady_max": float(steady.max()) if steady.size else math.nan,
+                "final_metric_name": metric,
+                "final_metric": final,
+                "samples_per_second": _mean_or_nan(rate),
+                # Did it learn? A training loss that ends no lower than it started (or non-finite).
+                "not_learning": bool(losses.size >= 2 and not losses[-1] < losses[0]),
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -117,8 +178,13 @@ def _by_repeat(runs: pd.DataFrame) -> dict:
     return {r: m for r, m in zip(runs["repeat"], runs["mean_epoch_seconds"]) if math.isfinite(m)}
 
 
-def summarize(per_run: pd.DataFrame, *, confidence_level: float = 0.95,
-              n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
+def summarize(
+    per_run: pd.DataFrame,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """One row per (source, workload, backend, config): SUMMARY_COLUMNS.
 
     Only ok runs enter the statistics; a group whose runs all failed is kept with runs=0 and NaN
@@ -131,39 +197,61 @@ def summarize(per_run: pd.DataFrame, *, confidence_level: float = 0.95,
         ok_runs[tuple(keys)] = ok
         means = ok["mean_epoch_seconds"].to_numpy(dtype=float)
         finite = means[np.isfinite(means)]
-        low, high = stats.mean_ci(finite, confidence_level=confidence_level,
-                                  n_resamples=n_resamples, rng=stats.group_rng(seed, *keys))
+        low, high = stats.mean_ci(
+            finite,
+            confidence_level=confidence_level,
+            n_resamples=n_resamples,
+            rng=stats.group_rng(seed, *keys),
+        )
         no_interval = finite.size < stats.MIN_RUNS
         finals = ok["final_metric"].to_numpy(dtype=float)
         finals = finals[np.isfinite(finals)]
         machines = [m for m in dict.fromkeys(ok["machine"]) if m]
-        rows.append({
-            **dict(zip(GROUP, keys)),
-            "reference": bool(group["reference"].iloc[0]),
-            "runs": len(ok), "not_ok_runs": int((~group["ok"]).sum()),
-            "not_learning_runs": int(ok["not_learning"].sum()),
-            "epochs": int(ok["epochs"].max()) if len(ok) else 0,
-            "mean_epoch_seconds": float(finite.mean()) if finite.size else math.nan,
-            "ci_low": low, "ci_high": high,
-            "spread_low": float(ok["steady_min"].min()) if no_interval and len(ok) else math.nan,
-            "spread_high": float(ok["steady_max"].max()) if no_interval and len(ok) else math.nan,
-            "warmup_seconds": _mean_or_nan(ok["warmup_seconds"]),
-            "final_metric_name": group["final_metric_name"].iloc[0],
-            "final_metric": float(finals.mean()) if finals.size else math.nan,
-            "final_metric_min": float(finals.min()) if finals.size else math.nan,
-            "final_metric_max": float(finals.max()) if finals.size else math.nan,
-            "mean_basis": group["mean_basis"].iloc[0],
-            "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
-            "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
-            "data_source": rundata.joined(ok["data_source"]),
-            "profile": rundata.joined(ok["profile"]),
-            "machines": len(machines), "machine_names": " / ".join(machines) or None,
-            "confidence_level": confidence_level, "n_resamples": n_resamples,
-            "ci_method": stats.METHOD,
-        })
+        rows.append(
+            {
+                **dict(zip(GROUP, keys)),
+                "reference": bool(group["reference"].iloc[0]),
+                "runs": len(ok),
+                "not_ok_runs": int((~group["ok"]).sum()),
+                "not_learning_runs": int(ok["not_learning"].sum()),
+                "epochs": int(ok["epochs"].max()) if len(ok) else 0,
+                "mean_epoch_seconds": float(finite.mean()) if finite.size else math.nan,
+                "ci_low": low,
+                "ci_high": high,
+                "spread_low": float(ok["steady_min"].min())
+                if no_interval and len(ok)
+                else math.nan,
+                "spread_high": float(ok["steady_max"].max())
+                if no_interval and len(ok)
+                else math.nan,
+                "warmup_seconds": _mean_or_nan(ok["warmup_seconds"]),
+                "final_metric_name": group["final_metric_name"].iloc[0],
+                "final_metric": float(finals.mean()) if finals.size else math.nan,
+                "final_metric_min": float(finals.min()) if finals.size else math.nan,
+                "final_metric_max": float(finals.max()) if finals.size else math.nan,
+                "mean_basis": group["mean_basis"].iloc[0],
+                "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
+                "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
+                "data_source": rundata.joined(ok["data_source"]),
+                "profile": rundata.joined(ok["profile"]),
+                "machines": len(machines),
+                "machine_names": " / ".join(machines) or None,
+                "confidence_level": confidence_level,
+                "n_resamples": n_resamples,
+                "ci_method": stats.METHOD,
+            }
+        )
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for column in ("times_fastest", "times_fastest_low", "times_fastest_high", "pairs",
-                   "floor_seconds", "times_floor", "times_floor_low", "times_floor_high"):
+    for column in (
+        "times_fastest",
+        "times_fastest_low",
+        "times_fastest_high",
+        "pairs",
+        "floor_seconds",
+        "times_floor",
+        "times_floor_low",
+        "times_floor_high",
+    ):
         table[column] = table[column].astype(float)
     for column in ("fastest", "floor"):
         table[column] = table[column].astype(object)
@@ -171,8 +259,9 @@ def summarize(per_run: pd.DataFrame, *, confidence_level: float = 0.95,
         return table
     _add_speedups(table, ok_runs, confidence_level, n_resamples, seed)
     _add_floor(table, ok_runs, confidence_level, n_resamples, seed)
-    return table.sort_values(["reference", "source", "workload", "backend", "config"],
-                             key=sort_key, ignore_index=True)
+    return table.sort_values(
+        ["reference", "source", "workload", "backend", "config"], key=sort_key, ignore_index=True
+    )
 
 
 def _label(row) -> str:
@@ -181,7 +270,9 @@ def _label(row) -> str:
 
 def _add_speedups(table, ok_runs, confidence_level, n_resamples, seed):
     """times_fastest per (source, workload): all Keras configurations together, paired by repeat."""
-    timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(is_native)
+    timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(
+        is_native
+    )
     for _, block in table[timed].groupby(["source", "workload"], sort=False):
         best = block.loc[block["mean_epoch_seconds"].idxmin()]
         best_runs = _by_repeat(ok_runs[tuple(best[GROUP])])
@@ -193,9 +284,12 @@ def _add_speedups(table, ok_runs, confidence_level, n_resamples, seed):
                 table.at[i, "pairs"] = row["runs"]
                 continue
             result = stats.paired_speedup(
-                _by_repeat(ok_runs[tuple(row[GROUP])]), best_runs,
-                confidence_level=confidence_level, n_resamples=n_resamples,
-                rng=stats.group_rng(seed, *row[GROUP], "vs", _label(best)))
+                _by_repeat(ok_runs[tuple(row[GROUP])]),
+                best_runs,
+                confidence_level=confidence_level,
+                n_resamples=n_resamples,
+                rng=stats.group_rng(seed, *row[GROUP], "vs", _label(best)),
+            )
             if not result["pairs"] == row["runs"] == best["runs"]:
                 # Some runs have no partner in the other row: the point is the ratio of the two
                 # means the table shows; the interval (if any) stays over the pairs.
@@ -219,9 +313,12 @@ def _add_floor(table, ok_runs, confidence_level, n_resamples, seed):
         floor_runs = _by_repeat(ok_runs[tuple(floor[GROUP])])
         for i, row in block[~native[block.index]].iterrows():
             result = stats.paired_speedup(
-                _by_repeat(ok_runs[tuple(row[GROUP])]), floor_runs,
-                confidence_level=confidence_level, n_resamples=n_resamples,
-                rng=stats.group_rng(seed, *row[GROUP], "vs floor"))
+                _by_repeat(ok_runs[tuple(row[GROUP])]),
+                floor_runs,
+                confidence_level=confidence_level,
+                n_resamples=n_resamples,
+                rng=stats.group_rng(seed, *row[GROUP], "vs floor"),
+            )
             table.at[i, "floor"] = _label(floor)
             table.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
             table.at[i, "times_floor"] = result["ratio"]
@@ -239,17 +336,23 @@ def metric_curves(epochs: pd.DataFrame) -> pd.DataFrame:
         metric = rundata.metric_name(workload, block.columns)
         if metric not in block.columns:
             continue
-        curve = (block.groupby(GROUP + ["reference", "epoch"], sort=False, dropna=False)
-                 .agg(value=(metric, "mean"), elapsed_seconds=("elapsed_seconds", "mean"),
-                      runs=("run_id", "nunique"))
-                 .reset_index())
+        curve = (
+            block.groupby(GROUP + ["reference", "epoch"], sort=False, dropna=False)
+            .agg(
+                value=(metric, "mean"),
+                elapsed_seconds=("elapsed_seconds", "mean"),
+                runs=("run_id", "nunique"),
+            )
+            .reset_index()
+        )
         curve.insert(5, "metric", metric)
         parts.append(curve)
     columns = GROUP + ["reference", "metric", "epoch", "value", "elapsed_seconds", "runs"]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns].sort_values(
-        ["reference"] + GROUP + ["epoch"], key=sort_key, ignore_index=True)
+        ["reference"] + GROUP + ["epoch"], key=sort_key, ignore_index=True
+    )
 
 
 def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
@@ -262,43 +365,90 @@ def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
     after the first (mean_after_first), so the 2017 warm-up does not weigh on one side only.
     """
     rows = []
-    defaults = table[(table["config"] == "default") & np.isfinite(table["mean_epoch_seconds"].astype(float))
-                     & ~table["backend"].map(is_native)]
+    defaults = table[
+        (table["config"] == "default")
+        & np.isfinite(table["mean_epoch_seconds"].astype(float))
+        & ~table["backend"].map(is_native)
+    ]
     mine = defaults[~defaults["reference"]]
-    for (source, workload), ref in defaults[defaults["reference"]].groupby(["source", "workload"], sort=False):
+    for (source, workload), ref in defaults[defaults["reference"]].groupby(
+        ["source", "workload"], sort=False
+    ):
         ours = mine[mine["workload"] == workload].set_index("backend")
         theirs = ref.set_index("backend")
         backends = [b for b in theirs.index if b in ours.index]
         for i, first in enumerate(backends):
-            for second in backends[i + 1:]:
+            for second in backends[i + 1 :]:
                 for this_source, block in ours.groupby("source", sort=False):
-                    rows.append({
-                        "workload": workload, "numerator": second, "denominator": first,
-                        "reference": source,
-                        "reference_ratio": (theirs.loc[second, "mean_after_first"]
-                                            / theirs.loc[first, "mean_after_first"]),
-                        "source": this_source,
-                        "ratio": (block.loc[second, "mean_after_first"]
-                                  / block.loc[first, "mean_after_first"]),
-                        "runs": f"{int(block.loc[second, 'runs'])} / {int(block.loc[first, 'runs'])}"})
-    return pd.DataFrame(rows, columns=["workload", "numerator", "denominator", "reference",
-                                       "reference_ratio", "source", "ratio", "runs"])
+                    rows.append(
+                        {
+                            "workload": workload,
+                            "numerator": second,
+                            "denominator": first,
+                            "reference": source,
+                            "reference_ratio": (
+                                theirs.loc[second, "mean_after_first"]
+                                / theirs.loc[first, "mean_after_first"]
+                            ),
+                            "source": this_source,
+                            "ratio": (
+                                block.loc[second, "mean_after_first"]
+                                / block.loc[first, "mean_after_first"]
+                            ),
+                            "runs": f"{int(block.loc[second, 'runs'])} / {int(block.loc[first, 'runs'])}",
+                        }
+                    )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "workload",
+            "numerator",
+            "denominator",
+            "reference",
+            "reference_ratio",
+            "source",
+            "ratio",
+            "runs",
+        ],
+    )
 
 
-def build(study: rundata.Study, *, confidence_level: float = 0.95, n_resamples: int = 10_000,
-          seed: int = 0, coverage_studies: int = 2000) -> Summary:
+def build(
+    study: rundata.Study,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    coverage_studies: int = 2000,
+) -> Summary:
     """Everything the report shows, from one loaded study."""
     per_run = run_stats(study.epochs)
-    table = summarize(per_run, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed)
-    used = sorted({int(n) for n in table["runs"] if n >= stats.MIN_RUNS}
-                  | {int(n) for n in table["pairs"].dropna() if n >= stats.MIN_RUNS})
+    table = summarize(
+        per_run, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
+    )
+    used = sorted(
+        {int(n) for n in table["runs"] if n >= stats.MIN_RUNS}
+        | {int(n) for n in table["pairs"].dropna() if n >= stats.MIN_RUNS}
+    )
     coverage_used = bool(used)
-    coverage = {n: stats.simulate_coverage(n, confidence_level=confidence_level,
-                                           studies=coverage_studies, seed=seed)
-                for n in (used or [stats.MIN_RUNS])}
-    return Summary(study=study, per_run=per_run, table=table, then_and_now=then_and_now(table),
-                   curves=metric_curves(study.epochs),
-                   notes=notes_mod.notes(table, study), verdicts=notes_mod.verdicts(table),
-                   coverage=coverage, coverage_used=coverage_used,
-                   coverage_studies=coverage_studies, confidence_level=confidence_level,
-                   n_resamples=n_resamples, seed=seed)
+    coverage = {
+        n: stats.simulate_coverage(
+            n, confidence_level=confidence_level, studies=coverage_studies, seed=seed
+        )
+        for n in (used or [stats.MIN_RUNS])
+    }
+    return Summary(
+        study=study,
+        per_run=per_run,
+        table=table,
+        then_and_now=then_and_now(table),
+        curves=metric_curves(study.epochs),
+        notes=notes_mod.notes(table, study),
+        verdicts=notes_mod.verdicts(table),
+        coverage=coverage,
+        coverage_used=coverage_used,
+        coverage_studies=coverage_studies,
+        confidence_level=confidence_level,
+        n_resamples=n_resamples,
+        seed=seed,
+    )

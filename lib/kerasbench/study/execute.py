@@ -2,6 +2,7 @@
 folder, with run.json written last. Host side: never imports Keras (the kernel picks the backend;
 the runner holds no GPU memory).
 """
+
 import contextlib
 import errno
 import json
@@ -141,8 +142,11 @@ def stop_orphan(folder, wait=10.0):
 
 def epochs_logged(folder):
     """The whole rows of the run's epochs.csv (0 where there is none)."""
-    return len(runfiles.read_epochs(os.path.join(folder, runfiles.EPOCHS_CSV))[1]) \
-        if os.path.exists(os.path.join(folder, runfiles.EPOCHS_CSV)) else 0
+    return (
+        len(runfiles.read_epochs(os.path.join(folder, runfiles.EPOCHS_CSV))[1])
+        if os.path.exists(os.path.join(folder, runfiles.EPOCHS_CSV))
+        else 0
+    )
 
 
 def run_papermill(spec, folder, parameters, watch):
@@ -150,10 +154,15 @@ def run_papermill(spec, folder, parameters, watch):
 
     with output_to(os.path.join(folder, runfiles.KERNEL_LOG)):
         papermill.execute_notebook(
-            registry.notebook_path(spec.workload), os.path.join(folder, runfiles.NOTEBOOK),
-            parameters=parameters, kernel_name=kernels.kernel_name(spec.backend), cwd=folder,
-            progress_bar=False, request_save_on_cell_execute=True,
-            kernel_manager_class=watch.manager_class())
+            registry.notebook_path(spec.workload),
+            os.path.join(folder, runfiles.NOTEBOOK),
+            parameters=parameters,
+            kernel_name=kernels.kernel_name(spec.backend),
+            cwd=folder,
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+            kernel_manager_class=watch.manager_class(),
+        )
 
 
 def execute(spec, out, data_dir, timeout=None):
@@ -175,8 +184,9 @@ def execute(spec, out, data_dir, timeout=None):
     # kernel runs, and the kernel starts there, so a relative --out or data folder would miss.
     folder = os.path.abspath(plan.run_dir(out, spec))
     data_dir = os.path.abspath(data_dir) if data_dir else data_dir
-    parameters = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
-                      data_dir=data_dir)
+    parameters = dict(
+        spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed, data_dir=data_dir
+    )
     started, t0 = runfiles.now(), time.time()
     try:
         if os.path.isdir(folder):
@@ -188,10 +198,22 @@ def execute(spec, out, data_dir, timeout=None):
     except OSError as e:
         if not disk_full(e):
             raise
-        raise DiskFull(runfiles.record(
-            spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
-            parameters, "failed", "%s (creating %s)" % (no_space(folder), folder), started,
-            time.time() - t0, host=socket.gethostname()))
+        raise DiskFull(
+            runfiles.record(
+                spec.workload,
+                spec.backend,
+                spec.profile,
+                spec.repeat,
+                spec.seed,
+                spec.config,
+                parameters,
+                "failed",
+                "%s (creating %s)" % (no_space(folder), folder),
+                started,
+                time.time() - t0,
+                host=socket.gethostname(),
+            )
+        )
     watch = KernelWatch(folder)
     outcome = {}
 
@@ -237,10 +259,15 @@ def execute(spec, out, data_dir, timeout=None):
         # (nbclient: "Kernel died" mid-cell, "Kernel died before replying to kernel_info")
         status = "failed"
         error = "the kernel died (%s) after %s; its output is in kernel.log" % (
-            watch.exit_status() or "exit status unknown", logged)
+            watch.exit_status() or "exit status unknown",
+            logged,
+        )
     elif isinstance(e, Exception):  # a kernel that would not start, a broken notebook
-        status = "timeout" if "timeout" in type(e).__name__.lower() or \
-            "timed out" in str(e).lower() else "failed"
+        status = (
+            "timeout"
+            if "timeout" in type(e).__name__.lower() or "timed out" in str(e).lower()
+            else "failed"
+        )
         error = "%s: %s" % (type(e).__name__, one_line(e))
     else:
         raise e  # KeyboardInterrupt or SystemExit inside papermill
@@ -255,10 +282,23 @@ def execute(spec, out, data_dir, timeout=None):
         # code: its numbers are not this code's, whatever run.json's commit would say.
         status, error = "failed", "the kernel %s %s" % (kernels.kernel_name(spec.backend), other)
     record = runfiles.record(
-        spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
-        parameters, status, error, started, time.time() - t0, kernel_info=kernel_info,
-        device=environment.device(), git_commit=environment.git_commit(registry.ROOT),
-        code_path=kernel_code.get("path"), host=socket.gethostname())
+        spec.workload,
+        spec.backend,
+        spec.profile,
+        spec.repeat,
+        spec.seed,
+        spec.config,
+        parameters,
+        status,
+        error,
+        started,
+        time.time() - t0,
+        kernel_info=kernel_info,
+        device=environment.device(),
+        git_commit=environment.git_commit(registry.ROOT),
+        code_path=kernel_code.get("path"),
+        host=socket.gethostname(),
+    )
     try:
         runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     except OSError as write_error:
@@ -266,8 +306,9 @@ def execute(spec, out, data_dir, timeout=None):
             raise
         # No run.json: the run counts as unfinished, and a rerun trains it again.
         full = True
-        record.update(status="failed", error="%s (writing %s)" % (no_space(folder),
-                                                                   runfiles.RUN_JSON))
+        record.update(
+            status="failed", error="%s (writing %s)" % (no_space(folder), runfiles.RUN_JSON)
+        )
     if full:
         raise DiskFull(record)
     return record
@@ -321,5 +362,7 @@ def other_checkout(code_path):
     it runs this one, or said nothing: a kernel of older code)."""
     if not code_path or os.path.realpath(code_path) == os.path.realpath(kernels.LIB_DIR):
         return None
-    return ("imported kerasbench from %s, not from this checkout's %s: reinstall the kernels "
-            "with `kerasbench kernels install`" % (code_path, kernels.LIB_DIR))
+    return (
+        "imported kerasbench from %s, not from this checkout's %s: reinstall the kernels "
+        "with `kerasbench kernels install`" % (code_path, kernels.LIB_DIR)
+    )

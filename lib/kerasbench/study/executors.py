@@ -17,6 +17,7 @@ under `<out>/runs/`, so the report cannot tell which executor ran what:
 Host side: nothing here imports Keras or a framework (GPUs are counted with `nvidia-smi -L`), and
 Ray is imported only by the ray executor.
 """
+
 import collections
 import concurrent.futures
 import io
@@ -47,13 +48,14 @@ Slot = collections.namedtuple("Slot", ["index", "gpu", "cores", "env"])
 
 # --- What this host has ---------------------------------------------------------------------------
 
+
 def parse_nvidia_smi(text):
     """GPU indices from `nvidia-smi -L` ("GPU 0: NVIDIA H200 (UUID: GPU-...)"), as strings."""
     gpus = []
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("GPU ") and ":" in line:
-            index = line[4:line.index(":")].strip()
+            index = line[4 : line.index(":")].strip()
             if index.isdigit():
                 gpus.append(index)
     return gpus
@@ -74,8 +76,9 @@ def detect_gpus(environ=None, nvidia_smi=None):
         return entries
     if nvidia_smi is None:
         try:
-            nvidia_smi = subprocess.check_output(["nvidia-smi", "-L"], stderr=subprocess.DEVNULL,
-                                                 universal_newlines=True, timeout=30)
+            nvidia_smi = subprocess.check_output(
+                ["nvidia-smi", "-L"], stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30
+            )
         except (OSError, subprocess.SubprocessError):
             return []
     return parse_nvidia_smi(nvidia_smi)
@@ -97,8 +100,13 @@ def thread_env(threads, environ=None):
     """
     environ = os.environ if environ is None else environ
     n = str(threads)
-    env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
-           "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}
+    env = {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": n,
+    }
     if threads == 1:
         flag = "--xla_cpu_multi_thread_eigen=false"
         flags = environ.get("XLA_FLAGS", "")
@@ -116,16 +124,19 @@ def plan_slots(jobs, gpus, cores, environ=None):
     if jobs < 1:
         raise UserError("--jobs must be at least 1, got %d" % jobs)
     if gpus and jobs > len(gpus):
-        raise UserError("--jobs %d but %d GPU%s (%s): one run per GPU, so at most --jobs %d"
-                        % (jobs, len(gpus), "" if len(gpus) == 1 else "s", ",".join(gpus),
-                           len(gpus)))
+        raise UserError(
+            "--jobs %d but %d GPU%s (%s): one run per GPU, so at most --jobs %d"
+            % (jobs, len(gpus), "" if len(gpus) == 1 else "s", ",".join(gpus), len(gpus))
+        )
     if not gpus and jobs > len(cores):
-        raise UserError("--jobs %d but %d CPU cores and no GPU: at most --jobs %d"
-                        % (jobs, len(cores), len(cores)))
+        raise UserError(
+            "--jobs %d but %d CPU cores and no GPU: at most --jobs %d"
+            % (jobs, len(cores), len(cores))
+        )
     share = len(cores) // jobs
     slots = []
     for i in range(jobs):
-        mine = cores[i * share:(i + 1) * share]
+        mine = cores[i * share : (i + 1) * share]
         env = thread_env(len(mine), environ)
         gpu = gpus[i] if gpus else None
         if gpu is not None:
@@ -136,14 +147,27 @@ def plan_slots(jobs, gpus, cores, environ=None):
 
 # --- Records ---------------------------------------------------------------------------------------
 
+
 def lost_record(spec, out, data_dir, error, started, wall_seconds):
     """run.json for a run whose executor died before execute() could write one (failed)."""
     folder = plan.run_dir(out, spec)
     os.makedirs(folder, exist_ok=True)
-    params = dict(spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed,
-                  data_dir=data_dir)
-    record = runfiles.record(spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed,
-                             spec.config, params, "failed", error, started, wall_seconds)
+    params = dict(
+        spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed, data_dir=data_dir
+    )
+    record = runfiles.record(
+        spec.workload,
+        spec.backend,
+        spec.profile,
+        spec.repeat,
+        spec.seed,
+        spec.config,
+        params,
+        "failed",
+        error,
+        started,
+        wall_seconds,
+    )
     runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
     return record
 
@@ -157,6 +181,7 @@ def spec_from_json(data):
 
 
 # --- local ---------------------------------------------------------------------------------------
+
 
 class Sequential(object):
     """Today's behaviour: one run after another, in this process."""
@@ -186,7 +211,9 @@ class LocalJobs(object):
     def describe(self):
         if self.gpus:
             return "%d at a time, one GPU each (%s)" % (
-                len(self.slots), ",".join(s.gpu for s in self.slots))
+                len(self.slots),
+                ",".join(s.gpu for s in self.slots),
+            )
         return "%d at a time on CPU, %d core(s) each" % (len(self.slots), len(self.slots[0].cores))
 
     def run(self, specs, out, data_dir, timeout=None, started=None):
@@ -200,8 +227,9 @@ class LocalJobs(object):
                     if started:
                         started(spec)
                     running[pool.submit(self._one, spec, slot, out, data_dir, timeout)] = slot
-                done, _ = concurrent.futures.wait(running,
-                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+                done, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED
+                )
                 for future in done:
                     free.append(running.pop(future))
                     yield future.result()
@@ -213,30 +241,65 @@ class LocalJobs(object):
         stale = os.path.join(folder, runfiles.RUN_JSON)
         if os.path.exists(stale):
             os.remove(stale)  # only the child's run.json may say how this attempt went
-        job = {"spec": spec_to_json(spec), "out": out, "data_dir": data_dir, "timeout": timeout,
-               "cores": slot.cores}
+        job = {
+            "spec": spec_to_json(spec),
+            "out": out,
+            "data_dir": data_dir,
+            "timeout": timeout,
+            "cores": slot.cores,
+        }
         env = dict(os.environ, **slot.env)
-        env["PYTHONPATH"] = kernels.LIB_DIR + (os.pathsep + env["PYTHONPATH"]
-                                       if env.get("PYTHONPATH") else "")
+        env["PYTHONPATH"] = kernels.LIB_DIR + (
+            os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+        )
         started, t0 = runfiles.now(), time.time()
-        child = subprocess.run([sys.executable, "-m", "kerasbench.study.executors"],
-                               input=json.dumps(job), env=env, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "kerasbench.study.executors"],
+            input=json.dumps(job),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         record = runfiles.read_json(stale)
         record = record if isinstance(record, dict) else None
         if child.returncode == DISK_FULL:
-            raise execute.DiskFull(record or runfiles.record(
-                spec.workload, spec.backend, spec.profile, spec.repeat, spec.seed, spec.config,
-                dict(spec.params), "failed", one_line(child.stderr), started, time.time() - t0))
+            raise execute.DiskFull(
+                record
+                or runfiles.record(
+                    spec.workload,
+                    spec.backend,
+                    spec.profile,
+                    spec.repeat,
+                    spec.seed,
+                    spec.config,
+                    dict(spec.params),
+                    "failed",
+                    one_line(child.stderr),
+                    started,
+                    time.time() - t0,
+                )
+            )
         if record is None and child.returncode in (INTERRUPTED, -signal.SIGINT):
             # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
-            return spec, dict(workload=spec.workload,
-                              backend=spec.backend, repeat=spec.repeat, status="interrupted",
-                              wall_seconds=time.time() - t0, error="interrupted")
+            return spec, dict(
+                workload=spec.workload,
+                backend=spec.backend,
+                repeat=spec.repeat,
+                status="interrupted",
+                wall_seconds=time.time() - t0,
+                error="interrupted",
+            )
         if record is None:
             why = one_line(child.stderr) if child.stderr.strip() else "no output"
-            record = lost_record(spec, out, data_dir, "the run's process exited with code %d "
-                                 "before writing run.json: %s" % (child.returncode, why),
-                                 started, time.time() - t0)
+            record = lost_record(
+                spec,
+                out,
+                data_dir,
+                "the run's process exited with code %d "
+                "before writing run.json: %s" % (child.returncode, why),
+                started,
+                time.time() - t0,
+            )
         return spec, record
 
 
@@ -257,6 +320,7 @@ def _child_main():
 
 # --- ray -----------------------------------------------------------------------------------------
 
+
 def _pack(root, relative):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -271,7 +335,7 @@ def sweep_scratch(folder=None):
     """Removes the scratch folders of Ray workers that died mid-run (their pid is gone)."""
     folder = folder or tempfile.gettempdir()
     for name in os.listdir(folder):
-        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        pid = name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
         if not name.startswith(SCRATCH_PREFIX) or not pid.isdigit():
             continue
         try:
@@ -299,8 +363,12 @@ def run_on_worker(spec_fields, data_dir, timeout, env):
     try:
         record = execute.execute(spec, scratch, data_dir, timeout)
         relative = os.path.relpath(plan.run_dir(scratch, spec), scratch)
-        return {"record": record, "relative": relative, "tar": _pack(scratch, relative),
-                "host": socket.gethostname()}
+        return {
+            "record": record,
+            "relative": relative,
+            "tar": _pack(scratch, relative),
+            "host": socket.gethostname(),
+        }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for k, v in saved.items():
@@ -364,24 +432,37 @@ class RayExecutor(object):
             try:
                 ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
             except Exception as e:  # ConnectionError and friends: the cluster is not there
-                raise UserError("cannot connect to the Ray cluster at %s: %s"
-                                % (self.address, one_line(e)))
+                raise UserError(
+                    "cannot connect to the Ray cluster at %s: %s" % (self.address, one_line(e))
+                )
         else:
             gpus = detect_gpus()
-            jobs = self.jobs or (len(gpus) if gpus else max(1, len(available_cores())
-                                                            // self.cpus_per_run))
-            ray.init(num_cpus=max(jobs * self.cpus_per_run, self.cpus_per_run),
-                     num_gpus=len(gpus), include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR", object_store_memory=100 * 1024 * 1024)
+            jobs = self.jobs or (
+                len(gpus) if gpus else max(1, len(available_cores()) // self.cpus_per_run)
+            )
+            ray.init(
+                num_cpus=max(jobs * self.cpus_per_run, self.cpus_per_run),
+                num_gpus=len(gpus),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+                object_store_memory=100 * 1024 * 1024,
+            )
             self.started_here = True
         self.gpus = int(ray.cluster_resources().get("GPU", 0))
 
     def describe(self):
         where = self.address or "a local Ray instance"
-        need = "1 GPU" if self.gpus else "%d CPU%s" % (self.cpus_per_run,
-                                                        "" if self.cpus_per_run == 1 else "s")
+        need = (
+            "1 GPU"
+            if self.gpus
+            else "%d CPU%s" % (self.cpus_per_run, "" if self.cpus_per_run == 1 else "s")
+        )
         return "Ray tasks on %s, %s each%s" % (
-            where, need, ", at most %d at a time" % self.jobs if self.jobs else "")
+            where,
+            need,
+            ", at most %d at a time" % self.jobs if self.jobs else "",
+        )
 
     def run(self, specs, out, data_dir, timeout=None, started=None):
         import ray
@@ -389,8 +470,12 @@ class RayExecutor(object):
         if self.gpus is None:
             self.start()
         task = ray.remote(run_on_worker).options(
-            num_gpus=1 if self.gpus else 0, num_cpus=self.cpus_per_run,
-            max_retries=self.max_retries, retry_exceptions=False, name="kerasbench-run")
+            num_gpus=1 if self.gpus else 0,
+            num_cpus=self.cpus_per_run,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+            name="kerasbench-run",
+        )
         # A CPU run's threads are capped at its CPU budget; a GPU run's only with --cpus-per-run.
         env = thread_env(self.cpus_per_run) if self.cap_threads or not self.gpus else {}
         queue = collections.deque(specs)
@@ -423,7 +508,11 @@ class RayExecutor(object):
         except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
             attempts = 1 + self.max_retries
             error = "the Ray worker died (%d attempt%s): %s: %s" % (
-                attempts, "" if attempts == 1 else "s", type(e).__name__, one_line(e))
+                attempts,
+                "" if attempts == 1 else "s",
+                type(e).__name__,
+                one_line(e),
+            )
         return lost_record(spec, out, data_dir, error, began, time.time() - t0)
 
 
@@ -439,8 +528,9 @@ def make(kind="local", jobs=None, address=None, cpus_per_run=None):
         if address:
             raise UserError("--address is for --executor ray")
         if cpus_per_run is not None:
-            raise UserError("--cpus-per-run is for --executor ray (local --jobs N shares the "
-                            "cores out evenly)")
+            raise UserError(
+                "--cpus-per-run is for --executor ray (local --jobs N shares the cores out evenly)"
+            )
         return Sequential() if not jobs or jobs == 1 else LocalJobs(jobs)
     return RayExecutor(address=address, jobs=jobs, cpus_per_run=cpus_per_run)
 

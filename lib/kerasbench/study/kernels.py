@@ -4,6 +4,7 @@ The kernel sets the backend before anything can import Keras, so a notebook cann
 wrong one by accident. Each kernel may use its own Python (the legacy CNTK kernel runs 3.6; the
 GPU image gives each backend its own environment). Host side.
 """
+
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ LIB_DIR = os.path.join(registry.ROOT, "lib")
 
 HOW_TO_GET = {
     "cntk": "run `make cntk` (it needs Python 3.6: `pyenv install 3.6.15`, conda `python=3.6`, "
-            "or the python:3.6 image, then PYTHON36=/path/to/python3.6)",
+    "or the python:3.6 image, then PYTHON36=/path/to/python3.6)",
 }
 
 
@@ -54,15 +55,19 @@ def install(backends, python=None, ld_library_path=None, prefix=None, user=False
     installed = []
     for backend in backends:
         if backend not in registry.BACKENDS:
-            raise UserError("unknown backend %r (backends: %s)"
-                            % (backend, ", ".join(registry.BACKENDS)))
+            raise UserError(
+                "unknown backend %r (backends: %s)" % (backend, ", ".join(registry.BACKENDS))
+            )
         tmp = tempfile.mkdtemp()
         try:
             with open(os.path.join(tmp, "kernel.json"), "w") as f:
                 json.dump(kernel_spec(backend, python, ld_library_path), f, indent=2)
             path = manager.install_kernel_spec(
-                tmp, kernel_name(backend), user=user,
-                prefix=None if user else (prefix or sys.prefix))
+                tmp,
+                kernel_name(backend),
+                user=user,
+                prefix=None if user else (prefix or sys.prefix),
+            )
         finally:
             shutil.rmtree(tmp)
         installed.append((kernel_name(backend), path))
@@ -78,9 +83,11 @@ def find(backend):
         return None
     except (ValueError, KeyError, TypeError, OSError) as e:  # kernel.json not JSON, not a spec
         where = manager.find_kernel_specs().get(kernel_name(backend), "?")
-        raise UserError("Jupyter kernel %r is damaged (%s: %s): reinstall it with `kerasbench "
-                        "kernels install`" % (kernel_name(backend),
-                                              os.path.join(where, "kernel.json"), one_line(e)))
+        raise UserError(
+            "Jupyter kernel %r is damaged (%s: %s): reinstall it with `kerasbench "
+            "kernels install`"
+            % (kernel_name(backend), os.path.join(where, "kernel.json"), one_line(e))
+        )
 
 
 def process_env(spec, environ=None):
@@ -100,13 +107,17 @@ def require(backends):
             raise UserError("Jupyter kernel %r is not installed: %s" % (kernel_name(backend), how))
         python = spec.argv[0]
         if os.path.isabs(python) and not os.path.exists(python):
-            raise UserError("Jupyter kernel %r points at a missing Python (%s): reinstall it with "
-                            "`kerasbench kernels install`" % (kernel_name(backend), python))
+            raise UserError(
+                "Jupyter kernel %r points at a missing Python (%s): reinstall it with "
+                "`kerasbench kernels install`" % (kernel_name(backend), python)
+            )
         lib = runs_checkout(spec)
         if lib and os.path.realpath(lib) != os.path.realpath(LIB_DIR):
-            raise UserError("Jupyter kernel %r runs the kerasbench of %s, not this checkout's %s "
-                            "(its spec: %s): reinstall it with `kerasbench kernels install`"
-                            % (kernel_name(backend), lib, LIB_DIR, spec.resource_dir))
+            raise UserError(
+                "Jupyter kernel %r runs the kerasbench of %s, not this checkout's %s "
+                "(its spec: %s): reinstall it with `kerasbench kernels install`"
+                % (kernel_name(backend), lib, LIB_DIR, spec.resource_dir)
+            )
 
 
 def runs_checkout(spec):

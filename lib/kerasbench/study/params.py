@@ -4,6 +4,7 @@ The workload's notebook is the schema for names and types (its `parameters` cell
 papermill's own parser); the value rules below say what is possible. papermill only warns about
 unknown parameters, so every key is checked here. Host side.
 """
+
 import ast
 import difflib
 import io
@@ -20,8 +21,15 @@ RUNNER_KEYS = ("backend", "run_dir", "seed", "data_dir")
 
 # How a run is executed rather than what it trains: set by configurations (configs.yaml) and
 # --set, never part of a workload's 2017 definition.
-RUN_SETTINGS = ("precision", "steps_per_execution", "jit_compile", "data_on_device",
-                "use_cudnn", "keras_patch", "nan_at_epoch")
+RUN_SETTINGS = (
+    "precision",
+    "steps_per_execution",
+    "jit_compile",
+    "data_on_device",
+    "use_cudnn",
+    "keras_patch",
+    "nan_at_epoch",
+)
 
 # What each dataset holds, for "subset larger than the dataset" (train, test; characters).
 DATASET_SIZES = {"mnist": (60000, 10000), "imdb": (25000, 25000), "cifar10": (50000, 10000)}
@@ -37,8 +45,9 @@ def _positive_int(v):
 
 
 def _non_negative_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0, \
-        "an integer >= 0 (0 means all)"
+    return isinstance(v, int) and not isinstance(
+        v, bool
+    ) and v >= 0, "an integer >= 0 (0 means all)"
 
 
 def _fraction(v):
@@ -70,18 +79,35 @@ def _loss_weights(v):
 
 
 VALUE_RULES = {
-    "epochs": _positive_int, "batch_size": _positive_int, "hidden_units": _positive_int,
-    "lstm_units": _positive_int, "embedding_dim": _positive_int, "embedding_dims": _positive_int,
-    "max_features": _positive_int, "maxlen": _positive_int, "step": _positive_int,
-    "ngram_range": _positive_int, "steps_per_execution": _positive_int,
-    "train_samples": _non_negative_int, "test_samples": _non_negative_int,
-    "text_chars": _non_negative_int, "sample_chars": _non_negative_int,
-    "dropout": _fraction, "width_shift": _fraction, "height_shift": _fraction,
-    "rho": _open_fraction, "learning_rate": _positive, "temperature": _positive,
-    "decay": _non_negative, "precision": _one_of("float32", "tf32", "mixed"),
-    "jit_compile": _one_of("auto", True, False), "use_cudnn": _one_of("auto", True, False),
-    "keras_patch": _one_of("", "jax-scan"), "dense_units": _int_list,
-    "loss_weights": _loss_weights, "data_on_device": _one_of(True, False),
+    "epochs": _positive_int,
+    "batch_size": _positive_int,
+    "hidden_units": _positive_int,
+    "lstm_units": _positive_int,
+    "embedding_dim": _positive_int,
+    "embedding_dims": _positive_int,
+    "max_features": _positive_int,
+    "maxlen": _positive_int,
+    "step": _positive_int,
+    "ngram_range": _positive_int,
+    "steps_per_execution": _positive_int,
+    "train_samples": _non_negative_int,
+    "test_samples": _non_negative_int,
+    "text_chars": _non_negative_int,
+    "sample_chars": _non_negative_int,
+    "dropout": _fraction,
+    "width_shift": _fraction,
+    "height_shift": _fraction,
+    "rho": _open_fraction,
+    "learning_rate": _positive,
+    "temperature": _positive,
+    "decay": _non_negative,
+    "precision": _one_of("float32", "tf32", "mixed"),
+    "jit_compile": _one_of("auto", True, False),
+    "use_cudnn": _one_of("auto", True, False),
+    "keras_patch": _one_of("", "jax-scan"),
+    "dense_units": _int_list,
+    "loss_weights": _loss_weights,
+    "data_on_device": _one_of(True, False),
     "nan_at_epoch": _non_negative_int,
 }
 
@@ -101,8 +127,11 @@ def _type_ok(value, default):
     if isinstance(default, int):
         return isinstance(value, int)
     if isinstance(default, list):
-        return isinstance(value, list) and all(
-            _type_ok(v, default[0]) for v in value) if default else isinstance(value, list)
+        return (
+            isinstance(value, list) and all(_type_ok(v, default[0]) for v in value)
+            if default
+            else isinstance(value, list)
+        )
     return isinstance(value, type(default))
 
 
@@ -129,8 +158,12 @@ def _unique_mapping(loader, node, deep=False):
             continue
         if first != key_node.start_mark.line:
             raise yaml.constructor.ConstructorError(
-                None, None, "%r is given twice (lines %d and %d)" % (
-                    key, first + 1, key_node.start_mark.line + 1), key_node.start_mark)
+                None,
+                None,
+                "%r is given twice (lines %d and %d)"
+                % (key, first + 1, key_node.start_mark.line + 1),
+                key_node.start_mark,
+            )
     return loader.construct_mapping(node, deep)
 
 
@@ -143,8 +176,9 @@ def load_yaml(path, shown):
         with io.open(path, encoding="utf-8") as f:
             return yaml.load(f, Loader=_UniqueKeyLoader)
     except UnicodeDecodeError as e:
-        raise ParamError("%s: not UTF-8 text (byte %d is 0x%02x)" % (shown, e.start,
-                                                                     e.object[e.start]))
+        raise ParamError(
+            "%s: not UTF-8 text (byte %d is 0x%02x)" % (shown, e.start, e.object[e.start])
+        )
     except OSError as e:
         raise ParamError("%s: cannot be read (%s)" % (shown, e.strerror or e))
     except yaml.YAMLError as e:
@@ -162,12 +196,15 @@ def read_file(workload, path=None):
         raise ParamError("%s: parameter file not found" % shown)
     data = load_yaml(path, shown)
     if not isinstance(data, dict):
-        raise ParamError("%s: must map profile names (%s) to parameters"
-                         % (shown, ", ".join(registry.PROFILES)))
+        raise ParamError(
+            "%s: must map profile names (%s) to parameters" % (shown, ", ".join(registry.PROFILES))
+        )
     for profile, values in data.items():
         if profile not in registry.PROFILES:
-            raise ParamError("%s: unknown profile %r (profiles: %s)"
-                             % (shown, profile, ", ".join(registry.PROFILES)))
+            raise ParamError(
+                "%s: unknown profile %r (profiles: %s)"
+                % (shown, profile, ", ".join(registry.PROFILES))
+            )
         if not isinstance(values, dict):
             raise ParamError("%s: profile %r must map parameter names to values" % (shown, profile))
     if "full" not in data:
@@ -200,41 +237,58 @@ def _check_sizes(where, workload, values):
         if dataset in DATASET_SIZES:
             for key, size in zip(("train_samples", "test_samples"), DATASET_SIZES[dataset]):
                 if values.get(key, 0) > size:
-                    raise ParamError("%s.%s: %d is more than the %d examples %s has"
-                                     % (where, key, values[key], size, dataset))
+                    raise ParamError(
+                        "%s.%s: %d is more than the %d examples %s has"
+                        % (where, key, values[key], size, dataset)
+                    )
     if "nietzsche" in datasets:
         chars = values.get("text_chars", 0)
         if chars > NIETZSCHE_CHARS:
-            raise ParamError("%s.text_chars: %d is more than the %d characters of nietzsche.txt"
-                             % (where, chars, NIETZSCHE_CHARS))
+            raise ParamError(
+                "%s.text_chars: %d is more than the %d characters of nietzsche.txt"
+                % (where, chars, NIETZSCHE_CHARS)
+            )
         if 0 < chars <= values["maxlen"] + values["step"]:
-            raise ParamError("%s.text_chars: %d leaves no window of maxlen %d"
-                             % (where, chars, values["maxlen"]))
+            raise ParamError(
+                "%s.text_chars: %d leaves no window of maxlen %d" % (where, chars, values["maxlen"])
+            )
     train = values.get("train_samples")
     if train and values["batch_size"] > train:
-        raise ParamError("%s.batch_size: %d is more than train_samples (%d): no full batch"
-                         % (where, values["batch_size"], train))
+        raise ParamError(
+            "%s.batch_size: %d is more than train_samples (%d): no full batch"
+            % (where, values["batch_size"], train)
+        )
 
 
 def check_backend(where, workload, backend, values):
     """Rules that depend on the backend, before anything trains (one line each)."""
     if backend == "torch" and values.get("steps_per_execution", 1) > 1:
-        raise ParamError("%s.steps_per_execution: must be 1 on torch (Keras 3's PyTorch trainer "
-                         "runs one batch per call), got %d" % (where, values["steps_per_execution"]))
+        raise ParamError(
+            "%s.steps_per_execution: must be 1 on torch (Keras 3's PyTorch trainer "
+            "runs one batch per call), got %d" % (where, values["steps_per_execution"])
+        )
     if values.get("keras_patch"):
         if backend != "jax":
-            raise ParamError("%s.keras_patch: %r patches Keras 3's JAX trainer, not %s"
-                             % (where, values["keras_patch"], backend))
+            raise ParamError(
+                "%s.keras_patch: %r patches Keras 3's JAX trainer, not %s"
+                % (where, values["keras_patch"], backend)
+            )
         if values.get("steps_per_execution", 1) < 2:
-            raise ParamError("%s.keras_patch: %r changes how steps_per_execution runs: set it "
-                             "above 1" % (where, values["keras_patch"]))
+            raise ParamError(
+                "%s.keras_patch: %r changes how steps_per_execution runs: set it "
+                "above 1" % (where, values["keras_patch"])
+            )
     if backend == "cntk":
         if values.get("precision") == "mixed":
-            raise ParamError("%s.precision: 'mixed' needs Keras 3's mixed_float16 policy; Keras "
-                             "2.3.1 on CNTK has none" % where)
+            raise ParamError(
+                "%s.precision: 'mixed' needs Keras 3's mixed_float16 policy; Keras "
+                "2.3.1 on CNTK has none" % where
+            )
         if values.get("steps_per_execution", 1) > 1:
-            raise ParamError("%s.steps_per_execution: Keras 2.3.1 (cntk) has no "
-                             "steps_per_execution, got %d" % (where, values["steps_per_execution"]))
+            raise ParamError(
+                "%s.steps_per_execution: Keras 2.3.1 (cntk) has no "
+                "steps_per_execution, got %d" % (where, values["steps_per_execution"])
+            )
     return values
 
 
@@ -245,11 +299,13 @@ def resolve(workload, profile, path=None, overrides=None):
     override the profile. Keys absent everywhere keep the notebook's default.
     """
     if workload not in registry.WORKLOADS:
-        raise ParamError("unknown workload %r (workloads: %s)"
-                         % (workload, ", ".join(registry.WORKLOADS)))
+        raise ParamError(
+            "unknown workload %r (workloads: %s)" % (workload, ", ".join(registry.WORKLOADS))
+        )
     if profile not in registry.PROFILES:
-        raise ParamError("unknown profile %r (profiles: %s)"
-                         % (profile, ", ".join(registry.PROFILES)))
+        raise ParamError(
+            "unknown profile %r (profiles: %s)" % (profile, ", ".join(registry.PROFILES))
+        )
     shown, data = read_file(workload, path)
     defaults = notebook_parameters(workload)
     settable = [k for k in defaults if k not in RUNNER_KEYS]
@@ -264,9 +320,12 @@ def resolve(workload, profile, path=None, overrides=None):
         for key, value in given.items():
             if key not in settable:
                 hint = difflib.get_close_matches(str(key), settable, n=1)
-                reason = ("is set by the runner" if key in RUNNER_KEYS else
-                          "is not a parameter of notebooks/%s.ipynb%s" % (
-                              workload, " (did you mean %r?)" % hint[0] if hint else ""))
+                reason = (
+                    "is set by the runner"
+                    if key in RUNNER_KEYS
+                    else "is not a parameter of notebooks/%s.ipynb%s"
+                    % (workload, " (did you mean %r?)" % hint[0] if hint else "")
+                )
                 raise ParamError("%s.%s: %s" % (where, key, reason))
             values[key] = _check_value(where, key, value, defaults[key])
     _check_sizes("%s: %s" % (shown, profile), workload, values)
@@ -290,8 +349,10 @@ def read_configs(params_dir=None):
             raise ParamError("%s: %s: expected backends with their settings" % (path, label))
         for backend, settings in per_backend.items():
             if backend not in registry.BACKENDS:
-                raise ParamError("%s: %s.%s: unknown backend (backends: %s)" % (
-                    path, label, backend, ", ".join(registry.BACKENDS)))
+                raise ParamError(
+                    "%s: %s.%s: unknown backend (backends: %s)"
+                    % (path, label, backend, ", ".join(registry.BACKENDS))
+                )
             if not isinstance(settings or {}, dict):
                 raise ParamError("%s: %s.%s: expected KEY: VALUE settings" % (path, label, backend))
         data[label] = {b: dict(v or {}) for b, v in per_backend.items()}

@@ -52,6 +52,7 @@ loss difference grows about x3 per step from step ~6 on (measured on a CPU: 1e-7
 argument bounds them beyond ~10 steps. So parity uses few steps (default 10); the cross-load
 check and the study's accuracy curves speak for longer horizons.
 """
+
 import collections
 import csv
 import json
@@ -67,16 +68,35 @@ from kerasbench import registry
 from kerasbench.errors import UserError
 from kerasbench.study import kernels, params, usermodel
 
-U = 2.0 ** -24
+U = 2.0**-24
 LAMBDA = 8.0
-ADAPTIVE_OPTIMIZERS = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adadelta", "Adagrad",
-                       "Adafactor", "Lion", "Ftrl")
+ADAPTIVE_OPTIMIZERS = (
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Nadam",
+    "RMSprop",
+    "Adadelta",
+    "Adagrad",
+    "Adafactor",
+    "Lion",
+    "Ftrl",
+)
 
 PARITY_CSV = "parity.csv"
 LOSSES_CSV = "parity_losses.csv"
 PARITY_HTML = "parity.html"
-COLUMNS = ["workload", "backend", "reference", "check", "layer", "value", "tolerance", "passed",
-           "note"]
+COLUMNS = [
+    "workload",
+    "backend",
+    "reference",
+    "check",
+    "layer",
+    "value",
+    "tolerance",
+    "passed",
+    "note",
+]
 DEFAULT_STEPS = 10
 DEFAULT_EVAL_SAMPLES = 1000
 DEFAULT_TIMEOUT = 1800.0
@@ -92,8 +112,13 @@ def tolerances(reduction_length, weighted_layers, optimizer, steps):
     eps_fwd = depth * eps_op
     c = 3.0 if optimizer in ADAPTIVE_OPTIMIZERS else 1.0
     eps_step = c * 2 * depth * eps_op
-    return {"eps_op": eps_op, "eps_fwd": eps_fwd, "eps_step": eps_step,
-            "weights": steps * eps_step, "probabilities": eps_fwd + steps * eps_step}
+    return {
+        "eps_op": eps_op,
+        "eps_fwd": eps_fwd,
+        "eps_step": eps_step,
+        "weights": steps * eps_step,
+        "probabilities": eps_fwd + steps * eps_step,
+    }
 
 
 def loss_tolerance(tol, step):
@@ -120,8 +145,10 @@ def layer_differences(reference, other):
             rows.append((name, float("inf")))
             continue
         scale = max(float(np.max(np.abs(a))) if a.size else 0.0 for a in ref) or 1.0
-        diff = max(float(np.max(np.abs(a.astype("float64") - b.astype("float64"))))
-                   if a.size else 0.0 for a, b in zip(ref, got))
+        diff = max(
+            float(np.max(np.abs(a.astype("float64") - b.astype("float64")))) if a.size else 0.0
+            for a, b in zip(ref, got)
+        )
         rows.append((name, diff / scale if math.isfinite(diff) else float("inf")))
     return rows
 
@@ -206,8 +233,17 @@ def _read_losses(path):
 
 
 def _row(workload, backend, reference, check, value, tolerance, passed, layer="", note=""):
-    return {"workload": workload, "backend": backend, "reference": reference, "check": check,
-            "layer": layer, "value": value, "tolerance": tolerance, "passed": passed, "note": note}
+    return {
+        "workload": workload,
+        "backend": backend,
+        "reference": reference,
+        "check": check,
+        "layer": layer,
+        "value": value,
+        "tolerance": tolerance,
+        "passed": passed,
+        "note": note,
+    }
 
 
 def _rel(a, b):
@@ -225,8 +261,19 @@ def compare(workload, reference_dir, other_dir, steps):
     rows, loss_rows = [], []
 
     def add(check, value, tolerance, layer="", note=""):
-        rows.append(_row(workload, backend, reference, check, value, tolerance,
-                         bool(value <= tolerance), layer, note))
+        rows.append(
+            _row(
+                workload,
+                backend,
+                reference,
+                check,
+                value,
+                tolerance,
+                bool(value <= tolerance),
+                layer,
+                note,
+            )
+        )
 
     init_ref = read_layers(os.path.join(reference_dir, "weights_step0.layers.h5"))
     init_got = read_layers(os.path.join(other_dir, "weights_step0.layers.h5"))
@@ -238,16 +285,34 @@ def compare(workload, reference_dir, other_dir, steps):
     worst = None  # (difference / tolerance, difference, tolerance, step)
     for step, (a, b) in enumerate(zip(got_losses, ref_losses)):
         diff, t = _rel(a, b), loss_tolerance(tol, step)
-        loss_rows.append({"workload": workload, "backend": backend, "reference": reference,
-                          "step": step, "loss": a, "reference_loss": b, "relative_difference": diff,
-                          "tolerance": t})
+        loss_rows.append(
+            {
+                "workload": workload,
+                "backend": backend,
+                "reference": reference,
+                "step": step,
+                "loss": a,
+                "reference_loss": b,
+                "relative_difference": diff,
+                "tolerance": t,
+            }
+        )
         if worst is None or diff / t > worst[0]:
             worst = (diff / t, diff, t, step)
-    first_bad = next((r["step"] for r in loss_rows if not r["relative_difference"] <= r["tolerance"]),
-                     None)
-    add("loss", worst[1], worst[2], note="worst at step %d of %d%s" % (
-        worst[3], len(loss_rows), "" if first_bad is None else
-        "; first outside tolerance at step %d" % first_bad))
+    first_bad = next(
+        (r["step"] for r in loss_rows if not r["relative_difference"] <= r["tolerance"]), None
+    )
+    add(
+        "loss",
+        worst[1],
+        worst[2],
+        note="worst at step %d of %d%s"
+        % (
+            worst[3],
+            len(loss_rows),
+            "" if first_bad is None else "; first outside tolerance at step %d" % first_bad,
+        ),
+    )
 
     final_ref = read_layers(os.path.join(reference_dir, "weights_final.layers.h5"))
     final_got = read_layers(os.path.join(other_dir, "weights_final.layers.h5"))
@@ -259,35 +324,63 @@ def compare(workload, reference_dir, other_dir, steps):
     z = logit_scale(preds_ref)
     tol_p = tol["probabilities"] * z / 2
     diff, agreement, hard = compare_predictions(preds_ref, preds_got, tol_p)
-    add("predictions_max_abs_diff", diff, tol_p,
-        note="on %s (%d samples); logit scale %.3g" % (got.get("evaluated_on"),
-                                                       got.get("eval_samples", 0), z))
-    rows.append(_row(workload, backend, reference, "predictions_argmax_agreement", agreement,
-                     "", hard == 0, note="%d disagreements beyond near-ties (margin <= %.2g)"
-                     % (hard, 2 * tol_p)))
+    add(
+        "predictions_max_abs_diff",
+        diff,
+        tol_p,
+        note="on %s (%d samples); logit scale %.3g"
+        % (got.get("evaluated_on"), got.get("eval_samples", 0), z),
+    )
+    rows.append(
+        _row(
+            workload,
+            backend,
+            reference,
+            "predictions_argmax_agreement",
+            agreement,
+            "",
+            hard == 0,
+            note="%d disagreements beyond near-ties (margin <= %.2g)" % (hard, 2 * tol_p),
+        )
+    )
 
     cross = _read_npz(os.path.join(other_dir, "crossload_predictions.npz"))
     tol_x = tol["eps_fwd"] * z / 2
     diff, agreement, hard = compare_predictions(preds_ref, cross, tol_x)
     add("crossload_max_abs_diff", diff, tol_x, note=got.get("crossload_weights", ""))
-    rows.append(_row(workload, backend, reference, "crossload_argmax_agreement", agreement, "",
-                     hard == 0, note="%d disagreements beyond near-ties (margin <= %.2g)"
-                     % (hard, 2 * tol_x)))
+    rows.append(
+        _row(
+            workload,
+            backend,
+            reference,
+            "crossload_argmax_agreement",
+            agreement,
+            "",
+            hard == 0,
+            note="%d disagreements beyond near-ties (margin <= %.2g)" % (hard, 2 * tol_x),
+        )
+    )
     ties = near_tie_fraction(preds_ref, tol_x)
     for metric, value in sorted((got.get("crossload") or {}).items()):
         expected = (ref.get("evaluate") or {}).get(metric)
         if expected is None:
             continue
         if "loss" in metric:
-            add("crossload_" + metric, _rel(value, expected),
+            add(
+                "crossload_" + metric,
+                _rel(value, expected),
                 eval_tolerance(tol, got.get("eval_samples", 1)),
-                note="%s %.6g here, %.6g on %s" % (metric, value, expected, reference))
+                note="%s %.6g here, %.6g on %s" % (metric, value, expected, reference),
+            )
         else:
             # A predicted class may flip at a near-tie; the metric is itself a float32 mean.
-            add("crossload_" + metric, abs(value - expected),
+            add(
+                "crossload_" + metric,
+                abs(value - expected),
                 ties + LAMBDA * math.sqrt(max(1, got.get("eval_samples", 1))) * U,
-                note="%s %.6g here, %.6g on %s; near-ties %.3g" % (metric, value, expected,
-                                                                   reference, ties))
+                note="%s %.6g here, %.6g on %s; near-ties %.3g"
+                % (metric, value, expected, reference, ties),
+            )
     return rows, loss_rows
 
 
@@ -307,12 +400,21 @@ def followers_agree(workload, reference, first_dir, other_dir, steps):
     ratio = max([_rel(x, y) / loss_tolerance(tol, t) for t, (x, y) in enumerate(zip(b, a))] or [0])
     layers = layer_differences(
         read_layers(os.path.join(first_dir, "weights_final.layers.h5")),
-        read_layers(os.path.join(other_dir, "weights_final.layers.h5")))
+        read_layers(os.path.join(other_dir, "weights_final.layers.h5")),
+    )
     ratio = max([ratio] + [d / tol["weights"] for _, d in layers])
     other = _read_json(os.path.join(other_dir, RESULT_JSON))["backend"]
-    return _row(workload, other, reference, "agrees_with_" + first["backend"], ratio, 1.0,
-                bool(ratio <= 1.0), note="largest difference / tolerance over losses and "
-                "final weights, %s vs %s" % (other, first["backend"]))
+    return _row(
+        workload,
+        other,
+        reference,
+        "agrees_with_" + first["backend"],
+        ratio,
+        1.0,
+        bool(ratio <= 1.0),
+        note="largest difference / tolerance over losses and "
+        "final weights, %s vs %s" % (other, first["backend"]),
+    )
 
 
 def odd_one_out(rows):
@@ -322,14 +424,22 @@ def odd_one_out(rows):
     for workload in dict.fromkeys(r["workload"] for r in rows):
         mine = [r for r in rows if r["workload"] == workload]
         agree = [r for r in mine if r["check"].startswith("agrees_with_")]
-        compared = {r["backend"] for r in mine if not r["check"].startswith("agrees_with_")
-                    and r["check"] != "run"}
-        failing = {r["backend"] for r in mine if r["passed"] is False
-                   and not r["check"].startswith("agrees_with_")}
+        compared = {
+            r["backend"]
+            for r in mine
+            if not r["check"].startswith("agrees_with_") and r["check"] != "run"
+        }
+        failing = {
+            r["backend"]
+            for r in mine
+            if r["passed"] is False and not r["check"].startswith("agrees_with_")
+        }
         if agree and all(r["passed"] is True for r in agree) and compared and failing == compared:
-            lines.append("%s: %s agree with each other within tolerance; the reference %s is the "
-                         "backend that differs" % (workload, " and ".join(sorted(compared)),
-                                                   mine[0]["reference"]))
+            lines.append(
+                "%s: %s agree with each other within tolerance; the reference %s is the "
+                "backend that differs"
+                % (workload, " and ".join(sorted(compared)), mine[0]["reference"])
+            )
     return lines
 
 
@@ -342,42 +452,60 @@ def failures(rows):
         if key not in keys:
             keys.append(key)
     for key in keys:
-        bad = [r for r in rows if (r["workload"], r["backend"]) == key and r["passed"] is False
-               and not r["check"].startswith("agrees_with_")]
+        bad = [
+            r
+            for r in rows
+            if (r["workload"], r["backend"]) == key
+            and r["passed"] is False
+            and not r["check"].startswith("agrees_with_")
+        ]
         if not bad:
             continue
         parts = []
         init = [r for r in bad if r["check"] == "initial_weights"]
-        final = sorted([r for r in bad if r["check"] == "final_weights"],
-                       key=lambda r: -_ratio(r))
+        final = sorted([r for r in bad if r["check"] == "final_weights"], key=lambda r: -_ratio(r))
         if init:
-            parts.append("initial weights of layer %s differ (largest difference %s of the "
-                         "layer's largest weight; a copy should be exact)"
-                         % (", ".join(r["layer"] for r in init), _fmt(init[0]["value"])))
+            parts.append(
+                "initial weights of layer %s differ (largest difference %s of the "
+                "layer's largest weight; a copy should be exact)"
+                % (", ".join(r["layer"] for r in init), _fmt(init[0]["value"]))
+            )
         if final:
-            parts.append("weights after training differ most in layer %s (%s, tolerance %s)%s"
-                         % (final[0]["layer"], _fmt(final[0]["value"]),
-                            _fmt(final[0]["tolerance"]),
-                            "; also " + ", ".join(r["layer"] for r in final[1:])
-                            if len(final) > 1 else ""))
+            parts.append(
+                "weights after training differ most in layer %s (%s, tolerance %s)%s"
+                % (
+                    final[0]["layer"],
+                    _fmt(final[0]["value"]),
+                    _fmt(final[0]["tolerance"]),
+                    "; also " + ", ".join(r["layer"] for r in final[1:]) if len(final) > 1 else "",
+                )
+            )
         for r in bad:
             if r["check"] in ("initial_weights", "final_weights"):
                 continue
             if r["tolerance"] == "":
                 parts.append("%s %s (%s)" % (r["check"], _fmt(r["value"]), r["note"]))
             else:
-                parts.append("%s %s (tolerance %s%s)" % (
-                    r["check"], _fmt(r["value"]), _fmt(r["tolerance"]),
-                    "; " + r["note"] if r["note"] else ""))
-        lines.append("%s on %s vs %s: %s" % (key[0], key[1], bad[0]["reference"],
-                                             "; ".join(parts)))
+                parts.append(
+                    "%s %s (tolerance %s%s)"
+                    % (
+                        r["check"],
+                        _fmt(r["value"]),
+                        _fmt(r["tolerance"]),
+                        "; " + r["note"] if r["note"] else "",
+                    )
+                )
+        lines.append("%s on %s vs %s: %s" % (key[0], key[1], bad[0]["reference"], "; ".join(parts)))
     return lines
 
 
 def _ratio(row):
     try:
-        return float(row["value"]) / float(row["tolerance"]) if float(row["tolerance"]) else \
-            float("inf")
+        return (
+            float(row["value"]) / float(row["tolerance"])
+            if float(row["tolerance"])
+            else float("inf")
+        )
     except (TypeError, ValueError):
         return 0.0
 
@@ -408,19 +536,30 @@ def run_backend(job, timeout):
     started = time.time()
     with open(os.path.join(folder, "kernel.log"), "w") as log:
         try:
-            done = subprocess.run([spec.argv[0], "-m", "kerasbench.kernel.parity", "job.json"],
-                                  cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=timeout)
+            done = subprocess.run(
+                [spec.argv[0], "-m", "kerasbench.kernel.parity", "job.json"],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
             code = done.returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
     path = os.path.join(folder, RESULT_JSON)
     result = _read_json(path) if os.path.exists(path) else None
     if result is None:
-        result = {"backend": job["backend"], "workload": job["workload"], "status": "failed",
-                  "reason": "the process ended (%s) without a result; see %s" % (
-                      "timed out after %g s" % timeout if code == "timeout" else
-                      "exit code %s" % code, os.path.join(folder, "kernel.log"))}
+        result = {
+            "backend": job["backend"],
+            "workload": job["workload"],
+            "status": "failed",
+            "reason": "the process ended (%s) without a result; see %s"
+            % (
+                "timed out after %g s" % timeout if code == "timeout" else "exit code %s" % code,
+                os.path.join(folder, "kernel.log"),
+            ),
+        }
     result["wall_seconds"] = time.time() - started
     return result
 
@@ -443,8 +582,19 @@ def parse_perturb(text, backends):
     return backend, layer, scale
 
 
-def check(workloads, backends, steps, out, data_dir, profile="quick", overrides=None,
-          eval_samples=DEFAULT_EVAL_SAMPLES, timeout=DEFAULT_TIMEOUT, perturb=None, say=print):
+def check(
+    workloads,
+    backends,
+    steps,
+    out,
+    data_dir,
+    profile="quick",
+    overrides=None,
+    eval_samples=DEFAULT_EVAL_SAMPLES,
+    timeout=DEFAULT_TIMEOUT,
+    perturb=None,
+    say=print,
+):
     """Runs every workload on every backend and writes parity.csv and parity_losses.csv into
     `out` (the CLI adds parity.html: kerasbench.report.parity). Returns the parity.csv rows."""
     if len(backends) < 2:
@@ -469,28 +619,48 @@ def check(workloads, backends, steps, out, data_dir, profile="quick", overrides=
             if os.path.isdir(folder):
                 shutil.rmtree(folder)
             os.makedirs(folder)
-            parameters = dict(resolved[workload], backend=backend, run_dir=folder, seed=0,
-                              data_dir=data_dir)
-            job = {"workload": workload, "backend": backend, "folder": folder,
-                   "notebook": registry.notebook_path(workload), "parameters": parameters,
-                   "role": "reference" if backend == reference else "follower",
-                   "reference_folder": reference_dir, "steps": steps,
-                   "eval_samples": eval_samples}
+            parameters = dict(
+                resolved[workload], backend=backend, run_dir=folder, seed=0, data_dir=data_dir
+            )
+            job = {
+                "workload": workload,
+                "backend": backend,
+                "folder": folder,
+                "notebook": registry.notebook_path(workload),
+                "parameters": parameters,
+                "role": "reference" if backend == reference else "follower",
+                "reference_folder": reference_dir,
+                "steps": steps,
+                "eval_samples": eval_samples,
+            }
             if perturb and perturb[0] == backend:
                 job["perturb_layer"], job["perturb_scale"] = perturb[1], perturb[2]
             if backend != reference and results[workload, reference]["status"] != "ok":
-                result = {"status": "skipped", "reason": "the reference (%s) did not finish"
-                          % reference}
+                result = {
+                    "status": "skipped",
+                    "reason": "the reference (%s) did not finish" % reference,
+                }
             else:
                 say("parity: %s on %s ..." % (workload, backend))
                 result = run_backend(job, timeout)
             results[workload, backend] = result
             if result["status"] != "ok":
-                rows.append(_row(workload, backend, reference, "run", result["status"], "",
-                                 "" if result["status"] == "cannot_join" else False,
-                                 note=result.get("reason", "")))
-                say("parity: %s on %s: %s: %s" % (workload, backend, result["status"],
-                                                  result.get("reason", "")))
+                rows.append(
+                    _row(
+                        workload,
+                        backend,
+                        reference,
+                        "run",
+                        result["status"],
+                        "",
+                        "" if result["status"] == "cannot_join" else False,
+                        note=result.get("reason", ""),
+                    )
+                )
+                say(
+                    "parity: %s on %s: %s: %s"
+                    % (workload, backend, result["status"], result.get("reason", ""))
+                )
                 continue
             if backend != reference:
                 more, more_losses = compare(workload, reference_dir, folder, steps)
@@ -498,13 +668,30 @@ def check(workloads, backends, steps, out, data_dir, profile="quick", overrides=
                 loss_rows.extend(more_losses)
         followers = [b for b in backends[1:] if results[workload, b]["status"] == "ok"]
         for backend in followers[1:]:
-            rows.append(followers_agree(workload, reference,
-                                        os.path.join(out, workload, followers[0]),
-                                        os.path.join(out, workload, backend), steps))
+            rows.append(
+                followers_agree(
+                    workload,
+                    reference,
+                    os.path.join(out, workload, followers[0]),
+                    os.path.join(out, workload, backend),
+                    steps,
+                )
+            )
     write_csv(os.path.join(out, PARITY_CSV), rows, COLUMNS)
-    write_csv(os.path.join(out, LOSSES_CSV), loss_rows,
-              ["workload", "backend", "reference", "step", "loss", "reference_loss",
-               "relative_difference", "tolerance"])
+    write_csv(
+        os.path.join(out, LOSSES_CSV),
+        loss_rows,
+        [
+            "workload",
+            "backend",
+            "reference",
+            "step",
+            "loss",
+            "reference_loss",
+            "relative_difference",
+            "tolerance",
+        ],
+    )
     return rows
 
 

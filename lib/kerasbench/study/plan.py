@@ -3,6 +3,7 @@
 A plan is a list of RunSpec, every parameter resolved and validated (`params`) before anything
 trains; `run_dir` says where each run's folder lies under --out.
 """
+
 import collections
 import difflib
 import json
@@ -13,10 +14,11 @@ from kerasbench.errors import UserError
 from kerasbench.study import params, usermodel
 
 RunSpec = collections.namedtuple(
-    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"])
+    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"]
+)
 
 DEFAULT_CONFIG = runfiles.DEFAULT_CONFIG
-MAX_SEED = 2 ** 32 - 1  # np.random.seed and Keras' seeding take no more
+MAX_SEED = 2**32 - 1  # np.random.seed and Keras' seeding take no more
 
 
 def parse_list(text, allowed, what):
@@ -25,8 +27,9 @@ def parse_list(text, allowed, what):
         return list(allowed)
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UserError("--%ss %r names no %s (%ss: %s, or all)" % (what, text, what, what,
-                                                                  ", ".join(allowed)))
+        raise UserError(
+            "--%ss %r names no %s (%ss: %s, or all)" % (what, text, what, what, ", ".join(allowed))
+        )
     for name in names:
         if name not in allowed:
             raise UserError("unknown %s %r (%ss: %s)" % (what, name, what, ", ".join(allowed)))
@@ -43,8 +46,17 @@ def check_config(config):
     return config
 
 
-def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
-         allow_generated=False, params_dir=None, config=DEFAULT_CONFIG):
+def plan(
+    profile,
+    workloads,
+    backends,
+    repeats=1,
+    base_seed=0,
+    overrides=None,
+    allow_generated=False,
+    params_dir=None,
+    config=DEFAULT_CONFIG,
+):
     """The runs in execution order; every parameter resolved and validated first.
 
     Each repeat visits every backend, and the backend order rotates from one repeat to the next
@@ -56,10 +68,17 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
     if repeats < 1:
         raise UserError("--repeats must be at least 1, got %d" % repeats)
     if base_seed < 0 or base_seed + repeats - 1 > MAX_SEED:
-        raise UserError("--seed %d: seeds must be within 0..%d (2**32 - 1: NumPy's and the "
-                        "frameworks' limit)%s" % (
-                            base_seed, MAX_SEED, "; with --repeats %d the last would be %d" % (
-                                repeats, base_seed + repeats - 1) if repeats > 1 else ""))
+        raise UserError(
+            "--seed %d: seeds must be within 0..%d (2**32 - 1: NumPy's and the "
+            "frameworks' limit)%s"
+            % (
+                base_seed,
+                MAX_SEED,
+                "; with --repeats %d the last would be %d" % (repeats, base_seed + repeats - 1)
+                if repeats > 1
+                else "",
+            )
+        )
     labels = config.split(",") if isinstance(config, str) else list(config)
     labels = [check_config(label.strip()) for label in labels]
     if len(set(labels)) != len(labels):
@@ -70,11 +89,16 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
             # A typo (tunde) would train the default settings under a new label.
             known = [DEFAULT_CONFIG] + sorted(configs)
             hint = difflib.get_close_matches(label, known, n=1)
-            raise UserError("--config %s: not a configuration of %s (%s)%s; a new label needs "
-                            "its settings from --set KEY=VALUE" % (
-                                label, os.path.join(params_dir or registry.PARAMS_DIR,
-                                                    params.CONFIGS_FILE),
-                                ", ".join(known), "; did you mean %s?" % hint[0] if hint else ""))
+            raise UserError(
+                "--config %s: not a configuration of %s (%s)%s; a new label needs "
+                "its settings from --set KEY=VALUE"
+                % (
+                    label,
+                    os.path.join(params_dir or registry.PARAMS_DIR, params.CONFIGS_FILE),
+                    ", ".join(known),
+                    "; did you mean %s?" % hint[0] if hint else "",
+                )
+            )
     resolved = {}
     names = []
     for workload in workloads:
@@ -82,8 +106,9 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
         model_file = workload if usermodel.is_model_file(workload) else None
         name = usermodel.name(workload) if model_file else workload
         names.append(name)
-        path = os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file \
-            else None
+        path = (
+            os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file else None
+        )
         for label in labels:
             for backend in backends:
                 given = params.config_settings(configs, label, backend)
@@ -92,20 +117,28 @@ def plan(profile, workloads, backends, repeats=1, base_seed=0, overrides=None,
                     values = usermodel.resolve(model_file, profile, overrides=given)
                 else:
                     values = params.resolve(workload, profile, path=path, overrides=given)
-                params.check_backend("%s (%s, %s)" % (name, label, backend), name, backend,
-                                     values)
+                params.check_backend("%s (%s, %s)" % (name, label, backend), name, backend, values)
                 if allow_generated and "allow_generated" in values:
                     values["allow_generated"] = True
                 resolved[name, label, backend] = values
     workloads = names
     runs = []
     for repeat in range(repeats):
-        order = backends[repeat % len(backends):] + backends[:repeat % len(backends)]
+        order = backends[repeat % len(backends) :] + backends[: repeat % len(backends)]
         for workload in workloads:
             for label in labels:
                 for backend in order:
-                    runs.append(RunSpec(workload, backend, repeat, base_seed + repeat, profile,
-                                        dict(resolved[workload, label, backend]), label))
+                    runs.append(
+                        RunSpec(
+                            workload,
+                            backend,
+                            repeat,
+                            base_seed + repeat,
+                            profile,
+                            dict(resolved[workload, label, backend]),
+                            label,
+                        )
+                    )
     return runs
 
 
@@ -115,7 +148,15 @@ def run_dir(out, spec):
 
 
 def plan_json(spec):
-    return json.dumps({"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat,
-                       "seed": spec.seed, "profile": spec.profile, "config": spec.config,
-                       "params": spec.params},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            "workload": spec.workload,
+            "backend": spec.backend,
+            "repeat": spec.repeat,
+            "seed": spec.seed,
+            "profile": spec.profile,
+            "config": spec.config,
+            "params": spec.params,
+        },
+        sort_keys=True,
+    )

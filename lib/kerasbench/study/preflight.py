@@ -1,6 +1,7 @@
 """Checks before anything trains: the output folder (and its lock), the data folder and the data
 files. Host side.
 """
+
 import collections
 import contextlib
 import errno
@@ -29,7 +30,7 @@ def check_output_dir(out):
 
 def _shown(path, limit=120):
     """A path as an error line shows it: a 4,000-character one is cut in the middle."""
-    return path if len(path) <= limit else path[:limit // 2] + "..." + path[-limit // 2:]
+    return path if len(path) <= limit else path[: limit // 2] + "..." + path[-limit // 2 :]
 
 
 LOCK_FILE = ".kerasbench.lock"  # in --out: the pid of the runner that uses it
@@ -57,15 +58,28 @@ def lock_output(out):
             if e.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
                 raise
             holder = _holder(fd)
-            raise UserError("%s is in use by another kerasbench run (pid %s%s%s): wait for it to "
-                            "end, or use another --out" % (
-                                _shown(out), holder.get("pid", "unknown"),
-                                " on " + holder["host"] if holder.get("host") not in
-                                (None, socket.gethostname()) else "",
-                                ", since " + holder["since"] if holder.get("since") else ""))
+            raise UserError(
+                "%s is in use by another kerasbench run (pid %s%s%s): wait for it to "
+                "end, or use another --out"
+                % (
+                    _shown(out),
+                    holder.get("pid", "unknown"),
+                    " on " + holder["host"]
+                    if holder.get("host") not in (None, socket.gethostname())
+                    else "",
+                    ", since " + holder["since"] if holder.get("since") else "",
+                )
+            )
         os.ftruncate(fd, 0)
-        os.write(fd, (json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                  "since": runfiles.now()}) + "\n").encode())
+        os.write(
+            fd,
+            (
+                json.dumps(
+                    {"pid": os.getpid(), "host": socket.gethostname(), "since": runfiles.now()}
+                )
+                + "\n"
+            ).encode(),
+        )
         yield path
     finally:
         os.close(fd)  # releases the flock; the file stays (removing it would race a waiter)
@@ -85,8 +99,10 @@ def check_data_dir(folder, given=True):
     otherwise turn into downloads, or generated data, without a word. (Keras' own cache folder
     may be missing on a fresh machine: the downloads create it.)"""
     if given and not os.path.isdir(folder):
-        raise UserError("data folder not found: %s (--data-dir or $KERASBENCH_DATA; create it to "
-                        "download into it)" % folder)
+        raise UserError(
+            "data folder not found: %s (--data-dir or $KERASBENCH_DATA; create it to "
+            "download into it)" % folder
+        )
 
 
 def check_data(runs, folder, download=True, warn=print):
@@ -99,7 +115,7 @@ def check_data(runs, folder, download=True, warn=print):
     needed = collections.OrderedDict()
     for spec in runs:
         known = registry.WORKLOADS.get(spec.workload)  # a model file reads its own data
-        for dataset in (known.datasets if known else ()):
+        for dataset in known.datasets if known else ():
             needed.setdefault(dataset, []).append(spec)
     for dataset, specs in needed.items():
         try:
@@ -111,7 +127,10 @@ def check_data(runs, folder, download=True, warn=print):
                 raise UserError(str(e))
             strict = sorted({s.workload for s in specs if not s.params["allow_generated"]})
             if strict:
-                raise UserError("%s (needed by %s in the %s profile)"
-                                % (e, ", ".join(strict), specs[0].profile))
-            warn("warning: %s; %s will train on generated data" % (
-                e, ", ".join(sorted({s.workload for s in specs}))))
+                raise UserError(
+                    "%s (needed by %s in the %s profile)" % (e, ", ".join(strict), specs[0].profile)
+                )
+            warn(
+                "warning: %s; %s will train on generated data"
+                % (e, ", ".join(sorted({s.workload for s in specs})))
+            )

@@ -27,6 +27,7 @@ more work is noise: that difference counts 0 and is listed in `clipped`), so the
 t_fit_default exactly and the fractions to 1. The report groups them: device compute, host dispatch
 and Python overhead (keras_loop + step_dispatch), input feeding, callbacks and metrics.
 """
+
 import csv
 import os
 import subprocess
@@ -43,22 +44,55 @@ JOB_JSON = "profile_job.json"
 
 # (part, group, variant above, variant below, how it is derived), top to bottom.
 PARTS = [
-    ("callbacks", "callbacks and metrics", "fit_default", "fit_metrics",
-     "fit_default - fit_metrics"),
+    (
+        "callbacks",
+        "callbacks and metrics",
+        "fit_default",
+        "fit_metrics",
+        "fit_default - fit_metrics",
+    ),
     ("metrics", "callbacks and metrics", "fit_metrics", "fit_bare", "fit_metrics - fit_bare"),
     ("input_feeding", "input feeding", "fit_bare", "fit_device", "fit_bare - fit_device"),
-    ("keras_loop", "host dispatch and Python overhead", "fit_device", "lowest",
-     "fit_device - min(fit_epoch, step_loop)"),
-    ("step_dispatch", "host dispatch and Python overhead", "lowest", "device",
-     "min(fit_epoch, step_loop) - profiler device time"),
-    ("device_compute", "device compute", "device", None, "profiler device time per step "
-     "(without one: min(fit_epoch, step_loop), an upper bound)"),
+    (
+        "keras_loop",
+        "host dispatch and Python overhead",
+        "fit_device",
+        "lowest",
+        "fit_device - min(fit_epoch, step_loop)",
+    ),
+    (
+        "step_dispatch",
+        "host dispatch and Python overhead",
+        "lowest",
+        "device",
+        "min(fit_epoch, step_loop) - profiler device time",
+    ),
+    (
+        "device_compute",
+        "device compute",
+        "device",
+        None,
+        "profiler device time per step (without one: min(fit_epoch, step_loop), an upper bound)",
+    ),
 ]
 VARIANTS = ["fit_default", "fit_metrics", "fit_bare", "fit_device", "fit_epoch", "step_loop"]
-GROUPS = ["device compute", "host dispatch and Python overhead", "input feeding",
-          "callbacks and metrics"]
-CSV_COLUMNS = ["workload", "backend", "config", "kind", "name", "group", "seconds_per_step",
-               "fraction", "derived_as"]
+GROUPS = [
+    "device compute",
+    "host dispatch and Python overhead",
+    "input feeding",
+    "callbacks and metrics",
+]
+CSV_COLUMNS = [
+    "workload",
+    "backend",
+    "config",
+    "kind",
+    "name",
+    "group",
+    "seconds_per_step",
+    "fraction",
+    "derived_as",
+]
 
 
 def breakdown(step_seconds, device_seconds=None):
@@ -73,10 +107,11 @@ def breakdown(step_seconds, device_seconds=None):
     for name in ("fit_default", "fit_metrics", "fit_bare", "fit_device"):
         if not step_seconds.get(name):
             raise ValueError("breakdown needs %s" % name)
-    lowest_candidates = [step_seconds[v] for v in ("fit_epoch", "step_loop")
-                         if step_seconds.get(v)]
-    raw_levels = dict((name, step_seconds[name])
-                      for name in ("fit_default", "fit_metrics", "fit_bare", "fit_device"))
+    lowest_candidates = [step_seconds[v] for v in ("fit_epoch", "step_loop") if step_seconds.get(v)]
+    raw_levels = dict(
+        (name, step_seconds[name])
+        for name in ("fit_default", "fit_metrics", "fit_bare", "fit_device")
+    )
     raw_levels["lowest"] = min(lowest_candidates) if lowest_candidates else raw_levels["fit_device"]
     measured = bool(device_seconds) and device_seconds > 0
     raw_levels["device"] = device_seconds if measured else raw_levels["lowest"]
@@ -98,29 +133,63 @@ def breakdown(step_seconds, device_seconds=None):
     groups = dict((g, 0.0) for g in GROUPS)
     for name, group, _, _, _ in PARTS:
         groups[group] += fractions[name]
-    return {"total": total, "parts": parts, "fractions": fractions, "groups": groups,
-            "raw": raw, "clipped": clipped, "device_measured": measured,
-            "lowest_variant": min((v for v in ("fit_epoch", "step_loop") if step_seconds.get(v)),
-                                  key=lambda v: step_seconds[v], default=None)}
+    return {
+        "total": total,
+        "parts": parts,
+        "fractions": fractions,
+        "groups": groups,
+        "raw": raw,
+        "clipped": clipped,
+        "device_measured": measured,
+        "lowest_variant": min(
+            (v for v in ("fit_epoch", "step_loop") if step_seconds.get(v)),
+            key=lambda v: step_seconds[v],
+            default=None,
+        ),
+    }
 
 
-def job(workload, backend, profile="full", config="default", steps=100, repeats=3,
-        overrides=None, data_dir="", out="."):
+def job(
+    workload,
+    backend,
+    profile="full",
+    config="default",
+    steps=100,
+    repeats=3,
+    overrides=None,
+    data_dir="",
+    out=".",
+):
     """The kernel's job: the workload's notebook and its resolved parameters for this run."""
     spec = plan.plan(profile, [workload], [backend], overrides=overrides, config=config)[0]
-    parameters = dict(spec.params, backend=backend, run_dir=os.path.abspath(out), seed=spec.seed,
-                      data_dir=data_dir)
-    return {"workload": workload, "backend": backend, "profile": profile, "config": config,
-            "steps": steps, "repeats": repeats, "notebook": registry.notebook_path(workload),
-            "parameters": parameters, "out": os.path.abspath(out)}
+    parameters = dict(
+        spec.params,
+        backend=backend,
+        run_dir=os.path.abspath(out),
+        seed=spec.seed,
+        data_dir=data_dir,
+    )
+    return {
+        "workload": workload,
+        "backend": backend,
+        "profile": profile,
+        "config": config,
+        "steps": steps,
+        "repeats": repeats,
+        "notebook": registry.notebook_path(workload),
+        "parameters": parameters,
+        "out": os.path.abspath(out),
+    }
 
 
 def run_kernel(spec, timeout=None):
     """Runs kernel/profile.py in a fresh process as the backend's kernel would; its result."""
     kernel = kernels.find(spec["backend"])
     if kernel is None:
-        raise UserError("Jupyter kernel %r is not installed: run `kerasbench kernels install`"
-                        % kernels.kernel_name(spec["backend"]))
+        raise UserError(
+            "Jupyter kernel %r is not installed: run `kerasbench kernels install`"
+            % kernels.kernel_name(spec["backend"])
+        )
     out = spec["out"]
     os.makedirs(out, exist_ok=True)
     for name in (KERNEL_RESULT, PROFILE_JSON, PROFILE_CSV):
@@ -129,29 +198,45 @@ def run_kernel(spec, timeout=None):
     runfiles.write_json_atomic(os.path.join(out, JOB_JSON), spec)
     with open(os.path.join(out, runfiles.KERNEL_LOG), "w") as log:
         try:
-            subprocess.run([kernel.argv[0], "-m", "kerasbench.kernel.profile", JOB_JSON], cwd=out,
-                           env=kernels.process_env(kernel), stdout=log, stderr=subprocess.STDOUT,
-                           timeout=timeout)
+            subprocess.run(
+                [kernel.argv[0], "-m", "kerasbench.kernel.profile", JOB_JSON],
+                cwd=out,
+                env=kernels.process_env(kernel),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "error": "the profile passed --timeout %s s" % timeout}
     result = runfiles.read_json(os.path.join(out, KERNEL_RESULT))
     if result is None:
         with open(os.path.join(out, runfiles.KERNEL_LOG)) as f:
             tail = [line for line in f.read().splitlines() if line.strip()][-1:]
-        return {"status": "failed", "error": "the kernel wrote no result: %s"
-                % (tail[0] if tail else "no output")}
+        return {
+            "status": "failed",
+            "error": "the kernel wrote no result: %s" % (tail[0] if tail else "no output"),
+        }
     return result
 
 
 def summarize(spec, result):
     """profile.json's content: the job, the kernel's timings, and the breakdown."""
-    record = {"schema": 1, "workload": spec["workload"], "backend": spec["backend"],
-              "profile": spec["profile"], "config": spec["config"], "steps": spec["steps"],
-              "repeats": spec["repeats"], "batch_size": spec["parameters"].get("batch_size"),
-              "status": result.get("status"), "error": result.get("error"),
-              "variants": result.get("variants", {}), "device_compute":
-                  result.get("device_compute"), "notes": result.get("notes", []),
-              "kernel": result.get("kernel", {})}
+    record = {
+        "schema": 1,
+        "workload": spec["workload"],
+        "backend": spec["backend"],
+        "profile": spec["profile"],
+        "config": spec["config"],
+        "steps": spec["steps"],
+        "repeats": spec["repeats"],
+        "batch_size": spec["parameters"].get("batch_size"),
+        "status": result.get("status"),
+        "error": result.get("error"),
+        "variants": result.get("variants", {}),
+        "device_compute": result.get("device_compute"),
+        "notes": result.get("notes", []),
+        "kernel": result.get("kernel", {}),
+    }
     if result.get("status") == "ok":
         seconds = dict((k, v.get("step_seconds")) for k, v in record["variants"].items())
         device = (record["device_compute"] or {}).get("seconds")
@@ -162,20 +247,38 @@ def summarize(spec, result):
 
 
 def csv_rows(record):
-    base = {"workload": record["workload"], "backend": record["backend"],
-            "config": record["config"]}
+    base = {
+        "workload": record["workload"],
+        "backend": record["backend"],
+        "config": record["config"],
+    }
     rows = []
     for name, v in sorted(record.get("variants", {}).items()):
-        rows.append(dict(base, kind="variant", name=name, seconds_per_step=v.get("step_seconds"),
-                         derived_as=v.get("method", "median of %d timed passes" % len(
-                             v.get("pass_seconds", [])))))
+        rows.append(
+            dict(
+                base,
+                kind="variant",
+                name=name,
+                seconds_per_step=v.get("step_seconds"),
+                derived_as=v.get(
+                    "method", "median of %d timed passes" % len(v.get("pass_seconds", []))
+                ),
+            )
+        )
     b = record.get("breakdown")
     if b:
         for name, group, _, _, how in PARTS:
-            rows.append(dict(base, kind="part", name=name, group=group,
-                             seconds_per_step=b["parts"][name], fraction=b["fractions"][name],
-                             derived_as=how + (" (clipped to 0: noise)" if name in b["clipped"]
-                                               else "")))
+            rows.append(
+                dict(
+                    base,
+                    kind="part",
+                    name=name,
+                    group=group,
+                    seconds_per_step=b["parts"][name],
+                    fraction=b["fractions"][name],
+                    derived_as=how + (" (clipped to 0: noise)" if name in b["clipped"] else ""),
+                )
+            )
     return rows
 
 
@@ -189,8 +292,18 @@ def write(out, record):
     os.replace(tmp, os.path.join(out, PROFILE_CSV))
 
 
-def profile(workload, backend, out, profile="full", config="default", steps=100, repeats=3,
-            overrides=None, data_dir="", timeout=None):
+def profile(
+    workload,
+    backend,
+    out,
+    profile="full",
+    config="default",
+    steps=100,
+    repeats=3,
+    overrides=None,
+    data_dir="",
+    timeout=None,
+):
     spec = job(workload, backend, profile, config, steps, repeats, overrides, data_dir, out)
     started = time.time()
     result = run_kernel(spec, timeout)
@@ -203,8 +316,12 @@ def profile(workload, backend, out, profile="full", config="default", steps=100,
 def describe(record):
     """A few lines for the terminal."""
     head = "%s on %s (%s, %d steps x %d passes)" % (
-        record["workload"], record["backend"], record["config"], record["steps"],
-        record["repeats"])
+        record["workload"],
+        record["backend"],
+        record["config"],
+        record["steps"],
+        record["repeats"],
+    )
     if record.get("status") != "ok":
         return "%s: %s: %s" % (head, record.get("status"), record.get("error"))
     lines = [head + ":"]
@@ -217,8 +334,10 @@ def describe(record):
     for group in GROUPS:
         lines.append("  %-36s %5.1f%%" % (group, 100 * b["groups"][group]))
     if not b["device_measured"]:
-        lines.append("  device compute is an upper bound (%s)"
-                     % (record.get("device_compute") or {}).get("how", "no profiler"))
+        lines.append(
+            "  device compute is an upper bound (%s)"
+            % (record.get("device_compute") or {}).get("how", "no profiler")
+        )
     if b["clipped"]:
         lines.append("  clipped to 0 (measured negative, noise): " + ", ".join(b["clipped"]))
     return "\n".join(lines)

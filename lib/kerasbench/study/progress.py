@@ -7,6 +7,7 @@
 - `results_table` is the small table printed at the end: what ran, seconds per epoch (after the
   first), the final metric, status and run folder; `next_command` is the report to run next.
 """
+
 import os
 import shlex
 import threading
@@ -57,8 +58,12 @@ def epoch_line(name, row, metric):
 
 def run_name(spec):
     config = getattr(spec, "config", None) or "default"
-    return "%s %s%s #%d" % (spec.workload, spec.backend, "" if config == "default" else " " + config,
-                            spec.repeat)
+    return "%s %s%s #%d" % (
+        spec.workload,
+        spec.backend,
+        "" if config == "default" else " " + config,
+        spec.repeat,
+    )
 
 
 class EpochTail(object):
@@ -76,8 +81,13 @@ class EpochTail(object):
 
     def start(self, key, name, folder, workload):
         with self._lock:
-            self._runs[key] = {"name": name, "folder": os.path.abspath(folder), "printed": 0,
-                               "since": time.time(), "metric": metric_of(workload)}
+            self._runs[key] = {
+                "name": name,
+                "folder": os.path.abspath(folder),
+                "printed": 0,
+                "since": time.time(),
+                "metric": metric_of(workload),
+            }
 
     def finish(self, key):
         """The run ended: print what it logged since the last poll (if it was not a quick one)."""
@@ -100,7 +110,7 @@ class EpochTail(object):
         if time.time() - run["since"] < self._quiet:
             return
         rows = read_epochs(run["folder"])
-        for row in rows[run["printed"]:]:
+        for row in rows[run["printed"] :]:
             self._write(epoch_line(run["name"], row, run["metric"]))
         run["printed"] = max(run["printed"], len(rows))
 
@@ -122,16 +132,25 @@ def results_table(records, folders):
         metric = metric_of(record.get("workload"))
         final = _number(epochs[-1].get(metric)) if epochs else None
         config = record.get("config") or "default"
-        rows.append(("%s %s%s #%s" % (record.get("workload"), record.get("backend"),
-                                      "" if config == "default" else " " + config,
-                                      record.get("repeat")),
-                     str(record.get("status")), _fmt(_steady_seconds(epochs), "%.3g"),
-                     "-" if final is None else "%s %.4f" % (metric, final),
-                     os.path.relpath(folder) if not os.path.relpath(folder).startswith("..")
-                     else folder))
+        rows.append(
+            (
+                "%s %s%s #%s"
+                % (
+                    record.get("workload"),
+                    record.get("backend"),
+                    "" if config == "default" else " " + config,
+                    record.get("repeat"),
+                ),
+                str(record.get("status")),
+                _fmt(_steady_seconds(epochs), "%.3g"),
+                "-" if final is None else "%s %.4f" % (metric, final),
+                os.path.relpath(folder) if not os.path.relpath(folder).startswith("..") else folder,
+            )
+        )
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-            for row in [header] + rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header] + rows
+    ]
 
 
 def next_command(out, program=None):

@@ -5,6 +5,7 @@ module never imports Keras (the kernel picks the backend; the runner holds no GP
 The runner drives: it skips what is done and hands the rest to an executor (`executors`), which
 runs each through `execute`. Planning is `plan`, the checks before training are `preflight`.
 """
+
 import os
 import sys
 
@@ -87,17 +88,29 @@ def conflict_error(out, conflicts):
     more = " and %d more" % (len(conflicts) - 3) if len(conflicts) > 3 else ""
     return UserError(
         "%s holds %d finished run%s of another plan: %s%s; nothing was trained: keep them and "
-        "use another --out, or replace them with --force" % (
-            os.path.join(out, runfiles.RUNS), len(conflicts), "" if len(conflicts) == 1 else "s",
-            "; ".join(shown), more))
+        "use another --out, or replace them with --force"
+        % (
+            os.path.join(out, runfiles.RUNS),
+            len(conflicts),
+            "" if len(conflicts) == 1 else "s",
+            "; ".join(shown),
+            more,
+        )
+    )
 
 
 def summary_line(record, index, total):
     config = record.get("config") or plan.DEFAULT_CONFIG
     line = "[%d/%d] %s %s%s #%d: %s in %.1fs" % (
-        index, total, record["workload"], record["backend"],
-        "" if config == plan.DEFAULT_CONFIG else " " + config, record["repeat"], record["status"],
-        record["wall_seconds"])
+        index,
+        total,
+        record["workload"],
+        record["backend"],
+        "" if config == plan.DEFAULT_CONFIG else " " + config,
+        record["repeat"],
+        record["status"],
+        record["wall_seconds"],
+    )
     if record.get("data"):
         line += " (%s data)" % record["data"]["source"]
     if record.get("error"):
@@ -123,8 +136,10 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
 
     if executor is None:
         executor = executors.Sequential()
-    states = [(spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
-              for spec in runs]
+    states = [
+        (spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
+        for spec in runs
+    ]
     conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
     if conflicts:
         raise conflict_error(out, conflicts)
@@ -140,8 +155,11 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
         if state == DONE:
             finished += 1
             records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
-            bar.write("[%d/%d] %s %s #%d: done earlier, skipped" % (
-                finished, len(runs), spec.workload, spec.backend, spec.repeat), file=stream)
+            bar.write(
+                "[%d/%d] %s %s #%d: done earlier, skipped"
+                % (finished, len(runs), spec.workload, spec.backend, spec.repeat),
+                file=stream,
+            )
             bar.update(1)
         else:
             if why:
@@ -157,8 +175,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
         tail.start(id(spec), progress.run_name(spec), folder_of[id(spec)], spec.workload)
 
     try:
-        for spec, record in executor.run([spec for _, spec in todo], out, data_dir, timeout,
-                                         started=started):
+        for spec, record in executor.run(
+            [spec for _, spec in todo], out, data_dir, timeout, started=started
+        ):
             tail.finish(id(spec))
             finished += 1
             records[positions[id(spec)]] = record
@@ -169,9 +188,10 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
         bar.write(summary_line(e.record, finished, len(runs)), file=stream)
         bar.close()
         left = sum(1 for r in records if r is None) - 1
-        raise StudyStopped("%s: the study stopped with %d run%s not trained; free space, then "
-                           "rerun the same command" % (e.record["error"], left,
-                                                        "" if left == 1 else "s"))
+        raise StudyStopped(
+            "%s: the study stopped with %d run%s not trained; free space, then "
+            "rerun the same command" % (e.record["error"], left, "" if left == 1 else "s")
+        )
     finally:
         tail.close()
     bar.close()

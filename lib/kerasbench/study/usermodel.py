@@ -14,6 +14,7 @@ and `batch_size` (positive integers); `quick` and `smoke` list only what differs
 A mistake is one line naming the file. The runs are filed under the file's name (its stem), and
 run through notebooks/user_model.ipynb like any workload's notebook.
 """
+
 import ast
 import difflib
 import os
@@ -56,16 +57,22 @@ def _literal_params(path, tree, shown):
         if "PARAMS" in targets:
             found = node
     if found is None or found.value is None:
-        raise ModelFileError("%s: defines no PARAMS dict (profiles: full at least, with epochs "
-                             "and batch_size)" % shown)
+        raise ModelFileError(
+            "%s: defines no PARAMS dict (profiles: full at least, with epochs "
+            "and batch_size)" % shown
+        )
     try:
         value = ast.literal_eval(found.value)
     except ValueError:
-        raise ModelFileError("%s: line %d: PARAMS must be a literal dict (numbers, strings, "
-                             "lists, true/false; no names or calls)" % (shown, found.lineno))
+        raise ModelFileError(
+            "%s: line %d: PARAMS must be a literal dict (numbers, strings, "
+            "lists, true/false; no names or calls)" % (shown, found.lineno)
+        )
     if not isinstance(value, dict):
-        raise ModelFileError("%s: line %d: PARAMS must be a dict of profiles (%s)"
-                             % (shown, found.lineno, ", ".join(registry.PROFILES)))
+        raise ModelFileError(
+            "%s: line %d: PARAMS must be a dict of profiles (%s)"
+            % (shown, found.lineno, ", ".join(registry.PROFILES))
+        )
     return value
 
 
@@ -101,11 +108,15 @@ def read(path):
         raise ModelFileError("%s: a model file is a Python file (.py)" % shown)
     stem = name(path)
     if stem in registry.WORKLOADS:
-        raise ModelFileError("%s: its name clashes with the built-in workload %s: rename the file "
-                             "(its runs are filed under the file's name)" % (shown, stem))
+        raise ModelFileError(
+            "%s: its name clashes with the built-in workload %s: rename the file "
+            "(its runs are filed under the file's name)" % (shown, stem)
+        )
     if not stem.isidentifier():
-        raise ModelFileError("%s: name the file with letters, digits and _ (its runs are filed "
-                             "under that name)" % shown)
+        raise ModelFileError(
+            "%s: name the file with letters, digits and _ (its runs are filed "
+            "under that name)" % shown
+        )
     with open(path) as f:
         source = f.read()
     try:
@@ -115,16 +126,21 @@ def read(path):
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     for function in REQUIRED_FUNCTIONS:
         if function not in defined:
-            raise ModelFileError("%s: defines no function %s(params%s)" % (
-                shown, function, ", data_dir" if function == "load_data" else ""))
+            raise ModelFileError(
+                "%s: defines no function %s(params%s)"
+                % (shown, function, ", data_dir" if function == "load_data" else "")
+            )
     profiles = _literal_params(path, tree, shown)
     for profile, values in profiles.items():
         if profile not in registry.PROFILES:
-            raise ModelFileError("%s: PARAMS: unknown profile %r (profiles: %s)"
-                                 % (shown, profile, ", ".join(registry.PROFILES)))
+            raise ModelFileError(
+                "%s: PARAMS: unknown profile %r (profiles: %s)"
+                % (shown, profile, ", ".join(registry.PROFILES))
+            )
         if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
-            raise ModelFileError("%s: PARAMS[%r] must map parameter names to values"
-                                 % (shown, profile))
+            raise ModelFileError(
+                "%s: PARAMS[%r] must map parameter names to values" % (shown, profile)
+            )
     if "full" not in profiles:
         raise ModelFileError("%s: PARAMS has no `full` profile" % shown)
     full = profiles["full"]
@@ -135,16 +151,22 @@ def read(path):
         where = "%s: PARAMS[%r]" % (shown, profile)
         for key, value in values.items():
             if key in params.RUNNER_KEYS or key in params.RUN_SETTINGS:
-                raise ModelFileError("%s.%s: is set by the runner (--set or params/configs.yaml), "
-                                     "not by the model file" % (where, key))
+                raise ModelFileError(
+                    "%s.%s: is set by the runner (--set or params/configs.yaml), "
+                    "not by the model file" % (where, key)
+                )
             if profile != "full":
                 if key not in full:
                     hint = difflib.get_close_matches(key, list(full), n=1)
-                    raise ModelFileError("%s.%s: not in PARAMS['full']%s" % (
-                        where, key, " (did you mean %r?)" % hint[0] if hint else ""))
+                    raise ModelFileError(
+                        "%s.%s: not in PARAMS['full']%s"
+                        % (where, key, " (did you mean %r?)" % hint[0] if hint else "")
+                    )
                 if not _same_type(value, full[key]):
-                    raise ModelFileError("%s.%s: must be of the type of PARAMS['full'].%s (%r), "
-                                         "got %r" % (where, key, key, full[key], value))
+                    raise ModelFileError(
+                        "%s.%s: must be of the type of PARAMS['full'].%s (%r), "
+                        "got %r" % (where, key, key, full[key], value)
+                    )
             _check_value(where, key, value)
     return shown, profiles
 
@@ -154,12 +176,16 @@ def resolve(path, profile, overrides=None):
     settings of notebooks/user_model.ipynb, `model_file` (absolute), `profile`, and `params`,
     the file's PARAMS[profile] over PARAMS['full'] with --set overrides of its keys."""
     if profile not in registry.PROFILES:
-        raise ModelFileError("unknown profile %r (profiles: %s)"
-                             % (profile, ", ".join(registry.PROFILES)))
+        raise ModelFileError(
+            "unknown profile %r (profiles: %s)" % (profile, ", ".join(registry.PROFILES))
+        )
     shown, profiles = read(path)
     defaults = params.notebook_parameters(registry.USER_NOTEBOOK)
-    values = {k: v for k, v in defaults.items()
-              if k not in params.RUNNER_KEYS and k not in ("model_file", "profile", "params")}
+    values = {
+        k: v
+        for k, v in defaults.items()
+        if k not in params.RUNNER_KEYS and k not in ("model_file", "profile", "params")
+    }
     resolved = dict(profiles["full"])
     if profile != "full":
         resolved.update(profiles.get(profile) or {})
@@ -170,14 +196,18 @@ def resolve(path, profile, overrides=None):
             values[key] = params.check_value(where, key, value, defaults[key])
         elif key in resolved:
             if not _same_type(value, resolved[key]):
-                raise ModelFileError("%s.%s: must be of the type of PARAMS['full'].%s (%r), got %r"
-                                     % (where, key, key, resolved[key], value))
+                raise ModelFileError(
+                    "%s.%s: must be of the type of PARAMS['full'].%s (%r), got %r"
+                    % (where, key, key, resolved[key], value)
+                )
             _check_value(where, key, value)
             resolved[key] = value
         else:
             hint = difflib.get_close_matches(key, list(resolved) + list(values), n=1)
-            raise ModelFileError("%s.%s: is neither in the file's PARAMS nor a run setting%s"
-                                 % (where, key, " (did you mean %r?)" % hint[0] if hint else ""))
+            raise ModelFileError(
+                "%s.%s: is neither in the file's PARAMS nor a run setting%s"
+                % (where, key, " (did you mean %r?)" % hint[0] if hint else "")
+            )
     values.update(model_file=os.path.abspath(path), profile=profile, params=resolved)
     return values
 
@@ -188,20 +218,26 @@ def parse_workloads(text):
         return list(registry.WORKLOADS)
     tokens = [t.strip() for t in text.split(",") if t.strip()]
     if not tokens:
-        raise UserError("--workloads %r names no workload (workloads: %s, or all)"
-                        % (text, ", ".join(registry.WORKLOADS)))
+        raise UserError(
+            "--workloads %r names no workload (workloads: %s, or all)"
+            % (text, ", ".join(registry.WORKLOADS))
+        )
     names = []
     for token in tokens:
         if is_model_file(token):
             read(token)  # one line now, before anything else is checked
             names.append(name(token))
         elif token not in registry.WORKLOADS:
-            raise UserError("unknown workload %r (workloads: %s, or a model file: "
-                            "path/to/my_model.py)" % (token, ", ".join(registry.WORKLOADS)))
+            raise UserError(
+                "unknown workload %r (workloads: %s, or a model file: "
+                "path/to/my_model.py)" % (token, ", ".join(registry.WORKLOADS))
+            )
         else:
             names.append(token)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise UserError("workload listed twice in %r: %s (a model file is named by its file's "
-                        "name)" % (text, ", ".join(twice)))
+        raise UserError(
+            "workload listed twice in %r: %s (a model file is named by its file's "
+            "name)" % (text, ", ".join(twice))
+        )
     return tokens

@@ -7,6 +7,7 @@ Shows: convolution speed with host-side augmentation; 2017 found TensorFlow slig
 Augmentation: shifts of up to 10% of width and height, horizontal flips; 1562 steps of 32 per
 epoch. RMSprop lr 1e-4 with Keras 2's decay 1e-6.
 """
+
 import numpy as np
 
 import keras
@@ -19,8 +20,9 @@ NUM_CLASSES = 10
 
 
 def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_cifar10(datasets.data_dir(data_dir or None), train_samples,
-                                  test_samples, allow_generated, seed)
+    split = datasets.load_cifar10(
+        datasets.data_dir(data_dir or None), train_samples, test_samples, allow_generated, seed
+    )
     return split._replace(
         x_train=split.x_train.astype("float32") / 255,
         y_train=keras.utils.to_categorical(split.y_train, NUM_CLASSES),
@@ -37,8 +39,17 @@ class AugmentedBatches(compat.batch_sequence_base()):
     ("nearest") fill, drawn uniformly within the range, like ImageDataGenerator's defaults.
     """
 
-    def __init__(self, x, y, batch_size, width_shift=0.1, height_shift=0.1,
-                 horizontal_flip=True, augment=True, seed=0):
+    def __init__(
+        self,
+        x,
+        y,
+        batch_size,
+        width_shift=0.1,
+        height_shift=0.1,
+        horizontal_flip=True,
+        augment=True,
+        seed=0,
+    ):
         if compat.KERAS3:
             super(AugmentedBatches, self).__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
@@ -52,7 +63,7 @@ class AugmentedBatches(compat.batch_sequence_base()):
         return len(self.x) // self.batch_size
 
     def __getitem__(self, index):
-        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        ids = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x, y = self.x[ids], self.y[ids]
         if self.augment:
             x = self._augment(x)
@@ -66,7 +77,7 @@ class AugmentedBatches(compat.batch_sequence_base()):
         ox = self.rng.randint(0, 2 * dx + 1, size=n)
         out = np.empty_like(x)
         for i in range(n):
-            out[i] = padded[i, oy[i]:oy[i] + h, ox[i]:ox[i] + w]
+            out[i] = padded[i, oy[i] : oy[i] + h, ox[i] : ox[i] + w]
         if self.horizontal_flip:
             flip = self.rng.rand(n) < 0.5
             out[flip] = out[flip, :, ::-1]
@@ -76,10 +87,19 @@ class AugmentedBatches(compat.batch_sequence_base()):
         self.order = self.rng.permutation(len(self.x))
 
 
-def train_batches(data, batch_size, width_shift=0.1, height_shift=0.1, horizontal_flip=True,
-                  augment=True, seed=0):
-    return AugmentedBatches(data.x_train, data.y_train, batch_size, width_shift, height_shift,
-                            horizontal_flip, augment, seed)
+def train_batches(
+    data, batch_size, width_shift=0.1, height_shift=0.1, horizontal_flip=True, augment=True, seed=0
+):
+    return AugmentedBatches(
+        data.x_train,
+        data.y_train,
+        batch_size,
+        width_shift,
+        height_shift,
+        horizontal_flip,
+        augment,
+        seed,
+    )
 
 
 # Model
@@ -87,26 +107,32 @@ def train_batches(data, batch_size, width_shift=0.1, height_shift=0.1, horizonta
 
 def build_model(learning_rate=0.0001, decay=1e-6):
     layers = keras.layers
-    model = keras.Sequential([
-        compat.input_layer((32, 32, 3)),
-        layers.Conv2D(32, (3, 3), padding="same"),
-        layers.Activation("relu"),
-        layers.Conv2D(32, (3, 3)),
-        layers.Activation("relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Dropout(0.25),
-        layers.Conv2D(64, (3, 3), padding="same"),
-        layers.Activation("relu"),
-        layers.Conv2D(64, (3, 3)),
-        layers.Activation("relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(512),
-        layers.Activation("relu"),
-        layers.Dropout(0.5),
-        layers.Dense(NUM_CLASSES),
-        layers.Activation("softmax"),
-    ])
-    return compat.compile(model, optimizer=compat.optimizer("rmsprop", learning_rate, decay=decay),
-                          loss="categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            compat.input_layer((32, 32, 3)),
+            layers.Conv2D(32, (3, 3), padding="same"),
+            layers.Activation("relu"),
+            layers.Conv2D(32, (3, 3)),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Dropout(0.25),
+            layers.Conv2D(64, (3, 3), padding="same"),
+            layers.Activation("relu"),
+            layers.Conv2D(64, (3, 3)),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(512),
+            layers.Activation("relu"),
+            layers.Dropout(0.5),
+            layers.Dense(NUM_CLASSES),
+            layers.Activation("softmax"),
+        ]
+    )
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("rmsprop", learning_rate, decay=decay),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -7,6 +7,7 @@ Shows: recurrent-layer speed; 2017 found CNTK much faster here.
 Top 20,000 words, reviews cut to 100 words, Embedding 128 -> Bidirectional(LSTM 64) ->
 Dropout 0.5 -> sigmoid, Adam, batch 32, 4 epochs.
 """
+
 import numpy as np
 
 import keras
@@ -16,28 +17,56 @@ from kerasbench.kernel import compat, datasets
 # Data: word ids of the most frequent `max_features` words, pre-padded/truncated to `maxlen`.
 
 
-def load_data(data_dir, max_features=20000, maxlen=100, train_samples=0, test_samples=0,
-              allow_generated=False, seed=0):
-    split = datasets.load_imdb(datasets.data_dir(data_dir or None), num_words=max_features,
-                               train_samples=train_samples, test_samples=test_samples,
-                               allow_generated=allow_generated, seed=seed)
+def load_data(
+    data_dir,
+    max_features=20000,
+    maxlen=100,
+    train_samples=0,
+    test_samples=0,
+    allow_generated=False,
+    seed=0,
+):
+    split = datasets.load_imdb(
+        datasets.data_dir(data_dir or None),
+        num_words=max_features,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        allow_generated=allow_generated,
+        seed=seed,
+    )
     x_train = compat.pad_sequences(split.x_train, maxlen)
     x_test = compat.pad_sequences(split.x_test, maxlen)
-    return split._replace(x_train=x_train, y_train=np.asarray(split.y_train, "float32"),
-                          x_test=x_test, y_test=np.asarray(split.y_test, "float32"))
+    return split._replace(
+        x_train=x_train,
+        y_train=np.asarray(split.y_train, "float32"),
+        x_test=x_test,
+        y_test=np.asarray(split.y_test, "float32"),
+    )
 
 
 # Model
 
 
-def build_model(max_features=20000, maxlen=100, embedding_dim=128, lstm_units=64, dropout=0.5,
-                learning_rate=0.001):
-    model = keras.Sequential([
-        compat.input_layer((maxlen,), dtype="int32"),
-        keras.layers.Embedding(max_features, embedding_dim),
-        keras.layers.Bidirectional(compat.lstm(lstm_units)),
-        keras.layers.Dropout(dropout),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    return compat.compile(model, optimizer=compat.optimizer("adam", learning_rate),
-                          loss="binary_crossentropy", metrics=["accuracy"])
+def build_model(
+    max_features=20000,
+    maxlen=100,
+    embedding_dim=128,
+    lstm_units=64,
+    dropout=0.5,
+    learning_rate=0.001,
+):
+    model = keras.Sequential(
+        [
+            compat.input_layer((maxlen,), dtype="int32"),
+            keras.layers.Embedding(max_features, embedding_dim),
+            keras.layers.Bidirectional(compat.lstm(lstm_units)),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("adam", learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -7,6 +7,7 @@ Shows: embedding-lookup speed; 2017 found TensorFlow faster here.
 Top 20,000 words plus every bigram seen in training (ids from 20,001 up), reviews cut to 400
 tokens, Embedding 50 -> GlobalAveragePooling1D -> sigmoid, Adam, batch 32, 5 epochs.
 """
+
 import numpy as np
 
 import keras
@@ -27,18 +28,31 @@ def add_ngrams(sequences, token_indice, ngram_range):
         new_list = list(sequence)
         for ngram_value in range(2, ngram_range + 1):
             for i in range(len(new_list) - ngram_value + 1):
-                ngram = tuple(new_list[i:i + ngram_value])
+                ngram = tuple(new_list[i : i + ngram_value])
                 if ngram in token_indice:
                     new_list.append(token_indice[ngram])
         result.append(new_list)
     return result
 
 
-def load_data(data_dir, max_features=20000, ngram_range=2, maxlen=400, train_samples=0,
-              test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_imdb(datasets.data_dir(data_dir or None), num_words=max_features,
-                               train_samples=train_samples, test_samples=test_samples,
-                               allow_generated=allow_generated, seed=seed)
+def load_data(
+    data_dir,
+    max_features=20000,
+    ngram_range=2,
+    maxlen=400,
+    train_samples=0,
+    test_samples=0,
+    allow_generated=False,
+    seed=0,
+):
+    split = datasets.load_imdb(
+        datasets.data_dir(data_dir or None),
+        num_words=max_features,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        allow_generated=allow_generated,
+        seed=seed,
+    )
     x_train, x_test = list(split.x_train), list(split.x_test)
     vocabulary = max_features
     if ngram_range > 1:
@@ -65,11 +79,17 @@ def load_data(data_dir, max_features=20000, ngram_range=2, maxlen=400, train_sam
 
 
 def build_model(vocabulary, maxlen=400, embedding_dims=50, learning_rate=0.001):
-    model = keras.Sequential([
-        compat.input_layer((maxlen,), dtype="int32"),
-        keras.layers.Embedding(vocabulary, embedding_dims),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    return compat.compile(model, optimizer=compat.optimizer("adam", learning_rate),
-                          loss="binary_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            compat.input_layer((maxlen,), dtype="int32"),
+            keras.layers.Embedding(vocabulary, embedding_dims),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("adam", learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -8,6 +8,7 @@ Windows of 40 characters every 3, one-hot; LSTM 128 (implementation 2) -> softma
 characters; RMSprop lr 0.01, batch 128. Logs training loss only; samples 400 characters at
 temperature 0.5 after training (untimed).
 """
+
 import collections
 
 import numpy as np
@@ -22,15 +23,16 @@ Corpus = collections.namedtuple("Corpus", ["text", "chars", "maxlen"])
 
 
 def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(datasets.data_dir(data_dir or None),
-                                                   text_chars, allow_generated, seed)
+    text, source, detail = datasets.load_nietzsche(
+        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
+    )
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     starts = range(0, len(text) - maxlen, step)
     x = np.zeros((len(starts), maxlen, len(chars)), dtype=bool)
     y = np.zeros((len(starts), len(chars)), dtype=bool)
     for i, start in enumerate(starts):
-        for t, char in enumerate(text[start:start + maxlen]):
+        for t, char in enumerate(text[start : start + maxlen]):
             x[i, t, char_indices[char]] = 1
         y[i, char_indices[text[start + maxlen]]] = 1
     detail = "%s; %d windows, %d distinct characters" % (detail, len(starts), len(chars))
@@ -42,13 +44,18 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
 
 
 def build_model(corpus, lstm_units=128, learning_rate=0.01):
-    model = keras.Sequential([
-        compat.input_layer((corpus.maxlen, len(corpus.chars))),
-        compat.lstm(lstm_units, implementation=2),
-        keras.layers.Dense(len(corpus.chars), activation="softmax"),
-    ])
-    return compat.compile(model, optimizer=compat.optimizer("rmsprop", learning_rate, rho=0.9),
-                          loss="categorical_crossentropy")
+    model = keras.Sequential(
+        [
+            compat.input_layer((corpus.maxlen, len(corpus.chars))),
+            compat.lstm(lstm_units, implementation=2),
+            keras.layers.Dense(len(corpus.chars), activation="softmax"),
+        ]
+    )
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("rmsprop", learning_rate, rho=0.9),
+        loss="categorical_crossentropy",
+    )
 
 
 # Sampling, after training and untimed
@@ -62,5 +69,6 @@ def _one_hot(window, char_indices):
 
 
 def generate(model, corpus, n_chars=400, temperature=0.5, seed=0):
-    return textgen.generate(model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature,
-                            seed, _one_hot)
+    return textgen.generate(
+        model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature, seed, _one_hot
+    )

@@ -6,6 +6,7 @@ Shows: convolution speed; 2017 found TensorFlow faster here.
 Conv 32 -> Conv 64 -> MaxPool -> Dropout 0.25 -> Dense 128 -> Dropout 0.5 -> softmax,
 Adadelta (Keras 2.0 default lr 1.0, rho 0.95), batch 128, 12 epochs.
 """
+
 import keras
 
 from kerasbench.kernel import compat, datasets
@@ -16,8 +17,9 @@ NUM_CLASSES = 10
 
 
 def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_mnist(datasets.data_dir(data_dir or None), train_samples, test_samples,
-                                allow_generated, seed)
+    split = datasets.load_mnist(
+        datasets.data_dir(data_dir or None), train_samples, test_samples, allow_generated, seed
+    )
     x_train = split.x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
     x_test = split.x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train = keras.utils.to_categorical(split.y_train, NUM_CLASSES)
@@ -29,17 +31,23 @@ def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, 
 
 
 def build_model(learning_rate=1.0, rho=0.95):
-    model = keras.Sequential([
-        compat.input_layer((28, 28, 1)),
-        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Dropout(0.25),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(NUM_CLASSES, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            compat.input_layer((28, 28, 1)),
+            keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Dropout(0.25),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
     # Keras 3's Adadelta defaults to lr 0.001; the 2017 script used Keras 2.0's 1.0.
-    return compat.compile(model, optimizer=compat.optimizer("adadelta", learning_rate, rho=rho),
-                          loss="categorical_crossentropy", metrics=["accuracy"])
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("adadelta", learning_rate, rho=rho),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -16,8 +16,9 @@ NUM_CLASSES = 10
 
 
 def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_mnist(datasets.data_dir(data_dir or None), train_samples, test_samples,
-                                allow_generated, seed)
+    split = datasets.load_mnist(
+        datasets.data_dir(data_dir or None), train_samples, test_samples, allow_generated, seed
+    )
     x_train = split.x_train.reshape(-1, 784).astype("float32") / 255
     x_test = split.x_test.reshape(-1, 784).astype("float32") / 255
     y_train = keras.utils.to_categorical(split.y_train, NUM_CLASSES)
@@ -29,13 +30,19 @@ def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, 
 
 
 def build_model(hidden_units=512, dropout=0.2, learning_rate=0.001):
-    model = keras.Sequential([
-        compat.input_layer((784,)),
-        keras.layers.Dense(hidden_units, activation="relu"),
-        keras.layers.Dropout(dropout),
-        keras.layers.Dense(hidden_units, activation="relu"),
-        keras.layers.Dropout(dropout),
-        keras.layers.Dense(NUM_CLASSES, activation="softmax"),
-    ])
-    return compat.compile(model, optimizer=compat.optimizer("rmsprop", learning_rate, rho=0.9),
-                          loss="categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            compat.input_layer((784,)),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
+    return compat.compile(
+        model,
+        optimizer=compat.optimizer("rmsprop", learning_rate, rho=0.9),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -10,6 +10,7 @@ main head: Dense 512 (no bias) -> BN -> ReLU -> Dense 256 (no bias) -> BN -> ReL
 softmax. Adam lr 1e-3 with Keras 2's decay 1e-4, loss weights main 1.0, aux 0.2, batch 128.
 The GloVe file the script names was never used: the embedding starts random.
 """
+
 import numpy as np
 
 import keras
@@ -21,8 +22,9 @@ from kerasbench.workloads.lstm_text_generation import Corpus
 
 
 def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(datasets.data_dir(data_dir or None),
-                                                   text_chars, allow_generated, seed)
+    text, source, detail = datasets.load_nietzsche(
+        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
+    )
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     ids = np.array([char_indices[c] for c in text], dtype="int32")
@@ -38,8 +40,15 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
 # Model
 
 
-def build_model(corpus, embedding_dim=300, lstm_units=128, dense_units=(512, 256),
-                learning_rate=0.001, decay=0.0001, loss_weights=(1.0, 0.2)):
+def build_model(
+    corpus,
+    embedding_dim=300,
+    lstm_units=128,
+    dense_units=(512, 256),
+    learning_rate=0.001,
+    decay=0.0001,
+    loss_weights=(1.0, 0.2),
+):
     layers = keras.layers
     vocabulary = len(corpus.chars)
     main_input = keras.Input(shape=(corpus.maxlen,), dtype="int32", name="main_input")
@@ -54,7 +63,8 @@ def build_model(corpus, embedding_dim=300, lstm_units=128, dense_units=(512, 256
     main_output = layers.Dense(vocabulary, activation="softmax", name="main_out")(hidden)
     model = keras.Model(inputs=main_input, outputs=[main_output, aux_output])
     return compat.compile(
-        model, optimizer=compat.optimizer("adam", learning_rate, decay=decay),
+        model,
+        optimizer=compat.optimizer("adam", learning_rate, decay=decay),
         loss=["categorical_crossentropy", "categorical_crossentropy"],
         loss_weights=list(loss_weights),
     )
@@ -68,5 +78,6 @@ def _ids(window, char_indices):
 
 
 def generate(model, corpus, n_chars=1200, temperature=0.5, seed=0):
-    return textgen.generate(model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature,
-                            seed, _ids, head=0)
+    return textgen.generate(
+        model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature, seed, _ids, head=0
+    )
