@@ -419,3 +419,11 @@ def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):
         "but torch default (1.07× [0.95, 1.20]) is not distinguishable from it: its interval includes 1"
         in text
     )
+
+
+def test_shown_path_is_relative_to_the_repository_inside_it(tmp_path):
+    # A committed report must not carry the absolute path of the checkout that built it.
+    assert rundata.shown_path(
+        os.path.join(registry.ROOT, "output", "reference", "h200", "parity")
+    ) == (os.path.join("output", "reference", "h200", "parity"))
+    assert rundata.shown_path(tmp_path / "parity") == str((tmp_path / "parity").resolve())

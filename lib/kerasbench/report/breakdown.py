@@ -322,7 +322,7 @@ def section(folder, summary=None) -> list:
                 "<p class='kb-muted'>No profile in %s: run <code>kerasbench profile "
                 "--workload W --backend B --out %s/W/B</code> (scripts/gpu_study.sh "
                 "stage <code>profile</code> on the GPU).</p>"
-                % (html.escape(str(folder)), html.escape(str(folder)))
+                % ((html.escape(rundata.shown_path(folder)),) * 2)
             )
         )
         return parts

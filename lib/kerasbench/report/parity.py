@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from kerasbench.report.rundata import shown_path
+
 PARITY_CSV = "parity.csv"
 LOSSES_CSV = "parity_losses.csv"
 
@@ -192,7 +194,7 @@ def section(folder):
         return [
             Html(
                 "<p><em>No parity results in %s: <code>kerasbench parity --out %s</code> "
-                "puts them there.</em></p>" % (html.escape(folder), html.escape(folder))
+                "puts them there.</em></p>" % ((html.escape(shown_path(folder)),) * 2)
             )
         ]
     rows, losses = loaded

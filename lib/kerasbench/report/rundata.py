@@ -425,6 +425,16 @@ def repo_path(path) -> Path:
     return from_root if from_root.exists() else path
 
 
+def shown_path(path) -> str:
+    """A folder as the page names it: relative to the repository root where it lies inside it,
+    so a committed report does not carry the absolute path of whoever built it."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path(registry.ROOT).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_study(runs_dir, references=None) -> Study:
     """The runs folder and the reference folders (None: the shipped 2017 logs; [] none).
 
