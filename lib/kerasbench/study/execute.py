@@ -199,13 +199,8 @@ def execute(spec, out, data_dir, timeout=None):
         if not disk_full(e):
             raise
         raise DiskFull(
-            runfiles.record(
-                spec.workload,
-                spec.backend,
-                spec.profile,
-                spec.repeat,
-                spec.seed,
-                spec.config,
+            run_record(
+                spec,
                 parameters,
                 "failed",
                 "%s (creating %s)" % (no_space(folder), folder),
@@ -281,13 +276,8 @@ def execute(spec, out, data_dir, timeout=None):
         # A stale kerasbench-<backend> spec earlier on Jupyter's path ran another checkout's
         # code: its numbers are not this code's, whatever run.json's commit would say.
         status, error = "failed", "the kernel %s %s" % (kernels.kernel_name(spec.backend), other)
-    record = runfiles.record(
-        spec.workload,
-        spec.backend,
-        spec.profile,
-        spec.repeat,
-        spec.seed,
-        spec.config,
+    record = run_record(
+        spec,
         parameters,
         status,
         error,
@@ -315,6 +305,25 @@ def execute(spec, out, data_dir, timeout=None):
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def run_record(spec, params, status, error, started_at, wall_seconds, **details):
+    """The run.json record of a planned run: its identity from the spec, the rest as given
+    (runfiles.record's keyword details: kernel_info, device, git_commit, code_path, host)."""
+    return runfiles.record(
+        spec.workload,
+        spec.backend,
+        spec.profile,
+        spec.repeat,
+        spec.seed,
+        spec.config,
+        params,
+        status,
+        error,
+        started_at,
+        wall_seconds,
+        **details,
+    )
 
 
 class DiskFull(Exception):

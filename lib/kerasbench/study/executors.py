@@ -155,13 +155,8 @@ def lost_record(spec, out, data_dir, error, started, wall_seconds):
     params = dict(
         spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed, data_dir=data_dir
     )
-    record = runfiles.record(
-        spec.workload,
-        spec.backend,
-        spec.profile,
-        spec.repeat,
-        spec.seed,
-        spec.config,
+    record = execute.run_record(
+        spec,
         params,
         "failed",
         error,
@@ -265,13 +260,8 @@ class LocalJobs(object):
         if child.returncode == DISK_FULL:
             raise execute.DiskFull(
                 record
-                or runfiles.record(
-                    spec.workload,
-                    spec.backend,
-                    spec.profile,
-                    spec.repeat,
-                    spec.seed,
-                    spec.config,
+                or execute.run_record(
+                    spec,
                     dict(spec.params),
                     "failed",
                     one_line(child.stderr),
