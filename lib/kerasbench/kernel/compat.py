@@ -463,14 +463,12 @@ def to_device(x):
 
 
 def predict_batch(model, x):
-    """One forward pass without fit/predict's per-call overhead (text sampling calls it per char)."""
-    if KERAS3:
-        out = model(x, training=False)
-        if isinstance(out, (list, tuple)):
-            return [keras.ops.convert_to_numpy(o) for o in out]
-        if isinstance(out, dict):
-            return {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
-        return keras.ops.convert_to_numpy(out)
+    """One forward pass for text sampling, called once per generated character.
+
+    predict_on_batch reuses the model's compiled predict function: measured on the 2-core CPU
+    (LSTM(128) on one 40x57 window) 0.3 ms a call on JAX against 186 ms for an eager
+    model(x) (which retraces the recurrence every call), 1.3 against 41 ms on TensorFlow,
+    1.9 against 2.6 ms on PyTorch. Sampling is untimed, but it was most of a quick run's wall time."""
     return model.predict_on_batch(x)
 
 
