@@ -128,6 +128,23 @@ def test_other_seeds_and_parameters_are_another_plan(tmp_path, change, differenc
     assert runner.resume_state(str(tmp_path), spec) == (runner.CONFLICT, difference)
 
 
+def test_a_run_setting_added_since_is_the_same_plan_only_at_its_default(tmp_path):
+    # Runs made before the notebook gained keras_patch ran unpatched: keras_patch="" is their plan.
+    spec = smoke()[0]
+    older = {k: v for k, v in spec.params.items() if k != "keras_patch"}
+    write_run(str(tmp_path), spec, params=older)
+    assert runner.resume_state(str(tmp_path), spec) == (runner.DONE, None)
+    patched = spec._replace(params=dict(spec.params, keras_patch="jax-scan"))
+    assert runner.resume_state(str(tmp_path), patched) == (
+        runner.CONFLICT,
+        "no keras_patch, not keras_patch=jax-scan",
+    )
+    # A workload parameter (not a run setting) missing from a run is still another plan.
+    fewer = {k: v for k, v in spec.params.items() if k != "epochs"}
+    write_run(str(tmp_path), spec, params=fewer)
+    assert runner.resume_state(str(tmp_path), spec)[0] == runner.CONFLICT
+
+
 def test_the_same_plan_is_skipped_and_a_failed_one_retrained(tmp_path):
     out = str(tmp_path)
     runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])

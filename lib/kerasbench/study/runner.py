@@ -11,7 +11,7 @@ import sys
 
 from kerasbench import datafiles, registry, runfiles
 from kerasbench.errors import StudyStopped, UserError
-from kerasbench.study import execute, executors, plan, progress
+from kerasbench.study import execute, executors, params, plan, progress
 
 
 # What a run folder holds, against the plan (`resume_state`).
@@ -30,10 +30,20 @@ def plan_difference(record, spec):
             return "%s %s, not %s" % (key, theirs, mine)
     for key, mine in sorted(spec.params.items()):
         if key not in ran:
+            if added_later_as_default(spec.workload, key, mine):
+                continue
             return "no %s, not %s=%s" % (key, key, mine)
         if ran[key] != mine:
             return "%s=%s, not %s" % (key, ran[key], mine)
     return None
+
+
+def added_later_as_default(workload, key, value):
+    """True when `key` is a run setting the notebook gained after a run was made, and `value` is
+    its default: the run ran with that default's behaviour (keras_patch="" is no patch at all)."""
+    if key not in params.RUN_SETTINGS or workload not in registry.WORKLOADS:
+        return False
+    return params.notebook_parameters(workload).get(key, object()) == value
 
 
 def real_data_now(record, spec, data_dir):
