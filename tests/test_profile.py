@@ -11,6 +11,7 @@ import pytest
 
 from kerasbench import cli
 from kerasbench.errors import UserError
+from kerasbench.kernel import compat
 from kerasbench.kernel import profile as kernel_profile
 from kerasbench.study import params, plan
 from kerasbench.study import profile as profile_mod
@@ -274,8 +275,39 @@ def test_use_cudnn_on_keras3_backends_without_a_gpu(backend):
     assert got["False"]["use_cudnn"] == [False, False]
     assert "use_cudnn=True asks for cuDNN" in got["True"]["error"]
     if backend in ("jax", "torch"):
-        # Keras tried its cuDNN path (backend.lstm) and fell back: the probe saw it.
-        assert got["auto"]["probe"]["backend_lstm_calls"] >= 2
+        # Keras tried its fused cuDNN path, then each layer's (backend.lstm), and fell back:
+        # the probe saw both.
+        probe = got["auto"]["probe"]
+        assert probe["fused_calls"] >= 1 and probe["fused_declined"] == probe["fused_calls"]
+        assert probe["backend_lstm_calls"] >= 2
+
+
+def _probe(**counts):
+    probe = dict.fromkeys(compat.LSTM_PROBE, 0)
+    probe.update(counts)
+    return probe
+
+
+@pytest.mark.parametrize(
+    "backend, counts, expected",
+    [
+        # The H200 BiLSTM on PyTorch (Keras 3.15.1): one fused call a step, 2 shape inferences.
+        ("torch", dict(fused_calls=3128, shape_inference_calls=2), (3128, 0)),
+        # Without a GPU: the fused call declines, each layer falls back inside backend.lstm.
+        ("torch", dict(fused_calls=2, fused_declined=2, backend_lstm_calls=4), (0, 4)),
+        ("torch", dict(backend_lstm_calls=4, torch_cudnn_calls=3), (3, 1)),
+        # JAX traces once: a fused call that went through, or per-layer calls that declined.
+        ("jax", dict(fused_calls=2), (2, 0)),
+        (
+            "jax",
+            dict(fused_calls=2, fused_declined=2, backend_lstm_calls=4, backend_lstm_declined=4),
+            (0, 4),
+        ),
+        ("jax", dict(backend_lstm_calls=4, backend_lstm_declined=1), (3, 1)),
+    ],
+)
+def test_lstm_kernel_counts_known_answers(backend, counts, expected):
+    assert compat.lstm_kernel_counts(_probe(**counts), backend) == expected
 
 
 def test_use_cudnn_is_ignored_by_keras_2_3_1_on_cntk():

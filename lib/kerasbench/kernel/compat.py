@@ -209,23 +209,30 @@ def gpu_available():
     return False
 
 
-# Which LSTM kernel ran: Keras 3 tries `backend.lstm` (the cuDNN path) and falls back to the
-# generic loop when that raises NotImplementedError; on PyTorch `backend.lstm` itself falls back
-# when `_cudnn_lstm` fails. The probe counts both, so kernel.json can say what ran, not what
-# was asked for. On JAX and TensorFlow the calls happen when the step is traced, on PyTorch
-# every step. A counter per call; the maths is untouched.
+# Which LSTM kernel ran. Keras 3.15 tries, in order: a Bidirectional of two LSTMs calls
+# `backend.bidirectional_lstm` (one fused cuDNN call on JAX and PyTorch); each LSTM calls
+# `backend.lstm` (cuDNN); both raise NotImplementedError where they do not apply, and the layer
+# falls back to the generic loop. On PyTorch `backend.lstm` also falls back by itself when
+# `_cudnn_lstm` fails. The probe counts each path, so kernel.json says what ran, not what was asked
+# for. On JAX and TensorFlow the calls happen when the step is traced, on PyTorch every step;
+# PyTorch's shape inference calls `backend.lstm` on "meta" tensors, which runs no kernel and is
+# counted apart. A counter per call; the maths is untouched.
 LSTM_PROBE = {
     "installed": False,
+    "fused_calls": 0,
+    "fused_declined": 0,
     "backend_lstm_calls": 0,
     "backend_lstm_declined": 0,
+    "shape_inference_calls": 0,
     "torch_cudnn_calls": 0,
     "torch_cudnn_failed": 0,
 }
 
 
 def install_lstm_probe():
-    """Wraps Keras' backend.lstm (and torch's _cudnn_lstm) with counters; never fails a run:
-    where Keras' internals differ, the probe says it is not installed and why."""
+    """Wraps Keras' backend.bidirectional_lstm and backend.lstm (and torch's _cudnn_lstm) with
+    counters; never fails a run: where Keras' internals differ, the probe says it is not installed
+    and why."""
     if not KERAS3 or LSTM_PROBE["installed"]:
         return
     try:
@@ -234,20 +241,26 @@ def install_lstm_probe():
         LSTM_PROBE["installed"] = "no: %s: %s" % (type(e).__name__, e)
 
 
+def _counted(function, calls, declined):
+    def probe(*args, **kwargs):
+        inputs = args[0] if args else kwargs.get("inputs")
+        if str(getattr(inputs, "device", "")) == "meta":  # torch shape inference: no kernel ran
+            LSTM_PROBE["shape_inference_calls"] += 1
+            return function(*args, **kwargs)
+        LSTM_PROBE[calls] += 1
+        try:
+            return function(*args, **kwargs)
+        except NotImplementedError:
+            LSTM_PROBE[declined] += 1
+            raise
+
+    return probe
+
+
 def _install_lstm_probe():
     import importlib
 
     from keras.src import backend as keras_backend
-
-    original = keras_backend.lstm
-
-    def lstm_probe(*args, **kwargs):
-        LSTM_PROBE["backend_lstm_calls"] += 1
-        try:
-            return original(*args, **kwargs)
-        except NotImplementedError:
-            LSTM_PROBE["backend_lstm_declined"] += 1
-            raise
 
     if backend_name() == "torch":
         # `keras.src.backend.torch.rnn` the module (the package re-exports a function `rnn`).
@@ -264,8 +277,26 @@ def _install_lstm_probe():
             return out
 
         torch_rnn._cudnn_lstm = cudnn_probe
-    keras_backend.lstm = lstm_probe
+    if hasattr(keras_backend, "bidirectional_lstm"):  # Keras 3.15 on: the fused path
+        keras_backend.bidirectional_lstm = _counted(
+            keras_backend.bidirectional_lstm, "fused_calls", "fused_declined"
+        )
+    keras_backend.lstm = _counted(keras_backend.lstm, "backend_lstm_calls", "backend_lstm_declined")
     LSTM_PROBE["installed"] = True
+
+
+def lstm_kernel_counts(probe, backend):
+    """(cuDNN runs, generic-loop runs) from the probe's counters. A fused call that went through
+    ran cuDNN on both backends that have one (each declines without a GPU); a per-layer call ran
+    cuDNN when JAX's `lstm` did not decline, or when PyTorch's `_cudnn_lstm` went through."""
+    fused = probe["fused_calls"] - probe["fused_declined"]
+    if backend == "torch":
+        per_layer = probe["torch_cudnn_calls"]
+        generic = probe["backend_lstm_calls"] - per_layer
+    else:
+        per_layer = probe["backend_lstm_calls"] - probe["backend_lstm_declined"]
+        generic = probe["backend_lstm_declined"]
+    return fused + per_layer, generic
 
 
 def _lstm_layers(model):
@@ -321,11 +352,7 @@ def lstm_kernel_report(model):
             if torch.backends.cudnn.is_available()
             else None,
         }
-        cudnn_runs = LSTM_PROBE["torch_cudnn_calls"]
-        generic = LSTM_PROBE["backend_lstm_calls"] - cudnn_runs
-    else:
-        cudnn_runs = LSTM_PROBE["backend_lstm_calls"] - LSTM_PROBE["backend_lstm_declined"]
-        generic = LSTM_PROBE["backend_lstm_declined"]
+    cudnn_runs, generic = lstm_kernel_counts(LSTM_PROBE, backend_name())
     never_asked = all(row["use_cudnn"] is False for row in rows)
     if LSTM_PROBE["installed"] is not True:
         report["verdict"] = "unknown (LSTM probe not installed)"
