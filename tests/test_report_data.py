@@ -427,3 +427,32 @@ def test_shown_path_is_relative_to_the_repository_inside_it(tmp_path):
         os.path.join(registry.ROOT, "output", "reference", "h200", "parity")
     ) == (os.path.join("output", "reference", "h200", "parity"))
     assert rundata.shown_path(tmp_path / "parity") == str((tmp_path / "parity").resolve())
+
+
+def test_a_patched_keras_is_never_the_fastest(tmp_path):
+    # keras-patched (a change to Keras) runs 0.8x of jax tuned: its row says so, the verdict
+    # names Keras as shipped.
+    for backend, config, seconds in (
+        ("jax", "tuned", 1.0),
+        ("jax", "keras-patched", 0.8),
+        ("torch", "default", 3.0),
+    ):
+        write_run(
+            tmp_path,
+            "mnist_mlp",
+            backend,
+            0,
+            config=config,
+            folder=f"{config}-0" if config != "default" else None,
+            rows=epochs_rows([9, seconds, seconds]),
+        )
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    row = {(r.backend, r.config): r for r in result.table.itertuples()}
+    assert row["jax", "tuned"].times_fastest == 1.0
+    assert row["jax", "keras-patched"].times_fastest == pytest.approx(0.8)
+    assert row["torch", "default"].times_fastest == pytest.approx(3.0)
+    verdict = result.verdicts.iloc[0]
+    assert verdict["fastest"] == "jax tuned" and "keras-patched" not in verdict["text"]
+    assert "torch default takes 3.00× as long" in verdict["text"]
+    patched = result.table[result.table["config"] == "keras-patched"].iloc[0]
+    assert "patched Keras (not as shipped)" in notes.caveats(patched)

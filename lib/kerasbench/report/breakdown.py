@@ -261,9 +261,6 @@ def table(frame: pd.DataFrame) -> Html:
     return Html(STYLE + view.to_html(index=False, escape=True, classes="kb-table", border=0))
 
 
-PATCHED_CONFIG = "keras-patched"  # params/configs.yaml: Keras with a documented patch
-
-
 def _patched_ratio(patched: pd.DataFrame) -> str:
     if patched.empty:
         return "–"
@@ -290,8 +287,8 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
         ]
         # Keras as shipped competes for "best"; the patched Keras (a change to Keras, issue 15's
         # `keras-patched` configuration) is shown beside it, never in its place.
-        patched = block[block["config"] == PATCHED_CONFIG]
-        block = block[block["config"] != PATCHED_CONFIG]
+        patched = block[block["config"].map(rundata.is_patched)]
+        block = block[~block["config"].map(rundata.is_patched)]
         if block.empty:
             continue
         best = block.loc[block["mean_epoch_seconds"].astype(float).idxmin()]

@@ -505,6 +505,15 @@ def is_native(backend) -> bool:
     return str(backend).startswith(NATIVE_PREFIX)
 
 
+# Configurations that change Keras itself (params/configs.yaml, issue 15's documented patch): shown
+# with their ratio, never "the fastest", which answers for Keras as users install it.
+PATCHED_CONFIGS = ("keras-patched",)
+
+
+def is_patched(config) -> bool:
+    return str(config) in PATCHED_CONFIGS
+
+
 def metric_name(workload: str, columns=()) -> str:
     """The column the report follows for a workload (the registry's; val_accuracy or loss if unknown)."""
     if workload in registry.WORKLOADS:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import rundata, stats
-from kerasbench.report.rundata import ALL_EPOCHS, is_native, sort_key
+from kerasbench.report.rundata import ALL_EPOCHS, is_native, is_patched, sort_key
 
 GROUP = ["source", "workload", "backend", "config"]
 
@@ -274,7 +274,9 @@ def _add_speedups(table, ok_runs, confidence_level, n_resamples, seed):
         is_native
     )
     for _, block in table[timed].groupby(["source", "workload"], sort=False):
-        best = block.loc[block["mean_epoch_seconds"].idxmin()]
+        shipped = block[~block["config"].map(is_patched)]
+        candidates = shipped if not shipped.empty else block
+        best = candidates.loc[candidates["mean_epoch_seconds"].idxmin()]
         best_runs = _by_repeat(ok_runs[tuple(best[GROUP])])
         for i, row in block.iterrows():
             table.at[i, "fastest"] = _label(best)
