@@ -89,3 +89,43 @@ def test_real_fit_writes_one_row_per_epoch(tmp_path):
     for r in rows:
         assert 0 < float(r["train_seconds"]) < float(r["epoch_seconds"])
         assert math.isfinite(float(r["loss"])) and r["val_accuracy"] != ""
+
+
+def test_without_per_batch_callbacks_keras_dispatches_asynchronously_and_nan_still_stops(tmp_path):
+    from kerasbench.kernel import training
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+
+    def callback_list(batch_callbacks):
+        logger = epoch_log.EpochLogger(str(tmp_path / ("%s.csv" % batch_callbacks)), 64)
+        callbacks, verbose = training.study_callbacks(logger, batch_callbacks)
+        cbks = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            model=model,
+            epochs=2,
+            steps=4,
+        )
+        return logger, verbose, cbks
+
+    _, verbose, cbks = callback_list(True)
+    assert (
+        verbose == 2 and not cbks._async_train
+    )  # TerminateOnNaN and the progress bar: synchronous
+    logger, verbose, cbks = callback_list(False)
+    # The thread-safe backends (JAX, TensorFlow) dispatch callbacks asynchronously without them.
+    assert verbose == 0 and cbks._async_train == keras.src.backend.IS_THREAD_SAFE
+    assert logger.stop_on_nan
+    # The NaN check moved to the logger: a NaN epoch stops training when it ends.
+    logger.set_model(model)
+    logger.on_train_begin()
+    logger.on_epoch_begin(0)
+    logger.on_epoch_end(0, {"loss": 0.5})
+    assert not model.stop_training
+    logger.on_epoch_begin(1)
+    logger.on_epoch_end(1, {"loss": float("nan")})
+    assert model.stop_training
+    logger.on_train_end()

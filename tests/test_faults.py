@@ -355,7 +355,10 @@ def check_epochs(folder, epochs):
 
 @pytest.mark.slow
 @needs_kernel
-def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
+@pytest.mark.parametrize("batch_callbacks", ["true", "false"])
+def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir, batch_callbacks):
+    # true: TerminateOnNaN stops it within the epoch; false (the quiet configurations): the
+    # epoch logger stops it when that epoch ends. Either way 2 rows and status nan.
     out = str(tmp_path / "out")
     backends = [b for b in ("jax", "torch") if kernels.find(b)]
     code = subprocess.call(
@@ -370,6 +373,8 @@ def test_a_nan_run_stops_early_and_the_report_shows_it(tmp_path, data_dir):
             "nan_at_epoch=1",
             "--set",
             "epochs=4",
+            "--set",
+            "batch_callbacks=" + batch_callbacks,
         )
     )
     assert code == 1, "a study with a run that is not ok exits 1"

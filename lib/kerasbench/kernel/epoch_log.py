@@ -4,6 +4,7 @@ The rows go through `runfiles.EpochWriter` (appended, flushed and synced row by 
 dies keeps every finished epoch.
 """
 
+import math
 import time
 
 import keras
@@ -17,12 +18,14 @@ COLUMNS = runfiles.COLUMNS  # epochs.csv's leading columns (runfiles owns the fo
 class EpochLogger(keras.callbacks.Callback):
     """Times each epoch (training apart from validation) and logs the metrics Keras reports."""
 
-    def __init__(self, path, samples_per_epoch, clock=time.perf_counter):
+    def __init__(self, path, samples_per_epoch, clock=time.perf_counter, stop_on_nan=False):
         super(EpochLogger, self).__init__()
         self.csv = runfiles.EpochWriter(path)
         self.samples_per_epoch = samples_per_epoch
         self.clock = clock
         self.losses = []
+        # The NaN check at epoch end (training.study_callbacks without per-batch callbacks).
+        self.stop_on_nan = stop_on_nan
 
     def on_train_begin(self, logs=None):
         self.train_start = self.clock()
@@ -56,6 +59,9 @@ class EpochLogger(keras.callbacks.Callback):
         self.losses.append(row.get("loss"))
         self.csv.write(row)
         self.epoch_start = None
+        loss = row.get("loss")
+        if self.stop_on_nan and loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         self.csv.close()

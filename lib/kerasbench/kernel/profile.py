@@ -16,7 +16,8 @@ gets to the bare step (the host side turns their differences into fractions, stu
 
   fit_default   model.fit as the study runs it: NumPy input (device arrays where the configuration
                 sets data_on_device), the model's metrics, the epoch logger,
-                TerminateOnNaN, verbose=2, the configuration's steps_per_execution
+                TerminateOnNaN and verbose=2 (unless the configuration sets
+                batch_callbacks=False), the configuration's steps_per_execution
   fit_metrics   the same model without callbacks (only the pass timer) and verbose=0
   fit_bare      the same without callbacks and with no metric beyond the loss
   fit_device    fit_bare with the arrays on the device first (compat.to_device)
@@ -202,15 +203,17 @@ class Profiler(object):
         return timer.seconds[0]
 
     def default_callbacks(self):
-        """What the study's fit gets: the epoch logger (here into fit_default_epochs.csv) and
-        TerminateOnNaN."""
-        import keras
-        from kerasbench.kernel import epoch_log
+        """What the study's fit gets under this configuration (training.study_callbacks): the
+        epoch logger (here into fit_default_epochs.csv), and, unless the configuration drops
+        them, TerminateOnNaN and verbose=2. Returns (callbacks, verbose)."""
+        from kerasbench.kernel import epoch_log, training
 
         logger = epoch_log.EpochLogger(
             os.path.join(self.out, "fit_default_epochs.csv"), self.steps * self.batch_size
         )
-        return [logger, keras.callbacks.TerminateOnNaN()]
+        return training.study_callbacks(
+            logger, getattr(self.namespace["run"], "batch_callbacks", True)
+        )
 
     def variants(self):
         """name -> a function timing one pass; each variant built and warmed up (compiled) here."""
@@ -220,9 +223,7 @@ class Profiler(object):
         x, y = (xd, yd) if self.namespace["run"].data_on_device else (self.x, self.y)
         timed = collections.OrderedDict()
         m_default = self.build(metrics=True)
-        timed["fit_default"] = lambda: self.fit_pass(
-            m_default, x, y, self.default_callbacks(), verbose=2
-        )
+        timed["fit_default"] = lambda: self.fit_pass(m_default, x, y, *self.default_callbacks())
         timed["fit_metrics"] = lambda: self.fit_pass(m_default, x, y)
         m_bare = self.build(metrics=False)
         timed["fit_bare"] = lambda: self.fit_pass(m_bare, x, y)

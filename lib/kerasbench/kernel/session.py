@@ -210,6 +210,7 @@ def start(
     nan_at_epoch=0,
     use_cudnn="auto",
     keras_patch="",
+    batch_callbacks=True,
 ):
     """Checks the parameters and the backend, seeds everything, pins precision and writes
     kernel.json (with the code this kernel imported).
@@ -220,6 +221,7 @@ def start(
     ignores it. Which LSTM kernel actually ran is recorded by finish() (kernel.json lstm_kernel).
     keras_patch: "" or the name of a documented Keras patch (compat.apply_keras_patch), only in
     the `keras-patched` configuration.
+    batch_callbacks: False drops the study's per-batch callbacks (training.study_callbacks).
     """
     check_parameters()
     actual = compat.backend_name()
@@ -233,6 +235,7 @@ def start(
     run = Run(run_dir, workload, backend, seed)
     run.data_on_device = bool(data_on_device)
     run.nan_at_epoch = int(nan_at_epoch or 0)
+    run.batch_callbacks = bool(batch_callbacks)
     compat.set_seed(seed)
     compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     compat.set_lstm_options(use_cudnn=use_cudnn)
@@ -240,6 +243,7 @@ def start(
     settings = apply_precision(backend, precision)
     settings["use_cudnn"] = use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
     settings["keras_patch"] = compat.apply_keras_patch(keras_patch)
+    settings["batch_callbacks"] = run.batch_callbacks
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
     run.info.update(

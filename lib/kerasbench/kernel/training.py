@@ -30,6 +30,21 @@ class InjectNaN(keras.callbacks.Callback):
             )
 
 
+def study_callbacks(logger, batch_callbacks=True):
+    """(callbacks, verbose) for the study's fit, around its epoch logger.
+
+    batch_callbacks=True (every configuration but the `quiet` ones): TerminateOnNaN and verbose=2,
+    as the study has always run. Both act every batch, and a callback that acts every batch makes
+    Keras 3 run the callbacks synchronously: each batch's loss is pulled to the host before the
+    next batch is dispatched. False: verbose=0 and the NaN check once an epoch, in the logger
+    (a NaN run then finishes the epoch it went NaN in; it is still stopped and marked `nan`).
+    """
+    if batch_callbacks:
+        return [logger, keras.callbacks.TerminateOnNaN()], 2
+    logger.stop_on_nan = True
+    return [logger], 0
+
+
 def fit(run, model, data, epochs, batch_size, train_batches=None):
     """Trains `model` on `data` (a datasets.Split) and logs every epoch to the run's epochs.csv.
 
@@ -43,7 +58,9 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
             if not isinstance(data.y_train, (list, tuple))
             else len(data.y_train[0])
         )
-    callbacks = [run.epoch_logger(samples), keras.callbacks.TerminateOnNaN()]
+    callbacks, verbose = study_callbacks(
+        run.epoch_logger(samples), getattr(run, "batch_callbacks", True)
+    )
     if getattr(run, "nan_at_epoch", 0) > 0:
         callbacks.insert(0, InjectNaN(run.nan_at_epoch))
     return compat.fit(
@@ -56,4 +73,5 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         callbacks=callbacks,
         steps_per_epoch=len(train_batches) if train_batches is not None else None,
         on_device=getattr(run, "data_on_device", False),
+        verbose=verbose,
     )

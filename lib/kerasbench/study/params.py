@@ -28,6 +28,7 @@ RUN_SETTINGS = (
     "data_on_device",
     "use_cudnn",
     "keras_patch",
+    "batch_callbacks",
     "nan_at_epoch",
 )
 
@@ -108,6 +109,7 @@ VALUE_RULES = {
     "dense_units": _int_list,
     "loss_weights": _loss_weights,
     "data_on_device": _one_of(True, False),
+    "batch_callbacks": _one_of(True, False),
     "nan_at_epoch": _non_negative_int,
 }
 
