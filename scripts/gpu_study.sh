@@ -77,23 +77,23 @@ stage() {
       profile 100 text_generator_keras 100; profile 120 cifar10_cnn 100 ;;
     profile-tuned) profile 45 mnist_mlp 200 tuned; profile 60 mnist_cnn 200 tuned
       profile 90 imdb_bidirectional_lstm 100 tuned ;;
-    # Issue 15: Keras' levers, each beside `tuned` (the configuration it would replace) in one call.
+    # Issue 15: Keras' levers, each beside `tuned-callbacks` (the `tuned` they were measured against,
+    # before it adopted batch_callbacks: false) in one call.
     # keras-patched: tuned-epoch plus the documented JAX-trainer patch (params/configs.yaml).
-    levers-mlp) run 200 --workloads mnist_mlp --backends jax --config tuned,tuned-epoch,keras-patched
-      run 200 --workloads mnist_mlp --backends torch --config tuned,tuned-compiled ;;
-    levers-cnn) run 200 --workloads mnist_cnn --backends jax --config tuned,tuned-epoch,keras-patched
-      run 300 --workloads mnist_cnn --backends torch --config tuned,tuned-compiled ;;
+    levers-mlp) run 200 --workloads mnist_mlp --backends jax --config tuned-callbacks,tuned-epoch,keras-patched
+      run 200 --workloads mnist_mlp --backends torch --config tuned-callbacks,tuned-compiled ;;
+    levers-cnn) run 200 --workloads mnist_cnn --backends jax --config tuned-callbacks,tuned-epoch,keras-patched
+      run 300 --workloads mnist_cnn --backends torch --config tuned,tuned-callbacks,tuned-compiled ;;
     # PyTorch's generic LSTM loop (nocudnn) took 224 s for one BiLSTM epoch on the H200 (slice 3):
     # measured once, never retried; JAX's runs at cuDNN's speed.
-    levers-bilstm) run 300 --workloads imdb_bidirectional_lstm --backends jax --config tuned,cudnn,nocudnn
-      run 150 --workloads imdb_bidirectional_lstm --backends torch --config tuned,cudnn
+    levers-bilstm) run 300 --workloads imdb_bidirectional_lstm --backends jax --config tuned-callbacks,cudnn,nocudnn
+      run 150 --workloads imdb_bidirectional_lstm --backends torch --config tuned-callbacks,cudnn
       run 200 --workloads imdb_bidirectional_lstm --backends jax --config tuned-epoch,keras-patched ;;
-    # The study's per-batch callbacks (batch_callbacks=False: the quiet configurations), on the two
-    # workloads where the breakdown puts callbacks at a third of a JAX step; default and tuned are in
-    # the committed runs (other calls); `kerasbench profile` times fit with and without all callbacks
-    # in one process (fit_default against fit_metrics).
-    levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned-quiet
-      run 150 --workloads mnist_mlp --backends torch --config tuned-quiet ;;
+    # The study's per-batch callbacks (batch_callbacks=False), on the two workloads where the
+    # breakdown puts callbacks at a third of a JAX step: `quiet` beside `default` (other calls),
+    # `tuned` (which adopted it in slice 4; these runs were `tuned-quiet`) beside `tuned-callbacks`.
+    levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned,tuned-callbacks
+      run 150 --workloads mnist_mlp --backends torch --config tuned ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
     list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
     *) echo "unknown stage $1" ;;

@@ -181,12 +181,25 @@ def test_new_configurations_resolve_for_every_workload_and_backend(config):
         assert by_backend["mnist_mlp", "torch"]["jit_compile"] is True
 
 
-def test_default_and_tuned_are_untouched():
+def test_default_is_untouched_and_each_lever_differs_from_its_baseline_by_one_setting():
     configs = params.read_configs()
     assert configs["default"] == {}
-    assert configs["tuned"]["jax"] == {"steps_per_execution": 32, "data_on_device": True}
-    assert configs["tuned"]["torch"] == {"data_on_device": True}
     assert params.resolve("imdb_bidirectional_lstm", "full")["use_cudnn"] == "auto"
+    # The levers were measured beside tuned-callbacks (then `tuned`): one setting apart each.
+    levers = {
+        "tuned-epoch": ("jax", {"steps_per_execution": 2000}),
+        "tuned-compiled": ("torch", {"jit_compile": True}),
+        "cudnn": ("jax", {"use_cudnn": True}),
+        "nocudnn": ("torch", {"use_cudnn": False}),
+    }
+    for label, (backend, change) in sorted(levers.items()):
+        base = dict(params.config_settings(configs, "tuned-callbacks", backend))
+        base.pop("batch_callbacks")  # true: the notebooks' default, which the levers keep
+        assert params.config_settings(configs, label, backend) == dict(base, **change), label
+    # mixed is today's `tuned` plus mixed precision.
+    assert params.config_settings(configs, "mixed", "jax") == dict(
+        params.config_settings(configs, "tuned", "jax"), precision="mixed"
+    )
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,32 @@ def test_a_run_setting_added_since_is_the_same_plan_only_at_its_default(tmp_path
     assert runner.resume_state(str(tmp_path), spec)[0] == runner.CONFLICT
 
 
+def test_runs_relabelled_when_tuned_adopted_a_lever_resume_under_their_new_labels(tmp_path):
+    # `tuned` adopted batch_callbacks: false: the old tuned runs become tuned-callbacks (the label
+    # that now means what they ran), the tuned-quiet runs become tuned; neither is trained again.
+    out = str(tmp_path)
+    old_tuned = plan.plan("smoke", ["mnist_mlp"], ["jax"], config="tuned-callbacks")[0]
+    quiet = plan.plan("smoke", ["mnist_mlp"], ["jax"], config="tuned")[0]
+    assert quiet.params["batch_callbacks"] is False and old_tuned.params["batch_callbacks"] is True
+    write_run(out, old_tuned._replace(config="tuned"))  # what slices 2-4 wrote as `tuned`
+    write_run(out, quiet._replace(config="tuned-quiet"))
+    assert runner.resume_state(out, quiet)[0] == runner.CONFLICT  # the old tuned: another plan
+    runfiles.relabel_run(out, "mnist_mlp", "jax", 0, "tuned", "tuned-callbacks")
+    moved = runfiles.relabel_run(out, "mnist_mlp", "jax", 0, "tuned-quiet", "tuned")
+    assert moved == plan.run_dir(out, quiet)
+    record = json.load(open(os.path.join(moved, runfiles.RUN_JSON)))
+    assert record["config"] == "tuned" and record["params"] == dict(quiet.params)
+    assert [r["from"] for r in record["relabelled"]] == ["tuned-quiet"]
+    assert runner.resume_state(out, quiet) == (runner.DONE, None)
+    assert runner.resume_state(out, old_tuned) == (runner.DONE, None)
+    ran, _ = matrix([old_tuned, quiet], out)
+    assert ran == []
+    with pytest.raises(ValueError, match="already there"):  # never over another run
+        runfiles.relabel_run(out, "mnist_mlp", "jax", 0, "tuned", "tuned-callbacks")
+    with pytest.raises(ValueError, match="no finished run"):
+        runfiles.relabel_run(out, "mnist_mlp", "jax", 1, "tuned", "tuned-x")
+
+
 def test_the_same_plan_is_skipped_and_a_failed_one_retrained(tmp_path):
     out = str(tmp_path)
     runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])

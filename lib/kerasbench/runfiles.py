@@ -453,3 +453,28 @@ def read_run(folder):
             elif not epochs:
                 problems.append("%s has no rows, though run.json says ok" % EPOCHS_CSV)
     return Run(folder, data, columns, epochs, problems)
+
+
+def relabel_run(out, workload, backend, repeat, old_config, new_config):
+    """Moves a finished run from configuration label `old_config` to `new_config`: its folder, and
+    run.json's `config` (and `params.run_dir`). For when a configuration is redefined (a lever
+    adopted into `tuned`): earlier runs keep what they ran under the label that now means it.
+    What the run ran (params, backend_settings) is not touched; run.json records the move under
+    `relabelled` ({from, at}). Returns the new folder; refuses (ValueError) an unfinished run or
+    a label already taken."""
+    src = run_folder(out, workload, backend, old_config, repeat)
+    dst = run_folder(out, workload, backend, new_config, repeat)
+    record = read_json(os.path.join(src, RUN_JSON))
+    if not isinstance(record, dict):
+        raise ValueError("%s: no finished run to relabel" % src)
+    if os.path.exists(dst):
+        raise ValueError("%s: already there, not replaced" % dst)
+    os.rename(src, dst)
+    record["config"] = new_config
+    if isinstance(record.get("params"), dict) and "run_dir" in record["params"]:
+        record["params"]["run_dir"] = os.path.join(
+            os.path.dirname(str(record["params"]["run_dir"])), os.path.basename(dst)
+        )
+    record.setdefault("relabelled", []).append({"from": old_config, "at": now()})
+    write_json_atomic(os.path.join(dst, RUN_JSON), record)
+    return dst
