@@ -18,14 +18,15 @@ COLUMNS = runfiles.COLUMNS  # epochs.csv's leading columns (runfiles owns the fo
 class EpochLogger(keras.callbacks.Callback):
     """Times each epoch (training apart from validation) and logs the metrics Keras reports."""
 
-    def __init__(self, path, samples_per_epoch, clock=time.perf_counter, stop_on_nan=False):
+    def __init__(self, path, samples_per_epoch, clock=time.perf_counter):
         super(EpochLogger, self).__init__()
         self.csv = runfiles.EpochWriter(path)
         self.samples_per_epoch = samples_per_epoch
         self.clock = clock
         self.losses = []
-        # The NaN check at epoch end (training.study_callbacks without per-batch callbacks).
-        self.stop_on_nan = stop_on_nan
+        # The NaN check at epoch end: training.study_callbacks turns it on when the per-batch
+        # callbacks (TerminateOnNaN among them) are left out.
+        self.stop_on_nan = False
 
     def on_train_begin(self, logs=None):
         self.train_start = self.clock()
