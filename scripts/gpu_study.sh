@@ -20,16 +20,19 @@ run() {  # ESTIMATED_SECONDS kerasbench-run-arguments...: skipped when less time
   timeout --signal=INT "$(left)" python3 -m kerasbench.cli run --profile full --out $out \
     --no-download --backends jax,torch "$@" 2>&1 | grep -v -e "^study:" -e "it/s\]" ; pack
 }
-native() {  # WORKLOAD EPOCHS: the floor loops (JAX whole-epoch scan, PyTorch CUDA graphs)
-  for fm in jax:scan torch:compiled; do
-    [ "$(left)" -gt 60 ] || return 0
-    f=${fm%%:*}; m=${fm##*:}; dir=$out/runs/$1/native-$f/$m-0
-    [ -f $dir/run.json ] && { echo "native $1 $f: done earlier"; continue; }
-    timeout "$(left)" python3 -m kerasbench.native --workload $1 --framework $f --mode $m \
-      --epochs $2 --data-dir .gpudata --device cuda --seed 0 --out $dir > /tmp/native.log 2>&1 \
-      && echo "native $1 $f $m: ok" || { echo "native $1 $f $m: failed"; tail -3 /tmp/native.log; }
+native() {  # WORKLOAD EPOCHS [REPEATS]: the floor loops (JAX whole-epoch scan, PyTorch CUDA graphs),
+  # repeat r with seed r, frameworks interleaved as the runner interleaves backends
+  for r in $(seq 0 $(( ${3:-1} - 1 ))); do
+    for fm in jax:scan torch:compiled; do
+      [ "$(left)" -gt 60 ] || return 0
+      f=${fm%%:*}; m=${fm##*:}; dir=$out/runs/$1/native-$f/$m-$r
+      [ -f $dir/run.json ] && { echo "native $1 $f $m-$r: done earlier"; continue; }
+      timeout "$(left)" python3 -m kerasbench.native --workload $1 --framework $f --mode $m \
+        --epochs $2 --data-dir .gpudata --device cuda --seed $r --repeat $r --out $dir > /tmp/native.log 2>&1 \
+        && echo "native $1 $f $m-$r: ok" || { echo "native $1 $f $m-$r: failed"; tail -3 /tmp/native.log; }
+    done
+    pack
   done
-  pack
 }
 profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on jax and torch (issue 15),
   # into $out/profile/<workload>/<backend>[-<config>]; a finished one (profile.json, status ok) is kept
@@ -52,6 +55,11 @@ old_plan() { grep -qs '"allow_generated": true' $out/runs/$1/*/0/run.json && ech
 stage() {
   case $1 in
     floors) native mnist_mlp 20; native mnist_cnn 12; native imdb_bidirectional_lstm 4 ;;
+    # Issue 15's distance table with intervals: 3 paired repeats of the floors and of `tuned` on the
+    # three workloads with a floor (the report pairs Keras and floor runs by repeat).
+    floors-r3) native mnist_mlp 20 3; native mnist_cnn 12 3; native imdb_bidirectional_lstm 4 3 ;;
+    tuned-r3) run 100 --workloads mnist_mlp,mnist_cnn --backends jax --config tuned --repeats 3
+      run 200 --workloads imdb_bidirectional_lstm --config tuned --repeats 3 ;;
     r2-*|r3-*) n=${1:1:1}; w=${1:3}
       case $w in mlp) run 130 --workloads mnist_mlp --repeats $n ;;  cnn) run 120 --workloads mnist_cnn --repeats $n ;;
         fasttext) run 100 --workloads imdb_fasttext --repeats $n ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --repeats $n ;;
@@ -95,7 +103,7 @@ stage() {
     levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned,tuned-callbacks
       run 150 --workloads mnist_mlp --backends torch --config tuned ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
-    list) echo "floors r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
+    list) echo "floors floors-r3 tuned-r3 r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
     *) echo "unknown stage $1" ;;
   esac
 }

@@ -20,7 +20,7 @@ def h200_summary():
     return summary_mod.build(study, n_resamples=200, coverage_studies=50)
 
 
-def _write_profile(folder, workload, backend, steps, config="default", gpu=None):
+def _write_profile(folder, workload, backend, steps, config="default", gpu=None, device=None):
     spec = {
         "workload": workload,
         "backend": backend,
@@ -45,7 +45,7 @@ def _write_profile(folder, workload, backend, steps, config="default", gpu=None)
             "status": "ok",
             "variants": variants,
             "kernel": kernel,
-            "device_compute": {"seconds": None, "how": "test"},
+            "device_compute": {"seconds": device, "how": "test"},
         },
     )
     os.makedirs(str(folder), exist_ok=True)
@@ -54,9 +54,9 @@ def _write_profile(folder, workload, backend, steps, config="default", gpu=None)
 
 def test_distance_to_floor_from_the_committed_h200_runs(h200_summary):
     html = str(breakdown.distance_table(h200_summary))
-    # Best Keras as shipped / fastest native loop, steady s/epoch, 1 run each (slices 1-3):
-    assert "11.06×" in html  # MNIST MLP: jax tuned, 0.345 and 0.386 s, vs 0.0349 s (JAX lax.scan)
-    assert "1.78×" in html  # MNIST CNN: 0.567 s (jax tuned) vs 0.319 s
+    # Best Keras as shipped / fastest native loop, steady s/epoch, 1 run each (slices 1-4):
+    assert "8.57×" in html  # MNIST MLP: jax tuned, 0.299 s, vs 0.0349 s (JAX lax.scan)
+    assert "1.60×" in html  # MNIST CNN: 0.511 s (jax tuned-epoch) vs 0.319 s
     assert "12.52×" in html  # IMDb BiLSTM: 7.04 s (jax nocudnn) vs 0.562 s (torch CUDA graphs)
     # The patched Keras stands beside, never as "best Keras": MLP 0.324 s / 0.0349 s.
     assert "jax keras-patched" not in html and "9.27× (jax, 0.324 s)" in html
@@ -100,6 +100,33 @@ def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
     parts = breakdown.section(tmp_path, h200_summary)
     assert "NVIDIA H200" in str(parts[1]) and "wall" not in str(parts[1])
     assert "host dispatch and Python overhead" in str(parts[0])  # the MLP row names its wall
+
+
+def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h200_summary):
+    steps = {"fit_default": 0.004, "fit_metrics": 0.0035, "fit_bare": 0.003, "fit_device": 0.002}
+    # The profiler's device time: 0.005 s over the profile's 10 steps, 0.5 ms a step.
+    for backend in ("jax", "torch"):
+        _write_profile(
+            tmp_path / "imdb_fasttext" / backend, "imdb_fasttext", backend, steps,
+            gpu="NVIDIA H200", device=0.005,
+        )
+    _write_profile(tmp_path / "mnist_mlp" / "jax", "mnist_mlp", "jax", steps, gpu="NVIDIA H200")
+    frame = breakdown.load(tmp_path)
+    html = str(breakdown.device_distance_table(h200_summary, frame))
+    table = h200_summary.table
+    keras = table[(table["workload"] == "imdb_fasttext") & ~table["config"].str.contains("patched")]
+    best = keras.loc[keras["mean_epoch_seconds"].idxmin()]
+    device_epoch = 0.0005 * 469  # 60,000 samples in batches of 128: 469 steps
+    assert "%.3g s (%s default profile, 469 steps)" % (device_epoch, best["backend"]) in html
+    assert "%.2f×" % (best["mean_epoch_seconds"] / device_epoch) in html
+    # fit 4 ms: device 0.5 ms, the rest host dispatch 1.5, input 1, callbacks and metrics 1
+    assert "host dispatch and Python overhead: 38% of the step" in html
+    assert html.count("</tr>") == 2  # the MLP has a native floor: it is in the other table
+    assert "device time" in str(breakdown.section(tmp_path, h200_summary)[1])
+    # Without the profiler's device time (a CPU profile) there is no such distance.
+    cpu = tmp_path / "cpu"
+    _write_profile(cpu / "imdb_fasttext" / "jax", "imdb_fasttext", "jax", steps)
+    assert str(breakdown.device_distance_table(h200_summary, breakdown.load(cpu))) == ""
 
 
 def test_section_without_profiles_says_how(tmp_path):
