@@ -20,7 +20,9 @@ def h200_summary():
     return summary_mod.build(study, n_resamples=200, coverage_studies=50)
 
 
-def _write_profile(folder, workload, backend, steps, config="default", gpu=None, device=None):
+def _write_profile(
+    folder, workload, backend, steps, config="default", gpu=None, device=None, source="full"
+):
     spec = {
         "workload": workload,
         "backend": backend,
@@ -36,7 +38,7 @@ def _write_profile(folder, workload, backend, steps, config="default", gpu=None,
     }
     kernel = {
         "device": {"cpu": "Test CPU", "gpu": gpu},
-        "data": {"train_samples": 60000},
+        "data": {"train_samples": 60000, "source": source},
         "lstm_kernel": {"verdict": "no LSTM layers"},
     }
     record = profile_mod.summarize(
@@ -129,10 +131,10 @@ def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h
     # 4 ms x 469 steps against 0.5 ms x 469: 8x.
     _write_profile(
         tmp_path / "cifar10_cnn" / "torch", "cifar10_cnn", "torch", steps,
-        gpu="NVIDIA H200", device=0.005,
+        gpu="NVIDIA H200", device=0.005, source="generated",
     )
     html = str(breakdown.device_distance_table(h200_summary, breakdown.load(tmp_path)))
-    assert "torch default (profile's fit step)" in html and "<td>1.88</td>" in html
+    assert "torch default (profile's fit step), generated data" in html and "<td>1.88</td>" in html
     assert "8.00×" in html
     assert "device time" in str(breakdown.section(tmp_path, h200_summary)[1])
     # Without the profiler's device time (a CPU profile) there is no such distance.

@@ -80,6 +80,7 @@ def load(folder) -> pd.DataFrame:
             "lowest_variant": b.get("lowest_variant"),
             "clipped": ", ".join(b["clipped"]),
             "device": _device_name(kernel),
+            "data_source": data.get("source"),
             "gpu": bool((kernel.get("device") or {}).get("gpu")),
             "lstm_kernel": lstm_verdict(kernel.get("lstm_kernel")),
             "path": os.path.relpath(path, str(folder)),
@@ -340,6 +341,8 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
                 continue
             p = profiled.loc[profiled["step_seconds"].astype(float).idxmin()]
             label, runs = "%s %s (profile's fit step)" % (p["backend"], p["config"]), 0
+            if p.get("data_source") == "generated":
+                label += ", generated data"
             seconds = float(p["step_seconds"]) * steps_per_epoch(p)
         if p is None or not p["device_measured"]:
             continue
