@@ -6,6 +6,7 @@ batch_callbacks: false, the H200 runs of the old `tuned` became `tuned-callbacks
     python scripts/relabel_runs.py output/reference/h200 tuned tuned-callbacks
     python scripts/relabel_runs.py output/reference/h200 tuned-quiet tuned
 """
+
 import glob
 import os
 import re
@@ -26,7 +27,10 @@ def main(argv):
         if not match or not os.path.isfile(os.path.join(folder, runfiles.RUN_JSON)):
             continue
         backend_dir = os.path.dirname(folder)
-        workload, backend = os.path.basename(os.path.dirname(backend_dir)), os.path.basename(backend_dir)
+        workload, backend = (
+            os.path.basename(os.path.dirname(backend_dir)),
+            os.path.basename(backend_dir),
+        )
         try:
             dst = runfiles.relabel_run(out, workload, backend, int(match.group(1)), old, new)
         except ValueError as e:

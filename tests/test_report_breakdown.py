@@ -112,8 +112,12 @@ def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h
     # The profiler's device time: 0.005 s over the profile's 10 steps, 0.5 ms a step.
     for backend in ("jax", "torch"):
         _write_profile(
-            tmp_path / "imdb_fasttext" / backend, "imdb_fasttext", backend, steps,
-            gpu="NVIDIA H200", device=0.005,
+            tmp_path / "imdb_fasttext" / backend,
+            "imdb_fasttext",
+            backend,
+            steps,
+            gpu="NVIDIA H200",
+            device=0.005,
         )
     _write_profile(tmp_path / "mnist_mlp" / "jax", "mnist_mlp", "jax", steps, gpu="NVIDIA H200")
     frame = breakdown.load(tmp_path)
@@ -130,8 +134,13 @@ def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h
     # A workload the study has not run yet (CIFAR-10): the faster profile's own fit step stands in,
     # 4 ms x 469 steps against 0.5 ms x 469: 8x.
     _write_profile(
-        tmp_path / "cifar10_cnn" / "torch", "cifar10_cnn", "torch", steps,
-        gpu="NVIDIA H200", device=0.005, source="generated",
+        tmp_path / "cifar10_cnn" / "torch",
+        "cifar10_cnn",
+        "torch",
+        steps,
+        gpu="NVIDIA H200",
+        device=0.005,
+        source="generated",
     )
     html = str(breakdown.device_distance_table(h200_summary, breakdown.load(tmp_path)))
     assert "torch default (profile's fit step), generated data" in html and "<td>1.88</td>" in html

@@ -334,7 +334,11 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
         best = _best_as_shipped(table, workload)
         if best is not None:
             p = _profile_of(frame, workload, best["backend"], best["config"])
-            label, runs, seconds = "%s %s" % (best["backend"], best["config"]), int(best["runs"]), None
+            label, runs, seconds = (
+                "%s %s" % (best["backend"], best["config"]),
+                int(best["runs"]),
+                None,
+            )
         else:  # no study run yet (CIFAR-10 on the GPU): the faster profile's own fit step
             profiled = frame[(frame["workload"] == workload) & frame["device_measured"]]
             if profiled.empty:
