@@ -279,34 +279,13 @@ def test_distance_table_sets_a_one_run_best_beside_the_best_with_an_interval(tmp
 
     # jax tuned: 3 runs at 2.0 s, paired with 3 floor runs at 0.5 s (4x, interval [4, 4]);
     # jax tuned-epoch: 1 run at 1.5 s (3x), faster but with no interval.
-    for r in range(3):
+    runs = [("jax", "tuned", r, 2.0) for r in range(3)]
+    runs += [("native-jax", "scan", r, 0.5) for r in range(3)] + [("jax", "tuned-epoch", 0, 1.5)]
+    for backend, config, r, seconds in runs:
+        rows = epochs_rows([9, seconds, seconds])
         write_run(
-            tmp_path,
-            "mnist_mlp",
-            "jax",
-            r,
-            config="tuned",
-            folder=f"tuned-{r}",
-            rows=epochs_rows([9, 2.0, 2.0]),
+            tmp_path, "mnist_mlp", backend, r, config=config, folder=f"{config}-{r}", rows=rows
         )
-        write_run(
-            tmp_path,
-            "mnist_mlp",
-            "native-jax",
-            r,
-            config="scan",
-            folder=f"scan-{r}",
-            rows=epochs_rows([9, 0.5, 0.5]),
-        )
-    write_run(
-        tmp_path,
-        "mnist_mlp",
-        "jax",
-        0,
-        config="tuned-epoch",
-        folder="tuned-epoch-0",
-        rows=epochs_rows([9, 1.5, 1.5]),
-    )
     html = str(breakdown.distance_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     assert "jax tuned-epoch" in html  # the best by mean
     assert "3.00× (n=1: no interval); jax tuned: 4.00× [4.00, 4.00]" in html
