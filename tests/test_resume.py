@@ -171,6 +171,26 @@ def test_runs_relabelled_when_tuned_adopted_a_lever_resume_under_their_new_label
         runfiles.relabel_run(out, "mnist_mlp", "jax", 1, "tuned", "tuned-x")
 
 
+def test_relabel_runs_script_moves_every_run_of_a_label_and_refuses_in_one_line(tmp_path):
+    out = str(tmp_path)
+    specs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"], config="tuned-callbacks")
+    for spec in specs:
+        write_run(out, spec._replace(config="tuned"))
+    epoch = plan.plan("smoke", ["mnist_mlp"], ["jax"], config="tuned-epoch")[0]
+    write_run(out, epoch)  # tuned-epoch-0 matches "tuned-*" as a glob, never as the label
+    script = [sys.executable, os.path.join(REPO, "scripts", "relabel_runs.py"), out]
+    done = subprocess.run(script + ["tuned", "tuned-callbacks"], capture_output=True, text=True)
+    assert done.returncode == 0 and "2 runs relabelled tuned -> tuned-callbacks" in done.stdout
+    for spec in specs:
+        assert runner.resume_state(out, spec) == (runner.DONE, None)
+    assert runner.resume_state(out, epoch) == (runner.DONE, None)
+    write_run(out, specs[0]._replace(config="tuned"))
+    again = subprocess.run(script + ["tuned", "tuned-callbacks"], capture_output=True, text=True)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert again.stderr.strip().endswith("already there, not replaced")
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
 def test_the_same_plan_is_skipped_and_a_failed_one_retrained(tmp_path):
     out = str(tmp_path)
     runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])
