@@ -271,9 +271,9 @@ def _ratio(row) -> str:
 
 
 def _patched_ratio(patched: pd.DataFrame) -> str:
-    if patched.empty:
+    fastest = _fastest(patched)
+    if fastest is None:
         return "–"
-    fastest = patched.loc[patched["mean_epoch_seconds"].astype(float).idxmin()]
     return "%.2f× (%s, %.3g s)" % (
         fastest["times_floor"],
         fastest["backend"],
@@ -305,15 +305,21 @@ def _wall(p) -> str:
     )
 
 
-def _best_as_shipped(table, workload):
-    """The fastest Keras row of `workload` (lowest steady s/epoch), Keras as shipped: native
-    loops and a patched Keras never count. None where the workload has no Keras run."""
+def _keras_rows(table, workload):
+    """(Keras as shipped, patched Keras): the Keras rows of `workload` with a steady time; native
+    loops are neither. The patched Keras (issue 15's `keras-patched`, a change to Keras) is shown
+    beside the best as shipped, never in its place."""
     block = table[
         (table["workload"] == workload)
         & ~table["backend"].map(rundata.is_native)
-        & ~table["config"].map(rundata.is_patched)
         & table["mean_epoch_seconds"].notna()
     ]
+    patched = block["config"].map(rundata.is_patched).astype(bool)
+    return block[~patched], block[patched]
+
+
+def _fastest(block):
+    """The row with the lowest steady s/epoch, or None where `block` is empty."""
     if block.empty:
         return None
     return block.loc[block["mean_epoch_seconds"].astype(float).idxmin()]
@@ -331,14 +337,11 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
     table = summary.table[~summary.table["reference"].astype(bool)]
     rows = []
     for workload in sorted(set(frame["workload"]) - set(FLOOR_WORKLOADS)):
-        best = _best_as_shipped(table, workload)
+        best = _fastest(_keras_rows(table, workload)[0])
         if best is not None:
             p = _profile_of(frame, workload, best["backend"], best["config"])
-            label, runs, seconds = (
-                "%s %s" % (best["backend"], best["config"]),
-                int(best["runs"]),
-                None,
-            )
+            label = "%s %s" % (best["backend"], best["config"])
+            runs, seconds = int(best["runs"]), float(best["mean_epoch_seconds"])
         else:  # no study run yet (CIFAR-10 on the GPU): the faster profile's own fit step
             profiled = frame[(frame["workload"] == workload) & frame["device_measured"]]
             if profiled.empty:
@@ -354,8 +357,6 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
         device_epoch = float(p["step_seconds"]) * float(p["device compute"]) * steps
         if not (_finite(device_epoch) and device_epoch > 0):
             continue
-        if seconds is None:
-            seconds = float(best["mean_epoch_seconds"])
         rows.append(
             {
                 "workload": rundata.workload_title(workload),
@@ -389,24 +390,18 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
     table = summary.table[~summary.table["reference"].astype(bool)]
     rows = []
     for workload in FLOOR_WORKLOADS:
-        block = table[
-            (table["workload"] == workload)
-            & ~table["backend"].map(rundata.is_native)
-            & table["times_floor"].notna()
-        ]
-        # Keras as shipped competes for "best"; the patched Keras (a change to Keras, issue 15's
-        # `keras-patched` configuration) is shown beside it, never in its place.
-        patched = block[block["config"].map(rundata.is_patched)]
-        block = block[~block["config"].map(rundata.is_patched)]
-        if block.empty:
+        block, patched = (
+            rows[rows["times_floor"].notna()] for rows in _keras_rows(table, workload)
+        )
+        best = _fastest(block)
+        if best is None:
             continue
-        best = block.loc[block["mean_epoch_seconds"].astype(float).idxmin()]
         ratio = _ratio(best)
         # A configuration that is fastest on one run has no interval: the fastest one that has
         # (3 paired runs) stands beside it, so the table's claim is one the runs can carry.
         settled = block[block["times_floor_low"].map(_finite)]
         if not _finite(best["times_floor_low"]) and not settled.empty:
-            other = settled.loc[settled["mean_epoch_seconds"].astype(float).idxmin()]
+            other = _fastest(settled)
             ratio += "; %s %s: %s" % (other["backend"], other["config"], _ratio(other))
         wall = _wall(_profile_of(frame, workload, best["backend"], best["config"]))
         rows.append(
