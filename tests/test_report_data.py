@@ -474,3 +474,90 @@ def test_a_patched_keras_is_never_the_fastest(tmp_path):
     assert "torch default takes 3.00× as long" in verdict["text"]
     patched = result.table[result.table["config"] == "keras-patched"].iloc[0]
     assert "patched Keras (not as shipped)" in notes.caveats(patched)
+
+
+def _answer_rows(html_text: str) -> dict:
+    """The answer table's cells by workload title: {title: [cell texts without tags]}."""
+    import re
+
+    body = html_text[html_text.index("id='kb-answer'") :]
+    body = body[: body.index("</table>")]
+    rows = {}
+    for tr in re.findall(r"<tr><td>(.*?)</td></tr>", body):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in tr.split("</td><td>")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_path):
+    # MLP: jax default 1.0 s, torch default 3.0 s, jax tuned 0.5 s; CIFAR-10 on generated data.
+    for backend, config, seconds, accuracy in (
+        ("jax", "default", 1.0, 0.98),
+        ("torch", "default", 3.0, 0.97),
+        ("jax", "tuned", 0.5, 0.96),
+    ):
+        write_run(
+            tmp_path,
+            "mnist_mlp",
+            backend,
+            0,
+            config=config,
+            folder=None if config == "default" else f"{config}-0",
+            rows=epochs_rows([9, seconds, seconds], metric=accuracy),
+        )
+    write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
+    from kerasbench.report import plots
+
+    rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
+    mlp = registry.WORKLOADS["mnist_mlp"].title
+    cifar = registry.WORKLOADS["cifar10_cnn"].title
+    assert rows[mlp][0] == "jax 1 s/epoch; torch 3.00× as long"
+    assert rows[mlp][1] == "jax tuned 0.5 s/epoch (2.0× faster than jax default)"
+    # The metric of each backend's default runs, not of its faster configurations.
+    assert rows[mlp][2].startswith("jax 0.9800 · torch 0.9700")
+    assert rows[cifar][0] == "jax 1.1 s/epoch (the only backend run)"
+    assert rows[cifar][2].startswith("not compared (generated data)")
+
+
+def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):
+    # jax tuned-epoch is the fastest (named); jax tuned-callbacks and jax quiet are levers the
+    # verdict does not name: they leave the verdict table, which says so, and stay in All rows.
+    for backend, config, seconds in (
+        ("jax", "default", 2.0),
+        ("jax", "tuned", 1.0),
+        ("jax", "tuned-epoch", 0.8),
+        ("jax", "tuned-callbacks", 1.1),
+        ("jax", "quiet", 1.5),
+        ("torch", "default", 4.0),
+    ):
+        write_run(
+            tmp_path,
+            "mnist_mlp",
+            backend,
+            0,
+            config=config,
+            folder=None if config == "default" else f"{config}-0",
+            rows=epochs_rows([9, seconds, seconds]),
+        )
+    from kerasbench.report import plots
+
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    verdict = result.verdicts.iloc[0]
+    assert verdict["named"] == ("jax tuned-epoch", "jax tuned", "torch default")
+    table = plots.verdict_table(result)
+    for shown in ("jax default", "jax tuned", "jax tuned-epoch", "torch default"):
+        assert f"<td>{shown}</td>" in table
+    for hidden in ("jax tuned-callbacks", "jax quiet"):
+        assert f"<td>{hidden}</td>" not in table
+        assert f"<td>{hidden}</td>" in plots.detail_table(result)
+    assert "2 more lever rows" in table
+
+
+def test_a_caption_counts_machines_instead_of_listing_them():
+    from kerasbench.report import plots
+
+    assert plots.hardware_in_short("NVIDIA H200 GPU-aaa") == "NVIDIA H200 GPU-aaa"
+    assert (
+        plots.hardware_in_short("NVIDIA H200 on vm / NVIDIA H200 GPU-aaa / NVIDIA H200 GPU-bbb")
+        == "NVIDIA H200 (3 machines, named under Sources)"
+    )

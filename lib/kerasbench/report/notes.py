@@ -72,7 +72,8 @@ def _times(row) -> str:
 def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """One sentence per (source, workload) of this study's results (references excluded).
 
-    Columns: source, workload, fastest (the label to print in bold), text (the sentence after it).
+    Columns: source, workload, fastest (the label to print in bold), text (the sentence after it),
+    named (the labels the sentence names: fastest, runner-up, slowest).
     """
     rows = []
     mine = (
@@ -89,6 +90,7 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                     "workload": workload,
                     "fastest": None,
                     "text": "No run finished with a steady epoch: no verdict.",
+                    "named": (),
                 }
             )
             continue
@@ -99,6 +101,7 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
         best = timed.loc[timed["times_fastest"].idxmin()]
         others = timed.drop(index=best.name).sort_values("times_fastest")
         parts = [f"is fastest at {fmt(best['mean_epoch_seconds'])} s/epoch"]
+        named = [label(best)] + [label(others.iloc[i]) for i in (0, -1) if len(others)]
         if not others.empty:
             runner = others.iloc[0]
             tied = math.isfinite(runner["times_fastest_low"]) and runner["times_fastest_low"] <= 1.0
@@ -148,9 +151,10 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                 "workload": workload,
                 "fastest": label(best),
                 "text": "; ".join(parts) + ".",
+                "named": tuple(dict.fromkeys(named)),
             }
         )
-    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "text"])
+    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "text", "named"])
 
 
 def coverage_sentences(coverage: dict, confidence_level: float) -> list:

@@ -551,6 +551,90 @@ def _times_cell(row) -> str:
     return value
 
 
+def _as_shipped_cell(defaults: pd.DataFrame) -> str:
+    """'<b>jax</b> 0.847 s/epoch; torch 3.47× as long': the backends under `default`, fastest first
+    (ratios of mean epoch times; the paired intervals are in the verdict table below)."""
+    timed = defaults[np.isfinite(defaults["mean_epoch_seconds"].astype(float))]
+    if timed.empty:
+        return "–"
+    timed = timed.sort_values("mean_epoch_seconds")
+    best = timed.iloc[0]
+    cell = f"<b>{_e(best['backend'])}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
+    for _, row in timed.iloc[1:].iterrows():
+        ratio = row["mean_epoch_seconds"] / best["mean_epoch_seconds"]
+        close = " (too close to call)" if ratio < 1 + notes_mod.CLOSE else ""
+        cell += f"; {_e(row['backend'])} {ratio:.2f}× as long{close}"
+    if len(timed) == 1:
+        cell += " (the only backend run)"
+    return cell
+
+
+def _learned_cell(rows: pd.DataFrame) -> str:
+    """The final metric per backend (its `default` runs, else every run of it): 'jax 0.9846 · ...'."""
+    if rows.apply(notes_mod.is_generated, axis=1).any():
+        return "not compared (generated data)"
+    parts = []
+    for backend, own in rows.groupby("backend", sort=False):
+        pick = own[own["config"] == "default"]
+        values = (pick if not pick.empty else own)["final_metric"].astype(float)
+        values = values[np.isfinite(values)]
+        if values.size:
+            parts.append(f"{_e(backend)} {values.mean():.4f}")
+    bad = rows[rows["not_learning_runs"] > 0]
+    if not bad.empty:
+        parts.append("did not learn: " + _e(", ".join(label(r) for _, r in bad.iterrows())))
+    return " · ".join(parts) or "–"
+
+
+def hardware_in_short(hardware: str) -> str:
+    """A source's machines for a caption: 'NVIDIA H200 (6 machines, named under Sources)' where
+    runs came from several (each machine_id: a GPU with its UUID, or a model on a host)."""
+    machines = hardware.split(" / ")
+    if len(machines) == 1:
+        return hardware
+    models = dict.fromkeys(m.split(" GPU-")[0].split(" on ")[0] for m in machines)
+    return f"{' / '.join(models)} ({len(machines)} machines, named under Sources)"
+
+
+def answer_table(summary) -> Html:
+    """The question answered in one line per workload, for the first screen: the fastest backend
+    as shipped (`default`), the fastest configuration Keras itself offers, and the final metric
+    each backend reached. The verdict table below has every row's interval and runs."""
+    table = _mine(summary.table)
+    table = table[~table["backend"].map(rundata.is_native)]
+    if table.empty:
+        return Html("")
+    rows = []
+    for (source, workload), block in table.groupby(["source", "workload"], sort=False):
+        verdict = summary.verdicts[
+            (summary.verdicts["source"] == source) & (summary.verdicts["workload"] == workload)
+        ]
+        fastest = "–"
+        if not verdict.empty and isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
+            best = block[block.apply(label, axis=1) == verdict.iloc[0]["fastest"]].iloc[0]
+            fastest = f"<b>{_e(label(best))}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
+            own_default = block[
+                (block["backend"] == best["backend"]) & (block["config"] == "default")
+            ]
+            if best["config"] != "default" and not own_default.empty:
+                speedup = own_default.iloc[0]["mean_epoch_seconds"] / best["mean_epoch_seconds"]
+                if math.isfinite(speedup):
+                    fastest += f" ({speedup:.1f}× faster than {_e(best['backend'])} default)"
+        metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
+        rows.append(
+            f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
+            f"</td><td>{_as_shipped_cell(block[block['config'] == 'default'])}</td>"
+            f"<td>{fastest}</td><td>{_learned_cell(block)} "
+            f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
+        )
+    return Html(
+        STYLE + "<table class='kb-table' id='kb-answer'><thead><tr><th>workload</th>"
+        "<th>fastest backend as shipped (<code>default</code>)</th>"
+        "<th>fastest with Keras' own settings</th><th>final metric by backend</th></tr>"
+        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
 def verdict_table(summary) -> Html:
     """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
     and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
@@ -566,6 +650,19 @@ def verdict_table(summary) -> Html:
             i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
             for i, row in block.iterrows()
         }
+        # Issue 15's lever rows only where the verdict names one; the rest wait in "All rows".
+        named = {
+            (v["workload"], n)
+            for _, v in summary.verdicts[summary.verdicts["source"] == source].iterrows()
+            for n in v["named"]
+        }
+        shown = [
+            not rundata.is_lever(row["config"]) or (row["workload"], label(row)) in named
+            for _, row in block.iterrows()
+        ]
+        hidden = block[[not s for s in shown]].groupby("workload", sort=False).size()
+        block = block[shown]
+        caveats = {i: caveats[i] for i in block.index}
         no_interval = not (block["runs"] >= stats.MIN_RUNS).any()
         if no_interval:  # said once in the caption, not in every row
             caveats = {
@@ -576,7 +673,7 @@ def verdict_table(summary) -> Html:
         profiles = rundata.joined(block["profile"]) or "–"
         caption = [f"<b>{_e(source)}</b>"]
         if info is not None and info.hardware:
-            caption.append(_e(info.hardware))
+            caption.append(_e(hardware_in_short(info.hardware)))
         caption.append(f"profile {_e(profiles)}")
         missing = [b for b in registry.BACKENDS if b not in set(block["backend"])]
         if missing:
@@ -634,9 +731,16 @@ def verdict_table(summary) -> Html:
                 if shared
                 else ""
             )
+            more = int(hidden.get(workload, 0))
+            more = (
+                f" <span class='kb-muted'>{more} more lever row{'s' * (more != 1)}: "
+                "<a href='#All-rows'>All rows</a>.</span>"
+                if more
+                else ""
+            )
             parts.append(
                 f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
-                f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}</td></tr>"
+                f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}{more}</td></tr>"
             )
             for i, row in rows.iterrows():
                 best = label(row) == row["fastest"]

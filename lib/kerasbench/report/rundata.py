@@ -514,6 +514,24 @@ def is_patched(config) -> bool:
     return str(config) in PATCHED_CONFIGS
 
 
+# Issue 15's lever experiments (params/configs.yaml): each is one setting away from `tuned-callbacks`,
+# measured to decide what `tuned` adopts. The verdict table shows one only where its verdict names
+# it; every row stays in "All rows" and the floor table.
+LEVER_CONFIGS = (
+    "tuned-callbacks",
+    "tuned-epoch",
+    "tuned-compiled",
+    "cudnn",
+    "nocudnn",
+    "quiet",
+    "keras-patched",
+)
+
+
+def is_lever(config) -> bool:
+    return str(config) in LEVER_CONFIGS
+
+
 def metric_name(workload: str, columns=()) -> str:
     """The column the report follows for a workload (the registry's; val_accuracy or loss if unknown)."""
     if workload in registry.WORKLOADS:
