@@ -71,6 +71,20 @@ def epochs_rows(seconds, metric=0.9, loss=None):
     return "\n".join(lines) + "\n"
 
 
+def write_configs(root: Path, workload: str, rows, repeat=0):
+    """One run per (backend, config, steady seconds[, metric]): epoch 0 takes 9 s, two steady epochs."""
+    for backend, config, seconds, *metric in rows:
+        write_run(
+            root,
+            workload,
+            backend,
+            repeat,
+            config=config,
+            folder=None if config == "default" else f"{config}-{repeat}",
+            rows=epochs_rows([9, seconds, seconds], *metric),
+        )
+
+
 def build(runs_dir, references=(), **kw):
     study = rundata.load_study(runs_dir, list(references))
     return summary_mod.build(
@@ -218,18 +232,9 @@ def test_speedup_is_paired_and_over_all_configurations(tmp_path):
         ("torch", "default"): 3.0,
         ("torch", "tuned"): 2.5,
     }
-    for (backend, config), seconds in base.items():
-        for r in range(3):
-            s = seconds * (1 + r)
-            write_run(
-                tmp_path,
-                "mnist_mlp",
-                backend,
-                r,
-                config=config,
-                folder=f"{config}-{r}" if config != "default" else None,
-                rows=epochs_rows([9, s, s]),
-            )
+    for r in range(3):
+        rows = [(backend, config, s * (1 + r)) for (backend, config), s in base.items()]
+        write_configs(tmp_path, "mnist_mlp", rows, repeat=r)
     result = build(tmp_path, n_resamples=3000)
     row = {(r.backend, r.config): r for r in result.table.itertuples()}
     # The fastest of the workload is jax tuned, for every configuration.
@@ -279,13 +284,11 @@ def test_distance_table_sets_a_one_run_best_beside_the_best_with_an_interval(tmp
 
     # jax tuned: 3 runs at 2.0 s, paired with 3 floor runs at 0.5 s (4x, interval [4, 4]);
     # jax tuned-epoch: 1 run at 1.5 s (3x), faster but with no interval.
-    runs = [("jax", "tuned", r, 2.0) for r in range(3)]
-    runs += [("native-jax", "scan", r, 0.5) for r in range(3)] + [("jax", "tuned-epoch", 0, 1.5)]
-    for backend, config, r, seconds in runs:
-        rows = epochs_rows([9, seconds, seconds])
-        write_run(
-            tmp_path, "mnist_mlp", backend, r, config=config, folder=f"{config}-{r}", rows=rows
+    for r in range(3):
+        write_configs(
+            tmp_path, "mnist_mlp", [("jax", "tuned", 2.0), ("native-jax", "scan", 0.5)], r
         )
+    write_configs(tmp_path, "mnist_mlp", [("jax", "tuned-epoch", 1.5)])
     html = str(breakdown.distance_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     assert "jax tuned-epoch" in html  # the best by mean
     assert "3.00× (n=1: no interval); jax tuned: 4.00× [4.00, 4.00]" in html
@@ -450,20 +453,11 @@ def test_shown_path_is_relative_to_the_repository_inside_it(tmp_path):
 def test_a_patched_keras_is_never_the_fastest(tmp_path):
     # keras-patched (a change to Keras) runs 0.8x of jax tuned: its row says so, the verdict
     # names Keras as shipped.
-    for backend, config, seconds in (
-        ("jax", "tuned", 1.0),
-        ("jax", "keras-patched", 0.8),
-        ("torch", "default", 3.0),
-    ):
-        write_run(
-            tmp_path,
-            "mnist_mlp",
-            backend,
-            0,
-            config=config,
-            folder=f"{config}-0" if config != "default" else None,
-            rows=epochs_rows([9, seconds, seconds]),
-        )
+    write_configs(
+        tmp_path,
+        "mnist_mlp",
+        [("jax", "tuned", 1.0), ("jax", "keras-patched", 0.8), ("torch", "default", 3.0)],
+    )
     result = build(tmp_path, n_resamples=200, coverage_studies=20)
     row = {(r.backend, r.config): r for r in result.table.itertuples()}
     assert row["jax", "tuned"].times_fastest == 1.0
@@ -491,20 +485,15 @@ def _answer_rows(html_text: str) -> dict:
 
 def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_path):
     # MLP: jax default 1.0 s, torch default 3.0 s, jax tuned 0.5 s; CIFAR-10 on generated data.
-    for backend, config, seconds, accuracy in (
-        ("jax", "default", 1.0, 0.98),
-        ("torch", "default", 3.0, 0.97),
-        ("jax", "tuned", 0.5, 0.96),
-    ):
-        write_run(
-            tmp_path,
-            "mnist_mlp",
-            backend,
-            0,
-            config=config,
-            folder=None if config == "default" else f"{config}-0",
-            rows=epochs_rows([9, seconds, seconds], metric=accuracy),
-        )
+    write_configs(
+        tmp_path,
+        "mnist_mlp",
+        [
+            ("jax", "default", 1.0, 0.98),
+            ("torch", "default", 3.0, 0.97),
+            ("jax", "tuned", 0.5, 0.96),
+        ],
+    )
     write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
     from kerasbench.report import plots
 
@@ -522,23 +511,18 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
 def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):
     # jax tuned-epoch is the fastest (named); jax tuned-callbacks and jax quiet are levers the
     # verdict does not name: they leave the verdict table, which says so, and stay in All rows.
-    for backend, config, seconds in (
-        ("jax", "default", 2.0),
-        ("jax", "tuned", 1.0),
-        ("jax", "tuned-epoch", 0.8),
-        ("jax", "tuned-callbacks", 1.1),
-        ("jax", "quiet", 1.5),
-        ("torch", "default", 4.0),
-    ):
-        write_run(
-            tmp_path,
-            "mnist_mlp",
-            backend,
-            0,
-            config=config,
-            folder=None if config == "default" else f"{config}-0",
-            rows=epochs_rows([9, seconds, seconds]),
-        )
+    write_configs(
+        tmp_path,
+        "mnist_mlp",
+        [
+            ("jax", "default", 2.0),
+            ("jax", "tuned", 1.0),
+            ("jax", "tuned-epoch", 0.8),
+            ("jax", "tuned-callbacks", 1.1),
+            ("jax", "quiet", 1.5),
+            ("torch", "default", 4.0),
+        ],
+    )
     from kerasbench.report import plots
 
     result = build(tmp_path, n_resamples=200, coverage_studies=20)
