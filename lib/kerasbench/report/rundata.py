@@ -514,9 +514,10 @@ def is_patched(config) -> bool:
     return str(config) in PATCHED_CONFIGS
 
 
-# Issue 15's lever experiments (params/configs.yaml): each is one setting away from `tuned-callbacks`,
-# measured to decide what `tuned` adopts. The verdict table shows one only where its verdict names
-# it; every row stays in "All rows" and the floor table.
+# Issue 15's lever experiments (params/configs.yaml): each is one setting away from the configuration
+# it was measured beside (`tuned-callbacks`; `default` for `quiet`), run to decide what `tuned`
+# adopts. The verdict table shows one only where its verdict names it; every row stays in "All
+# rows" and the floor table.
 LEVER_CONFIGS = (
     "tuned-callbacks",
     "tuned-epoch",
