@@ -133,6 +133,18 @@ def _mine(table: pd.DataFrame) -> pd.DataFrame:
     return table[~table["reference"]]
 
 
+def _keras_rows(summary) -> pd.DataFrame:
+    """This study's Keras rows: no reference, no native floor loop."""
+    table = _mine(summary.table)
+    return table[~table["backend"].map(rundata.is_native)]
+
+
+def _verdict_of(summary, source, workload) -> pd.DataFrame:
+    """The verdicts row of one source's workload (empty where it has none)."""
+    v = summary.verdicts
+    return v[(v["source"] == source) & (v["workload"] == workload)]
+
+
 def _level(summary) -> str:
     return f"{summary.confidence_level:.0%}"
 
@@ -600,15 +612,12 @@ def answer_table(summary) -> Html:
     """The question answered in one line per workload, for the first screen: the fastest backend
     as shipped (`default`), the fastest configuration Keras itself offers, and the final metric
     each backend reached. The verdict table below has every row's interval and runs."""
-    table = _mine(summary.table)
-    table = table[~table["backend"].map(rundata.is_native)]
+    table = _keras_rows(summary)
     if table.empty:
         return Html("")
     rows = []
     for (source, workload), block in table.groupby(["source", "workload"], sort=False):
-        verdict = summary.verdicts[
-            (summary.verdicts["source"] == source) & (summary.verdicts["workload"] == workload)
-        ]
+        verdict = _verdict_of(summary, source, workload)
         fastest = "–"
         if not verdict.empty and isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
             best = block[block.apply(label, axis=1) == verdict.iloc[0]["fastest"]].iloc[0]
@@ -639,8 +648,7 @@ def verdict_table(summary) -> Html:
     """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
     and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
     (mean and range over runs), runs, and what makes the row not comparable."""
-    table = _mine(summary.table)
-    table = table[~table["backend"].map(rundata.is_native)]
+    table = _keras_rows(summary)
     if table.empty:
         return Html(STYLE + "<p><em>No results in the runs folder.</em></p>")
     parts = [STYLE]
@@ -715,9 +723,7 @@ def verdict_table(summary) -> Html:
             + "</tr></thead><tbody>"
         )
         for workload, rows in block.groupby("workload", sort=False):
-            verdict = summary.verdicts[
-                (summary.verdicts["source"] == source) & (summary.verdicts["workload"] == workload)
-            ]
+            verdict = _verdict_of(summary, source, workload)
             sentence = ""
             if not verdict.empty:
                 v = verdict.iloc[0]
