@@ -50,7 +50,8 @@ profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on 
   done
 }
 # Slice 1's text_generator_keras repeat 0 ran with allow_generated=true (real data all the same):
-# another plan, which the runner will not overwrite unless told to. --force while such a run is here.
+# another plan, which the runner will not overwrite unless told to. --force while such a run is here;
+# `r1-textgen` replaces that pair alone (about 330 s), so r2/r3 then resume instead of retraining.
 old_plan() { grep -qs '"allow_generated": true' $out/runs/$1/*/0/run.json && echo --force; }
 stage() {
   case $1 in
@@ -60,7 +61,7 @@ stage() {
     floors-r3) native mnist_mlp 20 3; native mnist_cnn 12 3; native imdb_bidirectional_lstm 4 3 ;;
     tuned-r3) run 100 --workloads mnist_mlp,mnist_cnn --backends jax --config tuned --repeats 3
       run 200 --workloads imdb_bidirectional_lstm --config tuned --repeats 3 ;;
-    r2-*|r3-*) n=${1:1:1}; w=${1:3}
+    r1-*|r2-*|r3-*) n=${1:1:1}; w=${1:3}
       case $w in mlp) run 130 --workloads mnist_mlp --repeats $n ;;  cnn) run 120 --workloads mnist_cnn --repeats $n ;;
         fasttext) run 100 --workloads imdb_fasttext --repeats $n ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --repeats $n ;;
         lstmtext) run 200 --workloads lstm_text_generation --repeats $n ;;  textgen) run 330 --workloads text_generator_keras --repeats $n $(old_plan text_generator_keras) ;;
@@ -103,7 +104,7 @@ stage() {
     levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned,tuned-callbacks
       run 150 --workloads mnist_mlp --backends torch --config tuned ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
-    list) echo "floors floors-r3 tuned-r3 r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
+    list) echo "floors floors-r3 tuned-r3 r1-textgen r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
     *) echo "unknown stage $1" ;;
   esac
 }
