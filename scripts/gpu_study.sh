@@ -69,8 +69,11 @@ stage() {
     # CIFAR-10 (generated data, 20 epochs): a PyTorch repeat takes about 520 s of a call's 600
     # (25 s an epoch on the H200), so the backends cannot interleave within a call: all JAX repeats
     # in one call (about 140 s each), then one PyTorch repeat a call.
+    # `tuned` has one run per backend: cifar-jax-tuned, cifar-torch-tuned (a call of its own too).
     cifar-jax) run 160 --workloads cifar10_cnn --allow-generated --backends jax --repeats 3 ;;
     cifar-torch) run 530 --workloads cifar10_cnn --allow-generated --backends torch --repeats 3 ;;
+    cifar-jax-tuned) run 160 --workloads cifar10_cnn --allow-generated --backends jax --config tuned ;;
+    cifar-torch-tuned) run 530 --workloads cifar10_cnn --allow-generated --backends torch --config tuned ;;
     tuned-*) w=${1:6}
       case $w in mlp) run 80 --workloads mnist_mlp --config tuned ;;  cnn) run 80 --workloads mnist_cnn --config tuned ;;
         fasttext) run 100 --workloads imdb_fasttext --config tuned ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --config tuned ;;
@@ -104,7 +107,7 @@ stage() {
     levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned,tuned-callbacks
       run 150 --workloads mnist_mlp --backends torch --config tuned ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
-    list) echo "floors floors-r3 tuned-r3 r1-textgen r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
+    list) echo "floors floors-r3 tuned-r3 r1-textgen r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch cifar-{jax,torch}-tuned tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
     *) echo "unknown stage $1" ;;
   esac
 }
