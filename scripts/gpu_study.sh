@@ -49,6 +49,12 @@ profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on 
     pack
   done
 }
+harness() {  # ESTIMATED_SECONDS: the harness cost (papermill against a plain process), 3 pairs, MLP
+  [ "$(left)" -gt "$1" ] || { echo "skipped (needs ~$1 s, $(left) s left): harness"; return 0; }
+  echo "== $(date +%T) kerasbench harness --workload mnist_mlp --backend jax --pairs 3"
+  timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp --backend jax \
+    --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack
+}
 # Slice 1's text_generator_keras repeat 0 ran with allow_generated=true (real data all the same):
 # another plan, which the runner will not overwrite unless told to. --force while such a run is here;
 # `r1-textgen` replaces that pair alone (about 330 s), so r2/r3 then resume instead of retraining.
@@ -79,8 +85,7 @@ stage() {
         fasttext) run 100 --workloads imdb_fasttext --config tuned ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --config tuned ;;
         lstmtext) run 200 --workloads lstm_text_generation --config tuned ;;  textgen) run 300 --workloads text_generator_keras --config tuned ;; esac ;;
     compiled) run 200 --workloads mnist_mlp,mnist_cnn --backends torch --config compiled ;;
-    harness) [ "$(left)" -gt 300 ] && timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp \
-               --backend jax --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack ;;
+    harness) harness 300 ;;
     # Issue 15: where the time goes (kerasbench profile). `profile`: the three workloads with a
     # floor (about 5-6 minutes with the start-up, estimates: imports, compiles, 4 x 5 passes);
     # `profile-rest`: the other four (another call).

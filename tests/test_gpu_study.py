@@ -1,0 +1,83 @@
+"""scripts/gpu_study.sh's stage table: which kerasbench command each stage runs. The GPU time it
+plans is scarce (one lent H200, 30 minutes a session), so a stage that runs the wrong plan, or
+none, is found here rather than on the device. The script's functions are sourced without its
+last part (wheel install, kernels, the stages given), with run/native/profile/harness replaced by
+echoes (and python3 refused, so no stage reaches kerasbench itself)."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gpu_study.sh"
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def stages(out, *names):
+    """The lines each named stage prints with its runners stubbed, in a study folder `out`."""
+    program = f"""
+names=("$@"); set -- 600
+source <(sed '/^python3 -m pip install/,$d' "{SCRIPT}")
+out="{out}"
+run() {{ echo "run $*"; }}; native() {{ echo "native $*"; }}; profile() {{ echo "profile $*"; }}
+harness() {{ echo "harness $*"; }}; pack() {{ :; }}
+python3() {{ echo "python3 $*: not stubbed" >&2; return 1; }}
+for s in "${{names[@]}}"; do stage "$s"; done
+"""
+    done = subprocess.run(
+        ["bash", "-c", program, "gpu_study", *names],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert done.stderr == "", done.stderr  # no stage called kerasbench past the stubs
+    return done.stdout.splitlines()
+
+
+def old_plan_run(out):
+    """Slice 1's text-generator repeat 0: a finished run made with allow_generated=true."""
+    folder = Path(out, "runs", "text_generator_keras", "jax", "0")
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(
+        json.dumps({"status": "ok", "allow_generated": True}, indent=1)
+    )
+
+
+def test_repeat_stages_run_the_default_plan_with_that_many_repeats(tmp_path):
+    assert stages(tmp_path, "r1-textgen", "r3-cnn") == [
+        "run 330 --workloads text_generator_keras --repeats 1",
+        "run 120 --workloads mnist_cnn --repeats 3",
+    ]
+
+
+def test_text_generator_forces_only_while_an_old_plan_run_is_there(tmp_path):
+    old_plan_run(tmp_path)
+    assert stages(tmp_path, "r1-textgen") == [
+        "run 330 --workloads text_generator_keras --repeats 1 --force"
+    ]
+
+
+def test_cifar_stages_run_one_backend_each_on_generated_data(tmp_path):
+    assert stages(tmp_path, "cifar-jax", "cifar-torch-tuned") == [
+        "run 160 --workloads cifar10_cnn --allow-generated --backends jax --repeats 3",
+        "run 530 --workloads cifar10_cnn --allow-generated --backends torch --config tuned",
+    ]
+
+
+def test_every_listed_stage_is_known(tmp_path):
+    (listed,) = stages(tmp_path, "list")
+    # The list abbreviates with brace groups (expanded here) and "..." (left out).
+    names = subprocess.run(
+        ["bash", "-c", f"echo {listed}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    names = [n for n in names if "..." not in n]
+    assert {"r1-textgen", "cifar-jax-tuned", "cifar-torch-tuned", "harness"} <= set(names)
+    for name in names:
+        printed = stages(tmp_path, name)
+        assert printed, name
+        assert not any(line.startswith("unknown stage") for line in printed), name
