@@ -13,9 +13,12 @@ out=/tmp/kb-gpu
 left() { echo $(( deadline - $(date +%s) )); }
 pack() { tar --exclude=notebook.ipynb --exclude=jax-trace -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile 2>/dev/null) \
            && mv "$OUT/runs.tmp.tar.gz" "$OUT/runs.tar.gz"; echo "packed at $(date +%T), $(left) s left"; }
+fits() {  # ESTIMATED_SECONDS WHAT...: true when more time is left than the estimate, else says what is skipped
+  [ "$(left)" -gt "$1" ] || { echo "skipped (needs ~$1 s, $(left) s left): ${*:2}"; return 1; }
+}
 run() {  # ESTIMATED_SECONDS kerasbench-run-arguments...: skipped when less time is left than the estimate
   local need=$1; shift
-  [ "$(left)" -gt "$need" ] || { echo "skipped (needs ~${need} s, $(left) s left): $*"; return 0; }
+  fits "$need" "$@" || return 0
   echo "== $(date +%T) kerasbench run $*"
   timeout --signal=INT "$(left)" python3 -m kerasbench.cli run --profile full --out $out \
     --no-download --backends jax,torch "$@" 2>&1 | grep -v -e "^study:" -e "it/s\]" ; pack
@@ -41,7 +44,7 @@ profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on 
   for b in jax torch; do
     local dir=$out/profile/$w/$b; [ "$config" = default ] || dir=$dir-$config
     grep -qs '"status": "ok"' $dir/profile.json && { echo "profile $w $b $config: done earlier"; continue; }
-    [ "$(left)" -gt "$need" ] || { echo "skipped (needs ~${need} s, $(left) s left): profile $w $b $config"; continue; }
+    fits "$need" profile $w $b $config || continue
     echo "== $(date +%T) kerasbench profile --workload $w --backend $b --config $config --steps $steps"
     timeout --signal=INT "$(left)" python3 -m kerasbench.cli profile --workload $w --backend $b \
       --config $config --profile full --steps $steps --repeats 3 --no-download $gen --out $dir \
@@ -50,7 +53,7 @@ profile() {  # ESTIMATED_SECONDS WORKLOAD STEPS [CONFIG]: kerasbench profile on 
   done
 }
 harness() {  # ESTIMATED_SECONDS: the harness cost (papermill against a plain process), 3 pairs, MLP
-  [ "$(left)" -gt "$1" ] || { echo "skipped (needs ~$1 s, $(left) s left): harness"; return 0; }
+  fits "$1" harness || return 0
   echo "== $(date +%T) kerasbench harness --workload mnist_mlp --backend jax --pairs 3"
   timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp --backend jax \
     --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack

@@ -17,14 +17,20 @@ SCRIPT = ROOT / "scripts" / "gpu_study.sh"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def stages(out, *names):
-    """The lines each named stage prints with its runners stubbed, in a study folder `out`."""
+RUNNERS_STUBBED = """
+run() { echo "run $*"; }; native() { echo "native $*"; }; profile() { echo "profile $*"; }
+harness() { echo "harness $*"; }; pack() { :; }
+"""
+
+
+def stages(out, *names, seconds=600, stubs=RUNNERS_STUBBED):
+    """The lines each named stage prints, `seconds` before the script's deadline, with the runners
+    replaced by `stubs`, in a study folder `out`."""
     program = f"""
-names=("$@"); set -- 600
+names=("$@"); set -- {seconds}
 source <(sed '/^python3 -m pip install/,$d' "{SCRIPT}")
 out="{out}"
-run() {{ echo "run $*"; }}; native() {{ echo "native $*"; }}; profile() {{ echo "profile $*"; }}
-harness() {{ echo "harness $*"; }}; pack() {{ :; }}
+{stubs}
 python3() {{ echo "python3 $*: not stubbed" >&2; return 1; }}
 for s in "${{names[@]}}"; do stage "$s"; done
 """
@@ -81,3 +87,18 @@ def test_every_listed_stage_is_known(tmp_path):
         printed = stages(tmp_path, name)
         assert printed, name
         assert not any(line.startswith("unknown stage") for line in printed), name
+
+
+def test_a_stage_that_does_not_fit_the_time_left_is_skipped_and_said(tmp_path):
+    # The script's own runners, 30 s before its deadline: each says what it skips, none runs.
+    printed = stages(tmp_path, "r1-textgen", "harness", "profile", seconds=30, stubs="")
+    assert [line.split(" s, ")[0] + ": " + line.split(" s left): ")[1] for line in printed] == [
+        "skipped (needs ~330: --workloads text_generator_keras --repeats 1",
+        "skipped (needs ~300: harness",
+        "skipped (needs ~45: profile mnist_mlp jax default",
+        "skipped (needs ~45: profile mnist_mlp torch default",
+        "skipped (needs ~60: profile mnist_cnn jax default",
+        "skipped (needs ~60: profile mnist_cnn torch default",
+        "skipped (needs ~100: profile imdb_bidirectional_lstm jax default",
+        "skipped (needs ~100: profile imdb_bidirectional_lstm torch default",
+    ]
