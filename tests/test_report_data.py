@@ -478,7 +478,7 @@ def _answer_rows(html_text: str) -> dict:
     body = body[: body.index("</table>")]
     rows = {}
     for tr in re.findall(r"<tr><td>(.*?)</td></tr>", body):
-        cells = [re.sub(r"<[^>]+>", "", c) for c in tr.split("</td><td>")]
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.split(r"</td><td[^>]*>", tr)]
         rows[cells[0]] = cells[1:]
     return rows
 
@@ -506,6 +506,11 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
     assert rows[mlp][2].startswith("jax 0.9800 · torch 0.9700")
     assert rows[cifar][0] == "jax 1.1 s/epoch (the only backend run)"
     assert rows[cifar][2].startswith("not compared (generated data)")
+    # The 2017 workloads without a run are listed as such, not left out.
+    assert set(rows) == {w.title for w in registry.WORKLOADS.values()}
+    assert rows[registry.WORKLOADS["imdb_fasttext"].title] == [
+        "no runs here (not measured in this study)"
+    ]
 
 
 def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):

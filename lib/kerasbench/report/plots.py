@@ -636,6 +636,14 @@ def answer_table(summary) -> Html:
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
             f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
         )
+    # The 2017 workloads this study has no run of still get a line, so that a partial study
+    # says what it leaves out on its first screen instead of answering for fewer workloads.
+    for workload in registry.WORKLOADS:
+        if workload not in set(table["workload"]):
+            rows.append(
+                f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"
+                "<span class='kb-muted'>no runs here (not measured in this study)</span></td></tr>"
+            )
     return Html(
         STYLE + "<table class='kb-table' id='kb-answer'><thead><tr><th>workload</th>"
         "<th>fastest backend as shipped (<code>default</code>)</th>"
