@@ -513,6 +513,20 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
     ]
 
 
+def test_answer_table_marks_figures_from_fewer_runs_than_an_interval_needs(tmp_path):
+    # jax default has 3 runs, torch default and jax tuned 1 each: in a study with 3-run rows, the
+    # first screen must say which of its figures stand on one run.
+    for repeat in range(3):
+        write_configs(tmp_path, "mnist_mlp", [("jax", "default", 1.0)], repeat=repeat)
+    write_configs(tmp_path, "mnist_mlp", [("torch", "default", 3.0), ("jax", "tuned", 0.5)])
+    from kerasbench.report import plots
+
+    rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
+    mlp = rows[registry.WORKLOADS["mnist_mlp"].title]
+    assert mlp[0] == "jax 1 s/epoch; torch 3.00× as long, 1 run"
+    assert mlp[1] == "jax tuned 0.5 s/epoch, 1 run (2.0× faster than jax default)"
+
+
 def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):
     # jax tuned-epoch is the fastest (named); jax tuned-callbacks and jax quiet are levers the
     # verdict does not name: they leave the verdict table, which says so, and stay in All rows.

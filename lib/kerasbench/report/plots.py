@@ -563,7 +563,14 @@ def _times_cell(row) -> str:
     return value
 
 
-def _as_shipped_cell(defaults: pd.DataFrame) -> str:
+def _few_runs(row, mark: bool) -> str:
+    """', 1 run' after a figure from fewer runs than an interval needs, where `mark` says the
+    study has rows with enough (in a study of single runs every line would say it)."""
+    runs = int(row["runs"])
+    return f", {runs} run{'s' * (runs != 1)}" if mark and runs < stats.MIN_RUNS else ""
+
+
+def _as_shipped_cell(defaults: pd.DataFrame, mark: bool = False) -> str:
     """'<b>jax</b> 0.847 s/epoch; torch 3.47× as long': the backends under `default`, fastest first
     (ratios of mean epoch times; the paired intervals are in the verdict table below)."""
     timed = defaults[np.isfinite(defaults["mean_epoch_seconds"].astype(float))]
@@ -572,10 +579,11 @@ def _as_shipped_cell(defaults: pd.DataFrame) -> str:
     timed = timed.sort_values("mean_epoch_seconds")
     best = timed.iloc[0]
     cell = f"<b>{_e(best['backend'])}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
+    cell += _few_runs(best, mark)
     for _, row in timed.iloc[1:].iterrows():
         ratio = row["mean_epoch_seconds"] / best["mean_epoch_seconds"]
         close = " (too close to call)" if ratio < 1 + notes_mod.CLOSE else ""
-        cell += f"; {_e(row['backend'])} {ratio:.2f}× as long{close}"
+        cell += f"; {_e(row['backend'])} {ratio:.2f}× as long{_few_runs(row, mark)}{close}"
     if len(timed) == 1:
         cell += " (the only backend run)"
     return cell
@@ -615,6 +623,9 @@ def answer_table(summary) -> Html:
     table = _keras_rows(summary)
     if table.empty:
         return Html("")
+    # Figures from fewer runs than an interval needs are marked where the study has enough
+    # elsewhere: a first screen that mixes 3-run and 1-run lines must say which is which.
+    mark = {s: (b["runs"] >= stats.MIN_RUNS).any() for s, b in table.groupby("source")}
     rows = []
     for (source, workload), block in table.groupby(["source", "workload"], sort=False):
         verdict = _verdict_of(summary, source, workload)
@@ -622,6 +633,7 @@ def answer_table(summary) -> Html:
         if not verdict.empty and isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
             best = block[block.apply(label, axis=1) == verdict.iloc[0]["fastest"]].iloc[0]
             fastest = f"<b>{_e(label(best))}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
+            fastest += _few_runs(best, mark[source])
             own_default = block[
                 (block["backend"] == best["backend"]) & (block["config"] == "default")
             ]
@@ -632,7 +644,7 @@ def answer_table(summary) -> Html:
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         rows.append(
             f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
-            f"</td><td>{_as_shipped_cell(block[block['config'] == 'default'])}</td>"
+            f"</td><td>{_as_shipped_cell(block[block['config'] == 'default'], mark[source])}</td>"
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
             f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
         )
