@@ -505,6 +505,8 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
     # The metric of each backend's default runs, not of its faster configurations.
     assert rows[mlp][2].startswith("jax 0.9800 · torch 0.9700")
     assert rows[cifar][0] == "jax 1.1 s/epoch (the only backend run)"
+    # Only `default` ran: the fastest with Keras' settings is the default, and says why.
+    assert rows[cifar][1] == "jax default 1.1 s/epoch (no other configuration run)"
     assert rows[cifar][2].startswith("not compared (generated data)")
     # The 2017 workloads without a run are listed as such, not left out.
     assert set(rows) == {w.title for w in registry.WORKLOADS.values()}

@@ -641,6 +641,8 @@ def answer_table(summary) -> Html:
                 speedup = own_default.iloc[0]["mean_epoch_seconds"] / best["mean_epoch_seconds"]
                 if math.isfinite(speedup):
                     fastest += f" ({speedup:.1f}× faster than {_e(best['backend'])} default)"
+            if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
+                fastest += " (no other configuration run)"
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         rows.append(
             f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
