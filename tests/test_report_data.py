@@ -558,6 +558,27 @@ def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_pat
     assert "2 more lever rows" in table
 
 
+def test_backends_measured_on_different_machines_are_said(tmp_path):
+    # CIFAR-10's case on the H200: jax on one machine, torch on another; the MLP's backends share
+    # a machine (interleaved repeats), so only CIFAR-10 gets the sentence.
+    def gpu(uuid):
+        return {"gpu": "NVIDIA H200", "gpu_uuid": uuid}
+
+    write_run(tmp_path, "cifar10_cnn", "jax", 0, device=gpu("GPU-a"))
+    write_run(tmp_path, "cifar10_cnn", "torch", 0, device=gpu("GPU-b"))
+    write_run(tmp_path, "mnist_mlp", "jax", 0, device=gpu("GPU-a"))
+    write_run(tmp_path, "mnist_mlp", "torch", 0, device=gpu("GPU-a"))
+    write_run(tmp_path, "mnist_mlp", "torch", 1, device=gpu("GPU-b"))
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    apart = result.notes[result.notes["note"].str.contains("ran on different machines")]
+    assert list(apart["workload"]) == ["cifar10_cnn"]
+    assert (
+        apart["note"]
+        .iloc[0]
+        .startswith("jax default and torch default ran on different machines (no machine ran both)")
+    )
+
+
 def test_a_caption_counts_machines_instead_of_listing_them():
     from kerasbench.report import plots
 

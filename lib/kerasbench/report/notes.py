@@ -166,6 +166,24 @@ def coverage_sentences(coverage: dict, confidence_level: float) -> list:
     ]
 
 
+def _apart(defaults: pd.DataFrame) -> list:
+    """A sentence for each pair of backends whose `default` runs share no machine: their ratio is
+    then measured across machines, not side by side, and carries any difference between them."""
+    machines = {
+        label(row): set(str(row["machine_names"]).split(" / "))
+        for _, row in defaults.iterrows()
+        if row["runs"] and isinstance(row["machine_names"], str)
+    }
+    names = list(machines)
+    return [
+        f"{a} and {b} ran on different machines (no machine ran both): their ratio includes "
+        "any difference between the machines, which these runs cannot separate."
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if not machines[a] & machines[b]
+    ]
+
+
 def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
     """Handicaps to state beside each workload's charts: columns workload, source, backends, note.
 
@@ -200,6 +218,11 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
                 None,
                 "No runs of this workload in the runs folder: the reference numbers only.",
             )
+    for (workload, source), block in table[~table["reference"]].groupby(
+        ["workload", "source"], sort=False
+    ):
+        for text in _apart(block[block["config"] == "default"]):
+            add(workload, source, text)
     for _, row in table.iterrows():
         workload, source, who = row["workload"], row["source"], label(row)
         if row["reference"]:
