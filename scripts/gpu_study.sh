@@ -6,6 +6,7 @@
 # after every stage, so a call cut off loses only the run in progress.
 # The machine has PyTorch and JAX but no Keras/Jupyter stack: wheels come in .whl/, data in .gpudata/.
 #   Usage: scripts/gpu_study.sh SECONDS STAGE...    (stages: see `stage` below; `list` prints them)
+# Land each call's pack here with scripts/land_gpu_runs.sh .../runs.tar.gz (finished runs only).
 # Repeats use seed = repeat number (kerasbench run --repeats N, base seed 0), backends interleaved.
 set -uo pipefail
 deadline=$(( $(date +%s) + ${1:?seconds} )); shift

@@ -102,3 +102,47 @@ def test_a_stage_that_does_not_fit_the_time_left_is_skipped_and_said(tmp_path):
         "skipped (needs ~100: profile imdb_bidirectional_lstm jax default",
         "skipped (needs ~100: profile imdb_bidirectional_lstm torch default",
     ]
+
+
+LAND = ROOT / "scripts" / "land_gpu_runs.sh"
+
+
+def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path):
+    # The pack of a call: a finished run, one cut off at the call's end (no run.json), the
+    # machine file, and the runs README as the call found it (older than the checkout's).
+    packed = tmp_path / "pack" / "runs"
+    (packed / "cifar10_cnn" / "jax" / "0").mkdir(parents=True)
+    (packed / "cifar10_cnn" / "jax" / "0" / "run.json").write_text('{"status": "ok"}')
+    (packed / "cifar10_cnn" / "jax" / "0" / "epochs.csv").write_text("epoch\n0\n")
+    (packed / "cifar10_cnn" / "torch" / "1").mkdir(parents=True)
+    (packed / "cifar10_cnn" / "torch" / "1" / "epochs.csv").write_text("epoch\n0\n")
+    (packed / "gpu-1321.txt").write_text("NVIDIA H200, GPU-f7efa5e8\n")
+    (packed / "README.md").write_text("the README the call started from\n")
+    tarball = tmp_path / "runs.tar.gz"
+    subprocess.run(["tar", "-czf", tarball, "-C", packed.parent, "runs"], check=True)
+    dest = tmp_path / "study" / "runs"
+    dest.mkdir(parents=True)
+    (dest / "README.md").write_text("the checkout's README, with this slice written in\n")
+
+    done = subprocess.run(["bash", LAND, tarball, dest], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "landed: cifar10_cnn/jax/0",
+        "left out (cut off, no run.json): cifar10_cnn/torch/1",
+        f"land_gpu_runs: 1 new or changed run(s) in {dest}",
+    ]
+    assert (dest / "cifar10_cnn" / "jax" / "0" / "epochs.csv").read_text() == "epoch\n0\n"
+    assert not (dest / "cifar10_cnn" / "torch" / "1").exists()
+    assert (dest / "gpu-1321.txt").exists()
+    assert (dest / "README.md").read_text().startswith("the checkout's README")
+    # Landing the same call again changes nothing.
+    again = subprocess.run(["bash", LAND, tarball, dest], capture_output=True, text=True)
+    assert again.stdout.splitlines()[-1] == f"land_gpu_runs: 0 new or changed run(s) in {dest}"
+
+
+def test_landing_a_missing_pack_says_so_in_one_line(tmp_path):
+    done = subprocess.run(
+        ["bash", LAND, tmp_path / "runs.tar.gz", tmp_path], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"land_gpu_runs: {tmp_path / 'runs.tar.gz'}: no such file\n"
