@@ -2,6 +2,7 @@
 folder, the stacked bars beside the floor, and the distance-to-floor table computed from the
 committed H200 runs (the issue-15 'before' numbers)."""
 
+import dataclasses
 import os
 
 import pytest
@@ -131,8 +132,11 @@ def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h
     # fit 4 ms: device 0.5 ms, the rest host dispatch 1.5, input 1, callbacks and metrics 1
     assert "host dispatch and Python overhead: 38% of the step" in html
     assert html.count("</tr>") == 2  # the MLP has a native floor: it is in the other table
-    # A workload the study has not run yet (CIFAR-10): the faster profile's own fit step stands in,
-    # 4 ms x 469 steps against 0.5 ms x 469: 8x.
+    # A workload the study has not run yet (CIFAR-10 until slice 7; its runs taken out here): the
+    # faster profile's own fit step stands in, 4 ms x 469 steps against 0.5 ms x 469: 8x.
+    h200_summary = dataclasses.replace(
+        h200_summary, table=table[table["workload"] != "cifar10_cnn"].reset_index(drop=True)
+    )
     _write_profile(
         tmp_path / "cifar10_cnn" / "torch",
         "cifar10_cnn",
