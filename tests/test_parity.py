@@ -225,6 +225,38 @@ def test_parity_on_three_backends_finds_only_tensorflows_sparse_adam_and_a_plant
     )
 
 
+# The GPU machine has no plotly (and no network): parity there must still write its CSVs.
+WITHOUT_PLOTLY = """
+import sys
+sys.modules["plotly"] = None  # import plotly now raises ImportError, as where it is not installed
+from kerasbench import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_parity_without_plotly_writes_its_csvs_and_says_the_page_is_left_out(tmp_path, data_dir):
+    for backend in ("jax", "torch"):
+        if kernels.find(backend) is None:
+            pytest.skip("kernel kerasbench-%s is not installed" % backend)
+    out = tmp_path / "parity"
+    args = ["--workloads", "mnist_mlp", "--backends", "jax,torch", "--steps", "2"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PLOTLY, "parity", *args, "--no-download", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "kerasbench parity: 1 of 1 comparisons within tolerance" in done.stdout
+    said = [line for line in done.stderr.splitlines() if "no parity.html here" in line]
+    assert len(said) == 1 and "plotly" in said[0], done.stderr
+    assert said[0].endswith("`kerasbench report` draws these results")
+    assert {r["workload"] for r in _rows(out)} == {"mnist_mlp"}
+    assert (out / "parity_losses.csv").exists() and not (out / "parity.html").exists()
+
+
 TF_ADAM_PROBE = """
 import numpy as np, keras
 model = keras.Sequential([keras.Input((2,), dtype="int32"),
@@ -304,6 +336,32 @@ def test_parity_section_tables_and_curves(tmp_path):
     # The exact zeros of jax are drawn at float32's unit roundoff, not dropped.
     assert min(fig.data[0].y) == 2.0**-24
     assert parity_report.load(str(tmp_path / "none")) is None
+
+
+def test_parity_says_where_it_ran_from_its_processes_kernel_json(tmp_path):
+    import json
+
+    folder = tmp_path / "parity"
+    _write_parity(str(folder))
+    assert parity_report.provenance(str(folder)) == ""  # no kernel.json kept: nothing claimed
+    html_text = str(parity_report.section(str(folder))[0])
+    assert "Ran on" not in html_text
+    gpu = {"gpu": "NVIDIA H200", "gpu_uuid": "GPU-f7efa5e8", "cpu": "Xeon", "host": "vm"}
+    for backend, framework in (("jax", "jax 0.11.2"), ("torch", "torch 2.11.0+cu130")):
+        (folder / "mnist_mlp" / backend).mkdir(parents=True)
+        (folder / "mnist_mlp" / backend / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "device": gpu,
+                    "versions": {"backend_framework": framework, "keras": "3.15.1"},
+                    "backend_settings": {"precision": "float32"},
+                }
+            )
+        )
+    assert parity_report.provenance(str(folder)) == (
+        "NVIDIA H200 GPU-f7efa5e8; jax 0.11.2, torch 2.11.0+cu130; Keras 3.15.1; precision float32"
+    )
+    assert "Ran on NVIDIA H200 GPU-f7efa5e8;" in str(parity_report.section(str(folder))[0])
 
 
 def test_the_report_shows_parity_beside_the_study(tmp_path):

@@ -7,7 +7,9 @@ step on a log axis, with the tolerance). `section` is what notebooks/analysis.ip
 `write_html` the standalone `parity.html` that `kerasbench parity` leaves beside its CSVs.
 """
 
+import glob
 import html
+import json
 import math
 import os
 
@@ -15,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from kerasbench.report.rundata import shown_path
+from kerasbench.report.rundata import joined, machine_id, shown_path
 
 PARITY_CSV = "parity.csv"
 LOSSES_CSV = "parity_losses.csv"
@@ -184,6 +186,32 @@ def loss_figure(losses, workload):
     return fig
 
 
+def provenance(folder):
+    """Where the check ran, from each backend process's kernel.json: 'NVIDIA H200 GPU-...;
+    jax 0.9.0, torch 2.11.0+cu130; Keras 3.15.1; precision float32'. "" where none was kept."""
+    machines, frameworks, keras, precision = [], [], [], []
+    for path in sorted(glob.glob(os.path.join(folder, "*", "*", "kernel.json"))):
+        with open(path) as f:
+            info = json.load(f)
+        versions = info.get("versions") or {}
+        machines.append(machine_id(info.get("device") or {}))
+        frameworks.append(versions.get("backend_framework"))
+        keras.append(versions.get("keras") and "Keras %s" % versions["keras"])
+        precision.append((info.get("backend_settings") or {}).get("precision"))
+    parts = [
+        joined(machines),
+        ", ".join(dict.fromkeys(f for f in frameworks if f)),
+        joined(keras),
+        joined(precision) and "precision %s" % joined(precision),
+    ]
+    return "; ".join(p for p in parts if p)
+
+
+def _ran_on(folder):
+    where = provenance(folder)
+    return "<p class='kb-caption'>Ran on %s.</p>" % html.escape(where) if where else ""
+
+
 def section(folder):
     """What the report shows: a heading's worth of HTML and one figure per workload; a line
     saying how to get parity results where the folder has none."""
@@ -199,7 +227,10 @@ def section(folder):
         ]
     rows, losses = loaded
     blocks = [
-        Html(verdicts(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
+        Html(
+            _ran_on(folder)
+            + verdicts(rows).to_html(index=False, escape=True, classes="kb-table", border=0)
+        ),
         Html(table(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
     ]
     return blocks + [loss_figure(losses, w) for w in dict.fromkeys(rows["workload"])]
@@ -215,6 +246,7 @@ def html_section(folder, include_plotlyjs=False):
         "<h2>Does it learn the same? Parity across backends</h2>",
         "<p>Same initial weights, same batches in the same order, dropout off; tolerances "
         "derived from float32 reduction order (<code>kerasbench.parity</code>).</p>",
+        _ran_on(folder),
         verdicts(rows).to_html(index=False, escape=True),
         table(rows).to_html(index=False, escape=True),
     ]
