@@ -12,7 +12,10 @@ set -uo pipefail
 deadline=$(( $(date +%s) + ${1:?seconds} )); shift
 out=/tmp/kb-gpu
 left() { echo $(( deadline - $(date +%s) )); }
-pack() { tar --exclude=notebook.ipynb --exclude=jax-trace -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile 2>/dev/null) \
+# Packed: runs/, profile/ and parity/, less what only the machine needs (parity's weights,
+# predictions and 5 MB page: the report reads its CSVs; notebooks; JAX traces).
+pack() { tar --exclude=notebook.ipynb --exclude=jax-trace --exclude='*.h5' --exclude='*.npz' --exclude=parity.html \
+           -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile parity 2>/dev/null) \
            && mv "$OUT/runs.tmp.tar.gz" "$OUT/runs.tar.gz"; echo "packed at $(date +%T), $(left) s left"; }
 fits() {  # ESTIMATED_SECONDS WHAT...: true when more time is left than the estimate, else says what is skipped
   [ "$(left)" -gt "$1" ] || { echo "skipped (needs ~$1 s, $(left) s left): ${*:2}"; return 1; }
@@ -59,6 +62,14 @@ harness() {  # ESTIMATED_SECONDS: the harness cost (papermill against a plain pr
   timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp --backend jax \
     --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack
 }
+parity_check() {  # ESTIMATED_SECONDS: does it learn the same on the GPU? kerasbench parity, the seven
+  # workloads, JAX as the reference against PyTorch, 10 steps, quick profile (CIFAR-10 on generated
+  # data). On the 2-core CPU the 14 processes take 156 s; on the GPU each also starts CUDA.
+  fits "$1" parity || return 0
+  echo "== $(date +%T) kerasbench parity --workloads all --backends jax,torch --steps 10"
+  timeout "$(left)" python3 -m kerasbench.cli parity --workloads all --backends jax,torch --steps 10 --no-download \
+    --out $out/parity --timeout "$(left)" 2>&1 | grep -v -e "^WARNING" -e "^I0000"; pack
+}
 # Slice 1's text_generator_keras repeat 0 ran with allow_generated=true (real data all the same):
 # another plan, which the runner will not overwrite unless told to. --force while such a run is here;
 # `r1-textgen` replaces that pair alone (about 330 s), so r2/r3 then resume instead of retraining.
@@ -76,9 +87,9 @@ stage() {
         fasttext) run 100 --workloads imdb_fasttext --repeats $n ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --repeats $n ;;
         lstmtext) run 200 --workloads lstm_text_generation --repeats $n ;;  textgen) run 330 --workloads text_generator_keras --repeats $n $(old_plan text_generator_keras) ;;
         esac ;;
-    # CIFAR-10 (generated data, 20 epochs): a PyTorch repeat takes about 520 s of a call's 600
-    # (25 s an epoch on the H200), so the backends cannot interleave within a call: all JAX repeats
-    # in one call (about 140 s each), then one PyTorch repeat a call.
+    # CIFAR-10 (generated data, 20 epochs): a PyTorch repeat takes about 470 s of a call's 600
+    # (22 s an epoch on the H200, slice 7), so the backends cannot interleave within a call: all JAX
+    # repeats in one call (about 135 s each), then one PyTorch repeat a call.
     # `tuned` has one run per backend: cifar-jax-tuned, cifar-torch-tuned (a call of its own too).
     cifar-jax) run 160 --workloads cifar10_cnn --allow-generated --backends jax --repeats 3 ;;
     cifar-torch) run 530 --workloads cifar10_cnn --allow-generated --backends torch --repeats 3 ;;
@@ -90,6 +101,7 @@ stage() {
         lstmtext) run 200 --workloads lstm_text_generation --config tuned ;;  textgen) run 300 --workloads text_generator_keras --config tuned ;; esac ;;
     compiled) run 200 --workloads mnist_mlp,mnist_cnn --backends torch --config compiled ;;
     harness) harness 300 ;;
+    parity) parity_check 300 ;;
     # Issue 15: where the time goes (kerasbench profile). `profile`: the three workloads with a
     # floor (about 5-6 minutes with the start-up, estimates: imports, compiles, 4 x 5 passes);
     # `profile-rest`: the other four (another call).
@@ -116,7 +128,7 @@ stage() {
     levers-quiet) run 250 --workloads mnist_mlp,mnist_cnn --backends jax --config quiet,tuned,tuned-callbacks
       run 150 --workloads mnist_mlp --backends torch --config tuned ;;
     mixed) run 200 --workloads mnist_mlp,mnist_cnn --config tuned,mixed ;;
-    list) echo "floors floors-r3 tuned-r3 r1-textgen r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch cifar-{jax,torch}-tuned tuned-{mlp,...} compiled harness profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
+    list) echo "floors floors-r3 tuned-r3 r1-textgen r2-{mlp,cnn,fasttext,bilstm,lstmtext,textgen} r3-... cifar-jax cifar-torch cifar-{jax,torch}-tuned tuned-{mlp,...} compiled harness parity profile profile-rest profile-tuned levers-{mlp,cnn,bilstm,quiet} mixed" ;;
     *) echo "unknown stage $1" ;;
   esac
 }

@@ -3,7 +3,8 @@
 # runs folder: each finished run folder and the machine files (gpu-HHMM.txt). Left out: a run cut
 # off at the call's end (no run.json; the runner retrains it on resume, and a half run must not be
 # committed as one) and everything else in the pack (README.md there is the copy the call
-# started from, older than this checkout's; profile/ is not a run).
+# started from, older than this checkout's; profile/ is not a run). A finished parity check
+# (parity/parity.csv) replaces the study's parity/ beside the runs folder.
 #   Usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]   (default output/reference/h200/runs)
 set -euo pipefail
 tarball=${1:?usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]}
@@ -12,7 +13,11 @@ dest=${2:-output/reference/h200/runs}
 [ -d "$dest" ] || { echo "land_gpu_runs: $dest: no such folder" >&2; exit 2; }
 dest=$(cd "$dest" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$tarball" -C "$tmp" runs
+tar -xzf "$tarball" -C "$tmp"
+if [ -f "$tmp/parity/parity.csv" ]; then
+  rm -rf "${dest:?}/../parity" && cp -r "$tmp/parity" "$dest/../parity"
+  echo "landed: parity ($(($(wc -l < "$tmp/parity/parity.csv") - 1)) checks) in $(cd "$dest/.." && pwd)/parity"
+fi
 cd "$tmp/runs"
 cp gpu-*.txt "$dest/" 2>/dev/null || true
 landed=0

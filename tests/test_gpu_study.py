@@ -1,7 +1,8 @@
 """scripts/gpu_study.sh's stage table: which kerasbench command each stage runs. The GPU time it
 plans is scarce (one lent H200, 30 minutes a session), so a stage that runs the wrong plan, or
 none, is found here rather than on the device. The script's functions are sourced without its
-last part (wheel install, kernels, the stages given), with run/native/profile/harness replaced by
+last part (wheel install, kernels, the stages given), with its runners (run, native, profile,
+harness, parity_check) replaced by
 echoes (and python3 refused, so no stage reaches kerasbench itself)."""
 
 import json
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 
 RUNNERS_STUBBED = """
 run() { echo "run $*"; }; native() { echo "native $*"; }; profile() { echo "profile $*"; }
-harness() { echo "harness $*"; }; pack() { :; }
+harness() { echo "harness $*"; }; parity_check() { echo "parity_check $*"; }; pack() { :; }
 """
 
 
@@ -82,7 +83,7 @@ def test_every_listed_stage_is_known(tmp_path):
         ["bash", "-c", f"echo {listed}"], capture_output=True, text=True, check=True
     ).stdout.split()
     names = [n for n in names if "..." not in n]
-    assert {"r1-textgen", "cifar-jax-tuned", "cifar-torch-tuned", "harness"} <= set(names)
+    assert {"r1-textgen", "cifar-jax-tuned", "cifar-torch-tuned", "harness", "parity"} <= set(names)
     for name in names:
         printed = stages(tmp_path, name)
         assert printed, name
@@ -91,10 +92,11 @@ def test_every_listed_stage_is_known(tmp_path):
 
 def test_a_stage_that_does_not_fit_the_time_left_is_skipped_and_said(tmp_path):
     # The script's own runners, 30 s before its deadline: each says what it skips, none runs.
-    printed = stages(tmp_path, "r1-textgen", "harness", "profile", seconds=30, stubs="")
+    printed = stages(tmp_path, "r1-textgen", "harness", "parity", "profile", seconds=30, stubs="")
     assert [line.split(" s, ")[0] + ": " + line.split(" s left): ")[1] for line in printed] == [
         "skipped (needs ~330: --workloads text_generator_keras --repeats 1",
         "skipped (needs ~300: harness",
+        "skipped (needs ~300: parity",
         "skipped (needs ~45: profile mnist_mlp jax default",
         "skipped (needs ~45: profile mnist_mlp torch default",
         "skipped (needs ~60: profile mnist_cnn jax default",
@@ -118,8 +120,10 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     (packed / "cifar10_cnn" / "torch" / "1" / "epochs.csv").write_text("epoch\n0\n")
     (packed / "gpu-1321.txt").write_text("NVIDIA H200, GPU-f7efa5e8\n")
     (packed / "README.md").write_text("the README the call started from\n")
+    (packed.parent / "parity").mkdir()
+    (packed.parent / "parity" / "parity.csv").write_text("workload,check\nmnist_mlp,loss\n")
     tarball = tmp_path / "runs.tar.gz"
-    subprocess.run(["tar", "-czf", tarball, "-C", packed.parent, "runs"], check=True)
+    subprocess.run(["tar", "-czf", tarball, "-C", packed.parent, "runs", "parity"], check=True)
     dest = tmp_path / "study" / "runs"
     dest.mkdir(parents=True)
     (dest / "README.md").write_text("the checkout's README, with this slice written in\n")
@@ -127,6 +131,7 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     done = subprocess.run(["bash", LAND, tarball, dest], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
+        f"landed: parity (1 checks) in {dest.parent}/parity",
         "landed: cifar10_cnn/jax/0",
         "left out (cut off, no run.json): cifar10_cnn/torch/1",
         f"land_gpu_runs: 1 new or changed run(s) in {dest}",
@@ -135,6 +140,7 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     assert not (dest / "cifar10_cnn" / "torch" / "1").exists()
     assert (dest / "gpu-1321.txt").exists()
     assert (dest / "README.md").read_text().startswith("the checkout's README")
+    assert (dest.parent / "parity" / "parity.csv").read_text().startswith("workload,check")
     # Landing the same call again changes nothing.
     again = subprocess.run(["bash", LAND, tarball, dest], capture_output=True, text=True)
     assert again.stdout.splitlines()[-1] == f"land_gpu_runs: 0 new or changed run(s) in {dest}"
