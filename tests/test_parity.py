@@ -355,11 +355,14 @@ def test_parity_says_where_it_ran_from_its_processes_kernel_json(tmp_path):
                     "device": gpu,
                     "versions": {"backend_framework": framework, "keras": "3.15.1"},
                     "backend_settings": {"precision": "float32"},
+                    "workload": "mnist_mlp",
+                    "data": {"source": "generated"},
                 }
             )
         )
     assert parity_report.provenance(str(folder)) == (
-        "NVIDIA H200 GPU-f7efa5e8; jax 0.11.2, torch 2.11.0+cu130; Keras 3.15.1; precision float32"
+        "NVIDIA H200 GPU-f7efa5e8; jax 0.11.2, torch 2.11.0+cu130; Keras 3.15.1; precision float32; "
+        "generated data for mnist_mlp (the same on every backend)"
     )
     assert "Ran on NVIDIA H200 GPU-f7efa5e8;" in str(parity_report.section(str(folder))[0])
 

@@ -188,11 +188,14 @@ def loss_figure(losses, workload):
 
 def provenance(folder):
     """Where the check ran, from each backend process's kernel.json: 'NVIDIA H200 GPU-...;
-    jax 0.9.0, torch 2.11.0+cu130; Keras 3.15.1; precision float32'. "" where none was kept."""
-    machines, frameworks, keras, precision = [], [], [], []
+    jax 0.9.0, torch 2.11.0+cu130; Keras 3.15.1; precision float32', and the workloads that ran
+    on generated data. "" where none was kept."""
+    machines, frameworks, keras, precision, generated = [], [], [], [], []
     for path in sorted(glob.glob(os.path.join(folder, "*", "*", "kernel.json"))):
         with open(path) as f:
             info = json.load(f)
+        if (info.get("data") or {}).get("source") == "generated":
+            generated.append(info.get("workload"))
         versions = info.get("versions") or {}
         machines.append(machine_id(info.get("device") or {}))
         frameworks.append(versions.get("backend_framework"))
@@ -203,6 +206,9 @@ def provenance(folder):
         ", ".join(dict.fromkeys(f for f in frameworks if f)),
         joined(keras),
         joined(precision) and "precision %s" % joined(precision),
+        generated
+        and "generated data for %s (the same on every backend)"
+        % ", ".join(dict.fromkeys(generated)),
     ]
     return "; ".join(p for p in parts if p)
 
