@@ -3,8 +3,9 @@
 # runs folder: each finished run folder and the machine files (gpu-HHMM.txt). Left out: a run cut
 # off at the call's end (no run.json; the runner retrains it on resume, and a half run must not be
 # committed as one) and everything else in the pack (README.md there is the copy the call
-# started from, older than this checkout's; profile/ is not a run). A finished parity check
-# (parity/parity.csv) replaces the study's parity/ beside the runs folder.
+# started from, older than this checkout's; profile/ is not a run). Beside the runs folder, as
+# in output/reference/cpu/: a finished parity check (parity/parity.csv) replaces the study's
+# parity/, and the harness measurement (runs/harness.csv in the pack) its harness.csv.
 #   Usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]   (default output/reference/h200/runs)
 set -euo pipefail
 tarball=${1:?usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]}
@@ -20,6 +21,9 @@ if [ -f "$tmp/parity/parity.csv" ]; then
 fi
 cd "$tmp/runs"
 cp gpu-*.txt "$dest/" 2>/dev/null || true
+if [ -f harness.csv ] && ! cmp -s harness.csv "$dest/../harness.csv"; then
+  cp harness.csv "$dest/../harness.csv" && echo "landed: harness.csv in $(cd "$dest/.." && pwd)"
+fi
 landed=0
 # A run folder is WORKLOAD/BACKEND/RUN (native floors too); a finished one has run.json.
 while read -r run; do

@@ -120,6 +120,7 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     (packed / "cifar10_cnn" / "torch" / "1" / "epochs.csv").write_text("epoch\n0\n")
     (packed / "gpu-1321.txt").write_text("NVIDIA H200, GPU-f7efa5e8\n")
     (packed / "README.md").write_text("the README the call started from\n")
+    (packed / "harness.csv").write_text("pair,harness,seconds\n0,papermill,31.2\n")
     (packed.parent / "parity").mkdir()
     (packed.parent / "parity" / "parity.csv").write_text("workload,check\nmnist_mlp,loss\n")
     tarball = tmp_path / "runs.tar.gz"
@@ -132,6 +133,7 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"landed: parity (1 checks) in {dest.parent}/parity",
+        f"landed: harness.csv in {dest.parent}",
         "landed: cifar10_cnn/jax/0",
         "left out (cut off, no run.json): cifar10_cnn/torch/1",
         f"land_gpu_runs: 1 new or changed run(s) in {dest}",
@@ -141,6 +143,8 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     assert (dest / "gpu-1321.txt").exists()
     assert (dest / "README.md").read_text().startswith("the checkout's README")
     assert (dest.parent / "parity" / "parity.csv").read_text().startswith("workload,check")
+    assert (dest.parent / "harness.csv").read_text().startswith("pair,harness")
+    assert not (dest / "harness.csv").exists()
     # Landing the same call again changes nothing.
     again = subprocess.run(["bash", LAND, tarball, dest], capture_output=True, text=True)
     assert again.stdout.splitlines()[-1] == f"land_gpu_runs: 0 new or changed run(s) in {dest}"
