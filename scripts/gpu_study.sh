@@ -12,10 +12,10 @@ set -uo pipefail
 deadline=$(( $(date +%s) + ${1:?seconds} )); shift
 out=/tmp/kb-gpu
 left() { echo $(( deadline - $(date +%s) )); }
-# Packed: runs/, profile/ and parity/, less what only the machine needs (parity's weights,
-# predictions and 5 MB page: the report reads its CSVs; notebooks; JAX traces).
+# Packed: runs/, profile/, parity/ and harness/, less what only the machine needs (parity's
+# weights, predictions and 5 MB page: the report reads its CSVs; notebooks; JAX traces).
 pack() { tar --exclude=notebook.ipynb --exclude=jax-trace --exclude='*.h5' --exclude='*.npz' --exclude=parity.html \
-           -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile parity 2>/dev/null) \
+           -czf "$OUT/runs.tmp.tar.gz" -C $out runs $(cd $out && ls -d profile parity harness 2>/dev/null) \
            && mv "$OUT/runs.tmp.tar.gz" "$OUT/runs.tar.gz"; echo "packed at $(date +%T), $(left) s left"; }
 fits() {  # ESTIMATED_SECONDS WHAT...: true when more time is left than the estimate, else says what is skipped
   [ "$(left)" -gt "$1" ] || { echo "skipped (needs ~$1 s, $(left) s left): ${*:2}"; return 1; }
@@ -60,7 +60,7 @@ harness() {  # ESTIMATED_SECONDS: the harness cost (papermill against a plain pr
   fits "$1" harness || return 0
   echo "== $(date +%T) kerasbench harness --workload mnist_mlp --backend jax --pairs 3"
   timeout "$(left)" python3 -m kerasbench.cli harness --workload mnist_mlp --backend jax \
-    --profile full --pairs 3 --out $out/harness && cp $out/harness/harness.csv $out/runs/ ; pack
+    --profile full --pairs 3 --out $out/harness; pack
 }
 parity_check() {  # ESTIMATED_SECONDS: does it learn the same on the GPU? kerasbench parity, the seven
   # workloads, JAX as the reference against PyTorch, 10 steps, quick profile (CIFAR-10 on generated

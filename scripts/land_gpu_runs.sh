@@ -5,7 +5,7 @@
 # committed as one) and everything else in the pack (README.md there is the copy the call
 # started from, older than this checkout's; profile/ is not a run). Beside the runs folder, as
 # in output/reference/cpu/: a finished parity check (parity/parity.csv) replaces the study's
-# parity/, and the harness measurement (runs/harness.csv in the pack) its harness.csv.
+# parity/, and the harness measurement (harness/harness.csv) its harness.csv.
 #   Usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]   (default output/reference/h200/runs)
 set -euo pipefail
 tarball=${1:?usage: scripts/land_gpu_runs.sh RUNS_TAR_GZ [RUNS_FOLDER]}
@@ -19,11 +19,11 @@ if [ -f "$tmp/parity/parity.csv" ]; then
   rm -rf "${dest:?}/../parity" && cp -r "$tmp/parity" "$dest/../parity"
   echo "landed: parity ($(($(wc -l < "$tmp/parity/parity.csv") - 1)) checks) in $(cd "$dest/.." && pwd)/parity"
 fi
+if [ -f "$tmp/harness/harness.csv" ] && ! cmp -s "$tmp/harness/harness.csv" "$dest/../harness.csv"; then
+  cp "$tmp/harness/harness.csv" "$dest/../harness.csv" && echo "landed: harness.csv in $(cd "$dest/.." && pwd)"
+fi
 cd "$tmp/runs"
 cp gpu-*.txt "$dest/" 2>/dev/null || true
-if [ -f harness.csv ] && ! cmp -s harness.csv "$dest/../harness.csv"; then
-  cp harness.csv "$dest/../harness.csv" && echo "landed: harness.csv in $(cd "$dest/.." && pwd)"
-fi
 landed=0
 # A run folder is WORKLOAD/BACKEND/RUN (native floors too); a finished one has run.json.
 while read -r run; do

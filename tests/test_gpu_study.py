@@ -120,11 +120,16 @@ def test_landing_a_call_keeps_finished_runs_and_leaves_out_cut_off_ones(tmp_path
     (packed / "cifar10_cnn" / "torch" / "1" / "epochs.csv").write_text("epoch\n0\n")
     (packed / "gpu-1321.txt").write_text("NVIDIA H200, GPU-f7efa5e8\n")
     (packed / "README.md").write_text("the README the call started from\n")
-    (packed / "harness.csv").write_text("pair,harness,seconds\n0,papermill,31.2\n")
+    (packed.parent / "harness").mkdir()
+    (packed.parent / "harness" / "harness.csv").write_text(
+        "pair,harness,seconds\n0,papermill,31.2\n"
+    )
     (packed.parent / "parity").mkdir()
     (packed.parent / "parity" / "parity.csv").write_text("workload,check\nmnist_mlp,loss\n")
     tarball = tmp_path / "runs.tar.gz"
-    subprocess.run(["tar", "-czf", tarball, "-C", packed.parent, "runs", "parity"], check=True)
+    subprocess.run(
+        ["tar", "-czf", tarball, "-C", packed.parent, "runs", "parity", "harness"], check=True
+    )
     dest = tmp_path / "study" / "runs"
     dest.mkdir(parents=True)
     (dest / "README.md").write_text("the checkout's README, with this slice written in\n")

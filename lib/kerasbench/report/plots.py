@@ -652,8 +652,9 @@ def answer_table(summary) -> Html:
         )
     # The 2017 workloads this study has no run of still get a line, so that a partial study
     # says what it leaves out on its first screen instead of answering for fewer workloads.
+    measured = set(table["workload"])
     for workload in registry.WORKLOADS:
-        if workload not in set(table["workload"]):
+        if workload not in measured:
             rows.append(
                 f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"
                 "<span class='kb-muted'>no runs here (not measured in this study)</span></td></tr>"
