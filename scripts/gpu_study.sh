@@ -98,7 +98,8 @@ stage() {
     tuned-*) w=${1:6}
       case $w in mlp) run 80 --workloads mnist_mlp --config tuned ;;  cnn) run 80 --workloads mnist_cnn --config tuned ;;
         fasttext) run 100 --workloads imdb_fasttext --config tuned ;;  bilstm) run 150 --workloads imdb_bidirectional_lstm --config tuned ;;
-        lstmtext) run 200 --workloads lstm_text_generation --config tuned ;;  textgen) run 300 --workloads text_generator_keras --config tuned ;; esac ;;
+        lstmtext) run 200 --workloads lstm_text_generation --config tuned ;;  textgen) run 130 --workloads text_generator_keras --config tuned --backends jax  # a fits check per backend:
+          run 290 --workloads text_generator_keras --config tuned --backends torch ;; esac ;;  # one for both cut torch off (slice 8)
     compiled) run 200 --workloads mnist_mlp,mnist_cnn --backends torch --config compiled ;;
     harness) harness 300 ;;
     parity) parity_check 300 ;;

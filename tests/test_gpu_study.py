@@ -76,6 +76,21 @@ def test_cifar_stages_run_one_backend_each_on_generated_data(tmp_path):
     ]
 
 
+def test_text_generator_tuned_checks_the_time_left_per_backend(tmp_path):
+    # Slice 8: one fits check for both backends let the PyTorch run start with too little time
+    # left, and the call's end cut it off. With 200 s left, JAX (130) runs and PyTorch (290) waits.
+    # The script's own `run`, with the command it times echoed instead of run.
+    stubs = 'timeout() { echo "timed: ${*:3}"; }; pack() { :; }'
+    printed = stages(tmp_path, "tuned-textgen", seconds=200, stubs=stubs)
+    assert len(printed) == 3, printed
+    assert printed[0].endswith(
+        "kerasbench run --workloads text_generator_keras --config tuned --backends jax"
+    )
+    assert printed[1].startswith("timed: python3 -m kerasbench.cli run --profile full")
+    assert printed[-1].startswith("skipped (needs ~290 s")
+    assert printed[-1].endswith("--workloads text_generator_keras --config tuned --backends torch")
+
+
 def test_every_listed_stage_is_known(tmp_path):
     (listed,) = stages(tmp_path, "list")
     # The list abbreviates with brace groups (expanded here) and "..." (left out).
