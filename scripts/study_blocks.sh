@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The study in blocks, within a time limit (a cluster job, any GPU host with a deadline).
+# A block is one workload's repeat: every backend and configuration asked for, interleaved, on this
+# one GPU, so that the report compares them within the block. A block starts only when its
+# estimate fits in the time left (a block cut in two would put its halves on different machines);
+# a later job resumes with the next block (`kerasbench run` skips every finished run).
+# After every block, and when the time is up, OUT is packed into $PACK (when set) without the
+# executed notebooks, so a job cut off loses only the block in progress.
+#
+#   Usage: scripts/study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS[:ESTIMATE_SECONDS]... [-- RUN_OPTIONS]
+#   e.g.   scripts/study_blocks.sh 580 /scratch/h200 mnist_mlp:1 mnist_cnn:1 -- --backends tensorflow,jax,torch
+# Blocks count from 1: mnist_mlp:3 means repeats 0..2 (a block already finished is skipped).
+# RUN_OPTIONS go to every `kerasbench run` (default: --profile full --config default,tuned).
+# The host side runs as `python3 -m kerasbench.cli` (PYTHONPATH as scripts/offline_host.py's env.sh sets it).
+set -uo pipefail
+deadline=$(( $(date +%s) + ${1:?usage: study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS...} ))
+out=${2:?usage: study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS...}
+shift 2
+blocks=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do blocks+=("$1"); shift; done
+[ "${1:-}" = -- ] && shift
+options=("$@")
+[ ${#options[@]} -gt 0 ] || options=(--profile full --config default,tuned)
+# Seconds one block of default and tuned on three backends took on the H200 (full profile, start-up
+# of each kernel included); a workload:blocks:seconds argument overrides it.
+estimate() {
+  case $1 in
+    mnist_mlp|mnist_cnn) echo 330 ;; imdb_fasttext) echo 270 ;; lstm_text_generation) echo 400 ;;
+    imdb_bidirectional_lstm|text_generator_keras) echo 560 ;; cifar10_cnn) echo 1500 ;; *) echo 600 ;;
+  esac
+}
+left() { echo $(( deadline - $(date +%s) )); }
+pack() {
+  [ -n "${PACK:-}" ] || return 0
+  tar --exclude=notebook.ipynb -czf "$PACK.tmp" -C "$out" . && mv "$PACK.tmp" "$PACK"
+  echo "packed $(du -h "$PACK" | cut -f1) at $(date +%T), $(left) s left"
+}
+mkdir -p "$out"
+for block in "${blocks[@]}"; do
+  IFS=: read -r workload count seconds <<< "$block"
+  seconds=${seconds:-$(estimate "$workload")}
+  for repeats in $(seq 1 "${count:-1}"); do
+    if [ "$(left)" -lt "$seconds" ]; then
+      echo "study_blocks: $workload block $repeats not started (needs ~$seconds s, $(left) s left)"
+      continue
+    fi
+    echo "== $(date +%T) $workload block $repeats (repeat $((repeats - 1)))"
+    timeout --signal=INT "$(left)" python3 -m kerasbench.cli run --out "$out" --workloads "$workload" \
+      --repeats "$repeats" "${options[@]}" 2>&1 | grep -v -e "it/s\]" -e "^study:"
+    pack
+  done
+done
+echo "study_blocks: done, $(left) s left"
