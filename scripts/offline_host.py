@@ -314,12 +314,27 @@ def install(args):
         else:
             os.makedirs(site, exist_ok=True)
         print("offline_host: %s environment: %d wheels in %s" % (env, len(names), site))
+    with open(os.path.join(prefix, "environments.json"), "w") as f:
+        json.dump({"python": python, "environments": sorted(manifest["environments"])}, f)
+    return register(args)
+
+
+def register(args):
+    """The kernels of an installed PREFIX, for this checkout: one per backend on its own site
+    folder, then the GPU check. Run again (`kernels`) when the checkout has moved."""
+    prefix = os.path.abspath(args.prefix)
+    path = os.path.join(prefix, "environments.json")
+    if not os.path.isfile(path):
+        raise Refused("%s: nothing installed there (run `install` first)" % prefix)
+    with open(path) as f:
+        installed = json.load(f)
+    python = args.python or installed["python"]
     host_path = os.pathsep.join([os.path.join(prefix, "site-host"), os.path.join(ROOT, "lib")])
     with open(os.path.join(prefix, "env.sh"), "w") as f:
         f.write("# the host side of the study (kerasbench run, papermill): . %s/env.sh\n" % prefix)
         f.write("export PYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH}\n" % host_path)
     env = dict(os.environ, PYTHONPATH=host_path)
-    backends = [b for b in BACKENDS if b in manifest["environments"]]
+    backends = [b for b in BACKENDS if b in installed["environments"]]
     for backend in backends:
         site = os.path.join(prefix, "site-" + backend)
         wrapper = os.path.join(prefix, "python-" + backend)
@@ -334,35 +349,21 @@ def install(args):
         os.chmod(wrapper, 0o755)
         libs = library_path(site)
         if backend == "tensorflow" and args.link_cuda_from:
-            libs = [
-                cuda_links(os.path.abspath(args.link_cuda_from), os.path.join(prefix, "cuda-links"))
-            ] + libs
-        cmd = [
-            python,
-            "-m",
-            "kerasbench.cli",
-            "kernels",
-            "install",
-            "--backends",
-            backend,
-            "--python",
-            wrapper,
-        ]
+            links = os.path.join(prefix, "cuda-links")
+            libs = [cuda_links(os.path.abspath(args.link_cuda_from), links)] + libs
+        cmd = [python, "-m", "kerasbench.cli", "kernels", "install", "--backends", backend]
+        cmd += ["--python", wrapper]
         if libs:
             cmd += ["--ld-library-path", os.pathsep.join(libs)]
         done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if done.returncode != 0:
-            raise Refused(
-                "kernel %s: %s"
-                % (backend, done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:])
-            )
+            lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+            raise Refused("kernel %s: %s" % (backend, lines[-1] if lines else "?"))
         print("offline_host: kernel kerasbench-%s on %s" % (backend, wrapper))
     if not args.no_check:
         # Each framework must see the GPU before anything trains: one line per backend that does not.
-        done = subprocess.run(
-            [python, "-m", "kerasbench.cli", "kernels", "check", "--backends", ",".join(backends)],
-            env=env,
-        )
+        cmd = [python, "-m", "kerasbench.cli", "kernels", "check", "--backends", ",".join(backends)]
+        done = subprocess.run(cmd, env=env)
         if done.returncode != 0:
             return done.returncode
     print(
@@ -400,6 +401,11 @@ def main(argv=None):
     i.add_argument("--link-cuda-from", help="site folder of the host's CUDA 13 nvidia-* wheels")
     i.add_argument("--python", help="the host's Python (default: this one)")
     i.add_argument("--no-check", action="store_true", help="skip the per-backend GPU check")
+    k = sub.add_parser("kernels", help="on the GPU host: the kernels of an installed PREFIX again")
+    k.add_argument("prefix")
+    k.add_argument("--link-cuda-from", help="site folder of the host's CUDA 13 nvidia-* wheels")
+    k.add_argument("--python", help="the host's Python (default: the one it was installed with)")
+    k.add_argument("--no-check", action="store_true", help="skip the per-backend GPU check")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_usage(sys.stderr)
@@ -407,7 +413,7 @@ def main(argv=None):
     if args.command == "build" and args.piece_mib <= 0:
         parser.error("--piece-mib must be positive")
     try:
-        return build(args) if args.command == "build" else install(args)
+        return {"build": build, "install": install, "kernels": register}[args.command](args)
     except Refused as e:
         sys.stderr.write("offline_host: %s\n" % e)
         return 2

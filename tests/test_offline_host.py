@@ -201,3 +201,8 @@ def test_the_script_runs_with_the_standard_library_only():
         if line.startswith(("import ", "from "))
     }
     assert imports <= set(sys.stdlib_module_names) | {"requirements"}
+
+
+def test_kernels_of_nothing_installed_is_one_line(oh, tmp_path, capsys):
+    assert oh.main(["kernels", str(tmp_path / "empty"), "--no-check"]) == 2
+    assert "nothing installed there" in capsys.readouterr().err
