@@ -2,6 +2,10 @@
 run folders and report tables; a Ray worker killed mid-run is retried once, then recorded, never
 lost; a rerun resumes. The slot planning of `local --jobs` (GPU pinning, thread caps) is checked
 without GPUs. The Ray tests start a local Ray instance of 2 CPUs (`--jobs 2`).
+
+Blocks (issue 26): every executor trains a block (one workload in one repeat) on one slot, GPU or
+Ray task, one run after another; checked with stand-ins for the runs (a short sleep each), and on
+Ray with 2 GPUs declared as resources, so no GPU is needed.
 """
 
 import io
@@ -14,7 +18,7 @@ import time
 
 import pytest
 
-from kerasbench import cli
+from kerasbench import cli, runfiles
 from kerasbench.report import rundata, summary as summary_mod
 from kerasbench.study import executors, plan
 from kerasbench.errors import UserError
@@ -154,6 +158,231 @@ def test_a_tar_cannot_write_outside_its_folder(tmp_path):
             spec,
         )
     assert not (tmp_path / "escaped.txt").exists()
+
+
+# --- Blocks: one workload in one repeat stays on one slot, one GPU --------------------------------
+
+
+def study_plan():
+    """Two workloads x 2 backends x 2 configurations x 2 repeats: 4 blocks of 4 runs."""
+    return plan.plan(
+        "smoke", ["mnist_mlp", "mnist_cnn"], ["jax", "torch"], repeats=2, config="default,tuned"
+    )
+
+
+def test_a_plan_groups_into_blocks_in_plan_order():
+    runs = study_plan()
+    blocks = plan.blocks(runs)
+    assert [b[0].block for b in blocks] == [
+        ("mnist_mlp", 0),
+        ("mnist_cnn", 0),
+        ("mnist_mlp", 1),
+        ("mnist_cnn", 1),
+    ]
+    assert [spec for block in blocks for spec in block] == runs  # plan order kept
+    for block in blocks:
+        assert {s.block for s in block} == {block[0].block}
+        assert sorted((s.config, s.backend) for s in block) == [
+            (c, b) for c in ("default", "tuned") for b in ("jax", "torch")
+        ]
+    assert plan.block_name(blocks[1][0]) == "mnist_cnn/0"
+    # What a resumed study has left to train groups the same way, less what is done.
+    left = [s for i, s in enumerate(runs) if i % 3]
+    assert [s for block in plan.blocks(left) for s in block] == left
+    assert [len(b) for b in plan.blocks(left)] == [2, 3, 3, 2]  # 0, 3, 6, 9, 12, 15 done
+    # A spec that went through JSON (a `local --jobs` child, a Ray task) keeps its block.
+    assert executors.spec_from_json(executors.spec_to_json(runs[5])).block == ("mnist_cnn", 0)
+
+
+def overlapping(intervals):
+    """Pairs of (start, end) intervals that overlap in time."""
+    return [
+        (a, b)
+        for i, a in enumerate(intervals)
+        for b in intervals[i + 1 :]
+        if a[0] < b[1] and b[0] < a[1]
+    ]
+
+
+class FakeSlots(object):
+    """Stands in for a `local --jobs` child: a short sleep, noting when and on which slot."""
+
+    def __init__(self, fail=()):
+        self.seen = []  # (spec, slot, start, end)
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def __call__(self, spec, slot, out, data_dir, timeout):
+        start = time.monotonic()
+        time.sleep(0.05)
+        with self.lock:
+            self.seen.append((spec, slot, start, time.monotonic()))
+        status = "failed" if spec.backend in self.fail else "ok"
+        return spec, {"workload": spec.workload, "backend": spec.backend, "status": status}
+
+
+def test_local_jobs_trains_a_block_on_one_gpu_one_run_at_a_time(monkeypatch, tmp_path):
+    fake = FakeSlots(fail=("torch",))
+    executor = executors.LocalJobs(2, gpus=["0", "1"], cores=[0, 1, 2, 3])
+    monkeypatch.setattr(executor, "_one", fake)
+    runs = study_plan()
+    started = []
+    results = list(executor.run(runs, str(tmp_path), None, started=started.append))
+    assert sorted(map(runs.index, (s for s, _ in results))) == list(range(len(runs)))
+    assert sorted(map(runs.index, started)) == list(range(len(runs)))
+    by_block = {}
+    for spec, slot, start, end in fake.seen:
+        by_block.setdefault(spec.block, []).append((spec, slot, start, end))
+    assert len(by_block) == 4
+    for block, seen in by_block.items():
+        assert len({slot.gpu for _, slot, _, _ in seen}) == 1, block  # one GPU per block
+        assert not overlapping([(start, end) for _, _, start, end in seen]), block
+        # in plan order, and a failed run (torch) does not stop its block
+        assert [s for s, _, _, _ in sorted(seen, key=lambda x: x[2])] == [
+            s for s in runs if s.block == block
+        ]
+    # Different blocks did train at once, on the two GPUs.
+    assert {slot.gpu for _, slot, _, _ in fake.seen} == {"0", "1"}
+    spans = {
+        block: (min(x[2] for x in seen), max(x[3] for x in seen))
+        for block, seen in by_block.items()
+    }
+    assert overlapping(list(spans.values()))
+
+
+def test_local_jobs_resumes_what_is_left_of_a_block(monkeypatch, tmp_path):
+    fake = FakeSlots()
+    executor = executors.LocalJobs(2, gpus=[], cores=[0, 1])
+    monkeypatch.setattr(executor, "_one", fake)
+    runs = study_plan()
+    left = [s for i, s in enumerate(runs) if i % 4 != 1]  # one run of each block is done
+    results = list(executor.run(left, str(tmp_path), None))
+    assert sorted(map(runs.index, (s for s, _ in results))) == [runs.index(s) for s in left]
+    for block in plan.blocks(left):
+        seen = [x for x in fake.seen if x[0].block == block[0].block]
+        assert len(seen) == 3 and len({slot.index for _, slot, _, _ in seen}) == 1
+        assert not overlapping([(start, end) for _, _, start, end in seen])
+
+
+# --- Blocks on Ray: one task per block, on one GPU, with fakes for the runs -----------------------
+
+
+@pytest.fixture(scope="class")
+def ray_with_two_gpus():
+    """A local Ray instance of 2 CPUs and 2 GPUs (Ray's GPU count is only a resource here)."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        num_gpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        object_store_memory=100 * 1024 * 1024,
+    )
+    yield ray
+    ray.shutdown()
+
+
+def fake_run(attempts_dir, dies_once=(), dies_always=(), raises=()):
+    """Stands in for execute.execute in a Ray worker: writes a run folder noting the worker's
+    task, process and GPU, and when it ran; the worker dies (os._exit) at a backend's first
+    attempt for `dies_once`, at every attempt for `dies_always`; the task raises for `raises`.
+    Attempts are counted in files."""
+
+    def run_one(spec, out, data_dir, timeout):
+        import ray
+
+        name = "%s-%s-%d" % (spec.workload, spec.backend, spec.repeat)
+        marker = os.path.join(attempts_dir, name)
+        with open(marker, "a") as f:
+            f.write("%d\n" % os.getpid())
+        attempt = len(open(marker).read().split())
+        if spec.backend in dies_always or (spec.backend in dies_once and attempt == 1):
+            os._exit(1)
+        if spec.backend in raises:
+            raise RuntimeError("a bug in the task")
+        start = time.time()
+        time.sleep(0.3)
+        folder = plan.run_dir(out, spec)
+        os.makedirs(folder)
+        seen = {
+            "task": ray.get_runtime_context().get_task_id(),
+            "pid": os.getpid(),
+            "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "start": start,
+            "end": time.time(),
+        }
+        with open(os.path.join(folder, "seen.json"), "w") as f:
+            json.dump(seen, f)
+        record = {"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat}
+        record.update(status="ok", params={"run_dir": folder})
+        with open(os.path.join(folder, runfiles.RUN_JSON), "w") as f:
+            json.dump(record, f)
+        return record
+
+    return run_one
+
+
+def seen_of(out, spec):
+    return json.load(open(os.path.join(plan.run_dir(out, spec), "seen.json")))
+
+
+@pytest.mark.usefixtures("ray_with_two_gpus")
+class TestRayBlocks(object):
+    def test_a_block_is_one_task_on_one_gpu(self, tmp_path):
+        out, attempts = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp", "mnist_cnn"], ["jax", "torch"], repeats=2)
+        executor = executors.RayExecutor(jobs=2, run_one=fake_run(attempts))
+        started = []
+        results = list(executor.run(runs, out, str(tmp_path), started=started.append))
+        assert sorted(map(runs.index, (s for s, _ in results))) == list(range(8))
+        assert [r["status"] for _, r in results] == ["ok"] * 8
+        assert sorted(map(runs.index, started)) == list(range(8))
+        tasks = {}
+        for block in plan.blocks(runs):
+            seen = [seen_of(out, spec) for spec in block]
+            assert len({s["task"] for s in seen}) == 1  # one Ray task
+            assert len({s["gpu"] for s in seen}) == 1 and seen[0]["gpu"] in ("0", "1")
+            assert [s["start"] for s in seen] == sorted(s["start"] for s in seen)  # plan order
+            assert not overlapping([(s["start"], s["end"]) for s in seen])
+            tasks[block[0].block] = seen[0]["task"]
+        assert len(set(tasks.values())) == 4  # a task per block
+        assert executor.gpus == 2 and "one block each" in executor.describe()
+
+    def test_a_worker_death_mid_block_keeps_the_finished_runs(self, tmp_path):
+        out, attempts = str(tmp_path / "out"), str(tmp_path)
+        backends = ["jax", "torch", "tensorflow"]
+        runs = plan.plan("smoke", ["mnist_mlp"], backends)  # one block: jax, torch, tensorflow
+        run_one = fake_run(attempts, dies_once=("tensorflow",), dies_always=("torch",))
+        executor = executors.RayExecutor(jobs=2, run_one=run_one)
+        results = dict((s.backend, r) for s, r in executor.run(runs, out, str(tmp_path)))
+        tries = {
+            b: open(os.path.join(attempts, "mnist_mlp-%s-0" % b)).read().split() for b in backends
+        }
+        # jax finished before the first death: kept, never trained again.
+        assert results["jax"]["status"] == "ok" and len(tries["jax"]) == 1
+        assert seen_of(out, runs[0])["pid"] == int(tries["jax"][0])
+        assert tries["torch"][0] == tries["jax"][0]  # the same worker: it died mid-block
+        # torch's worker died at both attempts: recorded failed, and the block went on.
+        assert len(tries["torch"]) == 2
+        assert results["torch"]["status"] == "failed"
+        assert "the Ray worker died (2 attempts)" in results["torch"]["error"]
+        torch = json.load(open(os.path.join(plan.run_dir(out, runs[1]), runfiles.RUN_JSON)))
+        assert torch["status"] == "failed" and torch["repeat"] == 0
+        # tensorflow's worker died once: the retry finished it.
+        assert len(tries["tensorflow"]) == 2 and results["tensorflow"]["status"] == "ok"
+        assert seen_of(out, runs[2])["pid"] == int(tries["tensorflow"][1])
+
+    def test_a_task_that_raises_fails_its_run_and_the_block_goes_on(self, tmp_path):
+        out, attempts = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])
+        executor = executors.RayExecutor(run_one=fake_run(attempts, raises=("jax",)))
+        results = dict((s.backend, r) for s, r in executor.run(runs, out, str(tmp_path)))
+        assert results["jax"]["status"] == "failed"
+        assert "the Ray task failed" in results["jax"]["error"]
+        assert "a bug in the task" in results["jax"]["error"]
+        assert results["torch"]["status"] == "ok"
+        assert os.path.exists(os.path.join(plan.run_dir(out, runs[0]), runfiles.RUN_JSON))
 
 
 # --- The same matrix through every executor (papermill, minutes) ---------------------------------

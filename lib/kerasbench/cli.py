@@ -413,15 +413,17 @@ def build_parser():
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local: on this host (default: one run at a time); ray: each run a Ray "
-        "task, on a local Ray instance or the cluster at --address",
+        help="local: on this host (default: one run at a time); ray: each block (one "
+        "workload in one repeat, its runs one after another) a Ray task, on a local Ray "
+        "instance or the cluster at --address",
     )
     run.add_argument(
         "--jobs",
         type=int,
         default=None,
-        help="runs at a time (local: default 1; each on its own GPU, or its share "
-        "of the CPU cores without GPUs; ray: default as many as fit)",
+        help="blocks at a time (a block: one workload in one repeat, its runs one after "
+        "another on one GPU; local: default 1; each on its own GPU, or its share of the CPU "
+        "cores without GPUs; ray: default as many as fit)",
     )
     run.add_argument(
         "--address",

@@ -2,17 +2,24 @@
 
 Every executor runs each (workload, backend, config, repeat) the same way, through
 `execute.execute` (one papermill execution in a fresh kernel), and leaves the same run folder
-under `<out>/runs/`, so the report cannot tell which executor ran what:
+under `<out>/runs/`, so the report cannot tell which executor ran what. Every executor keeps a
+*block* together (`plan.blocks`: one workload in one repeat, every backend and configuration):
+its runs train one after another on one machine and one GPU, never two at once, so that they can
+be compared with each other; what runs in parallel is different blocks.
 
   local            one run at a time, in this process (the default: timings never share a device)
-  local --jobs N   N runs at a time, each in a child process of its own (execute() redirects the
-                   process's fds 1 and 2, which threads would share): with GPUs, each slot owns
-                   one GPU (CUDA_VISIBLE_DEVICES); without, each slot owns its share of the CPU
-                   cores (CPU affinity) and its frameworks' thread pools are capped to that share
-  ray              each run is a Ray task needing one GPU where the cluster has GPUs, else a CPU
-                   budget; it executes into a scratch folder on whichever node runs it and returns
-                   the run folder as a tar, unpacked into the driver's --out. A worker that dies
-                   mid-run is retried once (max_retries=1), then the run is recorded as failed.
+  local --jobs N   N blocks at a time, each on a slot of its own, its runs one after another, each
+                   run in a child process (execute() redirects the process's fds 1 and 2, which
+                   threads would share): with GPUs, each slot owns one GPU
+                   (CUDA_VISIBLE_DEVICES); without, each slot owns its share of the CPU cores (CPU
+                   affinity) and its frameworks' thread pools are capped to that share
+  ray              each block is a Ray task needing one GPU where the cluster has GPUs, else a CPU
+                   budget; it trains the block's runs one after another in a scratch folder on
+                   whichever node runs it and sends each run folder back as a tar as soon as the
+                   run ends, unpacked into the driver's --out. A worker that dies takes only the
+                   run in progress with it: the block's remaining runs go on in a new task on the
+                   same node (where it is still there), the dead run first, once more
+                   (max_retries=1); if it dies again it is recorded as failed and the rest go on.
 
 Host side: nothing here imports Keras or a framework (GPUs are counted with `nvidia-smi -L`), and
 Ray is imported only by the ray executor.
@@ -194,7 +201,8 @@ class Sequential(object):
 
 
 class LocalJobs(object):
-    """N runs at a time on this host, each in a child process pinned to its slot."""
+    """N blocks at a time on this host: each slot trains one block, its runs one after another,
+    each run in a child process pinned to the slot (its GPU, or its share of the cores)."""
 
     name = "local"
 
@@ -205,29 +213,44 @@ class LocalJobs(object):
 
     def describe(self):
         if self.gpus:
-            return "%d at a time, one GPU each (%s)" % (
+            return "%d blocks at a time, one GPU each (%s)" % (
                 len(self.slots),
                 ",".join(s.gpu for s in self.slots),
             )
-        return "%d at a time on CPU, %d core(s) each" % (len(self.slots), len(self.slots[0].cores))
+        return "%d blocks at a time on CPU, %d core(s) each" % (
+            len(self.slots),
+            len(self.slots[0].cores),
+        )
 
     def run(self, specs, out, data_dir, timeout=None, started=None):
-        queue = collections.deque(specs)
+        """A free slot takes the next block and trains its runs one after another; the slot is
+        free again when the block's last run is over. A run that fails does not stop its block."""
+        queue = collections.deque(plan.blocks(specs))
         free = list(self.slots)
         with concurrent.futures.ThreadPoolExecutor(len(self.slots)) as pool:
-            running = {}
+            running = {}  # future -> (slot, the block's runs still to train)
+
+            def submit(slot, block):
+                spec = block.popleft()
+                if started:
+                    started(spec)
+                future = pool.submit(self._one, spec, slot, out, data_dir, timeout)
+                running[future] = (slot, block)
+
             while queue or running:
                 while queue and free:
-                    spec, slot = queue.popleft(), free.pop(0)
-                    if started:
-                        started(spec)
-                    running[pool.submit(self._one, spec, slot, out, data_dir, timeout)] = slot
+                    submit(free.pop(0), collections.deque(queue.popleft()))
                 done, _ = concurrent.futures.wait(
                     running, return_when=concurrent.futures.FIRST_COMPLETED
                 )
-                for future in done:
-                    free.append(running.pop(future))
-                    yield future.result()
+                for future in sorted(done, key=lambda f: running[f][0].index):
+                    slot, block = running.pop(future)
+                    result = future.result()
+                    if block:
+                        submit(slot, block)  # the block's next run, on the same slot
+                    else:
+                        free.append(slot)
+                    yield result
                 free.sort(key=lambda s: s.index)
 
     def _one(self, spec, slot, out, data_dir, timeout):
@@ -336,29 +359,41 @@ def sweep_scratch(folder=None):
             pass  # alive (someone else's process): not ours to remove
 
 
-def run_on_worker(spec_fields, data_dir, timeout, env):
-    """The Ray task: one run in a scratch folder of the worker's node; returns its folder as a tar.
+def run_block_on_worker(spec_fields, data_dir, timeout, env, run_one=None):
+    """The Ray task of one block: its runs one after another, in one scratch folder of the node
+    that runs it, on the one GPU Ray gave the task (its CUDA_VISIBLE_DEVICES, which the kernels
+    inherit). A generator: per run, it yields {"started": i} as the run starts and
+    {"finished": i, "record", "relative", "tar"} (its run folder as a tar) as it ends, each with
+    where it ran ("host", "node", "gpus"), so the driver has every finished run at once.
 
     The data folder is the driver's path where it exists on this node, else this node's own
     (KERASBENCH_DATA, else Keras' cache). The thread caps go into the environment the kernel
-    inherits, and are taken back afterwards (Ray reuses worker processes).
+    inherits, and are taken back afterwards (Ray reuses worker processes). `run_one` is
+    execute.execute (the tests stand a fake in for it).
     """
-    spec = spec_from_json(spec_fields)
+    import ray
+
+    run_one = run_one or execute.execute
+    specs = [spec_from_json(fields) for fields in spec_fields]
     if not data_dir or not os.path.isdir(data_dir):
         data_dir = datafiles.data_dir(None)
+    where = {
+        "host": socket.gethostname(),
+        "node": ray.get_runtime_context().get_node_id(),
+        "gpus": [str(gpu) for gpu in ray.get_gpu_ids()],
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     sweep_scratch()
     scratch = tempfile.mkdtemp(prefix="%s%d-" % (SCRATCH_PREFIX, os.getpid()))
     try:
-        record = execute.execute(spec, scratch, data_dir, timeout)
-        relative = os.path.relpath(plan.run_dir(scratch, spec), scratch)
-        return {
-            "record": record,
-            "relative": relative,
-            "tar": _pack(scratch, relative),
-            "host": socket.gethostname(),
-        }
+        for index, spec in enumerate(specs):
+            yield dict(where, started=index)
+            record = run_one(spec, scratch, data_dir, timeout)
+            relative = os.path.relpath(plan.run_dir(scratch, spec), scratch)
+            tar = _pack(scratch, relative)
+            shutil.rmtree(os.path.join(scratch, relative), ignore_errors=True)
+            yield dict(where, finished=index, record=record, relative=relative, tar=tar)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for k, v in saved.items():
@@ -395,12 +430,24 @@ def unpack(result, out, spec):
     return record
 
 
+class RayBlock(object):
+    """A block on Ray: its runs not yet back (`pending`, in order), the node its task ran on, and
+    how many workers died while the first of them was training."""
+
+    def __init__(self, specs):
+        self.pending = collections.deque(specs)
+        self.node = None
+        self.deaths = 0
+        self.began = None  # (started_at, t0) of the run in progress
+
+
 class RayExecutor(object):
-    """Each run a Ray task: one GPU where the cluster has GPUs, and `cpus_per_run` CPUs."""
+    """Each block a Ray task: one GPU where the cluster has GPUs, and `cpus_per_run` CPUs, for the
+    whole block; its runs one after another on that node and GPU, each sent back as it ends."""
 
     name = "ray"
 
-    def __init__(self, address=None, jobs=None, cpus_per_run=None, max_retries=1):
+    def __init__(self, address=None, jobs=None, cpus_per_run=None, max_retries=1, run_one=None):
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -410,6 +457,7 @@ class RayExecutor(object):
         self.cpus_per_run = cpus_per_run or 1
         self.cap_threads = cpus_per_run is not None  # GPU runs: only when asked
         self.max_retries = max_retries
+        self.run_one = run_one  # None: execute.execute
         self.gpus = None
         self.started_here = False
 
@@ -448,62 +496,104 @@ class RayExecutor(object):
             if self.gpus
             else "%d CPU%s" % (self.cpus_per_run, "" if self.cpus_per_run == 1 else "s")
         )
-        return "Ray tasks on %s, %s each%s" % (
+        return "Ray tasks on %s, one block each (its runs one after another), %s each%s" % (
             where,
             need,
             ", at most %d at a time" % self.jobs if self.jobs else "",
         )
 
     def run(self, specs, out, data_dir, timeout=None, started=None):
+        """One task per block, at most `jobs` at a time. Each run's folder is unpacked under
+        `out` as soon as the task sends it. A worker that dies takes only the run in progress
+        with it: the block's remaining runs go on in a new task, on the same node where it is
+        still there; a run whose worker died 1 + max_retries times is recorded failed."""
         import ray
 
         if self.gpus is None:
             self.start()
-        task = ray.remote(run_on_worker).options(
-            num_gpus=1 if self.gpus else 0,
-            num_cpus=self.cpus_per_run,
-            max_retries=self.max_retries,
-            retry_exceptions=False,
-            name="kerasbench-run",
-        )
         # A CPU run's threads are capped at its CPU budget; a GPU run's only with --cpus-per-run.
         env = thread_env(self.cpus_per_run) if self.cap_threads or not self.gpus else {}
-        queue = collections.deque(specs)
-        running = {}
+
+        task = ray.remote(run_block_on_worker)
+
+        def submit(block):
+            options = dict(
+                num_gpus=1 if self.gpus else 0,
+                num_cpus=self.cpus_per_run,
+                max_retries=0,  # the retry is ours: only the block's remaining runs
+                name="kerasbench-block",
+            )
+            if block.node:
+                options["scheduling_strategy"] = node_affinity(block.node)
+            fields = [spec_to_json(spec) for spec in block.pending]
+            return task.options(**options).remote(fields, data_dir, timeout, env, self.run_one)
+
+        queue = collections.deque(RayBlock(specs) for specs in plan.blocks(specs))
+        running = {}  # the task's generator -> its RayBlock
         try:
             while queue or running:
                 while queue and (not self.jobs or len(running) < self.jobs):
-                    spec = queue.popleft()
-                    if started:
-                        started(spec)
-                    ref = task.remote(spec_to_json(spec), data_dir, timeout, env)
-                    running[ref] = (spec, runfiles.now(), time.time())
-                done, _ = ray.wait(list(running), num_returns=1)
-                for ref in done:
-                    spec, began, t0 = running.pop(ref)
-                    yield spec, self._collect(ref, spec, out, data_dir, began, t0)
+                    block = queue.popleft()
+                    running[submit(block)] = block
+                ready, _ = ray.wait(list(running), num_returns=1)
+                for generator in ready:
+                    block = running.pop(generator)
+                    try:
+                        item = ray.get(next(generator))
+                    except StopIteration:  # the block is over
+                        continue
+                    except ray.exceptions.RayError as e:
+                        # The task raised, or its worker or node died (a run sent but not yet
+                        # fetched is lost with its node: it counts as in progress).
+                        yield from self._lost(block, e, out, data_dir)
+                        if block.pending:
+                            running[submit(block)] = block
+                        continue
+                    running[generator] = block
+                    block.node = item["node"]
+                    spec = block.pending[0]
+                    if "started" in item:
+                        block.began = (runfiles.now(), time.time())
+                        if started:
+                            started(spec)
+                        continue
+                    block.pending.popleft()
+                    block.deaths, block.began = 0, None
+                    yield spec, unpack(item, out, spec)
         finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
+            for generator in running:
+                ray.cancel(generator, force=True)
             if self.started_here:
                 ray.shutdown()
 
-    def _collect(self, ref, spec, out, data_dir, began, t0):
+    def _lost(self, block, e, out, data_dir):
+        """The run in progress when the task ended early: recorded failed, or kept to run again."""
         import ray
 
-        try:
-            return unpack(ray.get(ref), out, spec)
-        except ray.exceptions.RayTaskError as e:  # the task raised (execute() itself does not)
+        spec = block.pending[0]
+        began, t0 = block.began or (runfiles.now(), time.time())
+        if isinstance(e, ray.exceptions.RayTaskError):  # it raised (execute() itself does not)
             error = "the Ray task failed: %s" % one_line(e)
-        except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
-            attempts = 1 + self.max_retries
+        else:  # the worker or its node died
+            block.deaths += 1
+            if block.deaths <= self.max_retries:
+                return  # the run goes first in the block's next task
             error = "the Ray worker died (%d attempt%s): %s: %s" % (
-                attempts,
-                "" if attempts == 1 else "s",
+                block.deaths,
+                "" if block.deaths == 1 else "s",
                 type(e).__name__,
                 one_line(e),
             )
-        return lost_record(spec, out, data_dir, error, began, time.time() - t0)
+        block.pending.popleft()
+        block.deaths, block.began = 0, None
+        yield spec, lost_record(spec, out, data_dir, error, began, time.time() - t0)
+
+
+def node_affinity(node):
+    """Ray's scheduling strategy for `node` (soft: elsewhere if that node is gone)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node, soft=True)
 
 
 def make(kind="local", jobs=None, address=None, cpus_per_run=None):

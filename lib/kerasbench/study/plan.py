@@ -1,7 +1,10 @@
 """The study's plan: which runs, in which order, with which parameters. Host side.
 
 A plan is a list of RunSpec, every parameter resolved and validated (`params`) before anything
-trains; `run_dir` says where each run's folder lies under --out.
+trains; `run_dir` says where each run's folder lies under --out. A *block* is one workload in one
+repeat: every backend and configuration asked for, interleaved (`blocks` groups a plan by block).
+On a GPU a block is the unit of repetition: every executor trains it on one machine, one run after
+another, so that its runs can be compared with each other.
 """
 
 import collections
@@ -13,9 +16,22 @@ from kerasbench import registry, runfiles
 from kerasbench.errors import UserError
 from kerasbench.study import params, usermodel
 
-RunSpec = collections.namedtuple(
-    "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"]
-)
+
+class RunSpec(
+    collections.namedtuple(
+        "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"]
+    )
+):
+    """One planned run. `block` is the block it belongs to: (workload, repeat)."""
+
+    __slots__ = ()
+
+    @property
+    def block(self):
+        """(workload, repeat): the runs of every backend and configuration of one workload in one
+        repeat, interleaved; every executor trains a block on one machine, one run after another."""
+        return (self.workload, self.repeat)
+
 
 DEFAULT_CONFIG = runfiles.DEFAULT_CONFIG
 MAX_SEED = 2**32 - 1  # np.random.seed and Keras' seeding take no more
@@ -59,7 +75,7 @@ def plan(
 ):
     """The runs in execution order; every parameter resolved and validated first.
 
-    Each repeat visits every backend, and the backend order rotates from one repeat to the next
+    The runs of one block (one workload, one repeat) follow each other. Each repeat visits every backend, and the backend order rotates from one repeat to the next
     (tf, jax, torch; then jax, torch, tf) so drift on a shared machine spreads over backends.
     Every backend gets the same seed within a repeat: same initial data order for the same seed.
     `config` is one configuration label or several ("default,tuned", a list): a label named in
@@ -140,6 +156,21 @@ def plan(
                         )
                     )
     return runs
+
+
+def blocks(runs):
+    """The runs grouped by block (RunSpec.block), in plan order: the blocks in the order of their
+    first run, each block's runs in their order. `plan` lists a block's runs next to each other,
+    so this keeps the plan's order; a list with some runs left out (resume) is grouped the same."""
+    grouped = {}
+    for spec in runs:
+        grouped.setdefault(spec.block, []).append(spec)
+    return list(grouped.values())
+
+
+def block_name(spec):
+    """'mnist_mlp/0': the block of a run, as printed."""
+    return "%s/%d" % spec.block
 
 
 def run_dir(out, spec):

@@ -3,7 +3,8 @@ run, each in a fresh kernel, into `<out>/runs/<workload>/<backend>/<repeat>/`. H
 module never imports Keras (the kernel picks the backend; the runner holds no GPU memory).
 
 The runner drives: it skips what is done and hands the rest to an executor (`executors`), which
-runs each through `execute`. Planning is `plan`, the checks before training are `preflight`.
+runs each through `execute`, the runs of one block (`plan.blocks`: one workload in one repeat)
+one after another on one machine and GPU. Planning is `plan`, the checks before training are `preflight`.
 """
 
 import os
@@ -137,7 +138,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
     freeing space finishes it.
 
     `executor` (kerasbench.study.executors) says where the runs execute: by default one after another
-    in this process. Whatever runs them, each finished run prints one status line here, in the
+    in this process. It gets the runs left to train in plan order and keeps each block's runs
+    together (one after another, on one machine and GPU), a block of which some runs are done
+    included. Whatever runs them, each finished run prints one status line here, in the
     order they finish, and a run longer than a few seconds one line per epoch while it trains
     (`progress.EpochTail`, reading its epochs.csv where the run folder is on this machine); the
     records come back in plan order.
