@@ -174,6 +174,16 @@ JAX_CUDA_PLUGINS = (
 )
 
 
+def cntk_is_gpu(descriptor):
+    """Whether a CNTK DeviceDescriptor is a GPU (its type(), else its name)."""
+    try:
+        import cntk
+
+        return descriptor.type() == cntk.device.DeviceKind.GPU
+    except Exception:  # an older or newer binding: its name says it ("GPU[0] ...")
+        return "gpu" in str(descriptor).lower()
+
+
 def gpu_view(backend):
     """What the backend's framework itself sees: {"framework", "devices", "gpus", "why"}.
 
@@ -232,7 +242,7 @@ def gpu_view(backend):
         framework = "cntk " + cntk.__version__
         found = cntk.device.all_devices()
         devices = [str(d) for d in found]
-        gpus = [str(d) for d in found if d.type() == cntk.device.DeviceKind.GPU]
+        gpus = [str(d) for d in found if cntk_is_gpu(d)]
         if not gpus:
             why = "CNTK lists only the CPU"
     else:

@@ -532,8 +532,10 @@ def trained_on(model):
             import cntk
 
             default = cntk.device.use_default_device()
-            gpu = default.type() == cntk.device.DeviceKind.GPU
-            found["devices"] = ["gpu:%d" % default.id() if gpu else "cpu"]
+            if environment.cntk_is_gpu(default):
+                found["devices"] = ["gpu:%s" % getattr(default, "id", lambda: "?")()]
+            else:
+                found["devices"] = ["cpu"]
             found["how"] = "cntk's default device"
         else:
             names = set()
