@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from kerasbench import registry
+from kerasbench import registry, runfiles
 from kerasbench.errors import UserError
 
 DEFAULT_OUT = "output"
@@ -34,9 +34,14 @@ def _run(args):
         allow_generated=args.allow_generated,
         params_dir=args.params_dir,
         config=args.config,
+        device=args.device,
     )
     executor = executors.make(
-        args.executor, jobs=args.jobs, address=args.address, cpus_per_run=args.cpus_per_run
+        args.executor,
+        jobs=args.jobs,
+        address=args.address,
+        cpus_per_run=args.cpus_per_run,
+        device=args.device,
     )
     if args.dry_run:
         for spec in runs:
@@ -47,6 +52,8 @@ def _run(args):
         data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
     )
     kernels.require(backends)
+    if not (args.executor == "ray" and args.address):  # a cluster's nodes: judged run by run
+        _check_device(args.device, backends)
     preflight.check_output_dir(args.out)
     with preflight.lock_output(args.out):  # one runner per --out, from here to the last run
         preflight.check_data(
@@ -89,6 +96,30 @@ def _run(args):
     )
     print("next: " + progress.next_command(args.out, _program()), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_device(device, backends):
+    """--device against this machine, before anything trains: gpu without a GPU is one line;
+    with a GPU (auto or gpu), every backend's framework must see it (kernels.require_gpu)."""
+    from kerasbench import environment
+    from kerasbench.study import kernels
+
+    gpu = environment.device().get("gpu")
+    if device == "gpu" and not gpu:
+        raise UserError("--device gpu: this machine has no GPU (nvidia-smi lists none)")
+    if device == "cpu":
+        if gpu:
+            print(
+                "kerasbench: --device cpu: the runs do not see the GPU (%s)" % gpu, file=sys.stderr
+            )
+        return
+    if gpu:
+        results = kernels.require_gpu(backends, gpu)
+        print(
+            "kerasbench: every backend sees the GPU (%s): %s"
+            % (gpu, "; ".join(kernels.describe_probe(b, r) for b, r in results.items())),
+            file=sys.stderr,
+        )
 
 
 def _program():
@@ -289,6 +320,22 @@ def _kernels(args):
             backends, python=args.python, ld_library_path=args.ld_library_path, user=args.user
         ):
             print("installed %s in %s" % (name, path))
+    elif args.action == "check":
+        from kerasbench import environment
+
+        backends = (
+            plan_backends(args.backends)
+            if args.backends
+            else [b for b in registry.BACKENDS if kernels.find(b) is not None]
+        )
+        gpu = environment.device().get("gpu")
+        print(
+            "this machine: %s" % ("a GPU (%s)" % gpu if gpu else "no GPU (nvidia-smi lists none)")
+        )
+        results = kernels.probe(backends)
+        for backend, result in results.items():
+            print(kernels.describe_probe(backend, result))
+        return 1 if gpu and kernels.blind_to_gpu(results) else 0
     else:
         for backend in registry.BACKENDS:
             spec = kernels.find(backend)
@@ -297,6 +344,12 @@ def _kernels(args):
                 % (kernels.kernel_name(backend), spec.argv[0] if spec else "(not installed)")
             )
     return 0
+
+
+def plan_backends(text):
+    from kerasbench.study import plan
+
+    return plan.parse_list(text, list(registry.BACKENDS), "backend")
 
 
 def _workloads(args):
@@ -438,6 +491,14 @@ def build_parser():
         "are capped only when this is given)",
     )
     run.add_argument(
+        "--device",
+        choices=runfiles.DEVICE_CHOICES,
+        default="auto",
+        help="auto: the GPU where this machine has one (default); gpu: the GPU, or an error "
+        "without one; cpu: the CPU, the GPU hidden from the runs. On a GPU every backend must "
+        "see it before anything trains, and a run that trained on the CPU is failed",
+    )
+    run.add_argument(
         "--dry-run",
         action="store_true",
         help="print the resolved plan as JSON lines and train nothing",
@@ -550,9 +611,17 @@ def build_parser():
     pro.add_argument("--out", required=True, help="folder for profile.json and profile.csv")
     pro.set_defaults(func=_profile)
 
-    ker = sub.add_parser("kernels", help="install or list the per-backend Jupyter kernels")
-    ker.add_argument("action", choices=["install", "list"])
-    ker.add_argument("--backends", default=None, help="default: tensorflow,jax,torch")
+    ker = sub.add_parser(
+        "kernels",
+        help="install or list the per-backend Jupyter kernels, or check what each one's "
+        "framework sees (GPUs)",
+    )
+    ker.add_argument("action", choices=["install", "list", "check"])
+    ker.add_argument(
+        "--backends",
+        default=None,
+        help="install: default tensorflow,jax,torch; check: default every installed kernel",
+    )
     ker.add_argument("--python", default=None, help="the kernel's Python (default: this one)")
     ker.add_argument("--ld-library-path", default=None, help="LD_LIBRARY_PATH for the kernel")
     ker.add_argument("--user", action="store_true", help="install for the user, not this env")

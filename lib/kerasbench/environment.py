@@ -1,9 +1,13 @@
 """Which hardware and versions produced a run. Both sides; Python 3.6 syntax.
 
 Called inside the kernel (after Keras is imported) for the framework versions and GPU, and on the
-host for the git commit. Nothing here imports a framework that is not already loaded.
+host for the git commit. Nothing here imports a framework at import time; `gpu_view` imports the
+one it is asked about (in a kernel, or in the probe `kerasbench run` starts with a kernel's Python
+before anything trains: `python -m kerasbench.environment BACKEND` prints it as one JSON line).
 """
 
+import importlib.util
+import json
 import os
 import platform
 import socket
@@ -139,6 +143,116 @@ def framework_versions(backend):
     return info
 
 
+def _env_hints():
+    """Settings of this process that hide a GPU from every framework, as a phrase (or None)."""
+    hints = []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and (not visible.strip() or visible.strip().startswith("-")):
+        hints.append("CUDA_VISIBLE_DEVICES=%r hides every GPU" % visible)
+    platforms = os.environ.get("JAX_PLATFORMS")
+    if platforms is not None and "cuda" not in platforms and "gpu" not in platforms:
+        hints.append("JAX_PLATFORMS=%r" % platforms)
+    return "; ".join(hints) or None
+
+
+def _installed(names):
+    found = []
+    for name in names:
+        try:
+            if importlib.util.find_spec(name) is not None:
+                found.append(name)
+        except (ImportError, ValueError):
+            pass
+    return found
+
+
+JAX_CUDA_PLUGINS = (
+    "jax_cuda13_plugin",
+    "jax_cuda12_plugin",
+    "jax_plugins.xla_cuda13",
+    "jax_plugins.xla_cuda12",
+)
+
+
+def cntk_is_gpu(descriptor):
+    """Whether a CNTK DeviceDescriptor is a GPU (its type(), else its name)."""
+    try:
+        import cntk
+
+        return descriptor.type() == cntk.device.DeviceKind.GPU
+    except Exception:  # an older or newer binding: its name says it ("GPU[0] ...")
+        return "gpu" in str(descriptor).lower()
+
+
+def gpu_view(backend):
+    """What the backend's framework itself sees: {"framework", "devices", "gpus", "why"}.
+
+    Imports the framework. `gpus` lists the GPUs it can use (as it names them); `why` says, where
+    it sees none, the framework's own reason as far as it tells (a CPU-only build, a CUDA plugin
+    that did not load, CUDA_VISIBLE_DEVICES), else None.
+    """
+    why = None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        framework = "tensorflow " + tf.__version__
+        devices = [d.name for d in tf.config.list_physical_devices()]
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        if not gpus:
+            if not tf.test.is_built_with_cuda():
+                why = "this TensorFlow is built without CUDA"
+            else:
+                cuda = tf.sysconfig.get_build_info().get("cuda_version")
+                why = (
+                    "TensorFlow (built for CUDA %s) lists no GPU: its CUDA libraries did not "
+                    "load" % cuda
+                )
+    elif backend == "jax":
+        import jax
+
+        framework = "jax " + jax.__version__
+        found = jax.devices()
+        devices = [str(d) for d in found]
+        gpus = [str(d) for d in found if d.platform in ("gpu", "cuda", "rocm")]
+        if not gpus:
+            plugins = _installed(JAX_CUDA_PLUGINS)
+            why = "jax sees only %s: %s" % (
+                ", ".join(devices) or "no device",
+                "its CUDA plugin (%s) did not load" % ", ".join(plugins)
+                if plugins
+                else "no CUDA plugin is installed (jax[cuda12] or jax[cuda13])",
+            )
+    elif backend == "torch":
+        import torch
+
+        framework = "torch " + torch.__version__
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        gpus = ["cuda:%d" % i for i in range(count)]
+        devices = ["cpu"] + gpus
+        if not gpus:
+            why = (
+                "this torch is a CPU-only build"
+                if torch.version.cuda is None
+                else "torch.cuda.is_available() is False (torch built for CUDA %s)"
+                % torch.version.cuda
+            )
+    elif backend == "cntk":
+        import cntk
+
+        framework = "cntk " + cntk.__version__
+        found = cntk.device.all_devices()
+        devices = [str(d) for d in found]
+        gpus = [str(d) for d in found if cntk_is_gpu(d)]
+        if not gpus:
+            why = "CNTK lists only the CPU"
+    else:
+        raise ValueError("unknown backend %r" % backend)
+    hints = _env_hints()
+    if not gpus and hints:
+        why = "%s (%s)" % (why, hints) if why else hints
+    return {"framework": framework, "devices": devices, "gpus": gpus, "why": why}
+
+
 def git_commit(repo_dir):
     """The commit the code ran from, with '+dirty' when the tree had uncommitted changes."""
     try:
@@ -157,3 +271,14 @@ def git_commit(repo_dir):
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
+
+
+def _probe_main(argv):
+    """`python -m kerasbench.environment BACKEND`: gpu_view as one JSON line on stdout."""
+    if len(argv) != 1:
+        sys.exit("usage: python -m kerasbench.environment BACKEND")
+    print(json.dumps(gpu_view(argv[0]), sort_keys=True))
+
+
+if __name__ == "__main__":
+    _probe_main(sys.argv[1:])

@@ -122,8 +122,18 @@ class Run(object):
             print("LSTM kernel: %s" % report["verdict"])
         return report
 
+    def record_trained_on(self, model):
+        """kernel.json `trained_on`: where the framework holds the model (compat.trained_on),
+        recorded when training starts and again when it ends. The runner fails a run that
+        trained on the CPU of a machine with a GPU, unless the CPU was asked for."""
+        found = compat.trained_on(model)
+        self.info["trained_on"] = found
+        self._write_info()
+        return found
+
     def finish(self, model):
-        """Records the parameter count and whether the loss went non-finite (status `nan`)."""
+        """Records the parameter count, where the model trained and whether the loss went
+        non-finite (status `nan`)."""
         losses = self.logger.losses if self.logger else []
         nan = any(loss is None or not math.isfinite(loss) for loss in losses)
         self.info.update(
@@ -133,10 +143,17 @@ class Run(object):
             finished_at=runfiles.now(),
         )
         self.record_lstm_kernel(model)
-        self._write_info()
+        where = self.record_trained_on(model)
         print(
-            "%s on %s: %d epochs logged%s"
-            % (self.workload, self.backend, len(losses), ", loss became NaN" if nan else "")
+            "%s on %s: %d epochs logged%s; trained on %s (%s)"
+            % (
+                self.workload,
+                self.backend,
+                len(losses),
+                ", loss became NaN" if nan else "",
+                where["kind"],
+                ", ".join(where["devices"]) or where.get("error") or "no device named",
+            )
         )
 
 

@@ -63,6 +63,8 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
     )
     if getattr(run, "nan_at_epoch", 0) > 0:
         callbacks.insert(0, InjectNaN(run.nan_at_epoch))
+    if hasattr(run, "record_trained_on"):
+        run.record_trained_on(model)  # again in run.finish(): a run cut off keeps this one
     return compat.fit(
         model,
         x=train_batches if train_batches is not None else data.x_train,

@@ -179,6 +179,26 @@ def run(cfg: Config, log=sys.stderr) -> dict:
     finally:
         if csv_file is not None:
             csv_file.close()
+    trained = None
+    if settings.get("device"):
+        # Where the loop put its parameters; a default device that fell back to the CPU on a
+        # machine with a GPU fails the run, as a Keras run would (runfiles.cpu_fallback).
+        trained = {
+            "kind": runfiles.device_kind([settings["device"]]),
+            "devices": [str(settings["device"])],
+            "framework": cfg.framework,
+            "how": "the native loop's device",
+            "why": None,
+        }
+        if trained["kind"] != "gpu" and not cfg.device:
+            try:
+                trained["why"] = environment.gpu_view(cfg.framework)["why"]
+            except Exception as e:  # the reason is a nicety; the record stands without it
+                trained["why"] = f"{type(e).__name__}: {e}"
+    machine = environment.device()
+    fallback = runfiles.cpu_fallback(trained, machine, cfg.device)
+    if status == "ok" and fallback:
+        status, error = "failed", fallback
     record = runfiles.record(
         cfg.workload,
         f"native-{cfg.framework}",
@@ -196,8 +216,10 @@ def run(cfg: Config, log=sys.stderr) -> dict:
             "backend_settings": settings,
             "parameters": n_params,
             "versions": versions or {"python": platform.python_version(), "numpy": np.__version__},
+            "trained_on": trained,
         },
-        device=environment.device(),
+        device=machine,
+        device_requested=cfg.device or "auto",
         git_commit=environment.git_commit(str(REPO_ROOT)),
         code_path=str(REPO_ROOT / "lib"),
         host=socket.gethostname(),

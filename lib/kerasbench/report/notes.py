@@ -51,6 +51,11 @@ def caveats(row, block: pd.DataFrame | None = None) -> list:
             out.append(f"profile {row['profile']} (others differ)")
     if row["runs"] < stats.MIN_RUNS:
         out.append(f"{int(row['runs'])} run{'s' * int(row['runs'] != 1)}: no interval")
+    if any(
+        str(m).startswith(rundata.CPU_ONLY)
+        for m in str(row.get("machine_names") or "").split(" / ")
+    ):
+        out.append("trained on the CPU")
     if row.get("machines", 0) and row["machines"] > 1:
         out.append(f"runs on {int(row['machines'])} machines")
     if row.get("not_learning_runs", 0):

@@ -142,10 +142,31 @@ def source_label(devices) -> str:
     return f"this study ({names.most_common(1)[0][0]})" if names else "this study"
 
 
-def machine_id(device: dict, host=None) -> str | None:
+# A run that trained on the CPU of a machine with a GPU (runfiles.trained_on): its machine is that
+# CPU, named with this prefix, so it is never taken for the GPU beside it (notes.caveats says so).
+CPU_ONLY = "CPU only: "
+
+
+def trained_on_cpu_of_gpu_host(trained: dict | None, device: dict | None) -> bool:
+    """True for a run that trained on the CPU although its machine has a GPU (asked or not)."""
+    return bool(
+        isinstance(trained, dict)
+        and trained.get("kind") == "cpu"
+        and isinstance(device, dict)
+        and device.get("gpu")
+    )
+
+
+def machine_id(device: dict, host=None, trained: dict | None = None) -> str | None:
     """Which machine a run trained on: the GPU's UUID where the kernel recorded one, else the
-    host name with the GPU (or CPU) model. None when run.json says nothing about it."""
+    host name with the GPU (or CPU) model. None when run.json says nothing about it. A run that
+    trained on the CPU of a machine with a GPU (`trained`: runfiles.trained_on) is that CPU,
+    CPU_ONLY first."""
     device = device if isinstance(device, dict) else {}
+    if trained_on_cpu_of_gpu_host(trained, device):
+        return CPU_ONLY + " on ".join(
+            str(v) for v in (device.get("cpu") or "CPU", device.get("host") or host) if v
+        )
     if device.get("gpu_uuid"):
         return f"{device.get('gpu') or 'GPU'} {device['gpu_uuid']}"
     name = device.get("gpu") or device.get("cpu")
@@ -175,14 +196,17 @@ INDEX_COLUMNS = RUN_COLUMNS + [
     "device",
     "backend_settings",
     "params",
+    "trained_on",
+    "device_requested",
 ]
 
 
 def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
     """One row per run folder under runs_dir (finished or not), with what run.json says about it.
 
-    Columns: INDEX_COLUMNS (versions, device, backend_settings and params are dicts, {} when
-    unknown). A folder without run.json is an unfinished run (status "unfinished").
+    Columns: INDEX_COLUMNS (versions, device, backend_settings, params and trained_on are dicts,
+    {} when unknown; trained_on is runfiles.trained_on's, which reads an older run's JAX devices
+    too). A folder without run.json is an unfinished run (status "unfinished").
     Raises RunDataError when runs_dir is not a folder or runfiles.read_run finds a run folder
     damaged (a torn row in an ok run, run.json not an object, an ok run without epochs.csv).
     """
@@ -213,6 +237,7 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
             return info.get(name) if isinstance(info.get(name), dict) else {}
 
         data = section("data")
+        trained = runfiles.trained_on(info) or {}
         status = str(info.get("status") or "unknown") if run is not None else UNFINISHED
         rows.append(
             {
@@ -227,7 +252,7 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
                 "data_source": data.get("source"),
                 "profile": info.get("profile"),
                 "mean_basis": AFTER_FIRST,
-                "machine": machine_id(section("device"), info.get("host")),
+                "machine": machine_id(section("device"), info.get("host"), trained),
                 "path": str(run_dir),
                 "finished": run is not None,
                 "error": _text(info.get("error")),
@@ -239,6 +264,8 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
                 "device": section("device"),
                 "backend_settings": section("backend_settings"),
                 "params": section("params"),
+                "trained_on": trained,
+                "device_requested": info.get("device_requested"),
             }
         )
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
@@ -457,7 +484,9 @@ def load_study(runs_dir, references=None) -> Study:
         Source(
             label=label,
             reference=False,
-            hardware=_joined(machine_id(d) for d in index["device"]),
+            hardware=_joined(
+                machine_id(d, None, t) for d, t in zip(index["device"], index["trained_on"])
+            ),
             folder=str(runs_dir),
         )
     ]
@@ -606,12 +635,31 @@ def _flatten(prefix: str, value, out: dict):
         out[prefix] = value if isinstance(value, str) else json.dumps(value)
 
 
+def trained_on_text(trained: dict | None, device: dict | None, requested=None) -> str | None:
+    """Where a run on a machine with a GPU trained, in words: "gpu (cuda:0)", "cpu (cpu:0)"
+    with "asked for" where --device cpu asked for it; "device not recorded" where its record
+    does not say (TensorFlow before kernels recorded it). None on a machine without a GPU: there
+    it can only have been the CPU."""
+    if not (isinstance(device, dict) and device.get("gpu")):
+        return None
+    if isinstance(trained, dict) and trained.get("kind"):
+        devices = ", ".join(str(d) for d in trained.get("devices") or [])
+        text = f"{trained['kind']} ({devices})" if devices else str(trained["kind"])
+        if requested == "cpu":
+            text += ", asked for"
+        elif not trained.get("recorded", True):
+            text += f", from {trained.get('from')}"
+        return text
+    return "device not recorded"
+
+
 def environment(study: Study) -> pd.DataFrame:
     """What ran where, per source and backend: columns source, backend, field, value.
 
     Fields are run.json's versions, device, data source and backend_settings, flattened
-    ("versions.keras", "none" where run.json says null); where runs of a backend differ the
-    distinct values are joined with " / ". A reference's fields come from its source.yaml.
+    ("versions.keras", "none" where run.json says null), and `trained_on` (trained_on_text);
+    where runs of a backend differ the distinct values are joined with " / ". A reference's
+    fields come from its source.yaml.
     """
     rows = []
     runs = study.runs
@@ -625,6 +673,9 @@ def environment(study: Study) -> pd.DataFrame:
                 for section in ("versions", "device", "backend_settings"):
                     _flatten(section, getattr(run, section), flat)
                 flat["data.source"] = run.data_source
+                where = trained_on_text(run.trained_on, run.device, run.device_requested)
+                if where:
+                    flat["trained_on"] = where
                 for name, value in flat.items():
                     per_field.setdefault(name, []).append(value)
             for name, values in per_field.items():

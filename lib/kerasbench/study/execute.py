@@ -54,9 +54,10 @@ class KernelWatch(object):
     behind by a runner that was killed (`stop_orphan`).
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, env=None):
         self.folder = folder
         self.process = None
+        self.env = dict(env or {})  # set in the kernel's environment (kernel_env)
 
     def manager_class(self):
         from jupyter_client.manager import AsyncKernelManager
@@ -65,6 +66,8 @@ class KernelWatch(object):
 
         class WatchedKernelManager(AsyncKernelManager):
             async def start_kernel(self, **kw):
+                if watch.env:
+                    kw["env"] = dict(kw.get("env") or os.environ, **watch.env)
                 await super(WatchedKernelManager, self).start_kernel(**kw)
                 watch.started(self)
 
@@ -95,6 +98,15 @@ class KernelWatch(object):
     def forget(self):
         with contextlib.suppress(OSError):
             os.remove(os.path.join(self.folder, runfiles.KERNEL_PID))
+
+
+# `kerasbench run --device cpu`: what the kernel's environment gets, so no framework finds the GPU.
+CPU_ONLY_ENV = {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+
+
+def kernel_env(device):
+    """Environment variables a run's kernel gets for `--device` (auto, gpu: none)."""
+    return dict(CPU_ONLY_ENV) if device == "cpu" else {}
 
 
 def kill_group(pid):
@@ -209,7 +221,7 @@ def execute(spec, out, data_dir, timeout=None):
                 host=socket.gethostname(),
             )
         )
-    watch = KernelWatch(folder)
+    watch = KernelWatch(folder, env=kernel_env(spec.device))
     outcome = {}
 
     def target():
@@ -276,6 +288,12 @@ def execute(spec, out, data_dir, timeout=None):
         # A stale kerasbench-<backend> spec earlier on Jupyter's path ran another checkout's
         # code: its numbers are not this code's, whatever run.json's commit would say.
         status, error = "failed", "the kernel %s %s" % (kernels.kernel_name(spec.backend), other)
+    machine = environment.device()
+    fallback = device_failure(kernel_info, machine, spec.device)
+    if status == "ok" and fallback:
+        # A framework that did not find the GPU (a CUDA plugin that did not load, a CPU build)
+        # trains on the CPU without a word: its times are not this machine's GPU's.
+        status, error = "failed", fallback
     record = run_record(
         spec,
         parameters,
@@ -284,7 +302,7 @@ def execute(spec, out, data_dir, timeout=None):
         started,
         time.time() - t0,
         kernel_info=kernel_info,
-        device=environment.device(),
+        device=machine,
         git_commit=environment.git_commit(registry.ROOT),
         code_path=kernel_code.get("path"),
         host=socket.gethostname(),
@@ -307,9 +325,18 @@ def execute(spec, out, data_dir, timeout=None):
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def device_failure(record, machine, requested):
+    """Why a run (its kernel.json or run.json record) counts as failed for where it trained, or
+    None: it trained on the CPU (runfiles.trained_on: the kernel's own record, or an older
+    record's JAX devices) on a machine with a GPU (`machine`: environment.device()) although
+    `requested` (--device) was not cpu."""
+    return runfiles.cpu_fallback(runfiles.trained_on(record), machine, requested)
+
+
 def run_record(spec, params, status, error, started_at, wall_seconds, **details):
     """The run.json record of a planned run: its identity from the spec, the rest as given
     (runfiles.record's keyword details: kernel_info, device, git_commit, code_path, host)."""
+    details.setdefault("device_requested", spec.device)
     return runfiles.record(
         spec.workload,
         spec.backend,

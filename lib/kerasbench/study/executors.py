@@ -447,7 +447,15 @@ class RayExecutor(object):
 
     name = "ray"
 
-    def __init__(self, address=None, jobs=None, cpus_per_run=None, max_retries=1, run_one=None):
+    def __init__(
+        self,
+        address=None,
+        jobs=None,
+        cpus_per_run=None,
+        max_retries=1,
+        run_one=None,
+        cpu_only=False,
+    ):
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -458,6 +466,7 @@ class RayExecutor(object):
         self.cap_threads = cpus_per_run is not None  # GPU runs: only when asked
         self.max_retries = max_retries
         self.run_one = run_one  # None: execute.execute
+        self.cpu_only = cpu_only  # --device cpu: tasks ask for no GPU
         self.gpus = None
         self.started_here = False
 
@@ -474,7 +483,7 @@ class RayExecutor(object):
                     "cannot connect to the Ray cluster at %s: %s" % (self.address, one_line(e))
                 )
         else:
-            gpus = detect_gpus()
+            gpus = [] if self.cpu_only else detect_gpus()
             jobs = self.jobs or (
                 len(gpus) if gpus else max(1, len(available_cores()) // self.cpus_per_run)
             )
@@ -487,7 +496,7 @@ class RayExecutor(object):
                 object_store_memory=100 * 1024 * 1024,
             )
             self.started_here = True
-        self.gpus = int(ray.cluster_resources().get("GPU", 0))
+        self.gpus = 0 if self.cpu_only else int(ray.cluster_resources().get("GPU", 0))
 
     def describe(self):
         where = self.address or "a local Ray instance"
@@ -596,8 +605,9 @@ def node_affinity(node):
     return NodeAffinitySchedulingStrategy(node, soft=True)
 
 
-def make(kind="local", jobs=None, address=None, cpus_per_run=None):
-    """The executor `kerasbench run` asked for; a one-line UserError for a contradiction."""
+def make(kind="local", jobs=None, address=None, cpus_per_run=None, device="auto"):
+    """The executor `kerasbench run` asked for; a one-line UserError for a contradiction.
+    `device` cpu: slots and tasks own CPU cores, never a GPU (the kernels see none)."""
     if kind not in EXECUTORS:
         raise UserError("unknown executor %r (executors: %s)" % (kind, ", ".join(EXECUTORS)))
     if jobs is not None and jobs < 1:
@@ -611,8 +621,12 @@ def make(kind="local", jobs=None, address=None, cpus_per_run=None):
             raise UserError(
                 "--cpus-per-run is for --executor ray (local --jobs N shares the cores out evenly)"
             )
-        return Sequential() if not jobs or jobs == 1 else LocalJobs(jobs)
-    return RayExecutor(address=address, jobs=jobs, cpus_per_run=cpus_per_run)
+        if not jobs or jobs == 1:
+            return Sequential()
+        return LocalJobs(jobs, gpus=[] if device == "cpu" else None)
+    return RayExecutor(
+        address=address, jobs=jobs, cpus_per_run=cpus_per_run, cpu_only=device == "cpu"
+    )
 
 
 if __name__ == "__main__":

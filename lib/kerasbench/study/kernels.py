@@ -8,8 +8,11 @@ GPU image gives each backend its own environment). Host side.
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from string import Template
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -125,3 +128,121 @@ def runs_checkout(spec):
     kerasbench its kernel imports. The kernel records what it did import (kernel.json's code)."""
     first = (spec.env or {}).get("PYTHONPATH", "").split(os.pathsep)[0]
     return first if first and "$" not in first else None
+
+
+# --- Does each backend see the GPU? ---------------------------------------------------------------
+
+PROBE_TIMEOUT = 180.0  # seconds for all probes together (TensorFlow's import takes the longest)
+PROBE_MODULE = "kerasbench.environment"  # `python -m kerasbench.environment BACKEND`: gpu_view
+
+
+def probe_command(spec, backend):
+    """The kernel's own Python running environment.gpu_view for `backend` (it imports only the
+    framework, not Keras)."""
+    return [spec.argv[0], "-m", PROBE_MODULE, backend]
+
+
+def _last_line(text):
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def probe(backends, timeout=PROBE_TIMEOUT, environ=None):
+    """What each backend's framework sees, asked of the kernel's Python with the kernel's
+    environment (process_env), all backends at once: {backend: {"framework", "devices", "gpus",
+    "why", "error"}}. `error` (else None) says why a probe gave no answer: the kernel is not
+    installed, its Python failed (the probe's last error line), or it ran past `timeout`."""
+    started = {}
+    results = {}
+    for backend in backends:
+        spec = find(backend)
+        if spec is None:
+            results[backend] = {"gpus": [], "error": "%s is not installed" % kernel_name(backend)}
+            continue
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        try:
+            process = subprocess.Popen(
+                probe_command(spec, backend),
+                env=process_env(spec, environ),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        except OSError as e:
+            out.close()
+            err.close()
+            results[backend] = {
+                "gpus": [],
+                "error": "cannot start %s: %s" % (spec.argv[0], e.strerror or e),
+            }
+            continue
+        started[backend] = (process, out, err)
+    deadline = time.time() + timeout
+    for backend, (process, out, err) in started.items():
+        try:
+            process.wait(max(deadline - time.time(), 0.01))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            process.wait()
+            results[backend] = {
+                "gpus": [],
+                "error": "its probe did not answer within %gs" % timeout,
+            }
+            out.close()
+            err.close()
+            continue
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+        out.close()
+        err.close()
+        try:
+            answer = json.loads(_last_line(stdout))
+            if not isinstance(answer, dict) or not isinstance(answer.get("gpus"), list):
+                raise ValueError("not a probe's answer")
+        except ValueError:
+            why = _last_line(stderr) or "exit code %d, no output" % process.returncode
+            results[backend] = {"gpus": [], "error": one_line(why, 300)}
+            continue
+        answer.setdefault("why", None)
+        answer["error"] = None
+        results[backend] = answer
+    return {backend: results[backend] for backend in backends}
+
+
+def describe_probe(backend, result):
+    """One line: what a backend's framework sees."""
+    if result.get("error"):
+        return "%s: no answer: %s" % (backend, result["error"])
+    seen = ", ".join(result["gpus"]) if result["gpus"] else "no GPU"
+    line = "%s (%s): %s" % (backend, result.get("framework") or "?", seen)
+    return line + (": " + result["why"] if not result["gpus"] and result.get("why") else "")
+
+
+def blind_to_gpu(results):
+    """The backends whose framework sees no GPU (or gave no answer), with the reason."""
+    return [
+        "%s (%s)" % (backend, result.get("error") or result.get("why") or "it lists no GPU")
+        for backend, result in results.items()
+        if result.get("error") or not result.get("gpus")
+    ]
+
+
+def require_gpu(backends, gpu, timeout=PROBE_TIMEOUT, environ=None):
+    """Before anything trains on a machine with a GPU (`gpu`: its name): every backend's
+    framework must see it, else one line naming each that does not, and why (UserError).
+    Returns the probes' answers."""
+    results = probe(backends, timeout=timeout, environ=environ)
+    blind = blind_to_gpu(results)
+    if blind:
+        raise UserError(
+            "this machine has a GPU (%s) but %s %s not see it: nothing was trained "
+            "(--device cpu trains on the CPU)"
+            % (gpu, "; ".join(blind), "does" if len(blind) == 1 else "do")
+        )
+    return results

@@ -17,9 +17,12 @@ from kerasbench.errors import UserError
 from kerasbench.study import params, usermodel
 
 
+# device: `kerasbench run --device` (auto, gpu, cpu); cpu hides the GPU from the run's kernel.
 class RunSpec(
     collections.namedtuple(
-        "RunSpec", ["workload", "backend", "repeat", "seed", "profile", "params", "config"]
+        "RunSpec",
+        ["workload", "backend", "repeat", "seed", "profile", "params", "config", "device"],
+        defaults=("auto",),
     )
 ):
     """One planned run. `block` is the block it belongs to: (workload, repeat)."""
@@ -72,6 +75,7 @@ def plan(
     allow_generated=False,
     params_dir=None,
     config=DEFAULT_CONFIG,
+    device="auto",
 ):
     """The runs in execution order; every parameter resolved and validated first.
 
@@ -80,7 +84,10 @@ def plan(
     Every backend gets the same seed within a repeat: same initial data order for the same seed.
     `config` is one configuration label or several ("default,tuned", a list): a label named in
     params/configs.yaml adds its per-backend settings; --set overrides win over both.
+    `device`: where the runs are to train (runfiles.DEVICE_CHOICES), carried by every RunSpec.
     """
+    if device not in runfiles.DEVICE_CHOICES:
+        raise UserError("--device %r: one of %s" % (device, ", ".join(runfiles.DEVICE_CHOICES)))
     if repeats < 1:
         raise UserError("--repeats must be at least 1, got %d" % repeats)
     if base_seed < 0 or base_seed + repeats - 1 > MAX_SEED:
@@ -153,6 +160,7 @@ def plan(
                             profile,
                             dict(resolved[workload, label, backend]),
                             label,
+                            device,
                         )
                     )
     return runs
@@ -188,6 +196,7 @@ def plan_json(spec):
             "profile": spec.profile,
             "config": spec.config,
             "params": spec.params,
+            "device": spec.device,
         },
         sort_keys=True,
     )

@@ -25,6 +25,9 @@ def plan_difference(record, spec):
     """How the plan of a finished run differs from `spec` ("profile full, not quick"), or None
     when it ran this very plan (profile, configuration, seed and every parameter)."""
     ran = record.get("params") if isinstance(record.get("params"), dict) else {}
+    asked = record.get("device_requested") or "auto"  # older runs: no --device, as auto
+    if (asked == "cpu") != (spec.device == "cpu"):
+        return "--device %s, not %s" % (asked, spec.device)
     for key, mine in (("profile", spec.profile), ("config", spec.config), ("seed", spec.seed)):
         theirs = record.get(key, plan.DEFAULT_CONFIG if key == "config" else None)
         if theirs != mine:
@@ -61,10 +64,12 @@ def resume_state(out, spec, data_dir=None):
     """(DONE, TODO or CONFLICT, why) for one planned run and what its folder holds.
 
     DONE: run.json says ok, it ran this very plan and runfiles.read_run finds its files whole.
-    TODO: no folder, an unfinished or damaged one, a run that was not ok (failed, timeout, nan),
-    or a run on generated data whose real data is here now; `why` says which, where it matters.
+    TODO: no folder, an unfinished or damaged one, a run that was not ok (failed, timeout, nan,
+    among them one that trained on the CPU of a machine with a GPU), an older ok run that did so
+    (execute.device_failure), or a run on generated data whose real data is here now; `why` says
+    which, where it matters.
     CONFLICT: a finished run (any status) of another plan (profile, configuration, seed,
-    parameters): it is another study's result, and only --force replaces it.
+    parameters, --device cpu or not): it is another study's result, and only --force replaces it.
     """
     folder = plan.run_dir(out, spec)
     if not os.path.isdir(folder):
@@ -79,6 +84,10 @@ def resume_state(out, spec, data_dir=None):
         return TODO, None
     if run.damaged:
         return TODO, "its files are damaged (%s)" % run.why()
+    fallback = execute.device_failure(run.record, run.record.get("device"), spec.device)
+    if fallback:
+        # An older run that trained on the CPU of a GPU machine and was recorded ok.
+        return TODO, fallback
     if real_data_now(run.record, spec, data_dir):
         return TODO, "it trained on generated data and the real data is here now"
     return DONE, None
