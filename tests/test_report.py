@@ -273,7 +273,10 @@ def test_failed_unfinished_and_handicaps_are_stated(built):
         in text
     )
     assert "no confidence interval (it takes 3)" in text
-    assert "covered the true mean in" in text  # the Method section's simulated coverage
+    # The Method section: the simulated coverage of the t interval for the n used, and what was
+    # paired with what.
+    assert "t: coverage" in text and "percentile bootstrap: coverage" in text
+    assert "What was paired with what" in text and "in 3 blocks" in text
 
 
 def test_summary_csv_matches_library(built, runs_dir):

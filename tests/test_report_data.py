@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import notes, rundata, summary as summary_mod
+from kerasbench.report import notes, rundata, stats, summary as summary_mod
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = rundata.SHIPPED_REFERENCE
@@ -218,9 +219,14 @@ def test_no_interval_under_three_runs_but_the_epoch_spread(tmp_path):
     jax, torch = table.loc["jax"], table.loc["torch"]
     assert jax["runs"] == 2 and math.isnan(jax["ci_low"]) and math.isnan(jax["ci_high"])
     assert (jax["spread_low"], jax["spread_high"]) == (1.0, 1.4)
-    # Three runs with means 2, 3, 4: an interval, the [min, max] of the runs (see test_stats).
-    assert torch["mean_epoch_seconds"] == pytest.approx(3.0)
-    assert (torch["ci_low"], torch["ci_high"]) == pytest.approx((2.0, 4.0))
+    # Three runs with means 2, 3, 4: the geometric mean 24 ** (1/3) and Student t on the logs.
+    logs = np.log([2.0, 3.0, 4.0])
+    half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
+    assert torch["mean_epoch_seconds"] == pytest.approx(24 ** (1 / 3))
+    assert (torch["ci_low"], torch["ci_high"]) == pytest.approx(
+        (math.exp(logs.mean() - half), math.exp(logs.mean() + half))
+    )
+    assert torch["ci_method"] == stats.T_METHOD and jax["ci_method"] == stats.NO_INTERVAL
     assert math.isnan(torch["spread_low"])
 
 
@@ -248,14 +254,19 @@ def test_speedup_is_paired_and_over_all_configurations(tmp_path):
         torch.times_fastest_low,
         torch.times_fastest_high,
     ) == pytest.approx((2.5, 2.5, 2.5))
-    assert torch.pairs == 3
+    assert torch.pairs == 3 and torch.pairing == "3 blocks" and torch.paired
     assert row["torch", "default"].times_fastest == pytest.approx(3.0)
     assert row["jax", "default"].times_fastest == pytest.approx(2.0)
-    # Three runs each: the coverage of the method for n = 3 is in the summary for the Method section.
-    assert set(result.coverage) == {3} and 0.65 < result.coverage[3] < 0.85
+    # Three runs and three blocks: the coverage for n = 3 is in the summary for the Method
+    # section, the t interval's near 95%, the percentile bootstrap's near 75%.
+    coverage = result.coverage.set_index(["n", "scenario", "method"])["coverage"]
+    assert set(result.coverage["n"]) == {3}
+    assert 0.9 < coverage[3, "runs", "t"] and coverage[3, "runs", "percentile"] < 0.85
     verdict = result.verdicts.iloc[0]
-    assert verdict["fastest"] == "jax tuned"
-    assert "jax default takes 2.00× [2.00, 2.00] as long" in verdict["text"]
+    assert verdict["fastest"] == "jax tuned" and verdict["decided"]
+    assert "jax tuned is fastest" not in verdict["text"]  # the label is printed apart, in bold
+    assert verdict["text"].startswith("is fastest at")
+    assert "jax default takes 2.00× [2.00, 2.00] as long (3 blocks)" in verdict["text"]
     assert "3 runs each" in verdict["text"] and "no interval" not in verdict["text"]
 
 
@@ -283,7 +294,7 @@ def test_distance_table_sets_a_one_run_best_beside_the_best_with_an_interval(tmp
     from kerasbench.report import breakdown
 
     # jax tuned: 3 runs at 2.0 s, paired with 3 floor runs at 0.5 s (4x, interval [4, 4]);
-    # jax tuned-epoch: 1 run at 1.5 s (3x), faster but with no interval.
+    # jax tuned-epoch: 1 run at 1.5 s (3x, 1 block with the floor), faster but with no interval.
     for r in range(3):
         write_configs(
             tmp_path, "mnist_mlp", [("jax", "tuned", 2.0), ("native-jax", "scan", 0.5)], r
@@ -291,7 +302,7 @@ def test_distance_table_sets_a_one_run_best_beside_the_best_with_an_interval(tmp
     write_configs(tmp_path, "mnist_mlp", [("jax", "tuned-epoch", 1.5)])
     html = str(breakdown.distance_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     assert "jax tuned-epoch" in html  # the best by mean
-    assert "3.00× (n=1: no interval); jax tuned: 4.00× [4.00, 4.00]" in html
+    assert "3.00×, 1 block (no interval); jax tuned: 4.00× [4.00, 4.00], 3 blocks" in html
     assert "<td>yes</td>" in html  # within 3x: the best's mean
 
 
@@ -371,7 +382,14 @@ def test_2017_means_in_summary_csv_match_the_logs(tmp_path):
             else log["loss"].iloc[-1]
         )
         assert row["final_metric"] == pytest.approx(final, rel=1e-5)
-        assert math.isnan(row["ci_low"])  # one run: no interval
+        # One run: its interval is the 2017 method's, the percentile bootstrap over its epochs,
+        # from 10 epochs on (and labelled so); none for the 4- and 5-epoch IMDb logs.
+        if len(log) >= stats.MIN_EPOCHS:
+            assert row["ci_method"] == stats.EPOCH_METHOD
+            assert row["ci_low"] < row["mean_epoch_seconds"] < row["ci_high"]
+            assert log["elapsed"].min() <= row["ci_low"] and row["ci_high"] <= log["elapsed"].max()
+        else:
+            assert math.isnan(row["ci_low"]) and row["ci_method"] == stats.NO_INTERVAL
     # The study's headline example: CNTK trained the char-LSTM about 1.9x faster than TensorFlow.
     lstm = written.loc[("lstm_text_generation", "tensorflow")]
     assert lstm["times_fastest"] == pytest.approx(
@@ -422,23 +440,28 @@ def test_then_and_now_compares_ratios(tmp_path):
     tf = pd.read_csv(SHIPPED / "mnist_mlp_tensorflow.csv")["elapsed"].iloc[1:].mean()
     assert row["reference_ratio"] == pytest.approx(cntk / tf)
     assert row["ratio"] == pytest.approx(2.5) and row["runs"] == "1 / 1"
+    assert row["pairing"] == "1 block"  # both ran repeat 0 on one machine
 
 
 def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):
-    # Per-repeat ratios 0.95, 1.05, 1.2 (mean 1.067): with 3 pairs the interval is [0.95, 1.2],
-    # which contains 1, so the verdict does not call torch slower.
+    # Per-block ratios 0.95 (torch faster), 1.05, 1.2: over the blocks torch is slower (geometric
+    # mean 1.06), and with 3 blocks the t interval on the log ratios contains 1, so the verdict
+    # does not call torch slower.
     for r, torch_seconds in enumerate([0.95, 1.05, 1.2]):
         write_run(tmp_path, "mnist_mlp", "jax", r, rows=epochs_rows([9, 1.0, 1.0]))
         write_run(
             tmp_path, "mnist_mlp", "torch", r, rows=epochs_rows([9, torch_seconds, torch_seconds])
         )
-    result = build(tmp_path, n_resamples=20_000)
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
     torch = result.table.set_index("backend").loc["torch"]
-    assert (torch["times_fastest_low"], torch["times_fastest_high"]) == pytest.approx((0.95, 1.2))
+    logs = np.log([0.95, 1.05, 1.2])
+    half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
+    low, high = math.exp(logs.mean() - half), math.exp(logs.mean() + half)
+    assert (torch["times_fastest_low"], torch["times_fastest_high"]) == pytest.approx((low, high))
     text = result.verdicts.iloc[0]["text"]
     assert (
-        "but torch default (1.07× [0.95, 1.20]) is not distinguishable from it: its interval includes 1"
-        in text
+        f"but torch default ({math.exp(logs.mean()):.2f}× [{low:.2f}, {high:.2f}], 3 blocks) is "
+        "not distinguishable from it: its interval includes 1" in text
     )
 
 
@@ -500,8 +523,8 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
     rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     mlp = registry.WORKLOADS["mnist_mlp"].title
     cifar = registry.WORKLOADS["cifar10_cnn"].title
-    assert rows[mlp][0] == "jax 1 s/epoch; torch 3.00× as long"
-    assert rows[mlp][1] == "jax tuned 0.5 s/epoch (2.0× faster than jax default)"
+    assert rows[mlp][0] == "jax 1 s/epoch; torch 3.00× as long, 1 block"
+    assert rows[mlp][1] == "jax tuned 0.5 s/epoch (2.0× faster than jax default, 1 block)"
     # The metric of each backend's default runs, not of its faster configurations.
     assert rows[mlp][2].startswith("jax 0.9800 · torch 0.9700")
     assert rows[cifar][0] == "jax 1.1 s/epoch (the only backend run)"
@@ -525,8 +548,8 @@ def test_answer_table_marks_figures_from_fewer_runs_than_an_interval_needs(tmp_p
 
     rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     mlp = rows[registry.WORKLOADS["mnist_mlp"].title]
-    assert mlp[0] == "jax 1 s/epoch; torch 3.00× as long, 1 run"
-    assert mlp[1] == "jax tuned 0.5 s/epoch, 1 run (2.0× faster than jax default)"
+    assert mlp[0] == "jax 1 s/epoch; torch 3.00× as long, 1 block, 1 run"
+    assert mlp[1] == "jax tuned 0.5 s/epoch, 1 run (2.0× faster than jax default, 1 block)"
 
 
 def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):
@@ -587,3 +610,148 @@ def test_a_caption_counts_machines_instead_of_listing_them():
         plots.hardware_in_short("NVIDIA H200 on vm / NVIDIA H200 GPU-aaa / NVIDIA H200 GPU-bbb")
         == "NVIDIA H200 (3 machines, named under Sources)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks: every ratio within one repeat on one machine
+
+
+def gpu(uuid):
+    return {"gpu": "NVIDIA H200", "gpu_uuid": uuid}
+
+
+def write_timed(root, workload, backend, config, repeat, seconds, uuid):
+    """One run of `seconds` steady seconds per epoch on the GPU `uuid`."""
+    write_run(
+        root,
+        workload,
+        backend,
+        repeat,
+        config=config,
+        folder=None if config == "default" else f"{config}-{repeat}",
+        rows=epochs_rows([9, seconds, seconds]),
+        device=gpu(uuid),
+    )
+
+
+def test_a_ratio_pairs_only_runs_of_one_machine(tmp_path):
+    # The H200's MNIST CNN: jax tuned ran repeat 0 beside tuned-epoch on GPU A, repeats 1-2 on a
+    # slower host B. Within the one block they share, tuned takes 1.02x as long; the ratio of the
+    # means (1.36x) would carry the machines' difference.
+    for repeat, seconds, uuid in ((0, 0.522, "GPU-A"), (1, 0.785, "GPU-B"), (2, 0.807, "GPU-B")):
+        write_timed(tmp_path, "mnist_cnn", "jax", "tuned", repeat, seconds, uuid)
+    write_timed(tmp_path, "mnist_cnn", "jax", "tuned-epoch", 0, 0.511, "GPU-A")
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    row = {(r.backend, r.config): r for r in result.table.itertuples()}
+    tuned = row["jax", "tuned"]
+    assert tuned.fastest == "jax tuned-epoch" and tuned.fastest_decided
+    assert tuned.times_fastest == pytest.approx(0.522 / 0.511)
+    assert (tuned.pairs, tuned.paired, tuned.pairing) == (1, True, "1 block")
+    assert math.isnan(tuned.times_fastest_low)
+    # Too close to call with 1 block: the noise comes from the one cell that ran twice on one
+    # machine (tuned on B), times sqrt 2 for a ratio; threshold exp(1.96 * sd).
+    sd = abs(math.log(0.785 / 0.807)) / math.sqrt(2) * math.sqrt(2)
+    assert result.noise[tuned.source]["sd"] == pytest.approx(sd)
+    threshold = math.exp(scipy_stats.norm.ppf(0.975) * sd)
+    text = result.verdicts.iloc[0]["text"]
+    assert text.startswith("is fastest at 0.511 s/epoch")
+    assert (
+        f"jax tuned takes 1.02× as long (1 block), within the noise between blocks (below "
+        f"{threshold:.2f}× at 1 block): too close to call" in text
+    )
+
+
+def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
+    # The H200's MNIST MLP: no machine ran both jax tuned and jax tuned-callbacks. Each beat the
+    # row beside it; neither can be called the fastest.
+    write_timed(tmp_path, "mnist_mlp", "jax", "tuned", 0, 0.40, "GPU-A")
+    write_timed(tmp_path, "mnist_mlp", "jax", "quiet", 0, 0.60, "GPU-A")
+    write_timed(tmp_path, "mnist_mlp", "jax", "tuned-callbacks", 0, 0.37, "GPU-B")
+    write_timed(tmp_path, "mnist_mlp", "jax", "default", 0, 0.85, "GPU-B")
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    row = {(r.backend, r.config): r for r in result.table.itertuples()}
+    tuned = row["jax", "tuned"]
+    assert tuned.fastest == "jax tuned-callbacks" and not tuned.fastest_decided
+    assert (tuned.paired, tuned.pairing) == (False, "across machines, not paired")
+    assert tuned.times_fastest == pytest.approx(0.40 / 0.37) and math.isnan(tuned.times_fastest_low)
+    verdict = result.verdicts.iloc[0]
+    assert not verdict["decided"] and "is fastest" not in verdict["text"]
+    assert verdict["text"].startswith(
+        "is the fastest of the rows it ran beside (0.37 s/epoch), not decided fastest: "
+        "jax tuned 1.08× (across machines) never ran on one machine with it"
+    )
+    # jax quiet, beaten by jax tuned on A, is listed as not paired, never as the runner-up.
+    assert "jax default takes 2.30× as long (1 block)" in verdict["text"]
+    assert (
+        "not paired with it (no machine ran both), so not ranked: jax quiet 1.62×"
+        in (verdict["text"])
+    )
+    assert "jax tuned" in verdict["named"]  # its row stays in the verdict table
+    from kerasbench.report import plots
+
+    answer = _answer_rows(plots.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
+    assert answer[1].startswith("not decided: jax tuned-callbacks 0.37 s/epoch")
+    assert "never on one machine with it: jax tuned 1.08× (across machines)" in answer[1]
+    written = pd.read_csv(result.write_csv(tmp_path)).set_index("config")
+    assert not written.loc["tuned", "paired"] and written.loc["default", "paired"]
+    assert written.loc["tuned", "pairing"] == "across machines, not paired"
+    method = str(plots.method_html(result))
+    assert (
+        "× fastest (jax tuned-callbacks, not decided): in 1 block: jax default; "
+        "not paired: jax quiet, jax tuned" in method
+    )
+
+
+def test_first_screen_as_shipped_carries_its_interval_from_three_blocks(tmp_path):
+    # Three blocks on two machines; torch/jax 2.9, 3.0, 3.1 within them. Machine B is twice as
+    # slow for both, which the blocks take out.
+    for repeat, (uuid, slow, torch_ratio) in enumerate(
+        [("GPU-A", 1.0, 2.9), ("GPU-A", 1.0, 3.0), ("GPU-B", 2.0, 3.1)]
+    ):
+        write_timed(tmp_path, "mnist_mlp", "jax", "default", repeat, 1.0 * slow, uuid)
+        write_timed(tmp_path, "mnist_mlp", "torch", "default", repeat, torch_ratio * slow, uuid)
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    from kerasbench.report import plots
+
+    logs = np.log([2.9, 3.0, 3.1])
+    half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
+    ratio, low, high = (math.exp(logs.mean() + d) for d in (0, -half, half))
+    answer = _answer_rows(plots.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
+    assert answer[0] == (
+        f"jax {2 ** (1 / 3):.3g} s/epoch; torch {ratio:.2f}× [{low:.2f}, {high:.2f}] as long, "
+        "3 blocks on 2 machines"
+    )
+    # The noise for "too close to call" is measured from this pair's 3 blocks.
+    source = result.table["source"].iloc[0]
+    assert result.noise[source]["sd"] == pytest.approx(logs.std(ddof=1))
+    assert "1 pair of rows with 3 or more blocks" in result.noise[source]["basis"]
+
+
+@pytest.mark.parametrize("runner_up, close", [(1.1, True), (1.3, False)])
+def test_too_close_to_call_uses_the_noise_between_blocks(tmp_path, runner_up, close):
+    # jax/torch default in 3 blocks with per-block ratios 2.0, 2.2, 2.4: sd of the log ratios is
+    # the noise; the tuned rows ran once, side by side (1 block).
+    for repeat, torch_ratio in enumerate([2.0, 2.2, 2.4]):
+        write_timed(tmp_path, "mnist_mlp", "jax", "default", repeat, 1.0, "GPU-A")
+        write_timed(tmp_path, "mnist_mlp", "torch", "default", repeat, torch_ratio, "GPU-A")
+    write_timed(tmp_path, "mnist_mlp", "jax", "tuned", 0, 0.5, "GPU-A")
+    write_timed(tmp_path, "mnist_mlp", "jax", "tuned-epoch", 0, 0.5 * runner_up, "GPU-A")
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    sd = np.log([2.0, 2.2, 2.4]).std(ddof=1)
+    threshold = math.exp(scipy_stats.norm.ppf(0.975) * sd)  # 1.19x at 1 block
+    text = result.verdicts.iloc[0]["text"]
+    assert f"jax tuned-epoch takes {runner_up:.2f}× as long (1 block)" in text
+    assert (f"below {threshold:.2f}× at 1 block): too close to call" in text) == close
+
+
+def test_noise_without_three_blocks_falls_back_to_runs_and_then_to_the_h200(tmp_path):
+    # Two runs of one cell on one machine, 1.0 and 1.2 s: sd of the logs |log 1.2| / sqrt 2,
+    # times sqrt 2 for a ratio of two runs.
+    write_timed(tmp_path / "a", "mnist_mlp", "jax", "default", 0, 1.0, "GPU-A")
+    write_timed(tmp_path / "a", "mnist_mlp", "jax", "default", 1, 1.2, "GPU-A")
+    noise = build(tmp_path / "a", n_resamples=200, coverage_studies=20).noise
+    (only,) = noise.values()
+    assert only["sd"] == pytest.approx(math.log(1.2)) and "times √2" in only["basis"]
+    write_timed(tmp_path / "b", "mnist_mlp", "jax", "default", 0, 1.0, "GPU-A")
+    (only,) = build(tmp_path / "b", n_resamples=200, coverage_studies=20).noise.values()
+    assert only["sd"] == stats.SD_RATIO_LOG and "H200" in only["basis"]

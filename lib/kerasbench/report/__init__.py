@@ -1,7 +1,8 @@
 """The study report, host side (never imports Keras). One module per job, read top-down:
 
 - `rundata`: run folders and reference folders as one tidy table of epochs (`load_study`).
-- `stats`: intervals across runs (only from 3), paired speed-ups, the coverage simulation.
+- `stats`: intervals (t on log run means, only from 3), ratios within blocks (one repeat on one
+  machine), which row is fastest by paired evidence, the coverage simulation.
 - `summary`: everything the report shows, computed once (`summary.build`).
 - `notes`: the verdict sentences, the caveats, the handicaps in words.
 - `plots`: Plotly figures and HTML blocks from a summary.

@@ -263,21 +263,30 @@ def table(frame: pd.DataFrame) -> Html:
 
 
 def _ratio(row) -> str:
-    """'8.57×' with its paired 95% interval, or the number of runs where there is none."""
+    """'8.57× [7.9, 9.3], 3 blocks' within blocks, '10.51×, 1 block (no interval)', or
+    '10.51×, across machines, not paired': what the ratio rests on, always said."""
     text = "%.2f×" % row["times_floor"]
+    pairing = row.get("floor_pairing") or "across machines, not paired"
     if _finite(row["times_floor_low"]):
-        return text + " [%.2f, %.2f]" % (row["times_floor_low"], row["times_floor_high"])
-    return text + " (n=%d: no interval)" % row["runs"]
+        return text + " [%.2f, %.2f], %s" % (
+            row["times_floor_low"],
+            row["times_floor_high"],
+            pairing,
+        )
+    if pairing.startswith("across"):
+        return text + ", " + pairing
+    return text + ", %s (no interval)" % pairing
 
 
 def _patched_ratio(patched: pd.DataFrame) -> str:
     fastest = _fastest(patched)
     if fastest is None:
         return "–"
-    return "%.2f× (%s, %.3g s)" % (
+    return "%.2f× (%s, %.3g s; %s)" % (
         fastest["times_floor"],
         fastest["backend"],
         fastest["mean_epoch_seconds"],
+        fastest.get("floor_pairing") or "across machines, not paired",
     )
 
 
@@ -319,9 +328,16 @@ def _keras_rows(table, workload):
 
 
 def _fastest(block):
-    """The row with the lowest steady s/epoch, or None where `block` is empty."""
+    """The row the report names fastest (summary's ranking, by paired evidence: the table's
+    `fastest` column) where it is in `block`, else the row with the lowest steady s/epoch; None
+    where `block` is empty."""
     if block.empty:
         return None
+    named = block[
+        block.apply(lambda r: "%s %s" % (r["backend"], r["config"]), axis=1).eq(block["fastest"])
+    ]
+    if not named.empty:
+        return named.iloc[0]
     return block.loc[block["mean_epoch_seconds"].astype(float).idxmin()]
 
 
@@ -383,10 +399,11 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
 
 
 def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
-    """For MLP, CNN and BiLSTM: the best Keras configuration (lowest steady s/epoch of this study)
-    as a multiple of the floor (the fastest native loop), paired by repeat with an interval from 3
-    pairs on, whether it is within the goal (3x), and the largest part of the profiled step that
-    is not device compute (the wall), where a profile of that backend and configuration exists."""
+    """For MLP, CNN and BiLSTM: the best Keras configuration (the one the verdict names fastest)
+    as a multiple of the floor (the fastest native loop), within blocks with an interval from 3
+    blocks on (or marked "across machines, not paired"), whether it is within the goal (3x), and
+    the largest part of the profiled step that is not device compute (the wall), where a profile
+    of that backend and configuration exists."""
     table = summary.table[~summary.table["reference"].astype(bool)]
     rows = []
     for workload in FLOOR_WORKLOADS:
@@ -398,11 +415,15 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
             continue
         ratio = _ratio(best)
         # A configuration that is fastest on one run has no interval: the fastest one that has
-        # (3 paired runs) stands beside it, so the table's claim is one the runs can carry.
+        # (3 blocks) stands beside it, so the table's claim is one the runs can carry.
+        # Where the best shares no block with the floor, the fastest row that does stands beside.
         settled = block[block["times_floor_low"].map(_finite)]
+        if settled.empty and not best.get("floor_pairs", 0):
+            settled = block[block["floor_pairs"].fillna(0) > 0]
         if not _finite(best["times_floor_low"]) and not settled.empty:
-            other = _fastest(settled)
-            ratio += "; %s %s: %s" % (other["backend"], other["config"], _ratio(other))
+            other = settled.loc[settled["times_floor"].astype(float).idxmin()]
+            if other.name != best.name:
+                ratio += "; %s %s: %s" % (other["backend"], other["config"], _ratio(other))
         wall = _wall(_profile_of(frame, workload, best["backend"], best["config"]))
         rows.append(
             {
@@ -411,8 +432,8 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
                 "runs": int(best["runs"]),
                 "s / epoch": "%.3g" % best["mean_epoch_seconds"],
                 "floor": "%s: %.3g s" % (best["floor"], best["floor_seconds"]),
-                "× floor [95% CI, paired]": ratio,
-                "within %g×" % GOAL: "yes" if best["times_floor"] <= GOAL else "no",
+                "× floor [95% CI], blocks": ratio,
+                "within %g×" % GOAL: "yes" if round(best["times_floor"], 2) <= GOAL else "no",
                 "largest part beside compute": wall,
                 "with the Keras patch": _patched_ratio(patched),
             }

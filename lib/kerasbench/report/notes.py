@@ -1,5 +1,5 @@
 """What the report says in words: the verdict per workload, what makes a cell not comparable,
-the handicaps beside each workload's charts, and the coverage sentence of the Method section.
+the handicaps beside each workload's charts, and the pairing lines of the Method section.
 
 Functions over the summary table (summary.SUMMARY_COLUMNS); no statistics are computed here.
 """
@@ -21,13 +21,14 @@ def fmt(value, digits=3) -> str:
     return f"{value:.{digits}g}"
 
 
-# Without an interval, a runner-up within this fraction of the fastest is not called slower.
-CLOSE = 0.05
-
-
 def label(row) -> str:
     """'jax tuned': backend and configuration, the name every table and legend uses."""
     return f"{row['backend']} {row['config']}"
+
+
+def labels(frame: pd.DataFrame) -> pd.Series:
+    """label() of every row, as a Series of strings (empty for an empty frame)."""
+    return (frame["backend"].astype(str) + " " + frame["config"].astype(str)).rename("label")
 
 
 def is_generated(row) -> bool:
@@ -67,19 +68,94 @@ def caveats(row, block: pd.DataFrame | None = None) -> list:
     return out
 
 
-def _times(row) -> str:
-    value = f"{row['times_fastest']:.2f}×"
-    if math.isfinite(row.get("times_fastest_low", math.nan)):
-        value += f" [{row['times_fastest_low']:.2f}, {row['times_fastest_high']:.2f}]"
-    return value
+def ratio_text(ratio, low, high, pairing) -> str:
+    """'3.39× [3.10, 3.70], 3 blocks on 2 machines', '1.07×, 1 block', '1.08×, across
+    machines, not paired': a ratio with its interval (if any) and what it was paired in."""
+    if ratio is None or not math.isfinite(ratio):
+        return "–"
+    text = f"{ratio:.2f}×"
+    if low is not None and math.isfinite(low):
+        text += f" [{low:.2f}, {high:.2f}]"
+    return text + (f", {pairing}" if pairing else "")
 
 
-def verdicts(table: pd.DataFrame) -> pd.DataFrame:
+def times_text(row) -> str:
+    return ratio_text(
+        row["times_fastest"],
+        row.get("times_fastest_low", math.nan),
+        row.get("times_fastest_high", math.nan),
+        row.get("pairing"),
+    )
+
+
+def _takes(row) -> str:
+    """'takes 1.07× as long (1 block)', 'takes 3.01× [2.74, 3.31] as long (3 blocks)'."""
+    core = ratio_text(
+        row["times_fastest"],
+        row.get("times_fastest_low", math.nan),
+        row.get("times_fastest_high", math.nan),
+        None,
+    )
+    return f"takes {core} as long ({row.get('pairing')})"
+
+
+def is_true(value) -> bool:
+    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value))
+
+
+def call(ratio, low, high, blocks, paired, sd, *, confidence_level=0.95) -> tuple[str, float]:
+    """How a paired ratio to the fastest reads: ('unpaired' | 'tied' | 'close' | 'apart',
+    threshold).
+
+    tied: from MIN_RUNS blocks, its interval contains 1. close: with fewer blocks, the ratio is
+    within the noise between blocks, stats.noise_threshold(sd, blocks) (returned; NaN otherwise).
+    unpaired: the rows share no block, so the ratio decides nothing.
+    """
+    if not is_true(paired) or not (ratio is not None and math.isfinite(ratio)):
+        return "unpaired", math.nan
+    blocks = int(blocks) if blocks is not None and math.isfinite(blocks) else 0
+    if blocks >= stats.MIN_RUNS and math.isfinite(low):
+        return ("tied" if low <= 1.0 <= high else "apart"), math.nan
+    threshold = stats.noise_threshold(sd, max(blocks, 1), confidence_level=confidence_level)
+    return ("close" if max(ratio, 1 / ratio) <= threshold else "apart"), threshold
+
+
+def ranking_of(rankings, source, workload, among="configurations"):
+    if rankings is None or rankings.empty:
+        return None
+    hit = rankings[
+        (rankings["source"] == source)
+        & (rankings["workload"] == workload)
+        & (rankings["among"] == among)
+    ]
+    return None if hit.empty else hit.iloc[0]
+
+
+def _listed(rows: pd.DataFrame) -> str:
+    """'jax tuned 1.08×, torch compiled 4.97×' (ratios of means: no pairing said)."""
+    return ", ".join(f"{label(r)} {r['times_fastest']:.2f}×" for _, r in rows.iterrows())
+
+
+def verdicts(
+    table: pd.DataFrame,
+    rankings: pd.DataFrame | None = None,
+    noise: dict | None = None,
+    *,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
     """One sentence per (source, workload) of this study's results (references excluded).
 
-    Columns: source, workload, fastest (the label to print in bold), text (the sentence after it),
-    named (the labels the sentence names: fastest, runner-up, slowest).
+    Only paired evidence decides (summary's rankings, stats.pick_fastest): the fastest is "fastest"
+    where no other row could be faster, else "the fastest of the rows it ran beside" with the
+    rows that never ran beside it named; the runner-up is the paired row with the lowest ratio,
+    called indistinguishable (interval contains 1, 3+ blocks) or too close to call (within the
+    noise between blocks, fewer blocks: noise[source]["sd"], stats.noise_threshold); rows that
+    share no block with the fastest are listed as not paired, never ranked.
+
+    Columns: source, workload, fastest (the label to print in bold), decided, text (the sentence
+    after it), named (the labels the sentence names: fastest, runner-up, slowest, contenders).
     """
+    noise = noise or {}
     rows = []
     mine = (
         table[~table["reference"] & ~table["backend"].map(rundata.is_native)]
@@ -94,6 +170,7 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                     "source": source,
                     "workload": workload,
                     "fastest": None,
+                    "decided": False,
                     "text": "No run finished with a steady epoch: no verdict.",
                     "named": (),
                 }
@@ -103,32 +180,71 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
         # ratio in its row, outside the sentence.
         shipped = timed[~timed["config"].map(rundata.is_patched)]
         timed = shipped if not shipped.empty else timed
-        best = timed.loc[timed["times_fastest"].idxmin()]
-        others = timed.drop(index=best.name).sort_values("times_fastest")
-        parts = [f"is fastest at {fmt(best['mean_epoch_seconds'])} s/epoch"]
-        named = [label(best)] + [label(others.iloc[i]) for i in (0, -1) if len(others)]
-        if not others.empty:
-            runner = others.iloc[0]
-            tied = math.isfinite(runner["times_fastest_low"]) and runner["times_fastest_low"] <= 1.0
-            close = (
-                not math.isfinite(runner["times_fastest_low"])
-                and runner["times_fastest"] < 1 + CLOSE
+        fastest = timed["fastest"].iloc[0]
+        best = timed[labels(timed) == fastest].iloc[0]
+        ranking = ranking_of(rankings, source, workload)
+        decided = bool(ranking["decided"]) if ranking is not None else True
+        contender_names = tuple(ranking["contenders"]) if ranking is not None else ()
+        others = timed.drop(index=best.name)
+        contenders = others[labels(others).isin(contender_names)].sort_values("times_fastest")
+        paired = others[others["paired"].map(is_true).astype(bool)].sort_values("times_fastest")
+        unpaired = others[
+            ~others["paired"].map(is_true).astype(bool) & ~labels(others).isin(contender_names)
+        ].sort_values("times_fastest")
+        seconds = fmt(best["mean_epoch_seconds"])
+        if decided:
+            parts = [f"is fastest at {seconds} s/epoch"]
+        elif ranking is not None and not ranking["paired"]:
+            parts = [
+                f"has the lowest time ({seconds} s/epoch), but no two of these rows ran on one "
+                "machine: no verdict on speed"
+            ]
+        else:
+            parts = [f"is the fastest of the rows it ran beside ({seconds} s/epoch)"]
+            if not contenders.empty:
+                parts[0] += (
+                    ", not decided fastest: "
+                    + _listed(contenders)
+                    + " (across machines) never ran on one machine with it, and no row on "
+                    "one machine with them was faster"
+                )
+        named = [label(best)] + list(labels(contenders))
+        if not paired.empty:
+            runner = paired.iloc[0]
+            sd = noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
+            verdict, threshold = call(
+                runner["times_fastest"],
+                runner["times_fastest_low"],
+                runner["times_fastest_high"],
+                runner["pairs"],
+                runner["paired"],
+                sd,
+                confidence_level=confidence_level,
             )
-            if tied:
+            if verdict == "tied":
                 parts.append(
-                    f"but {label(runner)} ({_times(runner)}) is not distinguishable "
+                    f"but {label(runner)} ({times_text(runner)}) is not distinguishable "
                     "from it: its interval includes 1"
                 )
-            elif close:
+            elif verdict == "close":
+                k = int(runner["pairs"])
                 parts.append(
-                    f"{label(runner)} is within {CLOSE:.0%} ({_times(runner)}), too close "
-                    "to call without an interval"
+                    f"{label(runner)} {_takes(runner)}, within the noise between blocks (below "
+                    f"{threshold:.2f}× at {k} block{'s' * (k != 1)}): too close to call"
                 )
             else:
-                parts.append(f"{label(runner)} takes {_times(runner)} as long")
-            if len(others) > 1:
-                slowest = others.iloc[-1]
-                parts.append(f"the slowest, {label(slowest)}, {_times(slowest)}")
+                parts.append(f"{label(runner)} {_takes(runner)}")
+            named.append(label(runner))
+            if len(paired) > 1:
+                slowest = paired.iloc[-1]
+                parts.append(f"the slowest paired with it, {label(slowest)}, {times_text(slowest)}")
+                named.append(label(slowest))
+        if not unpaired.empty:
+            parts.append(
+                "not paired with it (no machine ran both), so not ranked: "
+                + _listed(unpaired)
+                + " across machines"
+            )
         if block.apply(is_generated, axis=1).any():
             parts.append("accuracy not compared (generated data)")
         else:
@@ -155,20 +271,57 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                 "source": source,
                 "workload": workload,
                 "fastest": label(best),
+                "decided": decided,
                 "text": "; ".join(parts) + ".",
                 "named": tuple(dict.fromkeys(named)),
             }
         )
-    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "text", "named"])
+    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "decided", "text", "named"])
 
 
-def coverage_sentences(coverage: dict, confidence_level: float) -> list:
-    """'3 runs: a nominal 95% interval covers the true mean 75% of the time (simulated).'"""
-    return [
-        f"{n} runs (or pairs): a nominal {confidence_level:.0%} percentile interval covered the "
-        f"true mean in {value:.0%} of simulated studies (normal noise)."
-        for n, value in sorted(coverage.items())
-    ]
+def pairing_lines(comparisons: pd.DataFrame, rankings: pd.DataFrame | None, source) -> list:
+    """What was paired with what, per workload of one source: [(workload, text)], e.g.
+    'as shipped (jax default): torch default in 3 blocks on 2 machines · × fastest (jax tuned,
+    decided): in 1 block: jax default, torch default; not paired: jax quiet'."""
+    if comparisons is None or comparisons.empty:
+        return []
+    mine = comparisons[comparisons["source"] == source]
+    out = []
+    order = list(dict.fromkeys(mine["workload"]))
+    for workload in order:
+        rows = mine[mine["workload"] == workload]
+        parts = []
+        for kind in ("as shipped", "× fastest", "over default", "× floor", "then and now"):
+            part = rows[rows["kind"] == kind]
+            if part.empty:
+                continue
+            if kind in ("over default", "then and now"):
+                items = [
+                    f"{r['numerator']} vs {r['denominator']}: "
+                    + (
+                        f"in {r['pairing']}"
+                        if is_true(r["paired"])
+                        else "not paired (across machines)"
+                    )
+                    for _, r in part.iterrows()
+                ]
+                parts.append(f"{kind}: " + "; ".join(items))
+                continue
+            among = {"as shipped": "default", "× fastest": "configurations", "× floor": "floor"}
+            ranking = ranking_of(rankings, source, workload, among[kind])
+            against = part["denominator"].iloc[0]
+            if ranking is not None and kind != "× floor":
+                against += ", decided" if ranking["decided"] else ", not decided"
+            groups = {}
+            for _, r in part.iterrows():
+                key = f"in {r['pairing']}" if is_true(r["paired"]) else "not paired"
+                groups.setdefault(key, []).append(r["numerator"])
+            items = sorted(groups.items(), key=lambda kv: (kv[0] == "not paired", kv[0]))
+            parts.append(
+                f"{kind} ({against}): " + "; ".join(f"{k}: {', '.join(v)}" for k, v in items)
+            )
+        out.append((workload, " · ".join(parts)))
+    return out
 
 
 def _apart(defaults: pd.DataFrame) -> list:
@@ -181,8 +334,9 @@ def _apart(defaults: pd.DataFrame) -> list:
     }
     names = list(machines)
     return [
-        f"{a} and {b} ran on different machines (no machine ran both): their ratio includes "
-        "any difference between the machines, which these runs cannot separate."
+        f"{a} and {b} ran on different machines (no machine ran both): their ratio is one of "
+        "means across machines, includes any difference between the machines, and decides no "
+        "verdict."
         for i, a in enumerate(names)
         for b in names[i + 1 :]
         if not machines[a] & machines[b]

@@ -23,7 +23,8 @@ from plotly.subplots import make_subplots
 from kerasbench import registry
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import rundata, stats
-from kerasbench.report.notes import fmt, label
+from kerasbench.report.notes import fmt, label, labels
+from kerasbench.report.summary import SCENARIOS
 
 # Okabe-Ito colours (distinguishable with colour-blindness), fixed per backend for every chart.
 BACKEND_COLOURS = {
@@ -190,7 +191,7 @@ def speedup_overview(summary) -> go.Figure:
                     marker_pattern_shape=pattern,
                     marker_line_color="#333" if reference else backend_colour(backend),
                     opacity=0.55 if reference else 1.0,
-                    text=[_n(p) if _finite(p) else "" for p in rows["pairs"]],
+                    text=[_pairs_label(r) for _, r in rows.iterrows()],
                     textposition="outside",
                     error_y={
                         "type": "data",
@@ -206,13 +207,18 @@ def speedup_overview(summary) -> go.Figure:
                         ),
                     },
                     customdata=np.stack(
-                        [rows["mean_epoch_seconds"], rows["fastest"].astype(str), rows["runs"]],
+                        [
+                            rows["mean_epoch_seconds"],
+                            rows["fastest"].astype(str),
+                            rows["runs"],
+                            rows["pairing"].fillna("").astype(str),
+                        ],
                         axis=-1,
                     ),
                     hovertemplate=(
                         f"<b>{html.escape(name)}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
-                        "%{customdata[1]}<br>%{customdata[0]:.3g} s per epoch, "
-                        "%{customdata[2]} run(s)<extra></extra>"
+                        "%{customdata[1]} (%{customdata[3]})<br>%{customdata[0]:.3g} s per "
+                        "epoch, %{customdata[2]} run(s)<extra></extra>"
                     ),
                 ),
                 row=row_i,
@@ -236,8 +242,8 @@ def speedup_overview(summary) -> go.Figure:
     fig.update_layout(
         title=(
             "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
-            f"black bars: {_level(summary)} CI over paired repeats, only from {stats.MIN_RUNS}; "
-            "n = repeats)"
+            f"black bars: {_level(summary)} CI over blocks, only from {stats.MIN_RUNS}; "
+            "n = blocks; 'not paired': ratio of means across machines)"
         ),
         barmode="group",
         height=340 * len(sources) + 110,
@@ -248,6 +254,13 @@ def speedup_overview(summary) -> go.Figure:
         uniformtext_mode="hide",
     )
     return fig
+
+
+def _pairs_label(row) -> str:
+    """The bar's label: 'n=3' blocks, 'not paired' (across machines), nothing for the fastest."""
+    if notes_mod.is_true(row.get("paired")):
+        return _n(row["pairs"])
+    return "" if row.get("pairing") == "fastest" else "not paired"
 
 
 def _log_ticks(low: float, high: float) -> list:
@@ -370,8 +383,9 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     )
     fig.update_layout(
         title=(
-            f"{rundata.workload_title(workload)}: seconds per epoch after the first "
-            f"(black whisker: {_level(summary)} CI over runs; ◇ first epoch; n = runs)"
+            f"{rundata.workload_title(workload)}: seconds per epoch after the first, geometric "
+            f"mean of the runs (black whisker: {_level(summary)} CI over runs; ◇ first epoch; "
+            "n = runs)"
         ),
         template="plotly_white",
         height=420,
@@ -549,6 +563,8 @@ def _final_cell(row) -> str:
 
 
 def _times_cell(row) -> str:
+    """'1 (fastest)', '1.07×, 1 block', '3.01× [2.74, 3.31], 3 blocks', '1.08×, across machines,
+    not paired'."""
     if not _finite(row["times_fastest"]):
         return "–"
     if (
@@ -556,11 +572,8 @@ def _times_cell(row) -> str:
         and _finite(row["mean_epoch_seconds"])
         and label(row) == row["fastest"]
     ):
-        return "1 (fastest)"
-    value = f"{row['times_fastest']:.2f}×"
-    if _finite(row["times_fastest_low"]):
-        value += f" [{row['times_fastest_low']:.2f}, {row['times_fastest_high']:.2f}]"
-    return value
+        return "1 (fastest)" if notes_mod.is_true(row.get("fastest_decided")) else "1 (not decided)"
+    return notes_mod.times_text(row)
 
 
 def _few_runs(row, mark: bool) -> str:
@@ -570,22 +583,121 @@ def _few_runs(row, mark: bool) -> str:
     return f", {runs} run{'s' * (runs != 1)}" if mark and runs < stats.MIN_RUNS else ""
 
 
-def _as_shipped_cell(defaults: pd.DataFrame, mark: bool = False) -> str:
-    """'<b>jax</b> 0.847 s/epoch; torch 3.47× as long': the backends under `default`, fastest first
-    (ratios of mean epoch times; the paired intervals are in the verdict table below)."""
+def _comparison(summary, source, workload, kind, numerator=None):
+    """The rows of summary.comparisons of one kind (and numerator) for a workload."""
+    c = summary.comparisons
+    if c is None or c.empty:
+        return c
+    hit = c[(c["source"] == source) & (c["workload"] == workload) & (c["kind"] == kind)]
+    return hit if numerator is None else hit[hit["numerator"] == numerator]
+
+
+def _ranking(summary, source, workload, among):
+    return notes_mod.ranking_of(summary.rankings, source, workload, among)
+
+
+def _called(summary, source, c) -> str:
+    """' (too close to call)' where a paired ratio to the fastest is within the noise, or its
+    interval contains 1 (notes.call); '' otherwise."""
+    sd = summary.noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
+    verdict, _ = notes_mod.call(
+        c["ratio"],
+        c["low"],
+        c["high"],
+        c["blocks"],
+        c["paired"],
+        sd,
+        confidence_level=summary.confidence_level,
+    )
+    if verdict == "tied":
+        return " (too close to call: its interval includes 1)"
+    return " (too close to call)" if verdict == "close" else ""
+
+
+def _as_shipped_cell(summary, source, workload, defaults: pd.DataFrame, mark: bool = False) -> str:
+    """'<b>jax</b> 0.856 s/epoch; torch 3.39× [2.98, 3.85] as long, 3 blocks on 2 machines': the
+    backends under `default`, the fastest (by paired evidence, summary's rankings) first, each
+    other as a ratio within blocks, with its interval from 3 blocks; a ratio across machines is
+    said to be one, and decides nothing."""
     timed = defaults[np.isfinite(defaults["mean_epoch_seconds"].astype(float))]
     if timed.empty:
         return "–"
-    timed = timed.sort_values("mean_epoch_seconds")
-    best = timed.iloc[0]
-    cell = f"<b>{_e(best['backend'])}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
+    ranking = _ranking(summary, source, workload, "default")
+    names = labels(timed)
+    first = ranking["fastest"] if ranking is not None else names.iloc[0]
+    best = timed[names == first].iloc[0]
+    decided = ranking is None or bool(ranking["decided"])
+    name = f"<b>{_e(best['backend'])}</b>" if decided else _e(best["backend"])
+    cell = "" if decided else "not decided, no machine ran them side by side: "
+    cell += f"{name} {fmt(best['mean_epoch_seconds'])} s/epoch"
     cell += _few_runs(best, mark)
-    for _, row in timed.iloc[1:].iterrows():
-        ratio = row["mean_epoch_seconds"] / best["mean_epoch_seconds"]
-        close = " (too close to call)" if ratio < 1 + notes_mod.CLOSE else ""
-        cell += f"; {_e(row['backend'])} {ratio:.2f}× as long{_few_runs(row, mark)}{close}"
+    found = _comparison(summary, source, workload, "as shipped")
+    others = []
+    for _, row in timed.iterrows():
+        if row.name == best.name:
+            continue
+        hit = found[found["numerator"] == label(row)] if found is not None else None
+        if hit is None or hit.empty:
+            continue
+        others.append((row, hit.iloc[0]))
+    others.sort(key=lambda rc: rc[1]["ratio"])
+    for row, c in others:
+        ratio = notes_mod.ratio_text(c["ratio"], c["low"], c["high"], None)
+        cell += (
+            f"; {_e(row['backend'])} {_e(ratio)} as long, {_e(c['pairing'])}"
+            f"{_few_runs(row, mark)}{_called(summary, source, c)}"
+        )
     if len(timed) == 1:
         cell += " (the only backend run)"
+    return cell
+
+
+def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) -> str:
+    """The fastest configuration Keras offers (summary's rankings), its speed-up over its
+    backend's default within blocks, and, where the fastest is not decided, the rows that never
+    ran beside it."""
+    verdict = _verdict_of(summary, source, workload)
+    if verdict.empty or not isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
+        return "–"
+    v = verdict.iloc[0]
+    best = block[labels(block) == v["fastest"]].iloc[0]
+    ranking = _ranking(summary, source, workload, "configurations")
+    decided = bool(v["decided"])
+    no_pairs = ranking is not None and not ranking["paired"]
+    if decided:
+        cell = f"<b>{_e(label(best))}</b>"
+    elif no_pairs:
+        cell = "not decided, no two rows ran on one machine; lowest time: " + _e(label(best))
+    else:
+        cell = f"not decided: <b>{_e(label(best))}</b>"
+    cell += f" {fmt(best['mean_epoch_seconds'])} s/epoch" + _few_runs(best, mark)
+    if not decided and not no_pairs:
+        cell += ", the fastest of the rows it ran beside"
+    over = _comparison(summary, source, workload, "over default")
+    if over is not None and not over.empty:
+        c = over.iloc[0]
+        if _finite(c["ratio"]):
+            ratio = f"{c['ratio']:.1f}×" + (
+                f" [{c['low']:.1f}, {c['high']:.1f}]" if _finite(c["low"]) else ""
+            )
+            cell += (
+                f" ({_e(ratio)} faster than {_e(c['numerator'])}, {_e(c['pairing'])})"
+                if notes_mod.is_true(c["paired"])
+                else f" ({_e(ratio)} faster than {_e(c['numerator'])} across machines, not paired)"
+            )
+    if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
+        cell += " (no other configuration run)"
+    contenders = tuple(ranking["contenders"]) if ranking is not None and not decided else ()
+    if contenders and not no_pairs:
+        rows = block[labels(block).isin(contenders)].sort_values("times_fastest")
+        shown = [f"{_e(label(r))} {r['times_fastest']:.2f}×" for _, r in rows.head(2).iterrows()]
+        more = len(rows) - len(shown)
+        cell += (
+            "; never on one machine with it: "
+            + ", ".join(shown)
+            + (f" and {more} more" if more else "")
+            + " (across machines)"
+        )
     return cell
 
 
@@ -628,25 +740,14 @@ def answer_table(summary) -> Html:
     mark = {s: (b["runs"] >= stats.MIN_RUNS).any() for s, b in table.groupby("source")}
     rows = []
     for (source, workload), block in table.groupby(["source", "workload"], sort=False):
-        verdict = _verdict_of(summary, source, workload)
-        fastest = "–"
-        if not verdict.empty and isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
-            best = block[block.apply(label, axis=1) == verdict.iloc[0]["fastest"]].iloc[0]
-            fastest = f"<b>{_e(label(best))}</b> {fmt(best['mean_epoch_seconds'])} s/epoch"
-            fastest += _few_runs(best, mark[source])
-            own_default = block[
-                (block["backend"] == best["backend"]) & (block["config"] == "default")
-            ]
-            if best["config"] != "default" and not own_default.empty:
-                speedup = own_default.iloc[0]["mean_epoch_seconds"] / best["mean_epoch_seconds"]
-                if math.isfinite(speedup):
-                    fastest += f" ({speedup:.1f}× faster than {_e(best['backend'])} default)"
-            if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
-                fastest += " (no other configuration run)"
+        fastest = _fastest_cell(summary, source, workload, block, mark[source])
+        shipped = _as_shipped_cell(
+            summary, source, workload, block[block["config"] == "default"], mark[source]
+        )
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         rows.append(
             f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
-            f"</td><td>{_as_shipped_cell(block[block['config'] == 'default'], mark[source])}</td>"
+            f"</td><td>{shipped}</td>"
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
             f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
         )
@@ -740,7 +841,7 @@ def verdict_table(summary) -> Html:
             f"<p class='kb-caption'>{' · '.join(caption)}</p>"
             "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
             "<th>backend config</th><th>s / epoch</th>"
-            f"<th>× fastest [{_level(summary)} CI]</th><th>final metric: mean (min–max over runs)</th>"
+            f"<th>× fastest [{_level(summary)} CI], blocks</th><th>final metric: mean (min–max over runs)</th>"
             "<th>runs</th>"
             + ("<th>not comparable because</th>" if per_row else "")
             + "</tr></thead><tbody>"
@@ -818,7 +919,7 @@ def detail_table(summary) -> Html:
 
     def interval(row):
         if _finite(row["ci_low"]):
-            return f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])} ({_level(summary)} CI, runs)"
+            return f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])} ({_level(summary)} CI, {row['ci_method']})"
         if _finite(row["spread_low"]):
             return f"{fmt(row['spread_low'])} – {fmt(row['spread_high'])} (epoch spread, not a CI)"
         return "–"
@@ -857,7 +958,12 @@ def then_and_now_table(summary) -> Html:
             "reference (epochs after the first)": [
                 f"{r}: {v:.2f}×" for r, v in zip(frame["reference"], frame["reference_ratio"])
             ],
-            "this study": [f"{v:.2f}×" for v in frame["ratio"]],
+            "this study": [
+                notes_mod.ratio_text(r, lo, hi, p)
+                for r, lo, hi, p in zip(
+                    frame["ratio"], frame["low"], frame["high"], frame["pairing"]
+                )
+            ],
             "runs here (numerator / denominator)": frame["runs"],
         }
     )
@@ -877,12 +983,12 @@ def floor_table(summary) -> Html:
             "runs": rows["runs"],
             "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
             "floor": [f"{b}: {fmt(v)} s" for b, v in zip(rows["floor"], rows["floor_seconds"])],
-            f"× floor [{_level(summary)} CI, paired]": [
-                f"{r['times_floor']:.2f}×"
-                + (
-                    f" [{r['times_floor_low']:.2f}, {r['times_floor_high']:.2f}]"
-                    if _finite(r["times_floor_low"])
-                    else ""
+            f"× floor [{_level(summary)} CI], blocks": [
+                notes_mod.ratio_text(
+                    r["times_floor"],
+                    r["times_floor_low"],
+                    r["times_floor_high"],
+                    r["floor_pairing"],
                 )
                 for _, r in rows.iterrows()
             ],
@@ -944,35 +1050,139 @@ def problem_runs_table(summary) -> Html:
     return Html(STYLE + _table(view, "None: every run finished with status ok."))
 
 
+def coverage_html(summary) -> str:
+    """The coverage simulation as a table: per n used and scenario, the t interval's coverage
+    and mean width (the report's method) beside the percentile bootstrap's (the method before)."""
+    frame = summary.coverage
+    if frame is None or frame.empty:
+        return ""
+    rows = []
+    for (n, scenario), part in frame.groupby(["n", "scenario"], sort=False):
+        by = part.set_index("method")
+        rows.append(
+            {
+                "n (runs or blocks)": int(n),
+                "simulated": SCENARIOS[scenario][2] if scenario in SCENARIOS else scenario,
+                "t: coverage": f"{by.loc['t', 'coverage']:.1%}",
+                "t: mean width": f"{by.loc['t', 'width']:.0%}",
+                "percentile bootstrap: coverage": f"{by.loc['percentile', 'coverage']:.1%}",
+                "percentile bootstrap: mean width": f"{by.loc['percentile', 'width']:.0%}",
+            }
+        )
+    return _table(pd.DataFrame(rows), "")
+
+
+def _slow_host_sentence(summary) -> str:
+    """What the simulation says about a slow host, for the smallest n used."""
+    frame = summary.coverage
+    if frame is None or frame.empty:
+        return ""
+    n = int(frame["n"].min())
+    at = frame[(frame["n"] == n) & (frame["method"] == "t")].set_index("scenario")
+    if not {"runs", "slow host"} <= set(at.index):
+        return ""
+    slow, plain = at.loc["slow host"], at.loc["runs"]
+    return (
+        f"With one run in three on a {stats.SLOW_HOST_FACTOR:g}× slower host, the t interval "
+        f"from {n} runs covered the normal host's time in {slow['coverage']:.0%} of studies only "
+        f"by being {slow['width'] / plain['width']:.1f}× as wide ({slow['width']:.0%} of the "
+        "value), and its centre is pulled up by the slow runs; with more runs it narrows around "
+        "the wrong value and covers less. No interval rescues that at n = 3: a slow host is "
+        "answered by the design, blocks, where both sides of a ratio ran on the same host."
+    )
+
+
+def pairing_html(summary) -> str:
+    """What was paired with what, per workload of each of this study's sources."""
+    parts = []
+    sources = [s.label for s in summary.study.sources if not s.reference]
+    for source in sources:
+        lines = notes_mod.pairing_lines(summary.comparisons, summary.rankings, source)
+        if not lines:
+            continue
+        if len(sources) > 1:
+            parts.append(f"<p class='kb-caption'><b>{_e(source)}</b></p>")
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li><b>{_e(rundata.workload_title(w))}</b>: {_e(text)}</li>" for w, text in lines
+            )
+            + "</ul>"
+        )
+    return "".join(parts)
+
+
+def _threshold_html(summary) -> str:
+    """The "too close to call" threshold of each source, with where its noise comes from."""
+    items = []
+    for source, info in summary.noise.items():
+        k1 = stats.noise_threshold(info["sd"], 1, confidence_level=summary.confidence_level)
+        k2 = stats.noise_threshold(info["sd"], 2, confidence_level=summary.confidence_level)
+        items.append(
+            f"<li>{_e(source)}: standard deviation of a per-block log ratio {info['sd']:.3f}, "
+            f"from {_e(info['basis'])}; threshold {k1:.2f}× at 1 block, {k2:.2f}× at 2 "
+            "blocks.</li>"
+        )
+    return "<ul>" + "".join(items) + "</ul>" if items else ""
+
+
 def method_html(summary) -> Html:
-    """The interval method, what it covers for the n this report used, and the definitions."""
+    """The methods, what the interval covers for the n this report used (simulated), the
+    too-close-to-call threshold and where it comes from, and what was paired with what."""
     level = _level(summary)
-    coverage = notes_mod.coverage_sentences(summary.coverage, summary.confidence_level)
-    used = "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in coverage) + "</ul>"
+    used = coverage_html(summary)
     if not summary.coverage_used:
         used = (
-            f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs. For "
-            f"comparison, what an interval would cover with {stats.MIN_RUNS}:</p>" + used
+            f"<p>No interval in this report: no row has {stats.MIN_RUNS} or more runs or blocks. "
+            f"For comparison, what an interval would cover with {stats.MIN_RUNS}:</p>" + used
         )
     return Html(
         STYLE
         + f"""
 <ul>
-<li><b>Steady-state time.</b> Mean of each run's <code>epoch_seconds</code> after the first epoch
-(compilation and warm-up), averaged over the runs. Reference rows keep their own study's method,
-the mean over all epochs, labelled so; their first-epoch-apart mean is in the detail table.</li>
-<li><b>Intervals.</b> {level} percentile bootstrap (<code>scipy.stats.bootstrap</code>,
-{summary.n_resamples} resamples, seed {summary.seed}) of the mean across runs: one value per run,
-and only from {stats.MIN_RUNS} runs on. With fewer runs there is no interval; the grey whisker is
-the spread of the steady epochs within the run(s), which says nothing about run-to-run variation.</li>
-<li><b>× fastest.</b> Epoch time over the fastest backend and configuration of the same workload
-and source. Paired: the ratio is taken within each repeat (the backends of a repeat ran on one
-machine, interleaved), then averaged; its interval is over those per-repeat ratios, from
-{stats.MIN_RUNS} repeats on.</li>
-<li><b>What the interval method covers here</b> (simulated: {summary.coverage_studies} studies
-with normal run-to-run noise, the same method and level):</li>
+<li><b>Steady-state time.</b> A run's time is the mean of its <code>epoch_seconds</code> after the
+first epoch (compilation and warm-up); a row's is the geometric mean of its runs' times (the
+centre of its interval, on the log scale). Reference rows keep their own study's method, the mean
+over all epochs of their one run, labelled so; their first-epoch-apart mean is in the detail
+table.</li>
+<li><b>Blocks.</b> A block is one workload's runs of one repeat on one machine (a GPU by its UUID,
+else the host and its CPU or GPU model). Every ratio on this page (× fastest, the first screen's
+multiples and speed-ups, × floor, then and now) is the geometric mean of ratios taken within
+blocks: two rows' runs are paired only when they have the same repeat and the same machine. A row
+that shares no block with the row it is compared to gets the ratio of the two means, marked
+"across machines, not paired", with no interval; it decides no verdict.</li>
+<li><b>Intervals.</b> {level} Student t interval of the mean of the log run means, exp'd back
+(the interval of the geometric mean), only from {stats.MIN_RUNS} runs; for a ratio, the same on
+the log per-block ratios, only from {stats.MIN_RUNS} blocks. With fewer there is no interval; the
+grey whisker is the spread of the steady epochs within the run(s), which says nothing about
+run-to-run variation. A reference row (one run per backend) has the 2017 study's interval: the
+percentile bootstrap of its mean over its epochs (<code>scipy.stats.bootstrap</code>,
+{summary.n_resamples} resamples, seed {summary.seed}; from {stats.MIN_EPOCHS} epochs), labelled
+so: how steady that run's epochs were, not how a repeat would land.</li>
+<li><b>Which row is fastest.</b> Only paired evidence ranks rows: a row is beaten when a row it
+shares blocks with is faster over those blocks. The fastest is decided when every other row is
+beaten (or tied with it): none of them can be faster. Otherwise the page says "not decided" and
+names the unbeaten row with the lowest time as the fastest of the rows it ran beside, and lists
+the rows never run beside it and never beaten; a row faster only across machines is reported as
+such, never as the fastest. A patched Keras is never the fastest.</li>
+<li><b>Too close to call.</b> From {stats.MIN_RUNS} blocks, a runner-up whose interval contains 1
+is not distinguishable from the fastest. With 1 or 2 blocks, one whose ratio is below
+exp(z · sd / √k) (k blocks, z the normal quantile of the {level} level), where sd is the spread of
+a per-block log ratio between two rows: two equally fast rows stay below it in {level} of
+studies. sd is measured from this study's own pairs of rows with {stats.MIN_RUNS} or more blocks
+(the per-block log ratio's standard deviation, pooled); without any, from the between-run spread
+of a cell on one machine times √2; without that, the H200's {stats.SD_RATIO_LOG}.
+{_threshold_html(summary)}</li>
+<li><b>What the interval covers here</b> (simulated, {summary.coverage_studies} studies per
+line: log values normal with the spread measured on the H200, between runs of a cell on one
+machine sd {stats.SD_RUN_LOG}, between blocks of a ratio sd {stats.SD_RATIO_LOG}; width relative to
+the true value). Under this model the t interval is exact at any n, so its coverage shows the
+simulation's own noise; the percentile bootstrap, the method used before, is beside it.
+{_e(_slow_host_sentence(summary))}</li>
 </ul>{used}
-<ul><li><b>Learning.</b> The registry's metric per workload at the last epoch (test accuracy, or
+<ul><li><b>What was paired with what</b>, per workload (the fastest each comparison is against
+in brackets):{pairing_html(summary)}</li>
+<li><b>Learning.</b> The registry's metric per workload at the last epoch (test accuracy, or
 the final training loss of the text models), mean and range over runs. A run whose training loss
 does not go down is flagged and kept off the chart's range.</li></ul>"""
     )

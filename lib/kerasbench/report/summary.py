@@ -1,20 +1,26 @@
-"""One summary per report: per-run numbers, one row per (source, workload, backend, config), the
-paired speed-ups, the notes and the verdicts, computed once by `build` and then only displayed.
+"""One summary per report: per-run numbers, one row per (source, workload, backend, config),
+the comparisons between rows (all within blocks), the notes and the verdicts, computed once by
+`build` and then only displayed.
 
-Definitions (the Method section of the report says the same):
-- mean_epoch_seconds: the mean over a run's epochs after the first (epoch 0 carries compilation
-  and warm-up; it is warmup_seconds), averaged over the ok runs. A reference (2017) row keeps that
-  study's own method, the mean over all epochs (`mean_basis` says which), and also has
-  mean_after_first, the first-epoch-apart mean, for comparison.
-- ci_low/ci_high: percentile bootstrap interval of the mean across runs (one value per run), only
-  from 3 runs on (`stats.MIN_RUNS`); otherwise NaN. spread_low/spread_high: the smallest and
-  largest steady epoch of the runs, given only where there is no interval: it is the within-run
-  spread, not a confidence interval, and is drawn and labelled differently.
-- times_fastest: this row's epoch time over the fastest row of the same source and workload (all
-  Keras backends and configurations together; the native loops are the floor, not candidates).
-  Paired by repeat (`stats.paired_speedup`): the mean of the per-repeat ratios, with an interval
-  across repeats from 3 pairs on; where some runs have no partner repeat, the point is the ratio
-  of the two rows' means. The fastest row is 1 by definition (no interval).
+Definitions (the Method section of the report says the same; the statistics are stats.py's):
+- mean_epoch_seconds: a run's value is the mean over its epochs after the first (epoch 0 carries
+  compilation and warm-up; it is warmup_seconds); a row's is the geometric mean of its ok runs'
+  values, the centre of its interval. A reference (2017) row keeps that study's own method, the
+  mean over all epochs of its one run (`mean_basis` says which), and also has mean_after_first,
+  the first-epoch-apart mean, for comparison.
+- ci_low/ci_high: Student t interval of the mean of the log run means, exp'd back, only from 3
+  runs on (`stats.MIN_RUNS`); a reference row's is the percentile bootstrap over the epochs of its
+  one run (the 2017 method, from stats.MIN_EPOCHS epochs). ci_method says which. spread_low/
+  spread_high: the smallest and largest steady epoch of the runs, given only where there is no
+  interval: the within-run spread, not a confidence interval, drawn and labelled differently.
+- Blocks: a block is one repeat of a workload on one machine (rundata's `machine`). Every ratio
+  (times_fastest, times_floor, the first screen's multiples and speed-ups, then and now) is the
+  geometric mean of within-block ratios (`stats.paired_ratio`), with an interval from 3 blocks;
+  rows that share no block get the ratio of their means, paired False, no interval.
+- times_fastest: this row's epoch time over the fastest Keras row as shipped of the same source
+  and workload (`stats.pick_fastest`: ranked by paired evidence only; fastest_decided False
+  where rows never run beside the fastest could be faster). pairs: the blocks the ratio rests
+  on; pairing: the same in words. The native loops are the floor (times_floor), not candidates.
 - final_metric: the workload's registry metric at the last epoch (val_accuracy = test accuracy;
   the text models log training loss only), mean over ok runs with min and max.
 """
@@ -50,7 +56,10 @@ SUMMARY_COLUMNS = [
     "times_fastest_low",
     "times_fastest_high",
     "pairs",
+    "paired",
+    "pairing",
     "fastest",
+    "fastest_decided",
     "warmup_seconds",
     "final_metric_name",
     "final_metric",
@@ -71,10 +80,40 @@ SUMMARY_COLUMNS = [
     "times_floor",
     "times_floor_low",
     "times_floor_high",
+    "floor_pairs",
+    "floor_pairing",
     "confidence_level",
     "n_resamples",
     "ci_method",
 ]
+
+COMPARISON_COLUMNS = [
+    "source",
+    "workload",
+    "kind",
+    "numerator",
+    "denominator",
+    "ratio",
+    "low",
+    "high",
+    "blocks",
+    "machines",
+    "paired",
+    "pairing",
+]
+RANKING_COLUMNS = ["source", "workload", "among", "fastest", "decided", "contenders", "paired"]
+COVERAGE_COLUMNS = ["n", "scenario", "method", "coverage", "width"]
+
+# The coverage scenarios the Method section prints: name -> (sd, slow_fraction, what it models).
+SCENARIOS = {
+    "runs": (stats.SD_RUN_LOG, 0.0, "run means of one cell (H200 spread)"),
+    "blocks": (stats.SD_RATIO_LOG, 0.0, "per-block ratios (H200 spread)"),
+    "slow host": (
+        stats.SD_RUN_LOG,
+        stats.SLOW_HOST_FRACTION,
+        f"run means, 1 run in 3 on a {stats.SLOW_HOST_FACTOR:g}× slower host",
+    ),
+}
 
 
 @dataclass
@@ -87,12 +126,15 @@ class Summary:
     curves: pd.DataFrame
     notes: pd.DataFrame
     verdicts: pd.DataFrame
-    coverage: dict = field(default_factory=dict)
+    coverage: pd.DataFrame = None  # COVERAGE_COLUMNS, for the n this report used
     coverage_studies: int = 2000
     coverage_used: bool = (
         True  # False: no row had an interval; coverage is for MIN_RUNS, as context
     )
     then_and_now: pd.DataFrame = None
+    comparisons: pd.DataFrame = None  # COMPARISON_COLUMNS: every ratio the report shows
+    rankings: pd.DataFrame = None  # RANKING_COLUMNS: how each fastest was picked
+    noise: dict = field(default_factory=dict)  # source -> too-close-to-call basis (notes.noise)
     confidence_level: float = 0.95
     n_resamples: int = 10_000
     seed: int = 0
@@ -112,8 +154,19 @@ def _mean_or_nan(values) -> float:
     return float(x.mean()) if x.size else math.nan
 
 
-def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput."""
+def run_stats(
+    epochs: pd.DataFrame,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput.
+
+    A reference run (the 2017 method: the mean over all its epochs) also gets epochs_ci_low/high,
+    the percentile bootstrap of that mean over its epochs (stats.bootstrap_mean_ci, from
+    stats.MIN_EPOCHS epochs); NaN for every other run.
+    """
     columns = GROUP + [
         "run_id",
         "repeat",
@@ -130,6 +183,8 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
         "mean_after_first",
         "steady_min",
         "steady_max",
+        "epochs_ci_low",
+        "epochs_ci_high",
         "final_metric_name",
         "final_metric",
         "samples_per_second",
@@ -147,6 +202,14 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
         final = float(run[metric].iloc[-1]) if metric in run.columns else math.nan
         losses = run["loss"].to_numpy(dtype=float) if "loss" in run.columns else np.array([])
         losses = losses[~np.isnan(losses)]  # a log without the column (2017 two-head model)
+        epochs_ci = (math.nan, math.nan)
+        if first["mean_basis"] == ALL_EPOCHS:
+            epochs_ci = stats.bootstrap_mean_ci(
+                steady,
+                confidence_level=confidence_level,
+                n_resamples=n_resamples,
+                rng=stats.group_rng(seed, *keys),
+            )
         rows.append(
             {
                 **dict(zip(GROUP + ["run_id"], keys)),
@@ -164,6 +227,8 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
                 "mean_after_first": float(after_first.mean()) if after_first.size else math.nan,
                 "steady_min": float(steady.min()) if steady.size else math.nan,
                 "steady_max": float(steady.max()) if steady.size else math.nan,
+                "epochs_ci_low": epochs_ci[0],
+                "epochs_ci_high": epochs_ci[1],
                 "final_metric_name": metric,
                 "final_metric": final,
                 "samples_per_second": _mean_or_nan(rate),
@@ -174,73 +239,95 @@ def run_stats(epochs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _by_repeat(runs: pd.DataFrame) -> dict:
-    return {r: m for r, m in zip(runs["repeat"], runs["mean_epoch_seconds"]) if math.isfinite(m)}
+def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
+    """{(repeat, machine): value} of one row's ok runs (a run without a recorded machine keys
+    (repeat, None), which pairs with nothing); two runs in one block: their geometric mean."""
+    found: dict = {}
+    for repeat, machine, value in zip(runs["repeat"], runs["machine"], runs[column]):
+        if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+            key = (repeat, machine if isinstance(machine, str) and machine else None)
+            found.setdefault(key, []).append(float(value))
+    return {k: stats.geometric_mean(v) for k, v in found.items()}
 
 
-def summarize(
-    per_run: pd.DataFrame,
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """One row per (source, workload, backend, config): SUMMARY_COLUMNS.
+def pairing_text(blocks, machines, paired) -> str:
+    """'3 blocks on 2 machines', '1 block', or 'across machines, not paired'."""
+    if not paired:
+        return "across machines, not paired"
+    blocks, machines = int(blocks), int(machines)
+    text = f"{blocks} block{'s' * (blocks != 1)}"
+    return text + (f" on {machines} machines" if machines > 1 else "")
+
+
+def _label(row) -> str:
+    return f"{row['backend']} {row['config']}"
+
+
+def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
+    means = ok["mean_epoch_seconds"].to_numpy(dtype=float)
+    finite = means[np.isfinite(means)]
+    centre, low, high = stats.log_t_interval(finite, confidence_level=confidence_level)
+    method = stats.T_METHOD if math.isfinite(low) else stats.NO_INTERVAL
+    reference = bool(group["reference"].iloc[0])
+    if reference and len(ok) == 1 and math.isfinite(ok["epochs_ci_low"].iloc[0]):
+        low, high = float(ok["epochs_ci_low"].iloc[0]), float(ok["epochs_ci_high"].iloc[0])
+        method = stats.EPOCH_METHOD
+    no_interval = not math.isfinite(low)
+    finals = ok["final_metric"].to_numpy(dtype=float)
+    finals = finals[np.isfinite(finals)]
+    machines = [m for m in dict.fromkeys(ok["machine"]) if m]
+    return {
+        **dict(zip(GROUP, keys)),
+        "reference": reference,
+        "runs": len(ok),
+        "not_ok_runs": int((~group["ok"]).sum()),
+        "not_learning_runs": int(ok["not_learning"].sum()),
+        "epochs": int(ok["epochs"].max()) if len(ok) else 0,
+        "mean_epoch_seconds": centre,
+        "ci_low": low,
+        "ci_high": high,
+        "spread_low": float(ok["steady_min"].min()) if no_interval and len(ok) else math.nan,
+        "spread_high": float(ok["steady_max"].max()) if no_interval and len(ok) else math.nan,
+        "warmup_seconds": _mean_or_nan(ok["warmup_seconds"]),
+        "final_metric_name": group["final_metric_name"].iloc[0],
+        "final_metric": float(finals.mean()) if finals.size else math.nan,
+        "final_metric_min": float(finals.min()) if finals.size else math.nan,
+        "final_metric_max": float(finals.max()) if finals.size else math.nan,
+        "mean_basis": group["mean_basis"].iloc[0],
+        "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
+        "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
+        "data_source": rundata.joined(ok["data_source"]),
+        "profile": rundata.joined(ok["profile"]),
+        "machines": len(machines),
+        "machine_names": " / ".join(machines) or None,
+        "confidence_level": confidence_level,
+        "n_resamples": n_resamples,
+        "ci_method": method,
+    }
+
+
+@dataclass
+class _Analysis:
+    table: pd.DataFrame
+    comparisons: pd.DataFrame
+    rankings: pd.DataFrame
+    then_and_now: pd.DataFrame
+
+
+def analyse(
+    per_run: pd.DataFrame, *, confidence_level: float = 0.95, n_resamples: int = 10_000
+) -> _Analysis:
+    """The summary table (SUMMARY_COLUMNS), every comparison the report shows
+    (COMPARISON_COLUMNS), how each fastest was picked (RANKING_COLUMNS) and then-and-now.
 
     Only ok runs enter the statistics; a group whose runs all failed is kept with runs=0 and NaN
     statistics, and not_ok_runs counts its runs that are not ok.
     """
-    rows = []
-    ok_runs = {}
+    rows, ok_runs = [], {}
     for keys, group in per_run.groupby(GROUP, sort=False, dropna=False):
         ok = group[group["ok"]]
         ok_runs[tuple(keys)] = ok
-        means = ok["mean_epoch_seconds"].to_numpy(dtype=float)
-        finite = means[np.isfinite(means)]
-        low, high = stats.mean_ci(
-            finite,
-            confidence_level=confidence_level,
-            n_resamples=n_resamples,
-            rng=stats.group_rng(seed, *keys),
-        )
-        no_interval = finite.size < stats.MIN_RUNS
-        finals = ok["final_metric"].to_numpy(dtype=float)
-        finals = finals[np.isfinite(finals)]
-        machines = [m for m in dict.fromkeys(ok["machine"]) if m]
-        rows.append(
-            {
-                **dict(zip(GROUP, keys)),
-                "reference": bool(group["reference"].iloc[0]),
-                "runs": len(ok),
-                "not_ok_runs": int((~group["ok"]).sum()),
-                "not_learning_runs": int(ok["not_learning"].sum()),
-                "epochs": int(ok["epochs"].max()) if len(ok) else 0,
-                "mean_epoch_seconds": float(finite.mean()) if finite.size else math.nan,
-                "ci_low": low,
-                "ci_high": high,
-                "spread_low": float(ok["steady_min"].min())
-                if no_interval and len(ok)
-                else math.nan,
-                "spread_high": float(ok["steady_max"].max())
-                if no_interval and len(ok)
-                else math.nan,
-                "warmup_seconds": _mean_or_nan(ok["warmup_seconds"]),
-                "final_metric_name": group["final_metric_name"].iloc[0],
-                "final_metric": float(finals.mean()) if finals.size else math.nan,
-                "final_metric_min": float(finals.min()) if finals.size else math.nan,
-                "final_metric_max": float(finals.max()) if finals.size else math.nan,
-                "mean_basis": group["mean_basis"].iloc[0],
-                "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
-                "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
-                "data_source": rundata.joined(ok["data_source"]),
-                "profile": rundata.joined(ok["profile"]),
-                "machines": len(machines),
-                "machine_names": " / ".join(machines) or None,
-                "confidence_level": confidence_level,
-                "n_resamples": n_resamples,
-                "ci_method": stats.METHOD,
-            }
-        )
+        rows.append(_group_row(keys, group, ok, confidence_level, n_resamples))
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     for column in (
         "times_fastest",
@@ -251,81 +338,170 @@ def summarize(
         "times_floor",
         "times_floor_low",
         "times_floor_high",
+        "floor_pairs",
     ):
         table[column] = table[column].astype(float)
-    for column in ("fastest", "floor"):
+    for column in ("fastest", "floor", "pairing", "floor_pairing", "paired", "fastest_decided"):
         table[column] = table[column].astype(object)
-    if table.empty:
-        return table
-    _add_speedups(table, ok_runs, confidence_level, n_resamples, seed)
-    _add_floor(table, ok_runs, confidence_level, n_resamples, seed)
-    return table.sort_values(
-        ["reference", "source", "workload", "backend", "config"], key=sort_key, ignore_index=True
+    comparisons, rankings = [], []
+    if not table.empty:
+        blocks = {k: _blocks(v) for k, v in ok_runs.items()}
+        _add_speedups(table, blocks, confidence_level, comparisons, rankings)
+        _add_floor(table, blocks, confidence_level, comparisons, rankings)
+        table = table.sort_values(
+            ["reference", "source", "workload", "backend", "config"],
+            key=sort_key,
+            ignore_index=True,
+        )
+    after_first = {k: _blocks(v, "mean_after_first") for k, v in ok_runs.items()}
+    then = then_and_now(table, after_first, confidence_level, comparisons)
+    return _Analysis(
+        table=table,
+        comparisons=pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS),
+        rankings=pd.DataFrame(rankings, columns=RANKING_COLUMNS),
+        then_and_now=then,
     )
 
 
-def _label(row) -> str:
-    return f"{row['backend']} {row['config']}"
+def summarize(
+    per_run: pd.DataFrame,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per (source, workload, backend, config): SUMMARY_COLUMNS (see `analyse`)."""
+    return analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples).table
 
 
-def _add_speedups(table, ok_runs, confidence_level, n_resamples, seed):
-    """times_fastest per (source, workload): all Keras configurations together, paired by repeat."""
+def _compare(source, workload, kind, numerator, denominator, result) -> dict:
+    return {
+        "source": source,
+        "workload": workload,
+        "kind": kind,
+        "numerator": numerator,
+        "denominator": denominator,
+        "ratio": result["ratio"],
+        "low": result["low"],
+        "high": result["high"],
+        "blocks": result["blocks"],
+        "machines": result["machines"],
+        "paired": result["paired"],
+        "pairing": pairing_text(result["blocks"], result["machines"], result["paired"]),
+    }
+
+
+def _rank(source, workload, among, rows: pd.DataFrame, blocks) -> dict:
+    labels = {_label(r): tuple(r[GROUP]) for _, r in rows.iterrows()}
+    pick = stats.pick_fastest(
+        {label: blocks[key] for label, key in labels.items()},
+        {_label(r): float(r["mean_epoch_seconds"]) for _, r in rows.iterrows()},
+    )
+    return {"source": source, "workload": workload, "among": among, **pick}
+
+
+def _add_speedups(table, blocks, confidence_level, comparisons, rankings):
+    """times_fastest per (source, workload), all Keras configurations together, within blocks;
+    the first screen's comparisons among the `default` rows and the speed-up of the fastest over
+    its backend's default."""
     timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(
         is_native
     )
-    for _, block in table[timed].groupby(["source", "workload"], sort=False):
-        shipped = block[~block["config"].map(is_patched)]
-        candidates = shipped if not shipped.empty else block
-        best = candidates.loc[candidates["mean_epoch_seconds"].idxmin()]
-        best_runs = _by_repeat(ok_runs[tuple(best[GROUP])])
-        for i, row in block.iterrows():
-            table.at[i, "fastest"] = _label(best)
+    for (source, workload), group in table[timed].groupby(["source", "workload"], sort=False):
+        shipped = group[~group["config"].map(is_patched)]
+        candidates = shipped if not shipped.empty else group
+        ranking = _rank(source, workload, "configurations", candidates, blocks)
+        rankings.append(ranking)
+        best = group[group.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
+        best_blocks = blocks[tuple(best[GROUP])]
+        for i, row in group.iterrows():
+            table.at[i, "fastest"] = ranking["fastest"]
+            table.at[i, "fastest_decided"] = ranking["decided"]
             if i == best.name:
                 # The fastest against itself is 1 by definition, not an estimate.
                 table.at[i, "times_fastest"] = 1.0
-                table.at[i, "pairs"] = row["runs"]
+                table.at[i, "pairing"] = "fastest"
                 continue
-            result = stats.paired_speedup(
-                _by_repeat(ok_runs[tuple(row[GROUP])]),
-                best_runs,
-                confidence_level=confidence_level,
-                n_resamples=n_resamples,
-                rng=stats.group_rng(seed, *row[GROUP], "vs", _label(best)),
+            result = stats.paired_ratio(
+                blocks[tuple(row[GROUP])], best_blocks, confidence_level=confidence_level
             )
-            if not result["pairs"] == row["runs"] == best["runs"]:
-                # Some runs have no partner in the other row: the point is the ratio of the two
-                # means the table shows; the interval (if any) stays over the pairs.
-                result["ratio"] = row["mean_epoch_seconds"] / best["mean_epoch_seconds"]
             table.at[i, "times_fastest"] = result["ratio"]
             table.at[i, "times_fastest_low"] = result["low"]
             table.at[i, "times_fastest_high"] = result["high"]
-            table.at[i, "pairs"] = result["pairs"]
+            table.at[i, "pairs"] = result["blocks"]
+            table.at[i, "paired"] = result["paired"]
+            table.at[i, "pairing"] = pairing_text(
+                result["blocks"], result["machines"], result["paired"]
+            )
+            comparisons.append(
+                _compare(source, workload, "× fastest", _label(row), ranking["fastest"], result)
+            )
+        own_default = group[(group["backend"] == best["backend"]) & (group["config"] == "default")]
+        if best["config"] != "default" and not own_default.empty:
+            result = stats.paired_ratio(
+                blocks[tuple(own_default.iloc[0][GROUP])],
+                best_blocks,
+                confidence_level=confidence_level,
+            )
+            comparisons.append(
+                _compare(
+                    source,
+                    workload,
+                    "over default",
+                    _label(own_default.iloc[0]),
+                    ranking["fastest"],
+                    result,
+                )
+            )
+        defaults = group[group["config"] == "default"]
+        if not defaults.empty:
+            ranking = _rank(source, workload, "default", defaults, blocks)
+            rankings.append(ranking)
+            first = defaults[defaults.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
+            for _, row in defaults.iterrows():
+                if row.name == first.name:
+                    continue
+                result = stats.paired_ratio(
+                    blocks[tuple(row[GROUP])],
+                    blocks[tuple(first[GROUP])],
+                    confidence_level=confidence_level,
+                )
+                comparisons.append(
+                    _compare(
+                        source, workload, "as shipped", _label(row), ranking["fastest"], result
+                    )
+                )
 
 
-def _add_floor(table, ok_runs, confidence_level, n_resamples, seed):
+def _add_floor(table, blocks, confidence_level, comparisons, rankings):
     """Each Keras row's epoch time as a multiple of the floor: the fastest native loop of the same
-    source and workload, paired by repeat like times_fastest."""
+    source and workload (picked like the fastest), within blocks like times_fastest."""
     finite = np.isfinite(table["mean_epoch_seconds"].astype(float))
     native = table["backend"].map(is_native)
-    for _, block in table[finite].groupby(["source", "workload"], sort=False):
-        natives = block[native[block.index]]
+    for (source, workload), group in table[finite].groupby(["source", "workload"], sort=False):
+        natives = group[native[group.index]]
         if natives.empty:
             continue
-        floor = natives.loc[natives["mean_epoch_seconds"].idxmin()]
-        floor_runs = _by_repeat(ok_runs[tuple(floor[GROUP])])
-        for i, row in block[~native[block.index]].iterrows():
-            result = stats.paired_speedup(
-                _by_repeat(ok_runs[tuple(row[GROUP])]),
-                floor_runs,
-                confidence_level=confidence_level,
-                n_resamples=n_resamples,
-                rng=stats.group_rng(seed, *row[GROUP], "vs floor"),
+        ranking = _rank(source, workload, "floor", natives, blocks)
+        rankings.append(ranking)
+        floor = natives[natives.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
+        floor_blocks = blocks[tuple(floor[GROUP])]
+        for i, row in group[~native[group.index]].iterrows():
+            result = stats.paired_ratio(
+                blocks[tuple(row[GROUP])], floor_blocks, confidence_level=confidence_level
             )
             table.at[i, "floor"] = _label(floor)
             table.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
             table.at[i, "times_floor"] = result["ratio"]
             table.at[i, "times_floor_low"] = result["low"]
             table.at[i, "times_floor_high"] = result["high"]
+            table.at[i, "floor_pairs"] = result["blocks"]
+            table.at[i, "floor_pairing"] = pairing_text(
+                result["blocks"], result["machines"], result["paired"]
+            )
+            comparisons.append(
+                _compare(source, workload, "× floor", _label(row), _label(floor), result)
+            )
 
 
 def metric_curves(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -357,15 +533,38 @@ def metric_curves(epochs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
+def then_and_now(
+    table: pd.DataFrame,
+    after_first: dict | None = None,
+    confidence_level: float = 0.95,
+    comparisons: list | None = None,
+) -> pd.DataFrame:
     """Each reference's ratio between two backends beside this study's, per workload: the 2017
     comparison is made through ratios, never seconds on today's axis.
 
     For every pair of backends a reference ran (default configuration) that this study also ran:
-    columns workload, numerator, denominator, reference, reference_ratio, source, ratio, runs
-    ("1 / 3": the runs behind this study's ratio). Both ratios are of the means over the epochs
-    after the first (mean_after_first), so the 2017 warm-up does not weigh on one side only.
+    columns workload, numerator, denominator, reference, reference_ratio, source, ratio, low,
+    high, pairing, runs ("1 / 3": the runs of each side). Both ratios are of the means over the
+    epochs after the first (mean_after_first), so the 2017 warm-up does not weigh on one side
+    only; this study's is within blocks (after_first: GROUP key -> {block: mean_after_first},
+    stats.paired_ratio), and the ratio of the two rows' means where they share no block.
     """
+    columns = [
+        "workload",
+        "numerator",
+        "denominator",
+        "reference",
+        "reference_ratio",
+        "source",
+        "ratio",
+        "low",
+        "high",
+        "pairing",
+        "runs",
+    ]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    after_first = after_first or {}
     rows = []
     defaults = table[
         (table["config"] == "default")
@@ -376,12 +575,41 @@ def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
     for (source, workload), ref in defaults[defaults["reference"]].groupby(
         ["source", "workload"], sort=False
     ):
-        ours = mine[mine["workload"] == workload].set_index("backend")
+        ours = mine[mine["workload"] == workload]
         theirs = ref.set_index("backend")
-        backends = [b for b in theirs.index if b in ours.index]
-        for i, first in enumerate(backends):
-            for second in backends[i + 1 :]:
-                for this_source, block in ours.groupby("source", sort=False):
+        for this_source, block in ours.groupby("source", sort=False):
+            block = block.set_index("backend")
+            backends = [b for b in theirs.index if b in block.index]
+            for i, first in enumerate(backends):
+                for second in backends[i + 1 :]:
+                    keys = [(this_source, workload, b, "default") for b in (second, first)]
+                    if all(k in after_first for k in keys):
+                        result = stats.paired_ratio(
+                            after_first[keys[0]],
+                            after_first[keys[1]],
+                            confidence_level=confidence_level,
+                        )
+                    else:  # no per-run values (a table built by hand): the ratio of the means
+                        result = {
+                            "ratio": block.loc[second, "mean_after_first"]
+                            / block.loc[first, "mean_after_first"],
+                            "low": math.nan,
+                            "high": math.nan,
+                            "blocks": 0,
+                            "machines": 0,
+                            "paired": False,
+                        }
+                    if comparisons is not None:
+                        comparisons.append(
+                            _compare(
+                                this_source,
+                                workload,
+                                "then and now",
+                                f"{second} default",
+                                f"{first} default",
+                                result,
+                            )
+                        )
                     rows.append(
                         {
                             "workload": workload,
@@ -393,26 +621,131 @@ def then_and_now(table: pd.DataFrame) -> pd.DataFrame:
                                 / theirs.loc[first, "mean_after_first"]
                             ),
                             "source": this_source,
-                            "ratio": (
-                                block.loc[second, "mean_after_first"]
-                                / block.loc[first, "mean_after_first"]
+                            "ratio": result["ratio"],
+                            "low": result["low"],
+                            "high": result["high"],
+                            "pairing": pairing_text(
+                                result["blocks"], result["machines"], result["paired"]
                             ),
                             "runs": f"{int(block.loc[second, 'runs'])} / {int(block.loc[first, 'runs'])}",
                         }
                     )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "workload",
-            "numerator",
-            "denominator",
-            "reference",
-            "reference_ratio",
-            "source",
-            "ratio",
-            "runs",
-        ],
-    )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def spread(per_run: pd.DataFrame) -> dict:
+    """The noise of this study's Keras runs (references and native loops left out), as the
+    constants in stats are measured:
+
+    - sd_run, df_run: between-run standard deviation of the log run mean within a cell (source,
+      workload, backend, configuration) on one machine, pooled over cells with 2+ runs there;
+    - sd_ratio, df_ratio, ratio_pairs: standard deviation of the per-block log ratio between two
+      rows of one workload, pooled over the pairs of rows that share MIN_RUNS or more blocks
+      (ratio_pairs: how many pairs).
+    NaN and 0 where there is nothing to measure.
+    """
+    runs = per_run[
+        per_run["ok"]
+        & ~per_run["reference"].astype(bool)
+        & ~per_run["backend"].map(is_native)
+        & np.isfinite(per_run["mean_epoch_seconds"].astype(float))
+        & (per_run["mean_epoch_seconds"].astype(float) > 0)
+    ]
+    cells = [
+        np.log(g["mean_epoch_seconds"].to_numpy(dtype=float))
+        for _, g in runs.dropna(subset=["machine"]).groupby(GROUP + ["machine"], sort=False)
+    ]
+    sd_run, df_run = stats.pooled_sd(cells)
+    groups, pairs = [], 0
+    for _, workload in runs.groupby(["source", "workload"], sort=False):
+        rows = {
+            key: _blocks(g)
+            for key, g in workload.groupby(["backend", "config"], sort=False, dropna=False)
+        }
+        keys = list(rows)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                ratios = stats.block_ratios(rows[a], rows[b])
+                if ratios.size >= stats.MIN_RUNS:
+                    groups.append(np.log(ratios))
+                    pairs += 1
+    sd_ratio, df_ratio = stats.pooled_sd(groups)
+    return {
+        "sd_run": sd_run,
+        "df_run": df_run,
+        "sd_ratio": sd_ratio,
+        "df_ratio": df_ratio,
+        "ratio_pairs": pairs,
+    }
+
+
+def noise(per_run: pd.DataFrame) -> dict:
+    """Per source of this study: the standard deviation of a per-block log ratio that the "too
+    close to call" threshold uses (`stats.noise_threshold`), and where it comes from.
+
+    Preferred: measured between blocks, pooled over this source's pairs of rows with 3+ blocks.
+    Else the between-run spread of a cell on one machine times sqrt(2) (a ratio of two runs
+    carries the noise of both). Else the H200's measurement (stats.SD_RATIO_LOG).
+    Returns {source: {"sd", "df", "basis"}}.
+    """
+    out = {}
+    mine = per_run[~per_run["reference"].astype(bool)]
+    for source, runs in mine.groupby("source", sort=False):
+        s = spread(runs)
+        if s["df_ratio"]:
+            out[source] = {
+                "sd": s["sd_ratio"],
+                "df": s["df_ratio"],
+                "basis": (
+                    f"the standard deviation of per-block log ratios, pooled over the "
+                    f"{s['ratio_pairs']} pair{'s' * (s['ratio_pairs'] != 1)} of rows with "
+                    f"{stats.MIN_RUNS} or more blocks in this study ({s['df_ratio']} degrees of "
+                    "freedom)"
+                ),
+            }
+        elif s["df_run"]:
+            out[source] = {
+                "sd": s["sd_run"] * math.sqrt(2),
+                "df": s["df_run"],
+                "basis": (
+                    "no two rows share 3 blocks here: the between-run standard deviation of a "
+                    "cell's log run means on one machine, pooled over this study's cells "
+                    f"({s['df_run']} degrees of freedom), times √2 for a ratio of two runs"
+                ),
+            }
+        else:
+            out[source] = {
+                "sd": stats.SD_RATIO_LOG,
+                "df": 0,
+                "basis": (
+                    "nothing here to measure it from (no two rows share 3 blocks, no cell ran "
+                    "twice on one machine): the H200's per-block log ratios (stats.SD_RATIO_LOG)"
+                ),
+            }
+    return out
+
+
+def coverage_table(
+    ns, *, confidence_level: float, studies: int, n_resamples: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """COVERAGE_COLUMNS for each n in ns, each scenario (SCENARIOS) and both methods (t, the
+    report's; percentile bootstrap, for comparison): stats.simulate_coverage."""
+    rows = []
+    for n in ns:
+        for scenario, (sd, slow, _) in SCENARIOS.items():
+            for method in ("t", "percentile"):
+                result = stats.simulate_coverage(
+                    n,
+                    sd=sd,
+                    method=method,
+                    slow_fraction=slow,
+                    confidence_level=confidence_level,
+                    studies=studies,
+                    n_resamples=min(n_resamples, 2000),
+                    seed=seed,
+                )
+                rows.append({"n": n, "scenario": scenario, "method": method, **result})
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
 
 
 def build(
@@ -424,31 +757,38 @@ def build(
     coverage_studies: int = 2000,
 ) -> Summary:
     """Everything the report shows, from one loaded study."""
-    per_run = run_stats(study.epochs)
-    table = summarize(
-        per_run, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
+    per_run = run_stats(
+        study.epochs, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
     )
+    result = analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples)
+    table = result.table
+    mine = table[~table["reference"]] if not table.empty else table
     used = sorted(
-        {int(n) for n in table["runs"] if n >= stats.MIN_RUNS}
-        | {int(n) for n in table["pairs"].dropna() if n >= stats.MIN_RUNS}
+        {int(n) for n in mine["runs"] if n >= stats.MIN_RUNS}
+        | {int(n) for n in result.comparisons["blocks"] if n >= stats.MIN_RUNS}
     )
-    coverage_used = bool(used)
-    coverage = {
-        n: stats.simulate_coverage(
-            n, confidence_level=confidence_level, studies=coverage_studies, seed=seed
-        )
-        for n in (used or [stats.MIN_RUNS])
-    }
+    noise_by_source = noise(per_run)
     return Summary(
         study=study,
         per_run=per_run,
         table=table,
-        then_and_now=then_and_now(table),
+        then_and_now=result.then_and_now,
+        comparisons=result.comparisons,
+        rankings=result.rankings,
+        noise=noise_by_source,
         curves=metric_curves(study.epochs),
         notes=notes_mod.notes(table, study),
-        verdicts=notes_mod.verdicts(table),
-        coverage=coverage,
-        coverage_used=coverage_used,
+        verdicts=notes_mod.verdicts(
+            table, result.rankings, noise_by_source, confidence_level=confidence_level
+        ),
+        coverage=coverage_table(
+            used or [stats.MIN_RUNS],
+            confidence_level=confidence_level,
+            studies=coverage_studies,
+            n_resamples=n_resamples,
+            seed=seed,
+        ),
+        coverage_used=bool(used),
         coverage_studies=coverage_studies,
         confidence_level=confidence_level,
         n_resamples=n_resamples,
