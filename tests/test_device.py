@@ -559,3 +559,27 @@ def test_a_cpu_study_says_nothing_about_devices(tmp_path):
     study = rundata.load_study(runs, references=[])
     assert not any(str(m).startswith(rundata.CPU_ONLY) for m in study.runs["machine"])
     assert "trained_on" not in set(rundata.environment(study)["field"])
+
+
+def test_loaded_gpu_libraries_names_the_real_files_behind_borrowed_names(tmp_path):
+    from kerasbench import environment
+
+    real = tmp_path / "cu13" / "libcublas.so.13"
+    real.parent.mkdir()
+    real.write_bytes(b"")
+    borrowed = tmp_path / "links" / "libcublas.so.12"
+    borrowed.parent.mkdir()
+    borrowed.symlink_to(real)
+    cudnn = tmp_path / "libcudnn_graph.so.9"
+    cudnn.write_bytes(b"")
+    maps = tmp_path / "maps"
+    maps.write_text(
+        f"7f00-7f01 r-xp 00000000 08:01 1 {borrowed}\n"
+        f"7f01-7f02 r--p 00001000 08:01 1 {borrowed}\n"
+        f"7f02-7f03 r-xp 00000000 08:01 2 {cudnn}\n"
+        "7f03-7f04 r-xp 00000000 08:01 3 /usr/lib/libc.so.6\n"
+        "7f04-7f05 rw-p 00000000 00:00 0 [heap]\n"
+    )
+    found = environment.loaded_gpu_libraries(str(maps))
+    assert found == {"libcublas.so.12": str(real), "libcudnn_graph.so.9": str(cudnn)}
+    assert environment.loaded_gpu_libraries(str(tmp_path / "no-such-maps")) == {}

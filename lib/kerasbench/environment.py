@@ -253,6 +253,47 @@ def gpu_view(backend):
     return {"framework": framework, "devices": devices, "gpus": gpus, "why": why}
 
 
+# The GPU libraries a run may load; which files they really were is recorded after training.
+_GPU_LIBRARIES = (
+    "cudart",
+    "cublas",
+    "cublasLt",
+    "cudnn",
+    "cufft",
+    "cusolver",
+    "cusparse",
+    "curand",
+    "nvJitLink",
+    "nccl",
+    "cupti",
+)
+
+
+def loaded_gpu_libraries(maps="/proc/self/maps"):
+    """{file name: real path} of the CUDA libraries mapped in this process.
+
+    A library may stand in under a borrowed name (a folder of links offering a newer CUDA's cuBLAS
+    under the name TensorFlow asks for): the mapped file says which one trained the model.
+    {} where /proc is not there (not Linux) or nothing of CUDA is loaded.
+    """
+    found = {}
+    try:
+        with open(maps) as f:
+            lines = f.read().splitlines()
+    except (IOError, OSError):
+        return found
+    for line in lines:
+        parts = line.split(None, 5)
+        if len(parts) < 6 or not parts[5].startswith("/"):
+            continue
+        path = parts[5].strip()
+        name = os.path.basename(path)
+        stem = name.split(".so", 1)[0]
+        if ".so" in name and stem[3:] in _GPU_LIBRARIES or stem.startswith("libcudnn"):
+            found.setdefault(name, os.path.realpath(path))
+    return found
+
+
 def git_commit(repo_dir):
     """The commit the code ran from, with '+dirty' when the tree had uncommitted changes."""
     try:

@@ -142,6 +142,8 @@ class Run(object):
             nan_loss=nan,
             finished_at=runfiles.now(),
         )
+        # Which CUDA libraries trained it, by their real files (a borrowed name shows here).
+        self.info["gpu_libraries"] = environment.loaded_gpu_libraries()
         self.record_lstm_kernel(model)
         where = self.record_trained_on(model)
         print(
