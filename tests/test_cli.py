@@ -9,11 +9,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from kerasbench import cli, datafiles, registry
-from kerasbench.study import kernels
+from kerasbench.study import kernels, preflight
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -208,7 +211,24 @@ MAKE = {
     ),
     "<no-epochs>": lambda t, d: runs_folder_with(t, drop_epochs=True),
     "<list-run-json>": lambda t, d: runs_folder_with(t, run_json="[1, 2]"),
+    "<folder.py>": lambda t, d: (t / "folder.py").mkdir() or str(t / "folder.py"),
+    "<latin1-model>": lambda t, d: latin1_model(t, coding_line=False),
 }
+
+
+def latin1_model(tmp_path, coding_line=True):
+    """A model file in latin-1, with or without the coding line that makes it Python."""
+    path = tmp_path / "latin_model.py"
+    text = (
+        ("# -*- coding: latin-1 -*-\n" if coding_line else "")
+        + "# réglages du modèle\n"
+        + 'PARAMS = {"full": {"epochs": 2, "batch_size": 32}}\n\n\n'
+        + "def load_data(params, data_dir):\n    pass\n\n\n"
+        + "def build_model(params):\n    pass\n"
+    )
+    path.write_bytes(text.encode("latin-1"))
+    return str(path)
+
 
 RUN = "run"
 REPORT = "report"
@@ -481,6 +501,26 @@ CASES = {
         "damaged run.json is a list, not a JSON object",
         None,
     ),
+    # Issue 28: a traceback, or the current folder written into, at e0a4f99.
+    "empty --out": (RUN, ["--out", ""], "--out '' names no folder", None),
+    "report: empty --out": (
+        REPORT,
+        ["--runs", "<good-runs>", "--out", ""],
+        "--out '' names no folder",
+        None,
+    ),
+    "a folder named like a model file": (
+        RUN,
+        ["--workloads", "<folder.py>"],
+        "folder.py: is a folder; a model file is a Python file (.py)",
+        None,
+    ),
+    "a latin-1 model file without a coding line": (
+        RUN,
+        ["--workloads", "<latin1-model>"],
+        "latin_model.py: not UTF-8 text, and no coding line names its encoding",
+        None,
+    ),
 }
 
 # argparse's own errors end in SystemExit(2) rather than a return code.
@@ -572,3 +612,85 @@ def test_dry_run_prints_the_plan_and_trains_nothing(out, capsys):
     assert {p["seed"] for p in plan if p["repeat"] == 1} == {1}
     mlp = next(p for p in plan if p["workload"] == "mnist_mlp")["params"]
     assert (mlp["epochs"], mlp["batch_size"], mlp["hidden_units"]) == (20, 128, 512)
+
+
+def test_a_latin1_model_file_with_its_coding_line_is_python(tmp_path, out, capsys):
+    """Python reads a file in the encoding its coding line names, and so does the check."""
+    path = latin1_model(tmp_path)
+    assert cli.main(["run", "--workloads", path, "--backends", "jax", "--dry-run"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["params"]["model_file"] == path
+
+
+def test_a_dry_run_into_a_closed_pipe_is_quiet(tmp_path):
+    """`kerasbench run --dry-run | head -1`: the plan's first line, no BrokenPipeError."""
+    err = tmp_path / "err.txt"
+    done = subprocess.run(
+        "'%s' -m kerasbench.cli run --profile smoke --repeats 50 --dry-run 2>'%s' | head -1"
+        % (sys.executable, err),
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
+    )
+    assert len(done.stdout.splitlines()) == 1 and json.loads(done.stdout)["repeat"] == 0
+    assert err.read_text() == "", "nothing on stderr: %r" % err.read_text()[-2000:]
+
+
+HOLD = """import sys, time
+from kerasbench.study import preflight
+with preflight.lock_output(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("shared", ["the first's runs", "a third folder"])
+def test_two_outs_sharing_one_runs_folder_lock_each_other(shared, tmp_path, data_dir, capfd):
+    """Two --out folders whose runs/ is one folder (a symlink) are one study: the second runner
+    stops at once, as on the same --out (issue 28)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    if shared == "a third folder":
+        (tmp_path / "shared").mkdir()
+        (first / "runs").symlink_to(tmp_path / "shared")
+        (second / "runs").symlink_to(tmp_path / "shared")
+    else:
+        (first / "runs").mkdir()
+        (second / "runs").symlink_to(first / "runs")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(first)],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        code = cli.main(
+            [
+                "run",
+                "--profile",
+                "smoke",
+                "--workloads",
+                "mnist_mlp",
+                "--backends",
+                "jax",
+                "--out",
+                str(second),
+                "--data-dir",
+                data_dir,
+            ]
+        )
+        err = capfd.readouterr().err
+        errors = [line for line in err.splitlines() if "error:" in line]
+        assert code == 2 and len(errors) == 1, err
+        assert "in use by another kerasbench run (pid %d" % holder.pid in errors[0], err
+        assert "its runs folder is %s" % os.path.realpath(second / "runs") in errors[0], err
+        assert os.listdir(str(second / "runs")) == [], "nothing was trained"
+        third = tmp_path / "third"
+        third.mkdir()
+        with preflight.lock_output(str(third)):  # an --out of its own is free
+            pass
+    finally:
+        holder.kill()
+        holder.wait()

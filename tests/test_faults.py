@@ -72,6 +72,9 @@ elif fault == "raise":
     raise ValueError("injected fault")
 elif fault == "hang":
     time.sleep(3600)
+elif fault == "sysexit":
+    import sys
+    sys.exit(0)
 elif fault == "nan":
     with open(os.path.join(run_dir, "kernel.json"), "w") as f:
         json.dump({"nan_loss": True}, f)
@@ -179,6 +182,50 @@ def test_the_matrix_goes_on_after_a_dead_kernel(fake_notebook, tmp_path):
     assert "done earlier, skipped" in stream.getvalue()
 
 
+@needs_kernel
+def test_a_notebook_that_exits_0_before_an_epoch_is_failed(fake_notebook, tmp_path):
+    """papermill takes sys.exit(0) for a notebook that ended early on purpose: with no epoch
+    logged the run is failed, saying so, not ok with nothing to report (issue 28)."""
+    out = str(tmp_path / "out")
+    record = execute.execute(spec("sysexit", epochs=0), out, str(tmp_path))
+    assert record["status"] == "failed", record
+    assert record["error"] == (
+        "the notebook ended without an error but logged no epoch (a sys.exit(0)?)"
+    )
+
+
+MODEL_EXITS = """import sys
+
+PARAMS = {"full": {"epochs": 2, "batch_size": 32}}
+
+sys.exit(0)
+
+
+def load_data(params, data_dir):
+    pass
+
+
+def build_model(params):
+    pass
+"""
+
+
+@needs_kernel
+def test_a_model_file_that_calls_sys_exit_is_failed_saying_so(tmp_path, data_dir):
+    path = tmp_path / "quits.py"
+    path.write_text(MODEL_EXITS)
+    out = str(tmp_path / "out")
+    (run,) = plan.plan("smoke", [str(path)], ["jax"])
+    stream = io.StringIO()
+    (record,) = runner.run_matrix([run], out, data_dir, stream=stream)
+    assert record["status"] == "failed", record
+    assert record["error"] == (
+        "ModelFileError: quits called sys.exit(0) while importing it: a model file defines "
+        "PARAMS, load_data and build_model, and must not exit"
+    )
+    assert record["error"] in stream.getvalue(), "the runner's line says why, every time"
+
+
 @pytest.fixture
 def python_ctrl_c():
     """Python's own Ctrl-C handler, as at a terminal. A process started in the background by a
@@ -213,9 +260,25 @@ def test_ctrl_c_stops_the_kernel_and_leaves_the_run_unfinished(
     assert runner.is_done(out, spec("hang")) is False
 
 
-def _sleeper(argv_tail):
+def _sleeper(argv_tail, **kw):
     return subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)"] + argv_tail, start_new_session=True
+        [sys.executable, "-c", "import time; time.sleep(600)"] + argv_tail,
+        start_new_session=kw.pop("start_new_session", True),
+        **kw,
+    )
+
+
+def kernel_argv(connection):
+    """What a kerasbench kernel's command line holds (kernels.kernel_spec)."""
+    return ["-m", "ipykernel_launcher", "-f", connection]
+
+
+def write_kernel_pid(folder, pid, connection, start_time=None):
+    runfiles.write_kernel_pid(
+        str(folder),
+        pid,
+        connection,
+        execute.process_start_time(pid) if start_time is None else start_time,
     )
 
 
@@ -223,17 +286,13 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
     folder = tmp_path / "runs" / "mnist_mlp" / "jax" / "0"
     folder.mkdir(parents=True)
     connection = str(tmp_path / "kernel-1234-abcd.json")
-    orphan = _sleeper(["-f", connection])
-    stranger = _sleeper(["-f", str(tmp_path / "kernel-other.json")])
+    orphan = _sleeper(kernel_argv(connection))
+    stranger = _sleeper(kernel_argv(str(tmp_path / "kernel-other.json")))
     try:
-        (folder / runfiles.KERNEL_PID).write_text(
-            json.dumps({"pid": stranger.pid, "connection_file": connection})
-        )
+        write_kernel_pid(folder, stranger.pid, connection, execute.process_start_time(orphan.pid))
         assert execute.stop_orphan(str(folder)) is False, "not ours: pid reused by another process"
         assert stranger.poll() is None
-        (folder / runfiles.KERNEL_PID).write_text(
-            json.dumps({"pid": orphan.pid, "connection_file": connection})
-        )
+        write_kernel_pid(folder, orphan.pid, connection)
         assert execute.stop_orphan(str(folder)) is True
         assert orphan.wait(10) == -signal.SIGKILL
         (folder / runfiles.KERNEL_PID).write_text("{torn")
@@ -242,6 +301,81 @@ def test_a_rerun_stops_a_kernel_orphaned_by_a_killed_runner(tmp_path):
         for p in (orphan, stranger):
             p.kill()
             p.wait()
+
+
+# Starts a child that looks like a kerasbench kernel (in the leader's process group), says its pid.
+LEADER = """import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "-m",
+                          "ipykernel_launcher", "-f", sys.argv[-1]])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+class Pid(object):
+    """A process that is not our child: poll() and kill() by pid."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def alive(self):
+        return alive(self.pid)
+
+    def poll(self):
+        return None if self.alive() else "gone"
+
+    def kill(self):
+        if self.pid > 1:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_a_crafted_kernel_pid_kills_nothing(tmp_path):
+    """kernel.pid is trusted only for the process a runner started: its command line names the
+    connection file after -f, and its start time is the one recorded (issue 28)."""
+    folder = tmp_path / "runs" / "mnist_mlp" / "jax" / "0"
+    folder.mkdir(parents=True)
+    connection = str(tmp_path / "kernel-1234-abcd.json")
+    # A process group led by `leader`, whose member looks like the kernel in every way.
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEADER, "/"] + kernel_argv("/") + [connection],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    member = Pid(0)
+    try:
+        member.pid = int(leader.stdout.readline())
+        assert os.getpgid(member.pid) == leader.pid != member.pid
+        crafted = [
+            # "/" is in every command line with a path: once enough to be killed.
+            (leader.pid, "/", None),
+            # the leader's true start time, but the member's connection file: a foreign pid.
+            (leader.pid, connection, None),
+            # the member's connection file and pid, but not its start time: a reused pid.
+            (member.pid, connection, execute.process_start_time(member.pid) + 1),
+            # not a kernel's connection file argument, though in the command line
+            (member.pid, "ipykernel_launcher", None),
+        ]
+        for pid, connection_file, start_time in crafted:
+            write_kernel_pid(folder, pid, connection_file, start_time)
+            assert execute.stop_orphan(str(folder)) is False, (pid, connection_file)
+            assert leader.poll() is None and member.poll() is None, (pid, connection_file)
+        # Written before start times were recorded: not trusted either.
+        (folder / runfiles.KERNEL_PID).write_text(
+            json.dumps({"pid": member.pid, "connection_file": connection})
+        )
+        assert execute.stop_orphan(str(folder)) is False and member.poll() is None
+        # The true kernel, not the leader of its group: it alone is killed, not the group.
+        write_kernel_pid(folder, member.pid, connection)
+        assert execute.stop_orphan(str(folder)) is True
+        assert not member.alive()
+        assert leader.poll() is None, "a group is killed only when the kernel leads it"
+    finally:
+        member.kill()
+        leader.kill()
+        leader.wait()
 
 
 DRIVER = """import sys

@@ -4,7 +4,9 @@ A user mistake is one line on stderr and exit code 2, never a traceback.
 """
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 
 from kerasbench import registry, runfiles
@@ -15,7 +17,16 @@ DEFAULT_OUT = "output"
 
 def _run(args):
     from kerasbench import datafiles
-    from kerasbench.study import executors, kernels, params, plan, preflight, runner, usermodel
+    from kerasbench.study import (
+        executors,
+        kernels,
+        params,
+        plan,
+        preflight,
+        runner,
+        signals,
+        usermodel,
+    )
 
     workloads = usermodel.parse_workloads(args.workloads)
     backends = plan.parse_list(
@@ -55,7 +66,8 @@ def _run(args):
     if not (args.executor == "ray" and args.address):  # a cluster's nodes: judged run by run
         _check_device(args.device, backends)
     preflight.check_output_dir(args.out)
-    with preflight.lock_output(args.out):  # one runner per --out, from here to the last run
+    # One runner per --out, from here to the last run; SIGTERM or SIGHUP stops the runs in flight.
+    with signals.handled(), preflight.lock_output(args.out):
         preflight.check_data(
             runs,
             data_dir,
@@ -632,10 +644,19 @@ def build_parser():
     return parser
 
 
+def _check_out(args):
+    """An empty --out would write into the current folder: refused, as a folder none names."""
+    if getattr(args, "out", None) == "":
+        raise UserError("--out '' names no folder: give a folder (default %s)" % DEFAULT_OUT)
+
+
 def main(argv=None):
+    from kerasbench.study.signals import Terminated
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_out(args)
         return args.func(args)
     except UserError as e:
         print("kerasbench: error: %s" % e, file=sys.stderr)
@@ -643,6 +664,25 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("kerasbench: interrupted", file=sys.stderr)
         return 130
+    except Terminated as e:
+        stopped = sum(1 for r in e.records if str(r.get("error")).startswith("interrupted by"))
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            print(
+                "kerasbench: stopped by %s: %s; rerun the same command to go on"
+                % (
+                    e.name,
+                    "%d run%s in flight recorded failed (interrupted)"
+                    % (stopped, "" if stopped == 1 else "s")
+                    if stopped
+                    else "no run was in flight",
+                ),
+                file=sys.stderr,
+            )
+        return e.exit_code
+    except BrokenPipeError:
+        # `kerasbench run --dry-run | head`: the reader has gone; so does the rest of the output.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

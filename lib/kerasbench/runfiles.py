@@ -10,7 +10,7 @@ CNTK kernel imports it).
         kernel.json    what the kernel recorded (atomic, `write_json_atomic`)
         sample.txt     text models: generated text
         kernel.log     the kernel's fds 1 and 2
-        kernel.pid     while a run's kernel lives: its pid and connection file
+        kernel.pid     while a run's kernel lives: its pid, start time and connection file
         notebook.ipynb the executed notebook
         run.json       written last, atomically: the run is finished when it exists (`record`)
 
@@ -110,6 +110,43 @@ def _remove(path):
         os.remove(path)
     except OSError:
         pass
+
+
+# --- kernel.pid --------------------------------------------------------------------------------
+
+
+def write_kernel_pid(folder, pid, connection_file, start_time):
+    """kernel.pid, while the run's kernel lives: its pid, its start time (field 22 of
+    /proc/<pid>/stat, clock ticks after boot) and its connection file, so that a rerun can stop
+    that very kernel if a killed runner left it behind, and no other process (pids are reused)."""
+    write_json_atomic(
+        os.path.join(folder, KERNEL_PID),
+        {"pid": pid, "connection_file": connection_file, "start_time": start_time},
+    )
+
+
+def read_kernel_pid(folder):
+    """(pid, connection_file, start_time) from kernel.pid, or None where there is none, or it is
+    torn, of the wrong types, or from before start times were recorded: untrusted, never acted
+    on (such a kernel exits by itself once its runner is gone)."""
+    data = read_json(os.path.join(folder, KERNEL_PID))
+    if not isinstance(data, dict):
+        return None
+    pid, connection_file, start_time = (
+        data.get("pid"),
+        data.get("connection_file"),
+        data.get("start_time"),
+    )
+    for value, kind in ((pid, int), (connection_file, str), (start_time, int)):
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return None
+    if pid <= 1 or start_time < 0 or not connection_file:
+        return None
+    return pid, connection_file, start_time
+
+
+def remove_kernel_pid(folder):
+    _remove(os.path.join(folder, KERNEL_PID))
 
 
 # --- epochs.csv --------------------------------------------------------------------------------

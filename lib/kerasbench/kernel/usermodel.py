@@ -34,8 +34,22 @@ def load(model_file):
         sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location("kerasbench_model_" + name(path), path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    _call(model_file, "importing it", spec.loader.exec_module, module)
     return module
+
+
+def _call(model_file, what, function, *args):
+    """`function(*args)`, where the model file's sys.exit() is an error: papermill takes a
+    SystemExit(0) for a notebook that ended early on purpose, and the run would read ok with
+    no epoch."""
+    try:
+        return function(*args)
+    except SystemExit as e:
+        raise ModelFileError(
+            "%s called sys.exit(%s) while %s: a model file defines PARAMS, load_data and "
+            "build_model, and must not exit"
+            % (name(model_file), "" if e.code is None else repr(e.code), what)
+        )
 
 
 def parameters(module, profile, given=None):
@@ -67,7 +81,13 @@ def _check_arrays(where, value):
 
 def load_data(module, params, data_dir):
     """The file's data as a datasets.Split (source `model file`), checked."""
-    result = module.load_data(params, datafiles.data_dir(data_dir or None))
+    result = _call(
+        module.__file__,
+        "in load_data",
+        module.load_data,
+        params,
+        datafiles.data_dir(data_dir or None),
+    )
     try:
         (x_train, y_train), (x_test, y_test) = result
     except (TypeError, ValueError):
@@ -93,7 +113,7 @@ def load_data(module, params, data_dir):
 
 
 def build_model(module, params):
-    model = module.build_model(params)
+    model = _call(module.__file__, "in build_model", module.build_model, params)
     if getattr(model, "optimizer", None) is None:
         raise ModelFileError("build_model must return a compiled model (call model.compile)")
     return model

@@ -7,6 +7,7 @@ Host side (Python >= 3.10): nothing here imports Keras or a framework, or `keras
   execute    one run: papermill in a fresh kernel, timeout, run.json
   executors  where runs execute (local, local --jobs N, ray); each calls execute
   runner     drives the matrix: skips what is done, hands the rest to an executor
+  signals    SIGTERM and SIGHUP: the runs in flight stopped and recorded, then the runner exits
   kernels    the kerasbench-<backend> Jupyter kernels
   harness    what papermill costs against a plain process
   parity     `kerasbench parity`: the same training on every backend, compared

@@ -5,7 +5,6 @@ the runner holds no GPU memory).
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import signal
@@ -15,7 +14,7 @@ import time
 
 from kerasbench import environment, registry, runfiles
 from kerasbench.errors import one_line
-from kerasbench.study import kernels, plan
+from kerasbench.study import kernels, plan, signals
 
 
 @contextlib.contextmanager
@@ -50,14 +49,16 @@ class KernelWatch(object):
     """The kernel of one run: records it in the run folder and can kill it (with its children).
 
     papermill starts the kernel through `manager_class()`, which reports the kernel here once it
-    runs; its pid and connection file go to `kernel.pid` so that a rerun can stop a kernel left
-    behind by a runner that was killed (`stop_orphan`).
+    runs; its pid, start time and connection file go to `kernel.pid` so that a rerun can stop a
+    kernel left behind by a runner that was killed (`stop_orphan`). After `stop()`, a kernel
+    that starts late is killed as it starts.
     """
 
     def __init__(self, folder, env=None):
         self.folder = folder
         self.process = None
         self.env = dict(env or {})  # set in the kernel's environment (kernel_env)
+        self.stopping = False
 
     def manager_class(self):
         from jupyter_client.manager import AsyncKernelManager
@@ -76,12 +77,25 @@ class KernelWatch(object):
     def started(self, km):
         self.process = getattr(km.provisioner, "process", None)
         if self.process is not None:
-            with open(os.path.join(self.folder, runfiles.KERNEL_PID), "w") as f:
-                json.dump({"pid": self.process.pid, "connection_file": km.connection_file}, f)
+            start_time = process_start_time(self.process.pid)
+            if start_time is not None:
+                runfiles.write_kernel_pid(
+                    self.folder,
+                    self.process.pid,
+                    os.path.realpath(km.connection_file),  # as the kernel's argv has it
+                    start_time,
+                )
+            if self.stopping:
+                self.kill()
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
             kill_group(self.process.pid)
+
+    def stop(self):
+        """Kills the kernel now, and a kernel still starting as soon as it runs."""
+        self.stopping = True
+        self.kill()
 
     def exit_status(self):
         """`exit code N`, `killed by SIGKILL`, or None while it runs (or never ran)."""
@@ -96,8 +110,7 @@ class KernelWatch(object):
         return "exit code %d" % code
 
     def forget(self):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(self.folder, runfiles.KERNEL_PID))
+        runfiles.remove_kernel_pid(self.folder)
 
 
 # `kerasbench run --device cpu`: what the kernel's environment gets, so no framework finds the GPU.
@@ -110,7 +123,9 @@ def kernel_env(device):
 
 
 def kill_group(pid):
-    """SIGKILL to a kernel and what it started: jupyter_client starts it in its own session."""
+    """SIGKILL to a kernel and what it started: jupyter_client starts it in its own session, so
+    its pid leads its process group. Only for a process known to be that kernel (its Popen, or
+    `our_kernel`): a group is killed only when that process leads it."""
     try:
         if os.getpgid(pid) == pid:
             os.killpg(pid, signal.SIGKILL)
@@ -120,25 +135,66 @@ def kill_group(pid):
         pass
 
 
+def process_start_time(pid):
+    """When process `pid` started (field 22 of /proc/<pid>/stat, clock ticks after boot), or None
+    where it is gone or there is no /proc. With the pid it names one process: pids are reused."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    try:
+        return int(fields[19])  # fields 3, 4, ... after the name: field 22 is the 20th
+    except (IndexError, ValueError):
+        return None
+
+
+def process_argv(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
+
+
+def our_kernel(pid, connection_file, start_time):
+    """True only for the very kernel a runner recorded in kernel.pid: a process of this user,
+    started at `start_time`, whose command line is a kerasbench kernel's (`ipykernel_launcher`,
+    `-f CONNECTION_FILE`, `kernels.kernel_spec`) with `connection_file`, an absolute path to a
+    .json file. Anything else (a reused pid, a crafted kernel.pid naming `/` or another
+    process) is never touched."""
+    if not (
+        os.path.isabs(connection_file)
+        and connection_file.endswith(".json")
+        and pid > 1
+        and pid != os.getpid()
+    ):
+        return False
+    try:
+        if os.stat("/proc/%d" % pid).st_uid != os.getuid():
+            return False
+    except OSError:
+        return False
+    argv = process_argv(pid) or []
+    named = any(flag == "-f" and value == connection_file for flag, value in zip(argv, argv[1:]))
+    if not named or "ipykernel_launcher" not in argv:
+        return False
+    return process_start_time(pid) == start_time
+
+
 def stop_orphan(folder, wait=10.0):
     """Kills the kernel of an earlier attempt at this run if it still lives.
 
     A runner killed outright (SIGKILL, a lost terminal) leaves its kernel behind; the kernel
     exits by itself within a second or so (ipykernel polls its parent), but it must not write
-    into the folder of the rerun meanwhile. The process is ours only if its command line names
-    the connection file recorded with its pid (pids are reused).
+    into the folder of the rerun meanwhile. The process is ours only if `our_kernel` says so: its
+    start time and its connection file argument are those recorded with its pid.
     """
-    record = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_PID))
-    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+    recorded = runfiles.read_kernel_pid(folder)
+    if recorded is None or not our_kernel(*recorded):
         return False
-    pid, connection_file = record["pid"], str(record.get("connection_file") or "")
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            cmdline = f.read().decode("utf-8", "replace")
-    except OSError:
-        return False  # gone (or no /proc: then it has long exited by itself)
-    if not connection_file or connection_file not in cmdline:
-        return False
+    pid = recorded[0]
     kill_group(pid)
     deadline = time.time() + wait
     while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
@@ -185,6 +241,8 @@ def execute(spec, out, data_dir, timeout=None):
     recorded `failed`. Either way the epochs logged so far stay in epochs.csv and the matrix goes
     on. papermill runs in a thread, so that this thread keeps the clock and a Ctrl-C here stops
     the kernel and the study (KeyboardInterrupt; the run gets no run.json and is rerun later).
+    SIGTERM or SIGHUP (`signals.handled`) stops them too, but the run is recorded `failed`,
+    "interrupted by SIGTERM", and its record added to the `signals.Terminated` raised on.
     """
     import threading
 
@@ -223,12 +281,15 @@ def execute(spec, out, data_dir, timeout=None):
         )
     watch = KernelWatch(folder, env=kernel_env(spec.device))
     outcome = {}
+    ended = threading.Event()  # set once papermill is over and fds 1 and 2 are back
 
     def target():
         try:
             run_papermill(spec, folder, parameters, watch)
         except BaseException as e:  # handed to the waiting thread
             outcome["error"] = e
+        finally:
+            ended.set()
 
     worker = threading.Thread(target=target, name="kerasbench-run", daemon=True)
     timed_out = False
@@ -241,9 +302,15 @@ def execute(spec, out, data_dir, timeout=None):
             timed_out = True
             watch.kill()
             worker.join(1.0)
-    except BaseException:  # Ctrl-C (KeyboardInterrupt): stop this run's kernel, then the study
-        watch.kill()
-        worker.join(10.0)
+    except BaseException as stop:  # Ctrl-C, SIGTERM, SIGHUP: stop the kernel, then the study
+        watch.stop()
+        ended.wait(10.0)  # not worker.join(): after a join a signal interrupted, it returns at once
+        if isinstance(stop, signals.Terminated):
+            # Recorded failed (Ctrl-C leaves no run.json): the run was stopped, not unfinished.
+            stop.records.append(
+                interrupted(spec, folder, parameters, stop.signum, started, time.time() - t0)
+            )
+        watch.forget()
         raise
     watch.forget()
     status, error, e = "ok", None, outcome.get("error")
@@ -282,6 +349,10 @@ def execute(spec, out, data_dir, timeout=None):
     kernel_info = kernel_info if isinstance(kernel_info, dict) else {}
     if status == "ok" and kernel_info.get("nan_loss"):
         status, error = "nan", "the loss became NaN; training stopped early"
+    elif status == "ok" and not epochs:
+        # papermill takes a SystemExit(0) for a notebook that ended early on purpose.
+        status = "failed"
+        error = "the notebook ended without an error but logged no epoch (a sys.exit(0)?)"
     kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
     other = other_checkout(kernel_code.get("path"))
     if other:
@@ -331,6 +402,23 @@ def device_failure(record, machine, requested):
     record's JAX devices) on a machine with a GPU (`machine`: environment.device()) although
     `requested` (--device) was not cpu."""
     return runfiles.cpu_fallback(runfiles.trained_on(record), machine, requested)
+
+
+def interrupted(spec, folder, parameters, signum, started, wall_seconds):
+    """The record of a run stopped by SIGTERM or SIGHUP: `failed`, "interrupted by SIGTERM after
+    N epochs logged", written to run.json where the disk allows."""
+    record = run_record(
+        spec,
+        parameters,
+        "failed",
+        signals.interrupted(signum, epochs_logged(folder)),
+        started,
+        wall_seconds,
+        host=socket.gethostname(),
+    )
+    with contextlib.suppress(OSError):
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+    return record
 
 
 def run_record(spec, params, status, error, started_at, wall_seconds, **details):

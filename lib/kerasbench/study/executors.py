@@ -21,6 +21,10 @@ be compared with each other; what runs in parallel is different blocks.
                    same node (where it is still there), the dead run first, once more
                    (max_retries=1); if it dies again it is recorded as failed and the rest go on.
 
+SIGTERM or SIGHUP to the runner (`signals`): `local --jobs` passes it on to each run's child
+process, which kills its kernel and records its run `failed`, "interrupted by SIGTERM"; Ray's tasks
+are cancelled.
+
 Host side: nothing here imports Keras or a framework (GPUs are counted with `nvidia-smi -L`), and
 Ray is imported only by the ray executor.
 """
@@ -37,14 +41,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 from kerasbench import datafiles, runfiles
 from kerasbench.errors import UserError, one_line
-from kerasbench.study import execute, kernels, plan
+from kerasbench.study import execute, kernels, plan, signals
 
 EXECUTORS = ("local", "ray")
 INTERRUPTED = 130  # exit code of a `local --jobs` child stopped by Ctrl-C
+STOP_WAIT = 60.0  # seconds the children of `local --jobs` get to record a run SIGTERM stopped
 DISK_FULL = 75  # exit code of a `local --jobs` child whose run met a full disk (EX_TEMPFAIL)
 RAY_REQUIREMENT = "ray (pinned in requirements.txt: pip install -r requirements.txt)"
 
@@ -210,6 +216,9 @@ class LocalJobs(object):
         self.gpus = detect_gpus() if gpus is None else gpus
         self.cores = available_cores() if cores is None else cores
         self.slots = plan_slots(jobs, self.gpus, self.cores)
+        self.children = set()  # the child processes of the runs in flight
+        self.stopping = None  # the signal that stops them, once one came
+        self.guard = threading.Lock()
 
     def describe(self):
         if self.gpus:
@@ -237,26 +246,58 @@ class LocalJobs(object):
                 future = pool.submit(self._one, spec, slot, out, data_dir, timeout)
                 running[future] = (slot, block)
 
-            while queue or running:
-                while queue and free:
-                    submit(free.pop(0), collections.deque(queue.popleft()))
-                done, _ = concurrent.futures.wait(
-                    running, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                for future in sorted(done, key=lambda f: running[f][0].index):
-                    slot, block = running.pop(future)
-                    result = future.result()
-                    if block:
-                        submit(slot, block)  # the block's next run, on the same slot
-                    else:
-                        free.append(slot)
-                    yield result
-                free.sort(key=lambda s: s.index)
+            try:
+                while queue or running:
+                    while queue and free:
+                        submit(free.pop(0), collections.deque(queue.popleft()))
+                    done, _ = concurrent.futures.wait(
+                        running, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in sorted(done, key=lambda f: running[f][0].index):
+                        slot, block = running.pop(future)
+                        result = future.result()
+                        if block:
+                            submit(slot, block)  # the block's next run, on the same slot
+                        else:
+                            free.append(slot)
+                        yield result
+                    free.sort(key=lambda s: s.index)
+            except signals.Terminated as stop:
+                stop.records += self.stop(stop.signum, running)
+                raise
+
+    def stop(self, signum, running):
+        """SIGTERM or SIGHUP: passed on to every run's child process, which kills its kernel and
+        records its run (`execute`); no new child starts. Returns the records of the runs in
+        flight, once their children have ended (one that takes longer than STOP_WAIT is killed)."""
+        with self.guard:
+            self.stopping = signum
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(signum)
+        done, late = concurrent.futures.wait(running, timeout=STOP_WAIT)
+        if late:
+            with self.guard:
+                for child in self.children:
+                    child.kill()
+            concurrent.futures.wait(late)
+        records = []
+        for future in running:
+            try:
+                record = future.result()[1]
+            except execute.DiskFull as e:
+                record = e.record
+            if record is not None:
+                records.append(record)
+        return records
 
     def _one(self, spec, slot, out, data_dir, timeout):
-        """One run in a child process (`python -m kerasbench.study.executors`); never raises."""
+        """One run in a child process (`python -m kerasbench.study.executors`); never raises.
+        (spec, None) for a run that did not start because the study is stopping."""
         folder = plan.run_dir(out, spec)
         stale = os.path.join(folder, runfiles.RUN_JSON)
+        if self.stopping:
+            return spec, None
         if os.path.exists(stale):
             os.remove(stale)  # only the child's run.json may say how this attempt went
         job = {
@@ -271,13 +312,23 @@ class LocalJobs(object):
             os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
         )
         started, t0 = runfiles.now(), time.time()
-        child = subprocess.run(
-            [sys.executable, "-m", "kerasbench.study.executors"],
-            input=json.dumps(job),
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        with self.guard:
+            if self.stopping:
+                return spec, None
+            child = subprocess.Popen(
+                [sys.executable, "-m", "kerasbench.study.executors"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+            )
+            self.children.add(child)
+        try:
+            _, stderr = child.communicate(json.dumps(job))
+        finally:
+            with self.guard:
+                self.children.discard(child)
         record = runfiles.read_json(stale)
         record = record if isinstance(record, dict) else None
         if child.returncode == DISK_FULL:
@@ -287,7 +338,7 @@ class LocalJobs(object):
                     spec,
                     dict(spec.params),
                     "failed",
-                    one_line(child.stderr),
+                    one_line(stderr),
                     started,
                     time.time() - t0,
                 )
@@ -302,8 +353,18 @@ class LocalJobs(object):
                 wall_seconds=time.time() - t0,
                 error="interrupted",
             )
+        if record is None and signals.stopped_by(child.returncode):
+            # SIGTERM or SIGHUP before the run's kernel started: nothing trained.
+            return spec, lost_record(
+                spec,
+                out,
+                data_dir,
+                signals.interrupted(signals.stopped_by(child.returncode)),
+                started,
+                time.time() - t0,
+            )
         if record is None:
-            why = one_line(child.stderr) if child.stderr.strip() else "no output"
+            why = one_line(stderr) if stderr.strip() else "no output"
             record = lost_record(
                 spec,
                 out,
@@ -317,17 +378,24 @@ class LocalJobs(object):
 
 
 def _child_main():
-    """A child of `local --jobs`: one run, from the job on stdin, on the slot's cores."""
-    job = json.load(sys.stdin)
-    if job.get("cores") and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, job["cores"])  # inherited by the kernel it starts
-    try:
-        execute.execute(spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"])
-    except KeyboardInterrupt:
-        return INTERRUPTED
-    except execute.DiskFull as e:
-        sys.stderr.write("%s\n" % e)
-        return DISK_FULL
+    """A child of `local --jobs`: one run, from the job on stdin, on the slot's cores. SIGTERM or
+    SIGHUP (from the runner, or sent to the whole process group) kills the run's kernel and
+    records the run; the exit code is then 128 + the signal."""
+    with signals.handled():
+        try:
+            job = json.load(sys.stdin)
+            if job.get("cores") and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, job["cores"])  # inherited by the kernel it starts
+            execute.execute(
+                spec_from_json(job["spec"]), job["out"], job["data_dir"], job["timeout"]
+            )
+        except KeyboardInterrupt:
+            return INTERRUPTED
+        except signals.Terminated as stop:
+            return stop.exit_code
+        except execute.DiskFull as e:
+            sys.stderr.write("%s\n" % e)
+            return DISK_FULL
     return 0
 
 

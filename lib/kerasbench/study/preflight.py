@@ -45,12 +45,39 @@ def lock_output(out):
     so a lock file left by a dead runner (its pid still written in it) is simply taken over.
     The file descriptor is not inherited by kernels or child processes (Python opens it
     close-on-exec), so a kernel orphaned by a killed runner does not hold the study.
+
+    Where OUT/runs leads elsewhere (a symlink, of runs/ or of a folder above it), the runs folder
+    it resolves to is locked too, by a lock file beside it: two --out folders sharing one runs
+    folder are one study's. (Beside it, so that nothing is created before the study starts: the
+    lock of a runs folder named `runs` is its --out folder's own lock.)
     """
-    path = os.path.join(out, LOCK_FILE)
+    runs = os.path.realpath(os.path.join(out, runfiles.RUNS))
+    name = os.path.basename(runs)
+    with _flock(os.path.join(out, LOCK_FILE), out):
+        if os.path.dirname(runs) == os.path.realpath(out):
+            yield os.path.join(out, LOCK_FILE)
+        else:
+            beside = os.path.join(
+                os.path.dirname(runs),
+                LOCK_FILE if name == runfiles.RUNS else "." + name + LOCK_FILE,
+            )
+            with _flock(beside, out, shared=runs):
+                yield os.path.join(out, LOCK_FILE)
+
+
+@contextlib.contextmanager
+def _flock(path, out, shared=None):
+    """An flock on `path`, with this runner's pid written in it; `shared`: the runs folder it
+    stands for, where that is not OUT/runs itself."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise UserError("cannot write to output folder %s: %s" % (_shown(out), e.strerror or e))
+        where = (
+            "lock runs folder " + _shown(shared)
+            if shared
+            else "write to output folder " + _shown(out)
+        )
+        raise UserError("cannot %s: %s" % (where, e.strerror or e))
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,7 +89,9 @@ def lock_output(out):
                 "%s is in use by another kerasbench run (pid %s%s%s): wait for it to "
                 "end, or use another --out"
                 % (
-                    _shown(out),
+                    "%s (its runs folder is %s)" % (_shown(out), _shown(shared))
+                    if shared
+                    else _shown(out),
                     holder.get("pid", "unknown"),
                     " on " + holder["host"]
                     if holder.get("host") not in (None, socket.gethostname())

@@ -7,12 +7,13 @@ runs each through `execute`, the runs of one block (`plan.blocks`: one workload 
 one after another on one machine and GPU. Planning is `plan`, the checks before training are `preflight`.
 """
 
+import contextlib
 import os
 import sys
 
 from kerasbench import datafiles, registry, runfiles
 from kerasbench.errors import StudyStopped, UserError
-from kerasbench.study import execute, executors, params, plan, progress
+from kerasbench.study import execute, executors, params, plan, progress, signals
 
 
 # What a run folder holds, against the plan (`resume_state`).
@@ -144,7 +145,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
     Before anything trains, every run folder is read (`resume_state`): a finished run of another
     plan stops the study with one line (UserError) unless `force`. A full disk fails the run in
     progress and stops the study (StudyStopped, one line): a rerun of the same command after
-    freeing space finishes it.
+    freeing space finishes it. SIGTERM or SIGHUP (with `signals.handled` active) stops the runs in
+    flight, each recorded `failed` ("interrupted by SIGTERM"), prints their lines and raises
+    `signals.Terminated` on: nothing goes on training.
 
     `executor` (kerasbench.study.executors) says where the runs execute: by default one after another
     in this process. It gets the runs left to train in plan order and keeps each block's runs
@@ -196,10 +199,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
         bar.set_postfix_str("%s/%s/%d" % (spec.workload, spec.backend, spec.repeat))
         tail.start(id(spec), progress.run_name(spec), folder_of[id(spec)], spec.workload)
 
+    running = executor.run([spec for _, spec in todo], out, data_dir, timeout, started=started)
     try:
-        for spec, record in executor.run(
-            [spec for _, spec in todo], out, data_dir, timeout, started=started
-        ):
+        for spec, record in running:
             tail.finish(id(spec))
             finished += 1
             records[positions[id(spec)]] = record
@@ -214,6 +216,20 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
             "%s: the study stopped with %d run%s not trained; free space, then "
             "rerun the same command" % (e.record["error"], left, "" if left == 1 else "s")
         )
+    except signals.Terminated as stop:
+        # SIGTERM or SIGHUP: where it came between two runs, the executor still has to stop the
+        # runs in flight (a generator closed already raises it again as it is).
+        try:
+            running.throw(stop)
+        except signals.Terminated as stopped:
+            stop = stopped
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            for record in stop.records:
+                finished += 1
+                bar.write(summary_line(record, finished, len(runs)), file=stream)
+            bar.close()
+            stream.flush()
+        raise stop
     finally:
         tail.close()
     bar.close()

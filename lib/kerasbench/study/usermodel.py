@@ -17,10 +17,12 @@ run through notebooks/user_model.ipynb like any workload's notebook.
 
 import ast
 import difflib
+import io
 import os
+import tokenize
 
 from kerasbench import registry
-from kerasbench.errors import UserError
+from kerasbench.errors import UserError, one_line
 from kerasbench.study import params
 
 REQUIRED_FUNCTIONS = ("load_data", "build_model")
@@ -104,6 +106,8 @@ def read(path):
     shown = _shown(path)
     if not os.path.exists(path):
         raise ModelFileError("%s: model file not found" % shown)
+    if os.path.isdir(path):
+        raise ModelFileError("%s: is a folder; a model file is a Python file (.py)" % shown)
     if not path.endswith(".py"):
         raise ModelFileError("%s: a model file is a Python file (.py)" % shown)
     stem = name(path)
@@ -117,12 +121,29 @@ def read(path):
             "%s: name the file with letters, digits and _ (its runs are filed "
             "under that name)" % shown
         )
-    with open(path) as f:
-        source = f.read()
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise ModelFileError("%s: cannot be read (%s)" % (shown, e.strerror or e))
+    try:
+        # Python's own rules: UTF-8, or the encoding the file's coding line names.
+        encoding = tokenize.detect_encoding(io.BytesIO(source).readline)[0]
+        source = source.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError) as e:
+        if "unknown encoding" in str(e):  # a coding line naming no codec
+            raise ModelFileError("%s: %s" % (shown, one_line(e)))
+        raise ModelFileError(
+            "%s: not UTF-8 text, and no coding line names its encoding: save it as UTF-8, or "
+            "declare its encoding (# -*- coding: latin-1 -*- on line 1 or 2)" % shown
+        )
     try:
         tree = ast.parse(source, path)
     except SyntaxError as e:
-        raise ModelFileError("%s: line %s: %s" % (shown, e.lineno, e.msg))
+        where = "line %s: " % e.lineno if e.lineno else ""
+        raise ModelFileError("%s: %s%s" % (shown, where, e.msg))
+    except ValueError as e:  # a NUL byte (before Python 3.12)
+        raise ModelFileError("%s: not Python source (%s)" % (shown, one_line(e)))
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     for function in REQUIRED_FUNCTIONS:
         if function not in defined:

@@ -1,0 +1,90 @@
+"""SIGTERM and SIGHUP to a runner: the runs in flight are stopped, recorded, and the runner exits.
+
+A job scheduler stops a job with SIGTERM (`kill PID`), a closed terminal sends SIGHUP. While
+`handled()` is active, either raises `Terminated` in the main thread, as SIGINT raises
+KeyboardInterrupt: `execute` then kills the run's kernel and records the run `failed` with the
+error "interrupted by SIGTERM after N epochs logged" (so that a rerun trains it again), an
+executor with runs in child processes forwards the signal to each of them first, and the command
+prints one line and exits with 128 + the signal's number. The lock on --out goes with the process.
+
+Ctrl-C is not this: an interrupted run keeps no run.json (README, "What happens when").
+A signal whose disposition is SIG_IGN when `handled()` starts (`nohup`) stays ignored. Host side.
+"""
+
+import contextlib
+import signal
+
+STOPPING = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt: `except Exception` does
+    not swallow it). `records`: the run.json records of the runs it stopped, which the runner
+    prints; each says `failed`, "interrupted by SIG..."."""
+
+    def __init__(self, signum):
+        super().__init__(name(signum))
+        self.signum = signum
+        self.records = []
+
+    @property
+    def name(self):
+        return name(self.signum)
+
+    @property
+    def exit_code(self):
+        return 128 + self.signum
+
+
+def name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "signal %d" % signum
+
+
+def interrupted(signum, epochs=None):
+    """run.json's error for a run stopped by `signum`."""
+    if epochs is None:
+        return "interrupted by %s" % name(signum)
+    return "interrupted by %s after %d epoch%s logged" % (
+        name(signum),
+        epochs,
+        "" if epochs == 1 else "s",
+    )
+
+
+def stopped_by(returncode):
+    """The stopping signal a child process's exit code reports (killed by it, or exited with
+    128 + it after recording its run), else None."""
+    for signum in STOPPING:
+        if returncode in (-signum, 128 + signum):
+            return signum
+    return None
+
+
+_received = []  # the signal being handled: a second one waits for the first's clean-up
+
+
+def _handler(signum, frame):
+    if _received:
+        return  # the same stop again (the group's signal and the forwarded one): already going
+    _received.append(signum)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def handled():
+    """In this block, SIGTERM and SIGHUP raise Terminated in the main thread (once); outside it,
+    they do what they did before."""
+    previous = {}
+    for signum in STOPPING:
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, _handler)
+    del _received[:]
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        del _received[:]

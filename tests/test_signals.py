@@ -1,0 +1,196 @@
+"""SIGTERM and SIGHUP to `kerasbench run`: the runs in flight are stopped and recorded, the runner
+exits with one line, and nothing goes on training without an owner (issue 28).
+
+The runner is the real command (`python -m kerasbench.cli run`), one run at a time and
+`--jobs 2`, with a stand-in notebook that logs an epoch every 0.2 s until it is stopped (no
+Keras), under mnist_mlp's parameters. The stand-in reaches every process (the runner, the
+`--jobs` children, the kernels) through a sitecustomize module on PYTHONPATH that points
+registry.notebook_path at it.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from kerasbench import registry, runfiles
+from kerasbench.study import execute, kernels, preflight
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+needs_kernel = pytest.mark.skipif(
+    kernels.find("jax") is None, reason="no kerasbench-jax kernel: run `make kernels`"
+)
+
+HEADER = ",".join(runfiles.COLUMNS)
+ENDLESS = """import os, time
+with open(os.path.join(run_dir, "kernel.pid.seen"), "w") as f:
+    f.write(str(os.getpid()))
+with open(os.path.join(run_dir, "epochs.csv"), "a") as f:
+    f.write(%r + "\\n")
+    f.flush()
+    for epoch in range(100000):
+        time.sleep(0.2)
+        f.write("%%d,0.2,0.2,%%.1f,1000.0,0.5,0.8,0.5,0.8\\n" %% (epoch, 0.2 * (epoch + 1)))
+        f.flush()
+""" % (HEADER,)
+
+HOOK = """import os
+if os.environ.get("KERASBENCH_TEST_NOTEBOOK"):
+    from kerasbench import registry
+    registry.notebook_path = lambda workload: os.environ["KERASBENCH_TEST_NOTEBOOK"]
+"""
+
+
+@pytest.fixture
+def endless(tmp_path):
+    """The environment of a runner whose every run trains until it is stopped."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "kerasbench-jax",
+        "language": "python",
+        "display_name": "kerasbench (jax)",
+    }
+    # The parameters cell of mnist_mlp's notebook: the runner checks the plan against it.
+    real = nbformat.read(registry.notebook_path("mnist_mlp"), as_version=4)
+    params = next(c for c in real.cells if "parameters" in c.metadata.get("tags", []))
+    nb.cells = [params, nbformat.v4.new_code_cell(ENDLESS)]
+    path = str(tmp_path / "endless.ipynb")
+    nbformat.write(nb, path)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK)
+    pythonpath = os.pathsep.join([str(hook), os.path.join(REPO, "lib")])
+    return dict(os.environ, KERASBENCH_TEST_NOTEBOOK=path, PYTHONPATH=pythonpath)
+
+
+def rows(folder):
+    path = os.path.join(folder, runfiles.EPOCHS_CSV)
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return max(len(list(csv.reader(f))) - 1, 0)
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, limit, what):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail("timed out waiting for %s" % what)
+
+
+CASES = {
+    # name: (extra arguments, the signal, sent to the whole process group (a closed terminal))
+    "SIGTERM, one run at a time": ([], signal.SIGTERM, False),
+    "SIGHUP to the group, one run at a time": ([], signal.SIGHUP, True),
+    "SIGTERM to the runner, --jobs 2": (["--repeats", "2", "--jobs", "2"], signal.SIGTERM, False),
+    "SIGHUP to the group, --jobs 2": (["--repeats", "2", "--jobs", "2"], signal.SIGHUP, True),
+}
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_stopped_runner_stops_and_records_its_runs(case, endless, tmp_path, data_dir):
+    args, signum, group = CASES[case]
+    out = str(tmp_path / "out")
+    command = [
+        sys.executable,
+        "-m",
+        "kerasbench.cli",
+        "run",
+        "--workloads",
+        "mnist_mlp",
+        "--backends",
+        "jax",
+        "--profile",
+        "smoke",
+        "--no-download",
+        "--out",
+        out,
+        "--data-dir",
+        data_dir,
+    ] + args
+    runner = subprocess.Popen(
+        command,
+        env=endless,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = 2 if "--jobs" in args else 1
+    folders = [os.path.join(out, "runs", "mnist_mlp", "jax", str(r)) for r in range(runs)]
+    try:
+        wait_for(
+            lambda: all(rows(f) >= 2 for f in folders) or runner.poll() is not None,
+            120,
+            "every run training",
+        )
+        assert runner.poll() is None, runner.communicate()[1][-3000:]
+        kernel_pids = [int(open(os.path.join(f, "kernel.pid.seen")).read()) for f in folders]
+        for folder, pid in zip(folders, kernel_pids):
+            recorded = runfiles.read_kernel_pid(folder)  # pid, connection file, start time
+            assert recorded is not None and recorded[0] == pid, recorded
+            assert execute.our_kernel(*recorded), "kernel.pid names the kernel that runs"
+        if group:
+            os.killpg(runner.pid, signum)
+        else:
+            os.kill(runner.pid, signum)
+        _, err = runner.communicate(timeout=90)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait()
+    name = signal.Signals(signum).name
+    assert runner.returncode == 128 + signum, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "kerasbench: stopped by %s: %d run%s in flight recorded failed (interrupted); "
+        "rerun the same command to go on" % (name, runs, "" if runs == 1 else "s")
+    ), err[-3000:]
+    for folder in folders:
+        run = runfiles.read_run(folder)
+        assert run.status == "failed" and not run.damaged, run.why()
+        logged = len(run.epochs)
+        assert logged >= 2
+        assert run.record["error"].startswith("interrupted by %s after" % name), run.record
+        assert not os.path.exists(os.path.join(folder, runfiles.KERNEL_PID))
+    deadline = time.time() + 5
+    while any(alive(pid) for pid in kernel_pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in kernel_pids if alive(pid)], "no kernel outlives its runner"
+    before = [rows(f) for f in folders]
+    time.sleep(1.0)
+    assert [rows(f) for f in folders] == before, "nothing goes on training"
+    with preflight.lock_output(out):  # the lock went with the runner
+        pass
+    summary = [line for line in err.splitlines() if "interrupted by %s" % name in line]
+    assert len(summary) == runs, "each stopped run's line is printed: %r" % err[-3000:]
+
+
+def test_what_a_stopped_run_says_and_how_a_stopped_child_exits():
+    from kerasbench.study import signals
+
+    assert signals.interrupted(signal.SIGTERM, 1) == "interrupted by SIGTERM after 1 epoch logged"
+    assert signals.interrupted(signal.SIGHUP) == "interrupted by SIGHUP"
+    assert signals.stopped_by(-signal.SIGTERM) == signal.SIGTERM
+    assert signals.stopped_by(128 + signal.SIGHUP) == signal.SIGHUP
+    assert signals.stopped_by(1) is None and signals.stopped_by(-signal.SIGKILL) is None
+    assert json.dumps(signals.name(200)) == '"signal 200"'
