@@ -28,8 +28,8 @@ TF32 (u = 2^-11) these bounds would be 8,192 times too small, so such a differen
   has sqrt(2) times that spread.
 * lambda: every number compared (M of them: weights, losses, probabilities) must stay within its
   bound at once, with probability >= 1 - alpha, alpha = 10^-3: 2 M exp(-lambda^2 / 2) <= alpha,
-  lambda = sqrt(2 ln(2 M / alpha)) (6.5 for the MNIST CNN's 1.2 million weights; 7.2 for 10^8
-  numbers, where no count was recorded).
+  lambda = sqrt(2 ln(2 M / alpha)) (6.7 for the MNIST CNN: 1.2 million weights compared before
+  and after training; 7.2 for 10^8 numbers, where no count was recorded).
 * K is the longest sum of a training step: the widest fan-in of a weight matrix, or batch x
   positions for a weight gradient (the kernel computes it: `kernel.parity.reduction_length`);
   every sum is bounded as if it were that long.
@@ -63,19 +63,22 @@ TF32 (u = 2^-11) these bounds would be 8,192 times too small, so such a differen
     the reference's two best classes are within 2 * tol_p of each other (a near-tie).
 * Initial weights loaded from the reference's file: exact (tolerance 0): a float32 copy.
 * Cross-load (the same trained weights on two backends, no training): probabilities within
-  eps_fwd * max(1, Z) / 2, classes equal except near-ties (2 * eps_fwd * max(1, Z)),
+  eps_fwd * max(1, Z) / 2, classes equal except near-ties (within eps_fwd * max(1, Z)),
   evaluate()'s loss within lambda u sqrt(2 (D K + n)) relative (its mean over n samples is one
   more sum, of positive terms), accuracy within the fraction of near-ties plus
   lambda u sqrt(2 n) (it is a float32 mean too).
 
-Against the derivation before (lambda = 8, layers and the backward pass added linearly, c = 3
-for every adaptive optimizer, one backend's error), these tolerances are 1.7 (Adadelta, D = 3)
-to 2.6 times (RMSprop, D = 3; the MNIST MLP) smaller; 2.0 times for the MNIST CNN. The rest of
-the distance between tolerance and observed difference (the headroom, printed for every check)
-is the bound's own: any summation order (BLAS kernels sum in blocks, with far smaller errors, but
-no backend promises an order), every sum as long as the longest, each error relative to the sum
-of magnitudes. Shrinking it further would need each kernel's summation order on each device: a
-measurement, not a derivation.
+Against the derivation before (lambda = 8, layers and the backward pass added linearly, 2 D
+sums a step, c = 3 for every adaptive optimizer, one backend's error), eps_step is 2.0 (MNIST
+CNN: Adadelta, D = 4) to 4.2 times (text generator: Adam, D = 8) smaller, 2.6 for the MNIST MLP,
+3.6 for CIFAR-10's CNN; eps_fwd 1.3 to 2.4 times. What headroom is left is the bound's own. The
+weights of the CNNs keep little (MNIST CNN 4-6 on a CPU, CIFAR-10 3.6: training amplifies their
+differences, see below). The loss keeps about 10^3: its tolerance lets every weight's difference
+move the loss the same way, while they mostly cancel in one number made of a million weights;
+no bound on that cancellation follows from rounding alone. And every bound allows any summation
+order (BLAS kernels sum in blocks, with far smaller errors, but no backend promises an order),
+every sum as long as the longest, each error relative to the sum of magnitudes. Shrinking these
+would need each kernel's summation order on each device: a measurement, not a derivation.
 
 Headroom and "not informative"
 ------------------------------
@@ -117,11 +120,11 @@ from kerasbench import registry
 from kerasbench.errors import UserError
 from kerasbench.study import kernels, params, usermodel
 
+# u of the precision a run records: TF32 and float16 (mixed) keep 10 bits of mantissa.
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "tf32": 2.0**-11, "mixed": 2.0**-11}
 U = UNIT_ROUNDOFF["float32"]
 ALPHA = 1e-3  # chance that any compared number leaves its bound by rounding alone
 UNCOUNTED = 1e8  # numbers compared, where the kernel recorded no parameter count
-LAMBDA = 8.0  # tests only: the lambda of the derivation before (see the docstring)
 MIN_DECIDABLE = 29  # fewest decidable samples for a class check to mean anything (docstring)
 NOT_INFORMATIVE = "not informative"
 SGD_LIKE = ("SGD",)
