@@ -24,19 +24,228 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_tolerances_follow_the_documented_formula():
     u = 2.0**-24
-    # mnist_mlp: K = 784 (the first Dense's fan-in), D = 3 Dense layers, RMSprop (adaptive).
-    tol = parity.tolerances(784, 3, "RMSprop", steps=10)
-    eps_op = 8 * 28 * u
-    assert tol["eps_op"] == pytest.approx(eps_op)
-    assert tol["eps_fwd"] == pytest.approx(3 * eps_op)
-    assert tol["eps_step"] == pytest.approx(3 * 2 * 3 * eps_op)
-    assert tol["weights"] == pytest.approx(10 * 18 * eps_op)
-    assert tol["probabilities"] == pytest.approx(3 * eps_op + 10 * 18 * eps_op)
+    # mnist_mlp: K = 784 (the first Dense's fan-in), D = 3 Dense layers, RMSprop (c = 2), and
+    # M = 10^6 numbers compared: lambda = sqrt(2 ln(2 x 10^6 / 10^-3)) = 6.5447.
+    tol = parity.tolerances(784, 3, "RMSprop", steps=10, compared=1e6)
+    lam = math.sqrt(2 * math.log(2e9))
+    assert tol["lambda"] == pytest.approx(lam) == pytest.approx(6.5447, abs=1e-4)
+    assert tol["eps_fwd"] == pytest.approx(lam * u * math.sqrt(2 * 3 * 784))
+    assert tol["eps_step"] == pytest.approx(2 * lam * u * math.sqrt(2 * 9 * 784))
+    assert tol["weights"] == pytest.approx(10 * tol["eps_step"])
+    assert tol["probabilities"] == pytest.approx(tol["eps_fwd"] + 10 * tol["eps_step"])
     assert parity.loss_tolerance(tol, 0) == pytest.approx(tol["eps_fwd"])
     assert parity.loss_tolerance(tol, 4) == pytest.approx(tol["eps_fwd"] + 4 * tol["eps_step"])
-    # Plain SGD: no division by a running RMS, c = 1.
-    assert parity.tolerances(784, 3, "SGD", 10)["eps_step"] == pytest.approx(6 * eps_op)
-    assert parity.eval_tolerance(tol, 100) == pytest.approx(tol["eps_fwd"] + 8 * 10 * u)
+    # c: 1 for SGD, 2 for RMS-divided updates, 3 for Adadelta and anything not listed.
+    step = lam * u * math.sqrt(2 * 9 * 784)
+    assert parity.tolerances(784, 3, "SGD", 10, 1e6)["eps_step"] == pytest.approx(step)
+    assert parity.tolerances(784, 3, "Adam", 10, 1e6)["eps_step"] == pytest.approx(2 * step)
+    assert parity.tolerances(784, 3, "Adadelta", 10, 1e6)["eps_step"] == pytest.approx(3 * step)
+    assert parity.tolerances(784, 3, "Mystery", 10, 1e6)["eps_step"] == pytest.approx(3 * step)
+    # evaluate()'s loss: the forward pass's D K terms and n more, in quadrature.
+    assert parity.eval_tolerance(tol, 100) == pytest.approx(
+        lam * u * math.sqrt(2 * (3 * 784 + 100))
+    )
+    assert parity.mean_tolerance(tol, 100) == pytest.approx(lam * u * math.sqrt(200))
+    # No count recorded (an older result.json): 10^8 numbers, lambda 7.214.
+    assert parity.tolerances(784, 3, "SGD", 10)["lambda"] == pytest.approx(7.2141, abs=1e-4)
+    # TF32 (10 mantissa bits): u = 2^-11, 8,192 times float32's.
+    tf32 = parity.tolerances(784, 3, "SGD", 10, 1e6, precision="tf32")
+    assert tf32["eps_fwd"] / parity.tolerances(784, 3, "SGD", 10, 1e6)["eps_fwd"] == 8192
+
+
+def test_the_new_tolerances_are_tighter_than_the_old_by_the_documented_factors():
+    """The docstring's comparison with the derivation before (lambda 8, linear in D, 2 D sums a
+    step, c = 3 for every adaptive optimizer, one backend's error)."""
+    u = 2.0**-24
+
+    def old_step(k, d, c):
+        return c * 2 * d * 8 * math.sqrt(k) * u
+
+    # The MNIST MLP (K 784, D 3, RMSprop, 669,706 weights) and CNN (K 86,528, D 4, Adadelta,
+    # 1,199,882 weights); M counts the weights twice, 10,000 probabilities twice and 10 losses.
+    mlp = parity.tolerances(784, 3, "RMSprop", 10, 2 * 669706 + 2 * 10000 + 10)
+    cnn = parity.tolerances(86528, 4, "Adadelta", 10, 2 * 1199882 + 2 * 10000 + 10)
+    assert old_step(784, 3, 3) / mlp["eps_step"] == pytest.approx(2.6, abs=0.05)
+    assert old_step(86528, 4, 3) / cnn["eps_step"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_headroom_is_tolerance_over_value():
+    assert parity.headroom(1e-7, 1e-4) == pytest.approx(1000)
+    assert parity.headroom(2e-4, 1e-4) == pytest.approx(0.5)
+    assert parity.headroom(0.0, 1e-4) == float("inf")  # the same to the last bit
+    assert parity.headroom(0.0, 0.0) is None  # an exact copy: passes or fails, no margin
+    assert parity.headroom(0.3, "") is None  # no numeric tolerance
+    assert parity.headroom(float("inf"), 1e-4) == 0.0
+    assert parity.verdict(True) == "pass"
+    assert parity.verdict(False, informative=False) == "fail"  # a failure is always one
+    assert parity.verdict(True, informative=False) == "not informative"
+
+
+def test_a_class_check_is_not_informative_with_fewer_than_29_decidable_samples():
+    # 0.9^28 = 0.052 > 5%, 0.9^29 = 0.047: the smallest n that catches 10% flips 95% of the time.
+    assert 0.9**28 > 0.05 > 0.9**29 and parity.MIN_DECIDABLE == 29
+    # 100 samples of 3 classes whose two best are 0.01 apart (near-ties for tol 0.01: width
+    # 0.02), and 29 samples clearly decided (0.8 against 0.1).
+    ties = np.tile([0.40, 0.39, 0.21], (100, 1))
+    clear = np.tile([0.8, 0.1, 0.1], (29, 1))
+    ref = [np.vstack([ties, clear])]
+    other = [np.vstack([ties[:, [1, 0, 2]], clear])]  # every near-tie flips its class
+    agreement, passed, room, informative, note = parity.class_check(ref, [ref[0]], 0.01)
+    assert (agreement, passed, room, informative) == (1.0, True, float("inf"), True)
+    assert "29 of 129 samples decidable" in note
+    # The ties flip: allowed (margin 0.01 <= width 0.02), headroom = 0.02 / 0.01.
+    agreement, passed, room, informative, _ = parity.class_check(ref, other, 0.01)
+    assert agreement == pytest.approx(29 / 129) and passed and informative
+    assert room == pytest.approx(2.0)
+    # One decided sample fewer: 28, and the check could not have failed: not informative.
+    agreement, passed, room, informative, note = parity.class_check(
+        [ref[0][:-1]], [other[0][:-1]], 0.01
+    )
+    assert passed and not informative and "28 of 128" in note
+    # All near-ties (text_generator_keras): agreement 0 and still no failure possible.
+    agreement, passed, room, informative, note = parity.class_check(
+        [ties], [ties[:, [1, 0, 2]]], 0.01
+    )
+    assert (agreement, passed, informative) == (0.0, True, False)
+    assert "0 of 100 samples decidable (fewer than 29: the check cannot fail)" in note
+    # A decided sample that flips fails, however few were decided: headroom 0.02 / 0.7.
+    flipped = clear[:1, [1, 0, 2]]
+    agreement, passed, room, informative, _ = parity.class_check(
+        [np.vstack([ties, clear[:1]])], [np.vstack([ties, flipped])], 0.01
+    )
+    assert not passed and not informative and room == pytest.approx(0.02 / 0.7)
+    assert parity.verdict(passed, informative) == "fail"
+
+
+def _kernel_folder(
+    folder, backend, weights, losses, predictions, crossload=None, role="follower", k=100
+):
+    """What kernel.parity writes for one backend (generated numbers): result.json, the layer
+    files, losses.csv and the predictions."""
+    import json
+
+    import h5py
+
+    os.makedirs(folder)
+    for stem, arrays in (("weights_step0", weights[0]), ("weights_final", weights[1])):
+        with h5py.File(os.path.join(folder, stem + ".layers.h5"), "w") as f:
+            group = f.create_group("layer_000")
+            group.attrs["name"], group.attrs["class"] = "dense", "Dense"
+            group.create_dataset("0", data=arrays)
+    with open(os.path.join(folder, "losses.csv"), "w") as f:
+        f.write("step,loss\n" + "".join("%d,%r\n" % (i, v) for i, v in enumerate(losses)))
+    np.savez(os.path.join(folder, "predictions.npz"), output_0=predictions)
+    if crossload is not None:
+        np.savez(os.path.join(folder, "crossload_predictions.npz"), output_0=crossload)
+    result = {
+        "backend": backend,
+        "role": role,
+        "status": "ok",
+        "reduction_length": k,
+        "weighted_layers": 1,
+        "optimizer": "SGD",
+        "parameters": 4,
+        "eval_samples": len(predictions),
+        "evaluated_on": "test",
+        "evaluate": {"loss": 1.0, "accuracy": 0.5},
+        "crossload": {"loss": 1.0, "accuracy": 0.5},
+        "initial_weights": "loaded",
+        "crossload_weights": "loaded",
+        "session_settings": {"precision": "float32"},
+    }
+    with open(os.path.join(folder, "result.json"), "w") as f:
+        json.dump(result, f)
+
+
+def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_path):
+    """Two generated backends: losses 1e-7 apart, weights equal, and predictions whose two best
+    classes are all 2e-6 apart (every sample a near-tie): the class checks cannot fail."""
+    w0 = np.array([[0.5, -1.0]], "float32")
+    w1 = np.array([[0.4, -1.0]], "float32")
+    # Two classes 2e-6 apart: within the near-tie width of this model (about 1e-5).
+    ties = np.tile(np.array([0.5 + 1e-6, 0.5 - 1e-6]), (40, 1))
+    _kernel_folder(
+        str(tmp_path / "tensorflow"), "tensorflow", (w0, w1), [2.0, 1.5], ties, role="reference"
+    )
+    _kernel_folder(
+        str(tmp_path / "jax"), "jax", (w0, w1), [2.0, 1.5 * (1 + 1e-7)], ties[:, ::-1], ties
+    )
+    rows, losses = parity.compare("toy", str(tmp_path / "tensorflow"), str(tmp_path / "jax"), 1)
+    by = {(r["check"], r["layer"]): r for r in rows}
+    tol = parity.tolerances(100, 1, "SGD", 1, compared=2 * 4 + 2 * 80 + 1)
+    loss = by["loss", ""]
+    assert loss["tolerance"] == pytest.approx(tol["eps_fwd"] + tol["eps_step"])
+    assert loss["headroom"] == pytest.approx(loss["tolerance"] / loss["value"])
+    assert loss["verdict"] == "pass"
+    assert by["final_weights", "dense"]["headroom"] == float("inf")  # identical
+    assert by["initial_weights", "dense"]["headroom"] == ""  # a copy: no margin
+    # Every sample's class flips, every one is a near-tie: passes, but could not have failed.
+    agreement = by["predictions_argmax_agreement", ""]
+    assert agreement["value"] == 0.0 and agreement["passed"] is True
+    assert agreement["verdict"] == "not informative"
+    assert "0 of 40 samples decidable" in agreement["note"]
+    # The cross-load predicted exactly the reference's: informative? no, the same near-ties.
+    assert by["crossload_argmax_agreement", ""]["verdict"] == "not informative"
+    assert by["crossload_accuracy", ""]["verdict"] == "not informative"
+    assert by["crossload_loss", ""]["verdict"] == "pass"
+    assert len(losses) == 2
+    entry = parity.summary(rows)[0]
+    assert entry["verdict"] == "same"
+    assert entry["headroom"] == pytest.approx(
+        min(
+            r["headroom"]
+            for r in rows
+            if isinstance(r["headroom"], float) and r["verdict"] == "pass"
+        )
+    )
+    assert entry["not_informative"] == [
+        "predictions_argmax_agreement",
+        "crossload_argmax_agreement",
+        "crossload_accuracy",
+    ]
+    lines = parity.table_lines(rows)
+    assert lines[0].split() == [
+        "workload",
+        "backend",
+        "vs",
+        "verdict",
+        "headroom",
+        "(tightest",
+        "check)",
+    ]
+    assert lines[1].split()[:4] == ["toy", "jax", "tensorflow", "same"]
+    assert lines[-1] == (
+        "toy on jax: not informative (could not fail here): predictions_argmax_agreement, "
+        "crossload_argmax_agreement, crossload_accuracy"
+    )
+    # A model whose probability tolerance is 1 or more: that check cannot fail either.
+    _kernel_folder(
+        str(tmp_path / "wide"), "tensorflow", (w0, w1), [2.0, 1.5], ties, role="reference", k=1e22
+    )
+    wide = {
+        r["check"]: r
+        for r in parity.compare("toy", str(tmp_path / "wide"), str(tmp_path / "jax"), 1)[0]
+    }
+    assert wide["predictions_max_abs_diff"]["tolerance"] >= 1
+    assert wide["predictions_max_abs_diff"]["verdict"] == "not informative"
+    assert by["predictions_max_abs_diff", ""]["verdict"] == "pass"
+    # Written and read back by the report: the same verdicts and headroom.
+    out = tmp_path / "parity"
+    out.mkdir()
+    parity.write_csv(str(out / "parity.csv"), rows, parity.COLUMNS)
+    read, _ = parity_report.load(str(out))
+    verdicts = parity_report.verdicts(read)
+    assert verdicts["not informative"].iloc[0] == ", ".join(entry["not_informative"])
+    assert (
+        verdicts["headroom (tightest check)"]
+        .iloc[0]
+        .startswith(parity.format_headroom(entry["headroom"])[:3])
+    )
+    table = parity_report.table(read)
+    shown = dict(zip(table["check"], table["result"]))
+    assert shown["predictions_argmax_agreement"] == "not informative"
+    assert shown["loss"] == "ok"
+    assert dict(zip(table["check"], table["headroom"]))["final_weights"] == "inf"
 
 
 def test_layer_differences_are_relative_to_the_layers_largest_weight():
@@ -162,8 +371,24 @@ def test_parity_on_three_backends_finds_only_tensorflows_sparse_adam_and_a_plant
     }
     same = [r for r in rows if r["workload"] != "imdb_fasttext"]
     assert all(r["passed"] == "True" for r in same), [r for r in same if r["passed"] != "True"]
+    assert all(r["verdict"] == "pass" for r in same if r["check"] != "run")
+    assert all(float(r["headroom"]) > 1 for r in same if r["headroom"])
     # Initial weights are exact copies everywhere; training changed the losses.
     assert all(float(r["value"]) == 0.0 for r in rows if r["check"] == "initial_weights")
+    # Every process trained with the timed run's settings, TF32 off, deterministic kernels.
+    import json
+
+    for backend in BACKENDS.split(","):
+        folder = tmp_path / "same" / "mnist_cnn" / backend
+        settings = json.loads((folder / "result.json").read_text())["session_settings"]
+        assert settings["precision"] == "float32" and settings["configuration"] == "default"
+        assert settings["compile_options"] == {"jit_compile": "auto", "steps_per_execution": 1}
+        assert settings["determinism"] and settings["switches_after_training"]
+        kernel = json.loads((folder / "kernel.json").read_text())["backend_settings"]
+        assert kernel["determinism"] == settings["determinism"]
+    table = done.stdout.splitlines()
+    assert table[0].split()[:4] == ["workload", "backend", "vs", "verdict"]
+    assert any(line.split()[:4] == ["mnist_cnn", "torch", "tensorflow", "same"] for line in table)
     fasttext = [r for r in rows if r["workload"] == "imdb_fasttext"]
     assert {
         (r["backend"], r["layer"])
@@ -331,6 +556,10 @@ def test_parity_section_tables_and_curves(tmp_path):
     table = parity_report.table(rows)
     weights = table[(table["backend"] == "torch") & (table["check"] == "initial_weights")]
     assert weights["result"].iloc[0] == "FAIL: dense_1"
+    loss = table[table["check"] == "loss"].set_index("backend")
+    assert list(loss["headroom"]) == ["1e+03", "0.00143"]  # 1e-4 / 1e-7, 1e-4 / 0.07
+    assert list(verdicts["headroom (tightest check)"]) == ["1e+03 (loss)", "0.00143 (loss)"]
+    assert list(verdicts["not informative"]) == ["", ""]
     fig = parity_report.loss_figure(losses, "mnist_mlp")
     assert fig.layout.yaxis.type == "log"
     # The exact zeros of jax are drawn at float32's unit roundoff, not dropped.
@@ -365,6 +594,61 @@ def test_parity_says_where_it_ran_from_its_processes_kernel_json(tmp_path):
         "generated data for mnist_mlp (the same on every backend)"
     )
     assert "Ran on NVIDIA H200 GPU-f7efa5e8;" in str(parity_report.section(str(folder))[0])
+    # What the processes record now: TF32 switches read back and the deterministic kernels.
+    settings = {
+        "jax": {
+            "precision": "float32",
+            "jax_default_matmul_precision": "highest",
+            "determinism": {"XLA_FLAGS": "--xla_gpu_deterministic_ops=true"},
+        },
+        "torch": {
+            "precision": "float32",
+            "torch_matmul_allow_tf32": False,
+            "torch_cudnn_allow_tf32": False,
+            "determinism": {
+                "cudnn_deterministic": True,
+                "cudnn_benchmark": False,
+                "deterministic_algorithms": True,
+                "deterministic_algorithms_warn_only": True,
+            },
+        },
+    }
+    for backend in ("jax", "torch"):
+        path = folder / "mnist_mlp" / backend / "kernel.json"
+        info = json.loads(path.read_text())
+        info["backend"], info["backend_settings"] = backend, settings[backend]
+        path.write_text(json.dumps(info))
+    assert (
+        "; precision float32 (jax: matmul precision highest, XLA --xla_gpu_deterministic_ops; "
+        "torch: TF32 off in matmul and cuDNN, cuDNN deterministic, cuDNN benchmark off, "
+        "deterministic algorithms (warn only)); generated" in parity_report.provenance(str(folder))
+    )
+    settings["torch"]["torch_cudnn_allow_tf32"] = True
+    assert parity_report.session_switches("torch", settings["torch"]).startswith(
+        "TF32 on in cuDNN,"
+    )
+
+
+def test_a_float32_process_with_tf32_allowed_is_refused():
+    """kernel.parity reads the switches back: PyTorch's cuDNN allows TF32 unless told not to."""
+    torch = pytest.importorskip("torch")
+    from kerasbench.kernel import parity as kernel_parity
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        state = kernel_parity.check_precision("torch", "float32", "before the first step")
+        assert state["torch_cudnn_allow_tf32"] is False
+        torch.backends.cudnn.allow_tf32 = True
+        with pytest.raises(kernel_parity.SettingsNotApplied) as e:
+            kernel_parity.check_precision("torch", "float32", "during training")
+        said = str(e.value)
+        assert said.startswith("precision float32 was asked but torch_cudnn_allow_tf32")
+        assert "allowed TF32 during training (torch_cudnn_allow_tf32=True" in said
+        assert kernel_parity.check_precision("torch", "tf32", "during training")  # asked for
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def test_the_report_shows_parity_beside_the_study(tmp_path):

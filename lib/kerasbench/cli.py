@@ -279,6 +279,8 @@ def _parity(args):
         )
     else:
         parity_report.write_html(args.out, os.path.join(args.out, parity.PARITY_HTML))
+    for line in parity.table_lines(rows):
+        print(line)
     failed = parity.failures(rows)
     for line in failed:
         print("FAIL " + line)

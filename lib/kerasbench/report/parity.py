@@ -1,10 +1,14 @@
 """The parity section of the report: does each workload learn the same on every backend?
 
 Host side (pandas, plotly). Reads a folder `kerasbench parity` wrote (`parity.csv`,
-`parity_losses.csv`): `verdicts` (one line per workload and backend), `table` (one line per
-check, weight checks folded to their worst layer), `loss_figure` (relative loss difference per
-step on a log axis, with the tolerance). `section` is what notebooks/analysis.ipynb displays;
-`write_html` the standalone `parity.html` that `kerasbench parity` leaves beside its CSVs.
+`parity_losses.csv`): `verdicts` (one line per workload and backend, with its tightest headroom
+and the checks that could not fail there), `table` (one line per check, weight checks folded to
+their worst layer, with the headroom: tolerance / observed), `loss_figure` (relative loss
+difference per step on a log axis, with the tolerance), `provenance` (where it ran and with
+which session settings: precision, TF32 switches, deterministic kernels). `section` is what
+notebooks/analysis.ipynb displays; `write_html` the standalone `parity.html` that `kerasbench
+parity` leaves beside its CSVs. A parity.csv written before the `headroom` and `verdict`
+columns existed gets them from `value`, `tolerance` and `passed`.
 """
 
 import glob
@@ -21,6 +25,20 @@ from kerasbench.report.rundata import joined, machine_id, shown_path
 
 PARITY_CSV = "parity.csv"
 LOSSES_CSV = "parity_losses.csv"
+NOT_INFORMATIVE = "not informative"
+
+
+def _old_headroom(row):
+    value, tolerance = _num(row["value"]), _num(row["tolerance"])
+    if math.isnan(value) or not tolerance > 0:
+        return ""
+    return float("inf") if value <= 0 else tolerance / value
+
+
+def _old_verdict(row):
+    if row["check"] == "run":
+        return str(row["value"])
+    return "pass" if _passed(row["passed"]) else "fail"
 
 
 def load(folder):
@@ -29,6 +47,10 @@ def load(folder):
     if not os.path.exists(path):
         return None
     rows = pd.read_csv(path, keep_default_na=False)
+    if len(rows) and "headroom" not in rows.columns:
+        rows["headroom"] = rows.apply(_old_headroom, axis=1)
+    if len(rows) and "verdict" not in rows.columns:
+        rows["verdict"] = rows.apply(_old_verdict, axis=1)
     losses_path = os.path.join(folder, LOSSES_CSV)
     losses = pd.read_csv(losses_path) if os.path.exists(losses_path) else pd.DataFrame()
     return rows, losses
@@ -54,8 +76,20 @@ def _passed(value):
     return str(value) in ("True", "true", "1")
 
 
+def _headroom(value):
+    """Headroom as the tables show it: 3 significant digits, inf where the backends agree
+    exactly, "-" where the check has none (an exact copy)."""
+    v = _num(value)
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return "inf"
+    return "%.3g" % v
+
+
 def table(rows):
-    """One line per (workload, backend, check): weight checks folded to their worst layer."""
+    """One line per (workload, backend, check): weight checks folded to their worst layer (the
+    smallest headroom), with each check's headroom and result (ok, FAIL, not informative)."""
     out = []
     for (workload, backend, check), group in rows.groupby(
         ["workload", "backend", "check"], sort=False
@@ -78,6 +112,7 @@ def table(rows):
                     "check": check,
                     "value": "%s (layer %s)" % (_fmt(worst["value"]), worst["layer"]),
                     "tolerance": _fmt(worst["tolerance"]),
+                    "headroom": _headroom(worst["headroom"]),
                     "result": verdict,
                     "note": worst["note"],
                 }
@@ -85,11 +120,12 @@ def table(rows):
             continue
         row = group.iloc[0]
         status = row["passed"]
-        verdict = (
-            "ok"
-            if _passed(status)
-            else ("cannot join" if status == "" and check == "run" else "FAIL")
-        )
+        if check == "run":
+            verdict = "cannot join" if status == "" else "FAIL"
+        elif not _passed(status):
+            verdict = "FAIL"
+        else:
+            verdict = NOT_INFORMATIVE if row["verdict"] == NOT_INFORMATIVE else "ok"
         out.append(
             {
                 "workload": workload,
@@ -97,21 +133,34 @@ def table(rows):
                 "check": check,
                 "value": _fmt(row["value"]),
                 "tolerance": _fmt(row["tolerance"]),
+                "headroom": _headroom(row["headroom"]),
                 "result": verdict,
                 "note": row["note"],
             }
         )
     return pd.DataFrame(
-        out, columns=["workload", "backend", "check", "value", "tolerance", "result", "note"]
+        out,
+        columns=[
+            "workload",
+            "backend",
+            "check",
+            "value",
+            "tolerance",
+            "headroom",
+            "result",
+            "note",
+        ],
     )
 
 
 def verdicts(rows):
     """One line per (workload, backend): passes, fails (with the failing checks) or cannot join,
-    for a verdict table beside the speed results."""
+    for a verdict table beside the speed results; the tightest headroom of its informative
+    checks (and which), and the checks that could not fail on this workload."""
     out = []
     for (workload, backend), group in rows.groupby(["workload", "backend"], sort=False):
         run = group[group["check"] == "run"]
+        tightest, not_informative = "", ""
         if len(run):
             verdict = "cannot join" if run.iloc[0]["passed"] == "" else "failed to run"
             detail = run.iloc[0]["note"]
@@ -139,16 +188,41 @@ def verdicts(rows):
                     )
                 )
             )
+            informative = group[group["verdict"] != NOT_INFORMATIVE]
+            room = informative["headroom"].map(_num)
+            if room.notna().any():
+                at = informative.loc[room.idxmin()]
+                tightest = "%s (%s%s)" % (
+                    _headroom(at["headroom"]),
+                    at["check"],
+                    " " + at["layer"] if at["layer"] else "",
+                )
+            not_informative = ", ".join(
+                dict.fromkeys(group[group["verdict"] == NOT_INFORMATIVE]["check"])
+            )
         out.append(
             {
                 "workload": workload,
                 "backend": backend,
                 "reference": group.iloc[0]["reference"],
                 "parity": verdict,
+                "headroom (tightest check)": tightest,
+                "not informative": not_informative,
                 "detail": detail,
             }
         )
-    return pd.DataFrame(out, columns=["workload", "backend", "reference", "parity", "detail"])
+    return pd.DataFrame(
+        out,
+        columns=[
+            "workload",
+            "backend",
+            "reference",
+            "parity",
+            "headroom (tightest check)",
+            "not informative",
+            "detail",
+        ],
+    )
 
 
 def loss_figure(losses, workload):
@@ -186,26 +260,77 @@ def loss_figure(losses, workload):
     return fig
 
 
+def session_switches(backend, settings):
+    """What a parity process's kernel.json says it trained with, beyond the precision's name:
+    'TF32 off in matmul and cuDNN, cuDNN deterministic, ...'; "" where it says nothing."""
+    settings = settings or {}
+    determinism = settings.get("determinism") or {}
+    parts = []
+    if backend == "tensorflow" and "tf32" in settings:
+        parts.append("TF32 %s" % ("on" if settings["tf32"] else "off"))
+    if backend == "jax" and settings.get("jax_default_matmul_precision"):
+        parts.append("matmul precision %s" % settings["jax_default_matmul_precision"])
+    if backend == "torch" and "torch_matmul_allow_tf32" in settings:
+        on = [
+            name
+            for name, key in (
+                ("matmul", "torch_matmul_allow_tf32"),
+                ("cuDNN", "torch_cudnn_allow_tf32"),
+            )
+            if settings.get(key)
+        ]
+        parts.append("TF32 on in " + " and ".join(on) if on else "TF32 off in matmul and cuDNN")
+    if determinism.get("op_determinism") is True:
+        parts.append("op determinism")
+    if "--xla_gpu_deterministic_ops=true" in str(determinism.get("XLA_FLAGS", "")):
+        parts.append("XLA --xla_gpu_deterministic_ops")
+    if determinism.get("cudnn_deterministic"):
+        parts.append("cuDNN deterministic")
+    if determinism.get("cudnn_benchmark") is False:
+        parts.append("cuDNN benchmark off")
+    if determinism.get("deterministic_algorithms"):
+        parts.append(
+            "deterministic algorithms%s"
+            % (" (warn only)" if determinism.get("deterministic_algorithms_warn_only") else "")
+        )
+    if determinism.get("force_deterministic_algorithms") is True:
+        parts.append("deterministic algorithms")
+    return ", ".join(parts)
+
+
 def provenance(folder):
     """Where the check ran, from each backend process's kernel.json: 'NVIDIA H200 GPU-...;
-    jax 0.9.0, torch 2.11.0+cu130; Keras 3.15.1; precision float32', and the workloads that ran
-    on generated data. "" where none was kept."""
+    jax 0.9.0, torch 2.11.0+cu130; Keras 3.15.1; precision float32 (jax: matmul precision
+    highest, XLA --xla_gpu_deterministic_ops; torch: TF32 off in matmul and cuDNN, ...)', and the
+    workloads that ran on generated data. "" where none was kept."""
     machines, frameworks, keras, precision, generated = [], [], [], [], []
+    switches = {}
     for path in sorted(glob.glob(os.path.join(folder, "*", "*", "kernel.json"))):
         with open(path) as f:
             info = json.load(f)
         if (info.get("data") or {}).get("source") == "generated":
             generated.append(info.get("workload"))
         versions = info.get("versions") or {}
+        settings = info.get("backend_settings") or {}
+        backend = info.get("backend") or os.path.basename(os.path.dirname(path))
         machines.append(machine_id(info.get("device") or {}))
         frameworks.append(versions.get("backend_framework"))
         keras.append(versions.get("keras") and "Keras %s" % versions["keras"])
-        precision.append((info.get("backend_settings") or {}).get("precision"))
+        precision.append(settings.get("precision"))
+        said = session_switches(backend, settings)
+        if said:
+            switches.setdefault(backend, []).append(said)
+    settings_text = "; ".join(
+        "%s: %s" % (backend, " / ".join(dict.fromkeys(said)))
+        for backend, said in sorted(switches.items())
+    )
     parts = [
         joined(machines),
         ", ".join(dict.fromkeys(f for f in frameworks if f)),
         joined(keras),
-        joined(precision) and "precision %s" % joined(precision),
+        joined(precision)
+        and "precision %s%s"
+        % (joined(precision), " (%s)" % settings_text if settings_text else ""),
         generated
         and "generated data for %s (the same on every backend)"
         % ", ".join(dict.fromkeys(generated)),
@@ -216,6 +341,14 @@ def provenance(folder):
 def _ran_on(folder):
     where = provenance(folder)
     return "<p class='kb-caption'>Ran on %s.</p>" % html.escape(where) if where else ""
+
+
+HEADROOM_CAPTION = (
+    "<p class='kb-caption'>Headroom: tolerance / observed difference (below 1 fails; inf: "
+    "the same to the last bit). A check that could not have failed on a workload (fewer than "
+    "29 samples outside the near-ties, or a tolerance beyond what can differ) is <em>not "
+    "informative</em>, not a pass.</p>"
+)
 
 
 def section(folder):
@@ -235,6 +368,7 @@ def section(folder):
     blocks = [
         Html(
             _ran_on(folder)
+            + HEADROOM_CAPTION
             + verdicts(rows).to_html(index=False, escape=True, classes="kb-table", border=0)
         ),
         Html(table(rows).to_html(index=False, escape=True, classes="kb-table", border=0)),
@@ -250,9 +384,11 @@ def html_section(folder, include_plotlyjs=False):
     rows, losses = loaded
     parts = [
         "<h2>Does it learn the same? Parity across backends</h2>",
-        "<p>Same initial weights, same batches in the same order, dropout off; tolerances "
-        "derived from float32 reduction order (<code>kerasbench.parity</code>).</p>",
+        "<p>Same initial weights, same batches in the same order, dropout off, the session "
+        "settings of a timed run (precision, compile options) with deterministic kernels; "
+        "tolerances derived from float32 reduction order (<code>kerasbench.parity</code>).</p>",
         _ran_on(folder),
+        HEADROOM_CAPTION,
         verdicts(rows).to_html(index=False, escape=True),
         table(rows).to_html(index=False, escape=True),
     ]
