@@ -302,6 +302,7 @@ def record(
         "device": info.get("device") or device,
         "backend_settings": info.get("backend_settings"),
         "trained_on": info.get("trained_on"),
+        "gpu_libraries": info.get("gpu_libraries"),
         "device_requested": device_requested,
         "model_parameters": info.get("parameters"),
         "sample": info.get("sample"),
