@@ -481,6 +481,7 @@ def test_committed_notebook_has_no_outputs():
     assert {line.split("=")[0].strip() for line in lines} == {
         "out_dir",
         "runs_dir",
+        "summary_dir",
         "references",
         "confidence_level",
         "n_resamples",

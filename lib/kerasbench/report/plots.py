@@ -4,19 +4,30 @@ Every chart colours a backend the same way (`BACKEND_COLOURS`) and marks a confi
 way (`CONFIG_STYLES`: dash, marker, bar pattern), so "jax default" and "jax tuned" never look
 alike; every legend entry of a chart has its own name. Reference sources (2017) are never drawn in
 seconds beside today's: they appear as ratios to their own fastest, and as dotted curves. HTML
-blocks are small objects with `_repr_html_`; all text from run folders is HTML-escaped.
+blocks are small objects with `_repr_html_`. Everything a runs folder, a reference, its
+`source.yaml` or a model file's name brings reaches the page escaped: HTML blocks escape it, chart
+text escapes it for plotly's own tag subset (`_t`), and the runs folder's README.md is rendered by
+`study_notes_html`, which lets nothing run and loads nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import math
+import os
+import re
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
+import bleach
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from bleach.css_sanitizer import CSSSanitizer
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from plotly.io.base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
@@ -115,6 +126,13 @@ def use_offline_renderer():
 # Helpers
 
 
+def _t(value) -> str:
+    """Text from a runs folder or a reference (a label, a workload, backend or config name) for
+    chart text: plotly draws a subset of HTML there (<b>, <a href>, <span style>...) and decodes
+    entities, so escaping shows the text as it is written and makes it no tag or link."""
+    return html.escape(str(value), quote=False)
+
+
 def _finite(x) -> bool:
     return (
         x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
@@ -169,7 +187,7 @@ def speedup_overview(summary) -> go.Figure:
         rows=len(sources),
         cols=1,
         shared_xaxes=False,
-        subplot_titles=[f"{s}" for s in sources],
+        subplot_titles=[_t(s) for s in sources],
         vertical_spacing=0.2 if len(sources) > 1 else 0.1,
     )
     log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
@@ -177,16 +195,16 @@ def speedup_overview(summary) -> go.Figure:
         block = data[data["source"] == source]
         reference = bool(block["reference"].any()) if not block.empty else False
         for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
-            name = f"{backend} {config}" + (f" ({source})" if reference else "")
+            name = _t(f"{backend} {config}" + (f" ({source})" if reference else ""))
             _, _, pattern = config_style(config)
             has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
             fig.add_trace(
                 go.Bar(
-                    x=[rundata.workload_title(w) for w in rows["workload"]],
+                    x=[_t(rundata.workload_title(w)) for w in rows["workload"]],
                     y=rows["times_fastest"],
                     name=name,
                     legendgroup=name,
-                    offsetgroup=f"{backend} {config}",
+                    offsetgroup=_t(f"{backend} {config}"),
                     marker_color=backend_colour(backend),
                     marker_pattern_shape=pattern,
                     marker_line_color="#333" if reference else backend_colour(backend),
@@ -209,14 +227,14 @@ def speedup_overview(summary) -> go.Figure:
                     customdata=np.stack(
                         [
                             rows["mean_epoch_seconds"],
-                            rows["fastest"].astype(str),
+                            rows["fastest"].astype(str).map(_t),
                             rows["runs"],
                             rows["pairing"].fillna("").astype(str),
                         ],
                         axis=-1,
                     ),
                     hovertemplate=(
-                        f"<b>{html.escape(name)}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+                        f"<b>{name}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
                         "%{customdata[1]} (%{customdata[3]})<br>%{customdata[0]:.3g} s per "
                         "epoch, %{customdata[2]} run(s)<extra></extra>"
                     ),
@@ -314,11 +332,11 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
             low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
             fig.add_trace(
                 go.Bar(
-                    x=[list(part["backend"]), list(part["config"])],
+                    x=[list(part["backend"].map(_t)), list(part["config"].map(_t))],
                     y=part["mean_epoch_seconds"],
-                    name=config,
-                    legendgroup=config,
-                    showlegend=not any(t.name == config for t in fig.data),
+                    name=_t(config),
+                    legendgroup=_t(config),
+                    showlegend=not any(t.name == _t(config) for t in fig.data),
                     marker_color=[backend_colour(b) for b in part["backend"]],
                     marker_pattern_shape=pattern,
                     text=[_n(r) for r in part["runs"]],
@@ -350,7 +368,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     if not warm.empty:
         fig.add_trace(
             go.Scatter(
-                x=[list(warm["backend"]), list(warm["config"])],
+                x=[list(warm["backend"].map(_t)), list(warm["config"].map(_t))],
                 y=warm["warmup_seconds"],
                 mode="markers",
                 name="first epoch (warm-up, not in the bar)",
@@ -383,7 +401,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     )
     fig.update_layout(
         title=(
-            f"{rundata.workload_title(workload)}: seconds per epoch after the first, geometric "
+            f"{_t(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
             f"mean of the runs (black whisker: {_level(summary)} CI over runs; ◇ first epoch; "
             "n = runs)"
         ),
@@ -434,7 +452,7 @@ def metric_figure(summary, workload: str):
                 x=curve["epoch"],
                 y=curve["value"],
                 mode="lines+markers",
-                name=f"{name} (n={n})",
+                name=f"{_t(name)} (n={n})",
                 line={
                     "color": backend_colour(backend),
                     "width": 1.5 if reference else 2.5,
@@ -444,8 +462,8 @@ def metric_figure(summary, workload: str):
                 marker={"symbol": symbol, "size": 5 if reference else 7},
                 customdata=curve["elapsed_seconds"],
                 hovertemplate=(
-                    f"<b>{html.escape(name)}</b> (mean of {n} run{'s' * (n != 1)})"
-                    f"<br>epoch %{{x}}<br>{metric} %{{y:.4g}}"
+                    f"<b>{_t(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+                    f"<br>epoch %{{x}}<br>{_t(metric)} %{{y:.4g}}"
                     "<br>elapsed %{customdata:.1f} s<extra></extra>"
                 ),
             )
@@ -487,9 +505,7 @@ def metric_figure(summary, workload: str):
             f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)"
         )
     _integer_epochs(fig, max_epoch)
-    title = (
-        f"{rundata.workload_title(workload)}: {metric_label(metric)} by epoch (mean over n runs)"
-    )
+    title = f"{_t(rundata.workload_title(workload))}: {_t(metric_label(metric))} by epoch (mean over n runs)"
     if notes_text:
         title += (
             "<br><span style='font-size:12px;color:#7a4b00'>⚑ "
@@ -499,7 +515,7 @@ def metric_figure(summary, workload: str):
     fig.update_layout(
         title=title,
         xaxis_title="epoch (0 = first)",
-        yaxis_title=metric_label(metric),
+        yaxis_title=_t(metric_label(metric)),
         template="plotly_white",
         legend_title_text="backend config (source)",
         height=440,
@@ -911,6 +927,161 @@ def sources_html(summary) -> Html:
     return Html(STYLE + "<ul>" + "".join(items) + "</ul>")
 
 
+# ---------------------------------------------------------------------------------------------
+# The runs folder's README.md
+#
+# Runs folders travel between people, and the page is what others open: the README may say
+# anything, but nothing in it may run or load. Markdown is rendered by markdown-it-py with HTML
+# off, so HTML written in the README is shown as text (<script> and all: the reader sees what was
+# written, nothing is hidden). A link is kept where it is http(s), mailto or relative (relative to
+# the runs folder, rebased to the page); any other (javascript:, data:, file:, //host) stays plain
+# text. An image is shown only inlined: a data: URI of a PNG, JPEG, GIF or WebP, or such a file
+# inside the runs folder (up to NOTES_IMAGE_MAX_BYTES), made a data: URI; any other image (a
+# badge from the web, an SVG, a file outside the runs folder) is left out with a visible
+# "[image left out: URL]". The HTML that comes out then passes bleach's allowlist of the tags
+# and attributes Markdown makes (a second line of defence), and build.remote_references checks
+# the whole page.
+
+NOTES_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+NOTES_IMAGE_MAX_BYTES = 2_000_000
+_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp)[;,]", re.IGNORECASE)
+_NOTES_TAGS = {
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "em", "strong", "code",
+    "pre", "blockquote", "hr", "br", "table", "thead", "tbody", "tr", "th", "td", "img", "s",
+    "span",
+}  # fmt: skip
+_NOTES_ATTRIBUTES = {
+    "a": ["href", "title"],
+    "img": ["src", "alt", "title"],
+    "th": ["style"],
+    "td": ["style"],
+    "span": ["class"],
+    "ol": ["start"],
+    "code": ["class"],
+}
+
+
+def _shown_url(url: str, limit: int = 100) -> str:
+    return url if len(url) <= limit else url[: limit - 3] + "..."
+
+
+def notes_link(href: str, runs_dir=None, page_dir=None) -> str | None:
+    """Where a README link may point on the page: http(s) with a host, mailto, or a relative
+    path (rebased from runs_dir to page_dir where both are given); None for anything else."""
+    url = href.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return url if parts.netloc else None
+    if scheme == "mailto":
+        return url
+    if scheme or parts.netloc or url.startswith(("/", "\\")):
+        return None  # another scheme, a host without one (//host), an absolute path
+    if url.startswith("#") or runs_dir is None or page_dir is None:
+        return url
+    prefix = Path(os.path.relpath(Path(runs_dir).resolve(), Path(page_dir).resolve())).as_posix()
+    return url if prefix == "." else quote(prefix) + "/" + url
+
+
+def notes_image(src: str, runs_dir=None) -> str | None:
+    """An image the page can show without loading anything: a data: URI of a PNG, JPEG, GIF or
+    WebP as it is, or such a file inside runs_dir as a data: URI; None for anything else."""
+    url = src.strip()
+    if _DATA_IMAGE.match(url):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc or url.startswith(("/", "\\")) or runs_dir is None:
+        return None
+    root = Path(runs_dir).resolve()
+    path = (root / unquote(parts.path)).resolve()
+    kind = NOTES_IMAGE_TYPES.get(path.suffix.lower())
+    try:
+        if (
+            kind is None
+            or not path.is_relative_to(root)
+            or not path.is_file()
+            or path.stat().st_size > NOTES_IMAGE_MAX_BYTES
+        ):
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _notes_markdown(runs_dir, page_dir) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # Every link and image is parsed; the policy below decides, with the whole URL in hand.
+    md.validateLink = lambda url: True
+
+    def policy(state):
+        for block in state.tokens:
+            if block.type != "inline" or not block.children:
+                continue
+            kept, dropping = [], False
+            for token in block.children:
+                if token.type == "link_open":
+                    target = notes_link(token.attrGet("href") or "", runs_dir, page_dir)
+                    if target is None:  # its text stays, as plain text
+                        dropping = True
+                        continue
+                    token.attrSet("href", target)
+                elif token.type == "link_close" and dropping:
+                    dropping = False
+                    continue
+                elif token.type == "image":
+                    src = token.attrGet("src") or ""
+                    inlined = notes_image(src, runs_dir)
+                    if inlined is None:
+                        token = Token("html_inline", "", 0)
+                        token.content = (
+                            "<span class='kb-muted'>[image left out: "
+                            f"{html.escape(_shown_url(src))}]</span>"
+                        )
+                    else:
+                        token.attrSet("src", inlined)
+                kept.append(token)
+            block.children = kept
+
+    md.core.ruler.push("kerasbench_notes_policy", policy)
+    return md
+
+
+def notes_markdown_html(text: str, runs_dir=None, page_dir=None) -> str:
+    """A README's Markdown as HTML that runs nothing and loads nothing (see above)."""
+    rendered = _notes_markdown(runs_dir, page_dir).render(text or "")
+    return bleach.clean(
+        rendered,
+        tags=_NOTES_TAGS,
+        attributes=_NOTES_ATTRIBUTES,
+        protocols={"http", "https", "mailto", "data"},
+        css_sanitizer=CSSSanitizer(allowed_css_properties=["text-align"]),
+        strip=True,
+        strip_comments=True,
+    )
+
+
+def study_notes_html(study, page_dir=None) -> Html:
+    """The runs folder's README.md (rundata.study_notes) for the page; nothing without one.
+    page_dir: the folder of the page, for the README's relative links."""
+    if not study.study_notes:
+        return Html("")
+    body = notes_markdown_html(study.study_notes, study.runs_dir, page_dir)
+    return Html(STYLE + f"<div class='kb-notes'>{body}</div>")
+
+
 def detail_table(summary) -> Html:
     """Every row of every source (summary.csv has all columns at full precision)."""
     table = summary.table
@@ -944,11 +1115,35 @@ def detail_table(summary) -> Html:
     return Html(STYLE + _table(view, "No results."))
 
 
+def references_html(summary) -> str:
+    """What the references of this report are, from the summary: each one's label, hardware and
+    backends ('<b>2017 K80 (Keras 2.0)</b> (one NVIDIA Tesla K80 GPU): tensorflow, cntk'), or a
+    line saying there is none."""
+    table = summary.table
+    items = []
+    for source in summary.study.sources:
+        if not source.reference:
+            continue
+        rows = table[table["reference"] & (table["source"] == source.label)]
+        backends = ", ".join(_e(b) for b in dict.fromkeys(rows["backend"]))
+        hardware = f" ({_e(source.hardware)})" if source.hardware else ""
+        items.append(f"<b>{_e(source.label)}</b>{hardware}: {backends or 'no rows'}")
+    if not items:
+        return "<p class='kb-caption'>No reference in this report.</p>"
+    what = "The reference here" if len(items) == 1 else "The references here"
+    return f"<p class='kb-caption'>{what}: " + "; ".join(items) + ".</p>"
+
+
 def then_and_now_table(summary) -> Html:
-    """Each reference's ratio between two backends beside this study's ratio of the same pair."""
+    """Each reference's ratio between two backends beside this study's ratio of the same pair,
+    after a line naming the references (references_html)."""
     frame = summary.then_and_now
     if frame is None or frame.empty:
-        return Html(STYLE + "<p><em>No backend ran both in a reference and here.</em></p>")
+        return Html(
+            STYLE
+            + references_html(summary)
+            + "<p><em>No backend ran both in a reference and here.</em></p>"
+        )
     view = pd.DataFrame(
         {
             "workload": [rundata.workload_title(w) for w in frame["workload"]],
@@ -967,7 +1162,7 @@ def then_and_now_table(summary) -> Html:
             "runs here (numerator / denominator)": frame["runs"],
         }
     )
-    return Html(STYLE + _table(view, ""))
+    return Html(STYLE + references_html(summary) + _table(view, ""))
 
 
 def floor_table(summary) -> Html:
