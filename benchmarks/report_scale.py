@@ -15,7 +15,9 @@ round-robin, so repeat r of every cell is written before repeat r+1; repeats alt
 two machines; one run in 37 failed after two epochs. The files are written with runfiles (the
 format's owner), as the runner writes them.
 
-What is timed, once each, in this process, for each N (the parts that grow with the study):
+What is timed, once each, in this process, for each N (the parts that grow with the study),
+after one untimed read of every file (`warm`), and after the imports (timed apart, a fixed cost);
+wall and CPU seconds (CPU: this process, all its threads; on a shared machine the steadier):
   load     build.load: rundata.load_study of the runs folder and the shipped 2017 logs (what
            `kerasbench report` does first, and the notebook again in its kernel)
   summary  summary.build: per-run numbers, intervals, comparisons, notes, the coverage table
@@ -157,13 +159,18 @@ def write_study(runs_dir: Path, n_runs: int, seed: int = 0) -> None:
         Path(folder, runfiles.RUN_JSON).write_text(json.dumps(record, indent=2, sort_keys=True))
 
 
+def clocks() -> np.ndarray:
+    """(wall seconds, CPU seconds of this process, all its threads)."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 @contextlib.contextmanager
 def timed(times: dict, name: str):
-    start = time.perf_counter()
+    start = clocks()
     try:
         yield
     finally:
-        times[name] = times.get(name, 0.0) + time.perf_counter() - start
+        times[name] = times.get(name, 0.0) + clocks() - start
 
 
 def run_notebook(out_dir: Path, times: dict) -> int:
@@ -206,18 +213,39 @@ def run_notebook(out_dir: Path, times: dict) -> int:
     try:
         notebook = nbformat.read(str(NOTEBOOK), as_version=4)
         namespace = {"__name__": "__main__"}
-        start = time.perf_counter()
+        start = clocks()
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
             exec(compile(cell.source, "analysis.ipynb", "exec"), namespace)
             if "parameters" in cell.metadata.get("tags", []):
                 namespace.update(out_dir=str(out_dir), runs_dir=str(out_dir / runfiles.RUNS))
-        total = time.perf_counter() - start
+        total = clocks() - start
     finally:
         IPython.display.display, build.load, summary.build = real
     times["page"] = total - times.get("load", 0.0) - times.get("summary", 0.0)
     return html[0]
+
+
+def warm(runs_dir: Path) -> None:
+    """Reads every file once, untimed: the disk's cache as right after a study wrote them, so
+    that the figures measure the code, not the disk (a cold read of 10,000 folders adds seconds
+    that depend on the machine)."""
+    for folder, _, names in os.walk(runs_dir):
+        for name in names:
+            Path(folder, name).read_bytes()
+
+
+def imports() -> float:
+    """Imports what the notebook imports (pandas, scipy, plotly, IPython): a fixed cost, paid
+    once per report in its kernel, timed apart from the parts that grow with the study."""
+    start = time.perf_counter()
+    import IPython.display  # noqa: F401
+    import nbformat  # noqa: F401
+
+    from kerasbench.report import breakdown, build, parity, plots, summary  # noqa: F401
+
+    return time.perf_counter() - start
 
 
 def measure(n_runs: int, root: Path, report: bool, profile: bool) -> dict:
@@ -227,6 +255,7 @@ def measure(n_runs: int, root: Path, report: bool, profile: bool) -> dict:
         start = time.perf_counter()
         write_study(runs_dir, n_runs)
         print(f"wrote {n_runs} generated runs in {time.perf_counter() - start:.1f} s: {runs_dir}")
+    warm(runs_dir)
     times: dict = {}
     profiler = cProfile.Profile() if profile else None
     if profiler:
@@ -234,9 +263,12 @@ def measure(n_runs: int, root: Path, report: bool, profile: bool) -> dict:
     size = run_notebook(out_dir, times)
     if profiler:
         profiler.disable()
-    parts = ", ".join(f"{k} {times[k]:.2f} s" for k in ("load", "summary", "page"))
-    total = sum(times[k] for k in ("load", "summary", "page"))
-    print(f"{n_runs} runs: {total:.2f} s ({parts}); outputs {size / 1e6:.1f} M characters of HTML")
+    parts = ", ".join(f"{k} {times[k][0]:.2f} s" for k in ("load", "summary", "page"))
+    wall, cpu = sum(times[k] for k in ("load", "summary", "page"))
+    print(
+        f"{n_runs} runs: {wall:.2f} s wall, {cpu:.2f} s CPU ({parts}); "
+        f"outputs {size / 1e6:.1f} M characters of HTML"
+    )
     if report:
         from kerasbench.report import build
 
@@ -260,6 +292,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sizes = sorted(args.runs or [1000])
     root = args.keep or Path(tempfile.mkdtemp(prefix="kerasbench-scale-"))
+    print(f"imports (fixed, not counted below): {imports():.2f} s")
     try:
         for n in sizes:
             measure(n, root, args.report, args.profile and n == sizes[-1])
