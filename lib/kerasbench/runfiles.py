@@ -295,7 +295,8 @@ def read_epochs(path):
             )
             continue
         try:  # every cell a number or empty: the whole row at once
-            rows.append(dict(zip(columns, [float(v) if v else None for v in cells])))
+            values = [float(v) if v else None for v in cells] if "" in cells else map(float, cells)
+            rows.append(dict(zip(columns, values)))
             continue
         except ValueError:
             pass

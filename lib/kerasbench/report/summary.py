@@ -260,7 +260,12 @@ def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
         if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
             key = (repeat, machine if isinstance(machine, str) and machine else None)
             found.setdefault(key, []).append(float(value))
-    return {k: stats.geometric_mean(v) for k, v in found.items()}
+    # exp(log v) of one value, as stats.geometric_mean computes it, in one call for all blocks
+    single = [k for k, v in found.items() if len(v) == 1]
+    values = np.exp(np.log(np.array([found[k][0] for k in single], dtype=float)))
+    blocks = {k: float(v) for k, v in zip(single, values)}
+    blocks.update({k: stats.geometric_mean(v) for k, v in found.items() if len(v) > 1})
+    return {k: blocks[k] for k in found}
 
 
 def pairing_text(blocks, machines, paired) -> str:
