@@ -270,3 +270,40 @@ def test_record_is_json_and_complete():
         "schema",
     ):
         assert key in record
+
+
+def test_read_run_holds_run_json_to_the_identity_it_is_given(tmp_path):
+    folder = runfiles.run_folder(str(tmp_path), "mnist_mlp", "jax", "default", 0)
+    ok_run(folder)
+    assert runfiles.path_identity(folder) == ("mnist_mlp", "jax", "default", 0)
+    assert runfiles.read_run(folder, runfiles.path_identity(folder)).problems == []
+    run = runfiles.read_run(folder, ("mnist_mlp", "jax", "tuned", 0))
+    assert run.record is None and run.damaged  # no record of the run its folder names
+    assert run.why() == (
+        "run.json is the record of mnist_mlp/jax/0, not of the folder it is in "
+        "(mnist_mlp/jax/tuned-0): a run folder renamed, moved or copied"
+    )
+    assert runfiles.read_run(folder).problems == []  # no identity asked: not checked
+
+
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("0,nan,,,,0.5,,,\n", "epoch 0: epoch_seconds is nan, not a time in seconds"),
+        ("0,0,,,,0.5,,,\n", "epoch 0: epoch_seconds is 0.0, not a time in seconds"),
+        ("0,-2,,,,0.5,,,\n", "epoch 0: epoch_seconds is -2.0, not a time in seconds"),
+        ("0,1e308,,,,0.5,,,\n", "epoch 0: epoch_seconds is 1e+308, not a time in seconds"),
+        ("0,,,,,0.5,,,\n", "epoch 0: epoch_seconds is empty"),
+        ("0,1.0,,-1,,0.5,,,\n", "epoch 0: elapsed_seconds is -1.0, not a time in seconds"),
+        ("0,1.0,,,,nan,,,\n", "epoch 0: loss is nan, not a finite number"),
+        ("0,1.0,,,,0.5,,,-inf\n", "epoch 0: val_accuracy is -inf, not a finite number"),
+    ],
+)
+def test_an_ok_run_with_a_number_the_report_cannot_use_is_damaged(tmp_path, row, problem):
+    folder = ok_run(tmp_path, rows=row + "1,1.0,,,,0.4,,,\n")
+    assert problem in runfiles.read_run(folder).why()
+    # The same rows in a run that failed (at a NaN, say) are what it logged: no problem.
+    runfiles.write_json_atomic(
+        os.path.join(folder, runfiles.RUN_JSON), ok_record(status="failed", error="NaN loss")
+    )
+    assert runfiles.read_run(folder).problems == []

@@ -65,8 +65,68 @@ COLUMNS = [
 
 def run_folder(out, workload, backend, config, repeat):
     """<out>/runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named config."""
-    leaf = str(repeat) if config == DEFAULT_CONFIG else "%s-%d" % (config, repeat)
-    return os.path.join(out, RUNS, workload, backend, leaf)
+    return os.path.join(out, RUNS, workload, backend, run_name(config, repeat))
+
+
+def run_name(config, repeat):
+    """A run folder's own name: "<repeat>" for the default configuration, "<config>-<repeat>"."""
+    return str(repeat) if config == DEFAULT_CONFIG else "%s-%d" % (config, repeat)
+
+
+def is_config_name(text):
+    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
+    return bool(text) and all(c.isalnum() or c in "_-" for c in text) and not text.isdigit()
+
+
+def parse_run_name(name):
+    """(config, repeat) that a run folder's name spells, or None where `name` is not a name
+    run_folder gives: "0 copy", "00", "default-0", "tuned-" are not run folders' names."""
+    config, dash, number = name.rpartition("-")
+    if not dash:
+        config = DEFAULT_CONFIG
+    if not number or any(c not in "0123456789" for c in number) or not is_config_name(config):
+        return None
+    repeat = int(number)
+    return (config, repeat) if run_name(config, repeat) == name else None
+
+
+def path_identity(folder):
+    """(workload, backend, config, repeat) that a run folder's path says it is:
+    .../<workload>/<backend>/<repeat> or .../<config>-<repeat>; None where its last part is not a
+    run folder's name (parse_run_name). A run is what its folder says it is: read_run holds its
+    run.json to this."""
+    folder = os.path.normpath(folder)
+    parsed = parse_run_name(os.path.basename(folder))
+    backend_dir = os.path.dirname(folder)
+    backend, workload = (
+        os.path.basename(backend_dir),
+        os.path.basename(os.path.dirname(backend_dir)),
+    )
+    if parsed is None or not backend or not workload:
+        return None
+    return (workload, backend) + parsed
+
+
+def identity_problem(record, identity):
+    """The one line that says a run.json is not the record of the run `identity` names
+    ((workload, backend, config, repeat): the folder it lies in), or None where it is."""
+    said = (
+        record.get("workload"),
+        record.get("backend"),
+        record.get("config") or DEFAULT_CONFIG,
+        record.get("repeat"),
+    )
+    if said == tuple(identity):
+        return None
+    workload, backend, config, repeat = said
+    try:
+        name = "/".join((str(workload), str(backend), run_name(str(config), int(repeat))))
+    except (TypeError, ValueError):
+        name = "workload %r, backend %r, config %r, repeat %r" % said
+    return (
+        "run.json is the record of %s, not of the folder it is in (%s): a run folder renamed, "
+        "moved or copied" % (name, "/".join((identity[0], identity[1], run_name(*identity[2:]))))
+    )
 
 
 def now():
@@ -234,25 +294,22 @@ def read_epochs(path):
                 % (EPOCHS_CSV, number, len(cells), len(columns))
             )
             continue
-        row, bad = {}, None
-        for column, text_value in zip(columns, cells):
-            if text_value == "":
-                row[column] = None
-                continue
+        try:  # every cell a number or empty: the whole row at once
+            values = [float(v) if v else None for v in cells] if "" in cells else map(float, cells)
+            rows.append(dict(zip(columns, values)))
+            continue
+        except ValueError:
+            pass
+        for column, text_value in zip(columns, cells):  # which cell is not
             try:
-                row[column] = float(text_value)
+                if text_value:
+                    float(text_value)
             except ValueError:
-                bad = "%s row %d: %s is not a number: %r" % (
-                    EPOCHS_CSV,
-                    number,
-                    column,
-                    text_value[:40],
+                problems.append(
+                    "%s row %d: %s is not a number: %r"
+                    % (EPOCHS_CSV, number, column, text_value[:40])
                 )
                 break
-        if bad:
-            problems.append(bad)
-            continue
-        rows.append(row)
     epochs = [row["epoch"] for row in rows]
     if epochs != [float(i) for i in range(len(epochs))]:
         problems.append(
@@ -529,7 +586,39 @@ class Run(object):
         return "; ".join(self.problems)
 
 
-def read_run(folder):
+# The numbers of an `ok` run's epochs.csv that the report uses, and what each must be.
+TIME_COLUMNS = ("epoch_seconds", "train_seconds", "elapsed_seconds")  # seconds: finite, > 0
+MAX_SECONDS = 30 * 24 * 3600.0  # a time beyond a month is no measurement of one epoch or run
+MAX_NUMBER = 1e100  # nor is any other number beyond this (and sums of it overflow)
+
+
+def number_problem(rows):
+    """The one line that names the first number of an `ok` run's epochs.csv that the report
+    cannot use, or None. Of COLUMNS, a time (TIME_COLUMNS) must be finite, above 0 and within
+    MAX_SECONDS (epoch_seconds, the report's measure, in every row); any other number finite and
+    within MAX_NUMBER. Other columns (a model's own metrics) are not checked."""
+    bad = []
+    for row in rows:
+        for column in COLUMNS[1:]:
+            value = row.get(column)
+            if value is None:
+                if column == "epoch_seconds":
+                    bad.append((row, column, "empty", "the epoch's time is needed"))
+            elif column in TIME_COLUMNS:
+                if not 0 < value <= MAX_SECONDS:  # False for NaN too
+                    bad.append((row, column, "%r" % value, "not a time in seconds"))
+            elif not -MAX_NUMBER <= value <= MAX_NUMBER:
+                bad.append((row, column, "%r" % value, "not a finite number"))
+    if not bad:
+        return None
+    row, column, value, why = bad[0]
+    more = " (and %d more)" % (len(bad) - 1) if len(bad) > 1 else ""
+    epoch = row.get("epoch")
+    epoch = "%g" % epoch if epoch is not None and math.isfinite(epoch) else repr(epoch)
+    return "%s epoch %s: %s is %s, %s%s" % (EPOCHS_CSV, epoch, column, value, why, more)
+
+
+def read_run(folder, identity=None):
     """Reads a run folder and validates it; never raises for what is in the folder.
 
     - run.json missing: an unfinished run (record None), not a problem by itself;
@@ -538,7 +627,12 @@ def read_run(folder):
     - epochs.csv malformed: problems, and only its whole rows are kept (a torn last row is a
       problem only in an `ok` run: any other may have been killed mid-row);
     - a finished `ok` run without epochs.csv, or with fewer rows than the epochs it ran
-      (params.epochs): problems.
+      (params.epochs), or a number in it the report cannot use (number_problem: an epoch time
+      NaN, 0, negative or beyond a month, a loss that is not finite): problems;
+    - `identity` given ((workload, backend, config, repeat): path_identity of the folder, or the
+      run the runner planned there): a run.json that names another run is a problem, and its
+      record is not this folder's (record None): a renamed, moved or copied folder is never
+      counted as the run it is not.
     """
     problems = []
     path = os.path.join(folder, RUN_JSON)
@@ -583,6 +677,14 @@ def read_run(folder):
                 )
             elif not epochs:
                 problems.append("%s has no rows, though run.json says ok" % EPOCHS_CSV)
+            found = number_problem(epochs)
+            if found:
+                problems.append(found)
+    if identity is not None and isinstance(data, dict):
+        found = identity_problem(data, identity)
+        if found:
+            problems.append(found)
+            data = None
     return Run(folder, data, columns, epochs, problems)
 
 

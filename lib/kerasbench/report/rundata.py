@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,45 +91,69 @@ class Study:
 
 
 def _run_dirs(runs_dir: Path):
-    """Every <workload>/<backend>/<repeat>/ folder holding one of RUN_FILES."""
+    """(path, identity, refusal) of every entry under <workload>/<backend>/ that holds a run:
+    a folder holding one of RUN_FILES (identity: runfiles.path_identity, refusal None), a folder
+    holding one under a name that is not a run folder's ("0 copy", "00"), and a symbolic link
+    that leads to no folder (identity None, refusal: why). Hidden entries are left out, as are
+    folders without a run file. A symbolic link to a folder is followed: its own path says
+    which run it is, and read_run holds its run.json to that."""
 
-    def visible(p):
-        return p.is_dir() and not p.name.startswith(".")
+    def listed(folder):
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=_name_order)
 
-    for workload_dir in sorted(p for p in runs_dir.iterdir() if visible(p)):
-        for backend_dir in sorted(p for p in workload_dir.iterdir() if visible(p)):
-            for run_dir in sorted(
-                (p for p in backend_dir.iterdir() if visible(p)),
-                key=lambda p: (
-                    not p.name.isdigit(),
-                    int(p.name) if p.name.isdigit() else 0,
-                    p.name,
-                ),
-            ):
-                if any((run_dir / name).is_file() for name in RUN_FILES):
-                    yield run_dir
+    for workload_dir in listed(runs_dir):
+        if not os.path.isdir(workload_dir.path):  # False for a link that leads nowhere, too
+            continue
+        for backend_dir in listed(workload_dir.path):
+            if not os.path.isdir(backend_dir.path):
+                continue
+            for entry in listed(backend_dir.path):
+                path = Path(entry.path)
+                if not os.path.isdir(entry.path):
+                    if entry.is_symlink():
+                        yield (
+                            path,
+                            None,
+                            (
+                                f"a symbolic link to {os.readlink(entry.path)}, which is no "
+                                "folder: remove it, or link it to the run folder it stood for"
+                            ),
+                        )
+                    continue
+                try:
+                    names = set(os.listdir(entry.path))
+                except OSError as e:
+                    yield path, None, f"cannot be read ({e.strerror or e})"
+                    continue
+                if names.isdisjoint(RUN_FILES):
+                    continue
+                identity = runfiles.path_identity(entry.path)
+                if identity is None:
+                    yield (
+                        path,
+                        None,
+                        (
+                            "holds a run but is not named as a run folder (kerasbench run names "
+                            "them <repeat> or <config>-<repeat>: 0, tuned-0); a copy of a run? "
+                            "move it out of the runs folder"
+                        ),
+                    )
+                    continue
+                yield path, identity, None
 
 
-def read_epochs_csv(path) -> pd.DataFrame:
-    """epochs.csv's whole rows as numbers (runfiles.read_epochs); an empty file (killed before
-    its first epoch ended) has no rows. What is damaged is load_run_index's to report."""
-    columns, rows, _ = runfiles.read_epochs(str(path))
-    return epochs_frame(columns, rows)
+def _name_order(entry):
+    """Repeats in number order, then other names."""
+    name = entry.name
+    return (not name.isdigit(), int(name) if name.isdigit() else 0, name)
 
 
-def epochs_frame(columns, rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns or EPOCH_COLUMNS, dtype=float)
-    for column in EPOCH_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = np.nan
-    return frame
-
-
-def _repeat(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
+def _refused(refusals) -> RunDataError:
+    """One line for every run folder the report will not count: the first three named."""
+    shown = "; ".join(refusals[:3])
+    more = f" (and {len(refusals) - 3} more)" if len(refusals) > 3 else ""
+    return RunDataError(shown + more)
 
 
 def source_label(devices) -> str:
@@ -206,26 +231,41 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
 
     Columns: INDEX_COLUMNS (versions, device, backend_settings, params and trained_on are dicts,
     {} when unknown; trained_on is runfiles.trained_on's, which reads an older run's JAX devices
-    too). A folder without run.json is an unfinished run (status "unfinished").
-    Raises RunDataError when runs_dir is not a folder or runfiles.read_run finds a run folder
-    damaged (a torn row in an ok run, run.json not an object, an ok run without epochs.csv).
+    too). A folder without run.json is an unfinished run (status "unfinished"). A run's identity
+    (workload, backend, config, repeat) is its folder's path (runfiles.path_identity).
+    Raises RunDataError (one line naming the folders) when runs_dir is not a folder, or a run
+    folder is refused: damaged (runfiles.read_run: a torn row or an unusable number in an ok
+    run, run.json not an object, an ok run without epochs.csv, a run.json that is the record of
+    another run), named as no run folder is, or a symbolic link that leads nowhere.
     """
+    return _load(runs_dir, source)[0]
+
+
+def _load(runs_dir, source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(load_run_index's index, load_runs' tidy table), every folder read once."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunDataError(f"runs folder not found: {runs_dir}")
-    rows = []
-    for run_dir in _run_dirs(runs_dir):
-        folder = runfiles.read_run(str(run_dir))
+    rows, runs, refusals = [], [], []
+    for run_dir, identity, refusal in _run_dirs(runs_dir):
+        if refusal:
+            refusals.append(f"{run_dir}: {refusal}")
+            continue
+        folder = runfiles.read_run(str(run_dir), identity)
         if folder.damaged:
             # A torn row in an ok run, an ok run without epochs.csv, a run.json of the wrong
-            # shape: never counted silently. The same `kerasbench run` retrains such a run.
-            raise RunDataError(
+            # shape or of another run: never counted silently. The same `kerasbench run`
+            # retrains such a run.
+            refusals.append(
                 f"damaged {folder.why()} in {run_dir} (rerun the same "
                 f"`kerasbench run` to retrain it)"
             )
+            continue
+        if refusals:
+            continue  # the report stops: only the refusals are still needed
+        workload, backend, config, repeat = identity
         run = folder.record
-        n_epochs = len(folder.epochs)
-        sample_path = run_dir / "sample.txt"
+        sample_path = run_dir / runfiles.SAMPLE_TXT
         sample = (
             sample_path.read_text(encoding="utf-8", errors="replace")
             if sample_path.exists()
@@ -242,10 +282,10 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
         rows.append(
             {
                 "reference": False,
-                "workload": str(info.get("workload") or run_dir.parent.parent.name),
-                "backend": str(info.get("backend") or run_dir.parent.name),
-                "config": str(info.get("config") or "default"),
-                "repeat": _repeat(info.get("repeat", run_dir.name)),
+                "workload": workload,
+                "backend": backend,
+                "config": config,
+                "repeat": repeat,
                 "run_id": run_dir.relative_to(runs_dir).as_posix(),
                 "status": status,
                 "ok": status == "ok",
@@ -258,7 +298,7 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
                 "error": _text(info.get("error")),
                 "data_detail": data.get("detail"),
                 "seed": info.get("seed"),
-                "n_epochs": n_epochs,
+                "n_epochs": len(folder.epochs),
                 "sample_text": sample,
                 "versions": section("versions"),
                 "device": section("device"),
@@ -268,9 +308,37 @@ def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
                 "device_requested": info.get("device_requested"),
             }
         )
+        runs.append(folder)
+    if refusals:
+        raise _refused(refusals)
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     index["source"] = source or source_label(r["device"] for r in rows)
-    return index[INDEX_COLUMNS].astype({"ok": bool, "finished": bool, "reference": bool})
+    index = index[INDEX_COLUMNS].astype({"ok": bool, "finished": bool, "reference": bool})
+    return index, _epochs_table(index, runs)
+
+
+def _epochs_table(index: pd.DataFrame, runs) -> pd.DataFrame:
+    """The tidy table of the runs' epochs, built column by column (one frame, not one per run)."""
+    columns: dict[str, list] = {}
+    position: list[int] = []
+    for i, run in enumerate(runs):
+        if not run.epochs:
+            continue
+        for column in run.columns:
+            if column not in columns:
+                columns[column] = [None] * len(position)
+        for column, values in columns.items():
+            values.extend([row.get(column) for row in run.epochs])
+        position.extend([i] * len(run.epochs))
+    if not position:
+        return tidy([])
+    table = pd.DataFrame({c: np.array(v, dtype=float) for c, v in columns.items()})
+    take = np.asarray(position)
+    for column in RUN_COLUMNS:
+        table[column] = index[column].to_numpy()[take]
+    table["ok"] = table["ok"].astype(bool)
+    table["reference"] = table["reference"].astype(bool)
+    return tidy([table])
 
 
 def load_runs(
@@ -280,24 +348,12 @@ def load_runs(
 
     Runs whose status is not "ok" are kept with ok=False; folders without run.json are kept with
     status "unfinished". The summary counts only ok runs. Raises RunDataError (see load_run_index).
+    `index`: load_run_index's, where read already (its runs' epochs are read again).
     """
     if index is None:
-        index = load_run_index(runs_dir, source)
-    frames = []
-    for run in index.itertuples(index=False):
-        if run.n_epochs:
-            folder = runfiles.read_run(run.path)
-            frames.append(epochs_frame(folder.columns, folder.epochs).assign(run_id=run.run_id))
-    if not frames:
-        return tidy([])
-    table = pd.concat(frames, ignore_index=True)
-    runs = index[RUN_COLUMNS].set_index("run_id")
-    for column in RUN_COLUMNS:
-        if column != "run_id":
-            table[column] = table["run_id"].map(runs[column])
-    table["ok"] = table["ok"].astype(bool)
-    table["reference"] = table["reference"].astype(bool)
-    return tidy([table])
+        return _load(runs_dir, source)[1]
+    runs = [runfiles.read_run(path) for path in index["path"]]
+    return _epochs_table(index, runs)
 
 
 def tidy(frames) -> pd.DataFrame:
@@ -334,36 +390,160 @@ def combine(*tables: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_source(ref_dir) -> Source:
-    """A reference folder's source.yaml (label, hardware, notes, environment), or its folder name."""
+    """A reference folder's source.yaml (label, hardware, notes, environment), or its folder name.
+
+    label, hardware and notes are text (a number is quoted: `label: "2017"`); environment maps
+    each backend to fields and their values (text, numbers or true/false). Anything else is one
+    line naming the file and the key (RunDataError)."""
     ref_dir = Path(ref_dir)
     path = ref_dir / SOURCE_FILE
     if not path.is_file():
         return Source(label=ref_dir.name, reference=True, folder=str(ref_dir))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise RunDataError(f"damaged {SOURCE_FILE}: {path}: not UTF-8 text") from None
     except yaml.YAMLError as e:
         raise RunDataError(f"damaged {SOURCE_FILE}: {path}: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise RunDataError(f"damaged {SOURCE_FILE}: {path}: not a mapping")
-    unknown = sorted(set(data) - {"label", "hardware", "notes", "environment"})
+    unknown = sorted(set(map(str, data)) - {"label", "hardware", "notes", "environment"})
     if unknown:
         raise RunDataError(
             f"{path}: unknown key(s) {', '.join(unknown)} "
             "(expected label, hardware, notes, environment)"
         )
+    for key in ("label", "hardware", "notes"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RunDataError(
+                f"{path}: {key} is {_kind(value)} {_shown_value(value)}, not text "
+                f'(quote it: {key}: "{value}")'
+                if isinstance(value, (int, float, bool))
+                else f"{path}: {key} is {_kind(value)}, not text"
+            )
+    if data.get("label") is not None and not data["label"].strip():
+        raise RunDataError(f"{path}: label is empty: give the reference a name, or leave it out")
     environment = data.get("environment") or {}
     if not isinstance(environment, dict):
         raise RunDataError(f"{path}: environment must map backends to fields")
+    fields = {}
+    for backend, values in environment.items():
+        if not isinstance(backend, str) or not isinstance(values, (dict, type(None))):
+            raise RunDataError(
+                f"{path}: environment: {backend!r} must be a backend's name mapping fields to "
+                f"values, not {_kind(values)}"
+            )
+        for name, value in (values or {}).items():
+            if not isinstance(name, str) or not isinstance(value, (str, int, float, bool)):
+                raise RunDataError(
+                    f"{path}: environment: {backend}: {name!r} is {_kind(value)}, not a value "
+                    "(text, a number or true/false)"
+                )
+        fields[backend] = {k: str(v) for k, v in (values or {}).items()}
     return Source(
-        label=str(data.get("label") or ref_dir.name),
+        label=data.get("label") or ref_dir.name,
         reference=True,
         hardware=data.get("hardware"),
         notes=data.get("notes"),
         folder=str(ref_dir),
-        environment={
-            str(b): {str(k): str(v) for k, v in (f or {}).items()} for b, f in environment.items()
-        },
+        environment=fields,
     )
+
+
+def _kind(value) -> str:
+    return {
+        "NoneType": "empty",
+        "bool": "true/false",
+        "int": "a number",
+        "float": "a number",
+        "list": "a list",
+        "dict": "a mapping",
+        "str": "text",
+    }.get(type(value).__name__, type(value).__name__)
+
+
+def _shown_value(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# A reference log's columns: (name in the log, the tidy table's column). `elapsed` is the
+# epoch's seconds (a time: above 0); the others are numbers where given (an empty cell: none).
+REFERENCE_COLUMNS = {
+    "elapsed": "epoch_seconds",
+    "loss": "loss",
+    "acc": "accuracy",
+    "val_loss": "val_loss",
+    "val_acc": "val_accuracy",
+}
+
+
+def reference_log_name(path: Path) -> tuple[str, str]:
+    """(workload, backend) a reference log's name says: `<workload>_<backend>.csv`, with a
+    workload and a backend kerasbench knows (registry); anything else is refused by name
+    (`mnist_mlp-cntk.csv` is not workload `mnist`, backend `mlp-cntk`)."""
+    stem = path.stem
+    for workload in sorted(registry.WORKLOADS, key=len, reverse=True):
+        if stem.startswith(workload + "_") and stem[len(workload) + 1 :] in registry.BACKENDS:
+            return workload, stem[len(workload) + 1 :]
+    return _refuse_log_name(path)
+
+
+def _refuse_log_name(path: Path):
+    stem = path.stem
+    workload = next((w for w in registry.WORKLOADS if stem.startswith(w + "_")), None)
+    if workload:
+        why = (
+            f"{stem[len(workload) + 1 :]!r} is not a backend kerasbench knows "
+            f"({', '.join(registry.BACKENDS)})"
+        )
+    else:
+        why = f"no workload kerasbench knows ({', '.join(registry.WORKLOADS)}) begins its name"
+    raise RunDataError(
+        f"reference log {path}: not named <workload>_<backend>.csv: {why}; rename it, "
+        "or move it out of the reference folder"
+    )
+
+
+def read_reference_log(path: Path) -> pd.DataFrame:
+    """A 2017-format log as numbers, parsed strictly: columns epoch and elapsed, epochs
+    numbered 0, 1, 2, ..., every elapsed a time in seconds (finite, above 0), loss, acc,
+    val_loss and val_acc numbers or empty. Anything else is one line naming the file and the
+    line (RunDataError); other columns are left out."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunDataError(
+            f"damaged reference log: {path}: {str(e).strip().splitlines()[0]}"
+        ) from None
+    if not {"epoch", "elapsed"} <= set(raw.columns):
+        raise RunDataError(f"damaged reference log: {path}: needs columns epoch and elapsed")
+    if raw.empty:
+        raise RunDataError(f"damaged reference log: {path}: no epochs in it")
+    numbers = {}
+    for column in ["epoch"] + [c for c in REFERENCE_COLUMNS if c in raw.columns]:
+        text = raw[column].str.strip()
+        values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
+        if column == "epoch":
+            bad = ~(values == np.arange(len(values)))
+            need = "the epochs are numbered 0, 1, 2, ..."
+        elif column == "elapsed":
+            bad = ~((values > 0) & (values <= runfiles.MAX_SECONDS))
+            need = "not a time in seconds (a number above 0)"
+        else:
+            bad = (text != "").to_numpy() & ~(np.abs(values) <= runfiles.MAX_NUMBER)
+            need = "not a number"
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            more = int(bad.sum()) - 1
+            raise RunDataError(
+                f"damaged reference log: {path}, line {row + 2}: {column} is "
+                f"{raw[column].iloc[row]!r}, {need}"
+                + (f" (and {more} more line{'s' * (more != 1)})" if more else "")
+            )
+        numbers[column] = values
+    return pd.DataFrame(numbers)
 
 
 def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
@@ -372,7 +552,9 @@ def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
     acc -> accuracy, val_acc -> val_accuracy, elapsed (per-epoch seconds) -> epoch_seconds, with
     elapsed_seconds its running sum. text_generator_keras logged main_out's loss in its `loss`
     column (the script's own logger wrote logs['main_out_loss']), so it becomes main_out_loss there.
-    ref_dir=None reads the 2017 copy shipped in this package.
+    ref_dir=None reads the 2017 copy shipped in this package. Every .csv file in the folder is
+    a log: a name that is not `<workload>_<backend>.csv` (reference_log_name) or a value that
+    is not a number where one belongs (read_reference_log) is one line (RunDataError).
     """
     ref_dir = Path(ref_dir) if ref_dir is not None else SHIPPED_REFERENCE
     if not ref_dir.is_dir():
@@ -380,18 +562,8 @@ def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
     source = source or read_source(ref_dir)
     frames = []
     for path in sorted(ref_dir.glob("*.csv")):
-        workload, _, backend = path.stem.rpartition("_")
-        if not workload:
-            continue
-        try:
-            raw = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise RunDataError(
-                f"damaged reference log: {path}: {str(e).strip().splitlines()[0]}"
-            ) from None
-        if not {"epoch", "elapsed"} <= set(raw.columns):
-            raise RunDataError(f"damaged reference log: {path}: needs columns epoch and elapsed")
-        raw = raw.apply(pd.to_numeric, errors="coerce").astype(float)
+        workload, backend = reference_log_name(path)
+        raw = read_reference_log(path)
         frame = pd.DataFrame(
             {
                 "epoch": raw["epoch"],
@@ -471,7 +643,7 @@ def load_study(runs_dir, references=None) -> Study:
     runs_dir = repo_path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise RunDataError(f"runs folder is not a folder: {runs_dir}")
-    index = load_run_index(runs_dir)
+    index, epochs = _load(runs_dir)
     if index.empty:
         hint = (
             f"; did you mean {runs_dir / 'runs'}?"
@@ -490,7 +662,7 @@ def load_study(runs_dir, references=None) -> Study:
             folder=str(runs_dir),
         )
     ]
-    tables = [load_runs(runs_dir, index=index)]
+    tables = [epochs]
     ref_dirs = [SHIPPED_REFERENCE] if references is None else [repo_path(r) for r in references]
     for ref_dir in ref_dirs:
         if not Path(ref_dir).is_dir():
@@ -517,17 +689,25 @@ def load_study(runs_dir, references=None) -> Study:
 
 
 def sort_key(series: pd.Series):
+    """The report's order of a column's values (a sort_values key): workloads and backends in
+    registry order (native loops last), `default` first, other text by its string. Each distinct
+    value is ranked once: the key of a large table costs as little as its few names."""
     if series.name == "workload":
         order = {name: i for i, name in enumerate(registry.WORKLOADS)}
-        return series.map(lambda v: (order.get(v, len(order)), str(v)))
-    if series.name == "backend":
+        key = lambda v: (order.get(v, len(order)), str(v))  # noqa: E731
+    elif series.name == "backend":
         order = {name: i for i, name in enumerate(registry.BACKENDS)}
-        return series.map(lambda v: (is_native(v), order.get(v, len(order)), str(v)))
-    if series.name == "config":
-        return series.map(lambda v: (v != "default", str(v)))
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        return series.map(str)
-    return series
+        key = lambda v: (is_native(v), order.get(v, len(order)), str(v))  # noqa: E731
+    elif series.name == "config":
+        key = lambda v: (v != "default", str(v))  # noqa: E731
+    elif series.dtype == object or pd.api.types.is_string_dtype(series):
+        key = str
+    else:
+        return series
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    keys = [key(v) for v in uniques]
+    ranks = {k: i for i, k in enumerate(sorted(set(keys)))}
+    return pd.Series(np.array([ranks[k] for k in keys], dtype=np.int64)[codes], index=series.index)
 
 
 def is_native(backend) -> bool:

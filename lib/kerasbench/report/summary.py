@@ -190,53 +190,66 @@ def run_stats(
         "samples_per_second",
         "not_learning",
     ]
-    rows = []
-    for keys, run in epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False):
-        run = run.sort_values("epoch")
-        first = run.iloc[0]
-        seconds = run["epoch_seconds"].to_numpy(dtype=float)
-        after_first = seconds[1:][np.isfinite(seconds[1:])]
-        steady = seconds[np.isfinite(seconds)] if first["mean_basis"] == ALL_EPOCHS else after_first
-        rate = run["samples_per_second"].to_numpy(dtype=float)[1:]
-        metric = rundata.metric_name(keys[1], run.columns)
-        final = float(run[metric].iloc[-1]) if metric in run.columns else math.nan
-        losses = run["loss"].to_numpy(dtype=float) if "loss" in run.columns else np.array([])
-        losses = losses[~np.isnan(losses)]  # a log without the column (2017 two-head model)
-        epochs_ci = (math.nan, math.nan)
-        if first["mean_basis"] == ALL_EPOCHS:
-            epochs_ci = stats.bootstrap_mean_ci(
-                steady,
-                confidence_level=confidence_level,
-                n_resamples=n_resamples,
-                rng=stats.group_rng(seed, *keys),
-            )
-        rows.append(
-            {
-                **dict(zip(GROUP + ["run_id"], keys)),
-                "repeat": first["repeat"],
-                "reference": bool(first["reference"]),
-                "status": first["status"],
-                "ok": bool(first["ok"]),
-                "data_source": first["data_source"],
-                "profile": first["profile"],
-                "mean_basis": first["mean_basis"],
-                "machine": first["machine"],
-                "epochs": len(run),
-                "warmup_seconds": float(seconds[0]),
-                "mean_epoch_seconds": float(steady.mean()) if steady.size else math.nan,
-                "mean_after_first": float(after_first.mean()) if after_first.size else math.nan,
-                "steady_min": float(steady.min()) if steady.size else math.nan,
-                "steady_max": float(steady.max()) if steady.size else math.nan,
-                "epochs_ci_low": epochs_ci[0],
-                "epochs_ci_high": epochs_ci[1],
-                "final_metric_name": metric,
-                "final_metric": final,
-                "samples_per_second": _mean_or_nan(rate),
-                # Did it learn? A training loss that ends no lower than it started (or non-finite).
-                "not_learning": bool(losses.size >= 2 and not losses[-1] < losses[0]),
-            }
+    if epochs.empty:
+        return pd.DataFrame(columns=columns)
+    # One pass over every epoch at once (a loop over runs costs a pandas call per run): the
+    # runs in their order of first appearance, each run's epochs in epoch order.
+    code = epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((epochs["epoch"].to_numpy(dtype=float), code))
+    table = epochs.iloc[order].reset_index(drop=True)
+    code = code[order]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    ends = np.r_[starts[1:], len(code)] - 1
+    first = table.iloc[starts].reset_index(drop=True)
+    by = pd.Series(code)
+    seconds = table["epoch_seconds"].to_numpy(dtype=float)
+    not_first = np.ones(len(code), dtype=bool)
+    not_first[starts] = False
+    finite = np.isfinite(seconds)
+    all_epochs = (table["mean_basis"] == ALL_EPOCHS).to_numpy()
+    after_first = pd.Series(np.where(not_first & finite, seconds, np.nan))
+    steady = pd.Series(np.where(finite & (not_first | all_epochs), seconds, np.nan))
+    rate = table["samples_per_second"].to_numpy(dtype=float)
+    rate = pd.Series(np.where(not_first & np.isfinite(rate), rate, np.nan))
+    loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
+    losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
+    not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
+    metrics = [rundata.metric_name(w, table.columns) for w in first["workload"]]
+    final = np.full(len(starts), math.nan)
+    for metric in set(metrics):
+        if metric in table.columns:
+            pick = np.array([m == metric for m in metrics])
+            final[pick] = table[metric].to_numpy(dtype=float)[ends[pick]]
+    epochs_ci = np.full((len(starts), 2), math.nan)
+    for i in np.flatnonzero(all_epochs[starts]):  # the references: one run each, the 2017 method
+        keys = [first.at[i, c] for c in GROUP + ["run_id"]]
+        values = steady.to_numpy()[starts[i] : ends[i] + 1]
+        epochs_ci[i] = stats.bootstrap_mean_ci(
+            values[np.isfinite(values)],
+            confidence_level=confidence_level,
+            n_resamples=n_resamples,
+            rng=stats.group_rng(seed, *keys),
         )
-    return pd.DataFrame(rows, columns=columns)
+    out = first[GROUP + ["run_id", "repeat", "data_source", "profile", "mean_basis", "machine"]]
+    out = out.assign(
+        reference=first["reference"].astype(bool).to_numpy(),
+        status=first["status"].to_numpy(),
+        ok=first["ok"].astype(bool).to_numpy(),
+        epochs=ends - starts + 1,
+        warmup_seconds=seconds[starts],
+        mean_epoch_seconds=steady.groupby(by).mean().to_numpy(),
+        mean_after_first=after_first.groupby(by).mean().to_numpy(),
+        steady_min=steady.groupby(by).min().to_numpy(),
+        steady_max=steady.groupby(by).max().to_numpy(),
+        epochs_ci_low=epochs_ci[:, 0],
+        epochs_ci_high=epochs_ci[:, 1],
+        final_metric_name=metrics,
+        final_metric=final,
+        samples_per_second=rate.groupby(by).mean().to_numpy(),
+        # Did it learn? A training loss that ends no lower than it started (or non-finite).
+        not_learning=not_learning.to_numpy(dtype=bool),
+    )
+    return out[columns]
 
 
 def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
@@ -247,7 +260,12 @@ def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
         if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
             key = (repeat, machine if isinstance(machine, str) and machine else None)
             found.setdefault(key, []).append(float(value))
-    return {k: stats.geometric_mean(v) for k, v in found.items()}
+    # exp(log v) of one value, as stats.geometric_mean computes it, in one call for all blocks
+    single = [k for k, v in found.items() if len(v) == 1]
+    values = np.exp(np.log(np.array([found[k][0] for k in single], dtype=float)))
+    blocks = {k: float(v) for k, v in zip(single, values)}
+    blocks.update({k: stats.geometric_mean(v) for k, v in found.items() if len(v) > 1})
+    return {k: blocks[k] for k in found}
 
 
 def pairing_text(blocks, machines, paired) -> str:

@@ -65,7 +65,8 @@ def resume_state(out, spec, data_dir=None):
     """(DONE, TODO or CONFLICT, why) for one planned run and what its folder holds.
 
     DONE: run.json says ok, it ran this very plan and runfiles.read_run finds its files whole.
-    TODO: no folder, an unfinished or damaged one, a run that was not ok (failed, timeout, nan,
+    TODO: no folder, an unfinished or damaged one (its run.json the record of another run
+    included: runfiles.read_run's identity check), a run that was not ok (failed, timeout, nan,
     among them one that trained on the CPU of a machine with a GPU), an older ok run that did so
     (execute.device_failure), or a run on generated data whose real data is here now; `why` says
     which, where it matters.
@@ -75,7 +76,9 @@ def resume_state(out, spec, data_dir=None):
     folder = plan.run_dir(out, spec)
     if not os.path.isdir(folder):
         return TODO, None
-    run = runfiles.read_run(folder)
+    # The run this folder is (its path): a run.json of another run (a folder renamed, moved or
+    # copied here) is no record of it, and the folder is trained again, as a damaged one.
+    run = runfiles.read_run(folder, (spec.workload, spec.backend, spec.config, spec.repeat))
     if run.record is None:
         return TODO, ("its files are damaged (%s)" % run.why()) if run.damaged else None
     difference = plan_difference(run.record, spec)
@@ -114,6 +117,34 @@ def conflict_error(out, conflicts):
             os.path.join(out, runfiles.RUNS),
             len(conflicts),
             "" if len(conflicts) == 1 else "s",
+            "; ".join(shown),
+            more,
+        )
+    )
+
+
+def is_linked(out, spec):
+    """True where a planned run folder is a symbolic link (dangling or not). A finished run is
+    read through one (its path says which run it must be); none is trained into: a rerun starts
+    from an empty folder, and would remove what the link points to."""
+    return os.path.islink(plan.run_dir(out, spec))
+
+
+def linked_error(out, specs):
+    """One line: which run folders to be trained are symbolic links, and the way out."""
+    shown = [
+        "%s (a link to %s)" % (run_label(spec), os.readlink(plan.run_dir(out, spec)))
+        for spec in specs[:3]
+    ]
+    more = " and %d more" % (len(specs) - 3) if len(specs) > 3 else ""
+    return UserError(
+        "%s: run folder%s to be trained %s a symbolic link%s: %s%s; nothing was trained: "
+        "replace each link with a folder of its own, or remove it"
+        % (
+            os.path.join(out, runfiles.RUNS),
+            "" if len(specs) == 1 else "s",
+            "is" if len(specs) == 1 else "are",
+            "" if len(specs) == 1 else "s",
             "; ".join(shown),
             more,
         )
@@ -168,6 +199,9 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
     conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
     if conflicts:
         raise conflict_error(out, conflicts)
+    linked = [spec for spec, state, _ in states if state != DONE and is_linked(out, spec)]
+    if linked:
+        raise linked_error(out, linked)
     if stream is None:
         # A handle on the terminal that survives output_to()'s redirection of fd 2.
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
