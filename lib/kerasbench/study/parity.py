@@ -877,8 +877,8 @@ def results_in(out):
         for name in (PARITY_CSV, LOSSES_CSV, PARITY_HTML, JOB_JSON)
         if os.path.isfile(os.path.join(out, name))
     ]
-    hit = next(glob.iglob(os.path.join(glob.escape(out), "*", "*", JOB_JSON)), None)
-    return found + ([os.path.relpath(hit, out)] if hit else [])
+    hits = sorted(glob.glob(os.path.join(glob.escape(out), "*", "*", JOB_JSON)))
+    return found + [os.path.relpath(hit, out) for hit in hits[:1]]
 
 
 def check_replaceable(out, workloads, backends):

@@ -202,9 +202,9 @@ def _study_results(out):
     found += [name for name in REPORT_FILES if os.path.isfile(os.path.join(out, name))]
     for depth in range(4):
         pattern = os.path.join(glob.escape(out), *(["*"] * depth + [runfiles.RUN_JSON]))
-        hit = next(glob.iglob(pattern), None)
-        if hit:
-            found.append(os.path.relpath(hit, out))
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            found.append(os.path.relpath(hits[0], out))
             break
     return found
 
