@@ -8,10 +8,12 @@ run that times out, and the runner killed with SIGKILL in the middle of a smoke 
 """
 
 import csv
+import hashlib
 import io
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import time
 import nbformat
 import pytest
 
-from kerasbench import registry, runfiles
+from kerasbench import cli, registry, runfiles
 from kerasbench.report import rundata, summary as summary_mod
 from kerasbench.study import execute, kernels, plan, runner
 
@@ -619,3 +621,344 @@ def test_sigkill_of_the_runner_then_rerun_loses_nothing(tmp_path, data_dir):
     for run_id, _, epochs, _ in runs(out):
         check_epochs(os.path.join(out, "runs", run_id), epochs)
         assert epochs == 2
+
+
+# No command removes what it did not create (issue 28). `parity --out OUT/runs` used to delete the
+# study's finished runs (it removed OUT/runs/<workload>/<backend> before writing). Every command
+# that writes into --out now claims it as `run` does: one at a time, never a folder that holds
+# another command's results, and its results moved in from a staging folder at the end. The
+# folders are copies of the committed real results: a study's runs, a parity check, a profile.
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(REPO, "output", "reference")
+LIB = os.path.join(REPO, "lib")
+SMALL = {
+    "run": ["--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"],
+    "report": ["--resamples", "100"],
+    "parity": [
+        "--profile",
+        "smoke",
+        "--workloads",
+        "mnist_mlp",
+        "--backends",
+        "tensorflow,jax",
+        "--steps",
+        "2",
+    ],
+    "profile": [
+        "--profile",
+        "smoke",
+        "--workload",
+        "mnist_mlp",
+        "--backend",
+        "jax",
+        "--steps",
+        "2",
+        "--repeats",
+        "1",
+    ],
+    "harness": [
+        "--profile",
+        "smoke",
+        "--workload",
+        "mnist_mlp",
+        "--backend",
+        "jax",
+        "--pairs",
+        "1",
+    ],
+}
+
+
+def _folders(tmp_path):
+    """Real results of each kind, copied: a study folder (runs/, report.html, summary.csv), a
+    parity folder and a profile folder."""
+    study = tmp_path / "study"
+    shutil.copytree(
+        os.path.join(REFERENCE, "cpu-quick"), str(study), ignore=shutil.ignore_patterns("parity")
+    )
+    shutil.copytree(os.path.join(REFERENCE, "cpu-quick", "parity"), str(tmp_path / "parity"))
+    shutil.copytree(
+        os.path.join(REFERENCE, "cpu", "profile", "mnist_mlp", "jax"), str(tmp_path / "profile")
+    )
+    return tmp_path
+
+
+def _tree(folder):
+    """Every path under `folder` with its bytes' hash: what a refused command must leave as is."""
+    found = {}
+    for root, dirs, files in os.walk(str(folder)):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, str(folder))] = (
+                hashlib.sha256(open(path, "rb").read()).hexdigest() if name in files else "dir"
+            )
+    return found
+
+
+def _one_error(capfd):
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "command, where, shown",
+    [
+        (
+            "parity",
+            "study/runs",
+            "holds the results of kerasbench run (cifar10_cnn/cntk/0/run.json)",
+        ),  # the issue's case
+        ("parity", "study", "holds the results of kerasbench run (runs/"),
+        ("profile", "study/runs/mnist_mlp/jax/0", "holds the results of kerasbench run (run.json)"),
+        (
+            "harness",
+            "study/runs",
+            "holds the results of kerasbench run (cifar10_cnn/cntk/0/run.json)",
+        ),
+        ("run", "parity", "holds the results of kerasbench parity (parity.csv, parity_losses.csv"),
+        ("report", "parity", "holds the results of kerasbench parity (parity.csv"),
+        ("profile", "parity/mnist_mlp/jax", "holds the results of kerasbench parity (job.json)"),
+        ("harness", "parity", "holds the results of kerasbench parity (parity.csv"),
+        ("run", "profile", "holds the results of kerasbench profile (profile.json"),
+        ("parity", "profile", "holds the results of kerasbench profile (profile.json"),
+        ("report", "profile", "holds the results of kerasbench profile (profile.json"),
+        ("parity", "study/runs/mnist_mlp", "holds the results of kerasbench run (cntk/0/run.json)"),
+    ],
+)
+def test_no_command_writes_into_another_commands_results(
+    command, where, shown, tmp_path, data_dir, capfd
+):
+    top = _folders(tmp_path)
+    before = _tree(top)
+    out = str(top / where)
+    argv = [command, "--out", out] + SMALL[command]
+    argv += (
+        ["--runs", str(top / "study" / "runs")] if command == "report" else ["--data-dir", data_dir]
+    )
+    assert cli.main(argv) == 2
+    line = _one_error(capfd)
+    assert "%s %s" % (out, shown) in line, line
+    assert "give kerasbench %s a folder of its own (--out)" % command in line, line
+    assert _tree(top) == before, "nothing removed, changed or added (not even a lock file)"
+
+
+HOLD = """import sys, time
+from kerasbench.study import preflight
+with preflight.lock_output(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("command", ["parity", "profile", "harness", "report"])
+def test_every_command_stops_at_once_on_an_out_in_use(command, tmp_path, data_dir, capfd):
+    """A second command on the same --out stops before anything runs, naming the first one."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=LIB),
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        argv = [command, "--out", str(out)] + SMALL[command]
+        argv += (
+            ["--runs", os.path.join(REFERENCE, "cpu-quick", "runs")]
+            if command == "report"
+            else ["--data-dir", data_dir]
+        )
+        started = time.time()
+        assert cli.main(argv) == 2
+        line = _one_error(capfd)
+        assert "in use by another kerasbench run (pid %d, kerasbench run" % holder.pid in line, line
+        assert time.time() - started < 30, "at once, not after a run"
+        assert sorted(os.listdir(str(out))) == [".kerasbench.lock"], "nothing written"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_names_the_command_that_holds_it(tmp_path):
+    from kerasbench.errors import UserError
+    from kerasbench.study import preflight
+
+    with preflight.lock_output(str(tmp_path), "parity"):
+        with pytest.raises(UserError) as refused:
+            with preflight.lock_output(str(tmp_path), "run"):
+                pass
+    assert (
+        "in use by another kerasbench run (pid %d, kerasbench parity, since " % os.getpid()
+        in str(refused.value)
+    )
+
+
+def test_staging_moves_its_results_in_and_touches_nothing_else(tmp_path):
+    """Mechanics (generated files): a commit replaces the call's own earlier results by name,
+    removes the obsolete ones it did not make again, and leaves everything else."""
+    from kerasbench.study import preflight
+
+    out = tmp_path / "out"
+    (out / "w" / "b").mkdir(parents=True)
+    (out / "w" / "b" / "old.txt").write_text("earlier call")
+    (out / "w" / "other").mkdir()
+    (out / "w" / "other" / "keep.txt").write_text("another backend, earlier")
+    (out / "table.csv").write_text("old table")
+    (out / "page.html").write_text("old page")
+    (out / "notes.txt").write_text("the user's")
+    with preflight.Staging.begin(str(out), "parity") as stage:
+        assert os.path.dirname(stage.path) == str(out)
+        assert os.path.basename(stage.path).startswith(".kerasbench-staging-parity-")
+        os.makedirs(os.path.join(stage.path, "w", "b"))
+        with open(os.path.join(stage.path, "w", "b", "new.txt"), "w") as f:
+            f.write("this call")
+        with open(os.path.join(stage.path, "table.csv"), "w") as f:
+            f.write("new table")
+        assert (out / "table.csv").read_text() == "old table", "untouched until the commit"
+        stage.commit(["w/b", "page.html", "table.csv"], obsolete=["page.html"])
+    assert os.listdir(str(out / "w" / "b")) == ["new.txt"]
+    assert (out / "table.csv").read_text() == "new table"
+    assert not (out / "page.html").exists(), "an obsolete result of an earlier call goes"
+    assert (out / "notes.txt").read_text() == "the user's"
+    assert (out / "w" / "other" / "keep.txt").exists()
+    assert sorted(os.listdir(str(out))) == ["notes.txt", "table.csv", "w"], "no staging left"
+
+
+def test_a_failed_call_removes_only_its_own_staging(tmp_path):
+    from kerasbench.study import preflight
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "table.csv").write_text("old table")
+    with pytest.raises(RuntimeError):
+        with preflight.Staging.begin(str(out), "profile") as stage:
+            with open(os.path.join(stage.path, "table.csv"), "w") as f:
+                f.write("half")
+            raise RuntimeError("the kernel failed")
+    assert sorted(os.listdir(str(out))) == ["table.csv"]
+    assert (out / "table.csv").read_text() == "old table"
+
+
+def test_a_killed_calls_staging_is_removed_or_finished_at_the_next_start(tmp_path, capsys):
+    """A call killed before its commit left an unfinished staging folder: the next call of the
+    same command removes it, saying so. One killed while moving in (its plan written, half of it
+    done) is finished instead. Another command's staging is left alone (and refuses it)."""
+    from kerasbench.errors import UserError
+    from kerasbench.study import preflight
+
+    out = tmp_path / "out"
+    out.mkdir()
+    unfinished = out / ".kerasbench-staging-parity-dead1"
+    (unfinished / "w" / "b").mkdir(parents=True)
+    (unfinished / "w" / "b" / "job.json").write_text("{}")
+    moving = out / ".kerasbench-staging-parity-dead2"
+    moving.mkdir()
+    (out / "w" / "b").mkdir(parents=True)
+    (out / "w" / "b" / "new.txt").write_text("moved in before the kill")  # first of the plan
+    (moving / "table.csv").write_text("new table")
+    (out / "table.csv").write_text("old table")
+    (out / "page.html").write_text("old page")
+    (moving / preflight.SWAP).write_text(
+        json.dumps({"move_in": ["w/b", "table.csv"], "remove": ["page.html"]})
+    )
+    with preflight.claim_output(str(out), "parity"):
+        pass
+    said = capsys.readouterr().out
+    assert "removed .kerasbench-staging-parity-dead1, the unfinished results" in said
+    assert "finished moving in the results of an earlier call" in said
+    assert sorted(os.listdir(str(out))) == [".kerasbench.lock", "table.csv", "w"]
+    assert (out / "table.csv").read_text() == "new table"
+    assert os.listdir(str(out / "w" / "b")) == ["new.txt"]
+    other = out / ".kerasbench-staging-profile-dead3"
+    other.mkdir()
+    with pytest.raises(UserError, match="holds the results of kerasbench profile"):
+        with preflight.claim_output(str(out), "run"):
+            pass
+    assert other.is_dir()
+
+
+def test_parity_replaces_only_its_own_process_folders(tmp_path, data_dir, capfd):
+    """A folder at <workload>/<backend> that parity did not write (no job.json) is refused by
+    name before anything runs; the old code removed it."""
+    out = tmp_path / "out"
+    (out / "mnist_mlp" / "jax").mkdir(parents=True)
+    (out / "mnist_mlp" / "jax" / "mine.txt").write_text("not parity's")
+    argv = ["parity", "--out", str(out), "--data-dir", data_dir] + SMALL["parity"]
+    assert cli.main(argv) == 2
+    line = _one_error(capfd)
+    assert (
+        "%s was not written by kerasbench parity (it has no job.json)" % (out / "mnist_mlp" / "jax")
+        in line
+    )
+    assert (out / "mnist_mlp" / "jax" / "mine.txt").read_text() == "not parity's"
+    assert not [n for n in os.listdir(str(out)) if n.startswith(".kerasbench-staging")]
+
+
+def test_harness_replaces_only_its_own_work_folder(tmp_path, data_dir, capfd):
+    out = tmp_path / "out"
+    (out / "harness").mkdir(parents=True)
+    (out / "harness" / "notes.txt").write_text("not the harness's")
+    argv = ["harness", "--out", str(out), "--data-dir", data_dir] + SMALL["harness"]
+    assert cli.main(argv) == 2
+    line = _one_error(capfd)
+    assert "holds files kerasbench harness did not write (notes.txt)" in line, line
+    assert (out / "harness" / "notes.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_parity_leaves_the_earlier_results_whole(tmp_path, data_dir):
+    """Real: parity once; a second call SIGKILLed with its processes mid-way leaves the first
+    call's results byte for byte (the old code had removed them before it started); the third
+    call removes the staging the kill left, saying so, and replaces the results."""
+    out = tmp_path / "parity"
+    env = dict(os.environ, PYTHONPATH=LIB)
+    argv = [
+        sys.executable,
+        "-m",
+        "kerasbench.cli",
+        "parity",
+        "--out",
+        str(out),
+        "--data-dir",
+        data_dir,
+    ]
+    argv += SMALL["parity"]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = _tree(out)
+    written = {
+        name: os.stat(str(out / name)).st_mtime_ns
+        for name in ("parity.csv", "mnist_mlp/jax/result.json")
+    }
+    second = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not [
+            n
+            for n in os.listdir(str(out))
+            if n.startswith(".kerasbench-staging-parity-")
+            and os.path.exists(str(out / n / "mnist_mlp" / "tensorflow" / "job.json"))
+        ]:
+            time.sleep(0.2)
+        time.sleep(2)  # the reference process is training
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+    after = _tree(out)
+    staged = [p for p in after if p.startswith(".kerasbench-staging-parity-") and "/" not in p]
+    assert len(staged) == 1, sorted(after)
+    assert {p: h for p, h in after.items() if not p.startswith(".kerasbench")} == {
+        p: h for p, h in before.items() if not p.startswith(".kerasbench")
+    }, "the earlier results are whole"
+    third = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "removed %s, the unfinished results of an earlier call" % staged[0] in third.stderr
+    final = _tree(out)
+    assert not [p for p in final if p.startswith(".kerasbench-staging")]
+    for name in ("parity.csv", "mnist_mlp/jax/result.json"):
+        assert os.stat(str(out / name)).st_mtime_ns > written[name], "replaced by the third call"

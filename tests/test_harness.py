@@ -101,6 +101,25 @@ def test_one_real_pair_through_both_harnesses(tmp_path, data_dir, capsys):
     assert [r["harness"] for r in rows] == ["papermill", "plain"]
     assert all(r["status"] == "ok" and r["epochs"] == "2" for r in rows)
     assert "papermill / plain over 1 pairs" in capsys.readouterr().out
+    # Its results were moved in from a staging folder, which is gone; the folder is the harness's
+    # now, and `run` refuses it in one line (issue 28).
+    assert sorted(os.listdir(out)) == [".kerasbench.lock", "harness", "harness.csv"]
+    assert sorted(os.listdir(os.path.join(out, "harness"))) == ["papermill", "plain-0"]
+    code = cli.main(["run", "--out", out, "--profile", "smoke", "--data-dir", data_dir])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert "%s holds the results of kerasbench harness (harness/)" % out in err
+
+
+def test_harness_never_downloads_with_no_download(tmp_path, capsys):
+    """`harness` takes --no-download as `run`, `parity` and `profile` do (it had none)."""
+    empty = tmp_path / "data"
+    empty.mkdir()
+    argv = ["harness", "--out", str(tmp_path / "h"), "--profile", "full", "--no-download"]
+    assert cli.main(argv + ["--data-dir", str(empty)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "mnist.npz: missing" in err and "\n" not in err, err
+    assert "downloading" not in err and not os.listdir(str(empty))
 
 
 @pytest.mark.parametrize(

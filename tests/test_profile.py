@@ -374,6 +374,19 @@ def test_profile_mnist_mlp_through_the_kernel(tmp_path, data_dir, backend, capsy
     assert record["kernel"]["backend_settings"]["use_cudnn"] == "auto"
     assert record["kernel"]["data"]["source"] == "subset"
     assert "callbacks and metrics" in printed and os.path.exists(out / "profile.csv")
+    # Written in a staging folder and moved in at the end: none is left (issue 28).
+    assert not [n for n in os.listdir(str(out)) if n.startswith(".kerasbench-staging")]
+
+
+def test_profile_checks_its_output_folder_first(tmp_path, data_dir, capsys):
+    """`profile` never checked --out: a folder it cannot write was a traceback after the data
+    checks. Now it is one line, before anything runs (issue 30)."""
+    (tmp_path / "a-file").write_text("")
+    out = str(tmp_path / "a-file" / "jax")
+    argv = ["profile", "--workload", "mnist_mlp", "--backend", "jax", "--out", out]
+    assert cli.main(argv + ["--profile", "smoke", "--data-dir", data_dir]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write to output folder %s" % out in err and "\n" not in err, err
 
 
 def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):

@@ -15,18 +15,12 @@ from kerasbench.errors import UserError
 DEFAULT_OUT = "output"
 
 
+def _say(line):
+    print(line, file=sys.stderr)
+
+
 def _run(args):
-    from kerasbench import datafiles
-    from kerasbench.study import (
-        executors,
-        kernels,
-        params,
-        plan,
-        preflight,
-        runner,
-        signals,
-        usermodel,
-    )
+    from kerasbench.study import executors, params, plan, preflight, runner, signals, usermodel
 
     workloads = usermodel.parse_workloads(args.workloads)
     backends = plan.parse_list(
@@ -58,22 +52,23 @@ def _run(args):
         for spec in runs:
             print(plan.plan_json(spec))
         return 0
-    data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(
-        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
-    )
-    kernels.require(backends)
-    if not (args.executor == "ray" and args.address):  # a cluster's nodes: judged run by run
-        _check_device(args.device, backends)
-    preflight.check_output_dir(args.out)
     # One runner per --out, from here to the last run; SIGTERM or SIGHUP stops the runs in flight.
-    with signals.handled(), preflight.lock_output(args.out):
-        preflight.check_data(
+    with (
+        signals.handled(),
+        preflight.prepared(
+            "run",
+            args.out,
             runs,
-            data_dir,
+            backends,
+            data_dir=args.data_dir,
             download=not args.no_download,
-            warn=lambda line: print(line, file=sys.stderr),
-        )
+            # a cluster's nodes: judged run by run
+            device_check=None
+            if args.executor == "ray" and args.address
+            else lambda: _check_device(args.device, backends),
+            say=_say,
+        ) as data_dir,
+    ):
         print(
             "kerasbench: %d runs (%s profile) into %s; data from %s"
             % (len(runs), args.profile, os.path.join(args.out, "runs"), data_dir),
@@ -141,35 +136,35 @@ def _program():
 
 
 def _harness(args):
-    from kerasbench import datafiles
-    from kerasbench.study import harness, kernels, params, plan, preflight
+    from kerasbench.study import harness, params, plan, preflight
 
     plan.parse_list(args.workload, list(registry.WORKLOADS), "workload")
     plan.parse_list(args.backend, list(registry.BACKENDS), "backend")
     if args.pairs < 1:
         raise UserError("--pairs must be at least 1, got %d" % args.pairs)
     overrides = dict(params.parse_override(s) for s in args.set or [])
-    kernels.require([args.backend])
-    preflight.check_output_dir(args.out)
-    data_dir = datafiles.data_dir(args.data_dir)
-    # The same data checks as `run`: a mistyped folder or a corrupt file is one line, not a run.
-    preflight.check_data_dir(
-        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
-    )
-    preflight.check_data(
-        plan.plan(args.profile, [args.workload], [args.backend], overrides=overrides),
-        data_dir,
-        warn=lambda line: print(line, file=sys.stderr),
-    )
-    rows = harness.measure(
-        args.workload,
-        args.backend,
-        args.profile,
-        args.pairs,
-        args.out,
-        data_dir,
-        overrides=overrides,
-    )
+    with (
+        preflight.prepared(
+            "harness",
+            args.out,
+            plan.plan(args.profile, [args.workload], [args.backend], overrides=overrides),
+            [args.backend],
+            data_dir=args.data_dir,
+            download=not args.no_download,
+            say=_say,
+        ) as data_dir,
+        preflight.Staging.begin(args.out, "harness") as staging,
+    ):
+        rows = harness.measure(
+            args.workload,
+            args.backend,
+            args.profile,
+            args.pairs,
+            args.out,
+            data_dir,
+            staging,
+            overrides=overrides,
+        )
     for row in rows:
         print(
             "pair %(pair)d %(harness)-9s %(status)s: wall %(wall_seconds).2f s, "
@@ -183,15 +178,14 @@ def _harness(args):
             r["pairs"],
             _fmt(r["median_wall_ratio"]),
             _fmt(r["median_steady_ratio"]),
-            os.path.join(args.out, "harness.csv"),
+            os.path.join(args.out, harness.HARNESS_CSV),
         )
     )
     return 0 if r["pairs"] == args.pairs else 1
 
 
 def _profile(args):
-    from kerasbench import datafiles
-    from kerasbench.study import kernels, params, plan, preflight
+    from kerasbench.study import params, plan, preflight
     from kerasbench.study import profile as profile_mod
 
     plan.parse_list(args.workload, list(registry.WORKLOADS), "workload")
@@ -202,31 +196,37 @@ def _profile(args):
             % (args.steps, args.repeats)
         )
     overrides = dict(params.parse_override(s) for s in args.set or [])
-    kernels.require([args.backend])
-    data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(
-        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
-    )
-    preflight.check_data(
-        plan.plan(
-            args.profile, [args.workload], [args.backend], overrides=overrides, config=args.config
-        ),
-        data_dir,
-        download=not args.no_download,
-        warn=lambda line: print(line, file=sys.stderr),
-    )
-    record = profile_mod.profile(
-        args.workload,
-        args.backend,
-        args.out,
-        profile=args.profile,
-        config=args.config,
-        steps=args.steps,
-        repeats=args.repeats,
-        overrides=overrides,
-        data_dir=data_dir,
-        timeout=args.timeout,
-    )
+    with (
+        preflight.prepared(
+            "profile",
+            args.out,
+            plan.plan(
+                args.profile,
+                [args.workload],
+                [args.backend],
+                overrides=overrides,
+                config=args.config,
+            ),
+            [args.backend],
+            data_dir=args.data_dir,
+            download=not args.no_download,
+            say=_say,
+        ) as data_dir,
+        preflight.Staging.begin(args.out, "profile") as staging,
+    ):
+        record = profile_mod.profile(
+            args.workload,
+            args.backend,
+            args.out,
+            staging,
+            profile=args.profile,
+            config=args.config,
+            steps=args.steps,
+            repeats=args.repeats,
+            overrides=overrides,
+            data_dir=data_dir,
+            timeout=args.timeout,
+        )
     print(profile_mod.describe(record))
     print("written: %s" % os.path.join(args.out, profile_mod.PROFILE_JSON))
     return 0 if record.get("status") == "ok" else 1
@@ -237,38 +237,12 @@ def _fmt(value):
 
 
 def _parity(args):
-    from kerasbench import datafiles
-    from kerasbench.study import kernels, params, parity, plan, preflight, usermodel
+    from kerasbench.study import params, parity, plan, preflight, usermodel
 
     workloads = usermodel.parse_workloads(args.workloads)
     backends = plan.parse_list(args.backends, list(registry.BACKENDS), "backend")
     overrides = dict(params.parse_override(s) for s in args.set or [])
     perturb = parity.parse_perturb(args.perturb, backends)
-    kernels.require(backends)
-    preflight.check_output_dir(args.out)
-    data_dir = datafiles.data_dir(args.data_dir)
-    preflight.check_data_dir(
-        data_dir, given=bool(args.data_dir or os.environ.get(datafiles.DATA_ENV))
-    )
-    preflight.check_data(
-        plan.plan(args.profile, workloads, backends[:1], overrides=overrides),
-        data_dir,
-        download=not args.no_download,
-        warn=lambda line: print(line, file=sys.stderr),
-    )
-    rows = parity.check(
-        workloads,
-        backends,
-        args.steps,
-        args.out,
-        os.path.abspath(data_dir),
-        profile=args.profile,
-        overrides=overrides,
-        eval_samples=args.eval_samples,
-        timeout=args.timeout,
-        perturb=perturb,
-        say=lambda line: print(line, file=sys.stderr),
-    )
     try:
         from kerasbench.report import parity as parity_report
     except ImportError as e:  # the GPU machine carries no plotly: the CSVs are the result
@@ -277,8 +251,39 @@ def _parity(args):
             % (parity.PARITY_HTML, e),
             file=sys.stderr,
         )
+        page = None
     else:
-        parity_report.write_html(args.out, os.path.join(args.out, parity.PARITY_HTML))
+
+        def page(folder):
+            parity_report.write_html(folder, os.path.join(folder, parity.PARITY_HTML))
+
+    with (
+        preflight.prepared(
+            "parity",
+            args.out,
+            plan.plan(args.profile, workloads, backends[:1], overrides=overrides),
+            backends,
+            data_dir=args.data_dir,
+            download=not args.no_download,
+            say=_say,
+        ) as data_dir,
+        preflight.Staging.begin(args.out, "parity") as staging,
+    ):
+        rows = parity.check(
+            workloads,
+            backends,
+            args.steps,
+            args.out,
+            os.path.abspath(data_dir),
+            staging,
+            profile=args.profile,
+            overrides=overrides,
+            eval_samples=args.eval_samples,
+            timeout=args.timeout,
+            perturb=perturb,
+            page=page,
+            say=_say,
+        )
     for line in parity.table_lines(rows):
         print(line)
     failed = parity.failures(rows)
@@ -309,16 +314,18 @@ def _parity(args):
 
 def _report(args):
     from kerasbench import report
+    from kerasbench.study import preflight
 
     runs_dir = args.runs or os.path.join(args.out, "runs")
     try:
-        path = report.build_report(
-            runs_dir,
-            args.out,
-            references=args.reference,
-            n_resamples=args.resamples,
-            seed=args.seed,
-        )
+        with preflight.claim_output(args.out, "report", say=_say):
+            path = report.build_report(
+                runs_dir,
+                args.out,
+                references=args.reference,
+                n_resamples=args.resamples,
+                seed=args.seed,
+            )
     except report.ReportError as e:
         raise UserError(str(e))
     print(path)
@@ -546,6 +553,7 @@ def build_parser():
     har.add_argument("--pairs", type=int, default=3, help="papermill/plain pairs (default 3)")
     har.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
     har.add_argument("--data-dir", default=None)
+    har.add_argument("--no-download", action="store_true", help="never download a missing file")
     har.add_argument("--out", default=os.path.join(DEFAULT_OUT, "harness"))
     har.set_defaults(func=_harness)
 

@@ -9,7 +9,7 @@ their order (papermill first, then plain first) so drift on a shared machine spr
 import csv
 import json
 import os
-import shutil
+import re
 import statistics
 import subprocess
 import time
@@ -18,6 +18,8 @@ from kerasbench import registry, runfiles
 from kerasbench.study import execute, kernels, plan
 from kerasbench.errors import UserError
 
+HARNESS_CSV = "harness.csv"
+WORK = "harness"  # OUT/harness/: papermill/ (its run folders) and plain-<pair>/
 COLUMNS = [
     "pair",
     "harness",
@@ -68,25 +70,47 @@ def _plain(spec, folder, data_dir):
     return "ok" if done.returncode == 0 else "failed"
 
 
-def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
-    """Alternates papermill and plain runs `pairs` times; writes and returns harness.csv's rows."""
+def _work_entries(folder):
+    """What a harness work folder holds that the harness did not write (papermill/, plain-N/)."""
+    return [name for name in os.listdir(folder) if not re.fullmatch(r"papermill|plain-\d+", name)]
+
+
+def results_in(out):
+    """What shows harness results in a folder: its work folder OUT/harness/ with the runs in it
+    (a study folder may hold a copy of harness.csv alone). preflight.results_held."""
+    work = os.path.join(out, WORK)
+    if os.path.isdir(work) and os.listdir(work) and not _work_entries(work):
+        return [WORK + "/"]
+    return []
+
+
+def measure(workload, backend, profile, pairs, out, data_dir, staging, overrides=None):
+    """Alternates papermill and plain runs `pairs` times in `staging` (preflight.Staging, in
+    `out`); then moves the work folder OUT/harness/ and harness.csv in, replacing an earlier
+    call's (all its pairs). Nothing else in `out` is touched. Returns harness.csv's rows."""
     spec = plan.plan(profile, [workload], [backend], overrides=overrides)[0]
     out, data_dir = os.path.abspath(out), os.path.abspath(data_dir)
+    old = os.path.join(out, WORK)
+    if os.path.lexists(old) and not (os.path.isdir(old) and not _work_entries(old)):
+        raise UserError(
+            "%s holds files kerasbench harness did not write (%s): give kerasbench harness a "
+            "folder of its own (--out)"
+            % (old, ", ".join(_work_entries(old)[:3]) if os.path.isdir(old) else "a file")
+        )
+    work = os.path.join(staging.path, WORK)
     rows = []
     for pair in range(pairs):
         order = ("papermill", "plain") if pair % 2 == 0 else ("plain", "papermill")
         for harness in order:
-            folder = os.path.join(out, "harness", "%s-%d" % (harness, pair))
-            if os.path.isdir(folder):
-                shutil.rmtree(folder)
+            folder = os.path.join(work, "%s-%d" % (harness, pair))
             t0 = time.time()
             if harness == "papermill":
                 run_spec = spec._replace(config="harness", repeat=pair)
-                status = execute.execute(
-                    run_spec, os.path.join(out, "harness", "papermill"), data_dir
-                )["status"]
+                status = execute.execute(run_spec, os.path.join(work, "papermill"), data_dir)[
+                    "status"
+                ]
                 wall = time.time() - t0
-                folder = plan.run_dir(os.path.join(out, "harness", "papermill"), run_spec)
+                folder = plan.run_dir(os.path.join(work, "papermill"), run_spec)
             else:
                 status = _plain(spec, folder, data_dir)
                 wall = time.time() - t0
@@ -104,11 +128,11 @@ def measure(workload, backend, profile, pairs, out, data_dir, overrides=None):
                     "epochs": len(seconds),
                 }
             )
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "harness.csv"), "w", newline="") as f:
+    with open(os.path.join(staging.path, HARNESS_CSV), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    staging.commit([WORK, HARNESS_CSV])
     return rows
 
 

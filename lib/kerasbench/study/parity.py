@@ -107,10 +107,10 @@ check and the study's accuracy curves speak for longer horizons.
 
 import collections
 import csv
+import glob
 import json
 import math
 import os
-import shutil
 import subprocess
 import time
 
@@ -133,6 +133,16 @@ RMS_DIVIDED = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adafac
 PARITY_CSV = "parity.csv"
 LOSSES_CSV = "parity_losses.csv"
 PARITY_HTML = "parity.html"
+LOSS_COLUMNS = [
+    "workload",
+    "backend",
+    "reference",
+    "step",
+    "loss",
+    "reference_loss",
+    "relative_difference",
+    "tolerance",
+]
 COLUMNS = [
     "workload",
     "backend",
@@ -344,6 +354,7 @@ def class_check(reference, other, tol_p):
 
 # The kernel's files (kerasbench.kernel.parity writes them; docs/design.md has the format)
 RESULT_JSON = "result.json"
+JOB_JSON = "job.json"  # a backend process's job, in its folder OUT/<workload>/<backend>
 KERNEL_LOSSES = "losses.csv"
 
 
@@ -806,14 +817,14 @@ def run_backend(job, timeout):
     """One backend's process: the kernel's Python and environment, output in its kernel.log."""
     spec = _kernel_python(job["backend"])
     folder = job["folder"]
-    with open(os.path.join(folder, "job.json"), "w") as f:
+    with open(os.path.join(folder, JOB_JSON), "w") as f:
         json.dump(job, f, indent=2, sort_keys=True)
     env = kernels.process_env(spec)
     started = time.time()
     with open(os.path.join(folder, "kernel.log"), "w") as log:
         try:
             done = subprocess.run(
-                [spec.argv[0], "-m", "kerasbench.kernel.parity", "job.json"],
+                [spec.argv[0], "-m", "kerasbench.kernel.parity", JOB_JSON],
                 cwd=folder,
                 env=env,
                 stdout=log,
@@ -858,21 +869,56 @@ def parse_perturb(text, backends):
     return backend, layer, scale
 
 
+def results_in(out):
+    """What shows parity's results in a folder: its tables and page, or a backend process's
+    job (the folder is one, or holds them at <workload>/<backend>). preflight.results_held."""
+    found = [
+        name
+        for name in (PARITY_CSV, LOSSES_CSV, PARITY_HTML, JOB_JSON)
+        if os.path.isfile(os.path.join(out, name))
+    ]
+    hits = sorted(glob.glob(os.path.join(glob.escape(out), "*", "*", JOB_JSON)))
+    return found + [os.path.relpath(hit, out) for hit in hits[:1]]
+
+
+def check_replaceable(out, workloads, backends):
+    """The process folders a call replaces (OUT/<workload>/<backend>) must be parity's own
+    (an earlier call's job in them) or empty; anything else there is one line, before a run."""
+    for workload in workloads:
+        for backend in backends:
+            folder = os.path.join(out, workload, backend)
+            if not os.path.lexists(folder) or (
+                os.path.isdir(folder)
+                and (not os.listdir(folder) or os.path.isfile(os.path.join(folder, JOB_JSON)))
+            ):
+                continue
+            raise UserError(
+                "%s was not written by kerasbench parity (it has no %s): give kerasbench "
+                "parity a folder of its own (--out)" % (folder, JOB_JSON)
+            )
+
+
 def check(
     workloads,
     backends,
     steps,
     out,
     data_dir,
+    staging,
     profile="quick",
     overrides=None,
     eval_samples=DEFAULT_EVAL_SAMPLES,
     timeout=DEFAULT_TIMEOUT,
     perturb=None,
+    page=None,
     say=print,
 ):
-    """Runs every workload on every backend and writes parity.csv and parity_losses.csv into
-    `out` (the CLI adds parity.html: kerasbench.report.parity). Returns the parity.csv rows."""
+    """Runs every workload on every backend and writes parity.csv, parity_losses.csv and (with
+    `page`, a function of the folder: kerasbench.report.parity) parity.html. Everything is
+    written into `staging` (preflight.Staging, in `out`) and moved into `out` at the end: the
+    folders OUT/<workload>/<backend> of this call, then the tables and page, each replacing an
+    earlier call's; an earlier parity.html this call does not write goes too (it would show
+    older results). Nothing else in `out` is touched. Returns the parity.csv rows."""
     if len(backends) < 2:
         raise UserError("parity compares backends: give at least two (got %s)" % ",".join(backends))
     if steps < 1:
@@ -892,15 +938,14 @@ def check(
             else:
                 resolved[name][backend] = params.resolve(token, profile, overrides=given)
     workloads = list(resolved)
-    out = os.path.abspath(out)
+    check_replaceable(os.path.abspath(out), workloads, backends)
+    work = staging.path
     rows, loss_rows, results = [], [], {}
     reference = backends[0]
     for workload in workloads:
-        reference_dir = os.path.join(out, workload, reference)
+        reference_dir = os.path.join(work, workload, reference)
         for backend in backends:
-            folder = os.path.join(out, workload, backend)
-            if os.path.isdir(folder):
-                shutil.rmtree(folder)
+            folder = os.path.join(work, workload, backend)
             os.makedirs(folder)
             parameters = dict(
                 resolved[workload][backend],
@@ -960,25 +1005,19 @@ def check(
                 followers_agree(
                     workload,
                     reference,
-                    os.path.join(out, workload, followers[0]),
-                    os.path.join(out, workload, backend),
+                    os.path.join(work, workload, followers[0]),
+                    os.path.join(work, workload, backend),
                     steps,
                 )
             )
-    write_csv(os.path.join(out, PARITY_CSV), rows, COLUMNS)
-    write_csv(
-        os.path.join(out, LOSSES_CSV),
-        loss_rows,
-        [
-            "workload",
-            "backend",
-            "reference",
-            "step",
-            "loss",
-            "reference_loss",
-            "relative_difference",
-            "tolerance",
-        ],
+    write_csv(os.path.join(work, PARITY_CSV), rows, COLUMNS)
+    write_csv(os.path.join(work, LOSSES_CSV), loss_rows, LOSS_COLUMNS)
+    if page is not None:
+        page(work)
+    staging.commit(
+        [os.path.join(w, b) for w in workloads for b in backends]
+        + [LOSSES_CSV, PARITY_HTML, PARITY_CSV],  # parity.csv, what the report reads, last
+        obsolete=[PARITY_HTML],
     )
     return rows
 

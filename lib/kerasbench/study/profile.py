@@ -192,9 +192,6 @@ def run_kernel(spec, timeout=None):
         )
     out = spec["out"]
     os.makedirs(out, exist_ok=True)
-    for name in (KERNEL_RESULT, PROFILE_JSON, PROFILE_CSV):
-        if os.path.exists(os.path.join(out, name)):
-            os.remove(os.path.join(out, name))
     runfiles.write_json_atomic(os.path.join(out, JOB_JSON), spec)
     with open(os.path.join(out, runfiles.KERNEL_LOG), "w") as log:
         try:
@@ -292,10 +289,20 @@ def write(out, record):
     os.replace(tmp, os.path.join(out, PROFILE_CSV))
 
 
+def results_in(out):
+    """What shows a profile's results in a folder: its own files (preflight.results_held)."""
+    return [
+        name
+        for name in (PROFILE_JSON, PROFILE_CSV, JOB_JSON, KERNEL_RESULT)
+        if os.path.isfile(os.path.join(out, name))
+    ]
+
+
 def profile(
     workload,
     backend,
     out,
+    staging,
     profile="full",
     config="default",
     steps=100,
@@ -304,12 +311,22 @@ def profile(
     data_dir="",
     timeout=None,
 ):
-    spec = job(workload, backend, profile, config, steps, repeats, overrides, data_dir, out)
+    """Profiles in a fresh kernel process that writes into `staging` (preflight.Staging, in
+    `out`); then every file of this call is moved into `out`, profile.json last, each replacing
+    an earlier call's, and an earlier profile_kernel.json this call did not write (its kernel
+    failed) goes too. Nothing else in `out` is touched."""
+    spec = job(
+        workload, backend, profile, config, steps, repeats, overrides, data_dir, staging.path
+    )
     started = time.time()
     result = run_kernel(spec, timeout)
     record = summarize(spec, result)
     record["wall_seconds"] = round(time.time() - started, 3)
-    write(spec["out"], record)
+    write(staging.path, record)
+    made = sorted(n for n in os.listdir(staging.path) if not n.startswith("."))
+    staging.commit(
+        [n for n in made if n != PROFILE_JSON] + [PROFILE_JSON], obsolete=[KERNEL_RESULT]
+    )
     return record
 
 
