@@ -258,3 +258,39 @@ def test_parity_takes_a_model_file(tmp_path, data_dir):
     assert "weights after training differ most in layer token_and_position_embedding" in done.stdout
     assert [r["passed"] for r in rows if r["check"] == "agrees_with_jax"] == ["True"]
     assert all(r["passed"] == "True" for r in rows if r["check"].startswith("crossload"))
+
+
+# Keras 3's message when a layer's call() fails (keras/src/utils/traceback_utils.py): the cause in
+# bold terminal codes between its framing and the block of arguments.
+KERAS_CALL_ERROR = (
+    "Exception encountered when calling TokenEmbedding.call().\n\n"
+    "\x1b[1m'SymbolicTensor' object has no attribute 'numpy'\x1b[0m\n\n"
+    "Arguments received by TokenEmbedding.call():\n"
+    "  • args=('<KerasTensor shape=(None, 200), dtype=int32, sparse=False, name=x>',)\n"
+    "  • kwargs=<class 'inspect._empty'>"
+)
+
+
+def test_the_recorded_cause_is_the_first_meaningful_line():
+    from kerasbench.errors import cause_line
+
+    assert cause_line(KERAS_CALL_ERROR) == "'SymbolicTensor' object has no attribute 'numpy'"
+    # A one-line message is itself; a line ending in ':' is joined with what it introduces.
+    assert cause_line("shapes (3,) and (4,) differ") == "shapes (3,) and (4,) differ"
+    inferred = (
+        "Exception encountered when calling Block.call().\n\nCould not infer the output shape. "
+        "Error encountered:\n\nindex 3 is out of bounds\n\nArguments received by Block.call():\n"
+        "  • x=tf.Tensor(shape=(2,))"
+    )
+    assert cause_line(inferred) == (
+        "Could not infer the output shape. Error encountered: index 3 is out of bounds"
+    )
+    # TensorFlow's graph errors: the traceback it quotes is not the cause.
+    graph = (
+        "Graph execution error:\n\nDetected at node embedding/Gather defined at (most recent "
+        'call last):\n  File "<frozen runpy>", line 198, in _run_module_as_main\n\n'
+        "indices[3,1] = 20001 is not in [0, 20000)\n\t [[{{node embedding/Gather}}]] "
+        "[Op:__inference_one_step_on_iterator_123]"
+    )
+    assert cause_line(graph) == "indices[3,1] = 20001 is not in [0, 20000)"
+    assert cause_line("x" * 600, limit=50) == "x" * 47 + "..."
