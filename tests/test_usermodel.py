@@ -294,3 +294,108 @@ def test_the_recorded_cause_is_the_first_meaningful_line():
     )
     assert cause_line(graph) == "indices[3,1] = 20001 is not in [0, 20000)"
     assert cause_line("x" * 600, limit=50) == "x" * 47 + "..."
+
+
+def test_a_model_files_own_keys_are_checked_by_type_only(tmp_path):
+    # The 2017 rules (dropout below 1, a positive learning rate...) are not a file's: a 3-output
+    # loss_weights list and a value those rules refuse pass; the type is still checked.
+    text = GOOD.replace(
+        '"learning_rate": 0.01}',
+        '"learning_rate": 0.0, "dropout": 1.5, "loss_weights": [1.0, 0.2, 0.5]}',
+    )
+    path = write(tmp_path, text)
+    values = usermodel.resolve(path, "smoke", {"loss_weights": [1.0, 1.0, 1.0]})
+    assert values["params"]["loss_weights"] == [1.0, 1.0, 1.0]
+    assert values["params"]["dropout"] == 1.5
+    assert "must be of the type" in error_of(path, overrides={"dropout": "high"})
+    # `generated`: true or false, in any profile (full need not name it).
+    made_up = write(
+        tmp_path, GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"generated": True}')
+    )
+    assert usermodel.resolve(made_up, "smoke")["params"]["generated"] is True
+    bad = write(tmp_path, GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"generated": 1}'))
+    assert "PARAMS['smoke'].generated: must be true or false" in error_of(bad)
+
+
+def test_the_fingerprint_follows_the_file_and_what_it_imports_from_its_folder(tmp_path):
+    (tmp_path / "blocks.py").write_text("WIDTH = 8\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "layers.py").write_text("KIND = 'dense'\n")
+    (tmp_path / "unrelated.py").write_text("X = 1\n")
+    text = GOOD.replace("import keras", "import keras\nimport numpy\nfrom blocks import WIDTH")
+    text += "\n\ndef helper():\n    from pkg.layers import KIND\n    return KIND\n"
+    path = write(tmp_path, text)
+    first = usermodel.fingerprint(path)
+    assert first.startswith("sha256:") and len(first) == len("sha256:") + 16
+    assert usermodel.fingerprint(path) == first
+    assert usermodel.resolve(path, "smoke")["model_fingerprint"] == first
+    (tmp_path / "unrelated.py").write_text("X = 2\n")  # not imported: no change
+    assert usermodel.fingerprint(path) == first
+    (tmp_path / "blocks.py").write_text("WIDTH = 16\n")  # a neighbour it imports
+    second = usermodel.fingerprint(path)
+    assert second != first
+    (tmp_path / "pkg" / "layers.py").write_text("KIND = 'conv'\n")  # a package it imports
+    third = usermodel.fingerprint(path)
+    assert third not in (first, second)
+    write(tmp_path, text.replace('"units": 8', '"units": 16'))  # the file itself
+    assert usermodel.fingerprint(path) not in (first, second, third)
+
+
+def test_a_changed_model_file_is_another_plan(tmp_path):
+    from kerasbench import runfiles
+    from kerasbench.study import runner
+
+    path = write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    (spec,) = plan.plan("smoke", [path], ["jax"])
+    folder = plan.run_dir(str(out), spec)
+    os.makedirs(folder)
+    with open(os.path.join(folder, runfiles.EPOCHS_CSV), "w") as f:
+        f.write(",".join(runfiles.COLUMNS) + "\n0,1,,,,1.0,,,\n")
+
+    def finished(params):
+        record = runfiles.record(
+            "my_model", "jax", "smoke", 0, 0, "default", params, "ok", None, runfiles.now(), 1.0
+        )
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+
+    finished(spec.params)
+    assert runner.resume_state(str(out), spec) == (runner.DONE, None)
+    write(tmp_path, GOOD.replace('"units": 8', '"units": 16'))  # a layer's width changed
+    (changed,) = plan.plan("smoke", [path], ["jax"])
+    state, why = runner.resume_state(str(out), changed)
+    assert state == runner.CONFLICT
+    assert why == "model_fingerprint=%s, not %s" % (
+        spec.params["model_fingerprint"],
+        changed.params["model_fingerprint"],
+    )
+    # A run recorded before fingerprints: another plan too (nothing says the file is the same).
+    older = dict(spec.params)
+    del older["model_fingerprint"]
+    finished(older)
+    assert runner.resume_state(str(out), spec)[0] == runner.CONFLICT
+
+
+def test_backends_a_file_does_not_run_on_are_skipped_in_one_line(tmp_path):
+    path = write(tmp_path, GOOD + '\nBACKENDS = ["tensorflow"]\n')
+    lines = []
+    runs = plan.plan(
+        "smoke", ["mnist_mlp", path], ["tensorflow", "jax", "torch"], warn=lines.append
+    )
+    assert [(r.workload, r.backend) for r in runs if r.workload == "my_model"] == [
+        ("my_model", "tensorflow")
+    ]
+    assert len([r for r in runs if r.workload == "mnist_mlp"]) == 3
+    assert lines == [
+        "%s: runs on tensorflow only (its BACKENDS): jax and torch skipped"
+        % usermodel.read(path).shown
+    ]
+    assert runs[-1].params["model_backends"] == ["tensorflow"]
+    with pytest.raises(usermodel.UserError, match="nothing of it would run"):
+        plan.plan("smoke", [path], ["jax", "torch"], warn=lines.append)
+    bad = write(tmp_path, GOOD + '\nBACKENDS = ["tensorflo"]\n', name="bad.py")
+    assert "BACKENDS must be a literal list of the backends" in error_of(bad)
+    # Without BACKENDS: every backend, and no model_backends parameter.
+    plain = write(tmp_path, GOOD, name="plain.py")
+    assert "model_backends" not in usermodel.resolve(plain, "smoke")
