@@ -399,3 +399,97 @@ def test_backends_a_file_does_not_run_on_are_skipped_in_one_line(tmp_path):
     # Without BACKENDS: every backend, and no model_backends parameter.
     plain = write(tmp_path, GOOD, name="plain.py")
     assert "model_backends" not in usermodel.resolve(plain, "smoke")
+
+
+KERAS_IO = {
+    # example: (what the report follows, the answer's metric words)
+    "mnist_custom_layer": ("val_sparse_categorical_accuracy", "test sparse_categorical_accuracy"),
+    "mnist_autoencoder": ("loss", "training loss"),
+    "ticket_classifier": ("val_department_accuracy", "test department_accuracy"),
+}
+
+
+@pytest.mark.slow
+def test_keras_io_examples_train_on_every_backend_and_the_report_follows_their_metrics(
+    tmp_path, data_dir
+):
+    """A custom layer (MNIST through keras.datasets, SparseCategoricalAccuracy), a subclassed
+    model with its own compute_loss (no targets, no metric), and a functional model with inputs
+    and outputs by name (made-up data): each trains on the three backends with its smoke profile,
+    and the report's first screen gives each backend's value of the model's own metric."""
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing: %s" % sorted(set(registry.DEFAULT_BACKENDS) - set(backends)))
+    before = sorted((n, os.path.getmtime(os.path.join(data_dir, n))) for n in os.listdir(data_dir))
+    out = tmp_path / "out"
+    files = ",".join("examples/%s.py" % name for name in KERAS_IO)
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasbench.cli", "run", "--profile", "smoke", "--workloads", files,
+         "--backends", ",".join(backends), "--out", str(out)],
+        cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # keras.datasets.mnist read the data folder, and nothing was written to it.
+    assert before == sorted(
+        (n, os.path.getmtime(os.path.join(data_dir, n))) for n in os.listdir(data_dir)
+    )
+    for name in KERAS_IO:
+        for backend in backends:
+            record = json.loads((out / "runs" / name / backend / "0" / "run.json").read_text())
+            assert record["status"] == "ok", record["error"]
+            assert record["params"]["model_fingerprint"].startswith("sha256:")
+    record = json.loads((out / "runs" / "ticket_classifier" / "jax" / "0" / "run.json").read_text())
+    assert record["data"]["source"] == "generated"
+    assert "val_department_accuracy" in record["metrics"]
+
+    from kerasbench import report
+    from kerasbench.report import plots, rundata, summary
+
+    text = report.build_report(out / "runs", out, n_resamples=200).read_text(encoding="utf-8")
+    result = summary.build(rundata.load_study(out / "runs", []), n_resamples=50)
+    answer = plots.answer_table(result)
+    for name, (metric, words) in KERAS_IO.items():
+        rows = result.table[result.table["workload"] == name]
+        assert set(rows["final_metric_name"]) == {metric}
+        line = answer[answer.index("#wl-%s'" % name) :]
+        line = line[: line.index("</tr>")]
+        assert words in line
+        if name != "ticket_classifier":  # made-up data: its metric is not compared
+            values = rows["final_metric"].astype(float)
+            assert values.notna().all() and (values > 0).all()
+            for backend in backends:
+                assert "%s 0." % backend in line or "%s 1." % backend in line, line
+        else:
+            assert "not compared (generated data)" in line
+        assert "<b>%s</b>" % name in text  # in the verdict table
+    # Only model files ran: the first screen is not framed around the 2017 workloads.
+    assert "not measured in this study" not in text
+
+
+@pytest.mark.slow
+def test_parity_builds_a_subclassed_model_on_one_batch(tmp_path, data_dir):
+    """The autoencoder is a subclassed model, not built until it sees data: parity builds it on
+    the first batch before saving its initial weights, and the three backends learn the same."""
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing")
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasbench.cli", "parity", "--workloads",
+         "examples/mnist_autoencoder.py", "--backends", "tensorflow,jax,torch", "--steps", "3",
+         "--profile", "smoke", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    for backend in ("tensorflow", "jax", "torch"):
+        result = json.loads((tmp_path / "mnist_autoencoder" / backend / "result.json").read_text())
+        assert result["status"] == "ok" and result["built_on_one_batch"] is True
+    with open(str(tmp_path / "parity.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert {r["check"] for r in rows} >= {"initial_weights", "loss", "final_weights"}
+    assert all(r["passed"] == "True" for r in rows if r["check"] == "initial_weights")

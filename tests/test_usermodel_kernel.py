@@ -7,6 +7,7 @@ without ever writing to it. Small arrays made here: these are mechanics, not res
 import hashlib
 import os
 import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -32,6 +33,20 @@ def build_model(params, data):
     model.compile(optimizer="sgd", loss="mse")
     return model
 """
+
+
+@pytest.fixture(autouse=True)
+def keras_home(tmp_path, monkeypatch):
+    """What point_keras_home changes in this process (usermodel.load calls it), put back after
+    each test; its home goes under the test's folder."""
+    from keras.src.backend import config as keras_config
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.makedirs(str(tmp_path / "tmp"))
+    monkeypatch.setenv("KERAS_HOME", os.environ.get("KERAS_HOME", ""))
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", keras_config._KERAS_DIR)
+    monkeypatch.setattr(file_utils, "validate_file", file_utils.validate_file)
 
 
 @pytest.fixture
@@ -120,17 +135,8 @@ def _listing(folder):
     )
 
 
-def test_keras_loaders_read_the_data_folder_offline_and_never_write_to_it(
-    tmp_path, data_dir, monkeypatch
-):
+def test_keras_loaders_read_the_data_folder_offline_and_never_write_to_it(tmp_path, data_dir):
     import keras
-    from keras.src.backend import config as keras_config
-    from keras.src.utils import file_utils
-
-    # What point_keras_home changes in this process, put back after the test.
-    monkeypatch.setenv("KERAS_HOME", os.environ.get("KERAS_HOME", ""))
-    monkeypatch.setattr(keras_config, "_KERAS_DIR", keras_config._KERAS_DIR)
-    monkeypatch.setattr(file_utils, "validate_file", file_utils.validate_file)
 
     folder = tmp_path / "data"
     folder.mkdir()
@@ -142,7 +148,7 @@ def test_keras_loaders_read_the_data_folder_offline_and_never_write_to_it(
     home = usermodel.point_keras_home(str(folder))
     (x_train, y_train), (x_test, _) = keras.datasets.mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
-    assert os.environ["KERAS_HOME"] == home and not home.startswith(str(folder))
+    assert os.environ["KERAS_HOME"] == home and home.startswith(str(tmp_path / "tmp"))
     assert _listing(folder) == before
     # A file that matches neither hash is refused in one line, and left where it is.
     (folder / "SHA256SUMS").write_text("%s  mnist.npz\n" % ("0" * 64))
