@@ -258,3 +258,238 @@ def test_parity_takes_a_model_file(tmp_path, data_dir):
     assert "weights after training differ most in layer token_and_position_embedding" in done.stdout
     assert [r["passed"] for r in rows if r["check"] == "agrees_with_jax"] == ["True"]
     assert all(r["passed"] == "True" for r in rows if r["check"].startswith("crossload"))
+
+
+# Keras 3's message when a layer's call() fails (keras/src/utils/traceback_utils.py): the cause in
+# bold terminal codes between its framing and the block of arguments.
+KERAS_CALL_ERROR = (
+    "Exception encountered when calling TokenEmbedding.call().\n\n"
+    "\x1b[1m'SymbolicTensor' object has no attribute 'numpy'\x1b[0m\n\n"
+    "Arguments received by TokenEmbedding.call():\n"
+    "  • args=('<KerasTensor shape=(None, 200), dtype=int32, sparse=False, name=x>',)\n"
+    "  • kwargs=<class 'inspect._empty'>"
+)
+
+
+def test_the_recorded_cause_is_the_first_meaningful_line():
+    from kerasbench.errors import cause_line
+
+    assert cause_line(KERAS_CALL_ERROR) == "'SymbolicTensor' object has no attribute 'numpy'"
+    # A one-line message is itself; a line ending in ':' is joined with what it introduces.
+    assert cause_line("shapes (3,) and (4,) differ") == "shapes (3,) and (4,) differ"
+    inferred = (
+        "Exception encountered when calling Block.call().\n\nCould not infer the output shape. "
+        "Error encountered:\n\nindex 3 is out of bounds\n\nArguments received by Block.call():\n"
+        "  • x=tf.Tensor(shape=(2,))"
+    )
+    assert cause_line(inferred) == (
+        "Could not infer the output shape. Error encountered: index 3 is out of bounds"
+    )
+    # TensorFlow's graph errors: the traceback it quotes is not the cause.
+    graph = (
+        "Graph execution error:\n\nDetected at node embedding/Gather defined at (most recent "
+        'call last):\n  File "<frozen runpy>", line 198, in _run_module_as_main\n\n'
+        "indices[3,1] = 20001 is not in [0, 20000)\n\t [[{{node embedding/Gather}}]] "
+        "[Op:__inference_one_step_on_iterator_123]"
+    )
+    assert cause_line(graph) == "indices[3,1] = 20001 is not in [0, 20000)"
+    assert cause_line("x" * 600, limit=50) == "x" * 47 + "..."
+
+
+def test_a_model_files_own_keys_are_checked_by_type_only(tmp_path):
+    # The 2017 rules (dropout below 1, a positive learning rate...) are not a file's: a 3-output
+    # loss_weights list and a value those rules refuse pass; the type is still checked.
+    text = GOOD.replace(
+        '"learning_rate": 0.01}',
+        '"learning_rate": 0.0, "dropout": 1.5, "loss_weights": [1.0, 0.2, 0.5]}',
+    )
+    path = write(tmp_path, text)
+    values = usermodel.resolve(path, "smoke", {"loss_weights": [1.0, 1.0, 1.0]})
+    assert values["params"]["loss_weights"] == [1.0, 1.0, 1.0]
+    assert values["params"]["dropout"] == 1.5
+    assert "must be of the type" in error_of(path, overrides={"dropout": "high"})
+    # `generated`: true or false, in any profile (full need not name it).
+    made_up = write(
+        tmp_path, GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"generated": True}')
+    )
+    assert usermodel.resolve(made_up, "smoke")["params"]["generated"] is True
+    bad = write(tmp_path, GOOD.replace('"smoke": {"epochs": 1}', '"smoke": {"generated": 1}'))
+    assert "PARAMS['smoke'].generated: must be true or false" in error_of(bad)
+
+
+def test_the_fingerprint_follows_the_file_and_what_it_imports_from_its_folder(tmp_path):
+    (tmp_path / "blocks.py").write_text("WIDTH = 8\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "layers.py").write_text("KIND = 'dense'\n")
+    (tmp_path / "unrelated.py").write_text("X = 1\n")
+    text = GOOD.replace("import keras", "import keras\nimport numpy\nfrom blocks import WIDTH")
+    text += "\n\ndef helper():\n    from pkg.layers import KIND\n    return KIND\n"
+    path = write(tmp_path, text)
+    first = usermodel.fingerprint(path)
+    assert first.startswith("sha256:") and len(first) == len("sha256:") + 16
+    assert usermodel.fingerprint(path) == first
+    assert usermodel.resolve(path, "smoke")["model_fingerprint"] == first
+    (tmp_path / "unrelated.py").write_text("X = 2\n")  # not imported: no change
+    assert usermodel.fingerprint(path) == first
+    (tmp_path / "blocks.py").write_text("WIDTH = 16\n")  # a neighbour it imports
+    second = usermodel.fingerprint(path)
+    assert second != first
+    (tmp_path / "pkg" / "layers.py").write_text("KIND = 'conv'\n")  # a package it imports
+    third = usermodel.fingerprint(path)
+    assert third not in (first, second)
+    write(tmp_path, text.replace('"units": 8', '"units": 16'))  # the file itself
+    assert usermodel.fingerprint(path) not in (first, second, third)
+
+
+def test_a_changed_model_file_is_another_plan(tmp_path):
+    from kerasbench import runfiles
+    from kerasbench.study import runner
+
+    path = write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    (spec,) = plan.plan("smoke", [path], ["jax"])
+    folder = plan.run_dir(str(out), spec)
+    os.makedirs(folder)
+    with open(os.path.join(folder, runfiles.EPOCHS_CSV), "w") as f:
+        f.write(",".join(runfiles.COLUMNS) + "\n0,1,,,,1.0,,,\n")
+
+    def finished(params):
+        record = runfiles.record(
+            "my_model", "jax", "smoke", 0, 0, "default", params, "ok", None, runfiles.now(), 1.0
+        )
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+
+    finished(spec.params)
+    assert runner.resume_state(str(out), spec) == (runner.DONE, None)
+    write(tmp_path, GOOD.replace('"units": 8', '"units": 16'))  # a layer's width changed
+    (changed,) = plan.plan("smoke", [path], ["jax"])
+    state, why = runner.resume_state(str(out), changed)
+    assert state == runner.CONFLICT
+    assert why == "model_fingerprint=%s, not %s" % (
+        spec.params["model_fingerprint"],
+        changed.params["model_fingerprint"],
+    )
+    # A run recorded before fingerprints: another plan too (nothing says the file is the same).
+    older = dict(spec.params)
+    del older["model_fingerprint"]
+    finished(older)
+    assert runner.resume_state(str(out), spec)[0] == runner.CONFLICT
+
+
+def test_backends_a_file_does_not_run_on_are_skipped_in_one_line(tmp_path):
+    path = write(tmp_path, GOOD + '\nBACKENDS = ["tensorflow"]\n')
+    lines = []
+    runs = plan.plan(
+        "smoke", ["mnist_mlp", path], ["tensorflow", "jax", "torch"], warn=lines.append
+    )
+    assert [(r.workload, r.backend) for r in runs if r.workload == "my_model"] == [
+        ("my_model", "tensorflow")
+    ]
+    assert len([r for r in runs if r.workload == "mnist_mlp"]) == 3
+    assert lines == [
+        "%s: runs on tensorflow only (its BACKENDS): jax and torch skipped"
+        % usermodel.read(path).shown
+    ]
+    assert runs[-1].params["model_backends"] == ["tensorflow"]
+    with pytest.raises(usermodel.UserError, match="nothing of it would run"):
+        plan.plan("smoke", [path], ["jax", "torch"], warn=lines.append)
+    bad = write(tmp_path, GOOD + '\nBACKENDS = ["tensorflo"]\n', name="bad.py")
+    assert "BACKENDS must be a literal list of the backends" in error_of(bad)
+    # Without BACKENDS: every backend, and no model_backends parameter.
+    plain = write(tmp_path, GOOD, name="plain.py")
+    assert "model_backends" not in usermodel.resolve(plain, "smoke")
+
+
+KERAS_IO = {
+    # example: (what the report follows, the answer's metric words)
+    "mnist_custom_layer": ("val_sparse_categorical_accuracy", "test sparse_categorical_accuracy"),
+    "mnist_autoencoder": ("loss", "training loss"),
+    "ticket_classifier": ("val_department_accuracy", "test department_accuracy"),
+}
+
+
+@pytest.mark.slow
+def test_keras_io_examples_train_on_every_backend_and_the_report_follows_their_metrics(
+    tmp_path, data_dir
+):
+    """A custom layer (MNIST through keras.datasets, SparseCategoricalAccuracy), a subclassed
+    model with its own compute_loss (no targets, no metric), and a functional model with inputs
+    and outputs by name (made-up data): each trains on the three backends with its smoke profile,
+    and the report's first screen gives each backend's value of the model's own metric."""
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing: %s" % sorted(set(registry.DEFAULT_BACKENDS) - set(backends)))
+    before = sorted((n, os.path.getmtime(os.path.join(data_dir, n))) for n in os.listdir(data_dir))
+    out = tmp_path / "out"
+    files = ",".join("examples/%s.py" % name for name in KERAS_IO)
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasbench.cli", "run", "--profile", "smoke", "--workloads", files,
+         "--backends", ",".join(backends), "--out", str(out)],
+        cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # keras.datasets.mnist read the data folder, and nothing was written to it.
+    assert before == sorted(
+        (n, os.path.getmtime(os.path.join(data_dir, n))) for n in os.listdir(data_dir)
+    )
+    for name in KERAS_IO:
+        for backend in backends:
+            record = json.loads((out / "runs" / name / backend / "0" / "run.json").read_text())
+            assert record["status"] == "ok", record["error"]
+            assert record["params"]["model_fingerprint"].startswith("sha256:")
+    record = json.loads((out / "runs" / "ticket_classifier" / "jax" / "0" / "run.json").read_text())
+    assert record["data"]["source"] == "generated"
+    assert "val_department_accuracy" in record["metrics"]
+
+    from kerasbench import report
+    from kerasbench.report import plots, rundata, summary
+
+    text = report.build_report(out / "runs", out, n_resamples=200).read_text(encoding="utf-8")
+    result = summary.build(rundata.load_study(out / "runs", []), n_resamples=50)
+    answer = plots.answer_table(result)
+    for name, (metric, words) in KERAS_IO.items():
+        rows = result.table[result.table["workload"] == name]
+        assert set(rows["final_metric_name"]) == {metric}
+        line = answer[answer.index("#wl-%s'" % name) :]
+        line = line[: line.index("</tr>")]
+        assert words in line
+        if name != "ticket_classifier":  # made-up data: its metric is not compared
+            values = rows["final_metric"].astype(float)
+            assert values.notna().all() and (values > 0).all()
+            for backend in backends:
+                assert "%s 0." % backend in line or "%s 1." % backend in line, line
+        else:
+            assert "not compared (generated data)" in line
+        assert "<b>%s</b>" % name in text  # in the verdict table
+    # Only model files ran: the first screen is not framed around the 2017 workloads.
+    assert "not measured in this study" not in text
+
+
+@pytest.mark.slow
+def test_parity_builds_a_subclassed_model_on_one_batch(tmp_path, data_dir):
+    """The autoencoder is a subclassed model, not built until it sees data: parity builds it on
+    the first batch before saving its initial weights, and the three backends learn the same."""
+    backends = [b for b in registry.DEFAULT_BACKENDS if kernels.find(b) is not None]
+    if len(backends) < 3:
+        pytest.skip("kernels missing")
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasbench.cli", "parity", "--workloads",
+         "examples/mnist_autoencoder.py", "--backends", "tensorflow,jax,torch", "--steps", "3",
+         "--profile", "smoke", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=dict(os.environ, KERASBENCH_DATA=data_dir),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    for backend in ("tensorflow", "jax", "torch"):
+        result = json.loads((tmp_path / "mnist_autoencoder" / backend / "result.json").read_text())
+        assert result["status"] == "ok" and result["built_on_one_batch"] is True
+    with open(str(tmp_path / "parity.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert {r["check"] for r in rows} >= {"initial_weights", "loss", "final_weights"}
+    assert all(r["passed"] == "True" for r in rows if r["check"] == "initial_weights")

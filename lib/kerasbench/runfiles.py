@@ -362,6 +362,7 @@ def record(
         "gpu_libraries": info.get("gpu_libraries"),
         "device_requested": device_requested,
         "model_parameters": info.get("parameters"),
+        "metrics": info.get("metrics"),
         "sample": info.get("sample"),
         "kerasbench": {"version": __version__, "git_commit": git_commit, "code_path": code_path},
         "host": host,

@@ -388,6 +388,50 @@ def compile(model, optimizer, loss, metrics=None, loss_weights=None):
     return model
 
 
+def sample_count(x, y=None):
+    """The number of samples in fit()'s data: an array, a list or tuple of arrays (several
+    inputs), or a dict of them by input name; `y` may be None (a model that makes its own loss)."""
+    for value in (y, x):
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            if not value:
+                continue
+            value = value[0]
+        return len(value)
+    return 0
+
+
+def logged_metrics(history):
+    """The names fit() logged, in Keras' order (loss, the compiled metrics in the order given to
+    compile(), then any other; the validation ones with `val_`), as epochs.csv names them."""
+    names = list(normalize_logs(dict.fromkeys(getattr(history, "history", None) or {})))
+    return [str(n) for n in names]
+
+
+def apply_compile_options(model):
+    """The run's compile options (a configuration's steps_per_execution and jit_compile) on a
+    model compiled elsewhere (a model file compiles its own): each option the run sets to other
+    than Keras' default replaces the model's, its loss, optimizer and metrics are kept. Keras 3
+    reads both when fit() builds its train function, so setting them before fit() is what a
+    compile() with them would do. Returns what the model trains with: {option: value}; Keras
+    2.3.1 has neither ({})."""
+    if not KERAS3:
+        return {}
+    wanted = _compile_options
+    if wanted.get("steps_per_execution", 1) not in (None, 1):
+        model.steps_per_execution = int(wanted["steps_per_execution"])
+    if wanted.get("jit_compile", "auto") not in (None, "auto"):
+        model.jit_compile = wanted["jit_compile"]  # Keras turns it off where it cannot apply
+    model.train_function = model.test_function = model.predict_function = None
+    return {
+        "steps_per_execution": int(getattr(model, "steps_per_execution", 1) or 1),
+        "jit_compile": getattr(model, "jit_compile", None),
+    }
+
+
 def normalize_logs(logs):
     """Keras 2 logs `acc`/`val_acc`; the study's columns are Keras 3's `accuracy`/`val_accuracy`."""
     renamed = {}

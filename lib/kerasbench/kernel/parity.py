@@ -460,6 +460,16 @@ def _first_loss(value):
     return float(np.asarray(value))
 
 
+def build_on_one_batch(model, data, batch_size):
+    """Builds a model that is not built yet (a subclassed model creates its weights when it
+    first sees data) by calling it on the first training batch, so that its initial weights can
+    be saved and loaded; returns True where it did. A built model is left as it is."""
+    if getattr(model, "built", True):
+        return False
+    model(_take(data.x_train, slice(0, batch_size)))
+    return True
+
+
 def predict(model, x, batch_size):
     return _outputs(model.predict(x, batch_size=batch_size, verbose=0))
 
@@ -571,6 +581,7 @@ def run_job(job):
     model, data = namespace["model"], namespace["data"]
     # A model file's notebook holds its parameters in `params` (kernel/usermodel).
     batch_size = int(given.get("batch_size") or (given.get("params") or {})["batch_size"])
+    result["built_on_one_batch"] = build_on_one_batch(model, data, batch_size)
     model, result["dropout_switched_off"] = without_dropout(model)
     result["layers"] = layer_table(model)
     result["weighted_layers"] = depth(model)

@@ -64,7 +64,7 @@ def apply_precision(backend, precision):
 
 
 def _count(x):
-    return 0 if x is None else len(x)
+    return 0 if x is None else compat.sample_count(x)
 
 
 class Run(object):
@@ -121,6 +121,17 @@ class Run(object):
         if report["verdict"] != "no LSTM layers":
             print("LSTM kernel: %s" % report["verdict"])
         return report
+
+    def record_metrics(self, names):
+        """kernel.json `metrics`: the names Keras logged, in its order (training.fit)."""
+        self.info["metrics"] = list(names)
+        self._write_info()
+
+    def record_compile(self, applied):
+        """backend_settings `model_compile`: the steps_per_execution and jit_compile the model
+        trains with, where the model was compiled by a model file (usermodel.build_model)."""
+        self.info.setdefault("backend_settings", {})["model_compile"] = applied
+        self._write_info()
 
     def record_trained_on(self, model):
         """kernel.json `trained_on`: where the framework holds the model (compat.trained_on),

@@ -46,18 +46,16 @@ def study_callbacks(logger, batch_callbacks=True):
 
 
 def fit(run, model, data, epochs, batch_size, train_batches=None):
-    """Trains `model` on `data` (a datasets.Split) and logs every epoch to the run's epochs.csv.
+    """Trains `model` on `data` (a datasets.Split) and logs every epoch to the run's epochs.csv;
+    the names Keras logged, in its order, go to kernel.json `metrics` (the report follows the
+    first compiled metric of a model file).
 
     train_batches: a batch Sequence to train from instead of the arrays (CIFAR-10 augmentation).
     """
     if train_batches is not None:
         samples = len(train_batches) * batch_size
     else:
-        samples = (
-            len(data.y_train)
-            if not isinstance(data.y_train, (list, tuple))
-            else len(data.y_train[0])
-        )
+        samples = compat.sample_count(data.x_train, data.y_train)
     callbacks, verbose = study_callbacks(
         run.epoch_logger(samples), getattr(run, "batch_callbacks", True)
     )
@@ -65,7 +63,7 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         callbacks.insert(0, InjectNaN(run.nan_at_epoch))
     if hasattr(run, "record_trained_on"):
         run.record_trained_on(model)  # again in run.finish(): a run cut off keeps this one
-    return compat.fit(
+    history = compat.fit(
         model,
         x=train_batches if train_batches is not None else data.x_train,
         y=None if train_batches is not None else data.y_train,
@@ -77,3 +75,6 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         on_device=getattr(run, "data_on_device", False),
         verbose=verbose,
     )
+    if hasattr(run, "record_metrics"):
+        run.record_metrics(compat.logged_metrics(history))
+    return history

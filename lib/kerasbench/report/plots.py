@@ -33,7 +33,7 @@ from plotly.subplots import make_subplots
 
 from kerasbench import registry
 from kerasbench.report import notes as notes_mod
-from kerasbench.report import rundata, stats
+from kerasbench.report import metrics, rundata, stats
 from kerasbench.report.notes import fmt, label, labels
 from kerasbench.report.summary import SCENARIOS
 
@@ -83,7 +83,8 @@ def config_style(config: str) -> tuple:
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+    """What a metric column shows, with its name as Keras logs it (metrics.label)."""
+    return METRIC_LABELS.get(metric) or metrics.label(metric)
 
 
 class Html(str):
@@ -472,7 +473,8 @@ def metric_figure(summary, workload: str):
         not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
     ):
         why = (
-            f"{', '.join(left_out)} trained on generated data, whose accuracy is not a result"
+            f"{', '.join(left_out)} trained on generated data, whose "
+            f"{metric_label(metric).split(' (')[0]} is not a result"
             if left_out
             else "no run of this study finished ok"
         )
@@ -630,14 +632,17 @@ def _called(summary, source, c) -> str:
     return " (too close to call)" if verdict == "close" else ""
 
 
-def _as_shipped_cell(summary, source, workload, defaults: pd.DataFrame, mark: bool = False) -> str:
+def _as_shipped_cell(
+    summary, source, workload, defaults: pd.DataFrame, mark: bool = False, not_run=()
+) -> str:
     """'<b>jax</b> 0.856 s/epoch; torch 3.39× [2.98, 3.85] as long, 3 blocks on 2 machines': the
     backends under `default`, the fastest (by paired evidence, summary's rankings) first, each
     other as a ratio within blocks, with its interval from 3 blocks; a ratio across machines is
-    said to be one, and decides nothing."""
+    said to be one, and decides nothing. `not_run`: the backends that did not run it
+    (_not_run_parts), each keeping its place after those that did."""
     timed = defaults[np.isfinite(defaults["mean_epoch_seconds"].astype(float))]
     if timed.empty:
-        return "–"
+        return "; ".join(not_run) or "–"
     ranking = _ranking(summary, source, workload, "default")
     names = labels(timed)
     first = ranking["fastest"] if ranking is not None else names.iloc[0]
@@ -663,9 +668,55 @@ def _as_shipped_cell(summary, source, workload, defaults: pd.DataFrame, mark: bo
             f"; {_e(row['backend'])} {_e(ratio)} as long, {_e(c['pairing'])}"
             f"{_few_runs(row, mark)}{_called(summary, source, c)}"
         )
-    if len(timed) == 1:
+    if len(timed) == 1 and not not_run:
         cell += " (the only backend run)"
-    return cell
+    return "; ".join([cell, *not_run])
+
+
+STATUS_WORDS = {"timeout": "timed out", "nan": "loss became NaN", "unfinished": "unfinished"}
+CAUSE_CHARS = 160  # a failure's cause on the first screen; the run table has all of it
+
+
+def _not_run_parts(summary, source, workload) -> list:
+    """Where a workload did not run on a backend, one part each, in the answer's line:
+    'torch: failed, ValueError: ...' for a backend whose runs of it all failed (the recorded
+    cause, cut short; the whole of it in the tooltip and the run table), and 'jax, torch: not run
+    (the file runs on tensorflow only)' where a model file's BACKENDS left backends out."""
+    runs = summary.study.runs
+    mine = runs[(runs["source"] == source) & (runs["workload"] == workload)]
+    mine = mine[~mine["backend"].map(rundata.is_native)]
+    parts = []
+    for backend, own in mine.groupby("backend", sort=False):
+        if own["ok"].any():
+            continue
+        status = own["status"].mode().iloc[0]
+        errors = [e for e in own["error"] if isinstance(e, str) and e.strip()]
+        part = f"{_e(backend)}: {_e(STATUS_WORDS.get(status, status))}"
+        if errors:
+            cause = errors[0] if len(errors[0]) <= CAUSE_CHARS else errors[0][:CAUSE_CHARS] + "…"
+            part += f", <span title='{_e(errors[0])}'>{_e(cause)}</span>"
+        parts.append(part)
+    declared = next(
+        (
+            p["model_backends"]
+            for p in mine["params"]
+            if isinstance(p, dict) and isinstance(p.get("model_backends"), list)
+        ),
+        None,
+    )
+    if declared:
+        asked = list(registry.DEFAULT_BACKENDS) + list(runs["backend"])
+        left = [
+            b
+            for b in dict.fromkeys(asked)
+            if b not in declared and b not in set(mine["backend"]) and not rundata.is_native(b)
+        ]
+        if left:
+            parts.append(
+                f"{_e(', '.join(left))}: not run (the file runs on "
+                f"{_e(' and '.join(declared))} only)"
+            )
+    return parts
 
 
 def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) -> str:
@@ -758,7 +809,12 @@ def answer_table(summary) -> Html:
     for (source, workload), block in table.groupby(["source", "workload"], sort=False):
         fastest = _fastest_cell(summary, source, workload, block, mark[source])
         shipped = _as_shipped_cell(
-            summary, source, workload, block[block["config"] == "default"], mark[source]
+            summary,
+            source,
+            workload,
+            block[block["config"] == "default"],
+            mark[source],
+            not_run=_not_run_parts(summary, source, workload),
         )
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         rows.append(
@@ -767,10 +823,24 @@ def answer_table(summary) -> Html:
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
             f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
         )
+    # A workload no backend ran ok still gets its line: what stopped each backend.
+    answered = set(zip(table["source"], table["workload"]))
+    runs = summary.study.runs
+    for (source, workload), _ in runs[~runs["reference"].astype(bool)].groupby(
+        ["source", "workload"], sort=False
+    ):
+        parts = _not_run_parts(summary, source, workload)
+        if (source, workload) not in answered and parts:
+            rows.append(
+                f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"
+                + "; ".join(parts)
+                + "</td></tr>"
+            )
     # The 2017 workloads this study has no run of still get a line, so that a partial study
-    # says what it leaves out on its first screen instead of answering for fewer workloads.
-    measured = set(table["workload"])
-    for workload in registry.WORKLOADS:
+    # says what it leaves out on its first screen instead of answering for fewer workloads; a
+    # study of model files only is not framed around them.
+    measured = set(table["workload"]) | set(runs["workload"])
+    for workload in registry.WORKLOADS if measured & set(registry.WORKLOADS) else ():
         if workload not in measured:
             rows.append(
                 f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"

@@ -21,8 +21,10 @@ Definitions (the Method section of the report says the same; the statistics are 
   and workload (`stats.pick_fastest`: ranked by paired evidence only; fastest_decided False
   where rows never run beside the fastest could be faster). pairs: the blocks the ratio rests
   on; pairing: the same in words. The native loops are the floor (times_floor), not candidates.
-- final_metric: the workload's registry metric at the last epoch (val_accuracy = test accuracy;
-  the text models log training loss only), mean over ok runs with min and max.
+- final_metric: the workload's metric at the last epoch (`metrics.choose`: the registry's for
+  the seven, val_accuracy = test accuracy, the text models' training loss; a model file's first
+  compiled metric, on the test set where logged there, else its training loss), mean over ok
+  runs with min and max.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from kerasbench.report import notes as notes_mod
+from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
 from kerasbench.report.rundata import ALL_EPOCHS, is_native, is_patched, sort_key
 
@@ -160,8 +163,11 @@ def run_stats(
     confidence_level: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 0,
+    metrics: dict | None = None,
 ) -> pd.DataFrame:
     """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput.
+
+    metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
 
     A reference run (the 2017 method: the mean over all its epochs) also gets epochs_ci_low/high,
     the percentile bootstrap of that mean over its epochs (stats.bootstrap_mean_ci, from
@@ -214,7 +220,8 @@ def run_stats(
     loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
     losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
     not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
-    metrics = [rundata.metric_name(w, table.columns) for w in first["workload"]]
+    metric_of = _metrics(epochs, metrics)
+    metrics = [metric_of[w] for w in first["workload"]]
     final = np.full(len(starts), math.nan)
     for metric in set(metrics):
         if metric in table.columns:
@@ -522,14 +529,25 @@ def _add_floor(table, blocks, confidence_level, comparisons, rankings):
             )
 
 
-def metric_curves(epochs: pd.DataFrame) -> pd.DataFrame:
+def _metrics(epochs: pd.DataFrame, metrics: dict | None) -> dict:
+    """{workload: column}: `metrics` where given, else chosen from the epochs alone."""
+    found = dict(metrics or {})
+    for workload, block in epochs.groupby("workload", sort=False):
+        if workload not in found:
+            found[workload] = metrics_mod.choose(workload, block)
+    return found
+
+
+def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
     """Mean of each workload's metric per epoch over the ok runs of a (source, backend, config).
 
     Columns: source, workload, backend, config, reference, metric, epoch, value, elapsed_seconds, runs.
+    metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
     """
+    metrics = _metrics(epochs, metrics)
     parts = []
     for workload, block in epochs[epochs["ok"]].groupby("workload", sort=False):
-        metric = rundata.metric_name(workload, block.columns)
+        metric = metrics[workload]
         if metric not in block.columns:
             continue
         curve = (
@@ -775,8 +793,13 @@ def build(
     coverage_studies: int = 2000,
 ) -> Summary:
     """Everything the report shows, from one loaded study."""
+    followed = metrics_mod.chosen(study)
     per_run = run_stats(
-        study.epochs, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
+        study.epochs,
+        confidence_level=confidence_level,
+        n_resamples=n_resamples,
+        seed=seed,
+        metrics=followed,
     )
     result = analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples)
     table = result.table
@@ -794,7 +817,7 @@ def build(
         comparisons=result.comparisons,
         rankings=result.rankings,
         noise=noise_by_source,
-        curves=metric_curves(study.epochs),
+        curves=metric_curves(study.epochs, followed),
         notes=notes_mod.notes(table, study),
         verdicts=notes_mod.verdicts(
             table, result.rankings, noise_by_source, confidence_level=confidence_level

@@ -13,7 +13,7 @@ import sys
 import time
 
 from kerasbench import environment, registry, runfiles
-from kerasbench.errors import one_line
+from kerasbench.errors import cause_line, one_line
 from kerasbench.study import kernels, plan, signals
 
 
@@ -328,7 +328,7 @@ def execute(spec, out, data_dir, timeout=None):
     elif e is None:
         pass
     elif isinstance(e, PapermillExecutionError):
-        status, error = "failed", "%s: %s" % (e.ename, one_line(e.evalue))
+        status, error = "failed", "%s: %s" % (e.ename, cause_line(e.evalue))
     elif isinstance(e, DeadKernelError) or "kernel died" in str(e).lower():
         # (nbclient: "Kernel died" mid-cell, "Kernel died before replying to kernel_info")
         status = "failed"

@@ -11,6 +11,7 @@ import collections
 import difflib
 import json
 import os
+import sys
 
 from kerasbench import registry, runfiles
 from kerasbench.errors import UserError
@@ -76,6 +77,7 @@ def plan(
     params_dir=None,
     config=DEFAULT_CONFIG,
     device="auto",
+    warn=None,
 ):
     """The runs in execution order; every parameter resolved and validated first.
 
@@ -85,7 +87,15 @@ def plan(
     `config` is one configuration label or several ("default,tuned", a list): a label named in
     params/configs.yaml adds its per-backend settings; --set overrides win over both.
     `device`: where the runs are to train (runfiles.DEVICE_CHOICES), carried by every RunSpec.
+    A model file runs under its file's name, its parameters carrying its fingerprint (a changed
+    file is another plan); one whose BACKENDS leaves backends out has no runs on them, and
+    `warn` (default: stderr) gets one line saying so.
     """
+    if warn is None:
+
+        def warn(line):
+            print("kerasbench: " + line, file=sys.stderr)
+
     if device not in runfiles.DEVICE_CHOICES:
         raise UserError("--device %r: one of %s" % (device, ", ".join(runfiles.DEVICE_CHOICES)))
     if repeats < 1:
@@ -132,8 +142,13 @@ def plan(
         path = (
             os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file else None
         )
+        runs_on = backends
+        if model_file:
+            runs_on, skipped = usermodel.backends_for(model_file, backends)
+            if skipped:
+                warn(skipped)
         for label in labels:
-            for backend in backends:
+            for backend in runs_on:
                 given = params.config_settings(configs, label, backend)
                 given.update(overrides or {})
                 if model_file:
@@ -151,6 +166,8 @@ def plan(
         for workload in workloads:
             for label in labels:
                 for backend in order:
+                    if (workload, label, backend) not in resolved:
+                        continue  # a model file that does not run on this backend
                     runs.append(
                         RunSpec(
                             workload,

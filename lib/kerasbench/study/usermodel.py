@@ -4,19 +4,25 @@ A model file is a keras-io style script that defines, at its top level:
 
     PARAMS = {"full": {"epochs": 10, "batch_size": 32, ...}, "quick": {...}, "smoke": {...}}
     def load_data(params, data_dir): ... return (x_train, y_train), (x_test, y_test)
-    def build_model(params): ... return model  # compiled
+    def build_model(params): ... return model  # compiled; or build_model(params, data)
+    BACKENDS = ["tensorflow"]  # optional: the backends its model runs on (default: every one)
 
 PARAMS is read here without running the file (the host never imports Keras, and the file does):
 it must be a literal dict, checked like params/*.yaml: `full` is required and must set `epochs`
 and `batch_size` (positive integers); `quick` and `smoke` list only what differs from `full`
-(a missing profile is `full`), with keys of `full` only and values of the same type; keys the
-2017 workloads also use (train_samples, learning_rate, dropout...) follow the same value rules.
-A mistake is one line naming the file. The runs are filed under the file's name (its stem), and
-run through notebooks/user_model.ipynb like any workload's notebook.
+(a missing profile is `full`), with keys of `full` only and values of the same type. The file's
+own keys are checked by type only (their meaning is the file's); `generated` (true or false, in
+any profile) says the file makes its data up. A mistake is one line naming the file. The runs are
+filed under the file's name (its stem), and run through notebooks/user_model.ipynb like any
+workload's notebook, with `model_fingerprint` (`fingerprint`: the file and what it imports from
+its own folder; a changed file is another plan) and, where the file declares BACKENDS,
+`model_backends` (the plan leaves the other backends out, saying so in one line).
 """
 
 import ast
+import collections
 import difflib
+import hashlib
 import io
 import os
 import tokenize
@@ -27,6 +33,12 @@ from kerasbench.study import params
 
 REQUIRED_FUNCTIONS = ("load_data", "build_model")
 REQUIRED_KEYS = ("epochs", "batch_size")
+GENERATED = "generated"  # a PARAMS key, in any profile: true when the file makes its data up
+# Notebook parameters the runner derives from the file (never --set).
+FILE_KEYS = ("model_file", "profile", "params", "model_fingerprint", "model_backends")
+
+# What read() finds in a file: its path as shown, its PARAMS, its BACKENDS (None: any backend).
+ModelFile = collections.namedtuple("ModelFile", "shown profiles backends")
 
 
 class ModelFileError(UserError):
@@ -78,6 +90,39 @@ def _literal_params(path, tree, shown):
     return value
 
 
+def _literal_backends(tree, shown):
+    """The file's BACKENDS (a literal list of backend names), or None where it defines none."""
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "BACKENDS" for t in node.targets
+        ):
+            found = node
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "BACKENDS"
+        ):
+            found = node
+    if found is None or found.value is None:
+        return None
+    known = ", ".join(registry.BACKENDS)
+    try:
+        value = ast.literal_eval(found.value)
+    except ValueError:
+        value = None
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(b, str) and b in registry.BACKENDS for b in value)
+    ):
+        raise ModelFileError(
+            "%s: line %d: BACKENDS must be a literal list of the backends its model runs on "
+            '(of %s), e.g. ["tensorflow"]' % (shown, found.lineno, known)
+        )
+    return list(dict.fromkeys(value))
+
+
 def _same_type(value, like):
     if isinstance(like, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(like, bool)
@@ -91,18 +136,26 @@ def _same_type(value, like):
 
 
 def _check_value(where, key, value):
-    rule = params.VALUE_RULES.get(key)
-    if rule is not None and key not in params.RUN_SETTINGS:
+    """The contract's keys: epochs and batch_size positive integers, `generated` true or false.
+    The file's own keys are its own: their type is checked (against `full`), not their value."""
+    if key in REQUIRED_KEYS:
+        rule = params.VALUE_RULES[key]
         try:
             ok, expected = rule(value)
         except TypeError:
-            ok, expected = False, rule(1)[1] if key in REQUIRED_KEYS else "another value"
+            ok, expected = False, rule(1)[1]
         if not ok:
             raise ModelFileError("%s.%s: must be %s, got %r" % (where, key, expected, value))
+    elif key == GENERATED and not isinstance(value, bool):
+        raise ModelFileError(
+            "%s.%s: must be true or false (true: the file makes its data up), got %r"
+            % (where, key, value)
+        )
 
 
 def read(path):
-    """(shown path, {profile: {key: value}}) of a model file, checked; one-line errors."""
+    """A model file's ModelFile (shown path, {profile: {key: value}}, BACKENDS or None),
+    checked; one-line errors."""
     shown = _shown(path)
     if not os.path.exists(path):
         raise ModelFileError("%s: model file not found" % shown)
@@ -176,7 +229,7 @@ def read(path):
                     "%s.%s: is set by the runner (--set or params/configs.yaml), "
                     "not by the model file" % (where, key)
                 )
-            if profile != "full":
+            if profile != "full" and key != GENERATED:
                 if key not in full:
                     hint = difflib.get_close_matches(key, list(full), n=1)
                     raise ModelFileError(
@@ -189,23 +242,100 @@ def read(path):
                         "got %r" % (where, key, key, full[key], value)
                     )
             _check_value(where, key, value)
-    return shown, profiles
+    return ModelFile(shown, profiles, _literal_backends(tree, shown))
+
+
+def _local_imports(source, path):
+    """The top-level names a Python file imports (anywhere in it, absolute imports only)."""
+    try:
+        tree = ast.parse(source, path)
+    except (SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.split(".")[0])
+    return names
+
+
+def _package_files(folder):
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(".py"))
+    return found
+
+
+def fingerprint(path):
+    """'sha256:<16 hex digits>' of the model file's content and of every Python file it imports
+    from its own folder (a module beside it, or every .py file of a package there), followed
+    through their imports: the same text, the same fingerprint; a changed layer width, another.
+    Names and contents both count (a file renamed inside the folder is a change too)."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    seen = {}
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        rel = os.path.relpath(current, folder)
+        if rel in seen:
+            continue
+        try:
+            with open(current, "rb") as f:
+                seen[rel] = f.read()
+        except OSError as e:
+            raise ModelFileError("%s: cannot be read (%s)" % (_shown(current), e.strerror or e))
+        for top in _local_imports(seen[rel], current):
+            module, package = os.path.join(folder, top + ".py"), os.path.join(folder, top)
+            if os.path.isfile(module):
+                todo.append(module)
+            elif os.path.isdir(package):
+                todo.extend(_package_files(package))
+    digest = hashlib.sha256()
+    for rel in sorted(seen):
+        digest.update(rel.replace(os.sep, "/").encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(seen[rel]).digest())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def backends_for(path, backends):
+    """(the backends of `backends` the file runs on, one line saying which are skipped or None).
+    A file whose BACKENDS leaves none of them is a one-line error."""
+    found = read(path)
+    if found.backends is None:
+        return list(backends), None
+    kept = [b for b in backends if b in found.backends]
+    skipped = [b for b in backends if b not in found.backends]
+    only = " and ".join(found.backends)
+    if not kept:
+        raise ModelFileError(
+            "%s: runs on %s only (its BACKENDS), and the backends asked for are %s: "
+            "nothing of it would run" % (found.shown, only, ", ".join(backends))
+        )
+    if not skipped:
+        return kept, None
+    return kept, "%s: runs on %s only (its BACKENDS): %s skipped" % (
+        found.shown,
+        only,
+        " and ".join(skipped),
+    )
 
 
 def resolve(path, profile, overrides=None):
     """The notebook parameters of one run of a model file (runner keys excluded): the run
-    settings of notebooks/user_model.ipynb, `model_file` (absolute), `profile`, and `params`,
-    the file's PARAMS[profile] over PARAMS['full'] with --set overrides of its keys."""
+    settings of notebooks/user_model.ipynb, `model_file` (absolute), `profile`, `params` (the
+    file's PARAMS[profile] over PARAMS['full'] with --set overrides of its keys),
+    `model_fingerprint` and, where the file declares BACKENDS, `model_backends`."""
     if profile not in registry.PROFILES:
         raise ModelFileError(
             "unknown profile %r (profiles: %s)" % (profile, ", ".join(registry.PROFILES))
         )
-    shown, profiles = read(path)
+    shown, profiles, backends = read(path)
     defaults = params.notebook_parameters(registry.USER_NOTEBOOK)
     values = {
-        k: v
-        for k, v in defaults.items()
-        if k not in params.RUNNER_KEYS and k not in ("model_file", "profile", "params")
+        k: v for k, v in defaults.items() if k not in params.RUNNER_KEYS and k not in FILE_KEYS
     }
     resolved = dict(profiles["full"])
     if profile != "full":
@@ -229,7 +359,14 @@ def resolve(path, profile, overrides=None):
                 "%s.%s: is neither in the file's PARAMS nor a run setting%s"
                 % (where, key, " (did you mean %r?)" % hint[0] if hint else "")
             )
-    values.update(model_file=os.path.abspath(path), profile=profile, params=resolved)
+    values.update(
+        model_file=os.path.abspath(path),
+        profile=profile,
+        params=resolved,
+        model_fingerprint=fingerprint(path),
+    )
+    if backends is not None:
+        values["model_backends"] = backends
     return values
 
 
