@@ -2,7 +2,7 @@
 distance-to-floor table for the workloads that have a native floor loop (MLP, CNN, BiLSTM).
 
 Host side (pandas, plotly). Reads every `profile.json` under a folder (`OUT/profile/<workload>/
-<backend>[-<config>]/profile.json`, as scripts/gpu_study.sh lays them out); the parts and how
+<backend>[-<config>]/profile.json`, one folder per `kerasbench profile --out`); the parts and how
 each is derived are study/profile.py's (`breakdown`): device compute, host dispatch and Python
 overhead, input feeding, callbacks and metrics, adding up to model.fit's seconds per step.
 `section` is what notebooks/analysis.ipynb displays.
@@ -456,8 +456,7 @@ def section(folder, summary=None) -> list:
         parts.append(
             Html(
                 "<p class='kb-muted'>No profile in %s: run <code>kerasbench profile "
-                "--workload W --backend B --out %s/W/B</code> (scripts/gpu_study.sh "
-                "stage <code>profile</code> on the GPU).</p>"
+                "--workload W --backend B --out %s/W/B</code>.</p>"
                 % ((html.escape(rundata.shown_path(folder)),) * 2)
             )
         )

@@ -57,8 +57,8 @@ NO_INTERVAL = "none"
 # summary.spread; tests/test_stats.py recomputes both from the committed runs):
 # - SD_RUN_LOG: between-run standard deviation of the log run mean within one cell (workload,
 #   backend, configuration) on one machine, pooled over the Keras cells with 2+ runs on one
-#   machine (18 degrees of freedom). A machine here is a GPU UUID; slices 1-2 recorded none and
-#   count as one machine ("NVIDIA H200 on vm").
+#   machine (18 degrees of freedom). A machine here is a GPU UUID; the runs of 2026-12-02 (before
+#   16:43 UTC) recorded none and count as one machine ("NVIDIA H200 on vm").
 # - SD_RATIO_LOG: standard deviation of the per-block log ratio between two rows, pooled over
 #   the pairs of Keras rows that share 3+ blocks: jax/torch default of six workloads (all but
 #   CIFAR-10, whose backends never shared a machine) and jax/torch tuned of the BiLSTM; 14 degrees
@@ -66,8 +66,8 @@ NO_INTERVAL = "none"
 #   jax/torch default log ratio spreads 0.108.)
 SD_RUN_LOG = 0.102
 SD_RATIO_LOG = 0.099
-# The slow-host scenario: one run in three on a host 1.5x slower (slice 4: the JAX MLP `tuned`
-# took 0.299 s an epoch on one machine, 0.402 and 0.507 s on another).
+# The slow-host scenario: one run in three on a host 1.5x slower (H200, 2026-12-03: the JAX MLP
+# `tuned` took 0.299 s an epoch on one machine, 0.402 and 0.507 s on another).
 SLOW_HOST_FACTOR = 1.5
 SLOW_HOST_FRACTION = 1 / 3
 
