@@ -2,7 +2,7 @@
 # Issue 15 on a CPU: `kerasbench profile` of MNIST MLP and CNN on the three Keras 3 backends into
 # output/reference/cpu/profile/<workload>/<backend>/ (a CPU result: there is no separate device, so
 # the device-compute part is an upper bound). One thread per backend: on the shared 2-core test
-# machine, PyTorch's two-thread OpenMP pool ran 50x slower under the other sessions' load.
+# machine, PyTorch's two-thread OpenMP pool ran 50x slower under other jobs' load.
 #   Usage: scripts/cpu_profile.sh [MLP_STEPS CNN_STEPS REPEATS]   (defaults 40 10 5)
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -136,7 +136,7 @@ def test_workloads_without_a_floor_get_their_distance_to_device_time(tmp_path, h
     # fit 4 ms: device 0.5 ms, the rest host dispatch 1.5, input 1, callbacks and metrics 1
     assert "host dispatch and Python overhead: 38% of the step" in html
     assert html.count("</tr>") == 2  # the MLP has a native floor: it is in the other table
-    # A workload the study has not run yet (CIFAR-10 until slice 7; its runs taken out here): the
+    # A workload the study has not run yet (as CIFAR-10 was until 2026-12-03 13:17 UTC; its runs taken out here): the
     # faster profile's own fit step stands in, 4 ms x 469 steps against 0.5 ms x 469: 8x.
     h200_summary = dataclasses.replace(
         h200_summary, table=table[table["workload"] != "cifar10_cnn"].reset_index(drop=True)

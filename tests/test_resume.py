@@ -152,7 +152,7 @@ def test_runs_relabelled_when_tuned_adopted_a_lever_resume_under_their_new_label
     old_tuned = plan.plan("smoke", ["mnist_mlp"], ["jax"], config="tuned-callbacks")[0]
     quiet = plan.plan("smoke", ["mnist_mlp"], ["jax"], config="tuned")[0]
     assert quiet.params["batch_callbacks"] is False and old_tuned.params["batch_callbacks"] is True
-    write_run(out, old_tuned._replace(config="tuned"))  # what slices 2-4 wrote as `tuned`
+    write_run(out, old_tuned._replace(config="tuned"))  # what the early H200 runs wrote as `tuned`
     write_run(out, quiet._replace(config="tuned-quiet"))
     assert runner.resume_state(out, quiet)[0] == runner.CONFLICT  # the old tuned: another plan
     runfiles.relabel_run(out, "mnist_mlp", "jax", 0, "tuned", "tuned-callbacks")
