@@ -18,7 +18,7 @@ it); `read_layers` imports h5py and NumPy when it is called, on either side.
         .kerasbench-staging-<kind>-XXXX/   a call's results until they move in
         .kerasbench-report-XXXX/    a report's page and summary.csv until they move in
 
-docs/design.md describes every file; tests/test_studyfiles.py fails if another module spells
+docs/design.md describes every file; tests/test_runfiles.py fails if another module spells
 one of these names.
 """
 
