@@ -25,6 +25,7 @@ GROUND = {
     "kerasbench.errors",
     "kerasbench.environment",
     "kerasbench.runfiles",
+    "kerasbench.studyfiles",
     "kerasbench.datafiles",
 }
 KERNEL_SIDE = ("kerasbench.kernel", "kerasbench.workloads", "kerasbench.plain")

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from kerasbench import cli
+from kerasbench import cli, studyfiles
 from kerasbench.report import parity as parity_report
 from kerasbench.study import kernels, parity
 
@@ -232,7 +232,7 @@ def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_pa
     # Written and read back by the report: the same verdicts and headroom.
     out = tmp_path / "parity"
     out.mkdir()
-    parity.write_csv(str(out / "parity.csv"), rows, parity.COLUMNS)
+    studyfiles.write_csv(str(out / "parity.csv"), rows, studyfiles.PARITY_COLUMNS)
     read, _ = parity_report.load(str(out))
     verdicts = parity_report.verdicts(read)
     assert verdicts["not informative"].iloc[0] == ", ".join(entry["not_informative"])
@@ -529,7 +529,7 @@ def _write_parity(folder):
         ),
         parity._row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
     ]
-    parity.write_csv(os.path.join(folder, "parity.csv"), rows, parity.COLUMNS)
+    studyfiles.write_csv(os.path.join(folder, "parity.csv"), rows, studyfiles.PARITY_COLUMNS)
     losses = [
         {
             "workload": "mnist_mlp",
@@ -544,7 +544,7 @@ def _write_parity(folder):
         for b, d in (("jax", 0.0), ("torch", 0.01))
         for s in range(3)
     ]
-    parity.write_csv(os.path.join(folder, "parity_losses.csv"), losses, list(losses[0].keys()))
+    studyfiles.write_csv(os.path.join(folder, "parity_losses.csv"), losses, list(losses[0].keys()))
 
 
 def test_parity_section_tables_and_curves(tmp_path):

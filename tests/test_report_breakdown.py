@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from kerasbench import studyfiles
 from kerasbench.report import breakdown, build, summary as summary_mod
 from kerasbench.study import profile as profile_mod
 
@@ -95,7 +96,7 @@ def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
     assert jax["input feeding"] == pytest.approx(0.25)
     assert jax["host dispatch and Python overhead"] == pytest.approx(0.25)
     assert jax["device compute"] == pytest.approx(0.25)
-    assert sum(jax[g] for g in breakdown.GROUPS) == pytest.approx(1.0)
+    assert sum(jax[g] for g in studyfiles.GROUPS) == pytest.approx(1.0)
     floors = breakdown.floor_per_step(h200_summary, frame)
     # the JAX scan floor: one batch of 128 at its training samples per second (1.84 million)
     table = h200_summary.table
@@ -105,7 +106,7 @@ def test_profiles_load_and_draw_beside_the_floor(tmp_path, h200_summary):
     assert floors["mnist_mlp"] == ("native-jax scan", pytest.approx(128 / sps))
     assert floors["mnist_mlp"][1] == pytest.approx(0.0695e-3, rel=0.01)
     fig = breakdown.figure(frame, floors)
-    assert [t.name.split(" (")[0] for t in fig.data] == breakdown.GROUPS + ["native floor"]
+    assert [t.name.split(" (")[0] for t in fig.data] == studyfiles.GROUPS + ["native floor"]
     assert len(fig.data[0].y) == 2 and "floor" in fig.data[-1].y[0]
     parts = breakdown.section(tmp_path, h200_summary)
     assert "NVIDIA H200" in str(parts[1]) and "wall" not in str(parts[1])
@@ -171,7 +172,7 @@ def test_committed_cpu_profiles_read():
     frame = breakdown.load(CPU_PROFILE)
     assert set(frame["workload"]) >= {"mnist_mlp"}
     assert not frame["device_measured"].any() and not frame["gpu"].any()
-    for group_sum in frame[breakdown.GROUPS].sum(axis=1):
+    for group_sum in frame[studyfiles.GROUPS].sum(axis=1):
         assert group_sum == pytest.approx(1.0)
 
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from kerasbench import runfiles
+from kerasbench import runfiles, studyfiles
 
 from conftest import REPO
 
@@ -208,13 +208,13 @@ def test_runs_of_older_code_read_cleanly():
     assert 1 in schemas
 
 
-def test_only_runfiles_spells_the_format():
-    """No other module names a run-folder file or the epochs.csv columns itself."""
-    # (kernel.json is left out: a Jupyter kernel spec's file has the same name.)
-    names = {runfiles.RUN_JSON, runfiles.EPOCHS_CSV, runfiles.KERNEL_PID}
+def _spelled(owners, names, column_lists, head=2, sequences=(ast.List,)):
+    """'path:line what' for every string in `names` and every list (or other of `sequences`)
+    opening with the first `head` items (None: all) of one of `column_lists`, in a module of lib/kerasbench
+    other than `owners` (docstrings aside)."""
     offenders = []
     for path in glob.glob(os.path.join(REPO, "lib", "kerasbench", "**", "*.py"), recursive=True):
-        if path.endswith(os.path.join("kerasbench", "runfiles.py")):
+        if os.path.relpath(path, os.path.join(REPO, "lib", "kerasbench")) in owners:
             continue
         tree = ast.parse(open(path).read())
         docstrings = {
@@ -224,6 +224,7 @@ def test_only_runfiles_spells_the_format():
             and node.body
             and isinstance(node.body[0], ast.Expr)
         }
+        where = lambda node: "%s:%d" % (os.path.relpath(path, REPO), node.lineno)  # noqa: E731
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Constant)
@@ -231,16 +232,162 @@ def test_only_runfiles_spells_the_format():
                 and id(node) not in docstrings
                 and node.value in names
             ):
-                offenders.append(
-                    "%s:%d %r" % (os.path.relpath(path, REPO), node.lineno, node.value)
-                )
-            if isinstance(node, ast.List) and [getattr(e, "value", None) for e in node.elts][
-                :2
-            ] == ["epoch", "epoch_seconds"]:
-                offenders.append(
-                    "%s:%d the epochs.csv columns" % (os.path.relpath(path, REPO), node.lineno)
-                )
+                offenders.append("%s %r" % (where(node), node.value))
+            if isinstance(node, sequences):
+                opening = [getattr(e, "value", None) for e in node.elts][:head]
+                for label, columns in column_lists.items():
+                    if opening == list(columns)[:head]:
+                        offenders.append("%s %s" % (where(node), label))
+    return offenders
+
+
+def test_only_runfiles_spells_the_format():
+    """No other module names a run-folder file or the epochs.csv columns itself."""
+    # (kernel.json is left out: a Jupyter kernel spec's file has the same name.)
+    names = {runfiles.RUN_JSON, runfiles.EPOCHS_CSV, runfiles.KERNEL_PID}
+    offenders = _spelled({"runfiles.py"}, names, {"the epochs.csv columns": runfiles.COLUMNS})
     assert not offenders, offenders
+
+
+def test_only_studyfiles_spells_the_study_folder():
+    """No module but studyfiles (and runfiles, for runs/) names a folder of the study folder,
+    a file of parity, profile, harness or the report, the lock or staging names, or one of
+    their column lists, variants or groups."""
+    sf = studyfiles
+    names = {
+        # OUT's parts: as a path part (os.path.join(out, "parity"), out / "runs")
+        sf.RUNS,
+        sf.PARITY,
+        sf.PROFILE,
+        sf.HARNESS,
+    }
+    files = {
+        sf.REPORT_HTML,
+        sf.SUMMARY_CSV,
+        sf.ANALYSIS_NOTEBOOK,
+        sf.LEGACY_SUMMARY,
+        sf.LOCK_FILE,
+        sf.STAGING,
+        sf.SWAP,
+        sf.REPORT_STAGING,
+        sf.LEGACY_REPORT_STAGING,
+        sf.REPORT_SWAP_MARK,
+        sf.PARITY_CSV,
+        sf.PARITY_LOSSES_CSV,
+        sf.PARITY_HTML,
+        sf.PARITY_JOB_JSON,
+        sf.PARITY_RESULT_JSON,
+        sf.PARITY_KERNEL_LOSSES,
+        sf.PREDICTIONS_NPZ,
+        sf.CROSSLOAD_PREDICTIONS_NPZ,
+        sf.layers_file(sf.WEIGHTS_STEP0),
+        sf.layers_file(sf.WEIGHTS_FINAL),
+        sf.PROFILE_JSON,
+        sf.PROFILE_CSV,
+        sf.PROFILE_JOB_JSON,
+        sf.PROFILE_KERNEL_JSON,
+        sf.PROFILE_EPOCHS_CSV,
+        sf.HARNESS_CSV,
+    }
+    columns = {
+        "parity.csv's columns": sf.PARITY_COLUMNS,
+        "parity_losses.csv's columns": sf.PARITY_LOSS_COLUMNS,
+        "profile.csv's columns": sf.PROFILE_COLUMNS,
+        "harness.csv's columns": sf.HARNESS_COLUMNS,
+        "the profile variants": sf.VARIANTS,
+        "the profile groups": sf.GROUPS,
+    }
+    owners = {"runfiles.py", "studyfiles.py"}
+    # a whole list spelled again (the opening words are common: workload, backend, config)
+    offenders = _spelled(owners, files, columns, head=None, sequences=(ast.List, ast.Tuple))
+    # The folder names are ordinary words ("profile" is a parameter, "runs" a column): only a
+    # path built from one counts: os.path.join(..., "parity"), x / "runs", f"{out}/runs".
+    for path in glob.glob(os.path.join(REPO, "lib", "kerasbench", "**", "*.py"), recursive=True):
+        if os.path.relpath(path, os.path.join(REPO, "lib", "kerasbench")) in owners:
+            continue
+        for node in ast.walk(ast.parse(open(path).read())):
+            parts = []
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "join":
+                if getattr(node.func.value, "attr", None) == "path":  # os.path.join
+                    parts = node.args[1:]
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                parts = [node.right]
+            elif isinstance(node, ast.JoinedStr):
+                parts = [
+                    ast.Constant(v.value.lstrip("/").split("/")[0])
+                    for v in node.values[1:]
+                    if isinstance(v, ast.Constant) and v.value.startswith("/")
+                ]
+            for part in parts:
+                if isinstance(part, ast.Constant) and part.value in names:
+                    offenders.append(
+                        "%s:%d %r as a path part"
+                        % (os.path.relpath(path, REPO), node.lineno, part.value)
+                    )
+    assert not offenders, offenders
+
+
+def test_study_csv_round_trip_and_damage_named(tmp_path):
+    path = str(tmp_path / studyfiles.HARNESS_CSV)
+    rows = [{"pair": 0, "harness": "plain", "status": "ok", "wall_seconds": 1.5, "extra": "x"}]
+    studyfiles.write_csv(path, rows, studyfiles.HARNESS_COLUMNS)
+    assert os.listdir(str(tmp_path)) == [studyfiles.HARNESS_CSV]  # no temporary file left
+    read, problems = studyfiles.read_csv(path, studyfiles.HARNESS_COLUMNS)
+    assert problems == [] and read[0]["wall_seconds"] == "1.5" and read[0]["epochs"] == ""
+    assert "extra" not in read[0]
+    with open(path, "a") as f:
+        f.write("1,papermill\n")
+    read, problems = studyfiles.read_csv(path, ["pair", "verdict"])
+    assert len(read) == 1
+    assert problems == [
+        "harness.csv has no column verdict",
+        "harness.csv row 2: 2 cells, the header has 7",
+    ]
+    assert studyfiles.read_csv(str(tmp_path / "none.csv"), [])[1][0].startswith(
+        "none.csv cannot be read"
+    )
+
+
+def test_full_disk_keeps_the_old_csv(tmp_path, monkeypatch):
+    path = str(tmp_path / studyfiles.PARITY_CSV)
+    studyfiles.write_csv(path, [{"workload": "old"}], studyfiles.PARITY_COLUMNS)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        studyfiles.write_csv(path, [{"workload": "new"}], studyfiles.PARITY_COLUMNS)
+    monkeypatch.undo()
+    assert os.listdir(str(tmp_path)) == [studyfiles.PARITY_CSV]
+    assert studyfiles.read_csv(path, studyfiles.PARITY_COLUMNS)[0][0]["workload"] == "old"
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[1]", "profile.json is not a JSON object"),
+        ('{"schema": 7}', "profile.json has schema 7, not 1"),
+        ('{"status": "ok", "breakdown": {}}', "profile.json says ok but has no breakdown by group"),
+    ],
+)
+def test_read_profile_names_what_is_wrong(tmp_path, text, problem):
+    write(tmp_path, studyfiles.PROFILE_JSON, text)
+    record, problems = studyfiles.read_profile(str(tmp_path / studyfiles.PROFILE_JSON))
+    assert record is None and problems == [problem]
+
+
+def test_committed_profiles_read_cleanly():
+    paths = glob.glob(
+        os.path.join(
+            REPO, "output", "reference", "*", studyfiles.PROFILE, "**", studyfiles.PROFILE_JSON
+        ),
+        recursive=True,
+    )
+    assert paths
+    for path in paths:
+        record, problems = studyfiles.read_profile(path)
+        assert problems == [] and record["schema"] == studyfiles.PROFILE_SCHEMA, (path, problems)
 
 
 def test_record_is_json_and_complete():

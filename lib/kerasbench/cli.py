@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from kerasbench import registry, runfiles
+from kerasbench import registry, runfiles, studyfiles
 from kerasbench.errors import UserError
 
 DEFAULT_OUT = "output"
@@ -71,7 +71,7 @@ def _run(args):
     ):
         print(
             "kerasbench: %d runs (%s profile) into %s; data from %s"
-            % (len(runs), args.profile, os.path.join(args.out, "runs"), data_dir),
+            % (len(runs), args.profile, os.path.join(args.out, studyfiles.RUNS), data_dir),
             file=sys.stderr,
         )
         if hasattr(executor, "start"):
@@ -178,7 +178,7 @@ def _harness(args):
             r["pairs"],
             _fmt(r["median_wall_ratio"]),
             _fmt(r["median_steady_ratio"]),
-            os.path.join(args.out, harness.HARNESS_CSV),
+            os.path.join(args.out, studyfiles.HARNESS_CSV),
         )
     )
     return 0 if r["pairs"] == args.pairs else 1
@@ -228,7 +228,7 @@ def _profile(args):
             timeout=args.timeout,
         )
     print(profile_mod.describe(record))
-    print("written: %s" % os.path.join(args.out, profile_mod.PROFILE_JSON))
+    print("written: %s" % os.path.join(args.out, studyfiles.PROFILE_JSON))
     return 0 if record.get("status") == "ok" else 1
 
 
@@ -248,14 +248,14 @@ def _parity(args):
     except ImportError as e:  # the GPU machine carries no plotly: the CSVs are the result
         print(
             "kerasbench parity: no %s here (%s); `kerasbench report` draws these results"
-            % (parity.PARITY_HTML, e),
+            % (studyfiles.PARITY_HTML, e),
             file=sys.stderr,
         )
         page = None
     else:
 
         def page(folder):
-            parity_report.write_html(folder, os.path.join(folder, parity.PARITY_HTML))
+            parity_report.write_html(folder, os.path.join(folder, studyfiles.PARITY_HTML))
 
     with (
         preflight.prepared(
@@ -306,7 +306,7 @@ def _parity(args):
             ""
             if len(compared) == len({(r["workload"], r["backend"]) for r in rows})
             else " (the others did not run or could not join)",
-            os.path.join(args.out, parity.PARITY_CSV),
+            os.path.join(args.out, studyfiles.PARITY_CSV),
         )
     )
     return 1 if failed else 0
@@ -316,7 +316,7 @@ def _report(args):
     from kerasbench import report
     from kerasbench.study import preflight
 
-    runs_dir = args.runs or os.path.join(args.out, "runs")
+    runs_dir = args.runs or os.path.join(args.out, studyfiles.RUNS)
     try:
         with preflight.claim_output(args.out, "report", say=_say):
             path = report.build_report(
@@ -554,7 +554,7 @@ def build_parser():
     har.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
     har.add_argument("--data-dir", default=None)
     har.add_argument("--no-download", action="store_true", help="never download a missing file")
-    har.add_argument("--out", default=os.path.join(DEFAULT_OUT, "harness"))
+    har.add_argument("--out", default=os.path.join(DEFAULT_OUT, studyfiles.HARNESS))
     har.set_defaults(func=_harness)
 
     par = sub.add_parser(
@@ -579,7 +579,7 @@ def build_parser():
         default=10,
         help="training steps (batches); the tolerances assume few (see parity.py)",
     )
-    par.add_argument("--out", default=os.path.join(DEFAULT_OUT, "parity"))
+    par.add_argument("--out", default=os.path.join(DEFAULT_OUT, studyfiles.PARITY))
     par.add_argument(
         "--profile",
         choices=registry.PROFILES,

@@ -48,10 +48,8 @@ import traceback
 
 import numpy as np
 
-from kerasbench import plain
+from kerasbench import plain, runfiles, studyfiles
 
-RESULT_JSON = "result.json"
-LOSSES_CSV = "losses.csv"
 TRAIN_CELL_MARK = "training.fit("
 
 
@@ -271,23 +269,10 @@ def save_layers(model, path):
     os.replace(path + ".tmp", path)
 
 
-def read_layers(path):
-    """[(name, class, [arrays])] in layer order, from save_layers' file."""
-    import h5py
-
-    layers = []
-    with h5py.File(path, "r") as f:
-        for key in sorted(f.keys()):
-            group = f[key]
-            arrays = [np.asarray(group[str(j)]) for j in range(len(group.keys()))]
-            layers.append((str(group.attrs["name"]), str(group.attrs["class"]), arrays))
-    return layers
-
-
 def load_layers(model, path):
     """Sets every layer's weights from save_layers' file by layer order, after checking that the
     layers line up (same count, same weight shapes): CannotJoin names the first that does not."""
-    saved = read_layers(path)
+    saved = studyfiles.read_layers(path)
     if len(saved) != len(model.layers):
         raise CannotJoin(
             "the model has %d layers here, %d in %s (layer structures differ)"
@@ -316,19 +301,19 @@ def save_weights(model, folder, stem):
     from kerasbench.kernel import compat
 
     if compat.KERAS3:
-        model.save_weights(os.path.join(folder, stem + ".weights.h5"))
-    save_layers(model, os.path.join(folder, stem + ".layers.h5"))
+        model.save_weights(os.path.join(folder, studyfiles.keras_weights_file(stem)))
+    save_layers(model, os.path.join(folder, studyfiles.layers_file(stem)))
 
 
 def load_weights(model, folder, stem):
     """Keras 3 reads the backend-neutral `.weights.h5`; Keras 2.3.1 the layer-ordered file."""
     from kerasbench.kernel import compat
 
-    keras3_file = os.path.join(folder, stem + ".weights.h5")
+    keras3_file = os.path.join(folder, studyfiles.keras_weights_file(stem))
     if compat.KERAS3 and os.path.exists(keras3_file):
         model.load_weights(keras3_file)
         return "keras .weights.h5"
-    load_layers(model, os.path.join(folder, stem + ".layers.h5"))
+    load_layers(model, os.path.join(folder, studyfiles.layers_file(stem)))
     return "layer order (.layers.h5)"
 
 
@@ -592,24 +577,26 @@ def run_job(job):
 
     reference = job["reference_folder"]
     if job["role"] == "reference":
-        save_weights(model, out, "init")
+        save_weights(model, out, studyfiles.INITIAL_WEIGHTS)
         result["initial_weights"] = "built here, saved"
     else:
-        result["initial_weights"] = "loaded by " + load_weights(model, reference, "init")
+        result["initial_weights"] = "loaded by " + load_weights(
+            model, reference, studyfiles.INITIAL_WEIGHTS
+        )
     if job.get("perturb_layer") is not None:
         result["perturbed_layer"] = perturb(
             model, job["perturb_layer"], float(job.get("perturb_scale", 1.0))
         )
-    save_layers(model, os.path.join(out, "weights_step0.layers.h5"))
+    save_layers(model, os.path.join(out, studyfiles.layers_file(studyfiles.WEIGHTS_STEP0)))
 
-    with open(os.path.join(out, LOSSES_CSV), "w") as f:
+    with open(os.path.join(out, studyfiles.PARITY_KERNEL_LOSSES), "w") as f:
         writer = csv.writer(f)
-        writer.writerow(["step", "loss"])
+        writer.writerow(studyfiles.PARITY_KERNEL_LOSS_COLUMNS)
         for step, x, y in batches(data, batch_size, int(job["steps"])):
             loss = _first_loss(model.train_on_batch(x, y))
             writer.writerow([step, repr(loss)])
             f.flush()
-    save_layers(model, os.path.join(out, "weights_final.layers.h5"))
+    save_layers(model, os.path.join(out, studyfiles.layers_file(studyfiles.WEIGHTS_FINAL)))
     settings["switches_after_training"] = check_precision(
         job["backend"], precision, "during training"
     )
@@ -618,25 +605,22 @@ def run_job(job):
         data, batch_size, int(job["steps"]), int(job["eval_samples"])
     )
     result["eval_samples"] = _length(x_eval)
-    _save_npz(os.path.join(out, "predictions.npz"), predict(model, x_eval, batch_size))
+    _save_npz(os.path.join(out, studyfiles.PREDICTIONS_NPZ), predict(model, x_eval, batch_size))
     result["evaluate"] = evaluate(model, x_eval, y_eval, batch_size)
     if job["role"] == "reference":
-        save_weights(model, out, "trained")
+        save_weights(model, out, studyfiles.TRAINED_WEIGHTS)
     else:
-        result["crossload_weights"] = "loaded by " + load_weights(model, reference, "trained")
+        result["crossload_weights"] = "loaded by " + load_weights(
+            model, reference, studyfiles.TRAINED_WEIGHTS
+        )
         _save_npz(
-            os.path.join(out, "crossload_predictions.npz"), predict(model, x_eval, batch_size)
+            os.path.join(out, studyfiles.CROSSLOAD_PREDICTIONS_NPZ),
+            predict(model, x_eval, batch_size),
         )
         result["crossload"] = evaluate(model, x_eval, y_eval, batch_size)
     result["status"] = "ok"
     result["compile_options"] = compat.compile_options()
     return result
-
-
-def _write(path, result):
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True, default=str)
-    os.replace(path + ".tmp", path)
 
 
 def main(argv=None):
@@ -645,7 +629,7 @@ def main(argv=None):
         sys.exit("usage: python -m kerasbench.kernel.parity JOB_JSON")
     with open(argv[0]) as f:
         job = json.load(f)
-    path = os.path.join(job["folder"], RESULT_JSON)
+    path = os.path.join(job["folder"], studyfiles.PARITY_RESULT_JSON)
     try:
         result = run_job(job)
     except SettingsNotApplied as e:
@@ -673,7 +657,7 @@ def main(argv=None):
             "status": "failed",
             "reason": "%s: %s" % (type(e).__name__, e),
         }
-    _write(path, result)
+    runfiles.write_json_atomic(path, result)
     print("parity %s on %s: %s" % (job["workload"], job["backend"], result["status"]))
 
 

@@ -31,7 +31,7 @@ gets to the bare step (the host side turns their differences into fractions, stu
                 GPU; on a CPU there is no separate device and this is recorded as not measured.
 
 No validation pass (the breakdown is of training steps); CIFAR-10 is profiled on its arrays
-without augmentation. Writes `result.json` in the job's folder. Kernel side: Python 3.6 syntax.
+without augmentation. Writes `profile_kernel.json` in the job's folder (studyfiles). Kernel side: Python 3.6 syntax.
 """
 
 import collections
@@ -45,12 +45,10 @@ import traceback
 
 import numpy as np
 
-from kerasbench import plain, runfiles
+from kerasbench import plain, runfiles, studyfiles
 
-RESULT_JSON = "profile_kernel.json"
 TRAIN_CELL_MARK = "training.fit("
 MODEL_CELL_MARK = "build_model("
-VARIANTS = ("fit_default", "fit_metrics", "fit_bare", "fit_device", "fit_epoch", "step_loop")
 
 
 class CannotProfile(Exception):
@@ -209,7 +207,7 @@ class Profiler(object):
         from kerasbench.kernel import epoch_log, training
 
         logger = epoch_log.EpochLogger(
-            os.path.join(self.out, "fit_default_epochs.csv"), self.steps * self.batch_size
+            os.path.join(self.out, studyfiles.PROFILE_EPOCHS_CSV), self.steps * self.batch_size
         )
         return training.study_callbacks(
             logger, getattr(self.namespace["run"], "batch_callbacks", True)
@@ -444,7 +442,7 @@ def main(argv=None):
             traceback=traceback.format_exc(),
         )
     record["ended_at"] = runfiles.now()
-    runfiles.write_json_atomic(os.path.join(out, RESULT_JSON), record)
+    runfiles.write_json_atomic(os.path.join(out, studyfiles.PROFILE_KERNEL_JSON), record)
     return 0 if record["status"] == "ok" else 1
 
 

@@ -2,7 +2,7 @@
 distance-to-floor table for the workloads that have a native floor loop (MLP, CNN, BiLSTM).
 
 Host side (pandas, plotly). Reads every `profile.json` under a folder (`OUT/profile/<workload>/
-<backend>[-<config>]/profile.json`, one folder per `kerasbench profile --out`); the parts and how
+<backend>[-<config>]/profile.json`, the study folder's layout: studyfiles); the parts and how
 each is derived are study/profile.py's (`breakdown`): device compute, host dispatch and Python
 overhead, input feeding, callbacks and metrics, adding up to model.fit's seconds per step.
 `section` is what notebooks/analysis.ipynb displays.
@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import glob
 import html
-import json
 import math
 import os
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from kerasbench import registry
+from kerasbench import registry, studyfiles
 from kerasbench.report import rundata
 from kerasbench.report.plots import STYLE, Html
 
-PROFILE_JSON = "profile.json"
-GROUPS = [
-    "device compute",
-    "host dispatch and Python overhead",
-    "input feeding",
-    "callbacks and metrics",
-]
 GROUP_COLOURS = {
     "device compute": "#009E73",
     "host dispatch and Python overhead": "#D55E00",
@@ -57,11 +49,11 @@ def _device_name(kernel: dict) -> str:
 def load(folder) -> pd.DataFrame:
     """One row per finished profile (status ok) under `folder`; empty where there is none."""
     rows = []
-    for path in sorted(glob.glob(os.path.join(str(folder), "**", PROFILE_JSON), recursive=True)):
-        try:
-            with open(path) as f:
-                record = json.load(f)
-        except (OSError, ValueError):
+    for path in sorted(
+        glob.glob(os.path.join(str(folder), "**", studyfiles.PROFILE_JSON), recursive=True)
+    ):
+        record, _ = studyfiles.read_profile(path)
+        if record is None:
             continue
         b = record.get("breakdown")
         if record.get("status") != "ok" or not b:
@@ -85,7 +77,7 @@ def load(folder) -> pd.DataFrame:
             "lstm_kernel": lstm_verdict(kernel.get("lstm_kernel")),
             "path": os.path.relpath(path, str(folder)),
         }
-        for group in GROUPS:
+        for group in studyfiles.GROUPS:
             row[group] = b["groups"][group]
         for name, v in (record.get("variants") or {}).items():
             row["t_" + name] = v.get("step_seconds")
@@ -163,7 +155,7 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     labels, fig = [], go.Figure()
     for _, row in frame.iterrows():
         labels.append(_label(row))
-    for group in GROUPS:
+    for group in studyfiles.GROUPS:
         ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
         text = [
             "%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()
@@ -253,7 +245,7 @@ def table(frame: pd.DataFrame) -> Html:
             view[name[2:] + " ms"] = [
                 "–" if not _finite(v) else "%.3f" % (1e3 * v) for v in frame[name]
             ]
-    for group in GROUPS:
+    for group in studyfiles.GROUPS:
         view[group] = ["%.0f%%" % (100 * v) for v in frame[group]]
     view["device time"] = ["profiler" if m else "upper bound" for m in frame["device_measured"]]
     view["clipped (noise)"] = frame["clipped"].replace("", "–")
@@ -304,7 +296,7 @@ def _wall(p) -> str:
     """The largest part of a profiled step that is not device compute, with its share."""
     if p is None:
         return "no profile"
-    group = max(GROUPS[1:], key=lambda g: p[g])
+    group = max(studyfiles.GROUPS[1:], key=lambda g: p[g])
     return "%s: %.0f%% of the step (%s %s, %s)" % (
         group,
         100 * p[group],

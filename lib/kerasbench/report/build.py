@@ -51,12 +51,12 @@ from jupyter_core.paths import jupyter_runtime_dir
 from nbconvert import HTMLExporter
 
 import kerasbench
-from kerasbench import registry
+from kerasbench import registry, studyfiles
 from kerasbench.errors import UserError
 from kerasbench.report import rundata
 from kerasbench.study import signals
 
-NOTEBOOK = Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb"
+NOTEBOOK = Path(registry.NOTEBOOKS_DIR) / studyfiles.ANALYSIS_NOTEBOOK  # executed under its name
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "kerasbench"
 REPORT_TITLE = "kerasbench: Keras backends compared"
@@ -398,14 +398,14 @@ def study_files(study):
 # ---------------------------------------------------------------------------------------------
 # Staging: the page and summary.csv move into OUT together, or not at all
 
-STAGING_PREFIX = ".kerasbench-report-"
-_LEGACY_STAGING_PREFIX = ".report-"  # kerasbench before this staging, which moved summary.csv
-_LEGACY_FILES = frozenset({"summary.csv.previous", "analysis.ipynb", "report.html"})
-STAGING_LOCK = ".lock"
-SWAP_MARK = "SWAPPING"
-# Moved into OUT in this order once SWAP_MARK is written: summary.csv last, so that a kill in
-# the middle never leaves a new summary.csv beside the old page.
-SWAPPED = ("analysis.ipynb", "report.html", "summary.csv")
+STAGING_PREFIX = studyfiles.REPORT_STAGING
+_LEGACY_STAGING_PREFIX = studyfiles.LEGACY_REPORT_STAGING
+_LEGACY_FILES = frozenset(
+    {studyfiles.LEGACY_SUMMARY, studyfiles.ANALYSIS_NOTEBOOK, studyfiles.REPORT_HTML}
+)
+STAGING_LOCK = studyfiles.REPORT_STAGING_LOCK
+SWAP_MARK = studyfiles.REPORT_SWAP_MARK
+SWAPPED = studyfiles.REPORT_SWAPPED  # summary.csv last (studyfiles)
 
 
 def _staged(staging: Path):
@@ -479,10 +479,12 @@ def recover_staging(out_dir) -> list:
         names = {p.name for p in path.iterdir()}
         if not names <= _LEGACY_FILES:
             continue  # not a folder the old report made
-        previous = path / "summary.csv.previous"
-        page_still_old = bool(names & {"analysis.ipynb", "report.html"})
-        if previous.is_file() and (page_still_old or not (out_dir / "summary.csv").exists()):
-            os.replace(previous, out_dir / "summary.csv")
+        previous = path / studyfiles.LEGACY_SUMMARY
+        page_still_old = bool(names & {studyfiles.ANALYSIS_NOTEBOOK, studyfiles.REPORT_HTML})
+        if previous.is_file() and (
+            page_still_old or not (out_dir / studyfiles.SUMMARY_CSV).exists()
+        ):
+            os.replace(previous, out_dir / studyfiles.SUMMARY_CSV)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
@@ -536,7 +538,7 @@ def build_report(
     swapping = False
     try:
         with _stopped_by_signals():
-            executed = staging / "analysis.ipynb"
+            executed = staging / studyfiles.ANALYSIS_NOTEBOOK
             parameters = {
                 "out_dir": str(out_dir),
                 "runs_dir": str(runs_dir),
@@ -557,8 +559,8 @@ def build_report(
                     log_output=False,
                     kernel_manager_class=IpcKernelManager,
                 )
-            export_html(executed, staging / "report.html", origins=study_files(study))
-            if not (staging / "summary.csv").is_file():
+            export_html(executed, staging / studyfiles.REPORT_HTML, origins=study_files(study))
+            if not (staging / studyfiles.SUMMARY_CSV).is_file():
                 raise RuntimeError(f"the analysis notebook wrote no summary.csv in {staging}")
             _staged(staging)
             _mark_swapping(staging)
@@ -580,7 +582,7 @@ def build_report(
             pass  # left to the next report's recover_staging
         finally:
             lock.close()
-    return out_dir / "report.html"
+    return out_dir / studyfiles.REPORT_HTML
 
 
 def _disk_full(error) -> bool:

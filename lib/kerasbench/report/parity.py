@@ -21,11 +21,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from kerasbench import runfiles, studyfiles
 from kerasbench.report.rundata import joined, machine_id, shown_path
 
-PARITY_CSV = "parity.csv"
-LOSSES_CSV = "parity_losses.csv"
-NOT_INFORMATIVE = "not informative"
+NOT_INFORMATIVE = studyfiles.NOT_INFORMATIVE
 
 
 def _old_headroom(row):
@@ -43,7 +42,7 @@ def _old_verdict(row):
 
 def load(folder):
     """(parity rows, per-step loss rows) as DataFrames, or None where `folder` has no parity.csv."""
-    path = os.path.join(folder, PARITY_CSV)
+    path = os.path.join(folder, studyfiles.PARITY_CSV)
     if not os.path.exists(path):
         return None
     rows = pd.read_csv(path, keep_default_na=False)
@@ -51,7 +50,7 @@ def load(folder):
         rows["headroom"] = rows.apply(_old_headroom, axis=1)
     if len(rows) and "verdict" not in rows.columns:
         rows["verdict"] = rows.apply(_old_verdict, axis=1)
-    losses_path = os.path.join(folder, LOSSES_CSV)
+    losses_path = os.path.join(folder, studyfiles.PARITY_LOSSES_CSV)
     losses = pd.read_csv(losses_path) if os.path.exists(losses_path) else pd.DataFrame()
     return rows, losses
 
@@ -305,7 +304,7 @@ def provenance(folder):
     workloads that ran on generated data. "" where none was kept."""
     machines, frameworks, keras, precision, generated = [], [], [], [], []
     switches = {}
-    for path in sorted(glob.glob(os.path.join(folder, "*", "*", "kernel.json"))):
+    for path in sorted(glob.glob(os.path.join(folder, "*", "*", runfiles.KERNEL_JSON))):
         with open(path) as f:
             info = json.load(f)
         if (info.get("data") or {}).get("source") == "generated":

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kerasbench import registry, runfiles
+from kerasbench import registry, runfiles, studyfiles
 
 SHIPPED_REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "keras-cntk-2017-k80"
 SOURCE_FILE = "source.yaml"
@@ -646,8 +646,8 @@ def load_study(runs_dir, references=None) -> Study:
     index, epochs = _load(runs_dir)
     if index.empty:
         hint = (
-            f"; did you mean {runs_dir / 'runs'}?"
-            if (runs_dir / "runs").is_dir()
+            f"; did you mean {runs_dir / studyfiles.RUNS}?"
+            if (runs_dir / studyfiles.RUNS).is_dir()
             else " (expected <workload>/<backend>/<repeat>/ folders with epochs.csv and run.json)"
         )
         raise RunDataError(f"no runs in {runs_dir}{hint}")

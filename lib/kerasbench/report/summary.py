@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kerasbench import studyfiles
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
@@ -146,7 +147,7 @@ class Summary:
         """summary.csv in out_dir (created if needed); returns its path."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "summary.csv"
+        path = out_dir / studyfiles.SUMMARY_CSV
         self.table.to_csv(path, index=False, float_format="%.10g")
         return path
 

@@ -6,7 +6,6 @@ plain one executes the notebook's own code cells, so only the harness differs. P
 their order (papermill first, then plain first) so drift on a shared machine spreads over both.
 """
 
-import csv
 import json
 import os
 import re
@@ -14,21 +13,11 @@ import statistics
 import subprocess
 import time
 
-from kerasbench import registry, runfiles
+from kerasbench import registry, runfiles, studyfiles
 from kerasbench.study import execute, kernels, plan
 from kerasbench.errors import UserError
 
-HARNESS_CSV = "harness.csv"
-WORK = "harness"  # OUT/harness/: papermill/ (its run folders) and plain-<pair>/
-COLUMNS = [
-    "pair",
-    "harness",
-    "status",
-    "wall_seconds",
-    "first_epoch_seconds",
-    "steady_epoch_seconds",
-    "epochs",
-]
+WORK = studyfiles.HARNESS_WORK  # OUT/harness/: papermill/ (its run folders) and plain-<pair>/
 
 
 def _epoch_times(folder):
@@ -128,11 +117,10 @@ def measure(workload, backend, profile, pairs, out, data_dir, staging, overrides
                     "epochs": len(seconds),
                 }
             )
-    with open(os.path.join(staging.path, HARNESS_CSV), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    staging.commit([WORK, HARNESS_CSV])
+    studyfiles.write_csv(
+        os.path.join(staging.path, studyfiles.HARNESS_CSV), rows, studyfiles.HARNESS_COLUMNS
+    )
+    staging.commit([WORK, studyfiles.HARNESS_CSV])
     return rows
 
 

@@ -116,7 +116,7 @@ import time
 
 import numpy as np
 
-from kerasbench import registry
+from kerasbench import registry, runfiles, studyfiles
 from kerasbench.errors import UserError
 from kerasbench.study import kernels, params, usermodel
 
@@ -126,36 +126,10 @@ U = UNIT_ROUNDOFF["float32"]
 ALPHA = 1e-3  # chance that any compared number leaves its bound by rounding alone
 UNCOUNTED = 1e8  # numbers compared, where the kernel recorded no parameter count
 MIN_DECIDABLE = 29  # fewest decidable samples for a class check to mean anything (docstring)
-NOT_INFORMATIVE = "not informative"
+NOT_INFORMATIVE = studyfiles.NOT_INFORMATIVE
 SGD_LIKE = ("SGD",)
 RMS_DIVIDED = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adafactor", "Lamb")
 
-PARITY_CSV = "parity.csv"
-LOSSES_CSV = "parity_losses.csv"
-PARITY_HTML = "parity.html"
-LOSS_COLUMNS = [
-    "workload",
-    "backend",
-    "reference",
-    "step",
-    "loss",
-    "reference_loss",
-    "relative_difference",
-    "tolerance",
-]
-COLUMNS = [
-    "workload",
-    "backend",
-    "reference",
-    "check",
-    "layer",
-    "value",
-    "tolerance",
-    "passed",
-    "headroom",
-    "verdict",
-    "note",
-]
 CONFIGURATION = "default"  # the timed configuration whose settings parity trains with
 DEFAULT_STEPS = 10
 DEFAULT_EVAL_SAMPLES = 1000
@@ -242,7 +216,7 @@ def verdict(passed, informative=True):
 def layer_differences(reference, other):
     """[(layer name, largest |difference| / largest |reference weight|)] for layers with weights.
 
-    Both are read_layers lists from the same model; a layer whose shapes differ
+    Both are studyfiles.read_layers lists from the same model; a layer whose shapes differ
     gets inf."""
     rows = []
     for (name, _, ref), (_, _, got) in zip(reference, other):
@@ -352,23 +326,14 @@ def class_check(reference, other, tol_p):
     return agreement, hard == 0, room, decidable >= MIN_DECIDABLE, note
 
 
-# The kernel's files (kerasbench.kernel.parity writes them; docs/design.md has the format)
-RESULT_JSON = "result.json"
-JOB_JSON = "job.json"  # a backend process's job, in its folder OUT/<workload>/<backend>
-KERNEL_LOSSES = "losses.csv"
+# The kernel's files (kerasbench.kernel.parity writes them; studyfiles names them)
+RESULT_JSON = studyfiles.PARITY_RESULT_JSON
+JOB_JSON = studyfiles.PARITY_JOB_JSON  # a backend process's job, in OUT/<workload>/<backend>
+KERNEL_LOSSES = studyfiles.PARITY_KERNEL_LOSSES
 
 
-def read_layers(path):
-    """[(name, class, [arrays])] in layer order, from a `.layers.h5` file."""
-    import h5py
-
-    layers = []
-    with h5py.File(path, "r") as f:
-        for key in sorted(f.keys()):
-            group = f[key]
-            arrays = [np.asarray(group[str(j)]) for j in range(len(group.keys()))]
-            layers.append((str(group.attrs["name"]), str(group.attrs["class"]), arrays))
-    return layers
+def _layers(folder, stem):
+    return studyfiles.read_layers(os.path.join(folder, studyfiles.layers_file(stem)))
 
 
 def _read_npz(path):
@@ -445,8 +410,8 @@ def compare(workload, reference_dir, other_dir, steps):
     ref = _read_json(os.path.join(reference_dir, RESULT_JSON))
     got = _read_json(os.path.join(other_dir, RESULT_JSON))
     backend, reference = got["backend"], ref["backend"]
-    preds_ref = _read_npz(os.path.join(reference_dir, "predictions.npz"))
-    preds_got = _read_npz(os.path.join(other_dir, "predictions.npz"))
+    preds_ref = _read_npz(os.path.join(reference_dir, studyfiles.PREDICTIONS_NPZ))
+    preds_got = _read_npz(os.path.join(other_dir, studyfiles.PREDICTIONS_NPZ))
     tol = model_tolerances(ref, steps, sum(int(np.size(p)) for p in preds_ref))
     rows, loss_rows = [], []
 
@@ -466,8 +431,8 @@ def compare(workload, reference_dir, other_dir, steps):
             )
         )
 
-    init_ref = read_layers(os.path.join(reference_dir, "weights_step0.layers.h5"))
-    init_got = read_layers(os.path.join(other_dir, "weights_step0.layers.h5"))
+    init_ref = _layers(reference_dir, studyfiles.WEIGHTS_STEP0)
+    init_got = _layers(other_dir, studyfiles.WEIGHTS_STEP0)
     for name, value in layer_differences(init_ref, init_got):
         add("initial_weights", value, 0.0, name, got.get("initial_weights", ""))
 
@@ -505,8 +470,8 @@ def compare(workload, reference_dir, other_dir, steps):
         ),
     )
 
-    final_ref = read_layers(os.path.join(reference_dir, "weights_final.layers.h5"))
-    final_got = read_layers(os.path.join(other_dir, "weights_final.layers.h5"))
+    final_ref = _layers(reference_dir, studyfiles.WEIGHTS_FINAL)
+    final_got = _layers(other_dir, studyfiles.WEIGHTS_FINAL)
     for name, value in layer_differences(final_ref, final_got):
         add("final_weights", value, tol["weights"], name, "after %d steps" % steps)
 
@@ -542,7 +507,7 @@ def compare(workload, reference_dir, other_dir, steps):
         )
     )
 
-    cross = _read_npz(os.path.join(other_dir, "crossload_predictions.npz"))
+    cross = _read_npz(os.path.join(other_dir, studyfiles.CROSSLOAD_PREDICTIONS_NPZ))
     tol_x = tol["eps_fwd"] * z / 2
     diff, _, _ = compare_predictions(preds_ref, cross, tol_x)
     add(
@@ -608,8 +573,8 @@ def followers_agree(workload, reference, first_dir, other_dir, steps):
     b = _read_losses(os.path.join(other_dir, KERNEL_LOSSES))
     ratio = max([_rel(x, y) / loss_tolerance(tol, t) for t, (x, y) in enumerate(zip(b, a))] or [0])
     layers = layer_differences(
-        read_layers(os.path.join(first_dir, "weights_final.layers.h5")),
-        read_layers(os.path.join(other_dir, "weights_final.layers.h5")),
+        _layers(first_dir, studyfiles.WEIGHTS_FINAL),
+        _layers(other_dir, studyfiles.WEIGHTS_FINAL),
     )
     ratio = max([ratio] + [d / tol["weights"] for _, d in layers])
     other = _read_json(os.path.join(other_dir, RESULT_JSON))["backend"]
@@ -821,7 +786,7 @@ def run_backend(job, timeout):
         json.dump(job, f, indent=2, sort_keys=True)
     env = kernels.process_env(spec)
     started = time.time()
-    with open(os.path.join(folder, "kernel.log"), "w") as log:
+    with open(os.path.join(folder, runfiles.KERNEL_LOG), "w") as log:
         try:
             done = subprocess.run(
                 [spec.argv[0], "-m", "kerasbench.kernel.parity", JOB_JSON],
@@ -844,7 +809,7 @@ def run_backend(job, timeout):
             "reason": "the process ended (%s) without a result; see %s"
             % (
                 "timed out after %g s" % timeout if code == "timeout" else "exit code %s" % code,
-                os.path.join(folder, "kernel.log"),
+                os.path.join(folder, runfiles.KERNEL_LOG),
             ),
         }
     result["wall_seconds"] = time.time() - started
@@ -874,7 +839,12 @@ def results_in(out):
     job (the folder is one, or holds them at <workload>/<backend>). preflight.results_held."""
     found = [
         name
-        for name in (PARITY_CSV, LOSSES_CSV, PARITY_HTML, JOB_JSON)
+        for name in (
+            studyfiles.PARITY_CSV,
+            studyfiles.PARITY_LOSSES_CSV,
+            studyfiles.PARITY_HTML,
+            JOB_JSON,
+        )
         if os.path.isfile(os.path.join(out, name))
     ]
     hits = sorted(glob.glob(os.path.join(glob.escape(out), "*", "*", JOB_JSON)))
@@ -1010,22 +980,16 @@ def check(
                     steps,
                 )
             )
-    write_csv(os.path.join(work, PARITY_CSV), rows, COLUMNS)
-    write_csv(os.path.join(work, LOSSES_CSV), loss_rows, LOSS_COLUMNS)
+    studyfiles.write_csv(os.path.join(work, studyfiles.PARITY_CSV), rows, studyfiles.PARITY_COLUMNS)
+    studyfiles.write_csv(
+        os.path.join(work, studyfiles.PARITY_LOSSES_CSV), loss_rows, studyfiles.PARITY_LOSS_COLUMNS
+    )
     if page is not None:
         page(work)
     staging.commit(
         [os.path.join(w, b) for w in workloads for b in backends]
-        + [LOSSES_CSV, PARITY_HTML, PARITY_CSV],  # parity.csv, what the report reads, last
-        obsolete=[PARITY_HTML],
+        # parity.csv, what the report reads, last
+        + [studyfiles.PARITY_LOSSES_CSV, studyfiles.PARITY_HTML, studyfiles.PARITY_CSV],
+        obsolete=[studyfiles.PARITY_HTML],
     )
     return rows
-
-
-def write_csv(path, rows, columns):
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    os.replace(path + ".tmp", path)

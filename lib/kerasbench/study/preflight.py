@@ -20,7 +20,7 @@ import shutil
 import socket
 import tempfile
 
-from kerasbench import datafiles, registry, runfiles
+from kerasbench import datafiles, registry, runfiles, studyfiles
 from kerasbench.errors import UserError
 from kerasbench.study import kernels
 
@@ -64,7 +64,7 @@ def _shown(path, limit=120):
     return path if len(path) <= limit else path[: limit // 2] + "..." + path[-limit // 2 :]
 
 
-LOCK_FILE = ".kerasbench.lock"  # in --out: the pid of the command that uses it
+LOCK_FILE = studyfiles.LOCK_FILE  # in --out: the pid of the command that uses it
 
 
 @contextlib.contextmanager
@@ -161,10 +161,10 @@ KINDS = {
     "harness": "harness",
 }
 MAKER = {"study": "run", "parity": "parity", "profile": "profile", "harness": "harness"}
-REPORT_FILES = ("report.html", "summary.csv")  # what `kerasbench report` writes into its --out
+REPORT_FILES = studyfiles.REPORT_FILES  # what `kerasbench report` writes into its --out
 # OUT/.kerasbench-staging-<kind>-XXXX: the results of a call, until they are moved in
-STAGING = ".kerasbench-staging-"
-SWAP = "moving-in.json"  # in a staging folder: what its commit moves in and what it removes
+STAGING = studyfiles.STAGING
+SWAP = studyfiles.SWAP  # in a staging folder: what its commit moves in and what it removes
 
 
 def results_held(out, but=None):

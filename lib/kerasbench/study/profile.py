@@ -28,19 +28,17 @@ t_fit_default exactly and the fractions to 1. The report groups them: device com
 and Python overhead (keras_loop + step_dispatch), input feeding, callbacks and metrics.
 """
 
-import csv
 import os
 import subprocess
 import time
 
-from kerasbench import registry, runfiles
+from kerasbench import registry, runfiles, studyfiles
 from kerasbench.errors import UserError
 from kerasbench.study import kernels, plan
 
-PROFILE_JSON = "profile.json"
-PROFILE_CSV = "profile.csv"
-KERNEL_RESULT = "profile_kernel.json"  # kernel/profile.py's RESULT_JSON
-JOB_JSON = "profile_job.json"
+PROFILE_JSON = studyfiles.PROFILE_JSON
+JOB_JSON = studyfiles.PROFILE_JOB_JSON
+KERNEL_RESULT = studyfiles.PROFILE_KERNEL_JSON
 
 # (part, group, variant above, variant below, how it is derived), top to bottom.
 PARTS = [
@@ -74,24 +72,6 @@ PARTS = [
         None,
         "profiler device time per step (without one: min(fit_epoch, step_loop), an upper bound)",
     ),
-]
-VARIANTS = ["fit_default", "fit_metrics", "fit_bare", "fit_device", "fit_epoch", "step_loop"]
-GROUPS = [
-    "device compute",
-    "host dispatch and Python overhead",
-    "input feeding",
-    "callbacks and metrics",
-]
-CSV_COLUMNS = [
-    "workload",
-    "backend",
-    "config",
-    "kind",
-    "name",
-    "group",
-    "seconds_per_step",
-    "fraction",
-    "derived_as",
 ]
 
 
@@ -130,7 +110,7 @@ def breakdown(step_seconds, device_seconds=None):
         if raw[name] < 0:
             clipped.append(name)
     fractions = {name: parts[name] / total for name in parts}
-    groups = dict((g, 0.0) for g in GROUPS)
+    groups = dict((g, 0.0) for g in studyfiles.GROUPS)
     for name, group, _, _, _ in PARTS:
         groups[group] += fractions[name]
     return {
@@ -219,7 +199,7 @@ def run_kernel(spec, timeout=None):
 def summarize(spec, result):
     """profile.json's content: the job, the kernel's timings, and the breakdown."""
     record = {
-        "schema": 1,
+        "schema": studyfiles.PROFILE_SCHEMA,
         "workload": spec["workload"],
         "backend": spec["backend"],
         "profile": spec["profile"],
@@ -281,19 +261,16 @@ def csv_rows(record):
 
 def write(out, record):
     runfiles.write_json_atomic(os.path.join(out, PROFILE_JSON), record)
-    tmp = os.path.join(out, PROFILE_CSV + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(csv_rows(record))
-    os.replace(tmp, os.path.join(out, PROFILE_CSV))
+    studyfiles.write_csv(
+        os.path.join(out, studyfiles.PROFILE_CSV), csv_rows(record), studyfiles.PROFILE_COLUMNS
+    )
 
 
 def results_in(out):
     """What shows a profile's results in a folder: its own files (preflight.results_held)."""
     return [
         name
-        for name in (PROFILE_JSON, PROFILE_CSV, JOB_JSON, KERNEL_RESULT)
+        for name in (PROFILE_JSON, studyfiles.PROFILE_CSV, JOB_JSON, KERNEL_RESULT)
         if os.path.isfile(os.path.join(out, name))
     ]
 
@@ -342,13 +319,13 @@ def describe(record):
     if record.get("status") != "ok":
         return "%s: %s: %s" % (head, record.get("status"), record.get("error"))
     lines = [head + ":"]
-    for name in VARIANTS:
+    for name in studyfiles.VARIANTS:
         v = record["variants"].get(name)
         if v is None:
             continue
         lines.append("  %-12s %8.3f ms/step" % (name, 1e3 * v["step_seconds"]))
     b = record["breakdown"]
-    for group in GROUPS:
+    for group in studyfiles.GROUPS:
         lines.append("  %-36s %5.1f%%" % (group, 100 * b["groups"][group]))
     if not b["device_measured"]:
         lines.append(
