@@ -393,7 +393,7 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
     assert report.remote_references(page) == []
     assert (study / "summary.csv").exists()
     assert "No parity results" not in page and "parity_losses" not in page
-    assert "jp-InputArea-editor\"" not in page and "paths = build.study_paths" not in page
+    assert 'jp-InputArea-editor"' not in page and "paths = build.study_paths" not in page
 
     def verdict(text):
         start = (
