@@ -20,7 +20,7 @@ comma := ,
 .PHONY: study test lint venv kernels cntk report browser clean
 
 study: kernels $(if $(PYTHON36),cntk)
-	$(BIN)/kerasbench run --profile $(PROFILE) --backends $(BACKENDS) --repeats $(REPEATS) --out $(OUT); \
+	$(BIN)/kerasbench run --profile $(PROFILE) --backends $(BACKENDS) --repeats $(REPEATS) --out $(OUT) --no-next; \
 	  status=$$?; \
 	  $(BIN)/kerasbench report --out $(OUT) && echo "report: $(OUT)/report.html"; \
 	  exit $$status
