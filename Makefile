@@ -19,9 +19,14 @@ comma := ,
 
 .PHONY: study test lint venv kernels cntk report browser clean
 
+# Both halves of the question: how fast (run), and does each backend learn the same (parity:
+# 10 steps of each workload from the same weights, into OUT/parity, which the report shows).
+# A parity difference is a finding, not a failure: the exit status is the runs'.
 study: kernels $(if $(PYTHON36),cntk)
-	$(BIN)/kerasbench run --profile $(PROFILE) --backends $(BACKENDS) --repeats $(REPEATS) --out $(OUT); \
+	$(BIN)/kerasbench run --profile $(PROFILE) --backends $(BACKENDS) --repeats $(REPEATS) --out $(OUT) --no-next; \
 	  status=$$?; \
+	  $(BIN)/kerasbench parity --profile $(PROFILE) --workloads all --backends $(BACKENDS) --out $(OUT)/parity \
+	    || echo "kerasbench parity exited $$? (1: not every backend learns the same; the report's parity section says where)"; \
 	  $(BIN)/kerasbench report --out $(OUT) && echo "report: $(OUT)/report.html"; \
 	  exit $$status
 

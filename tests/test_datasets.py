@@ -360,6 +360,25 @@ def test_generated_fallbacks(tmp_path, capsys):
     assert full.x_train.shape == (60000, 28, 28) and full.detail.endswith("60000/10000")
 
 
+def test_the_warning_reaches_the_kernel_process_stderr_too(tmp_path, monkeypatch):
+    """Inside a Jupyter kernel sys.stderr is the notebook's output: the warning also goes to the
+    process's own stderr (the terminal of `papermill` run by hand), and only once where the two
+    are the same stream (plain Python)."""
+    import io
+
+    notebook, process = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", notebook)
+    monkeypatch.setattr(sys, "__stderr__", process)
+    datasets.load_mnist(str(tmp_path), 10, 10, allow_generated=True)
+    assert notebook.getvalue() == process.getvalue()
+    assert (
+        notebook.getvalue().count("\n") == 1 and "using generated mnist data" in notebook.getvalue()
+    )
+    monkeypatch.setattr(sys, "stderr", process)
+    datasets.load_mnist(str(tmp_path), 10, 10, allow_generated=True)
+    assert process.getvalue().count("\n") == 2
+
+
 def test_generated_only_when_allowed(tmp_path):
     empty = str(tmp_path)
     for load in (

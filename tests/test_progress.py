@@ -90,8 +90,48 @@ def test_results_table_and_next_command(tmp_path):
     assert lines[0].split() == ["run", "status", "s/epoch", "final", "metric", "run", "folder"]
     assert lines[1].split()[:6] == ["mnist_mlp", "jax", "#0", "ok", "3", "val_accuracy"]
     assert "0.9700" in lines[1] and lines[1].endswith(str(ok))
+    assert "did not learn" not in lines[1] and "generated" not in lines[1]
     assert lines[2].split()[:6] == ["mnist_mlp", "torch", "tuned", "#0", "failed", "-"]
     assert progress.next_command("my out") == "kerasbench report --out 'my out'"
+
+
+def test_results_table_marks_runs_that_did_not_learn_or_ran_on_generated_data(tmp_path):
+    """The end table: a loss no lower at the end than at the start is "did not learn"; a run on
+    generated data says so beside its metric; the s/epoch column is right-aligned."""
+    rows = {
+        "learned": "0,9,,9,,0.5,,,0.9\n1,12.5,,21,,0.3,,,0.95\n2,12.5,,33,,0.2,,,0.97\n",
+        "stuck": "0,9,,9,,13.65,,,0.1\n1,2,,11,,13.7,,,0.1\n2,2,,13,,13.65,,,0.1\n",
+        "generated": "0,9,,9,,0.7,,,0.5\n1,0.25,,9.25,,0.01,,,1.0\n",
+        "one_epoch": "0,9,,9,,0.7,,,0.5\n",
+    }
+    folders, records = [], []
+    for name, text in rows.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "epochs.csv").write_text(HEADER + text)
+        folders.append(str(folder))
+        records.append(
+            {
+                "workload": "mnist_mlp",
+                "backend": name,
+                "config": "default",
+                "repeat": 0,
+                "status": "ok",
+                "data": {"source": "generated" if name == "generated" else "full"},
+            }
+        )
+    lines = progress.results_table(records, folders)
+    learned, stuck, generated, one_epoch = lines[1:]
+    assert "did not learn" not in learned and "generated" not in learned
+    assert " ok, did not learn " in stuck and "(generated data)" not in stuck
+    assert "val_accuracy 1.0000 (generated data)" in generated and "did not learn" not in generated
+    assert "did not learn" not in one_epoch and "generated" not in one_epoch
+    # s/epoch right-aligned: every value ends where the header ends
+    end = lines[0].index("s/epoch") + len("s/epoch")
+    assert [line[:end].split()[-1] for line in lines[1:]] == ["12.5", "2", "0.25", "-"]
+    assert all(line[end] == " " for line in lines[1:])
+    assert progress.did_not_learn([{"loss": "1"}, {"loss": "nan"}])  # nan is not lower
+    assert not progress.did_not_learn([{"loss": "1"}, {"loss": ""}])  # nothing to judge
 
 
 @pytest.mark.slow
@@ -134,3 +174,7 @@ def test_kerasbench_run_talks(tmp_path, data_dir):
     )
     assert screen.rstrip().endswith(f"next: {program} report --out {out}")
     assert "TCP" not in screen and "WARNING" not in screen
+    # again with --no-next (as `make study` runs it): the finished run is kept, no report hint
+    again = subprocess.run(done.args + ["--no-next"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "kerasbench: 1 of 1 runs ok" in again.stderr and "next:" not in again.stderr

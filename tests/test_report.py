@@ -355,13 +355,24 @@ def test_report_with_two_references(tmp_path, runs_dir):
 
 def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
     """`jupyter nbconvert --execute --to html notebooks/analysis.ipynb` with the project's
-    nbconvert config: the notebook's default out_dir ("output") next to it, same verdict table."""
-    shutil.copytree(runs_dir, tmp_path / "output" / "runs")
-    notebook = tmp_path / "analysis.ipynb"
+    nbconvert config, from another folder than the notebook's: the study folder's runs and its
+    parity results (OUT/parity, where `kerasbench report` reads them), same verdict table, no
+    code on the page."""
+    study = tmp_path / "study"
+    shutil.copytree(runs_dir, study / "runs")
+    shutil.copytree(
+        Path(registry.ROOT) / "output" / "reference" / "cpu-quick" / "parity", study / "parity"
+    )
+    notebook = tmp_path / "notebooks" / "analysis.ipynb"
+    notebook.parent.mkdir()
     nb = json.loads((Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb").read_text())
-    for cell in nb["cells"]:  # the built report used seed 7
+    for cell in nb["cells"]:  # the built report used seed 7; the study folder as a user names it
         if "parameters" in cell["metadata"].get("tags", []):
-            cell["source"] = "".join(cell["source"]).replace("seed = 0", "seed = 7")
+            cell["source"] = (
+                "".join(cell["source"])
+                .replace("seed = 0", "seed = 7")
+                .replace("out_dir = None", f"out_dir = {str(study)!r}")
+            )
     notebook.write_text(json.dumps(nb))
     config_dir = report.install_nbconvert_config(tmp_path / "env").parent
     env = {
@@ -378,9 +389,11 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TCP" not in done.stderr, done.stderr
-    page = (tmp_path / "analysis.html").read_text()
+    page = (notebook.parent / "analysis.html").read_text()
     assert report.remote_references(page) == []
-    assert (tmp_path / "output" / "summary.csv").exists()
+    assert (study / "summary.csv").exists()
+    assert "No parity results" not in page and "parity_losses" not in page
+    assert 'jp-InputArea-editor"' not in page and "paths = build.study_paths" not in page
 
     def verdict(text):
         start = (
@@ -391,7 +404,8 @@ def test_nbconvert_route_gives_the_same_page(tmp_path, built, runs_dir):
         return re.sub(r"\s+", " ", text[start : text.index("</table>", start)])
 
     assert verdict(page) == verdict(built[1])
-    assert page.count('class="plotly-graph-div"') == EXPECTED_CHARTS
+    parity_charts = pd.read_csv(study / "parity" / "parity.csv")["workload"].nunique()
+    assert page.count('class="plotly-graph-div"') == EXPECTED_CHARTS + parity_charts
     assert "summary_mod.build(" not in page
 
 
@@ -469,6 +483,41 @@ def test_host_side_never_imports_a_framework():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_code_cell_is_hidden_on_the_page_and_exported_as_a_script():
+    """Every code cell carries the remove-input tag (the template drops its code from the page),
+    none hides its source from other exporters, and `nbconvert --to script` exports them all."""
+    from nbconvert import ScriptExporter
+
+    path = Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb"
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert len(code) > 10
+    assert all("remove-input" in c["metadata"].get("tags", []) for c in code)
+    assert not any("transient" in c["metadata"] for c in nb["cells"])
+    script, _ = ScriptExporter().from_filename(str(path))
+    for cell in code:
+        assert "".join(cell["source"]).strip() in script
+
+
+def test_the_notebook_derives_every_folder_from_the_study_folder(tmp_path, monkeypatch):
+    """Parity and profile results are read from OUT/parity and OUT/profile of the one study
+    folder; the default study folder is the repository's output/, wherever the notebook runs."""
+    paths = report.study_paths(str(tmp_path))
+    assert (paths.out, paths.runs, paths.summary) == (tmp_path, tmp_path / "runs", tmp_path)
+    assert (paths.parity, paths.profile) == (tmp_path / "parity", tmp_path / "profile")
+    (tmp_path / "output").mkdir()  # an output/ under the working directory is not the study's
+    monkeypatch.chdir(tmp_path)
+    default = report.study_paths()
+    assert default.out == Path(registry.ROOT).resolve() / "output"
+    assert default.parity == default.out / "parity" and default.profile == default.out / "profile"
+    assert report.study_paths(None, str(tmp_path / "r"), str(tmp_path / "s")).runs == tmp_path / "r"
+    nb = json.loads((Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "parity.section(paths.parity)" in source
+    assert "breakdown.section(paths.profile, summary)" in source
+    assert 'f"{out_dir}' not in source and "study_paths(out_dir, runs_dir, summary_dir)" in source
 
 
 def test_committed_notebook_has_no_outputs():

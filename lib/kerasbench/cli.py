@@ -101,7 +101,8 @@ def _run(args):
         ),
         file=sys.stderr,
     )
-    print("next: " + progress.next_command(args.out, _program()), file=sys.stderr)
+    if not args.no_next:
+        print("next: " + progress.next_command(args.out, _program()), file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -523,6 +524,12 @@ def build_parser():
         "--dry-run",
         action="store_true",
         help="print the resolved plan as JSON lines and train nothing",
+    )
+    run.add_argument(
+        "--no-next",
+        action="store_true",
+        help="do not print the report command to run next (for a caller that runs it, as "
+        "`make study` does)",
     )
     run.set_defaults(func=_run)
 

@@ -43,14 +43,22 @@ def _verified(dataset, folder):
 
 
 def _fallback(error, dataset, allow_generated):
-    """Re-raises `error`, or prints the one warning line that generated data is used."""
+    """Re-raises `error`, or prints the one warning line that generated data is used: into the
+    notebook's output and, inside a Jupyter kernel (whose sys.stderr is the notebook's), on the
+    kernel process's own stderr too: the terminal of a notebook run by hand with papermill, the
+    kernel's log under `kerasbench run`."""
     if not allow_generated:
         raise error
-    sys.stderr.write(
-        "kerasbench: warning: %s; using generated %s data (its accuracy means "
-        "nothing)\n" % (error, dataset)
+    line = "kerasbench: warning: %s; using generated %s data (its accuracy means nothing)\n" % (
+        error,
+        dataset,
     )
-    sys.stderr.flush()
+    streams = [sys.stderr]
+    if sys.__stderr__ is not None and sys.__stderr__ is not sys.stderr:
+        streams.append(sys.__stderr__)
+    for stream in streams:
+        stream.write(line)
+        stream.flush()
 
 
 def _counts(dataset, train_samples, test_samples, full):

@@ -8,7 +8,10 @@ the `kerasbench` nbconvert template (templates/kerasbench) drops the require.js,
 mermaid <script>s nbconvert would fetch from a CDN. `jupyter nbconvert --execute --to html
 notebooks/analysis.ipynb` with the project's Jupyter uses the same template (the environment's
 jupyter_nbconvert_config.json, written by `install_nbconvert_config`, `make kernels`) and gives
-the same page; the notebook's cells hide their own code (metadata transient.remove_source).
+the same page. Every code cell of the notebook carries the tag `remove-input`: the `kerasbench`
+template leaves its code out of the page, while Jupyter and `nbconvert --to script` still show it.
+The notebook resolves every folder through `study_paths` (out_dir None: the repository's output/,
+wherever the notebook runs from), so both routes read the same runs, parity and profile results.
 
 Nothing a runs folder brings can make the page run or load anything: plots escapes it (and
 renders the runs folder's README.md as Markdown without HTML), `resources_outside` parses the
@@ -119,6 +122,31 @@ def check_settings(confidence_level, n_resamples):
         raise ReportError(f"confidence level must be between 0 and 1, got {confidence_level}")
     if int(n_resamples) < 1:
         raise ReportError(f"number of bootstrap resamples must be at least 1, got {n_resamples}")
+
+
+class StudyPaths:
+    """The folders of one study the report reads and writes, all absolute and derived from one
+    study folder: runs/, parity/ (`kerasbench parity --out OUT/parity`), profile/
+    (`kerasbench profile --out OUT/profile/W/B`) and where summary.csv goes."""
+
+    def __init__(self, out, runs, summary):
+        self.out = out
+        self.runs = runs
+        self.summary = summary
+        self.parity = out / "parity"
+        self.profile = out / "profile"
+
+
+def study_paths(out_dir=None, runs_dir=None, summary_dir=None) -> StudyPaths:
+    """The study folder `out_dir` (None: the repository's output/, found from the package, not
+    from the working directory; a relative path: from here where it exists, else from the
+    repository root) and the folders derived from it; runs_dir and summary_dir override theirs."""
+    out = (
+        Path(registry.ROOT) / "output" if out_dir is None else rundata.repo_path(out_dir)
+    ).resolve()
+    runs = rundata.repo_path(runs_dir).resolve() if runs_dir else out / "runs"
+    summary = rundata.repo_path(summary_dir).resolve() if summary_dir else out
+    return StudyPaths(out, runs, summary)
 
 
 def load(runs_dir, references=None) -> rundata.Study:

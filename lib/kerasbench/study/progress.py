@@ -5,7 +5,11 @@
   workload's metric. A run stays quiet for its first QUIET_SECONDS (a smoke run that is over in
   a few seconds prints only its status line); after that its epochs so far are printed at once.
 - `results_table` is the small table printed at the end: what ran, seconds per epoch (after the
-  first), the final metric, status and run folder; `next_command` is the report to run next.
+  first, right-aligned), the final metric, status and run folder. A run that did not learn (its
+  training loss no lower at the last epoch than at the first) has "did not learn" beside its
+  status; a run on generated data has "(generated data)" beside its metric, which then says
+  nothing about learning. `next_command` is the report to run next (`kerasbench run --no-next`
+  leaves it out, for a caller that runs the report itself, as `make study` does).
 """
 
 import os
@@ -121,9 +125,24 @@ def _steady_seconds(rows):
     return sum(values) / len(values) if values else None
 
 
+def did_not_learn(rows):
+    """True when a run of two or more epochs ended with a training loss no lower than its first
+    epoch's (one epoch, or a loss missing at either end: nothing to judge)."""
+    if len(rows) < 2:
+        return False
+    first, last = _number(rows[0].get("loss")), _number(rows[-1].get("loss"))
+    return first is not None and last is not None and not last < first
+
+
+def on_generated_data(record):
+    data = record.get("data")
+    return isinstance(data, dict) and data.get("source") == "generated"
+
+
 def results_table(records, folders):
     """Lines of a small table: one row per run (records and their folders, in plan order)."""
     header = ("run", "status", "s/epoch", "final metric", "run folder")
+    right = (False, False, True, False, False)
     rows = []
     for record, folder in zip(records, folders):
         if not record:
@@ -132,6 +151,12 @@ def results_table(records, folders):
         metric = metric_of(record.get("workload"))
         final = _number(epochs[-1].get(metric)) if epochs else None
         config = record.get("config") or "default"
+        status = str(record.get("status"))
+        if did_not_learn(epochs):
+            status += ", did not learn"
+        shown = "-" if final is None else "%s %.4f" % (metric, final)
+        if final is not None and on_generated_data(record):
+            shown += " (generated data)"
         rows.append(
             (
                 "%s %s%s #%s"
@@ -141,15 +166,18 @@ def results_table(records, folders):
                     "" if config == "default" else " " + config,
                     record.get("repeat"),
                 ),
-                str(record.get("status")),
+                status,
                 _fmt(_steady_seconds(epochs), "%.3g"),
-                "-" if final is None else "%s %.4f" % (metric, final),
+                shown,
                 os.path.relpath(folder) if not os.path.relpath(folder).startswith("..") else folder,
             )
         )
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header] + rows
+        "  ".join(
+            cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(row, widths, right)
+        ).rstrip()
+        for row in [header] + rows
     ]
 
 
