@@ -133,8 +133,8 @@ class StudyPaths:
         self.out = out
         self.runs = runs
         self.summary = summary
-        self.parity = out / "parity"
-        self.profile = out / "profile"
+        self.parity = out / studyfiles.PARITY
+        self.profile = out / studyfiles.PROFILE
 
 
 def study_paths(out_dir=None, runs_dir=None, summary_dir=None) -> StudyPaths:
@@ -144,7 +144,7 @@ def study_paths(out_dir=None, runs_dir=None, summary_dir=None) -> StudyPaths:
     out = (
         Path(registry.ROOT) / "output" if out_dir is None else rundata.repo_path(out_dir)
     ).resolve()
-    runs = rundata.repo_path(runs_dir).resolve() if runs_dir else out / "runs"
+    runs = rundata.repo_path(runs_dir).resolve() if runs_dir else out / studyfiles.RUNS
     summary = rundata.repo_path(summary_dir).resolve() if summary_dir else out
     return StudyPaths(out, runs, summary)
 
