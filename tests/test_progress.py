@@ -178,3 +178,21 @@ def test_kerasbench_run_talks(tmp_path, data_dir):
     again = subprocess.run(done.args + ["--no-next"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "kerasbench: 1 of 1 runs ok" in again.stderr and "next:" not in again.stderr
+
+
+def test_the_end_table_shows_a_model_files_own_metric_else_its_loss():
+    from kerasbench.study import progress
+
+    row = {"loss": 0.5, "sparse_categorical_accuracy": 0.8, "val_sparse_categorical_accuracy": 0.75}
+    record = {"metrics": ["loss", "sparse_categorical_accuracy", "val_loss"]}
+    assert progress.final_metric("my_model", record, row) == (
+        "val_sparse_categorical_accuracy",
+        0.75,
+    )
+    assert progress.final_metric("my_model", {"metrics": ["loss"]}, row) == ("loss", 0.5)
+    assert progress.final_metric("my_model", {}, {"loss": 0.25}) == ("loss", 0.25)
+    # a 2017 workload keeps its registry metric
+    assert progress.final_metric("mnist_mlp", record, {"val_accuracy": 0.98}) == (
+        "val_accuracy",
+        0.98,
+    )

@@ -38,6 +38,29 @@ def metric_of(workload):
     return registry.WORKLOADS[workload].metric if workload in registry.WORKLOADS else "val_accuracy"
 
 
+# epochs.csv's columns that are times and counts, never a metric
+_NOT_METRICS = ("epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second")
+
+
+def final_metric(workload, record, row):
+    """(name, value) of the metric the end table shows for a run: a 2017 workload's own; for a
+    model file, the first metric it was compiled with (run.json `metrics`, as Keras logs them),
+    on the test set where it was logged there, else its training loss: the report's rule."""
+    if workload in registry.WORKLOADS:
+        metric = registry.WORKLOADS[workload].metric
+        return metric, _number(row.get(metric))
+    logged = record.get("metrics") if isinstance(record.get("metrics"), list) else []
+    for name in logged:
+        if not isinstance(name, str) or name.startswith("val_") or name.endswith("loss"):
+            continue
+        if name in _NOT_METRICS:
+            continue
+        for column in ("val_" + name, name):
+            if _number(row.get(column)) is not None:
+                return column, _number(row.get(column))
+    return "loss", _number(row.get("loss"))
+
+
 def read_epochs(folder):
     """The whole rows of a run's epochs.csv, as numbers (runfiles.read_epochs: a row still being
     written is left for later)."""
@@ -148,8 +171,7 @@ def results_table(records, folders):
         if not record:
             continue
         epochs = read_epochs(folder)
-        metric = metric_of(record.get("workload"))
-        final = _number(epochs[-1].get(metric)) if epochs else None
+        metric, final = final_metric(record.get("workload"), record, epochs[-1] if epochs else {})
         config = record.get("config") or "default"
         status = str(record.get("status"))
         if did_not_learn(epochs):
