@@ -203,3 +203,17 @@ def test_backends_a_model_file_leaves_out_are_said_not_run(tmp_path):
     )
     row = answer_rows(build(tmp_path))["tf_ops"]
     assert row[0] == "tensorflow 1 s/epoch; jax, torch: not run (the file runs on tensorflow only)"
+
+
+def test_the_verdict_sentence_names_the_metric_it_compares():
+    from kerasbench.report import notes
+
+    assert notes.metric_words("mnist_mlp", "val_accuracy") == "test accuracy"
+    assert notes.metric_words("lstm_text_generation", "loss") == "final training loss"
+    assert notes.metric_words("text_generator_keras", "main_out_loss") == "final training loss"
+    # a model file: its own metric, or its training loss, never called test accuracy
+    assert notes.metric_words("my_model", "loss") == "final training loss"
+    assert (
+        notes.metric_words("my_model", "val_sparse_categorical_accuracy")
+        == "test sparse_categorical_accuracy"
+    )

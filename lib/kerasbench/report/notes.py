@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from kerasbench.report import rundata, stats
+from kerasbench.report import metrics, rundata, stats
 
 
 def fmt(value, digits=3) -> str:
@@ -33,6 +33,16 @@ def labels(frame: pd.DataFrame) -> pd.Series:
 
 def is_generated(row) -> bool:
     return "generated" in str(row.get("data_source") or "").split(" / ")
+
+
+def metric_words(workload, metric) -> str:
+    """The workload's metric in a sentence: 'test accuracy' (val_accuracy), 'final training loss'
+    (the text models, a model file without a metric), else its name as Keras logs it."""
+    if rundata.is_text_model(workload) or metric == metrics.LOSS:
+        return "final training loss"
+    if metric == "val_accuracy":
+        return "test accuracy"
+    return metrics.label(metric).split(" (")[0] if isinstance(metric, str) else "final metric"
 
 
 def caveats(row, block: pd.DataFrame | None = None) -> list:
@@ -251,7 +261,7 @@ def verdicts(
             finals = timed["final_metric"].astype(float)
             finals = finals[np.isfinite(finals)]
             if finals.size:
-                what = "final training loss" if rundata.is_text_model(workload) else "test accuracy"
+                what = metric_words(workload, timed["final_metric_name"].iloc[0])
                 digits = 4
                 low, high = f"{finals.min():.{digits}f}", f"{finals.max():.{digits}f}"
                 parts.append(
