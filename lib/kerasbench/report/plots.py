@@ -323,7 +323,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     if rows.empty:
         return None
     fig = go.Figure()
-    spread_shown = False
+    spread_shown = ci_shown = False
     for config, block in rows.groupby("config", sort=False):
         _, _, pattern = config_style(config)
         for whisker in ("ci", "spread"):
@@ -365,6 +365,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
                 )
             )
             spread_shown |= whisker == "spread"
+            ci_shown |= whisker == "ci"
     warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
     if not warm.empty:
         fig.add_trace(
@@ -401,10 +402,12 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
         "seconds per epoch",
     )
     fig.update_layout(
+        # The title promises a CI only where a bar has one (3 runs or more).
         title=(
             f"{_t(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
-            f"mean of the runs (black whisker: {_level(summary)} CI over runs; ◇ first epoch; "
-            "n = runs)"
+            "mean of the runs ("
+            + (f"black whisker: {_level(summary)} CI over runs; " if ci_shown else "")
+            + "◇ first epoch; n = runs)"
         ),
         template="plotly_white",
         height=420,
