@@ -27,7 +27,7 @@ study: kernels $(if $(PYTHON36),cntk)
 	  status=$$?; \
 	  $(BIN)/kerasbench parity --profile $(PROFILE) --workloads all --backends $(BACKENDS) --out $(OUT)/parity \
 	    || echo "kerasbench parity exited $$? (1: not every backend learns the same; the report's parity section says where)"; \
-	  $(BIN)/kerasbench report --out $(OUT) && echo "report: $(OUT)/report.html"; \
+	  $(BIN)/kerasbench report --out $(OUT); \
 	  exit $$status
 
 test: lint kernels $(if $(PYTHON36),cntk) browser
