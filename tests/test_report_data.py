@@ -771,3 +771,16 @@ def test_the_time_chart_promises_a_ci_only_where_a_bar_has_one(tmp_path):
             write_run(three, "mnist_mlp", backend, r, rows=epochs_rows([9, 1.0 + r / 10, 1.1]))
     title = plots.epoch_time_figure(build(three), "mnist_mlp").layout.title.text
     assert "black whisker: 95% CI over runs" in title
+
+
+def test_the_answer_line_carries_the_parity_phrase_where_parity_ran(tmp_path):
+    from kerasbench.report import plots
+
+    for backend in ("jax", "torch"):
+        write_run(tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, 1.0, 1.1]))
+    summary = build(tmp_path / "runs")
+    without = plots.answer_table(summary)
+    assert "parity:" not in without and "learn the same" not in without
+    page = plots.answer_table(summary, {"mnist_mlp": "all learn the same (jax, torch)"})
+    assert "parity: all learn the same (jax, torch)" in page
+    assert "do they learn the same?" in page

@@ -224,6 +224,72 @@ def verdicts(rows):
     )
 
 
+def _layers(detail):
+    """'embedding, dense' from a verdict's detail ('final_weights (embedding, dense); loss')."""
+    for part in str(detail).split("; "):
+        if part.startswith("final_weights (") and part.endswith(")"):
+            return part[len("final_weights (") : -1]
+    return ""
+
+
+def learns_the_same(rows) -> dict:
+    """{workload: a phrase for the first screen}: which backends learn the same, from the parity
+    verdicts (`verdicts`). Backends fall into groups that agree: the reference with every backend
+    that passed against it, and a backend that failed against it joins another that failed where
+    the two agree with each other. One group: "all learn the same"; else the groups outside the
+    largest are named as learning differently, with the layers whose weights differ most."""
+    out = {}
+    table = verdicts(rows)
+    for workload, block in table.groupby("workload", sort=False):
+        reference = block["reference"].iloc[0]
+        groups = {reference: [reference]}
+        leader = {}
+        for _, row in block.iterrows():
+            head, *more = str(row["parity"]).split("; ")
+            backend = row["backend"]
+            if head == "same":
+                groups[reference].append(backend)
+                continue
+            if head != "differs":
+                leader[backend] = None  # failed to run, or cannot join: not in any group
+                continue
+            agreed = [m[len("same as ") :] for m in more if m.startswith("same as ")]
+            home = next((leader[a] for a in agreed if leader.get(a)), backend)
+            leader[backend] = home
+            groups.setdefault(home, []).append(backend)
+        if len(groups) == 1:
+            names = ", ".join(groups[reference])
+            out[workload] = "all learn the same (%s)" % names
+            continue
+        largest = max(groups.values(), key=len)
+        phrases = []
+        for group in groups.values():
+            if group is largest:
+                continue
+            # The layers of the rows compared against the odd group: the group's own rows, or,
+            # where the odd one is the reference, the rows of the backends compared with it.
+            named = largest if reference in group else group
+            detail = block[block["backend"].isin(named)]["detail"]
+            layers = next((_layers(d) for d in detail if _layers(d)), "")
+            phrases.append(
+                "%s learn%s differently from %s%s"
+                % (
+                    ", ".join(group),
+                    "s" if len(group) == 1 else "",
+                    ", ".join(largest),
+                    " (weights of %s)" % layers if layers else "",
+                )
+            )
+        out[workload] = "; ".join(phrases)
+    return out
+
+
+def first_screen(folder) -> dict:
+    """learns_the_same for the parity results in `folder`; {} where there are none."""
+    loaded = load(folder)
+    return learns_the_same(loaded[0]) if loaded is not None and len(loaded[0]) else {}
+
+
 def loss_figure(losses, workload):
     """|loss - reference loss| / reference loss per step, log axis, with each tolerance dashed."""
     fig = go.Figure()

@@ -798,10 +798,12 @@ def hardware_in_short(hardware: str) -> str:
     return f"{' / '.join(models)} ({len(machines)} machines, named under Sources)"
 
 
-def answer_table(summary) -> Html:
+def answer_table(summary, learned=None) -> Html:
     """The question answered in one line per workload, for the first screen: the fastest backend
     as shipped (`default`), the fastest configuration Keras itself offers, and the final metric
-    each backend reached. The verdict table below has every row's interval and runs."""
+    each backend reached, with whether they learn the same where `kerasbench parity` ran
+    (`learned`: {workload: phrase}, report.parity.first_screen). The verdict table below has
+    every row's interval and runs."""
     table = _keras_rows(summary)
     if table.empty:
         return Html("")
@@ -820,11 +822,14 @@ def answer_table(summary) -> Html:
             not_run=_not_run_parts(summary, source, workload),
         )
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
+        same = (learned or {}).get(workload)
         rows.append(
             f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
             f"</td><td>{shipped}</td>"
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
-            f"<span class='kb-muted'>{_e(metric)}</span></td></tr>"
+            f"<span class='kb-muted'>{_e(metric)}</span>"
+            + (f"<br>parity: {_e(same)}" if same else "")
+            + "</td></tr>"
         )
     # A workload no backend ran ok still gets its line: what stopped each backend.
     answered = set(zip(table["source"], table["workload"]))
@@ -852,8 +857,11 @@ def answer_table(summary) -> Html:
     return Html(
         STYLE + "<table class='kb-table' id='kb-answer'><thead><tr><th>workload</th>"
         "<th>fastest backend as shipped (<code>default</code>)</th>"
-        "<th>fastest with Keras' own settings</th><th>final metric by backend</th></tr>"
-        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>fastest with Keras' own settings</th><th>final metric by backend"
+        + ("; do they learn the same? (<code>kerasbench parity</code>)" if learned else "")
+        + "</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 
