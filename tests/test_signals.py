@@ -133,6 +133,9 @@ def test_a_stopped_runner_stops_and_records_its_runs(case, endless, tmp_path, da
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A terminal's runner: SIGHUP at its default even where this test runs under nohup
+        # (the runner keeps a signal its parent ignored, as nohup means it to).
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     runs = 2 if "--jobs" in args else 1
     folders = [os.path.join(out, "runs", "mnist_mlp", "jax", str(r)) for r in range(runs)]
