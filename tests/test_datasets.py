@@ -407,3 +407,40 @@ def test_compiles_under_python36():
     # compile() in memory: no __pycache__ written into the tree.
     code = "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')"
     subprocess.check_call([python36, "-c", code, source])
+
+
+@needs_data
+def test_offline_copy_is_never_written(server, tmp_path, monkeypatch):
+    """A data folder with a SHA256SUMS (an offline copy) that lacks a file gets it in Keras'
+    cache, where the loaders then find it; the copy itself is left as it was."""
+    base, www = server
+    copy("nietzsche.txt", www)
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    copy("mnist.npz", offline)
+    copy("SHA256SUMS", offline)
+    before = sorted(os.listdir(str(offline)))
+    assert datafiles.status("nietzsche", str(offline)) == "missing"
+
+    monkeypatch.setitem(datafiles.ORIGINS, "nietzsche.txt", base + "/nietzsche.txt")
+    paths = datafiles.ensure("nietzsche", str(offline))
+    cached = home / ".keras" / "datasets" / "nietzsche.txt"
+    assert paths == [str(cached)] and sha256(str(cached)) == sha256(str(www / "nietzsche.txt"))
+    assert sorted(os.listdir(str(offline))) == before
+    assert datafiles.status("nietzsche", str(offline)) == "ok"
+    assert datafiles.ensure("mnist", str(offline), download=False) == [str(offline / "mnist.npz")]
+    text, source, _ = datasets.load_nietzsche(str(offline))  # the kernel's loader finds it
+    assert source == "full" and len(text) == datafiles.NIETZSCHE_CHARS
+
+
+def test_plain_folder_is_its_own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert not datafiles.is_offline_copy(str(tmp_path))
+    (tmp_path / "SHA256SUMS").write_text("")
+    assert datafiles.is_offline_copy(str(tmp_path))
+    cache = tmp_path / "home" / ".keras" / "datasets"
+    cache.mkdir(parents=True)
+    (cache / "SHA256SUMS").write_text("")
+    assert not datafiles.is_offline_copy(str(cache))  # the cache is where downloads go

@@ -8,6 +8,10 @@ A file is good when its SHA-256 is the one Keras checks, or when the data folder
 (sha256sum format) lists it with its hash: that is how a rebuilt copy whose bytes differ from
 Keras' (the offline mnist.npz and imdb.npz) is accepted. Only the host downloads (`ensure`):
 a timed kernel should not touch the network.
+
+A folder with a `SHA256SUMS` is an offline copy, kept as it is (often shared, or read-only): a file it
+lacks (CIFAR-10, 163 MB, where the copy has none) is looked for, and downloaded, in Keras' own
+cache (`~/.keras/datasets`), never written into the copy.
 """
 
 import collections
@@ -186,10 +190,30 @@ def _check(data_file, folder):
     )
 
 
+def cache_dir():
+    """Keras' own cache: where a file that an offline copy lacks is looked for and downloaded."""
+    return os.path.expanduser(DEFAULT_DIR)
+
+
+def is_offline_copy(folder):
+    """A data folder with a SHA256SUMS (other than the cache itself) is kept as it is."""
+    return os.path.isfile(os.path.join(folder, SUMS_FILE)) and os.path.realpath(
+        folder
+    ) != os.path.realpath(cache_dir())
+
+
+def _home(data_file, folder):
+    """The folder that holds `data_file`, or that a download of it goes to: `folder`, except
+    for a file an offline copy lacks, which lives in the cache."""
+    if is_offline_copy(folder) and not os.path.isfile(os.path.join(folder, data_file.name)):
+        return cache_dir()
+    return folder
+
+
 def status(dataset, folder):
     """ "ok", "missing" or "corrupt" for a dataset's files, without downloading anything.
     A corrupt file wins over a missing one: it needs the user, a missing one only a download."""
-    states = [_check(f, folder)[0] for f in files(dataset)]
+    states = [_check(f, _home(f, folder))[0] for f in files(dataset)]
     for state in ("corrupt", "missing"):
         if state in states:
             return state
@@ -202,12 +226,14 @@ def ensure(dataset, folder, download=True, base_url=None):
 
     A present file that fails verification is an error, never downloaded over: it may be the
     user's own rebuilt copy (it only lacks a SHA256SUMS line), and the folder may be read-only
-    or shared. The message says to replace it.
+    or shared. The message says to replace it. A file an offline copy lacks is looked for, and
+    downloaded, in the cache (`_home`).
     """
     paths = []
     for data_file in files(dataset):
-        path = os.path.join(folder, data_file.name)
-        state, why = _check(data_file, folder)
+        home = _home(data_file, folder)
+        path = os.path.join(home, data_file.name)
+        state, why = _check(data_file, home)
         if state == "missing":
             if not download:
                 raise error(path, "missing", "missing")
