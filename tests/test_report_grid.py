@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -305,3 +307,49 @@ def test_first_screen_page(study):
     no_parity = grid.first_screen(summary, None, str(out))
     assert no_parity.count("learning not checked") == 9  # every default cell with a time
     assert "not run in this study" in no_parity
+
+
+# ---------------------------------------------------------------------------------------------
+# The first screen in a browser (issue 31's "Done means"), on the committed studies
+
+FIRST_SCREEN = """(() => {
+    const box = e => { const r = e.getBoundingClientRect(); return {bottom: r.bottom, right: r.right}; };
+    const grid = document.getElementById('kb-grid-default');
+    return {scrollY: window.scrollY, grid: box(grid),
+            cells: [...grid.querySelectorAll('td.kb-cell')].length,
+            verdicts: [...grid.querySelectorAll('td.kb-cell > span:last-child')]
+                .filter(s => /learn|parity/.test(s.textContent)).map(s => box(s)),
+            findings: [...document.querySelectorAll('ul.kb-findings li')].map(li => box(li)),
+            hardware: document.querySelector('p.kb-hardware').textContent};
+})()"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name, learned", [("cpu-quick", True), ("h200", False)])
+def test_grid_and_learning_verdicts_fill_the_first_screen(tmp_path, name, learned):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import browser
+
+    from kerasbench.report import build
+
+    if not browser.chromium_available():
+        pytest.skip(
+            f"chromium not found at {browser.CHROMIUM}; install it with `{browser.CHROMIUM_INSTALL}`"
+        )
+    study = tmp_path / name
+    shutil.copytree(os.path.join(REPO, "output", "reference", name), study)
+    page_path = build.build_report(study / runfiles.RUNS, study, n_resamples=500)
+    with browser.Page(page_path, 1400, 900) as page:
+        found = page.evaluate(FIRST_SCREEN)
+        problems = page.problems()
+    assert problems == [] and found["scrollY"] == 0
+    assert found["grid"]["bottom"] <= 900 and found["grid"]["right"] <= 1400, found["grid"]
+    # every cell of the grid carries its learning verdict, all of them on the first screen
+    assert len(found["verdicts"]) == found["cells"] > 0
+    assert all(v["bottom"] <= 900 and v["right"] <= 1400 for v in found["verdicts"])
+    assert 2 <= len(found["findings"]) <= 4 and found["findings"][-1]["bottom"] <= 900
+    assert found["hardware"].startswith("Ran on: ")
+    text = page_path.read_text(encoding="utf-8")
+    start = re.search(r"id=[\"']kb-grid-default", text).start()
+    grid_part = text[start : text.index("</table>", start)]
+    assert ("learning not checked" in grid_part) != learned
