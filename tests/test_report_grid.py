@@ -38,6 +38,7 @@ def write_run(
     train_samples=1000,
     batch_size=128,
     cpu="Xeon Test",
+    host="box",
 ):
     """One run folder: epoch 0 takes 9 s, then two steady epochs of `seconds` (training 80% of
     it, so samples per second = train_samples / (0.8 * seconds)); run.json through runfiles."""
@@ -62,7 +63,7 @@ def write_run(
     writer.close()
     kernel = {
         "data": {"source": "full", "detail": "test", "train_samples": train_samples},
-        "device": {"cpu": cpu, "cores": 2, "gpu": None, "host": "box"},
+        "device": {"cpu": cpu, "cores": 2, "gpu": None, "host": host},
     }
     if load is not None:
         kernel["machine_load"] = {
@@ -82,7 +83,7 @@ def write_run(
         runfiles.now(),
         30.0,
         kernel_info=kernel,
-        host="box",
+        host=host,
     )
     runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
 
@@ -205,6 +206,19 @@ def test_findings_known_answers(study):
         grid_data.busy_finding(entries),
         grid_data.not_learning_finding(default),
     ]
+
+
+def test_tuned_on_other_machines_than_default_is_said_unpaired(tmp_path):
+    write_run(tmp_path, "mnist_mlp", "jax", 1.0)
+    write_run(tmp_path, "mnist_mlp", "jax", 0.4, config="tuned", host="other")
+    summary = summarize(tmp_path)
+    tuned = grid_data.cells(summary, "tuned")
+    assert not cell(tuned, "mnist_mlp", "jax")["over_default"]["paired"]
+    assert grid_data.tuned_finding(tuned, summary) == (
+        "The tuned configuration never ran on one machine with default, so its gains compare "
+        "across machines, not paired: up to 2.5× for jax on the MNIST MLP."
+    )
+    assert "2.50× faster than default (not paired)" in grid.first_screen(summary, None, tmp_path)
 
 
 def test_hardware_and_load_line(study):

@@ -485,9 +485,9 @@ def tuned_finding(tuned: pd.DataFrame, summary) -> str | None:
             return None
         row, c = min(compared, key=lambda rc: rc[1]["ratio"])
         return (
-            "The tuned configuration never ran on one machine with default: its gains (up to "
-            f"{1 / c['ratio']:.1f}×, {row['backend']} on the {_title(row['workload'])}) are "
-            "across machines, not paired."
+            "The tuned configuration never ran on one machine with default, so its gains compare "
+            f"across machines, not paired: up to {1 / c['ratio']:.1f}× for {row['backend']} on "
+            f"the {_title(row['workload'])}."
         )
     apart = [(r, c) for r, c in paired if _call(summary, source, c) == "apart" and c["ratio"] < 1]
     if not apart:
