@@ -240,9 +240,9 @@ def test_remote_references_are_found():
 def test_verdict_comes_first(built):
     _, text = built
     verdict = re.search(r"id=[\"']kb-verdict", text).start()
-    answer = re.search(r"id=[\"']kb-answer", text).start()
+    answer = re.search(r"id=[\"']kb-grid-default", text).start()
     assert answer < verdict < text.index("Sources") < text.index("plotly-graph-div")
-    assert "fastest backend as shipped" in text[answer:verdict]
+    assert "As shipped" in text[answer:verdict]
     table = text[verdict : text.index("</table>", verdict)]
     # The fastest of MNIST MLP (all configurations together) is in bold, with the sentence.
     assert re.search(r"<b>tensorflow tuned</b> is fastest at", table)
@@ -554,7 +554,7 @@ CHART_CHECKS = """(() => [...document.querySelectorAll('.plotly-graph-div')].map
 
 VERDICT_BOX = """(() => { const t = document.getElementById('kb-verdict'); const r = t.getBoundingClientRect();
     const first = t.querySelector('tr.kb-verdict').getBoundingClientRect();
-    const a = document.getElementById('kb-answer').getBoundingClientRect();
+    const a = document.getElementById('kb-grid').getBoundingClientRect();
     return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, firstVerdictBottom: first.bottom,
             answerTop: a.top, answerBottom: a.bottom, answerRight: a.right,
             scrollY: window.scrollY}; })()"""
@@ -576,7 +576,7 @@ def test_report_in_headless_chromium(built):
     assert drawn.get("plotly") == "object"
     assert drawn.get("divs") == drawn.get("drawn") == EXPECTED_CHARTS, drawn
     assert problems == []
-    # The answer is on the first screen: the whole answer table, then the verdict table's start.
+    # The answer is on the first screen: the whole grid, then the verdict table's start.
     assert box["scrollY"] == 0 and 0 <= box["answerTop"] < box["answerBottom"] <= box["top"], box
     assert box["firstVerdictBottom"] <= 900, box
     assert box["right"] <= 1400 and box["answerRight"] <= 1400

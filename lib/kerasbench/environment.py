@@ -85,6 +85,18 @@ def device():
     return info
 
 
+def machine_load():
+    """How busy the machine is now: {"load_1min": the 1-minute load average (None where the
+    system keeps none), "cpus": os.cpu_count()}. kernel.session records it as a run starts and
+    as it ends (kernel.json and run.json `machine_load`: {"start": ..., "end": ...}; read back by
+    runfiles.load_during). The average counts the run's own work too."""
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # no load average on this system
+        load = None
+    return {"load_1min": load, "cpus": os.cpu_count()}
+
+
 def _module_version(name):
     module = sys.modules.get(name)
     return getattr(module, "__version__", None) if module else None

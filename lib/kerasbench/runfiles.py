@@ -364,6 +364,7 @@ def record(
         "model_parameters": info.get("parameters"),
         "metrics": info.get("metrics"),
         "sample": info.get("sample"),
+        "machine_load": info.get("machine_load"),
         "kerasbench": {"version": __version__, "git_commit": git_commit, "code_path": code_path},
         "host": host,
         "started_at": started_at,
@@ -372,6 +373,28 @@ def record(
         "status": status,
         "error": error,
     }
+
+
+# --- How busy the machine was -------------------------------------------------------------------
+
+
+def load_during(record):
+    """How busy the machine was while a run trained, from its run.json or kernel.json
+    `machine_load` ({"start": environment.machine_load(), "end": ...}, written by kernel.session):
+    {"load_1min": the mean of the 1-minute load averages recorded, "cpus": the CPU count}, or
+    None where the record has none (runs of older code)."""
+    found = record.get("machine_load") if isinstance(record, dict) else None
+    found = found if isinstance(found, dict) else {}
+    moments = [m for m in found.values() if isinstance(m, dict)]
+    loads = [
+        float(m["load_1min"])
+        for m in moments
+        if type(m.get("load_1min")) in _NUMBER and math.isfinite(m["load_1min"])
+    ]
+    cpus = [m["cpus"] for m in moments if type(m.get("cpus")) is int]
+    if not loads:
+        return None
+    return {"load_1min": sum(loads) / len(loads), "cpus": cpus[-1] if cpus else None}
 
 
 # --- Where a run trained -----------------------------------------------------------------------
@@ -486,6 +509,7 @@ OPTIONAL = collections.OrderedDict(
         ("device", (dict,)),
         ("backend_settings", (dict,)),
         ("trained_on", (dict,)),
+        ("machine_load", (dict,)),
         ("device_requested", _TEXT),
         ("kerasbench", (dict,)),
         ("started_at", _TEXT),

@@ -143,8 +143,8 @@ class Run(object):
         return found
 
     def finish(self, model):
-        """Records the parameter count, where the model trained and whether the loss went
-        non-finite (status `nan`)."""
+        """Records the parameter count, where the model trained, whether the loss went
+        non-finite (status `nan`) and how busy the machine was as training ended."""
         losses = self.logger.losses if self.logger else []
         nan = any(loss is None or not math.isfinite(loss) for loss in losses)
         self.info.update(
@@ -153,6 +153,8 @@ class Run(object):
             nan_loss=nan,
             finished_at=runfiles.now(),
         )
+        # How busy the machine was as training ended (its start: start()).
+        self.info.setdefault("machine_load", {})["end"] = environment.machine_load()
         # Which CUDA libraries trained it, by their real files (a borrowed name shows here).
         self.info["gpu_libraries"] = environment.loaded_gpu_libraries()
         self.record_lstm_kernel(model)
@@ -282,6 +284,7 @@ def start(
         backend_settings=settings,
         code=code_identity(),
         started_at=runfiles.now(),
+        machine_load={"start": environment.machine_load()},
     )
     run._write_info()
     print(

@@ -232,18 +232,19 @@ def _layers(detail):
     return ""
 
 
-def learns_the_same(rows) -> dict:
-    """{workload: a phrase for the first screen}: which backends learn the same, from the parity
-    verdicts (`verdicts`). Backends fall into groups that agree: the reference with every backend
-    that passed against it, and a backend that failed against it joins another that failed where
-    the two agree with each other. One group: "all learn the same"; else the groups outside the
-    largest are named as learning differently, with the layers whose weights differ most."""
+def learning_groups(rows) -> dict:
+    """{workload: {"groups": [[backend, ...], ...], "largest": i, "layers": [text, ...],
+    "outside": {backend: verdict}}} from the parity verdicts (`verdicts`). Backends fall into
+    groups that agree: the reference (first) with every backend that passed against it, and a
+    backend that failed against it joins another that failed where the two agree with each other.
+    `largest`: the index of the largest group (the first of equals); `layers`: for each other
+    group, the layers whose weights differ most from the largest ("" where none is named);
+    `outside`: the backends in no group (failed to run, cannot join)."""
     out = {}
-    table = verdicts(rows)
-    for workload, block in table.groupby("workload", sort=False):
+    for workload, block in verdicts(rows).groupby("workload", sort=False):
         reference = block["reference"].iloc[0]
         groups = {reference: [reference]}
-        leader = {}
+        leader, outside = {}, {}
         for _, row in block.iterrows():
             head, *more = str(row["parity"]).split("; ")
             backend = row["backend"]
@@ -252,35 +253,47 @@ def learns_the_same(rows) -> dict:
                 continue
             if head != "differs":
                 leader[backend] = None  # failed to run, or cannot join: not in any group
+                outside[backend] = head
                 continue
             agreed = [m[len("same as ") :] for m in more if m.startswith("same as ")]
             home = next((leader[a] for a in agreed if leader.get(a)), backend)
             leader[backend] = home
             groups.setdefault(home, []).append(backend)
-        if len(groups) == 1:
-            names = ", ".join(groups[reference])
-            out[workload] = "all learn the same (%s)" % names
-            continue
-        largest = max(groups.values(), key=len)
-        phrases = []
-        for group in groups.values():
-            if group is largest:
-                continue
+        groups = list(groups.values())
+        largest = groups.index(max(groups, key=len))
+        layers = []
+        for i, group in enumerate(groups):
             # The layers of the rows compared against the odd group: the group's own rows, or,
             # where the odd one is the reference, the rows of the backends compared with it.
-            named = largest if reference in group else group
+            named = groups[largest] if reference in group else group
             detail = block[block["backend"].isin(named)]["detail"]
-            layers = next((_layers(d) for d in detail if _layers(d)), "")
-            phrases.append(
-                "%s learn%s differently from %s%s"
-                % (
-                    ", ".join(group),
-                    "s" if len(group) == 1 else "",
-                    ", ".join(largest),
-                    " (weights of %s)" % layers if layers else "",
-                )
+            found = next((_layers(d) for d in detail if _layers(d)), "")
+            layers.append("" if i == largest else found)
+        out[workload] = {"groups": groups, "largest": largest, "layers": layers, "outside": outside}
+    return out
+
+
+def learns_the_same(rows) -> dict:
+    """{workload: a phrase for the first screen}: which backends learn the same
+    (`learning_groups`). One group: "all learn the same"; else the groups outside the largest are
+    named as learning differently, with the layers whose weights differ most."""
+    out = {}
+    for workload, found in learning_groups(rows).items():
+        groups, largest = found["groups"], found["groups"][found["largest"]]
+        if len(groups) == 1:
+            out[workload] = "all learn the same (%s)" % ", ".join(largest)
+            continue
+        out[workload] = "; ".join(
+            "%s learn%s differently from %s%s"
+            % (
+                ", ".join(group),
+                "s" if len(group) == 1 else "",
+                ", ".join(largest),
+                " (weights of %s)" % layers if layers else "",
             )
-        out[workload] = "; ".join(phrases)
+            for group, layers in zip(groups, found["layers"])
+            if group is not largest
+        )
     return out
 
 
