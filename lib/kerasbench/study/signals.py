@@ -15,6 +15,7 @@ import contextlib
 import signal
 
 STOPPING = (signal.SIGTERM, signal.SIGHUP)
+STOP_WAIT = 60.0  # seconds the runs in flight get to be recorded once a signal stopped them
 
 
 class Terminated(BaseException):
