@@ -20,7 +20,7 @@ import pytest
 
 from kerasbench import cli, runfiles
 from kerasbench.report import rundata, summary as summary_mod
-from kerasbench.study import executors, handoff, hosts, plan, rayexec
+from kerasbench.study import executors, handoff, hosts, plan, rayexec, signals
 from kerasbench.errors import UserError
 
 SMI = """GPU 0: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556666)
@@ -383,6 +383,152 @@ class TestRayBlocks(object):
         assert "a bug in the task" in results["jax"]["error"]
         assert results["torch"]["status"] == "ok"
         assert os.path.exists(os.path.join(plan.run_dir(out, runs[0]), runfiles.RUN_JSON))
+
+
+def stopping_run(marks, answers=True):
+    """Stands in for execute.execute in a Ray worker, for a runner that stops: starts a stand-in
+    kernel (a sleeping process whose command line is a kernel's, in a session of its own, named
+    in kernel.pid as KernelWatch names a kernel), logs 2 epochs, marks `marks`/<backend> with
+    the kernel's pid and waits for the kernel to die, then records the run failed as execute
+    does for a dead kernel. `answers` False: it then sleeps on (a worker that does not answer)."""
+
+    def run_one(spec, out, data_dir, timeout):
+        import subprocess
+        import sys
+
+        from kerasbench.study import execute
+
+        folder = os.path.abspath(plan.run_dir(out, spec))
+        os.makedirs(folder)
+        connection = os.path.join(folder, "kernel-1.json")
+        code = "import time; time.sleep(120)"
+        argv = [sys.executable, "-c", code, "ipykernel_launcher", "-f", connection]
+        kernel = subprocess.Popen(argv, start_new_session=True)
+        while execute.process_start_time(kernel.pid) is None:
+            time.sleep(0.01)
+        start = execute.process_start_time(kernel.pid)
+        runfiles.write_kernel_pid(folder, kernel.pid, connection, start)
+        writer = runfiles.EpochWriter(os.path.join(folder, runfiles.EPOCHS_CSV))
+        for epoch in range(2):
+            writer.write({"epoch": epoch, "epoch_seconds": 0.1, "loss": 0.5})
+        writer.close()
+        with open(os.path.join(marks, spec.backend), "w") as f:
+            f.write(str(kernel.pid))
+        if not answers:
+            time.sleep(120)
+        deadline = time.time() + 30
+        while kernel.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        runfiles.remove_kernel_pid(folder)
+        record = {"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat}
+        record.update(status="failed", error="the kernel died (killed by SIGKILL)")
+        record.update(params={"run_dir": folder})
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+        return record
+
+    return run_one
+
+
+def stop_once_training(marks, backends):
+    """The runner's `started`: once every backend's run is training, SIGTERM arrives."""
+
+    def started(spec):
+        deadline = time.time() + 60
+        while not all(os.path.exists(os.path.join(marks, b)) for b in backends):
+            assert time.time() < deadline, "the runs did not start training"
+            time.sleep(0.05)
+        raise signals.Terminated(signal.SIGTERM)
+
+    return started
+
+
+def dead(pid, wait=10.0):
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.usefixtures("ray_with_two_gpus")
+class TestRayStops(object):
+    """SIGTERM or SIGHUP to a runner on Ray, as `signals.Terminated` raised in the runner (the
+    real signal: tests/test_signals.py). The run each task trains is stopped by the worker's
+    watchdog, which kills its kernel, and comes back recorded as a local run would be."""
+
+    def test_the_runs_in_flight_come_back_recorded_interrupted(self, tmp_path):
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp", "mnist_cnn"], ["jax"])  # 2 blocks: 2 tasks
+        runs = [runs[0], runs[1]._replace(backend="torch")]  # one mark per run
+        executor = rayexec.RayExecutor(jobs=2, run_one=stopping_run(marks))
+        started = stop_once_training(marks, ["jax", "torch"])
+        t0 = time.time()
+        with pytest.raises(signals.Terminated) as stopped:
+            list(executor.run(runs, out, str(tmp_path), started=started))
+        assert time.time() - t0 < 30
+        records = stopped.value.records
+        assert sorted(r["backend"] for r in records) == ["jax", "torch"]
+        for spec in runs:
+            assert dead(int(open(os.path.join(marks, spec.backend)).read())), "kernel killed"
+            run = runfiles.read_run(plan.run_dir(out, spec))
+            assert run.status == "failed" and not run.damaged, run.why()
+            assert run.record["error"] == "interrupted by SIGTERM after 2 epochs logged"
+            assert run.record["params"]["run_dir"] == plan.run_dir(out, spec)
+            assert len(run.epochs) == 2
+            assert not os.path.exists(os.path.join(plan.run_dir(out, spec), runfiles.KERNEL_PID))
+
+    def test_a_run_whose_worker_does_not_answer_is_recorded_by_the_runner(
+        self, tmp_path, monkeypatch
+    ):
+        monkeypatch.setattr(signals, "STOP_WAIT", 3.0)
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])  # one block: jax, then torch
+        executor = rayexec.RayExecutor(run_one=stopping_run(marks, answers=False))
+        with pytest.raises(signals.Terminated) as stopped:
+            list(executor.run(runs, out, str(tmp_path), started=stop_once_training(marks, ["jax"])))
+        assert dead(int(open(os.path.join(marks, "jax")).read())), "its watchdog killed it"
+        [record] = stopped.value.records
+        assert record["backend"] == "jax" and record["error"] == "interrupted by SIGTERM"
+        assert runfiles.read_run(plan.run_dir(out, runs[0])).status == "failed"
+        assert not os.path.exists(plan.run_dir(out, runs[1])), "torch never started"
+        assert not os.path.exists(os.path.join(marks, "torch"))
+
+    def test_a_cluster_that_does_not_answer_leaves_the_records_to_the_runner(
+        self, tmp_path, monkeypatch
+    ):
+        """SIGTERM to the whole process group stops Ray's own processes with the runner: its
+        store no longer answers, and the runner records its runs in flight itself, at once."""
+
+        def gone(key, signum):
+            raise ConnectionError("the GCS does not answer")
+
+        monkeypatch.setattr(rayexec, "say_stop", gone)
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp"], ["jax"])
+        executor = rayexec.RayExecutor(run_one=stopping_run(marks))
+        t0 = time.time()
+        try:
+            with pytest.raises(signals.Terminated) as stopped:
+                list(
+                    executor.run(
+                        runs, out, str(tmp_path), started=stop_once_training(marks, ["jax"])
+                    )
+                )
+        finally:
+            kernel = int(open(os.path.join(marks, "jax")).read())
+            os.kill(kernel, signal.SIGKILL)  # here Ray lives on: its worker and kernel too
+        assert time.time() - t0 < 20 and executor.cluster_gone
+        [record] = stopped.value.records
+        assert record["error"] == "interrupted by SIGTERM"
+        assert (
+            runfiles.read_json(os.path.join(plan.run_dir(out, runs[0]), runfiles.RUN_JSON))
+            == record
+        )
 
 
 # --- The same matrix through every executor (papermill, minutes) ---------------------------------
