@@ -188,52 +188,59 @@ class LocalJobs(object):
         finally:
             with self.guard:
                 self.children.discard(child)
-        record = runfiles.read_json(stale)
-        record = record if isinstance(record, dict) else None
-        if child.returncode == DISK_FULL:
-            raise execute.DiskFull(
-                record
-                or execute.run_record(
-                    spec,
-                    dict(spec.params),
-                    "failed",
-                    one_line(stderr),
-                    started,
-                    time.time() - t0,
-                )
-            )
-        if record is None and child.returncode in (INTERRUPTED, -signal.SIGINT):
-            # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
-            return spec, dict(
-                workload=spec.workload,
-                backend=spec.backend,
-                repeat=spec.repeat,
-                status="interrupted",
-                wall_seconds=time.time() - t0,
-                error="interrupted",
-            )
-        if record is None and signals.stopped_by(child.returncode):
-            # SIGTERM or SIGHUP before the run's kernel started: nothing trained.
-            return spec, lost_record(
+        return spec, child_record(spec, child.returncode, stderr, out, data_dir, started, t0)
+
+
+def child_record(spec, returncode, stderr, out, data_dir, started, t0):
+    """The record of a run a `local --jobs` child ended with `returncode`: its run.json, or
+    where it wrote none, what its exit says (Ctrl-C: no run.json, as locally; SIGTERM before
+    the kernel started: interrupted; anything else: failed, with its last line). Raises
+    execute.DiskFull for a child that met a full disk."""
+    record = runfiles.read_json(os.path.join(plan.run_dir(out, spec), runfiles.RUN_JSON))
+    record = record if isinstance(record, dict) else None
+    if returncode == DISK_FULL:
+        raise execute.DiskFull(
+            record
+            or execute.run_record(
                 spec,
-                out,
-                data_dir,
-                signals.interrupted(signals.stopped_by(child.returncode)),
+                dict(spec.params),
+                "failed",
+                one_line(stderr),
                 started,
                 time.time() - t0,
             )
-        if record is None:
-            why = one_line(stderr) if stderr.strip() else "no output"
-            record = lost_record(
-                spec,
-                out,
-                data_dir,
-                "the run's process exited with code %d "
-                "before writing run.json: %s" % (child.returncode, why),
-                started,
-                time.time() - t0,
-            )
-        return spec, record
+        )
+    if record is None and returncode in (INTERRUPTED, -signal.SIGINT):
+        # Ctrl-C: no run.json, like an interrupted sequential run, so a rerun trains it.
+        return dict(
+            workload=spec.workload,
+            backend=spec.backend,
+            repeat=spec.repeat,
+            status="interrupted",
+            wall_seconds=time.time() - t0,
+            error="interrupted",
+        )
+    if record is None and signals.stopped_by(returncode):
+        # SIGTERM or SIGHUP before the run's kernel started: nothing trained.
+        return lost_record(
+            spec,
+            out,
+            data_dir,
+            signals.interrupted(signals.stopped_by(returncode)),
+            started,
+            time.time() - t0,
+        )
+    if record is None:
+        why = one_line(stderr) if stderr.strip() else "no output"
+        record = lost_record(
+            spec,
+            out,
+            data_dir,
+            "the run's process exited with code %d before writing run.json: %s" % (returncode, why),
+            started,
+            time.time() - t0,
+        )
+    return record
 
 
 def _child_main():
