@@ -14,7 +14,7 @@ import pytest
 
 from kerasbench import cli, studyfiles
 from kerasbench.report import parity as parity_report
-from kerasbench.study import kernels, parity, tolerance
+from kerasbench.study import kernels, parity, paritycompare, tolerance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,7 +72,9 @@ def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_pa
     _kernel_folder(
         str(tmp_path / "jax"), "jax", (w0, w1), [2.0, 1.5 * (1 + 1e-7)], ties[:, ::-1], ties
     )
-    rows, losses = parity.compare("toy", str(tmp_path / "tensorflow"), str(tmp_path / "jax"), 1)
+    rows, losses = paritycompare.compare(
+        "toy", str(tmp_path / "tensorflow"), str(tmp_path / "jax"), 1
+    )
     by = {(r["check"], r["layer"]): r for r in rows}
     tol = tolerance.tolerances(100, 1, "SGD", 1, compared=2 * 4 + 2 * 80 + 1)
     loss = by["loss", ""]
@@ -126,7 +128,7 @@ def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_pa
     )
     wide = {
         r["check"]: r
-        for r in parity.compare("toy", str(tmp_path / "wide"), str(tmp_path / "jax"), 1)[0]
+        for r in paritycompare.compare("toy", str(tmp_path / "wide"), str(tmp_path / "jax"), 1)[0]
     }
     assert wide["predictions_max_abs_diff"]["tolerance"] >= 1
     assert wide["predictions_max_abs_diff"]["verdict"] == "not informative"
@@ -161,18 +163,18 @@ def test_layer_differences_are_relative_to_the_layers_largest_weight():
         ("dropout", "Dropout", []),
         ("dense_1", "Dense", [np.array([[0.5]], "float32")]),
     ]
-    assert parity.layer_differences(ref, got) == [("dense", 0.25), ("dense_1", 0.0)]
+    assert paritycompare.layer_differences(ref, got) == [("dense", 0.25), ("dense_1", 0.0)]
     got[2] = ("dense_1", "Dense", [np.zeros((2, 1), "float32")])
-    assert parity.layer_differences(ref, got)[1] == ("dense_1", float("inf"))
+    assert paritycompare.layer_differences(ref, got)[1] == ("dense_1", float("inf"))
 
 
 def test_failures_name_the_layers_and_pass_quietly():
     rows = [
-        parity._row("m", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense"),
-        parity._row("m", "jax", "tensorflow", "initial_weights", 0.7, 0.0, False, "dense_1"),
-        parity._row("m", "jax", "tensorflow", "final_weights", 0.9, 0.01, False, "dense_1"),
-        parity._row("m", "jax", "tensorflow", "final_weights", 0.05, 0.01, False, "dense_2"),
-        parity._row("m", "torch", "tensorflow", "loss", 1e-7, 1e-4, True),
+        paritycompare.row("m", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense"),
+        paritycompare.row("m", "jax", "tensorflow", "initial_weights", 0.7, 0.0, False, "dense_1"),
+        paritycompare.row("m", "jax", "tensorflow", "final_weights", 0.9, 0.01, False, "dense_1"),
+        paritycompare.row("m", "jax", "tensorflow", "final_weights", 0.05, 0.01, False, "dense_2"),
+        paritycompare.row("m", "torch", "tensorflow", "loss", 1e-7, 1e-4, True),
     ]
     lines = parity.failures(rows)
     assert len(lines) == 1
@@ -407,12 +409,14 @@ def _write_parity(folder):
     on torch in layer dense_1 (planted)."""
     os.makedirs(folder)
     rows = [
-        parity._row("mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense_1"),
-        parity._row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
-        parity._row(
+        paritycompare.row(
+            "mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense_1"
+        ),
+        paritycompare.row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
+        paritycompare.row(
             "mnist_mlp", "torch", "tensorflow", "initial_weights", 2.9, 0.0, False, "dense_1"
         ),
-        parity._row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
+        paritycompare.row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
     ]
     studyfiles.write_csv(os.path.join(folder, "parity.csv"), rows, studyfiles.PARITY_COLUMNS)
     losses = [

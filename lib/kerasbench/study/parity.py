@@ -3,17 +3,17 @@
 For each workload, one fresh process per backend (the backend kernel's Python and environment,
 `kerasbench.kernel.parity`) builds the model through the workload's notebook; the first backend
 listed (the reference) saves its initial weights, every other backend loads them, and each trains
-the same `steps` batches in the same order with dropout off and no shuffling. This module then
-compares the files they wrote with the reference's: per-step loss, each layer's weights before the
-first step and after the last, the predictions on the evaluation samples, and (cross-load) the
-reference's trained weights loaded and evaluated on each other backend.
+the same `steps` batches in the same order with dropout off and no shuffling. Then the files
+they wrote are compared with the reference's (`study.paritycompare`): per-step loss, each layer's
+weights before the first step and after the last, the predictions on the evaluation samples, and
+(cross-load) the reference's trained weights loaded and evaluated on each other backend. This
+module runs the processes, writes the tables and says what they found.
 
 The tolerances, their derivation (rounding alone, not tuned), a check's headroom and when it is
 "not informative": `study.tolerance`.
 """
 
 import collections
-import csv
 import glob
 import json
 import math
@@ -21,274 +21,14 @@ import os
 import subprocess
 import time
 
-import numpy as np
-
 from kerasbench import registry, runfiles, studyfiles
 from kerasbench.errors import UserError
-from kerasbench.study import kernels, params, tolerance, usermodel
+from kerasbench.study import kernels, paritycompare, params, usermodel
 
 CONFIGURATION = "default"  # the timed configuration whose settings parity trains with
 DEFAULT_STEPS = 10
 DEFAULT_EVAL_SAMPLES = 1000
 DEFAULT_TIMEOUT = 1800.0
-
-
-# Comparisons
-
-
-def layer_differences(reference, other):
-    """[(layer name, largest |difference| / largest |reference weight|)] for layers with weights.
-
-    Both are studyfiles.read_layers lists from the same model; a layer whose shapes differ
-    gets inf."""
-    rows = []
-    for (name, _, ref), (_, _, got) in zip(reference, other):
-        if not ref:
-            continue
-        if [a.shape for a in ref] != [a.shape for a in got]:
-            rows.append((name, float("inf")))
-            continue
-        scale = max(float(np.max(np.abs(a))) if a.size else 0.0 for a in ref) or 1.0
-        diff = max(
-            float(np.max(np.abs(a.astype("float64") - b.astype("float64")))) if a.size else 0.0
-            for a, b in zip(ref, got)
-        )
-        rows.append((name, diff / scale if math.isfinite(diff) else float("inf")))
-    return rows
-
-
-# The kernel's files (kerasbench.kernel.parity writes them; studyfiles names them)
-RESULT_JSON = studyfiles.PARITY_RESULT_JSON
-JOB_JSON = studyfiles.PARITY_JOB_JSON  # a backend process's job, in OUT/<workload>/<backend>
-KERNEL_LOSSES = studyfiles.PARITY_KERNEL_LOSSES
-
-
-def _layers(folder, stem):
-    return studyfiles.read_layers(os.path.join(folder, studyfiles.layers_file(stem)))
-
-
-def _read_npz(path):
-    with np.load(path) as f:
-        return [f["output_%d" % i] for i in range(len(f.files))]
-
-
-def _read_losses(path):
-    with open(path) as f:
-        return [float(row["loss"]) for row in csv.DictReader(f)]
-
-
-def _row(
-    workload,
-    backend,
-    reference,
-    check,
-    value,
-    tolerance_,
-    passed,
-    layer="",
-    note="",
-    room=None,
-    informative=True,
-):
-    """One parity.csv row; headroom from value and tolerance unless given, the verdict from
-    passed and informative (a `run` row's verdict is its status: cannot_join, failed...)."""
-    if room is None:
-        room = tolerance.headroom(value, tolerance_)
-    return {
-        "workload": workload,
-        "backend": backend,
-        "reference": reference,
-        "check": check,
-        "layer": layer,
-        "value": value,
-        "tolerance": tolerance_,
-        "passed": passed,
-        "headroom": "" if room is None else room,
-        "verdict": str(value) if check == "run" else tolerance.verdict(passed, informative),
-        "note": note,
-    }
-
-
-def _rel(a, b):
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return float("inf")
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
-class Checks(object):
-    """The parity.csv rows of one backend against the reference, as they are added."""
-
-    def __init__(self, workload, backend, reference):
-        self.key = (workload, backend, reference)
-        self.rows = []
-
-    def row(self, check, value, tolerance_, passed, **details):
-        self.rows.append(_row(*(self.key + (check, value, tolerance_, passed)), **details))
-
-    def within(self, check, value, tolerance_, layer="", note="", informative=True):
-        """A check that passes where the value is within its tolerance."""
-        passed = bool(value <= tolerance_)
-        self.row(check, value, tolerance_, passed, layer=layer, note=note, informative=informative)
-
-
-def compare(workload, reference_dir, other_dir, steps):
-    """The parity.csv rows and per-step loss rows of one backend against the reference."""
-    ref = _read_json(os.path.join(reference_dir, RESULT_JSON))
-    got = _read_json(os.path.join(other_dir, RESULT_JSON))
-    preds_ref = _read_npz(os.path.join(reference_dir, studyfiles.PREDICTIONS_NPZ))
-    preds_got = _read_npz(os.path.join(other_dir, studyfiles.PREDICTIONS_NPZ))
-    tol = tolerance.model_tolerances(ref, steps, sum(int(np.size(p)) for p in preds_ref))
-    checks = Checks(workload, got["backend"], ref["backend"])
-    for name, value in layer_differences(
-        _layers(reference_dir, studyfiles.WEIGHTS_STEP0),
-        _layers(other_dir, studyfiles.WEIGHTS_STEP0),
-    ):
-        checks.within("initial_weights", value, 0.0, name, got.get("initial_weights", ""))
-    loss_rows = loss_check(
-        checks,
-        _read_losses(os.path.join(reference_dir, KERNEL_LOSSES)),
-        _read_losses(os.path.join(other_dir, KERNEL_LOSSES)),
-        tol,
-    )
-    for name, value in layer_differences(
-        _layers(reference_dir, studyfiles.WEIGHTS_FINAL),
-        _layers(other_dir, studyfiles.WEIGHTS_FINAL),
-    ):
-        checks.within("final_weights", value, tol["weights"], name, "after %d steps" % steps)
-    z = tolerance.logit_scale(preds_ref)
-    tol_p = tol["probabilities"] * z / 2
-    note = "on %s (%d samples); logit scale %.3g%s" % (
-        got.get("evaluated_on"),
-        got.get("eval_samples", 0),
-        z,
-        "; a tolerance of 1 or more: probabilities cannot differ by more" if tol_p >= 1 else "",
-    )
-    prediction_checks(checks, "predictions", preds_ref, preds_got, tol_p, note)
-    cross = _read_npz(os.path.join(other_dir, studyfiles.CROSSLOAD_PREDICTIONS_NPZ))
-    tol_x = tol["eps_fwd"] * z / 2
-    note = got.get("crossload_weights", "")
-    informative = prediction_checks(checks, "crossload", preds_ref, cross, tol_x, note)
-    crossload_metrics(
-        checks, ref, got, tol, tolerance.near_tie_fraction(preds_ref, tol_x), informative
-    )
-    return checks.rows, loss_rows
-
-
-def loss_check(checks, ref_losses, got_losses, tol):
-    """The loss row (the step worst against its tolerance, and the first outside it) and the
-    per-step rows of parity_losses.csv."""
-    workload, backend, reference = checks.key
-    loss_rows = []
-    worst = None  # (difference / tolerance, difference, tolerance, step)
-    for step, (a, b) in enumerate(zip(got_losses, ref_losses)):
-        diff, t = _rel(a, b), tolerance.loss_tolerance(tol, step)
-        loss_rows.append(
-            {
-                "workload": workload,
-                "backend": backend,
-                "reference": reference,
-                "step": step,
-                "loss": a,
-                "reference_loss": b,
-                "relative_difference": diff,
-                "tolerance": t,
-            }
-        )
-        if worst is None or diff / t > worst[0]:
-            worst = (diff / t, diff, t, step)
-    first_bad = next(
-        (r["step"] for r in loss_rows if not r["relative_difference"] <= r["tolerance"]), None
-    )
-    note = "worst at step %d of %d%s" % (
-        worst[3],
-        len(loss_rows),
-        "" if first_bad is None else "; first outside tolerance at step %d" % first_bad,
-    )
-    checks.within("loss", worst[1], worst[2], note=note)
-    return loss_rows
-
-
-def prediction_checks(checks, name, reference, other, tol_p, note):
-    """`name`_max_abs_diff (probabilities within tol_p; not informative at 1 or more) and
-    `name`_argmax_agreement (tolerance.class_check); returns whether the class check is
-    informative."""
-    diff, _, _ = tolerance.compare_predictions(reference, other, tol_p)
-    checks.within(name + "_max_abs_diff", diff, tol_p, note=note, informative=tol_p < 1)
-    agreement, passed, room, informative, why = tolerance.class_check(reference, other, tol_p)
-    checks.row(
-        name + "_argmax_agreement",
-        agreement,
-        "",
-        passed,
-        note=why,
-        room=room,
-        informative=informative,
-    )
-    return informative
-
-
-def crossload_metrics(checks, ref, got, tol, ties, informative):
-    """evaluate()'s metrics of the reference's trained weights on this backend against the
-    reference's own: a loss within eval_tolerance (relative), an accuracy-like metric within the
-    near-tie fraction `ties` plus a float32 mean's rounding (as informative as the class check)."""
-    samples = got.get("eval_samples", 1)
-    reference = ref["backend"]
-    for metric, value in sorted((got.get("crossload") or {}).items()):
-        expected = (ref.get("evaluate") or {}).get(metric)
-        if expected is None:
-            continue
-        if "loss" in metric:
-            checks.within(
-                "crossload_" + metric,
-                _rel(value, expected),
-                tolerance.eval_tolerance(tol, samples),
-                note="%s %.6g here, %.6g on %s" % (metric, value, expected, reference),
-            )
-        else:
-            # A predicted class may flip at a near-tie; the metric is itself a float32 mean.
-            checks.within(
-                "crossload_" + metric,
-                abs(value - expected),
-                ties + tolerance.mean_tolerance(tol, samples),
-                note="%s %.6g here, %.6g on %s; near-ties %.3g"
-                % (metric, value, expected, reference, ties),
-                informative=informative,
-            )
-
-
-def _read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def followers_agree(workload, reference, first_dir, other_dir, steps):
-    """A row saying whether two non-reference backends trained alike (loss at every step and
-    every layer's weights after training, with the same tolerances): where all of them differ
-    from the reference but agree with each other, it is the reference that differs."""
-    first = _read_json(os.path.join(first_dir, RESULT_JSON))
-    tol = tolerance.model_tolerances(first, steps)
-    a = _read_losses(os.path.join(first_dir, KERNEL_LOSSES))
-    b = _read_losses(os.path.join(other_dir, KERNEL_LOSSES))
-    ratio = max(
-        [_rel(x, y) / tolerance.loss_tolerance(tol, t) for t, (x, y) in enumerate(zip(b, a))] or [0]
-    )
-    layers = layer_differences(
-        _layers(first_dir, studyfiles.WEIGHTS_FINAL),
-        _layers(other_dir, studyfiles.WEIGHTS_FINAL),
-    )
-    ratio = max([ratio] + [d / tol["weights"] for _, d in layers])
-    other = _read_json(os.path.join(other_dir, RESULT_JSON))["backend"]
-    return _row(
-        workload,
-        other,
-        reference,
-        "agrees_with_" + first["backend"],
-        ratio,
-        1.0,
-        bool(ratio <= 1.0),
-        note="largest difference / tolerance over losses and "
-        "final weights, %s vs %s" % (other, first["backend"]),
-    )
 
 
 def odd_one_out(rows):
@@ -470,6 +210,8 @@ def _fmt(value):
 
 # Running the kernels
 
+JOB_JSON = studyfiles.PARITY_JOB_JSON  # a backend process's job, in OUT/<workload>/<backend>
+
 
 def _kernel_python(backend):
     spec = kernels.find(backend)
@@ -499,8 +241,8 @@ def run_backend(job, timeout):
             code = done.returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
-    path = os.path.join(folder, RESULT_JSON)
-    result = _read_json(path) if os.path.exists(path) else None
+    path = os.path.join(folder, studyfiles.PARITY_RESULT_JSON)
+    result = paritycompare.read_json(path) if os.path.exists(path) else None
     if result is None:
         result = {
             "backend": job["backend"],
@@ -685,7 +427,7 @@ def check_workload(jobs, steps, timeout, say):
             status, reason = result["status"], result.get("reason", "")
             passed = "" if status == "cannot_join" else False
             rows.append(
-                _row(
+                paritycompare.row(
                     workload, backend, reference["backend"], "run", status, "", passed, note=reason
                 )
             )
@@ -693,13 +435,15 @@ def check_workload(jobs, steps, timeout, say):
             continue
         ok.append(job)
         if job is not reference:
-            more, more_losses = compare(workload, reference["folder"], job["folder"], steps)
+            more, more_losses = paritycompare.compare(
+                workload, reference["folder"], job["folder"], steps
+            )
             rows += more
             loss_rows += more_losses
     followers = [job for job in ok if job is not reference]
     for job in followers[1:]:
         rows.append(
-            followers_agree(
+            paritycompare.followers_agree(
                 job["workload"], reference["backend"], followers[0]["folder"], job["folder"], steps
             )
         )
