@@ -1,6 +1,7 @@
 """`kerasbench parity`: the comparisons on known arrays (the tolerances themselves:
-tests/test_tolerance.py), and (slow) the real check on three workloads x three backends on the CPU, which must pass,
-and with one layer initialised differently on one backend, which must fail and name that layer.
+tests/test_tolerance.py), and (slow) the real check on three workloads x three backends on the
+CPU, which must pass, and with one layer initialised differently on one backend, which must fail
+and name that layer.
 """
 
 import csv
