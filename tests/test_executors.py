@@ -20,7 +20,7 @@ import pytest
 
 from kerasbench import cli, runfiles
 from kerasbench.report import rundata, summary as summary_mod
-from kerasbench.study import executors, plan
+from kerasbench.study import executors, handoff, hosts, plan, rayexec, signals
 from kerasbench.errors import UserError
 
 SMI = """GPU 0: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556666)
@@ -32,20 +32,20 @@ GPU 1: NVIDIA H200 (UUID: GPU-0b3f0c6e-1111-2222-3333-444455556667)
 
 
 def test_nvidia_smi_is_parsed():
-    assert executors.parse_nvidia_smi(SMI) == ["0", "1"]
-    assert executors.parse_nvidia_smi("") == []
-    assert executors.parse_nvidia_smi("No devices were found\n") == []
+    assert hosts.parse_nvidia_smi(SMI) == ["0", "1"]
+    assert hosts.parse_nvidia_smi("") == []
+    assert hosts.parse_nvidia_smi("No devices were found\n") == []
 
 
 def test_gpus_come_from_cuda_visible_devices_first():
-    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}, nvidia_smi=SMI) == ["2", "3"]
-    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": ""}, nvidia_smi=SMI) == []
-    assert executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "-1"}, nvidia_smi=SMI) == []
-    assert executors.detect_gpus({}, nvidia_smi=SMI) == ["0", "1"]
+    assert hosts.detect_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}, nvidia_smi=SMI) == ["2", "3"]
+    assert hosts.detect_gpus({"CUDA_VISIBLE_DEVICES": ""}, nvidia_smi=SMI) == []
+    assert hosts.detect_gpus({"CUDA_VISIBLE_DEVICES": "-1"}, nvidia_smi=SMI) == []
+    assert hosts.detect_gpus({}, nvidia_smi=SMI) == ["0", "1"]
 
 
 def test_one_gpu_per_slot():
-    slots = executors.plan_slots(2, ["0", "1"], list(range(16)), environ={})
+    slots = hosts.plan_slots(2, ["0", "1"], list(range(16)), environ={})
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "1"]
     assert [s.gpu for s in slots] == ["0", "1"]
     assert [s.cores for s in slots] == [list(range(8)), list(range(8, 16))]
@@ -55,14 +55,14 @@ def test_one_gpu_per_slot():
 
 
 def test_gpus_given_by_cuda_visible_devices_are_shared_out():
-    gpus = executors.detect_gpus({"CUDA_VISIBLE_DEVICES": "4,6,7"}, nvidia_smi=SMI)
-    slots = executors.plan_slots(3, gpus, list(range(6)), environ={})
+    gpus = hosts.detect_gpus({"CUDA_VISIBLE_DEVICES": "4,6,7"}, nvidia_smi=SMI)
+    slots = hosts.plan_slots(3, gpus, list(range(6)), environ={})
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in slots] == ["4", "6", "7"]
     assert [len(s.cores) for s in slots] == [2, 2, 2]
 
 
 def test_cpu_slots_own_their_cores_and_cap_threads():
-    slots = executors.plan_slots(2, [], [0, 1], environ={"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
+    slots = hosts.plan_slots(2, [], [0, 1], environ={"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
     assert [s.cores for s in slots] == [[0], [1]]
     for slot in slots:
         assert slot.gpu is None and "CUDA_VISIBLE_DEVICES" not in slot.env
@@ -70,7 +70,7 @@ def test_cpu_slots_own_their_cores_and_cap_threads():
         assert slot.env["TF_NUM_INTRAOP_THREADS"] == slot.env["TF_NUM_INTEROP_THREADS"] == "1"
         # the user's XLA flags are kept; one thread also turns off XLA's multi-threaded Eigen
         assert slot.env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
-    slots = executors.plan_slots(3, [], list(range(7)), environ={})
+    slots = hosts.plan_slots(3, [], list(range(7)), environ={})
     assert [s.cores for s in slots] == [[0, 1], [2, 3], [4, 5]]
     assert slots[0].env["OMP_NUM_THREADS"] == "2" and "XLA_FLAGS" not in slots[0].env
 
@@ -85,7 +85,7 @@ def test_cpu_slots_own_their_cores_and_cap_threads():
 )
 def test_impossible_slots_are_one_line_errors(jobs, gpus, cores, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        executors.plan_slots(jobs, gpus, cores, environ={})
+        hosts.plan_slots(jobs, gpus, cores, environ={})
 
 
 def test_make_picks_the_executor():
@@ -134,9 +134,9 @@ def test_a_returned_run_folder_replaces_the_old_one(tmp_path):
     result = {
         "record": record,
         "relative": relative,
-        "tar": executors._pack(str(scratch), relative),
+        "tar": rayexec._pack(str(scratch), relative),
     }
-    got = executors.unpack(result, out, spec)
+    got = rayexec.unpack(result, out, spec)
     assert sorted(os.listdir(stale)) == ["epochs.csv", "run.json"]
     assert got["params"]["run_dir"] == stale
     assert json.load(open(os.path.join(stale, "run.json")))["params"]["run_dir"] == stale
@@ -152,7 +152,7 @@ def test_a_tar_cannot_write_outside_its_folder(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     spec = plan.RunSpec("mnist_mlp", "jax", 0, 0, "smoke", {}, "default")
     with pytest.raises(tarfile.TarError):
-        executors.unpack(
+        rayexec.unpack(
             {"record": {}, "relative": "runs/mnist_mlp/jax/0", "tar": buffer.getvalue()},
             str(tmp_path / "out"),
             spec,
@@ -191,7 +191,7 @@ def test_a_plan_groups_into_blocks_in_plan_order():
     assert [s for block in plan.blocks(left) for s in block] == left
     assert [len(b) for b in plan.blocks(left)] == [2, 3, 3, 2]  # 0, 3, 6, 9, 12, 15 done
     # A spec that went through JSON (a `local --jobs` child, a Ray task) keeps its block.
-    assert executors.spec_from_json(executors.spec_to_json(runs[5])).block == ("mnist_cnn", 0)
+    assert handoff.spec_from_json(handoff.spec_to_json(runs[5])).block == ("mnist_cnn", 0)
 
 
 def overlapping(intervals):
@@ -332,7 +332,7 @@ class TestRayBlocks(object):
     def test_a_block_is_one_task_on_one_gpu(self, tmp_path):
         out, attempts = str(tmp_path / "out"), str(tmp_path)
         runs = plan.plan("smoke", ["mnist_mlp", "mnist_cnn"], ["jax", "torch"], repeats=2)
-        executor = executors.RayExecutor(jobs=2, run_one=fake_run(attempts))
+        executor = rayexec.RayExecutor(jobs=2, run_one=fake_run(attempts))
         started = []
         results = list(executor.run(runs, out, str(tmp_path), started=started.append))
         assert sorted(map(runs.index, (s for s, _ in results))) == list(range(8))
@@ -354,7 +354,7 @@ class TestRayBlocks(object):
         backends = ["jax", "torch", "tensorflow"]
         runs = plan.plan("smoke", ["mnist_mlp"], backends)  # one block: jax, torch, tensorflow
         run_one = fake_run(attempts, dies_once=("tensorflow",), dies_always=("torch",))
-        executor = executors.RayExecutor(jobs=2, run_one=run_one)
+        executor = rayexec.RayExecutor(jobs=2, run_one=run_one)
         results = dict((s.backend, r) for s, r in executor.run(runs, out, str(tmp_path)))
         tries = {
             b: open(os.path.join(attempts, "mnist_mlp-%s-0" % b)).read().split() for b in backends
@@ -376,13 +376,159 @@ class TestRayBlocks(object):
     def test_a_task_that_raises_fails_its_run_and_the_block_goes_on(self, tmp_path):
         out, attempts = str(tmp_path / "out"), str(tmp_path)
         runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])
-        executor = executors.RayExecutor(run_one=fake_run(attempts, raises=("jax",)))
+        executor = rayexec.RayExecutor(run_one=fake_run(attempts, raises=("jax",)))
         results = dict((s.backend, r) for s, r in executor.run(runs, out, str(tmp_path)))
         assert results["jax"]["status"] == "failed"
         assert "the Ray task failed" in results["jax"]["error"]
         assert "a bug in the task" in results["jax"]["error"]
         assert results["torch"]["status"] == "ok"
         assert os.path.exists(os.path.join(plan.run_dir(out, runs[0]), runfiles.RUN_JSON))
+
+
+def stopping_run(marks, answers=True):
+    """Stands in for execute.execute in a Ray worker, for a runner that stops: starts a stand-in
+    kernel (a sleeping process whose command line is a kernel's, in a session of its own, named
+    in kernel.pid as KernelWatch names a kernel), logs 2 epochs, marks `marks`/<backend> with
+    the kernel's pid and waits for the kernel to die, then records the run failed as execute
+    does for a dead kernel. `answers` False: it then sleeps on (a worker that does not answer)."""
+
+    def run_one(spec, out, data_dir, timeout):
+        import subprocess
+        import sys
+
+        from kerasbench.study import execute
+
+        folder = os.path.abspath(plan.run_dir(out, spec))
+        os.makedirs(folder)
+        connection = os.path.join(folder, "kernel-1.json")
+        code = "import time; time.sleep(120)"
+        argv = [sys.executable, "-c", code, "ipykernel_launcher", "-f", connection]
+        kernel = subprocess.Popen(argv, start_new_session=True)
+        while execute.process_start_time(kernel.pid) is None:
+            time.sleep(0.01)
+        start = execute.process_start_time(kernel.pid)
+        runfiles.write_kernel_pid(folder, kernel.pid, connection, start)
+        writer = runfiles.EpochWriter(os.path.join(folder, runfiles.EPOCHS_CSV))
+        for epoch in range(2):
+            writer.write({"epoch": epoch, "epoch_seconds": 0.1, "loss": 0.5})
+        writer.close()
+        with open(os.path.join(marks, spec.backend), "w") as f:
+            f.write(str(kernel.pid))
+        if not answers:
+            time.sleep(120)
+        deadline = time.time() + 30
+        while kernel.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        runfiles.remove_kernel_pid(folder)
+        record = {"workload": spec.workload, "backend": spec.backend, "repeat": spec.repeat}
+        record.update(status="failed", error="the kernel died (killed by SIGKILL)")
+        record.update(params={"run_dir": folder})
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+        return record
+
+    return run_one
+
+
+def stop_once_training(marks, backends):
+    """The runner's `started`: once every backend's run is training, SIGTERM arrives."""
+
+    def started(spec):
+        deadline = time.time() + 60
+        while not all(os.path.exists(os.path.join(marks, b)) for b in backends):
+            assert time.time() < deadline, "the runs did not start training"
+            time.sleep(0.05)
+        raise signals.Terminated(signal.SIGTERM)
+
+    return started
+
+
+def dead(pid, wait=10.0):
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.usefixtures("ray_with_two_gpus")
+class TestRayStops(object):
+    """SIGTERM or SIGHUP to a runner on Ray, as `signals.Terminated` raised in the runner (the
+    real signal: tests/test_signals.py). The run each task trains is stopped by the worker's
+    watchdog, which kills its kernel, and comes back recorded as a local run would be."""
+
+    def test_the_runs_in_flight_come_back_recorded_interrupted(self, tmp_path):
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp", "mnist_cnn"], ["jax"])  # 2 blocks: 2 tasks
+        runs = [runs[0], runs[1]._replace(backend="torch")]  # one mark per run
+        executor = rayexec.RayExecutor(jobs=2, run_one=stopping_run(marks))
+        started = stop_once_training(marks, ["jax", "torch"])
+        t0 = time.time()
+        with pytest.raises(signals.Terminated) as stopped:
+            list(executor.run(runs, out, str(tmp_path), started=started))
+        assert time.time() - t0 < 30
+        records = stopped.value.records
+        assert sorted(r["backend"] for r in records) == ["jax", "torch"]
+        for spec in runs:
+            assert dead(int(open(os.path.join(marks, spec.backend)).read())), "kernel killed"
+            run = runfiles.read_run(plan.run_dir(out, spec))
+            assert run.status == "failed" and not run.damaged, run.why()
+            assert run.record["error"] == "interrupted by SIGTERM after 2 epochs logged"
+            assert run.record["params"]["run_dir"] == plan.run_dir(out, spec)
+            assert len(run.epochs) == 2
+            assert not os.path.exists(os.path.join(plan.run_dir(out, spec), runfiles.KERNEL_PID))
+
+    def test_a_run_whose_worker_does_not_answer_is_recorded_by_the_runner(
+        self, tmp_path, monkeypatch
+    ):
+        monkeypatch.setattr(signals, "STOP_WAIT", 3.0)
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp"], ["jax", "torch"])  # one block: jax, then torch
+        executor = rayexec.RayExecutor(run_one=stopping_run(marks, answers=False))
+        with pytest.raises(signals.Terminated) as stopped:
+            list(executor.run(runs, out, str(tmp_path), started=stop_once_training(marks, ["jax"])))
+        assert dead(int(open(os.path.join(marks, "jax")).read())), "its watchdog killed it"
+        [record] = stopped.value.records
+        assert record["backend"] == "jax" and record["error"] == "interrupted by SIGTERM"
+        assert runfiles.read_run(plan.run_dir(out, runs[0])).status == "failed"
+        assert not os.path.exists(plan.run_dir(out, runs[1])), "torch never started"
+        assert not os.path.exists(os.path.join(marks, "torch"))
+
+    def test_a_cluster_that_does_not_answer_leaves_the_records_to_the_runner(
+        self, tmp_path, monkeypatch
+    ):
+        """SIGTERM to the whole process group stops Ray's own processes with the runner: its
+        store no longer answers, and the runner records its runs in flight itself, at once."""
+
+        def gone(key, signum):
+            raise ConnectionError("the GCS does not answer")
+
+        monkeypatch.setattr(rayexec, "say_stop", gone)
+        out, marks = str(tmp_path / "out"), str(tmp_path)
+        runs = plan.plan("smoke", ["mnist_mlp"], ["jax"])
+        executor = rayexec.RayExecutor(run_one=stopping_run(marks))
+        t0 = time.time()
+        try:
+            with pytest.raises(signals.Terminated) as stopped:
+                list(
+                    executor.run(
+                        runs, out, str(tmp_path), started=stop_once_training(marks, ["jax"])
+                    )
+                )
+        finally:
+            kernel = int(open(os.path.join(marks, "jax")).read())
+            os.kill(kernel, signal.SIGKILL)  # here Ray lives on: its worker and kernel too
+        assert time.time() - t0 < 20 and executor.cluster_gone
+        [record] = stopped.value.records
+        assert record["error"] == "interrupted by SIGTERM"
+        assert (
+            runfiles.read_json(os.path.join(plan.run_dir(out, runs[0]), runfiles.RUN_JSON))
+            == record
+        )
 
 
 # --- The same matrix through every executor (papermill, minutes) ---------------------------------
@@ -601,5 +747,5 @@ def test_scratch_of_dead_workers_is_swept(tmp_path):
     other = tmp_path / "kerasbench-ray-notes"
     for folder in (alive, dead, other):
         folder.mkdir()
-    executors.sweep_scratch(str(tmp_path))
+    rayexec.sweep_scratch(str(tmp_path))
     assert alive.exists() and other.exists() and not dead.exists()

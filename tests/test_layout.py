@@ -25,6 +25,8 @@ GROUND = {
     "kerasbench.errors",
     "kerasbench.environment",
     "kerasbench.runfiles",
+    "kerasbench.runpaths",
+    "kerasbench.trainedon",
     "kerasbench.studyfiles",
     "kerasbench.datafiles",
 }

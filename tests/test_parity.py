@@ -1,6 +1,7 @@
-"""`kerasbench parity`: the tolerances against hand-computed values, the comparisons on known
-arrays, and (slow) the real check on three workloads x three backends on the CPU, which must pass,
-and with one layer initialised differently on one backend, which must fail and name that layer.
+"""`kerasbench parity`: the comparisons on known arrays (the tolerances themselves:
+tests/test_tolerance.py), and (slow) the real check on three workloads x three backends on the
+CPU, which must pass, and with one layer initialised differently on one backend, which must fail
+and name that layer.
 """
 
 import csv
@@ -14,107 +15,9 @@ import pytest
 
 from kerasbench import cli, studyfiles
 from kerasbench.report import parity as parity_report
-from kerasbench.study import kernels, parity
+from kerasbench.study import kernels, parity, paritycompare, tolerance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-# Tolerances (the module docstring's derivation, by hand)
-
-
-def test_tolerances_follow_the_documented_formula():
-    u = 2.0**-24
-    # mnist_mlp: K = 784 (the first Dense's fan-in), D = 3 Dense layers, RMSprop (c = 2), and
-    # M = 10^6 numbers compared: lambda = sqrt(2 ln(2 x 10^6 / 10^-3)) = 6.5447.
-    tol = parity.tolerances(784, 3, "RMSprop", steps=10, compared=1e6)
-    lam = math.sqrt(2 * math.log(2e9))
-    assert tol["lambda"] == pytest.approx(lam) == pytest.approx(6.5447, abs=1e-4)
-    assert tol["eps_fwd"] == pytest.approx(lam * u * math.sqrt(2 * 3 * 784))
-    assert tol["eps_step"] == pytest.approx(2 * lam * u * math.sqrt(2 * 9 * 784))
-    assert tol["weights"] == pytest.approx(10 * tol["eps_step"])
-    assert tol["probabilities"] == pytest.approx(tol["eps_fwd"] + 10 * tol["eps_step"])
-    assert parity.loss_tolerance(tol, 0) == pytest.approx(tol["eps_fwd"])
-    assert parity.loss_tolerance(tol, 4) == pytest.approx(tol["eps_fwd"] + 4 * tol["eps_step"])
-    # c: 1 for SGD, 2 for RMS-divided updates, 3 for Adadelta and anything not listed.
-    step = lam * u * math.sqrt(2 * 9 * 784)
-    assert parity.tolerances(784, 3, "SGD", 10, 1e6)["eps_step"] == pytest.approx(step)
-    assert parity.tolerances(784, 3, "Adam", 10, 1e6)["eps_step"] == pytest.approx(2 * step)
-    assert parity.tolerances(784, 3, "Adadelta", 10, 1e6)["eps_step"] == pytest.approx(3 * step)
-    assert parity.tolerances(784, 3, "Mystery", 10, 1e6)["eps_step"] == pytest.approx(3 * step)
-    # evaluate()'s loss: the forward pass's D K terms and n more, in quadrature.
-    assert parity.eval_tolerance(tol, 100) == pytest.approx(
-        lam * u * math.sqrt(2 * (3 * 784 + 100))
-    )
-    assert parity.mean_tolerance(tol, 100) == pytest.approx(lam * u * math.sqrt(200))
-    # No count recorded (an older result.json): 10^8 numbers, lambda 7.214.
-    assert parity.tolerances(784, 3, "SGD", 10)["lambda"] == pytest.approx(7.2141, abs=1e-4)
-    # TF32 (10 mantissa bits): u = 2^-11, 8,192 times float32's.
-    tf32 = parity.tolerances(784, 3, "SGD", 10, 1e6, precision="tf32")
-    assert tf32["eps_fwd"] / parity.tolerances(784, 3, "SGD", 10, 1e6)["eps_fwd"] == 8192
-
-
-def test_the_new_tolerances_are_tighter_than_the_old_by_the_documented_factors():
-    """The docstring's comparison with the derivation before (lambda 8, linear in D, 2 D sums a
-    step, c = 3 for every adaptive optimizer, one backend's error)."""
-    u = 2.0**-24
-
-    def old_step(k, d, c):
-        return c * 2 * d * 8 * math.sqrt(k) * u
-
-    # The MNIST MLP (K 784, D 3, RMSprop, 669,706 weights) and CNN (K 86,528, D 4, Adadelta,
-    # 1,199,882 weights); M counts the weights twice, 10,000 probabilities twice and 10 losses.
-    mlp = parity.tolerances(784, 3, "RMSprop", 10, 2 * 669706 + 2 * 10000 + 10)
-    cnn = parity.tolerances(86528, 4, "Adadelta", 10, 2 * 1199882 + 2 * 10000 + 10)
-    assert old_step(784, 3, 3) / mlp["eps_step"] == pytest.approx(2.6, abs=0.05)
-    assert old_step(86528, 4, 3) / cnn["eps_step"] == pytest.approx(2.0, abs=0.05)
-
-
-def test_headroom_is_tolerance_over_value():
-    assert parity.headroom(1e-7, 1e-4) == pytest.approx(1000)
-    assert parity.headroom(2e-4, 1e-4) == pytest.approx(0.5)
-    assert parity.headroom(0.0, 1e-4) == float("inf")  # the same to the last bit
-    assert parity.headroom(0.0, 0.0) is None  # an exact copy: passes or fails, no margin
-    assert parity.headroom(0.3, "") is None  # no numeric tolerance
-    assert parity.headroom(float("inf"), 1e-4) == 0.0
-    assert parity.verdict(True) == "pass"
-    assert parity.verdict(False, informative=False) == "fail"  # a failure is always one
-    assert parity.verdict(True, informative=False) == "not informative"
-
-
-def test_a_class_check_is_not_informative_with_fewer_than_29_decidable_samples():
-    # 0.9^28 = 0.052 > 5%, 0.9^29 = 0.047: the smallest n that catches 10% flips 95% of the time.
-    assert 0.9**28 > 0.05 > 0.9**29 and parity.MIN_DECIDABLE == 29
-    # 100 samples of 3 classes whose two best are 0.01 apart (near-ties for tol 0.01: width
-    # 0.02), and 29 samples clearly decided (0.8 against 0.1).
-    ties = np.tile([0.40, 0.39, 0.21], (100, 1))
-    clear = np.tile([0.8, 0.1, 0.1], (29, 1))
-    ref = [np.vstack([ties, clear])]
-    other = [np.vstack([ties[:, [1, 0, 2]], clear])]  # every near-tie flips its class
-    agreement, passed, room, informative, note = parity.class_check(ref, [ref[0]], 0.01)
-    assert (agreement, passed, room, informative) == (1.0, True, float("inf"), True)
-    assert "29 of 129 samples decidable" in note
-    # The ties flip: allowed (margin 0.01 <= width 0.02), headroom = 0.02 / 0.01.
-    agreement, passed, room, informative, _ = parity.class_check(ref, other, 0.01)
-    assert agreement == pytest.approx(29 / 129) and passed and informative
-    assert room == pytest.approx(2.0)
-    # One decided sample fewer: 28, and the check could not have failed: not informative.
-    agreement, passed, room, informative, note = parity.class_check(
-        [ref[0][:-1]], [other[0][:-1]], 0.01
-    )
-    assert passed and not informative and "28 of 128" in note
-    # All near-ties (text_generator_keras): agreement 0 and still no failure possible.
-    agreement, passed, room, informative, note = parity.class_check(
-        [ties], [ties[:, [1, 0, 2]]], 0.01
-    )
-    assert (agreement, passed, informative) == (0.0, True, False)
-    assert "0 of 100 samples decidable (fewer than 29: the check cannot fail)" in note
-    # A decided sample that flips fails, however few were decided: headroom 0.02 / 0.7.
-    flipped = clear[:1, [1, 0, 2]]
-    agreement, passed, room, informative, _ = parity.class_check(
-        [np.vstack([ties, clear[:1]])], [np.vstack([ties, flipped])], 0.01
-    )
-    assert not passed and not informative and room == pytest.approx(0.02 / 0.7)
-    assert parity.verdict(passed, informative) == "fail"
 
 
 def _kernel_folder(
@@ -170,9 +73,11 @@ def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_pa
     _kernel_folder(
         str(tmp_path / "jax"), "jax", (w0, w1), [2.0, 1.5 * (1 + 1e-7)], ties[:, ::-1], ties
     )
-    rows, losses = parity.compare("toy", str(tmp_path / "tensorflow"), str(tmp_path / "jax"), 1)
+    rows, losses = paritycompare.compare(
+        "toy", str(tmp_path / "tensorflow"), str(tmp_path / "jax"), 1
+    )
     by = {(r["check"], r["layer"]): r for r in rows}
-    tol = parity.tolerances(100, 1, "SGD", 1, compared=2 * 4 + 2 * 80 + 1)
+    tol = tolerance.tolerances(100, 1, "SGD", 1, compared=2 * 4 + 2 * 80 + 1)
     loss = by["loss", ""]
     assert loss["tolerance"] == pytest.approx(tol["eps_fwd"] + tol["eps_step"])
     assert loss["headroom"] == pytest.approx(loss["tolerance"] / loss["value"])
@@ -224,7 +129,7 @@ def test_compare_gives_every_check_its_headroom_and_says_what_cannot_fail(tmp_pa
     )
     wide = {
         r["check"]: r
-        for r in parity.compare("toy", str(tmp_path / "wide"), str(tmp_path / "jax"), 1)[0]
+        for r in paritycompare.compare("toy", str(tmp_path / "wide"), str(tmp_path / "jax"), 1)[0]
     }
     assert wide["predictions_max_abs_diff"]["tolerance"] >= 1
     assert wide["predictions_max_abs_diff"]["verdict"] == "not informative"
@@ -259,35 +164,18 @@ def test_layer_differences_are_relative_to_the_layers_largest_weight():
         ("dropout", "Dropout", []),
         ("dense_1", "Dense", [np.array([[0.5]], "float32")]),
     ]
-    assert parity.layer_differences(ref, got) == [("dense", 0.25), ("dense_1", 0.0)]
+    assert paritycompare.layer_differences(ref, got) == [("dense", 0.25), ("dense_1", 0.0)]
     got[2] = ("dense_1", "Dense", [np.zeros((2, 1), "float32")])
-    assert parity.layer_differences(ref, got)[1] == ("dense_1", float("inf"))
-
-
-def test_predictions_may_differ_in_class_only_at_near_ties():
-    ref = [np.array([[0.70, 0.30], [0.5004, 0.4996], [0.2, 0.8]])]
-    # Sample 1 flips, but its two classes are 0.0008 apart: a near-tie for tol 0.001.
-    got = [np.array([[0.70, 0.30], [0.4996, 0.5004], [0.2, 0.8]])]
-    worst, agreement, hard = parity.compare_predictions(ref, got, tol_p=0.001)
-    assert worst == pytest.approx(0.0008)
-    assert agreement == pytest.approx(2 / 3.0)
-    assert hard == 0
-    # With a tighter tolerance the same flip is a real disagreement.
-    assert parity.compare_predictions(ref, got, tol_p=0.0001)[2] == 1
-    # One sigmoid output: class p > 0.5, margin |2p - 1|.
-    classes, margins = parity.classes_and_margins(np.array([[0.9], [0.2], [0.5]]))
-    assert list(classes) == [1, 0, 0]
-    assert margins == pytest.approx([0.8, 0.6, 0.0])
-    assert parity.near_tie_fraction(ref, 0.001) == pytest.approx(1 / 3.0)
+    assert paritycompare.layer_differences(ref, got)[1] == ("dense_1", float("inf"))
 
 
 def test_failures_name_the_layers_and_pass_quietly():
     rows = [
-        parity._row("m", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense"),
-        parity._row("m", "jax", "tensorflow", "initial_weights", 0.7, 0.0, False, "dense_1"),
-        parity._row("m", "jax", "tensorflow", "final_weights", 0.9, 0.01, False, "dense_1"),
-        parity._row("m", "jax", "tensorflow", "final_weights", 0.05, 0.01, False, "dense_2"),
-        parity._row("m", "torch", "tensorflow", "loss", 1e-7, 1e-4, True),
+        paritycompare.row("m", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense"),
+        paritycompare.row("m", "jax", "tensorflow", "initial_weights", 0.7, 0.0, False, "dense_1"),
+        paritycompare.row("m", "jax", "tensorflow", "final_weights", 0.9, 0.01, False, "dense_1"),
+        paritycompare.row("m", "jax", "tensorflow", "final_weights", 0.05, 0.01, False, "dense_2"),
+        paritycompare.row("m", "torch", "tensorflow", "loss", 1e-7, 1e-4, True),
     ]
     lines = parity.failures(rows)
     assert len(lines) == 1
@@ -522,12 +410,14 @@ def _write_parity(folder):
     on torch in layer dense_1 (planted)."""
     os.makedirs(folder)
     rows = [
-        parity._row("mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense_1"),
-        parity._row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
-        parity._row(
+        paritycompare.row(
+            "mnist_mlp", "jax", "tensorflow", "initial_weights", 0.0, 0.0, True, "dense_1"
+        ),
+        paritycompare.row("mnist_mlp", "jax", "tensorflow", "loss", 1e-7, 1e-4, True),
+        paritycompare.row(
             "mnist_mlp", "torch", "tensorflow", "initial_weights", 2.9, 0.0, False, "dense_1"
         ),
-        parity._row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
+        paritycompare.row("mnist_mlp", "torch", "tensorflow", "loss", 0.07, 1e-4, False),
     ]
     studyfiles.write_csv(os.path.join(folder, "parity.csv"), rows, studyfiles.PARITY_COLUMNS)
     losses = [

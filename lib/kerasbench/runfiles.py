@@ -17,6 +17,10 @@ CNTK kernel imports it).
 `read_run(folder)` reads a folder back and says what is wrong with it (a torn last row, a missing
 file, a wrong type, run.json not an object), so that neither resume nor the report trusts a
 damaged run. run.json schema 1 (before the kernel recorded its code path) is still read.
+
+Two parts live in modules of their own, and are offered here too: the path rules and a run's
+identity (`runpaths`: run_folder, path_identity, ...), and where a run trained (`trainedon`:
+trained_on, cpu_fallback, ...).
 """
 
 import collections
@@ -29,6 +33,22 @@ import os
 import tempfile
 
 from kerasbench import __version__
+from kerasbench.runpaths import (  # noqa: F401 (runfiles offers the path rules too)
+    DEFAULT_CONFIG,
+    RUNS,
+    identity_problem,
+    is_config_name,
+    parse_run_name,
+    path_identity,
+    run_folder,
+    run_name,
+)
+from kerasbench.trainedon import (  # noqa: F401 (and where a run trained)
+    DEVICE_CHOICES,
+    cpu_fallback,
+    device_kind,
+    trained_on,
+)
 
 SCHEMA = 2  # what this code writes: schema 1 plus kerasbench.code_path (the code the kernel ran)
 READABLE_SCHEMAS = (1, 2)
@@ -41,9 +61,6 @@ KERNEL_LOG = "kernel.log"
 KERNEL_PID = "kernel.pid"
 NOTEBOOK = "notebook.ipynb"
 FILES = (RUN_JSON, EPOCHS_CSV, KERNEL_JSON, NOTEBOOK, SAMPLE_TXT)  # any of them: a run folder
-
-RUNS = "runs"  # <out>/runs/...
-DEFAULT_CONFIG = "default"
 
 STATUSES = ("ok", "failed", "timeout", "nan")
 
@@ -61,72 +78,6 @@ COLUMNS = [
     "val_loss",
     "val_accuracy",
 ]
-
-
-def run_folder(out, workload, backend, config, repeat):
-    """<out>/runs/<workload>/<backend>/<repeat>, or .../<config>-<repeat> for a named config."""
-    return os.path.join(out, RUNS, workload, backend, run_name(config, repeat))
-
-
-def run_name(config, repeat):
-    """A run folder's own name: "<repeat>" for the default configuration, "<config>-<repeat>"."""
-    return str(repeat) if config == DEFAULT_CONFIG else "%s-%d" % (config, repeat)
-
-
-def is_config_name(text):
-    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
-    return bool(text) and all(c.isalnum() or c in "_-" for c in text) and not text.isdigit()
-
-
-def parse_run_name(name):
-    """(config, repeat) that a run folder's name spells, or None where `name` is not a name
-    run_folder gives: "0 copy", "00", "default-0", "tuned-" are not run folders' names."""
-    config, dash, number = name.rpartition("-")
-    if not dash:
-        config = DEFAULT_CONFIG
-    if not number or any(c not in "0123456789" for c in number) or not is_config_name(config):
-        return None
-    repeat = int(number)
-    return (config, repeat) if run_name(config, repeat) == name else None
-
-
-def path_identity(folder):
-    """(workload, backend, config, repeat) that a run folder's path says it is:
-    .../<workload>/<backend>/<repeat> or .../<config>-<repeat>; None where its last part is not a
-    run folder's name (parse_run_name). A run is what its folder says it is: read_run holds its
-    run.json to this."""
-    folder = os.path.normpath(folder)
-    parsed = parse_run_name(os.path.basename(folder))
-    backend_dir = os.path.dirname(folder)
-    backend, workload = (
-        os.path.basename(backend_dir),
-        os.path.basename(os.path.dirname(backend_dir)),
-    )
-    if parsed is None or not backend or not workload:
-        return None
-    return (workload, backend) + parsed
-
-
-def identity_problem(record, identity):
-    """The one line that says a run.json is not the record of the run `identity` names
-    ((workload, backend, config, repeat): the folder it lies in), or None where it is."""
-    said = (
-        record.get("workload"),
-        record.get("backend"),
-        record.get("config") or DEFAULT_CONFIG,
-        record.get("repeat"),
-    )
-    if said == tuple(identity):
-        return None
-    workload, backend, config, repeat = said
-    try:
-        name = "/".join((str(workload), str(backend), run_name(str(config), int(repeat))))
-    except (TypeError, ValueError):
-        name = "workload %r, backend %r, config %r, repeat %r" % said
-    return (
-        "run.json is the record of %s, not of the folder it is in (%s): a run folder renamed, "
-        "moved or copied" % (name, "/".join((identity[0], identity[1], run_name(*identity[2:]))))
-    )
 
 
 def now():
@@ -395,93 +346,6 @@ def load_during(record):
     if not loads:
         return None
     return {"load_1min": sum(loads) / len(loads), "cpus": cpus[-1] if cpus else None}
-
-
-# --- Where a run trained -----------------------------------------------------------------------
-
-DEVICE_CHOICES = ("auto", "gpu", "cpu")  # kerasbench run --device
-
-
-def device_kind(names):
-    """ "gpu", "cpu", "other" (a TPU, Apple's MPS) or "unknown" (no name) for device names as the
-    frameworks write them ("cuda:0", "/job:localhost/replica:0/task:0/device:GPU:0", "cpu:0",
-    "TFRT_CPU_0"): "gpu" as soon as one is a GPU, "cpu" when every one is a CPU."""
-    kinds = set()
-    for name in names:
-        text = str(name).lower()
-        if "gpu" in text or "cuda" in text or "rocm" in text:
-            kinds.add("gpu")
-        elif "cpu" in text:
-            kinds.add("cpu")
-        else:
-            kinds.add("other")
-    if "gpu" in kinds:
-        return "gpu"
-    if kinds == {"cpu"}:
-        return "cpu"
-    return "other" if kinds else "unknown"
-
-
-def trained_on(record):
-    """Where a run trained, from its run.json or kernel.json record: a dict with `kind` ("gpu",
-    "cpu", "other", "unknown"), `devices`, `framework`, `why` (where it saw no GPU) and
-    `recorded` (False: inferred from an older record), or None where nothing says.
-
-    Records of older code have no `trained_on`; for them: JAX's `versions.jax_devices` (the
-    devices Keras put its arrays on), PyTorch's `versions.cuda` on a machine with a GPU (written
-    only where torch.cuda.is_available(): None means the model stayed on the CPU), a native
-    loop's `backend_settings.device`. TensorFlow's older records say nothing.
-    """
-    if not isinstance(record, dict):
-        return None
-    given = record.get("trained_on")
-    if isinstance(given, dict) and given.get("kind"):
-        found = dict(given)
-        found.setdefault("recorded", True)
-        return found
-    versions = record.get("versions") if isinstance(record.get("versions"), dict) else {}
-    settings = record.get("backend_settings")
-    settings = settings if isinstance(settings, dict) else {}
-    device = record.get("device") if isinstance(record.get("device"), dict) else {}
-    backend = str(record.get("backend") or "")
-    framework = str(versions.get("backend_framework") or backend).split(" ")[0]
-    devices = None
-    source = None
-    if isinstance(versions.get("jax_devices"), list) and not backend.startswith("native-"):
-        devices, source = [str(d) for d in versions["jax_devices"]], "versions.jax_devices"
-    elif framework == "torch" and "cuda" in versions and device.get("gpu"):
-        devices = ["cuda"] if versions.get("cuda") else ["cpu"]
-        source = "versions.cuda"
-    elif backend.startswith("native-") and settings.get("device"):
-        devices, source = [str(settings["device"])], "backend_settings.device"
-        framework = backend[len("native-") :]
-    if devices is None:
-        return None
-    return {
-        "kind": device_kind(devices),
-        "devices": devices,
-        "framework": framework,
-        "why": None,
-        "recorded": False,
-        "from": source,
-    }
-
-
-def cpu_fallback(trained, device, requested=None):
-    """The one line that fails a run which trained on the CPU of a machine with a GPU, or None.
-
-    `trained`: trained_on()'s answer; `device`: the machine (environment.device(): `gpu` is the
-    GPU's name, None without one); `requested`: --device (cpu: the CPU was asked for, no
-    failure). A run whose record does not say where it trained is not failed here."""
-    gpu = (device or {}).get("gpu") if isinstance(device, dict) else None
-    if requested == "cpu" or not gpu or not trained or trained.get("kind") != "cpu":
-        return None
-    framework = trained.get("framework") or "the backend"
-    why = trained.get("why") or "%s sees only %s" % (
-        framework,
-        ", ".join(str(d) for d in trained.get("devices") or []) or "the CPU",
-    )
-    return "%s trained on the CPU although this machine has a GPU (%s): %s" % (framework, gpu, why)
 
 
 _NUMBER = (int, float)
