@@ -2,7 +2,7 @@
 
 A runs folder travels between people, and its report is the page others open: its README.md,
 a reference's source.yaml, its folder and model-file names must not make the page run anything or
-load anything from outside it (plots.study_notes_html, plots._t, build.resources_outside and the
+load anything from outside it (plots.study_notes_html, style.chart_text, build.resources_outside and the
 page's Content-Security-Policy). A `kerasbench report` killed mid-way must not leave a new
 summary.csv beside the old report.html, and the staging folder it leaves is cleaned up by the
 next report (build.recover_staging).
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_report import _reference_copy, write_run  # noqa: E402
 
 import browser  # noqa: E402
-from kerasbench.report import build, plots  # noqa: E402
+from kerasbench.report import build, plots, style  # noqa: E402
 
 KERASBENCH = str(Path(sys.executable).parent / "kerasbench")
 LIB = str(Path(build.__file__).resolve().parents[2])
@@ -158,7 +158,7 @@ def test_readme_image_over_the_size_limit_is_left_out(tmp_path, monkeypatch):
 
 def test_chart_text_from_a_runs_folder_is_escaped_for_plotly():
     # plotly draws <a href>, <b>, <span style> in chart text; a label must show as written.
-    assert plots._t("K80 <a href='javascript:x'>&</a>") == (
+    assert style.chart_text("K80 <a href='javascript:x'>&</a>") == (
         "K80 &lt;a href='javascript:x'&gt;&amp;&lt;/a&gt;"
     )
 

@@ -1,13 +1,10 @@
 """Plotly figures and HTML blocks built from a `summary.Summary`; no statistics here.
 
-Every chart colours a backend the same way (`BACKEND_COLOURS`) and marks a configuration the same
-way (`CONFIG_STYLES`: dash, marker, bar pattern), so "jax default" and "jax tuned" never look
-alike; every legend entry of a chart has its own name. Reference sources (2017) are never drawn in
-seconds beside today's: they appear as ratios to their own fastest, and as dotted curves. HTML
-blocks are small objects with `_repr_html_`. Everything a runs folder, a reference, its
-`source.yaml` or a model file's name brings reaches the page escaped: HTML blocks escape it, chart
-text escapes it for plotly's own tag subset (`_t`), and the runs folder's README.md is rendered by
-`study_notes_html`, which lets nothing run and loads nothing.
+Every legend entry of a chart has its own name (colours and looks: `style`). Reference sources
+(2017) are never drawn in seconds beside today's: they appear as ratios to their own fastest, and
+as dotted curves. Everything a runs folder, a reference, its `source.yaml` or a model file's name
+brings reaches the page escaped (`style.esc`, `style.chart_text`), and the runs folder's README.md
+is rendered by `study_notes_html`, which lets nothing run and loads nothing.
 """
 
 from __future__ import annotations
@@ -35,30 +32,20 @@ from kerasbench import registry
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics, rundata, stats
 from kerasbench.report.notes import fmt, label, labels
+from kerasbench.report.style import (
+    CI_COLOUR,
+    FIGURE_CONFIG,
+    SAMPLE_STYLE,
+    SPREAD_COLOUR,
+    STYLE,
+    Html,
+    backend_colour,
+    chart_text,
+    config_style,
+    esc,
+)
 from kerasbench.report.summary import SCENARIOS
 
-# Okabe-Ito colours (distinguishable with colour-blindness), fixed per backend for every chart.
-BACKEND_COLOURS = {
-    "tensorflow": "#E69F00",
-    "jax": "#009E73",
-    "torch": "#0072B2",
-    "cntk": "#CC79A7",
-    "native-jax": "#004D38",
-    "native-torch": "#003A5C",
-}
-_SPARE_COLOURS = ["#D55E00", "#56B4E9", "#F0E442", "#000000"]
-# One look per configuration: line dash, marker symbol and bar pattern.
-CONFIG_STYLES = {
-    "default": ("solid", "circle", ""),
-    "tuned": ("dash", "square", "/"),
-    "compiled": ("dot", "diamond", "x"),
-    "scan": ("solid", "triangle-up", "."),
-    "step": ("dashdot", "cross", "-"),
-}
-_SPARE_STYLES = [("longdash", "star", "+"), ("longdashdot", "hexagon", "\\"), ("dot", "x", "|")]
-FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
-CI_COLOUR = "#222"
-SPREAD_COLOUR = "#8a8a8a"
 LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
 
 METRIC_LABELS = {
@@ -70,28 +57,9 @@ METRIC_LABELS = {
 }
 
 
-def backend_colour(backend: str) -> str:
-    if backend in BACKEND_COLOURS:
-        return BACKEND_COLOURS[backend]
-    return _SPARE_COLOURS[sum(map(ord, str(backend))) % len(_SPARE_COLOURS)]
-
-
-def config_style(config: str) -> tuple:
-    if config in CONFIG_STYLES:
-        return CONFIG_STYLES[config]
-    return _SPARE_STYLES[sum(map(ord, str(config))) % len(_SPARE_STYLES)]
-
-
 def metric_label(metric: str) -> str:
     """What a metric column shows, with its name as Keras logs it (metrics.label)."""
     return METRIC_LABELS.get(metric) or metrics.label(metric)
-
-
-class Html(str):
-    """A block of HTML the notebook displays as is."""
-
-    def _repr_html_(self) -> str:
-        return str(self)
 
 
 class OfflineNotebookRenderer(NotebookRenderer):
@@ -125,13 +93,6 @@ def use_offline_renderer():
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _t(value) -> str:
-    """Text from a runs folder or a reference (a label, a workload, backend or config name) for
-    chart text: plotly draws a subset of HTML there (<b>, <a href>, <span style>...) and decodes
-    entities, so escaping shows the text as it is written and makes it no tag or link."""
-    return html.escape(str(value), quote=False)
 
 
 def _finite(x) -> bool:
@@ -188,7 +149,7 @@ def speedup_overview(summary) -> go.Figure:
         rows=len(sources),
         cols=1,
         shared_xaxes=False,
-        subplot_titles=[_t(s) for s in sources],
+        subplot_titles=[chart_text(s) for s in sources],
         vertical_spacing=0.2 if len(sources) > 1 else 0.1,
     )
     log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
@@ -196,16 +157,16 @@ def speedup_overview(summary) -> go.Figure:
         block = data[data["source"] == source]
         reference = bool(block["reference"].any()) if not block.empty else False
         for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
-            name = _t(f"{backend} {config}" + (f" ({source})" if reference else ""))
+            name = chart_text(f"{backend} {config}" + (f" ({source})" if reference else ""))
             _, _, pattern = config_style(config)
             has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
             fig.add_trace(
                 go.Bar(
-                    x=[_t(rundata.workload_title(w)) for w in rows["workload"]],
+                    x=[chart_text(rundata.workload_title(w)) for w in rows["workload"]],
                     y=rows["times_fastest"],
                     name=name,
                     legendgroup=name,
-                    offsetgroup=_t(f"{backend} {config}"),
+                    offsetgroup=chart_text(f"{backend} {config}"),
                     marker_color=backend_colour(backend),
                     marker_pattern_shape=pattern,
                     marker_line_color="#333" if reference else backend_colour(backend),
@@ -228,7 +189,7 @@ def speedup_overview(summary) -> go.Figure:
                     customdata=np.stack(
                         [
                             rows["mean_epoch_seconds"],
-                            rows["fastest"].astype(str).map(_t),
+                            rows["fastest"].astype(str).map(chart_text),
                             rows["runs"],
                             rows["pairing"].fillna("").astype(str),
                         ],
@@ -333,11 +294,11 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
             low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
             fig.add_trace(
                 go.Bar(
-                    x=[list(part["backend"].map(_t)), list(part["config"].map(_t))],
+                    x=[list(part["backend"].map(chart_text)), list(part["config"].map(chart_text))],
                     y=part["mean_epoch_seconds"],
-                    name=_t(config),
-                    legendgroup=_t(config),
-                    showlegend=not any(t.name == _t(config) for t in fig.data),
+                    name=chart_text(config),
+                    legendgroup=chart_text(config),
+                    showlegend=not any(t.name == chart_text(config) for t in fig.data),
                     marker_color=[backend_colour(b) for b in part["backend"]],
                     marker_pattern_shape=pattern,
                     text=[_n(r) for r in part["runs"]],
@@ -370,7 +331,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     if not warm.empty:
         fig.add_trace(
             go.Scatter(
-                x=[list(warm["backend"].map(_t)), list(warm["config"].map(_t))],
+                x=[list(warm["backend"].map(chart_text)), list(warm["config"].map(chart_text))],
                 y=warm["warmup_seconds"],
                 mode="markers",
                 name="first epoch (warm-up, not in the bar)",
@@ -404,7 +365,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     fig.update_layout(
         # The title promises a CI only where a bar has one (3 runs or more).
         title=(
-            f"{_t(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
+            f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
             "mean of the runs ("
             + (f"black whisker: {_level(summary)} CI over runs; " if ci_shown else "")
             + "◇ first epoch; n = runs)"
@@ -456,7 +417,7 @@ def metric_figure(summary, workload: str):
                 x=curve["epoch"],
                 y=curve["value"],
                 mode="lines+markers",
-                name=f"{_t(name)} (n={n})",
+                name=f"{chart_text(name)} (n={n})",
                 line={
                     "color": backend_colour(backend),
                     "width": 1.5 if reference else 2.5,
@@ -466,8 +427,8 @@ def metric_figure(summary, workload: str):
                 marker={"symbol": symbol, "size": 5 if reference else 7},
                 customdata=curve["elapsed_seconds"],
                 hovertemplate=(
-                    f"<b>{_t(name)}</b> (mean of {n} run{'s' * (n != 1)})"
-                    f"<br>epoch %{{x}}<br>{_t(metric)} %{{y:.4g}}"
+                    f"<b>{chart_text(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+                    f"<br>epoch %{{x}}<br>{chart_text(metric)} %{{y:.4g}}"
                     "<br>elapsed %{customdata:.1f} s<extra></extra>"
                 ),
             )
@@ -510,7 +471,7 @@ def metric_figure(summary, workload: str):
             f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)"
         )
     _integer_epochs(fig, max_epoch)
-    title = f"{_t(rundata.workload_title(workload))}: {_t(metric_label(metric))} by epoch (mean over n runs)"
+    title = f"{chart_text(rundata.workload_title(workload))}: {chart_text(metric_label(metric))} by epoch (mean over n runs)"
     if notes_text:
         title += (
             "<br><span style='font-size:12px;color:#7a4b00'>⚑ "
@@ -520,7 +481,7 @@ def metric_figure(summary, workload: str):
     fig.update_layout(
         title=title,
         xaxis_title="epoch (0 = first)",
-        yaxis_title=_t(metric_label(metric)),
+        yaxis_title=chart_text(metric_label(metric)),
         template="plotly_white",
         legend_title_text="backend config (source)",
         height=440,
@@ -531,39 +492,6 @@ def metric_figure(summary, workload: str):
 
 # ---------------------------------------------------------------------------------------------
 # HTML blocks
-
-# Prefixed with the JupyterLab class too: the export's own rules for td/pre would win otherwise.
-STYLE = Html(
-    "<style>"
-    "table.kb-table,.jp-RenderedHTMLCommon table.kb-table{border-collapse:collapse;font-size:13px;"
-    "margin:0.4em 0;table-layout:auto}"
-    "table.kb-table th,table.kb-table td,.jp-RenderedHTMLCommon table.kb-table th,"
-    ".jp-RenderedHTMLCommon table.kb-table td{border:1px solid #ccc;padding:2px 7px;"
-    "text-align:left;vertical-align:top}"
-    ".jp-RenderedHTMLCommon table.kb-table th,table.kb-table th{background:#f3f3f3}"
-    ".jp-RenderedHTMLCommon table.kb-table td.num,table.kb-table td.num{text-align:right;"
-    "font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".jp-RenderedHTMLCommon table.kb-table tr.kb-verdict td,table.kb-table tr.kb-verdict td{"
-    "background:#f6f8fb;border-top:2px solid #8aa}"
-    ".jp-RenderedHTMLCommon table.kb-table tr.kb-best td,table.kb-table tr.kb-best td{font-weight:bold}"
-    ".jp-RenderedHTMLCommon table.kb-table td.kb-caveat,table.kb-table td.kb-caveat{color:#7a4b00;"
-    "font-size:12px}"
-    "li.kb-note,.jp-RenderedHTMLCommon li.kb-note{color:#7a4b00;margin:0.2em 0}"
-    ".kb-muted,.jp-RenderedHTMLCommon .kb-muted{color:#666;font-size:13px}"
-    ".kb-caption,.jp-RenderedHTMLCommon p.kb-caption{font-size:13px;margin:0.2em 0}"
-    ".kb-caveat-all{color:#7a4b00}"
-    ".jp-Cell-outputWrapper{margin-top:0}"
-    "</style>"
-)
-_SAMPLE_STYLE = (
-    "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',"
-    "monospace;white-space:pre-wrap;background:#f7f7f7;border:1px solid #ddd;"
-    "padding:8px;font-size:12px;line-height:1.4;max-height:24em;overflow:auto"
-)
-
-
-def _e(value) -> str:
-    return html.escape(str(value))
 
 
 def _table(frame: pd.DataFrame, empty: str) -> str:
@@ -651,7 +579,7 @@ def _as_shipped_cell(
     first = ranking["fastest"] if ranking is not None else names.iloc[0]
     best = timed[names == first].iloc[0]
     decided = ranking is None or bool(ranking["decided"])
-    name = f"<b>{_e(best['backend'])}</b>" if decided else _e(best["backend"])
+    name = f"<b>{esc(best['backend'])}</b>" if decided else esc(best["backend"])
     cell = "" if decided else "not decided, no machine ran them side by side: "
     cell += f"{name} {fmt(best['mean_epoch_seconds'])} s/epoch"
     cell += _few_runs(best, mark)
@@ -668,7 +596,7 @@ def _as_shipped_cell(
     for row, c in others:
         ratio = notes_mod.ratio_text(c["ratio"], c["low"], c["high"], None)
         cell += (
-            f"; {_e(row['backend'])} {_e(ratio)} as long, {_e(c['pairing'])}"
+            f"; {esc(row['backend'])} {esc(ratio)} as long, {esc(c['pairing'])}"
             f"{_few_runs(row, mark)}{_called(summary, source, c)}"
         )
     if len(timed) == 1 and not not_run:
@@ -694,10 +622,10 @@ def _not_run_parts(summary, source, workload) -> list:
             continue
         status = own["status"].mode().iloc[0]
         errors = [e for e in own["error"] if isinstance(e, str) and e.strip()]
-        part = f"{_e(backend)}: {_e(STATUS_WORDS.get(status, status))}"
+        part = f"{esc(backend)}: {esc(STATUS_WORDS.get(status, status))}"
         if errors:
             cause = errors[0] if len(errors[0]) <= CAUSE_CHARS else errors[0][:CAUSE_CHARS] + "…"
-            part += f", <span title='{_e(errors[0])}'>{_e(cause)}</span>"
+            part += f", <span title='{esc(errors[0])}'>{esc(cause)}</span>"
         parts.append(part)
     declared = next(
         (
@@ -716,8 +644,8 @@ def _not_run_parts(summary, source, workload) -> list:
         ]
         if left:
             parts.append(
-                f"{_e(', '.join(left))}: not run (the file runs on "
-                f"{_e(' and '.join(declared))} only)"
+                f"{esc(', '.join(left))}: not run (the file runs on "
+                f"{esc(' and '.join(declared))} only)"
             )
     return parts
 
@@ -735,11 +663,11 @@ def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) ->
     decided = bool(v["decided"])
     no_pairs = ranking is not None and not ranking["paired"]
     if decided:
-        cell = f"<b>{_e(label(best))}</b>"
+        cell = f"<b>{esc(label(best))}</b>"
     elif no_pairs:
-        cell = "not decided, no two rows ran on one machine; lowest time: " + _e(label(best))
+        cell = "not decided, no two rows ran on one machine; lowest time: " + esc(label(best))
     else:
-        cell = f"not decided: <b>{_e(label(best))}</b>"
+        cell = f"not decided: <b>{esc(label(best))}</b>"
     cell += f" {fmt(best['mean_epoch_seconds'])} s/epoch" + _few_runs(best, mark)
     if not decided and not no_pairs:
         cell += ", the fastest of the rows it ran beside"
@@ -751,16 +679,16 @@ def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) ->
                 f" [{c['low']:.1f}, {c['high']:.1f}]" if _finite(c["low"]) else ""
             )
             cell += (
-                f" ({_e(ratio)} faster than {_e(c['numerator'])}, {_e(c['pairing'])})"
+                f" ({esc(ratio)} faster than {esc(c['numerator'])}, {esc(c['pairing'])})"
                 if notes_mod.is_true(c["paired"])
-                else f" ({_e(ratio)} faster than {_e(c['numerator'])} across machines, not paired)"
+                else f" ({esc(ratio)} faster than {esc(c['numerator'])} across machines, not paired)"
             )
     if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
         cell += " (no other configuration run)"
     contenders = tuple(ranking["contenders"]) if ranking is not None and not decided else ()
     if contenders and not no_pairs:
         rows = block[labels(block).isin(contenders)].sort_values("times_fastest")
-        shown = [f"{_e(label(r))} {r['times_fastest']:.2f}×" for _, r in rows.head(2).iterrows()]
+        shown = [f"{esc(label(r))} {r['times_fastest']:.2f}×" for _, r in rows.head(2).iterrows()]
         more = len(rows) - len(shown)
         cell += (
             "; never on one machine with it: "
@@ -781,10 +709,10 @@ def _learned_cell(rows: pd.DataFrame) -> str:
         values = (pick if not pick.empty else own)["final_metric"].astype(float)
         values = values[np.isfinite(values)]
         if values.size:
-            parts.append(f"{_e(backend)} {values.mean():.4f}")
+            parts.append(f"{esc(backend)} {values.mean():.4f}")
     bad = rows[rows["not_learning_runs"] > 0]
     if not bad.empty:
-        parts.append("did not learn: " + _e(", ".join(label(r) for _, r in bad.iterrows())))
+        parts.append("did not learn: " + esc(", ".join(label(r) for _, r in bad.iterrows())))
     return " · ".join(parts) or "–"
 
 
@@ -824,11 +752,11 @@ def answer_table(summary, learned=None) -> Html:
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         same = (learned or {}).get(workload)
         rows.append(
-            f"<tr><td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a>"
+            f"<tr><td><a href='#wl-{esc(workload)}'>{esc(rundata.workload_title(workload))}</a>"
             f"</td><td>{shipped}</td>"
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
-            f"<span class='kb-muted'>{_e(metric)}</span>"
-            + (f"<br>parity: {_e(same)}" if same else "")
+            f"<span class='kb-muted'>{esc(metric)}</span>"
+            + (f"<br>parity: {esc(same)}" if same else "")
             + "</td></tr>"
         )
     # A workload no backend ran ok still gets its line: what stopped each backend.
@@ -840,7 +768,7 @@ def answer_table(summary, learned=None) -> Html:
         parts = _not_run_parts(summary, source, workload)
         if (source, workload) not in answered and parts:
             rows.append(
-                f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"
+                f"<tr><td>{esc(rundata.workload_title(workload))}</td><td colspan='3'>"
                 + "; ".join(parts)
                 + "</td></tr>"
             )
@@ -851,7 +779,7 @@ def answer_table(summary, learned=None) -> Html:
     for workload in registry.WORKLOADS if measured & set(registry.WORKLOADS) else ():
         if workload not in measured:
             rows.append(
-                f"<tr><td>{_e(rundata.workload_title(workload))}</td><td colspan='3'>"
+                f"<tr><td>{esc(rundata.workload_title(workload))}</td><td colspan='3'>"
                 "<span class='kb-muted'>no runs here (not measured in this study)</span></td></tr>"
             )
     return Html(
@@ -900,16 +828,16 @@ def verdict_table(summary) -> Html:
         common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
         info = sources.get(source)
         profiles = rundata.joined(block["profile"]) or "–"
-        caption = [f"<b>{_e(source)}</b>"]
+        caption = [f"<b>{esc(source)}</b>"]
         if info is not None and info.hardware:
-            caption.append(_e(hardware_in_short(info.hardware)))
-        caption.append(f"profile {_e(profiles)}")
+            caption.append(esc(hardware_in_short(info.hardware)))
+        caption.append(f"profile {esc(profiles)}")
         missing = [b for b in registry.BACKENDS if b not in set(block["backend"])]
         if missing:
-            caption.append("no runs of " + _e(", ".join(missing)))
+            caption.append("no runs of " + esc(", ".join(missing)))
         references = [s.label for s in summary.study.sources if s.reference]
         if references:
-            caption.append("references (as ratios, below): " + _e(", ".join(references)))
+            caption.append("references (as ratios, below): " + esc(", ".join(references)))
         if no_interval:
             caption.append(
                 f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
@@ -917,7 +845,7 @@ def verdict_table(summary) -> Html:
             )
         if common:
             caption.append(
-                "<span class='kb-caveat-all'>every row: " + _e("; ".join(common)) + "</span>"
+                "<span class='kb-caveat-all'>every row: " + esc("; ".join(common)) + "</span>"
             )
         # Caveats every row of a workload shares go to its verdict row; the column is for the rest.
         shared_by = {}
@@ -949,12 +877,14 @@ def verdict_table(summary) -> Html:
             if not verdict.empty:
                 v = verdict.iloc[0]
                 sentence = (
-                    f"<b>{_e(v['fastest'])}</b> {_e(v['text'])}" if v["fastest"] else _e(v["text"])
+                    f"<b>{esc(v['fastest'])}</b> {esc(v['text'])}"
+                    if v["fastest"]
+                    else esc(v["text"])
                 )
             metric = metric_label(rows["final_metric_name"].iloc[0])
             shared = shared_by[workload]
             flag = (
-                " <span class='kb-caveat-all'>(every row: " + _e("; ".join(shared)) + ")</span>"
+                " <span class='kb-caveat-all'>(every row: " + esc("; ".join(shared)) + ")</span>"
                 if shared
                 else ""
             )
@@ -966,19 +896,19 @@ def verdict_table(summary) -> Html:
                 else ""
             )
             parts.append(
-                f"<tr class='kb-verdict'><td colspan='{columns}'><b>{_e(rundata.workload_title(workload))}</b>"
-                f" <span class='kb-muted'>({_e(metric)})</span>{flag}: {sentence}{more}</td></tr>"
+                f"<tr class='kb-verdict'><td colspan='{columns}'><b>{esc(rundata.workload_title(workload))}</b>"
+                f" <span class='kb-muted'>({esc(metric)})</span>{flag}: {sentence}{more}</td></tr>"
             )
             for i, row in rows.iterrows():
                 best = label(row) == row["fastest"]
                 own = [c for c in caveats[i] if c not in common and c not in shared]
                 parts.append(
-                    f"<tr class='{'kb-best' if best else ''}'><td>{_e(label(row))}</td>"
+                    f"<tr class='{'kb-best' if best else ''}'><td>{esc(label(row))}</td>"
                     f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
-                    f"<td class='num'>{_e(_times_cell(row))}</td>"
-                    f"<td class='num'>{_e(_final_cell(row))}</td>"
+                    f"<td class='num'>{esc(_times_cell(row))}</td>"
+                    f"<td class='num'>{esc(_final_cell(row))}</td>"
                     f"<td class='num'>{int(row['runs'])}</td>"
-                    + (f"<td class='kb-caveat'>{_e('; '.join(own))}</td>" if per_row else "")
+                    + (f"<td class='kb-caveat'>{esc('; '.join(own))}</td>" if per_row else "")
                     + "</tr>"
                 )
         parts.append("</tbody></table>")
@@ -999,10 +929,10 @@ def sources_html(summary) -> Html:
     items = []
     for s in summary.study.sources:
         what = "reference" if s.reference else "runs"
-        hardware = f" — {_e(s.hardware)}" if s.hardware else ""
-        note = f"<br><span class='kb-muted'>{_e(s.notes)}</span>" if s.notes else ""
+        hardware = f" — {esc(s.hardware)}" if s.hardware else ""
+        note = f"<br><span class='kb-muted'>{esc(s.notes)}</span>" if s.notes else ""
         items.append(
-            f"<li><b>{_e(s.label)}</b> ({what}: <code>{_e(_shown_path(s.folder))}</code>)"
+            f"<li><b>{esc(s.label)}</b> ({what}: <code>{esc(_shown_path(s.folder))}</code>)"
             f"{hardware}{note}</li>"
         )
     return Html(STYLE + "<ul>" + "".join(items) + "</ul>")
@@ -1206,9 +1136,9 @@ def references_html(summary) -> str:
         if not source.reference:
             continue
         rows = table[table["reference"] & (table["source"] == source.label)]
-        backends = ", ".join(_e(b) for b in dict.fromkeys(rows["backend"]))
-        hardware = f" ({_e(source.hardware)})" if source.hardware else ""
-        items.append(f"<b>{_e(source.label)}</b>{hardware}: {backends or 'no rows'}")
+        backends = ", ".join(esc(b) for b in dict.fromkeys(rows["backend"]))
+        hardware = f" ({esc(source.hardware)})" if source.hardware else ""
+        items.append(f"<b>{esc(source.label)}</b>{hardware}: {backends or 'no rows'}")
     if not items:
         return "<p class='kb-caption'>No reference in this report.</p>"
     what = "The reference here" if len(items) == 1 else "The references here"
@@ -1279,7 +1209,7 @@ def notes_html(summary, workload: str | None = None) -> Html:
     )
     if rows.empty:
         return Html("")
-    items = "".join(f"<li class='kb-note'>{_e(n)}</li>" for n in rows["note"])
+    items = "".join(f"<li class='kb-note'>{esc(n)}</li>" for n in rows["note"])
     return Html(f"<ul>{items}</ul>")
 
 
@@ -1294,11 +1224,11 @@ def text_samples_html(summary, workload: str) -> Html:
     for row in rows.itertuples(index=False):
         first = row.backend not in seen
         seen.add(row.backend)
-        status = "" if row.status == "ok" else f" ({_e(row.status)})"
+        status = "" if row.status == "ok" else f" ({esc(row.status)})"
         parts.append(
             f"<details{' open' if first else ''}><summary><b style='color:{backend_colour(row.backend)}'>"
-            f"{_e(row.backend)} {_e(row.config)}</b> · {_e(row.run_id)}{status}</summary>"
-            f"<pre class='kb-sample' style=\"{_SAMPLE_STYLE}\">{_e(row.text)}</pre></details>"
+            f"{esc(row.backend)} {esc(row.config)}</b> · {esc(row.run_id)}{status}</summary>"
+            f"<pre class='kb-sample' style=\"{SAMPLE_STYLE}\">{esc(row.text)}</pre></details>"
         )
     return Html("".join(parts))
 
@@ -1315,7 +1245,7 @@ def environment_tables(summary) -> Html:
             index="field", columns="backend", values="value", aggfunc="first", sort=False
         ).reindex(columns=backends)
         wide.columns.name = None
-        parts.append(f"<h4>{_e(source)}</h4>")
+        parts.append(f"<h4>{esc(source)}</h4>")
         parts.append(_table(wide.reset_index(), "No environment recorded."))
     return Html("".join(parts))
 
@@ -1377,11 +1307,12 @@ def pairing_html(summary) -> str:
         if not lines:
             continue
         if len(sources) > 1:
-            parts.append(f"<p class='kb-caption'><b>{_e(source)}</b></p>")
+            parts.append(f"<p class='kb-caption'><b>{esc(source)}</b></p>")
         parts.append(
             "<ul>"
             + "".join(
-                f"<li><b>{_e(rundata.workload_title(w))}</b>: {_e(text)}</li>" for w, text in lines
+                f"<li><b>{esc(rundata.workload_title(w))}</b>: {esc(text)}</li>"
+                for w, text in lines
             )
             + "</ul>"
         )
@@ -1395,8 +1326,8 @@ def _threshold_html(summary) -> str:
         k1 = stats.noise_threshold(info["sd"], 1, confidence_level=summary.confidence_level)
         k2 = stats.noise_threshold(info["sd"], 2, confidence_level=summary.confidence_level)
         items.append(
-            f"<li>{_e(source)}: standard deviation of a per-block log ratio {info['sd']:.3f}, "
-            f"from {_e(info['basis'])}; threshold {k1:.2f}× at 1 block, {k2:.2f}× at 2 "
+            f"<li>{esc(source)}: standard deviation of a per-block log ratio {info['sd']:.3f}, "
+            f"from {esc(info['basis'])}; threshold {k1:.2f}× at 1 block, {k2:.2f}× at 2 "
             "blocks.</li>"
         )
     return "<ul>" + "".join(items) + "</ul>" if items else ""
@@ -1454,7 +1385,7 @@ line: log values normal with the spread measured on the H200, between runs of a 
 machine sd {stats.SD_RUN_LOG}, between blocks of a ratio sd {stats.SD_RATIO_LOG}; width relative to
 the true value). Under this model the t interval is exact at any n, so its coverage shows the
 simulation's own noise; the percentile bootstrap, the method used before, is beside it.
-{_e(_slow_host_sentence(summary))}</li>
+{esc(_slow_host_sentence(summary))}</li>
 </ul>{used}
 <ul><li><b>What was paired with what</b>, per workload (the fastest each comparison is against
 in brackets):{pairing_html(summary)}</li>
@@ -1475,8 +1406,8 @@ def workload_sections(summary) -> list:
     for workload in workloads:
         out.append(
             Html(
-                f"<h3 id='wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}"
-                f" <code>{_e(workload)}</code></h3>"
+                f"<h3 id='wl-{esc(workload)}'>{esc(rundata.workload_title(workload))}"
+                f" <code>{esc(workload)}</code></h3>"
             )
         )
         out.append(notes_html(summary, workload))
@@ -1489,7 +1420,7 @@ def workload_sections(summary) -> list:
             Html(
                 "<p class='kb-muted'>Only in the references (no runs here; their ratios are "
                 "in the speed chart, their numbers in All rows): "
-                + ", ".join(_e(rundata.workload_title(w)) for w in only_reference)
+                + ", ".join(esc(rundata.workload_title(w)) for w in only_reference)
                 + ".</p>"
             )
         )
