@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kerasbench import registry, runfiles
-from kerasbench.report import metrics, plots, rundata, summary as summary_mod
+from kerasbench.report import metrics, notes, plots, rundata, summary as summary_mod
 
 # Every epochs.csv has these columns; a model file that logs no `accuracy` leaves them empty.
 HEADER = runfiles.COLUMNS
@@ -106,7 +106,7 @@ def test_the_first_compiled_metric_on_the_test_set_is_followed_on_every_backend(
     )
     curves = result.curves[result.curves["workload"] == "my_model"]
     assert set(curves["metric"]) == {"val_sparse_categorical_accuracy"}
-    assert plots.metric_label("val_sparse_categorical_accuracy") == (
+    assert notes.metric_label("val_sparse_categorical_accuracy") == (
         "test sparse_categorical_accuracy (val_sparse_categorical_accuracy)"
     )
     # The chart is titled by what it shows.

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kerasbench.report import metrics, rundata, stats
+from kerasbench.report.rules import is_generated, is_true, label, labels
 
 
 def fmt(value, digits=3) -> str:
@@ -21,18 +22,23 @@ def fmt(value, digits=3) -> str:
     return f"{value:.{digits}g}"
 
 
-def label(row) -> str:
-    """'jax tuned': backend and configuration, the name every table and legend uses."""
-    return f"{row['backend']} {row['config']}"
+METRIC_LABELS = {
+    "val_accuracy": "test accuracy (val_accuracy)",
+    "accuracy": "training accuracy",
+    "loss": "training loss",
+    "val_loss": "test loss (val_loss)",
+    "main_out_loss": "training loss of the main head (main_out_loss)",
+}
 
 
-def labels(frame: pd.DataFrame) -> pd.Series:
-    """label() of every row, as a Series of strings (empty for an empty frame)."""
-    return (frame["backend"].astype(str) + " " + frame["config"].astype(str)).rename("label")
+def metric_label(metric: str) -> str:
+    """What a metric column shows, with its name as Keras logs it (metrics.label)."""
+    return METRIC_LABELS.get(metric) or metrics.label(metric)
 
 
-def is_generated(row) -> bool:
-    return "generated" in str(row.get("data_source") or "").split(" / ")
+def level_text(summary) -> str:
+    """The report's confidence level as the page writes it: '95%'."""
+    return f"{summary.confidence_level:.0%}"
 
 
 def metric_words(workload, metric) -> str:
@@ -107,10 +113,6 @@ def _takes(row) -> str:
         None,
     )
     return f"takes {core} as long ({row.get('pairing')})"
-
-
-def is_true(value) -> bool:
-    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value))
 
 
 def call(ratio, low, high, blocks, paired, sd, *, confidence_level=0.95) -> tuple[str, float]:

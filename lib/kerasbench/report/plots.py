@@ -30,8 +30,18 @@ from plotly.subplots import make_subplots
 
 from kerasbench import registry
 from kerasbench.report import notes as notes_mod
-from kerasbench.report import metrics, rundata, stats
-from kerasbench.report.notes import fmt, label, labels
+from kerasbench.report import rundata, stats
+from kerasbench.report.notes import fmt, level_text, metric_label
+from kerasbench.report.rules import (
+    finite,
+    is_generated,
+    is_true,
+    keras_rows,
+    label,
+    labels,
+    mine,
+    verdict_of,
+)
 from kerasbench.report.style import (
     CI_COLOUR,
     FIGURE_CONFIG,
@@ -47,19 +57,6 @@ from kerasbench.report.style import (
 from kerasbench.report.summary import SCENARIOS
 
 LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
-
-METRIC_LABELS = {
-    "val_accuracy": "test accuracy (val_accuracy)",
-    "accuracy": "training accuracy",
-    "loss": "training loss",
-    "val_loss": "test loss (val_loss)",
-    "main_out_loss": "training loss of the main head (main_out_loss)",
-}
-
-
-def metric_label(metric: str) -> str:
-    """What a metric column shows, with its name as Keras logs it (metrics.label)."""
-    return METRIC_LABELS.get(metric) or metrics.label(metric)
 
 
 class OfflineNotebookRenderer(NotebookRenderer):
@@ -95,39 +92,13 @@ def use_offline_renderer():
 # Helpers
 
 
-def _finite(x) -> bool:
-    return (
-        x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
-    )
-
-
 def _n(value) -> str:
     return f"n={int(value)}"
 
 
 def _log_axis(values) -> bool:
-    x = np.asarray([v for v in values if _finite(v) and v > 0], dtype=float)
+    x = np.asarray([v for v in values if finite(v) and v > 0], dtype=float)
     return x.size >= 2 and x.max() / x.min() > LOG_SPAN
-
-
-def _mine(table: pd.DataFrame) -> pd.DataFrame:
-    return table[~table["reference"]]
-
-
-def _keras_rows(summary) -> pd.DataFrame:
-    """This study's Keras rows: no reference, no native floor loop."""
-    table = _mine(summary.table)
-    return table[~table["backend"].map(rundata.is_native)]
-
-
-def _verdict_of(summary, source, workload) -> pd.DataFrame:
-    """The verdicts row of one source's workload (empty where it has none)."""
-    v = summary.verdicts
-    return v[(v["source"] == source) & (v["workload"] == workload)]
-
-
-def _level(summary) -> str:
-    return f"{summary.confidence_level:.0%}"
 
 
 def _integer_epochs(fig: go.Figure, max_epoch: int, **where):
@@ -222,7 +193,7 @@ def speedup_overview(summary) -> go.Figure:
     fig.update_layout(
         title=(
             "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
-            f"black bars: {_level(summary)} CI over blocks, only from {stats.MIN_RUNS}; "
+            f"black bars: {level_text(summary)} CI over blocks, only from {stats.MIN_RUNS}; "
             "n = blocks; 'not paired': ratio of means across machines)"
         ),
         barmode="group",
@@ -238,7 +209,7 @@ def speedup_overview(summary) -> go.Figure:
 
 def _pairs_label(row) -> str:
     """The bar's label: 'n=3' blocks, 'not paired' (across machines), nothing for the fastest."""
-    if notes_mod.is_true(row.get("paired")):
+    if is_true(row.get("paired")):
         return _n(row["pairs"])
     return "" if row.get("pairing") == "fastest" else "not paired"
 
@@ -256,7 +227,7 @@ def _log_ticks(low: float, high: float) -> list:
 
 def _time_axis(fig: go.Figure, values, title: str):
     """Seconds on y: linear from 0, or logarithmic (1-2-5 ticks) where values span > LOG_SPAN."""
-    x = np.asarray([v for v in values if _finite(v) and v > 0], dtype=float)
+    x = np.asarray([v for v in values if finite(v) and v > 0], dtype=float)
     if _log_axis(x):
         low, high = x.min() / 1.6, x.max() * 1.6
         ticks = _log_ticks(low, high)
@@ -275,7 +246,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     """This study's seconds per epoch for one workload, one bar per backend and configuration
     (colour: backend; pattern: configuration), black CI bars (n >= 3) or grey epoch-spread
     whiskers (n < 3), the first epoch as a marker apart."""
-    table = _mine(summary.table)
+    table = mine(summary.table)
     rows = table[
         (table["workload"] == workload)
         & (table["runs"] > 0)
@@ -317,7 +288,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
                     hovertemplate=(
                         "<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
                         + (
-                            f"{_level(summary)} CI"
+                            f"{level_text(summary)} CI"
                             if whisker == "ci"
                             else "epoch spread (not a CI)"
                         )
@@ -367,7 +338,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
         title=(
             f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
             "mean of the runs ("
-            + (f"black whisker: {_level(summary)} CI over runs; " if ci_shown else "")
+            + (f"black whisker: {level_text(summary)} CI over runs; " if ci_shown else "")
             + "◇ first epoch; n = runs)"
         ),
         template="plotly_white",
@@ -400,7 +371,7 @@ def metric_figure(summary, workload: str):
             rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
         )
         name = f"{backend} {config}" + (f" ({source})" if reference else "")
-        if row is not None and notes_mod.is_generated(row):
+        if row is not None and is_generated(row):
             left_out.append(name)
             continue
         n = int(curve["runs"].max())
@@ -501,12 +472,12 @@ def _table(frame: pd.DataFrame, empty: str) -> str:
 
 
 def _final_cell(row) -> str:
-    if row["runs"] == 0 or not _finite(row["final_metric"]):
+    if row["runs"] == 0 or not finite(row["final_metric"]):
         return "–"
-    if notes_mod.is_generated(row):
+    if is_generated(row):
         return "n/a (generated data)"
     value = f"{row['final_metric']:.4f}"
-    if row["runs"] > 1 and _finite(row["final_metric_min"]):
+    if row["runs"] > 1 and finite(row["final_metric_min"]):
         value += f" ({row['final_metric_min']:.4f}–{row['final_metric_max']:.4f})"
     return value
 
@@ -514,14 +485,14 @@ def _final_cell(row) -> str:
 def _times_cell(row) -> str:
     """'1 (fastest)', '1.07×, 1 block', '3.01× [2.74, 3.31], 3 blocks', '1.08×, across machines,
     not paired'."""
-    if not _finite(row["times_fastest"]):
+    if not finite(row["times_fastest"]):
         return "–"
     if (
         row["times_fastest"] == 1.0
-        and _finite(row["mean_epoch_seconds"])
+        and finite(row["mean_epoch_seconds"])
         and label(row) == row["fastest"]
     ):
-        return "1 (fastest)" if notes_mod.is_true(row.get("fastest_decided")) else "1 (not decided)"
+        return "1 (fastest)" if is_true(row.get("fastest_decided")) else "1 (not decided)"
     return notes_mod.times_text(row)
 
 
@@ -654,7 +625,7 @@ def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) ->
     """The fastest configuration Keras offers (summary's rankings), its speed-up over its
     backend's default within blocks, and, where the fastest is not decided, the rows that never
     ran beside it."""
-    verdict = _verdict_of(summary, source, workload)
+    verdict = verdict_of(summary, source, workload)
     if verdict.empty or not isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
         return "–"
     v = verdict.iloc[0]
@@ -674,13 +645,13 @@ def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) ->
     over = _comparison(summary, source, workload, "over default")
     if over is not None and not over.empty:
         c = over.iloc[0]
-        if _finite(c["ratio"]):
+        if finite(c["ratio"]):
             ratio = f"{c['ratio']:.1f}×" + (
-                f" [{c['low']:.1f}, {c['high']:.1f}]" if _finite(c["low"]) else ""
+                f" [{c['low']:.1f}, {c['high']:.1f}]" if finite(c["low"]) else ""
             )
             cell += (
                 f" ({esc(ratio)} faster than {esc(c['numerator'])}, {esc(c['pairing'])})"
-                if notes_mod.is_true(c["paired"])
+                if is_true(c["paired"])
                 else f" ({esc(ratio)} faster than {esc(c['numerator'])} across machines, not paired)"
             )
     if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
@@ -701,7 +672,7 @@ def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) ->
 
 def _learned_cell(rows: pd.DataFrame) -> str:
     """The final metric per backend (its `default` runs, else every run of it): 'jax 0.9846 · ...'."""
-    if rows.apply(notes_mod.is_generated, axis=1).any():
+    if rows.apply(is_generated, axis=1).any():
         return "not compared (generated data)"
     parts = []
     for backend, own in rows.groupby("backend", sort=False):
@@ -732,7 +703,7 @@ def answer_table(summary, learned=None) -> Html:
     each backend reached, with whether they learn the same where `kerasbench parity` ran
     (`learned`: {workload: phrase}, report.parity.first_screen). The verdict table below has
     every row's interval and runs."""
-    table = _keras_rows(summary)
+    table = keras_rows(summary)
     if table.empty:
         return Html("")
     # Figures from fewer runs than an interval needs are marked where the study has enough
@@ -797,7 +768,7 @@ def verdict_table(summary) -> Html:
     """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
     and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
     (mean and range over runs), runs, and what makes the row not comparable."""
-    table = _keras_rows(summary)
+    table = keras_rows(summary)
     if table.empty:
         return Html(STYLE + "<p><em>No results in the runs folder.</em></p>")
     parts = [STYLE]
@@ -866,13 +837,13 @@ def verdict_table(summary) -> Html:
             f"<p class='kb-caption'>{' · '.join(caption)}</p>"
             "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
             "<th>backend config</th><th>s / epoch</th>"
-            f"<th>× fastest [{_level(summary)} CI], blocks</th><th>final metric: mean (min–max over runs)</th>"
+            f"<th>× fastest [{level_text(summary)} CI], blocks</th><th>final metric: mean (min–max over runs)</th>"
             "<th>runs</th>"
             + ("<th>not comparable because</th>" if per_row else "")
             + "</tr></thead><tbody>"
         )
         for workload, rows in block.groupby("workload", sort=False):
-            verdict = _verdict_of(summary, source, workload)
+            verdict = verdict_of(summary, source, workload)
             sentence = ""
             if not verdict.empty:
                 v = verdict.iloc[0]
@@ -1100,9 +1071,9 @@ def detail_table(summary) -> Html:
         return Html(STYLE + _table(table, "No results."))
 
     def interval(row):
-        if _finite(row["ci_low"]):
-            return f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])} ({_level(summary)} CI, {row['ci_method']})"
-        if _finite(row["spread_low"]):
+        if finite(row["ci_low"]):
+            return f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])} ({level_text(summary)} CI, {row['ci_method']})"
+        if finite(row["spread_low"]):
             return f"{fmt(row['spread_low'])} – {fmt(row['spread_high'])} (epoch spread, not a CI)"
         return "–"
 
@@ -1189,7 +1160,7 @@ def floor_table(summary) -> Html:
             "runs": rows["runs"],
             "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
             "floor": [f"{b}: {fmt(v)} s" for b, v in zip(rows["floor"], rows["floor_seconds"])],
-            f"× floor [{_level(summary)} CI], blocks": [
+            f"× floor [{level_text(summary)} CI], blocks": [
                 notes_mod.ratio_text(
                     r["times_floor"],
                     r["times_floor_low"],
@@ -1336,7 +1307,7 @@ def _threshold_html(summary) -> str:
 def method_html(summary) -> Html:
     """The methods, what the interval covers for the n this report used (simulated), the
     too-close-to-call threshold and where it comes from, and what was paired with what."""
-    level = _level(summary)
+    level = level_text(summary)
     used = coverage_html(summary)
     if not summary.coverage_used:
         used = (
@@ -1398,7 +1369,7 @@ does not go down is flagged and kept off the chart's range.</li></ul>"""
 def workload_sections(summary) -> list:
     """For each workload (registry order): heading, notes, metric chart, time chart, text samples."""
     table = summary.table
-    workloads = list(dict.fromkeys(_mine(table)["workload"])) if not table.empty else []
+    workloads = list(dict.fromkeys(mine(table)["workload"])) if not table.empty else []
     order = {name: i for i, name in enumerate(registry.WORKLOADS)}
     workloads.sort(key=lambda w: (order.get(w, len(order)), w))
     only_reference = [w for w in dict.fromkeys(table["workload"]) if w not in workloads]
