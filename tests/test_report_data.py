@@ -758,18 +758,18 @@ def test_noise_without_three_blocks_falls_back_to_runs_and_then_to_the_h200(tmp_
 
 
 def test_the_time_chart_promises_a_ci_only_where_a_bar_has_one(tmp_path):
-    from kerasbench.report import plots
+    from kerasbench.report import figures
 
     one = tmp_path / "one"
     for backend in ("jax", "torch"):
         write_run(one, "mnist_mlp", backend, 0, rows=epochs_rows([9, 1.0, 1.1]))
-    title = plots.epoch_time_figure(build(one), "mnist_mlp").layout.title.text
+    title = figures.epoch_time_figure(build(one), "mnist_mlp").layout.title.text
     assert "CI" not in title and "first epoch" in title
     three = tmp_path / "three"
     for backend in ("jax", "torch"):
         for r in range(3):
             write_run(three, "mnist_mlp", backend, r, rows=epochs_rows([9, 1.0 + r / 10, 1.1]))
-    title = plots.epoch_time_figure(build(three), "mnist_mlp").layout.title.text
+    title = figures.epoch_time_figure(build(three), "mnist_mlp").layout.title.text
     assert "black whisker: 95% CI over runs" in title
 
 

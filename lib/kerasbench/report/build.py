@@ -3,7 +3,7 @@
 `build_report` loads the study first (a user's mistake becomes one `ReportError` line, not a
 notebook traceback), then executes the notebook into out_dir (the notebook computes the summary
 once, writes summary.csv and shows it) and exports report.html with the code hidden. The HTML
-loads nothing from the network: plotly.js is embedded once (plots.OfflineNotebookRenderer) and
+loads nothing from the network: plotly.js is embedded once (figures.OfflineNotebookRenderer) and
 the `kerasbench` nbconvert template (templates/kerasbench) drops the require.js, MathJax and
 mermaid <script>s nbconvert would fetch from a CDN. `jupyter nbconvert --execute --to html
 notebooks/analysis.ipynb` with the project's Jupyter uses the same template (the environment's

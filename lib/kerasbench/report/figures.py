@@ -1,0 +1,436 @@
+"""The report's Plotly figures, built from a `summary.Summary`; no statistics here.
+
+Every legend entry of a chart has its own name; colour is the backend and dash, marker or bar
+pattern the configuration (`style`). Reference sources (2017) are never drawn in seconds beside
+today's: they appear as ratios to their own fastest, and as dotted curves. Chart text from a runs
+folder passes `style.chart_text`. `use_offline_renderer` makes the notebook's figures embed
+plotly.js once, offline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import NotebookRenderer
+from plotly.subplots import make_subplots
+
+from kerasbench.report import rundata, stats
+from kerasbench.report.notes import fmt, level_text, metric_label
+from kerasbench.report.rules import finite, is_generated, is_true, mine
+from kerasbench.report.style import (
+    CI_COLOUR,
+    FIGURE_CONFIG,
+    SPREAD_COLOUR,
+    Html,
+    backend_colour,
+    chart_text,
+    config_style,
+)
+
+LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
+
+
+class OfflineNotebookRenderer(NotebookRenderer):
+    """Plotly's notebook renderer, but self-contained: nothing is fetched from a CDN.
+
+    Activation (the first figure shown) embeds plotly.js once; each figure is then a div and a
+    script calling the global Plotly, without the MathJax <script> the stock renderer adds.
+    """
+
+    def to_mimebundle(self, fig_dict):
+        return {
+            "text/html": pio.to_html(
+                fig_dict,
+                config={**FIGURE_CONFIG, **self.config},
+                auto_play=False,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+                default_height=480,
+                validate=False,
+            )
+        }
+
+
+def use_offline_renderer():
+    """Make every figure the notebook shows render through OfflineNotebookRenderer."""
+    pio.renderers["kerasbench"] = OfflineNotebookRenderer()
+    pio.renderers.default = "kerasbench"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _n(value) -> str:
+    return f"n={int(value)}"
+
+
+def _log_axis(values) -> bool:
+    x = np.asarray([v for v in values if finite(v) and v > 0], dtype=float)
+    return x.size >= 2 and x.max() / x.min() > LOG_SPAN
+
+
+def _integer_epochs(fig: go.Figure, max_epoch: int, **where):
+    step = max(1, math.ceil((max_epoch + 1) / 12))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=step, tickformat="d", **where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def speedup_overview(summary) -> go.Figure:
+    """Each row's epoch time as a multiple of its workload's fastest (all configurations
+    together), one panel per source; references are compared only through these ratios."""
+    table = summary.table
+    data = table[np.isfinite(table["times_fastest"].astype(float))]
+    sources = list(dict.fromkeys(data["source"])) or ["(no results)"]
+    fig = make_subplots(
+        rows=len(sources),
+        cols=1,
+        shared_xaxes=False,
+        subplot_titles=[chart_text(s) for s in sources],
+        vertical_spacing=0.2 if len(sources) > 1 else 0.1,
+    )
+    log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
+    for row_i, source in enumerate(sources, start=1):
+        block = data[data["source"] == source]
+        reference = bool(block["reference"].any()) if not block.empty else False
+        for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
+            name = chart_text(f"{backend} {config}" + (f" ({source})" if reference else ""))
+            _, _, pattern = config_style(config)
+            has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
+            fig.add_trace(
+                go.Bar(
+                    x=[chart_text(rundata.workload_title(w)) for w in rows["workload"]],
+                    y=rows["times_fastest"],
+                    name=name,
+                    legendgroup=name,
+                    offsetgroup=chart_text(f"{backend} {config}"),
+                    marker_color=backend_colour(backend),
+                    marker_pattern_shape=pattern,
+                    marker_line_color="#333" if reference else backend_colour(backend),
+                    opacity=0.55 if reference else 1.0,
+                    text=[_pairs_label(r) for _, r in rows.iterrows()],
+                    textposition="outside",
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "color": CI_COLOUR,
+                        "thickness": 1.5,
+                        "width": 4,
+                        "array": np.where(
+                            has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan
+                        ),
+                        "arrayminus": np.where(
+                            has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan
+                        ),
+                    },
+                    customdata=np.stack(
+                        [
+                            rows["mean_epoch_seconds"],
+                            rows["fastest"].astype(str).map(chart_text),
+                            rows["runs"],
+                            rows["pairing"].fillna("").astype(str),
+                        ],
+                        axis=-1,
+                    ),
+                    hovertemplate=(
+                        f"<b>{name}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+                        "%{customdata[1]} (%{customdata[3]})<br>%{customdata[0]:.3g} s per "
+                        "epoch, %{customdata[2]} run(s)<extra></extra>"
+                    ),
+                ),
+                row=row_i,
+                col=1,
+            )
+        fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
+        if log:
+            values = np.concatenate([data["times_fastest"], data["times_fastest_high"].dropna()])
+            ticks = _log_ticks(0.8, float(np.nanmax(values)) * 1.5)
+            fig.update_yaxes(
+                title_text="× fastest's time (log scale)",
+                type="log",
+                range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
+                tickvals=ticks,
+                ticktext=[f"{t:g}" for t in ticks],
+                row=row_i,
+                col=1,
+            )
+        else:
+            fig.update_yaxes(title_text="× fastest's time", rangemode="tozero", row=row_i, col=1)
+    fig.update_layout(
+        title=(
+            "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
+            f"black bars: {level_text(summary)} CI over blocks, only from {stats.MIN_RUNS}; "
+            "n = blocks; 'not paired': ratio of means across machines)"
+        ),
+        barmode="group",
+        height=340 * len(sources) + 110,
+        legend_title_text="backend config",
+        template="plotly_white",
+        margin={"t": 90},
+        uniformtext_minsize=8,
+        uniformtext_mode="hide",
+    )
+    return fig
+
+
+def _pairs_label(row) -> str:
+    """The bar's label: 'n=3' blocks, 'not paired' (across machines), nothing for the fastest."""
+    if is_true(row.get("paired")):
+        return _n(row["pairs"])
+    return "" if row.get("pairing") == "fastest" else "not paired"
+
+
+def _log_ticks(low: float, high: float) -> list:
+    """1-2-5 ticks covering [low, high], for a log axis that reads in plain numbers."""
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = mantissa * 10.0**exponent
+            if low <= value <= high:
+                ticks.append(value)
+    return ticks
+
+
+def _time_axis(fig: go.Figure, values, title: str):
+    """Seconds on y: linear from 0, or logarithmic (1-2-5 ticks) where values span > LOG_SPAN."""
+    x = np.asarray([v for v in values if finite(v) and v > 0], dtype=float)
+    if _log_axis(x):
+        low, high = x.min() / 1.6, x.max() * 1.6
+        ticks = _log_ticks(low, high)
+        fig.update_yaxes(
+            type="log",
+            range=[math.log10(low), math.log10(high)],
+            tickvals=ticks,
+            ticktext=[f"{t:g}" for t in ticks],
+            title_text=f"{title} (log scale)",
+        )
+    else:
+        fig.update_yaxes(type="linear", rangemode="tozero", title_text=title)
+
+
+def epoch_time_figure(summary, workload: str) -> go.Figure | None:
+    """This study's seconds per epoch for one workload, one bar per backend and configuration
+    (colour: backend; pattern: configuration), black CI bars (n >= 3) or grey epoch-spread
+    whiskers (n < 3), the first epoch as a marker apart."""
+    table = mine(summary.table)
+    rows = table[
+        (table["workload"] == workload)
+        & (table["runs"] > 0)
+        & np.isfinite(table["mean_epoch_seconds"].astype(float))
+    ]
+    if rows.empty:
+        return None
+    fig = go.Figure()
+    spread_shown = ci_shown = False
+    for config, block in rows.groupby("config", sort=False):
+        _, _, pattern = config_style(config)
+        for whisker in ("ci", "spread"):
+            part = block[(block["runs"] >= stats.MIN_RUNS) == (whisker == "ci")]
+            if part.empty:
+                continue
+            low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
+            fig.add_trace(
+                go.Bar(
+                    x=[list(part["backend"].map(chart_text)), list(part["config"].map(chart_text))],
+                    y=part["mean_epoch_seconds"],
+                    name=chart_text(config),
+                    legendgroup=chart_text(config),
+                    showlegend=not any(t.name == chart_text(config) for t in fig.data),
+                    marker_color=[backend_colour(b) for b in part["backend"]],
+                    marker_pattern_shape=pattern,
+                    text=[_n(r) for r in part["runs"]],
+                    textposition="inside",
+                    insidetextanchor="start",
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": part[high] - part["mean_epoch_seconds"],
+                        "arrayminus": part["mean_epoch_seconds"] - part[low],
+                        "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
+                        "thickness": 2 if whisker == "ci" else 1.5,
+                        "width": 6 if whisker == "ci" else 2,
+                    },
+                    customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
+                    hovertemplate=(
+                        "<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
+                        + (
+                            f"{level_text(summary)} CI"
+                            if whisker == "ci"
+                            else "epoch spread (not a CI)"
+                        )
+                        + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>"
+                    ),
+                )
+            )
+            spread_shown |= whisker == "spread"
+            ci_shown |= whisker == "ci"
+    warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
+    if not warm.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=[list(warm["backend"].map(chart_text)), list(warm["config"].map(chart_text))],
+                y=warm["warmup_seconds"],
+                mode="markers",
+                name="first epoch (warm-up, not in the bar)",
+                marker={
+                    "symbol": "diamond-open",
+                    "size": 10,
+                    "color": "#222",
+                    "line": {"width": 1.5},
+                },
+                hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>",
+            )
+        )
+    if spread_shown:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                hoverinfo="skip",
+                name="grey whisker: spread of the steady epochs, n<3 (not a CI)",
+                line={"color": SPREAD_COLOUR, "width": 1},
+            )
+        )
+    _time_axis(
+        fig,
+        list(rows["mean_epoch_seconds"])
+        + list(rows[["spread_low", "ci_low"]].min(axis=1))
+        + list(warm["warmup_seconds"]),
+        "seconds per epoch",
+    )
+    fig.update_layout(
+        # The title promises a CI only where a bar has one (3 runs or more).
+        title=(
+            f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
+            "mean of the runs ("
+            + (f"black whisker: {level_text(summary)} CI over runs; " if ci_shown else "")
+            + "◇ first epoch; n = runs)"
+        ),
+        template="plotly_white",
+        height=420,
+        barmode="overlay",
+        legend={"orientation": "h", "y": -0.22},
+        legend_title_text="configuration:",
+    )
+    return fig
+
+
+def metric_figure(summary, workload: str):
+    """The workload's metric by epoch: one line per source, backend and configuration (colour:
+    backend, dash and marker: configuration, dotted and faint: a reference). Rows trained on
+    generated data are not drawn; a run that did not learn is flagged and kept off the y range."""
+    table = summary.table
+    curves = summary.curves[summary.curves["workload"] == workload]
+    rows = table[table["workload"] == workload].set_index(["source", "backend", "config"])
+    if curves.empty:
+        return None
+    metric = curves["metric"].iloc[0]
+    fig = go.Figure()
+    left_out, flagged, in_range = [], [], []
+    mine_drawn = False
+    mine_epochs = curves.loc[~curves["reference"], "epoch"]
+    for (source, _, backend, config, reference), curve in curves.groupby(
+        ["source", "workload", "backend", "config", "reference"], sort=False
+    ):
+        row = (
+            rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
+        )
+        name = f"{backend} {config}" + (f" ({source})" if reference else "")
+        if row is not None and is_generated(row):
+            left_out.append(name)
+            continue
+        n = int(curve["runs"].max())
+        dash, symbol, _ = config_style(config)
+        bad = row is not None and row["not_learning_runs"] > 0
+        values = curve["value"].to_numpy(dtype=float)
+        mine_drawn |= not reference
+        if bad:
+            flagged.append((name, values))
+        else:
+            in_range.extend(zip(curve["epoch"].to_numpy(dtype=float), values))
+        fig.add_trace(
+            go.Scatter(
+                x=curve["epoch"],
+                y=curve["value"],
+                mode="lines+markers",
+                name=f"{chart_text(name)} (n={n})",
+                line={
+                    "color": backend_colour(backend),
+                    "width": 1.5 if reference else 2.5,
+                    "dash": "dot" if reference else dash,
+                },
+                opacity=0.6 if reference else 1.0,
+                marker={"symbol": symbol, "size": 5 if reference else 7},
+                customdata=curve["elapsed_seconds"],
+                hovertemplate=(
+                    f"<b>{chart_text(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+                    f"<br>epoch %{{x}}<br>{chart_text(metric)} %{{y:.4g}}"
+                    "<br>elapsed %{customdata:.1f} s<extra></extra>"
+                ),
+            )
+        )
+    if not fig.data or (
+        not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
+    ):
+        why = (
+            f"{', '.join(left_out)} trained on generated data, whose "
+            f"{metric_label(metric).split(' (')[0]} is not a result"
+            if left_out
+            else "no run of this study finished ok"
+        )
+        return Html(
+            f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
+            f"{html.escape(why)}.</p>"
+        )
+    notes_text = []
+    # The y range: what is visible (up to this study's last epoch) of every curve that learned.
+    last = mine_epochs.max() if not mine_epochs.empty else curves["epoch"].max()
+    in_range = [v for e, v in in_range if e <= last and np.isfinite(v)]
+    if in_range:
+        lo, hi = float(np.min(in_range)), float(np.max(in_range))
+        pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.01
+        fig.update_yaxes(range=[lo - pad, hi + pad])
+        for name, values in flagged:
+            finite = values[np.isfinite(values)]
+            if finite.size and (finite.max() > hi + pad or finite.min() < lo - pad):
+                notes_text.append(
+                    f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
+                    "partly off the chart"
+                )
+    if left_out:
+        notes_text.append("not drawn (generated data): " + ", ".join(left_out))
+    max_epoch = int(curves["epoch"].max())
+    if not mine_epochs.empty and curves["epoch"].max() > mine_epochs.max():
+        max_epoch = int(mine_epochs.max())
+        fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
+        notes_text.append(
+            f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)"
+        )
+    _integer_epochs(fig, max_epoch)
+    title = f"{chart_text(rundata.workload_title(workload))}: {chart_text(metric_label(metric))} by epoch (mean over n runs)"
+    if notes_text:
+        title += (
+            "<br><span style='font-size:12px;color:#7a4b00'>⚑ "
+            + "; ".join(html.escape(t) for t in notes_text)
+            + "</span>"
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="epoch (0 = first)",
+        yaxis_title=chart_text(metric_label(metric)),
+        template="plotly_white",
+        legend_title_text="backend config (source)",
+        height=440,
+        margin={"t": 100 if notes_text else 80},
+    )
+    return fig
