@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kerasbench import registry, runfiles
-from kerasbench.report import figures, metrics, notes, plots, rundata, summary as summary_mod
+from kerasbench.report import figures, metrics, notes, rundata, tables, summary as summary_mod
 
 # Every epochs.csv has these columns; a model file that logs no `accuracy` leaves them empty.
 HEADER = runfiles.COLUMNS
@@ -70,7 +70,7 @@ def build(root):
 
 
 def answer_rows(summary) -> dict:
-    html_text = plots.answer_table(summary)
+    html_text = tables.answer_table(summary)
     body = html_text[html_text.index("id='kb-answer'") :]
     body = body[: body.index("</table>")]
     rows = {}
