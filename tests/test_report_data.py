@@ -687,7 +687,7 @@ def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
         in (verdict["text"])
     )
     assert "jax tuned" in verdict["named"]  # its row stays in the verdict table
-    from kerasbench.report import plots, tables
+    from kerasbench.report import sections, tables
 
     answer = _answer_rows(tables.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
     assert answer[1].startswith("not decided: jax tuned-callbacks 0.37 s/epoch")
@@ -695,7 +695,7 @@ def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
     written = pd.read_csv(result.write_csv(tmp_path)).set_index("config")
     assert not written.loc["tuned", "paired"] and written.loc["default", "paired"]
     assert written.loc["tuned", "pairing"] == "across machines, not paired"
-    method = str(plots.method_html(result))
+    method = str(sections.method_html(result))
     assert (
         "× fastest (jax tuned-callbacks, not decided): in 1 block: jax default; "
         "not paired: jax quiet, jax tuned" in method

@@ -13,11 +13,11 @@ template leaves its code out of the page, while Jupyter and `nbconvert --to scri
 The notebook resolves every folder through `study_paths` (out_dir None: the repository's output/,
 wherever the notebook runs from), so both routes read the same runs, parity and profile results.
 
-Nothing a runs folder brings can make the page run or load anything: plots escapes it (and
-renders the runs folder's README.md as Markdown without HTML), `resources_outside` parses the
-finished page for every URL-bearing attribute and CSS (a page that would load anything is
-refused with one line naming the file the address came from), and the template's
-Content-Security-Policy lets the browser fetch nothing from outside the file.
+Nothing a runs folder brings can make the page run or load anything: the page's blocks escape it
+(style; sections renders the runs folder's README.md as Markdown without HTML),
+`resources_outside` parses the finished page for every URL-bearing attribute and CSS (a page that
+would load anything is refused with one line naming the file the address came from), and the
+template's Content-Security-Policy lets the browser fetch nothing from outside the file.
 
 `build_report` writes through a staging folder, OUT/.kerasbench-report-XXXX: the notebook writes
 summary.csv there, the page and the executed notebook are exported there, and only then are they

@@ -1,10 +1,9 @@
-"""Plotly figures and HTML blocks built from a `summary.Summary`; no statistics here.
+"""The report's sections in prose, built from a `summary.Summary`; no statistics here.
 
-Every legend entry of a chart has its own name (colours and looks: `style`). Reference sources
-(2017) are never drawn in seconds beside today's: they appear as ratios to their own fastest, and
-as dotted curves. Everything a runs folder, a reference, its `source.yaml` or a model file's name
-brings reaches the page escaped (`style.esc`, `style.chart_text`), and the runs folder's README.md
-is rendered by `study_notes_html`, which lets nothing run and loads nothing.
+The sources, the runs folder's README.md (`study_notes_html`, which lets nothing run and loads
+nothing), each workload's section (its notes, its figures, its generated text) and the Method.
+Everything a runs folder, a reference, its `source.yaml` or a model file's name brings reaches the
+page escaped (`style.esc`).
 """
 
 from __future__ import annotations
@@ -31,9 +30,6 @@ from kerasbench.report.rules import mine
 from kerasbench.report.style import SAMPLE_STYLE, STYLE, Html, backend_colour, esc
 from kerasbench.report.summary import SCENARIOS
 from kerasbench.report.tables import table_html
-
-# ---------------------------------------------------------------------------------------------
-# HTML blocks
 
 
 def _shown_path(folder) -> str:
