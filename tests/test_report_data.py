@@ -16,7 +16,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import notes, rundata, stats, summary as summary_mod
+from kerasbench.report import rules, rundata, stats, summary as summary_mod
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = rundata.SHIPPED_REFERENCE
@@ -312,7 +312,7 @@ def test_runs_from_different_machines_are_said(tmp_path):
     result = build(tmp_path)
     row = result.table.iloc[0]
     assert row["machines"] == 2
-    assert "runs on 2 machines" in notes.caveats(row)
+    assert "runs on 2 machines" in rules.caveats(row)
     assert any("2 different machines" in n for n in result.notes["note"])
 
 
@@ -332,7 +332,7 @@ def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
     text = " ".join(result.notes["note"])
     assert "cntk default: the training loss did not go down" in text
     assert "generated data" in text and "not drawn" in text
-    assert "generated data: time only" in notes.caveats(
+    assert "generated data: time only" in rules.caveats(
         table.loc[("cifar10_cnn", "jax")].to_dict() | {"backend": "jax"}
     )
     verdict = result.verdicts.set_index("workload")
@@ -490,7 +490,7 @@ def test_a_patched_keras_is_never_the_fastest(tmp_path):
     assert verdict["fastest"] == "jax tuned" and "keras-patched" not in verdict["text"]
     assert "torch default takes 3.00× as long" in verdict["text"]
     patched = result.table[result.table["config"] == "keras-patched"].iloc[0]
-    assert "patched Keras (not as shipped)" in notes.caveats(patched)
+    assert "patched Keras (not as shipped)" in rules.caveats(patched)
 
 
 def _answer_rows(html_text: str) -> dict:

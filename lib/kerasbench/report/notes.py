@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from kerasbench.report import metrics, rundata, stats
+from kerasbench.report import metrics, rules, rundata, stats
 from kerasbench.report.rules import is_generated, is_true, label, labels
 
 
@@ -49,39 +49,6 @@ def metric_words(workload, metric) -> str:
     if metric == "val_accuracy":
         return "test accuracy"
     return metrics.label(metric).split(" (")[0] if isinstance(metric, str) else "final metric"
-
-
-def caveats(row, block: pd.DataFrame | None = None) -> list:
-    """Why a row of the verdict table is not a plain comparable result (short phrases)."""
-    out = []
-    if row["runs"] == 0:
-        return ["no run finished ok"]
-    if rundata.is_patched(row.get("config")):
-        out.append("patched Keras (not as shipped)")
-    if is_generated(row):
-        out.append("generated data: time only")
-    elif "subset" in str(row.get("data_source") or ""):
-        out.append("data subset")
-    if block is not None:
-        profiles = set(block["profile"].dropna())
-        if len(profiles) > 1:
-            out.append(f"profile {row['profile']} (others differ)")
-    if row["runs"] < stats.MIN_RUNS:
-        out.append(f"{int(row['runs'])} run{'s' * int(row['runs'] != 1)}: no interval")
-    if any(
-        str(m).startswith(rundata.CPU_ONLY)
-        for m in str(row.get("machine_names") or "").split(" / ")
-    ):
-        out.append("trained on the CPU")
-    if row.get("machines", 0) and row["machines"] > 1:
-        out.append(f"runs on {int(row['machines'])} machines")
-    if row.get("not_learning_runs", 0):
-        out.append("did not learn")
-    if row.get("not_ok_runs", 0):
-        out.append(f"{int(row['not_ok_runs'])} not ok")
-    if not math.isfinite(row["mean_epoch_seconds"]):
-        out.append("one epoch: no steady time")
-    return out
 
 
 def ratio_text(ratio, low, high, pairing) -> str:
@@ -408,79 +375,8 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
             )
             continue
         statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
-        if statuses:
-            detail = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-            add(
-                workload,
-                source,
-                f"{sum(statuses.values())} run(s) left out ({detail}; see the failed runs table).",
-                who,
-            )
-        if row["runs"] == 0:
-            add(workload, source, "no run finished ok, so no statistics.", who)
-            continue
-        if is_generated(row):
-            add(
-                workload,
-                source,
-                "trained on generated data (the real dataset was not "
-                "available): the accuracy is not a result and is not drawn; only the time per "
-                "epoch is.",
-                who,
-            )
-        elif "subset" in str(row["data_source"] or ""):
-            add(
-                workload,
-                source,
-                "trained on a subset of the data: accuracy and time per epoch "
-                "are not comparable with 2017.",
-                who,
-            )
-        if (
-            row["profile"]
-            and not rundata.is_native(row["backend"])
-            and "full" not in str(row["profile"]).split(" / ")
-        ):
-            add(
-                workload,
-                source,
-                f"profile {row['profile']} (fewer epochs or less data than 2017): "
-                "the final metric is not comparable with 2017.",
-                who,
-            )
-        if row["runs"] < stats.MIN_RUNS:
-            add(
-                workload,
-                source,
-                f"{int(row['runs'])} run(s): no confidence interval (it takes "
-                f"{stats.MIN_RUNS}); the grey whisker is the spread of the steady epochs within "
-                "the run(s), not an interval.",
-                who,
-            )
-        if row["machines"] > 1:
-            add(
-                workload,
-                source,
-                f"its {int(row['runs'])} runs come from {int(row['machines'])} "
-                f"different machines ({row['machine_names']}): the spread includes the machines.",
-                who,
-            )
-        if row["not_learning_runs"]:
-            add(
-                workload,
-                source,
-                f"the training loss did not go down in {int(row['not_learning_runs'])} "
-                f"of {int(row['runs'])} run(s) (it diverged or stuck): this backend did not learn the "
-                "model as the others did; see its curve and generated text.",
-                who,
-            )
-        if not math.isfinite(row["mean_epoch_seconds"]):
-            add(
-                workload,
-                source,
-                "only one epoch logged, so no steady-state time (epoch 0 is warm-up).",
-                who,
-            )
+        for text in rules.sentences(row, statuses):
+            add(workload, source, text, who)
     logged = (
         set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
     )

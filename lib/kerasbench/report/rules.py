@@ -9,11 +9,13 @@ no HTML here: `notes` words them, `tables`, `figures` and `sections` draw them.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from kerasbench.report import rundata
+from kerasbench.report import rundata, stats
 
 
 def label(row) -> str:
@@ -55,3 +57,189 @@ def verdict_of(summary, source, workload) -> pd.DataFrame:
     """The verdicts row of one source's workload (empty where it has none)."""
     v = summary.verdicts
     return v[(v["source"] == source) & (v["workload"] == workload)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Caveats: what makes a row not a plain comparable result
+
+
+class Seen(NamedTuple):
+    """What a rule may look at beside its row: the rows of its workload in its source (the
+    verdict table's caveats) and the statuses of its runs that are not ok, from the run index,
+    runs that logged no epoch included (the notes)."""
+
+    block: pd.DataFrame | None = None
+    left_out: Counter | None = None
+
+
+class Caveat(NamedTuple):
+    """One rule, said two ways: `phrase` in the verdict table, `sentence` beside the workload's
+    charts (None: not said there). `final`: where it applies, no rule after it is said."""
+
+    name: str
+    applies: Callable
+    phrase: Callable | None
+    sentence: Callable | None
+    final: bool = False
+
+
+def _runs(row) -> int:
+    return int(row["runs"])
+
+
+def _left_out(row, seen: Seen) -> int:
+    """The row's runs that are not ok: from the run index where the notes have it."""
+    if seen.left_out is not None:
+        return sum(seen.left_out.values())
+    return int(row.get("not_ok_runs", 0) or 0)
+
+
+def _on_cpu(row) -> bool:
+    names = str(row.get("machine_names") or "").split(" / ")
+    return any(str(m).startswith(rundata.CPU_ONLY) for m in names)
+
+
+def _subset(row) -> bool:
+    return not is_generated(row) and "subset" in str(row.get("data_source") or "")
+
+
+def _profiles_differ(row, seen: Seen) -> bool:
+    return seen.block is not None and len(set(seen.block["profile"].dropna())) > 1
+
+
+def _not_full(row) -> bool:
+    profile = row.get("profile")
+    return (
+        bool(profile)
+        and not rundata.is_native(row["backend"])
+        and ("full" not in str(profile).split(" / "))
+    )
+
+
+def _left_out_sentence(row, seen: Seen) -> str:
+    detail = ", ".join(f"{n} {status}" for status, n in sorted(seen.left_out.items()))
+    return f"{_left_out(row, seen)} run(s) left out ({detail}; see the failed runs table)."
+
+
+# In the verdict table's order; the notes say LEFT_OUT first (the runs left out are said even
+# where no run finished ok).
+CAVEATS = (
+    Caveat(
+        "no run",
+        lambda r, s: _runs(r) == 0,
+        lambda r, s: "no run finished ok",
+        lambda r, s: "no run finished ok, so no statistics.",
+        final=True,
+    ),
+    Caveat(
+        "patched",
+        lambda r, s: rundata.is_patched(r.get("config")),
+        lambda r, s: "patched Keras (not as shipped)",
+        None,
+    ),
+    Caveat(
+        "generated",
+        lambda r, s: is_generated(r),
+        lambda r, s: "generated data: time only",
+        lambda r, s: (
+            "trained on generated data (the real dataset was not available): the "
+            "accuracy is not a result and is not drawn; only the time per epoch is."
+        ),
+    ),
+    Caveat(
+        "subset",
+        lambda r, s: _subset(r),
+        lambda r, s: "data subset",
+        lambda r, s: (
+            "trained on a subset of the data: accuracy and time per epoch are not "
+            "comparable with 2017."
+        ),
+    ),
+    Caveat(
+        "profiles differ",
+        _profiles_differ,
+        lambda r, s: f"profile {r['profile']} (others differ)",
+        None,
+    ),
+    Caveat(
+        "not the full profile",
+        lambda r, s: _not_full(r),
+        None,
+        lambda r, s: (
+            f"profile {r['profile']} (fewer epochs or less data than 2017): the final "
+            "metric is not comparable with 2017."
+        ),
+    ),
+    Caveat(
+        "few runs",
+        lambda r, s: _runs(r) < stats.MIN_RUNS,
+        lambda r, s: f"{_runs(r)} run{'s' * (_runs(r) != 1)}: no interval",
+        lambda r, s: (
+            f"{_runs(r)} run(s): no confidence interval (it takes {stats.MIN_RUNS}); "
+            "the grey whisker is the spread of the steady epochs within the run(s), not an interval."
+        ),
+    ),
+    Caveat(
+        "cpu",
+        lambda r, s: _on_cpu(r),
+        lambda r, s: "trained on the CPU",
+        None,
+    ),
+    Caveat(
+        "machines",
+        lambda r, s: bool(r.get("machines", 0)) and r["machines"] > 1,
+        lambda r, s: f"runs on {int(r['machines'])} machines",
+        lambda r, s: (
+            f"its {_runs(r)} runs come from {int(r['machines'])} different machines "
+            f"({r['machine_names']}): the spread includes the machines."
+        ),
+    ),
+    Caveat(
+        "did not learn",
+        lambda r, s: bool(r.get("not_learning_runs", 0)),
+        lambda r, s: "did not learn",
+        lambda r, s: (
+            f"the training loss did not go down in {int(r['not_learning_runs'])} of "
+            f"{_runs(r)} run(s) (it diverged or stuck): this backend did not learn the model as the "
+            "others did; see its curve and generated text."
+        ),
+    ),
+    Caveat(
+        "left out",
+        lambda r, s: _left_out(r, s) > 0,
+        lambda r, s: f"{_left_out(r, s)} not ok",
+        _left_out_sentence,
+    ),
+    Caveat(
+        "one epoch",
+        lambda r, s: not math.isfinite(r["mean_epoch_seconds"]),
+        lambda r, s: "one epoch: no steady time",
+        lambda r, s: "only one epoch logged, so no steady-state time (epoch 0 is warm-up).",
+    ),
+)
+LEFT_OUT = next(c for c in CAVEATS if c.name == "left out")
+
+
+def _said(row, seen: Seen, rules, how: str) -> list:
+    out = []
+    for rule in rules:
+        say = getattr(rule, how)
+        if say is None or not rule.applies(row, seen):
+            continue
+        out.append(say(row, seen))
+        if rule.final:
+            break
+    return out
+
+
+def caveats(row, block: pd.DataFrame | None = None) -> list:
+    """Why a row of the verdict table is not a plain comparable result (short phrases); block:
+    the rows of its workload in its source."""
+    return _said(row, Seen(block=block), CAVEATS, "phrase")
+
+
+def sentences(row, left_out: Counter) -> list:
+    """The same rules as sentences, for the notes beside a workload's charts (the row's runs
+    that are not ok first, by status: left_out)."""
+    rules = (LEFT_OUT, *(c for c in CAVEATS if c is not LEFT_OUT))
+    return _said(row, Seen(left_out=left_out), rules, "sentence")

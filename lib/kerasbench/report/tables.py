@@ -15,7 +15,7 @@ import pandas as pd
 
 from kerasbench import registry
 from kerasbench.report import notes as notes_mod
-from kerasbench.report import rundata, stats
+from kerasbench.report import rules, rundata, stats
 from kerasbench.report.notes import fmt, level_text, metric_label
 from kerasbench.report.rules import (
     finite,
@@ -341,7 +341,7 @@ def verdict_table(summary) -> Html:
     sources = {s.label: s for s in summary.study.sources}
     for source, block in table.groupby("source", sort=False):
         caveats = {
-            i: notes_mod.caveats(row, block[block["workload"] == row["workload"]])
+            i: rules.caveats(row, block[block["workload"] == row["workload"]])
             for i, row in block.iterrows()
         }
         # Issue 15's lever rows only where the verdict names one; the rest wait in "All rows".
