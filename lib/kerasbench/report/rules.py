@@ -220,13 +220,17 @@ CAVEATS = (
 LEFT_OUT = next(c for c in CAVEATS if c.name == "left out")
 
 
+FEW_RUNS = next(c for c in CAVEATS if c.name == "few runs")
+
+
 def _said(row, seen: Seen, rules, how: str) -> list:
+    """[(rule, what it says)] for the rules that apply, said `how` ("phrase" or "sentence")."""
     out = []
     for rule in rules:
         say = getattr(rule, how)
         if say is None or not rule.applies(row, seen):
             continue
-        out.append(say(row, seen))
+        out.append((rule, say(row, seen)))
         if rule.final:
             break
     return out
@@ -235,11 +239,77 @@ def _said(row, seen: Seen, rules, how: str) -> list:
 def caveats(row, block: pd.DataFrame | None = None) -> list:
     """Why a row of the verdict table is not a plain comparable result (short phrases); block:
     the rows of its workload in its source."""
-    return _said(row, Seen(block=block), CAVEATS, "phrase")
+    return [text for _, text in _said(row, Seen(block=block), CAVEATS, "phrase")]
 
 
 def sentences(row, left_out: Counter) -> list:
     """The same rules as sentences, for the notes beside a workload's charts (the row's runs
     that are not ok first, by status: left_out)."""
     rules = (LEFT_OUT, *(c for c in CAVEATS if c is not LEFT_OUT))
-    return _said(row, Seen(left_out=left_out), rules, "sentence")
+    return [text for _, text in _said(row, Seen(left_out=left_out), rules, "sentence")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict table: which rows, and where each caveat is said
+
+
+class VerdictLayout(NamedTuple):
+    """One source's verdict table: `rows` shown (summary table rows), `hidden` lever rows per
+    workload, `no_interval` (no row has MIN_RUNS runs: said once, in the caption), the caveats
+    every row shares (`common`: the caption), those every row of a workload shares (`shared`:
+    its verdict row) and each row's own (`own`: the caveat column, there only where `per_row`)."""
+
+    rows: pd.DataFrame
+    hidden: pd.Series
+    no_interval: bool
+    common: list
+    shared: dict
+    own: dict
+    per_row: bool
+
+
+def _shown(summary, source, block: pd.DataFrame) -> list:
+    """Issue 15's lever rows only where the verdict names one; the rest wait in "All rows"."""
+    verdicts = summary.verdicts
+    named = {
+        (v["workload"], n)
+        for _, v in verdicts[verdicts["source"] == source].iterrows()
+        for n in v["named"]
+    }
+    return [
+        not rundata.is_lever(row["config"]) or (row["workload"], label(row)) in named
+        for _, row in block.iterrows()
+    ]
+
+
+def verdict_layout(summary, source, block: pd.DataFrame) -> VerdictLayout:
+    """Which of one source's Keras rows the verdict table shows and where each caveat goes: a
+    caveat of every row to the caption, of every row of a workload to its verdict row, the rest
+    to the row (fewer than MIN_RUNS runs everywhere: said once, not per row)."""
+    said = {
+        i: _said(row, Seen(block=block[block["workload"] == row["workload"]]), CAVEATS, "phrase")
+        for i, row in block.iterrows()
+    }
+    shown = _shown(summary, source, block)
+    hidden = block[[not s for s in shown]].groupby("workload", sort=False).size()
+    block = block[shown]
+    no_interval = not (block["runs"] >= stats.MIN_RUNS).any()
+    caveats = {
+        i: [text for rule, text in said[i] if not (no_interval and rule is FEW_RUNS)]
+        for i in block.index
+    }
+    common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
+    shared = {}
+    for workload, rows in block.groupby("workload", sort=False):
+        shared[workload] = [
+            c
+            for c in caveats[rows.index[0]]
+            if c not in common and len(rows) > 1 and all(c in caveats[i] for i in rows.index)
+        ]
+    own = {
+        i: [c for c in v if c not in common and c not in shared[block.at[i, "workload"]]]
+        for i, v in caveats.items()
+    }
+    return VerdictLayout(
+        block, hidden, no_interval, common, shared, own, any(v for v in own.values())
+    )

@@ -333,123 +333,103 @@ def answer_table(summary, learned=None) -> Html:
 def verdict_table(summary) -> Html:
     """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
     and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
-    (mean and range over runs), runs, and what makes the row not comparable."""
+    (mean and range over runs), runs, and what makes the row not comparable (which rows and
+    where each caveat goes: rules.verdict_layout)."""
     table = keras_rows(summary)
     if table.empty:
         return Html(STYLE + "<p><em>No results in the runs folder.</em></p>")
     parts = [STYLE]
-    sources = {s.label: s for s in summary.study.sources}
     for source, block in table.groupby("source", sort=False):
-        caveats = {
-            i: rules.caveats(row, block[block["workload"] == row["workload"]])
-            for i, row in block.iterrows()
-        }
-        # Issue 15's lever rows only where the verdict names one; the rest wait in "All rows".
-        named = {
-            (v["workload"], n)
-            for _, v in summary.verdicts[summary.verdicts["source"] == source].iterrows()
-            for n in v["named"]
-        }
-        shown = [
-            not rundata.is_lever(row["config"]) or (row["workload"], label(row)) in named
-            for _, row in block.iterrows()
-        ]
-        hidden = block[[not s for s in shown]].groupby("workload", sort=False).size()
-        block = block[shown]
-        caveats = {i: caveats[i] for i in block.index}
-        no_interval = not (block["runs"] >= stats.MIN_RUNS).any()
-        if no_interval:  # said once in the caption, not in every row
-            caveats = {
-                i: [c for c in v if not c.endswith("no interval")] for i, v in caveats.items()
-            }
-        common = [c for c in next(iter(caveats.values())) if all(c in v for v in caveats.values())]
-        info = sources.get(source)
-        profiles = rundata.joined(block["profile"]) or "–"
-        caption = [f"<b>{esc(source)}</b>"]
-        if info is not None and info.hardware:
-            caption.append(esc(hardware_in_short(info.hardware)))
-        caption.append(f"profile {esc(profiles)}")
-        missing = [b for b in registry.BACKENDS if b not in set(block["backend"])]
-        if missing:
-            caption.append("no runs of " + esc(", ".join(missing)))
-        references = [s.label for s in summary.study.sources if s.reference]
-        if references:
-            caption.append("references (as ratios, below): " + esc(", ".join(references)))
-        if no_interval:
-            caption.append(
-                f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
-                "no intervals</span>"
-            )
-        if common:
-            caption.append(
-                "<span class='kb-caveat-all'>every row: " + esc("; ".join(common)) + "</span>"
-            )
-        # Caveats every row of a workload shares go to its verdict row; the column is for the rest.
-        shared_by = {}
-        for workload, rows in block.groupby("workload", sort=False):
-            first = caveats[rows.index[0]]
-            shared_by[workload] = [
-                c
-                for c in first
-                if c not in common and len(rows) > 1 and all(c in caveats[i] for i in rows.index)
-            ]
-        per_row = any(
-            c not in common and c not in shared_by[block.at[i, "workload"]]
-            for i, v in caveats.items()
-            for c in v
-        )
-        columns = 6 if per_row else 5
+        layout = rules.verdict_layout(summary, source, block)
         parts.append(
-            f"<p class='kb-caption'>{' · '.join(caption)}</p>"
+            f"<p class='kb-caption'>{' · '.join(_verdict_caption(summary, source, layout))}</p>"
             "<table class='kb-table kb-verdict-table' id='kb-verdict'><thead><tr>"
             "<th>backend config</th><th>s / epoch</th>"
             f"<th>× fastest [{level_text(summary)} CI], blocks</th><th>final metric: mean (min–max over runs)</th>"
             "<th>runs</th>"
-            + ("<th>not comparable because</th>" if per_row else "")
+            + ("<th>not comparable because</th>" if layout.per_row else "")
             + "</tr></thead><tbody>"
         )
-        for workload, rows in block.groupby("workload", sort=False):
-            verdict = verdict_of(summary, source, workload)
-            sentence = ""
-            if not verdict.empty:
-                v = verdict.iloc[0]
-                sentence = (
-                    f"<b>{esc(v['fastest'])}</b> {esc(v['text'])}"
-                    if v["fastest"]
-                    else esc(v["text"])
-                )
-            metric = metric_label(rows["final_metric_name"].iloc[0])
-            shared = shared_by[workload]
-            flag = (
-                " <span class='kb-caveat-all'>(every row: " + esc("; ".join(shared)) + ")</span>"
-                if shared
-                else ""
+        for workload, rows in layout.rows.groupby("workload", sort=False):
+            parts.append(_verdict_row(summary, source, workload, rows, layout))
+            parts.extend(
+                _result_row(row, layout.own[i], layout.per_row) for i, row in rows.iterrows()
             )
-            more = int(hidden.get(workload, 0))
-            more = (
-                f" <span class='kb-muted'>{more} more lever row{'s' * (more != 1)}: "
-                "<a href='#All-rows'>All rows</a>.</span>"
-                if more
-                else ""
-            )
-            parts.append(
-                f"<tr class='kb-verdict'><td colspan='{columns}'><b>{esc(rundata.workload_title(workload))}</b>"
-                f" <span class='kb-muted'>({esc(metric)})</span>{flag}: {sentence}{more}</td></tr>"
-            )
-            for i, row in rows.iterrows():
-                best = label(row) == row["fastest"]
-                own = [c for c in caveats[i] if c not in common and c not in shared]
-                parts.append(
-                    f"<tr class='{'kb-best' if best else ''}'><td>{esc(label(row))}</td>"
-                    f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
-                    f"<td class='num'>{esc(_times_cell(row))}</td>"
-                    f"<td class='num'>{esc(_final_cell(row))}</td>"
-                    f"<td class='num'>{int(row['runs'])}</td>"
-                    + (f"<td class='kb-caveat'>{esc('; '.join(own))}</td>" if per_row else "")
-                    + "</tr>"
-                )
         parts.append("</tbody></table>")
     return Html("".join(parts))
+
+
+def _verdict_caption(summary, source, layout) -> list:
+    """The parts of a source's caption: its hardware and profile, the backends it has no runs
+    of, the references, and what every row shares."""
+    block = layout.rows
+    info = {s.label: s for s in summary.study.sources}.get(source)
+    profiles = rundata.joined(block["profile"]) or "–"
+    caption = [f"<b>{esc(source)}</b>"]
+    if info is not None and info.hardware:
+        caption.append(esc(hardware_in_short(info.hardware)))
+    caption.append(f"profile {esc(profiles)}")
+    missing = [b for b in registry.BACKENDS if b not in set(block["backend"])]
+    if missing:
+        caption.append("no runs of " + esc(", ".join(missing)))
+    references = [s.label for s in summary.study.sources if s.reference]
+    if references:
+        caption.append("references (as ratios, below): " + esc(", ".join(references)))
+    if layout.no_interval:
+        caption.append(
+            f"<span class='kb-caveat-all'>fewer than {stats.MIN_RUNS} runs per row: "
+            "no intervals</span>"
+        )
+    if layout.common:
+        caption.append(
+            "<span class='kb-caveat-all'>every row: " + esc("; ".join(layout.common)) + "</span>"
+        )
+    return caption
+
+
+def _verdict_row(summary, source, workload, rows, layout) -> str:
+    """A workload's verdict row: its title and metric, the caveats all its rows share, the
+    verdict sentence, and how many lever rows wait in All rows."""
+    verdict = verdict_of(summary, source, workload)
+    sentence = ""
+    if not verdict.empty:
+        v = verdict.iloc[0]
+        sentence = (
+            f"<b>{esc(v['fastest'])}</b> {esc(v['text'])}" if v["fastest"] else esc(v["text"])
+        )
+    metric = metric_label(rows["final_metric_name"].iloc[0])
+    shared = layout.shared[workload]
+    flag = (
+        " <span class='kb-caveat-all'>(every row: " + esc("; ".join(shared)) + ")</span>"
+        if shared
+        else ""
+    )
+    more = int(layout.hidden.get(workload, 0))
+    more = (
+        f" <span class='kb-muted'>{more} more lever row{'s' * (more != 1)}: "
+        "<a href='#All-rows'>All rows</a>.</span>"
+        if more
+        else ""
+    )
+    columns = 6 if layout.per_row else 5
+    return (
+        f"<tr class='kb-verdict'><td colspan='{columns}'><b>{esc(rundata.workload_title(workload))}</b>"
+        f" <span class='kb-muted'>({esc(metric)})</span>{flag}: {sentence}{more}</td></tr>"
+    )
+
+
+def _result_row(row, own: list, per_row: bool) -> str:
+    """One backend and configuration of the verdict table (the fastest in bold)."""
+    best = label(row) == row["fastest"]
+    return (
+        f"<tr class='{'kb-best' if best else ''}'><td>{esc(label(row))}</td>"
+        f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
+        f"<td class='num'>{esc(_times_cell(row))}</td>"
+        f"<td class='num'>{esc(_final_cell(row))}</td>"
+        f"<td class='num'>{int(row['runs'])}</td>"
+        + (f"<td class='kb-caveat'>{esc('; '.join(own))}</td>" if per_row else "")
+        + "</tr>"
+    )
 
 
 def detail_table(summary) -> Html:
