@@ -115,6 +115,9 @@ def _listed(rows: pd.DataFrame) -> str:
     return ", ".join(f"{label(r)} {r['times_fastest']:.2f}×" for _, r in rows.iterrows())
 
 
+VERDICT_COLUMNS = ["source", "workload", "fastest", "decided", "text", "named"]
+
+
 def verdicts(
     table: pd.DataFrame,
     rankings: pd.DataFrame | None = None,
@@ -135,127 +138,144 @@ def verdicts(
     after it), named (the labels the sentence names: fastest, runner-up, slowest, contenders).
     """
     noise = noise or {}
-    rows = []
     mine = (
         table[~table["reference"] & ~table["backend"].map(rundata.is_native)]
         if not table.empty
         else table
     )
+    rows = []
     for (source, workload), block in mine.groupby(["source", "workload"], sort=False):
-        timed = block[np.isfinite(block["times_fastest"].astype(float))]
-        if timed.empty:
-            rows.append(
-                {
-                    "source": source,
-                    "workload": workload,
-                    "fastest": None,
-                    "decided": False,
-                    "text": "No run finished with a steady epoch: no verdict.",
-                    "named": (),
-                }
-            )
-            continue
-        # The fastest is Keras as shipped (summary._add_speedups); a patched Keras keeps its
-        # ratio in its row, outside the sentence.
-        shipped = timed[~timed["config"].map(rundata.is_patched)]
-        timed = shipped if not shipped.empty else timed
-        fastest = timed["fastest"].iloc[0]
-        best = timed[labels(timed) == fastest].iloc[0]
         ranking = ranking_of(rankings, source, workload)
-        decided = bool(ranking["decided"]) if ranking is not None else True
-        contender_names = tuple(ranking["contenders"]) if ranking is not None else ()
-        others = timed.drop(index=best.name)
-        contenders = others[labels(others).isin(contender_names)].sort_values("times_fastest")
-        paired = others[others["paired"].map(is_true).astype(bool)].sort_values("times_fastest")
-        unpaired = others[
-            ~others["paired"].map(is_true).astype(bool) & ~labels(others).isin(contender_names)
-        ].sort_values("times_fastest")
-        seconds = fmt(best["mean_epoch_seconds"])
-        if decided:
-            parts = [f"is fastest at {seconds} s/epoch"]
-        elif ranking is not None and not ranking["paired"]:
-            parts = [
-                f"has the lowest time ({seconds} s/epoch), but no two of these rows ran on one "
-                "machine: no verdict on speed"
-            ]
-        else:
-            parts = [f"is the fastest of the rows it ran beside ({seconds} s/epoch)"]
-            if not contenders.empty:
-                parts[0] += (
-                    ", not decided fastest: "
-                    + _listed(contenders)
-                    + " (across machines) never ran on one machine with it, and no row on "
-                    "one machine with them was faster"
-                )
-        named = [label(best)] + list(labels(contenders))
-        if not paired.empty:
-            runner = paired.iloc[0]
-            sd = noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
-            verdict, threshold = call(
-                runner["times_fastest"],
-                runner["times_fastest_low"],
-                runner["times_fastest_high"],
-                runner["pairs"],
-                runner["paired"],
-                sd,
-                confidence_level=confidence_level,
-            )
-            if verdict == "tied":
-                parts.append(
-                    f"but {label(runner)} ({times_text(runner)}) is not distinguishable "
-                    "from it: its interval includes 1"
-                )
-            elif verdict == "close":
-                k = int(runner["pairs"])
-                parts.append(
-                    f"{label(runner)} {_takes(runner)}, within the noise between blocks (below "
-                    f"{threshold:.2f}× at {k} block{'s' * (k != 1)}): too close to call"
-                )
-            else:
-                parts.append(f"{label(runner)} {_takes(runner)}")
-            named.append(label(runner))
-            if len(paired) > 1:
-                slowest = paired.iloc[-1]
-                parts.append(f"the slowest paired with it, {label(slowest)}, {times_text(slowest)}")
-                named.append(label(slowest))
-        if not unpaired.empty:
-            parts.append(
-                "not paired with it (no machine ran both), so not ranked: "
-                + _listed(unpaired)
-                + " across machines"
-            )
-        if block.apply(is_generated, axis=1).any():
-            parts.append("accuracy not compared (generated data)")
-        else:
-            finals = timed["final_metric"].astype(float)
-            finals = finals[np.isfinite(finals)]
-            if finals.size:
-                what = metric_words(workload, timed["final_metric_name"].iloc[0])
-                digits = 4
-                low, high = f"{finals.min():.{digits}f}", f"{finals.max():.{digits}f}"
-                parts.append(
-                    f"{what} {low}–{high} across them" if low != high else f"{what} {low} for all"
-                )
-        bad = timed[timed["not_learning_runs"] > 0]
-        if not bad.empty:
-            parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
-        n = sorted({int(v) for v in timed["runs"]})
-        runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+        sd = noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
+        verdict = _verdict(workload, block, ranking, sd, confidence_level)
+        rows.append({"source": source, "workload": workload, **verdict})
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def _verdict(workload, block: pd.DataFrame, ranking, sd: float, confidence_level: float) -> dict:
+    """One workload's verdict: fastest, decided, text, named."""
+    timed = block[np.isfinite(block["times_fastest"].astype(float))]
+    if timed.empty:
+        return {
+            "fastest": None,
+            "decided": False,
+            "text": "No run finished with a steady epoch: no verdict.",
+            "named": (),
+        }
+    # The fastest is Keras as shipped (summary._add_speedups); a patched Keras keeps its
+    # ratio in its row, outside the sentence.
+    shipped = timed[~timed["config"].map(rundata.is_patched)]
+    timed = shipped if not shipped.empty else timed
+    fastest = timed["fastest"].iloc[0]
+    best = timed[labels(timed) == fastest].iloc[0]
+    decided = bool(ranking["decided"]) if ranking is not None else True
+    contender_names = tuple(ranking["contenders"]) if ranking is not None else ()
+    others = timed.drop(index=best.name)
+    contenders = others[labels(others).isin(contender_names)].sort_values("times_fastest")
+    paired = others[others["paired"].map(is_true).astype(bool)].sort_values("times_fastest")
+    unpaired = others[
+        ~others["paired"].map(is_true).astype(bool) & ~labels(others).isin(contender_names)
+    ].sort_values("times_fastest")
+    parts = [_lead(best, decided, ranking, contenders)]
+    named = [label(best)] + list(labels(contenders))
+    if not paired.empty:
+        said, names = _runners_up(paired, sd, confidence_level)
+        parts.extend(said)
+        named.extend(names)
+    if not unpaired.empty:
         parts.append(
-            f"{runs} run{'s' * (n[-1] != 1)} each"
-            + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
+            "not paired with it (no machine ran both), so not ranked: "
+            + _listed(unpaired)
+            + " across machines"
         )
-        rows.append(
-            {
-                "source": source,
-                "workload": workload,
-                "fastest": label(best),
-                "decided": decided,
-                "text": "; ".join(parts) + ".",
-                "named": tuple(dict.fromkeys(named)),
-            }
+    parts.extend(_learned(workload, block, timed))
+    return {
+        "fastest": label(best),
+        "decided": decided,
+        "text": "; ".join(parts) + ".",
+        "named": tuple(dict.fromkeys(named)),
+    }
+
+
+def _lead(best, decided: bool, ranking, contenders: pd.DataFrame) -> str:
+    """The verdict's first part: fastest, or the fastest of the rows it ran beside."""
+    seconds = fmt(best["mean_epoch_seconds"])
+    if decided:
+        return f"is fastest at {seconds} s/epoch"
+    if ranking is not None and not ranking["paired"]:
+        return (
+            f"has the lowest time ({seconds} s/epoch), but no two of these rows ran on one "
+            "machine: no verdict on speed"
         )
-    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "decided", "text", "named"])
+    lead = f"is the fastest of the rows it ran beside ({seconds} s/epoch)"
+    if not contenders.empty:
+        lead += (
+            ", not decided fastest: "
+            + _listed(contenders)
+            + " (across machines) never ran on one machine with it, and no row on "
+            "one machine with them was faster"
+        )
+    return lead
+
+
+def _runners_up(paired: pd.DataFrame, sd: float, confidence_level: float) -> tuple:
+    """The runner-up among the rows paired with the fastest (tied, too close to call, or its
+    ratio) and the slowest of them: (parts, labels named)."""
+    runner = paired.iloc[0]
+    verdict, threshold = call(
+        runner["times_fastest"],
+        runner["times_fastest_low"],
+        runner["times_fastest_high"],
+        runner["pairs"],
+        runner["paired"],
+        sd,
+        confidence_level=confidence_level,
+    )
+    if verdict == "tied":
+        parts = [
+            f"but {label(runner)} ({times_text(runner)}) is not distinguishable "
+            "from it: its interval includes 1"
+        ]
+    elif verdict == "close":
+        k = int(runner["pairs"])
+        parts = [
+            f"{label(runner)} {_takes(runner)}, within the noise between blocks (below "
+            f"{threshold:.2f}× at {k} block{'s' * (k != 1)}): too close to call"
+        ]
+    else:
+        parts = [f"{label(runner)} {_takes(runner)}"]
+    named = [label(runner)]
+    if len(paired) > 1:
+        slowest = paired.iloc[-1]
+        parts.append(f"the slowest paired with it, {label(slowest)}, {times_text(slowest)}")
+        named.append(label(slowest))
+    return parts, named
+
+
+def _learned(workload, block: pd.DataFrame, timed: pd.DataFrame) -> list:
+    """The verdict's last parts: the final metric across the rows, who did not learn, runs."""
+    parts = []
+    if block.apply(is_generated, axis=1).any():
+        parts.append("accuracy not compared (generated data)")
+    else:
+        finals = timed["final_metric"].astype(float)
+        finals = finals[np.isfinite(finals)]
+        if finals.size:
+            what = metric_words(workload, timed["final_metric_name"].iloc[0])
+            low, high = f"{finals.min():.4f}", f"{finals.max():.4f}"
+            parts.append(
+                f"{what} {low}–{high} across them" if low != high else f"{what} {low} for all"
+            )
+    bad = timed[timed["not_learning_runs"] > 0]
+    if not bad.empty:
+        parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
+    n = sorted({int(v) for v in timed["runs"]})
+    runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    parts.append(
+        f"{runs} run{'s' * (n[-1] != 1)} each"
+        + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
+    )
+    return parts
 
 
 def pairing_lines(comparisons: pd.DataFrame, rankings: pd.DataFrame | None, source) -> list:
