@@ -349,65 +349,10 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
     (None: the whole workload or source) and `note` is the sentence to print, prefixed with them.
     """
     found: dict[tuple, list] = {}
-
-    def add(workload, source, text, who=None):
+    for workload, source, text, who in _statements(table, study):
         whom = found.setdefault((workload, source, text), [])
         if who is not None and who not in whom:
             whom.append(who)
-
-    runs = study.runs
-    not_ok: dict[tuple, Counter] = {}
-    for run in runs[~runs["ok"]].itertuples(index=False):
-        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[
-            run.status
-        ] += 1
-    references = {s.label: s for s in study.sources if s.reference}
-    for workload, block in table.groupby("workload", sort=False):
-        if rundata.is_text_model(workload):
-            add(
-                workload,
-                None,
-                "Text model: no test set, so the metric is the final training loss "
-                f"({rundata.metric_name(workload)}); lower is better.",
-            )
-        if block["reference"].all():
-            add(
-                workload,
-                None,
-                "No runs of this workload in the runs folder: the reference numbers only.",
-            )
-    for (workload, source), block in table[~table["reference"]].groupby(
-        ["workload", "source"], sort=False
-    ):
-        for text in _apart(block[block["config"] == "default"]):
-            add(workload, source, text)
-    for _, row in table.iterrows():
-        workload, source, who = row["workload"], row["source"], label(row)
-        if row["reference"]:
-            ref = references.get(source)
-            add(
-                workload,
-                source,
-                f"{source}: one run per backend"
-                + (f" on {ref.hardware}" if ref and ref.hardware else "")
-                + "; its mean includes the first epoch, as that study computed it "
-                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.",
-            )
-            continue
-        statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
-        for text in rules.sentences(row, statuses):
-            add(workload, source, text, who)
-    logged = (
-        set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
-    )
-    for run in runs[~runs["ok"]].itertuples(index=False):
-        if (run.source, run.workload, run.backend) not in logged:
-            add(
-                run.workload,
-                run.source,
-                f"run {run.run_id} ended with status {run.status} before logging an epoch.",
-                f"{run.backend} {run.config}",
-            )
     everyone = {}
     for (workload, source), block in table.groupby(["workload", "source"], sort=False):
         everyone[(workload, source)] = {label(r) for _, r in block.iterrows()}
@@ -426,3 +371,70 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["workload", "source", "backends", "note"])
+
+
+def _statements(table: pd.DataFrame, study: rundata.Study):
+    """(workload, source, text, who) for every handicap, in the page's order: the workload's own,
+    backends that never shared a machine, each row's (rules.sentences), runs with no epoch."""
+    for workload, block in table.groupby("workload", sort=False):
+        if rundata.is_text_model(workload):
+            yield (
+                workload,
+                None,
+                "Text model: no test set, so the metric is the final training loss "
+                f"({rundata.metric_name(workload)}); lower is better.",
+                None,
+            )
+        if block["reference"].all():
+            yield (
+                workload,
+                None,
+                "No runs of this workload in the runs folder: the reference numbers only.",
+                None,
+            )
+    for (workload, source), block in table[~table["reference"]].groupby(
+        ["workload", "source"], sort=False
+    ):
+        for text in _apart(block[block["config"] == "default"]):
+            yield workload, source, text, None
+    yield from _row_statements(table, study)
+    runs = study.runs
+    logged = (
+        set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
+    )
+    for run in runs[~runs["ok"]].itertuples(index=False):
+        if (run.source, run.workload, run.backend) not in logged:
+            yield (
+                run.workload,
+                run.source,
+                f"run {run.run_id} ended with status {run.status} before logging an epoch.",
+                f"{run.backend} {run.config}",
+            )
+
+
+def _row_statements(table: pd.DataFrame, study: rundata.Study):
+    """Each row's handicaps: a reference's method, else the caveat rules as sentences."""
+    runs = study.runs
+    not_ok: dict[tuple, Counter] = {}
+    for run in runs[~runs["ok"]].itertuples(index=False):
+        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[
+            run.status
+        ] += 1
+    references = {s.label: s for s in study.sources if s.reference}
+    for _, row in table.iterrows():
+        workload, source = row["workload"], row["source"]
+        if row["reference"]:
+            ref = references.get(source)
+            yield (
+                workload,
+                source,
+                f"{source}: one run per backend"
+                + (f" on {ref.hardware}" if ref and ref.hardware else "")
+                + "; its mean includes the first epoch, as that study computed it "
+                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.",
+                None,
+            )
+            continue
+        statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
+        for text in rules.sentences(row, statuses):
+            yield workload, source, text, label(row)
