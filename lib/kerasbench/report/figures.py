@@ -103,68 +103,9 @@ def speedup_overview(summary) -> go.Figure:
         block = data[data["source"] == source]
         reference = bool(block["reference"].any()) if not block.empty else False
         for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
-            name = chart_text(f"{backend} {config}" + (f" ({source})" if reference else ""))
-            _, _, pattern = config_style(config)
-            has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
-            fig.add_trace(
-                go.Bar(
-                    x=[chart_text(rundata.workload_title(w)) for w in rows["workload"]],
-                    y=rows["times_fastest"],
-                    name=name,
-                    legendgroup=name,
-                    offsetgroup=chart_text(f"{backend} {config}"),
-                    marker_color=backend_colour(backend),
-                    marker_pattern_shape=pattern,
-                    marker_line_color="#333" if reference else backend_colour(backend),
-                    opacity=0.55 if reference else 1.0,
-                    text=[_pairs_label(r) for _, r in rows.iterrows()],
-                    textposition="outside",
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "color": CI_COLOUR,
-                        "thickness": 1.5,
-                        "width": 4,
-                        "array": np.where(
-                            has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan
-                        ),
-                        "arrayminus": np.where(
-                            has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan
-                        ),
-                    },
-                    customdata=np.stack(
-                        [
-                            rows["mean_epoch_seconds"],
-                            rows["fastest"].astype(str).map(chart_text),
-                            rows["runs"],
-                            rows["pairing"].fillna("").astype(str),
-                        ],
-                        axis=-1,
-                    ),
-                    hovertemplate=(
-                        f"<b>{name}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
-                        "%{customdata[1]} (%{customdata[3]})<br>%{customdata[0]:.3g} s per "
-                        "epoch, %{customdata[2]} run(s)<extra></extra>"
-                    ),
-                ),
-                row=row_i,
-                col=1,
-            )
+            fig.add_trace(_ratio_bar(source, backend, config, rows, reference), row=row_i, col=1)
         fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
-        if log:
-            values = np.concatenate([data["times_fastest"], data["times_fastest_high"].dropna()])
-            ticks = _log_ticks(0.8, float(np.nanmax(values)) * 1.5)
-            fig.update_yaxes(
-                title_text="× fastest's time (log scale)",
-                type="log",
-                range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
-                tickvals=ticks,
-                ticktext=[f"{t:g}" for t in ticks],
-                row=row_i,
-                col=1,
-            )
-        else:
-            fig.update_yaxes(title_text="× fastest's time", rangemode="tozero", row=row_i, col=1)
+        _ratio_axis(fig, data, log, row=row_i, col=1)
     fig.update_layout(
         title=(
             "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
@@ -180,6 +121,70 @@ def speedup_overview(summary) -> go.Figure:
         uniformtext_mode="hide",
     )
     return fig
+
+
+def _ratio_bar(source, backend, config, rows, reference: bool) -> go.Bar:
+    """One backend and configuration of a source's panel: × fastest per workload, its interval
+    (from 3 blocks) as a black bar, n blocks or "not paired" above it."""
+    name = chart_text(f"{backend} {config}" + (f" ({source})" if reference else ""))
+    _, _, pattern = config_style(config)
+    has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
+    return go.Bar(
+        x=[chart_text(rundata.workload_title(w)) for w in rows["workload"]],
+        y=rows["times_fastest"],
+        name=name,
+        legendgroup=name,
+        offsetgroup=chart_text(f"{backend} {config}"),
+        marker_color=backend_colour(backend),
+        marker_pattern_shape=pattern,
+        marker_line_color="#333" if reference else backend_colour(backend),
+        opacity=0.55 if reference else 1.0,
+        text=[_pairs_label(r) for _, r in rows.iterrows()],
+        textposition="outside",
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "color": CI_COLOUR,
+            "thickness": 1.5,
+            "width": 4,
+            "array": np.where(has_ci, rows["times_fastest_high"] - rows["times_fastest"], np.nan),
+            "arrayminus": np.where(
+                has_ci, rows["times_fastest"] - rows["times_fastest_low"], np.nan
+            ),
+        },
+        customdata=np.stack(
+            [
+                rows["mean_epoch_seconds"],
+                rows["fastest"].astype(str).map(chart_text),
+                rows["runs"],
+                rows["pairing"].fillna("").astype(str),
+            ],
+            axis=-1,
+        ),
+        hovertemplate=(
+            f"<b>{name}</b> %{{x}}<br>%{{y:.2f}}× the epoch time of "
+            "%{customdata[1]} (%{customdata[3]})<br>%{customdata[0]:.3g} s per "
+            "epoch, %{customdata[2]} run(s)<extra></extra>"
+        ),
+    )
+
+
+def _ratio_axis(fig: go.Figure, data, log: bool, **where):
+    """A panel's y axis: × fastest from 0, or logarithmic (1-2-5 ticks) over the whole figure's
+    ratios."""
+    if not log:
+        fig.update_yaxes(title_text="× fastest's time", rangemode="tozero", **where)
+        return
+    values = np.concatenate([data["times_fastest"], data["times_fastest_high"].dropna()])
+    ticks = _log_ticks(0.8, float(np.nanmax(values)) * 1.5)
+    fig.update_yaxes(
+        title_text="× fastest's time (log scale)",
+        type="log",
+        range=[math.log10(0.8), math.log10(float(np.nanmax(values)) * 1.5)],
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+        **where,
+    )
 
 
 def _pairs_label(row) -> str:
@@ -232,64 +237,17 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     fig = go.Figure()
     spread_shown = ci_shown = False
     for config, block in rows.groupby("config", sort=False):
-        _, _, pattern = config_style(config)
         for whisker in ("ci", "spread"):
             part = block[(block["runs"] >= stats.MIN_RUNS) == (whisker == "ci")]
             if part.empty:
                 continue
-            low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
-            fig.add_trace(
-                go.Bar(
-                    x=[list(part["backend"].map(chart_text)), list(part["config"].map(chart_text))],
-                    y=part["mean_epoch_seconds"],
-                    name=chart_text(config),
-                    legendgroup=chart_text(config),
-                    showlegend=not any(t.name == chart_text(config) for t in fig.data),
-                    marker_color=[backend_colour(b) for b in part["backend"]],
-                    marker_pattern_shape=pattern,
-                    text=[_n(r) for r in part["runs"]],
-                    textposition="inside",
-                    insidetextanchor="start",
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "array": part[high] - part["mean_epoch_seconds"],
-                        "arrayminus": part["mean_epoch_seconds"] - part[low],
-                        "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
-                        "thickness": 2 if whisker == "ci" else 1.5,
-                        "width": 6 if whisker == "ci" else 2,
-                    },
-                    customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
-                    hovertemplate=(
-                        "<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
-                        + (
-                            f"{level_text(summary)} CI"
-                            if whisker == "ci"
-                            else "epoch spread (not a CI)"
-                        )
-                        + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>"
-                    ),
-                )
-            )
+            first = not any(t.name == chart_text(config) for t in fig.data)
+            fig.add_trace(_time_bar(summary, config, part, whisker, first))
             spread_shown |= whisker == "spread"
             ci_shown |= whisker == "ci"
     warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
     if not warm.empty:
-        fig.add_trace(
-            go.Scatter(
-                x=[list(warm["backend"].map(chart_text)), list(warm["config"].map(chart_text))],
-                y=warm["warmup_seconds"],
-                mode="markers",
-                name="first epoch (warm-up, not in the bar)",
-                marker={
-                    "symbol": "diamond-open",
-                    "size": 10,
-                    "color": "#222",
-                    "line": {"width": 1.5},
-                },
-                hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>",
-            )
-        )
+        fig.add_trace(_first_epoch_markers(warm))
     if spread_shown:
         fig.add_trace(
             go.Scatter(
@@ -311,8 +269,8 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     fig.update_layout(
         # The title promises a CI only where a bar has one (3 runs or more).
         title=(
-            f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, geometric "
-            "mean of the runs ("
+            f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, "
+            "geometric mean of the runs ("
             + (f"black whisker: {level_text(summary)} CI over runs; " if ci_shown else "")
             + "◇ first epoch; n = runs)"
         ),
@@ -323,6 +281,51 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
         legend_title_text="configuration:",
     )
     return fig
+
+
+def _time_bar(summary, config, part, whisker: str, first: bool) -> go.Bar:
+    """The bars of one configuration whose rows have an interval (whisker "ci": black) or not
+    ("spread": the grey spread of the steady epochs); `first`: the configuration's legend entry."""
+    _, _, pattern = config_style(config)
+    low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
+    return go.Bar(
+        x=[list(part["backend"].map(chart_text)), list(part["config"].map(chart_text))],
+        y=part["mean_epoch_seconds"],
+        name=chart_text(config),
+        legendgroup=chart_text(config),
+        showlegend=first,
+        marker_color=[backend_colour(b) for b in part["backend"]],
+        marker_pattern_shape=pattern,
+        text=[_n(r) for r in part["runs"]],
+        textposition="inside",
+        insidetextanchor="start",
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": part[high] - part["mean_epoch_seconds"],
+            "arrayminus": part["mean_epoch_seconds"] - part[low],
+            "color": CI_COLOUR if whisker == "ci" else SPREAD_COLOUR,
+            "thickness": 2 if whisker == "ci" else 1.5,
+            "width": 6 if whisker == "ci" else 2,
+        },
+        customdata=np.stack([part["runs"], part[low], part[high]], axis=-1),
+        hovertemplate=(
+            "<b>%{x}</b><br>%{y:.3g} s per epoch, %{customdata[0]} run(s)<br>"
+            + (f"{level_text(summary)} CI" if whisker == "ci" else "epoch spread (not a CI)")
+            + " %{customdata[1]:.3g} – %{customdata[2]:.3g} s<extra></extra>"
+        ),
+    )
+
+
+def _first_epoch_markers(warm) -> go.Scatter:
+    return go.Scatter(
+        x=[list(warm["backend"].map(chart_text)), list(warm["config"].map(chart_text))],
+        y=warm["warmup_seconds"],
+        mode="markers",
+        name="first epoch (warm-up, not in the bar)",
+        marker={"symbol": "diamond-open", "size": 10, "color": "#222", "line": {"width": 1.5}},
+        hovertemplate="<b>%{x}</b><br>first epoch %{y:.3g} s<extra></extra>",
+    )
 
 
 def metric_figure(summary, workload: str):
@@ -338,7 +341,6 @@ def metric_figure(summary, workload: str):
     fig = go.Figure()
     left_out, flagged, in_range = [], [], []
     mine_drawn = False
-    mine_epochs = curves.loc[~curves["reference"], "epoch"]
     for (source, _, backend, config, reference), curve in curves.groupby(
         ["source", "workload", "backend", "config", "reference"], sort=False
     ):
@@ -349,75 +351,25 @@ def metric_figure(summary, workload: str):
         if row is not None and is_generated(row):
             left_out.append(name)
             continue
-        n = int(curve["runs"].max())
-        dash, symbol, _ = config_style(config)
-        bad = row is not None and row["not_learning_runs"] > 0
         values = curve["value"].to_numpy(dtype=float)
         mine_drawn |= not reference
-        if bad:
+        if row is not None and row["not_learning_runs"] > 0:
             flagged.append((name, values))
         else:
             in_range.extend(zip(curve["epoch"].to_numpy(dtype=float), values))
-        fig.add_trace(
-            go.Scatter(
-                x=curve["epoch"],
-                y=curve["value"],
-                mode="lines+markers",
-                name=f"{chart_text(name)} (n={n})",
-                line={
-                    "color": backend_colour(backend),
-                    "width": 1.5 if reference else 2.5,
-                    "dash": "dot" if reference else dash,
-                },
-                opacity=0.6 if reference else 1.0,
-                marker={"symbol": symbol, "size": 5 if reference else 7},
-                customdata=curve["elapsed_seconds"],
-                hovertemplate=(
-                    f"<b>{chart_text(name)}</b> (mean of {n} run{'s' * (n != 1)})"
-                    f"<br>epoch %{{x}}<br>{chart_text(metric)} %{{y:.4g}}"
-                    "<br>elapsed %{customdata:.1f} s<extra></extra>"
-                ),
-            )
-        )
+        fig.add_trace(_curve(name, curve, backend, config, reference, metric))
     if not fig.data or (
         not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
     ):
-        why = (
-            f"{', '.join(left_out)} trained on generated data, whose "
-            f"{metric_label(metric).split(' (')[0]} is not a result"
-            if left_out
-            else "no run of this study finished ok"
-        )
-        return Html(
-            f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: "
-            f"{html.escape(why)}.</p>"
-        )
-    notes_text = []
-    # The y range: what is visible (up to this study's last epoch) of every curve that learned.
-    last = mine_epochs.max() if not mine_epochs.empty else curves["epoch"].max()
-    in_range = [v for e, v in in_range if e <= last and np.isfinite(v)]
-    if in_range:
-        lo, hi = float(np.min(in_range)), float(np.max(in_range))
-        pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.01
-        fig.update_yaxes(range=[lo - pad, hi + pad])
-        for name, values in flagged:
-            finite = values[np.isfinite(values)]
-            if finite.size and (finite.max() > hi + pad or finite.min() < lo - pad):
-                notes_text.append(
-                    f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
-                    "partly off the chart"
-                )
+        return _no_metric_chart(metric, left_out)
+    notes_text = _metric_range(fig, curves, metric, in_range, flagged)
     if left_out:
         notes_text.append("not drawn (generated data): " + ", ".join(left_out))
-    max_epoch = int(curves["epoch"].max())
-    if not mine_epochs.empty and curves["epoch"].max() > mine_epochs.max():
-        max_epoch = int(mine_epochs.max())
-        fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
-        notes_text.append(
-            f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)"
-        )
-    _integer_epochs(fig, max_epoch)
-    title = f"{chart_text(rundata.workload_title(workload))}: {chart_text(metric_label(metric))} by epoch (mean over n runs)"
+    notes_text.extend(_epoch_axis(fig, curves))
+    title = (
+        f"{chart_text(rundata.workload_title(workload))}: {chart_text(metric_label(metric))} "
+        "by epoch (mean over n runs)"
+    )
     if notes_text:
         title += (
             "<br><span style='font-size:12px;color:#7a4b00'>⚑ "
@@ -434,3 +386,80 @@ def metric_figure(summary, workload: str):
         margin={"t": 100 if notes_text else 80},
     )
     return fig
+
+
+def _curve(name, curve, backend, config, reference: bool, metric) -> go.Scatter:
+    """One row's mean metric by epoch (a reference's dotted and faint)."""
+    n = int(curve["runs"].max())
+    dash, symbol, _ = config_style(config)
+    return go.Scatter(
+        x=curve["epoch"],
+        y=curve["value"],
+        mode="lines+markers",
+        name=f"{chart_text(name)} (n={n})",
+        line={
+            "color": backend_colour(backend),
+            "width": 1.5 if reference else 2.5,
+            "dash": "dot" if reference else dash,
+        },
+        opacity=0.6 if reference else 1.0,
+        marker={"symbol": symbol, "size": 5 if reference else 7},
+        customdata=curve["elapsed_seconds"],
+        hovertemplate=(
+            f"<b>{chart_text(name)}</b> (mean of {n} run{'s' * (n != 1)})"
+            f"<br>epoch %{{x}}<br>{chart_text(metric)} %{{y:.4g}}"
+            "<br>elapsed %{customdata:.1f} s<extra></extra>"
+        ),
+    )
+
+
+def _no_metric_chart(metric, left_out: list) -> Html:
+    """The line in place of a metric chart with nothing of this study's to draw."""
+    why = (
+        f"{', '.join(left_out)} trained on generated data, whose "
+        f"{metric_label(metric).split(' (')[0]} is not a result"
+        if left_out
+        else "no run of this study finished ok"
+    )
+    return Html(
+        f"<p class='kb-muted'>No {html.escape(metric_label(metric))} chart: {html.escape(why)}.</p>"
+    )
+
+
+def _mine_epochs(curves):
+    return curves.loc[~curves["reference"], "epoch"]
+
+
+def _metric_range(fig: go.Figure, curves, metric, in_range: list, flagged: list) -> list:
+    """The y range: what is visible (up to this study's last epoch) of every curve that learned;
+    a note for each run that did not learn and is partly off it."""
+    mine_epochs = _mine_epochs(curves)
+    last = mine_epochs.max() if not mine_epochs.empty else curves["epoch"].max()
+    in_range = [v for e, v in in_range if e <= last and np.isfinite(v)]
+    if not in_range:
+        return []
+    notes_text = []
+    lo, hi = float(np.min(in_range)), float(np.max(in_range))
+    pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.01
+    fig.update_yaxes(range=[lo - pad, hi + pad])
+    for name, values in flagged:
+        finite = values[np.isfinite(values)]
+        if finite.size and (finite.max() > hi + pad or finite.min() < lo - pad):
+            notes_text.append(
+                f"{name} did not learn ({metric} up to {fmt(float(finite.max()))}): "
+                "partly off the chart"
+            )
+    return notes_text
+
+
+def _epoch_axis(fig: go.Figure, curves) -> list:
+    """Integer epochs up to this study's last (a note where references go on past it)."""
+    mine_epochs = _mine_epochs(curves)
+    max_epoch = int(curves["epoch"].max())
+    said = []
+    if not mine_epochs.empty and curves["epoch"].max() > mine_epochs.max():
+        max_epoch = int(mine_epochs.max())
+        fig.update_xaxes(range=[-0.3, max_epoch + 0.3])
+        said.append(f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)")
+    _integer_epochs(fig, max_epoch)
+    return said
