@@ -338,7 +338,7 @@ def test_then_and_now_names_the_references_there_are(planted):
     out, done = planted
     assert done.returncode == 0, done.stderr[-3000:]
     text = (out / "report.html").read_text(encoding="utf-8")
-    section = text[text.index('id="Then-and-now"') : text.index('id="Does-it-learn-the-same')]
+    section = text[text.index('id="Then-and-now"') : text.index('id="Per-workload"')]
     assert "2017" not in section and "K80 study" not in section
     assert "The reference here: <b>K80 &lt;img src=x onerror=" in section
     assert "tensorflow" in section and "cntk" in section

@@ -22,14 +22,14 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from kerasbench import registry
+from kerasbench.report import breakdown, parity, rundata, stats
 from kerasbench.report import notes as notes_mod
-from kerasbench.report import rundata, stats
 from kerasbench.report.figures import epoch_time_figure, metric_figure
 from kerasbench.report.notes import level_text
 from kerasbench.report.rules import mine
 from kerasbench.report.style import SAMPLE_STYLE, STYLE, Html, backend_colour, esc
 from kerasbench.report.summary import SCENARIOS
-from kerasbench.report.tables import table_html
+from kerasbench.report.tables import floor_table, table_html
 
 
 def _shown_path(folder) -> str:
@@ -409,3 +409,153 @@ def workload_sections(summary) -> list:
             )
         )
     return [o for o in out if o is not None and not (isinstance(o, Html) and not o)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections a study may not have: the runs folder's README.md, parity, the native floor and
+# where the time goes. Each is shown, heading and all, only where the study has something for
+# it; what it lacks is said once, in one line under Sources (`not_measured`), with how to add it.
+
+NOTES_TITLE = "About these runs"
+PARITY_TITLE = "Does it learn the same? Parity across backends"
+FLOOR_TITLE = "Distance to the floor"
+PROFILE_TITLE = "Where the time goes"
+
+
+def heading(title: str) -> Html:
+    """A section heading as the page's Markdown headings are (its id: the words joined by -)."""
+    anchor = esc(title.replace(" ", "-"))
+    return Html(f"<h2 id='{anchor}'>{esc(title)}<a class='anchor-link' href='#{anchor}'>¶</a></h2>")
+
+
+def _intro(text: str) -> Html:
+    return Html(f"<p>{text}</p>")
+
+
+def about_these_runs(study, page_dir=None) -> list:
+    """The runs folder's README.md under its heading; nothing without one."""
+    if not study.study_notes:
+        return []
+    return [
+        heading(NOTES_TITLE),
+        _intro(
+            "What whoever ran the study wrote in the runs folder's <code>README.md</code> "
+            "(machine, handicaps, what was left unrun). Nothing in it runs or loads: HTML written "
+            "in it is shown as text, and an image is shown only from inside the runs folder (or as "
+            "a data: URI), any other left out with its address."
+        ),
+        study_notes_html(study, page_dir),
+    ]
+
+
+def parity_section(folder) -> list:
+    """What `kerasbench parity --out OUT/parity` wrote, under its heading; nothing without it."""
+    if parity.load(folder) is None:
+        return []
+    return [
+        heading(PARITY_TITLE),
+        _intro(
+            "From <code>kerasbench parity</code>: the same initial weights on every backend, the "
+            "same batches in the same order, dropout off; per-step loss, each layer's weights and "
+            "the test predictions against the first backend listed, and that backend's trained "
+            "weights loaded and evaluated on the others. Tolerances are derived from float32 "
+            "rounding (<code>kerasbench.study.parity</code>); a failure names its layers."
+        ),
+        *parity.section(folder),
+    ]
+
+
+def _has_floor(summary) -> bool:
+    return bool(summary.table["times_floor"].astype(float).notna().any())
+
+
+def floor_section(summary) -> list:
+    """Every Keras configuration as a multiple of the native floor, under its heading; nothing
+    where no native loop ran."""
+    if not _has_floor(summary):
+        return []
+    return [
+        heading(FLOOR_TITLE),
+        _intro(
+            "Where hand-written training loops ran beside the Keras runs (<code>python -m "
+            "kerasbench.native</code>: same model, batch, optimizer and initialisers, data on the "
+            "device, the whole epoch one compiled program), each Keras configuration's epoch time "
+            "as a multiple of the fastest of them."
+        ),
+        floor_table(summary),
+    ]
+
+
+def profile_section(folder, summary) -> list:
+    """What `kerasbench profile` wrote under OUT/profile, and the best Keras configuration's
+    distance to the floor, under their heading; nothing where the study has neither."""
+    if breakdown.load(folder).empty and not _has_floor(summary):
+        return []
+    return [
+        heading(PROFILE_TITLE),
+        _intro(
+            "From <code>kerasbench profile</code> (issue 15): per workload and backend, a training "
+            "step of <code>model.fit</code> split into device compute, host dispatch and Python "
+            "overhead, input feeding, and callbacks and metrics, by timing ablation variants in "
+            "one process; the native floor's step beside it. First, for the workloads with a "
+            "floor loop (MLP, CNN, BiLSTM), the best Keras configuration's distance to it."
+        ),
+        *breakdown.section(folder, summary),
+    ]
+
+
+def not_measured(study, summary, paths) -> list:
+    """One line naming what this study did not measure (parity, floor, profile) and whether its
+    runs folder has no README.md, with how to add each; nothing where it has them all."""
+    shown = rundata.shown_path
+    missing = []
+    if parity.load(paths.parity) is None:
+        missing.append(
+            (
+                "parity",
+                f"<code>kerasbench parity --out {esc(shown(paths.parity))}</code> trains every "
+                "backend from the same initial weights on the same batches and compares loss, "
+                "weights and predictions",
+            )
+        )
+    if not _has_floor(summary):
+        missing.append(
+            (
+                "floor",
+                "<code>python -m kerasbench.native --workload W --framework F --mode M --out "
+                f"{esc(shown(paths.runs))}/W/native-F/M-0</code> runs a hand-written loop of "
+                "MNIST MLP, MNIST CNN or the IMDb BiLSTM beside the Keras runs",
+            )
+        )
+    if breakdown.load(paths.profile).empty:
+        missing.append(
+            (
+                "profile",
+                "<code>kerasbench profile --workload W --backend B --out "
+                f"{esc(shown(paths.profile))}/W/B</code> splits a training step into compute, "
+                "dispatch, input feeding and callbacks",
+            )
+        )
+    measured = [name for name, _ in missing]
+    if not study.study_notes:
+        missing.append(
+            (
+                "notes on these runs",
+                f"a <code>README.md</code> in {esc(shown(paths.runs))} (machine, handicaps, "
+                "what was left unrun) is shown under its own heading",
+            )
+        )
+    if not missing:
+        return []
+    said = ["Not measured in this study: " + ", ".join(measured)] if measured else []
+    if not study.study_notes:
+        said.append("no notes on these runs" if said else "No notes on these runs")
+    items = "".join(f"<li><b>{esc(name)}</b>: {how}.</li>" for name, how in missing)
+    return [
+        Html(
+            STYLE
+            + f"<details class='kb-not-measured'><summary>{esc('; '.join(said))} "
+            + f"<span class='kb-muted'>(how to add {'each' if len(missing) > 1 else 'it'})"
+            + f"</span></summary><ul>{items}</ul></details>"
+        )
+    ]

@@ -1,0 +1,92 @@
+"""The report's sections (report/sections.py), tables and figures read from the committed studies
+(output/reference/{cpu-quick,h200}) without a notebook or a browser: what a study has no result
+for is one line, not an empty section; chart titles name only what is drawn; the 2017 curves
+share axes only with a study of their profile; then and now names the hardware on both sides;
+crowded charts keep their labels whole and their legends grouped."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kerasbench.report import build, sections, summary as summary_mod
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "output" / "reference"
+
+
+def _summary(study_dir: Path):
+    study = build.load(study_dir / "runs", None)
+    return study, summary_mod.build(study, n_resamples=200, coverage_studies=20)
+
+
+@pytest.fixture(scope="module")
+def quick():
+    """The committed quick CPU study: its README, parity; no native floor, no profile."""
+    study, summary = _summary(REFERENCE / "cpu-quick")
+    return study, summary, build.study_paths(REFERENCE / "cpu-quick")
+
+
+@pytest.fixture(scope="module")
+def h200():
+    """The committed H200 study: its README, native floors, profiles; no parity."""
+    study, summary = _summary(REFERENCE / "h200")
+    return study, summary, build.study_paths(REFERENCE / "h200")
+
+
+def words(blocks) -> str:
+    """What a reader sees of some HTML blocks: the text, tags out, spaces collapsed."""
+    text = " ".join(str(b) for b in blocks)
+    text = re.sub(r"<style.*?</style>", " ", text, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) A section with nothing to show is one line, with how to add it
+
+
+def test_a_study_without_floor_or_profile_says_so_in_one_line(quick):
+    study, summary, paths = quick
+    assert sections.floor_section(summary) == []
+    assert sections.profile_section(paths.profile, summary) == []
+    (line,) = sections.not_measured(study, summary, paths)
+    said = words([line])
+    assert said.startswith("Not measured in this study: floor, profile (how to add each)")
+    assert "python -m kerasbench.native" in said and "kerasbench profile --workload" in said
+    assert "kerasbench parity" not in said  # it has parity
+    # What it has keeps its heading.
+    assert words(sections.parity_section(paths.parity)).startswith(sections.PARITY_TITLE)
+    assert words(sections.about_these_runs(study, paths.out)).startswith(sections.NOTES_TITLE)
+
+
+def test_a_study_with_floor_and_profile_shows_them_and_lacks_only_parity(h200):
+    study, summary, paths = h200
+    assert words(sections.floor_section(summary)).startswith(sections.FLOOR_TITLE)
+    assert words(sections.profile_section(paths.profile, summary)).startswith(
+        sections.PROFILE_TITLE
+    )
+    assert sections.parity_section(paths.parity) == []
+    (line,) = sections.not_measured(study, summary, paths)
+    assert words([line]).startswith("Not measured in this study: parity (how to add it)")
+
+
+def test_a_bare_study_names_all_four_in_one_line(quick, tmp_path):
+    study, summary, _ = quick
+    runs = tmp_path / "runs"
+    shutil.copytree(REFERENCE / "cpu-quick" / "runs" / "mnist_mlp", runs / "mnist_mlp")
+    bare = build.load(runs, [])
+    assert not bare.study_notes
+    paths = build.study_paths(tmp_path)
+    assert sections.about_these_runs(bare, paths.out) == []
+    assert sections.parity_section(paths.parity) == []
+    (line,) = sections.not_measured(bare, summary_mod.build(bare, n_resamples=50), paths)
+    said = words([line])
+    assert said.startswith(
+        "Not measured in this study: parity, floor, profile; no notes on these runs "
+        "(how to add each)"
+    )
+    assert said.count("kerasbench") == 3 and "README.md" in said
