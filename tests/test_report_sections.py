@@ -11,9 +11,10 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from kerasbench.report import build, sections, summary as summary_mod
+from kerasbench.report import build, figures, sections, summary as summary_mod
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "output" / "reference"
@@ -90,3 +91,21 @@ def test_a_bare_study_names_all_four_in_one_line(quick, tmp_path):
         "(how to add each)"
     )
     assert said.count("kerasbench") == 3 and "README.md" in said
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) A chart's title names only what it draws
+
+
+def test_chart_titles_promise_no_interval_where_none_is_drawn(quick, h200):
+    _, summary, _ = quick  # one run of everything: no interval anywhere
+    title = figures.speedup_overview(summary).layout.title.text
+    assert "CI" not in title and "n = blocks" in title
+    for workload in ("mnist_mlp", "lstm_text_generation"):
+        title = figures.epoch_time_figure(summary, workload).layout.title.text
+        assert "CI" not in title and "◇ first epoch" in title
+    _, summary, _ = h200  # three blocks of the default rows: intervals drawn
+    fig = figures.speedup_overview(summary)
+    assert "95% CI over blocks" in fig.layout.title.text
+    assert any(np.isfinite(np.asarray(bar.error_y.array, dtype=float)).any() for bar in fig.data)
+    assert "95% CI over runs" in figures.epoch_time_figure(summary, "mnist_mlp").layout.title.text

@@ -107,11 +107,7 @@ def speedup_overview(summary) -> go.Figure:
         fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
         _ratio_axis(fig, data, log, row=row_i, col=1)
     fig.update_layout(
-        title=(
-            "Epoch time as a multiple of the fastest of each workload (1 = fastest; "
-            f"black bars: {level_text(summary)} CI over blocks, only from {stats.MIN_RUNS}; "
-            "n = blocks; 'not paired': ratio of means across machines)"
-        ),
+        title=_ratio_title(summary, fig),
         barmode="group",
         height=340 * len(sources) + 110,
         legend_title_text="backend config",
@@ -121,6 +117,20 @@ def speedup_overview(summary) -> go.Figure:
         uniformtext_mode="hide",
     )
     return fig
+
+
+def _ratio_title(summary, fig: go.Figure) -> str:
+    """The overview's title, its key naming only the marks the bars carry: a CI bar where one
+    is drawn, n and 'not paired' where a bar is labelled so."""
+    labels = {str(t) for bar in fig.data for t in (bar.text or ())}
+    key = ["1 = fastest"]
+    if any(np.isfinite(np.asarray(bar.error_y.array, dtype=float)).any() for bar in fig.data):
+        key.append(f"black bars: {level_text(summary)} CI over blocks, only from {stats.MIN_RUNS}")
+    if any(t.startswith("n=") for t in labels):
+        key.append("n = blocks")
+    if "not paired" in labels:
+        key.append("'not paired': ratio of means across machines")
+    return "Epoch time as a multiple of the fastest of each workload (" + "; ".join(key) + ")"
 
 
 def _ratio_bar(source, backend, config, rows, reference: bool) -> go.Bar:
@@ -272,7 +282,8 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
             f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, "
             "geometric mean of the runs ("
             + (f"black whisker: {level_text(summary)} CI over runs; " if ci_shown else "")
-            + "◇ first epoch; n = runs)"
+            + ("◇ first epoch; " if not warm.empty else "")
+            + "n = runs)"
         ),
         template="plotly_white",
         height=420,
