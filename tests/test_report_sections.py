@@ -109,3 +109,25 @@ def test_chart_titles_promise_no_interval_where_none_is_drawn(quick, h200):
     assert "95% CI over blocks" in fig.layout.title.text
     assert any(np.isfinite(np.asarray(bar.error_y.array, dtype=float)).any() for bar in fig.data)
     assert "95% CI over runs" in figures.epoch_time_figure(summary, "mnist_mlp").layout.title.text
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) The 2017 curves share axes only with a study of their profile and epochs
+
+
+def test_2017_curves_are_drawn_only_beside_the_full_profile(quick, h200):
+    _, summary, _ = quick  # profile quick, 3 epochs
+    for workload in ("mnist_mlp", "imdb_fasttext", "lstm_text_generation"):
+        fig = figures.metric_figure(summary, workload)
+        assert fig.data and not [t.name for t in fig.data if "2017" in t.name]
+        assert "2017 K80 (Keras 2.0) not drawn: this study ran profile quick, 3 epochs" in (
+            fig.layout.title.text
+        )
+        assert max(max(t.x) for t in fig.data) == 2  # epochs 0-2: no 2017 epoch on the axis
+    _, summary, _ = h200  # the full profile, the 2017 epochs
+    fig = figures.metric_figure(summary, "mnist_mlp")
+    assert [t.name for t in fig.data if "2017" in t.name] == [
+        "tensorflow default (2017 K80 (Keras 2.0)) (n=1)",
+        "cntk default (2017 K80 (Keras 2.0)) (n=1)",
+    ]
+    assert "not drawn" not in fig.layout.title.text

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from kerasbench.report import rundata, stats
 from kerasbench.report.notes import fmt, level_text, metric_label
-from kerasbench.report.rules import finite, is_generated, is_true, mine
+from kerasbench.report.rules import beside_reference, finite, is_generated, is_true, mine
 from kerasbench.report.style import (
     CI_COLOUR,
     FIGURE_CONFIG,
@@ -352,9 +352,16 @@ def metric_figure(summary, workload: str):
     fig = go.Figure()
     left_out, flagged, in_range = [], [], []
     mine_drawn = False
+    apart = [
+        s
+        for s in dict.fromkeys(curves.loc[curves["reference"], "source"])
+        if not beside_reference(table, workload, s)
+    ]
     for (source, _, backend, config, reference), curve in curves.groupby(
         ["source", "workload", "backend", "config", "reference"], sort=False
     ):
+        if source in apart:
+            continue
         row = (
             rows.loc[(source, backend, config)] if (source, backend, config) in rows.index else None
         )
@@ -373,7 +380,10 @@ def metric_figure(summary, workload: str):
         not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
     ):
         return _no_metric_chart(metric, left_out)
+    curves = curves[~curves["source"].isin(apart)]
     notes_text = _metric_range(fig, curves, metric, in_range, flagged)
+    if apart:
+        notes_text.append(_apart_note(table, workload, apart))
     if left_out:
         notes_text.append("not drawn (generated data): " + ", ".join(left_out))
     notes_text.extend(_epoch_axis(fig, curves))
@@ -474,3 +484,17 @@ def _epoch_axis(fig: go.Figure, curves) -> list:
         said.append(f"reference curves go on to epoch {int(curves['epoch'].max())} (drag to pan)")
     _integer_epochs(fig, max_epoch)
     return said
+
+
+def _apart_note(table, workload, apart: list) -> str:
+    """Why a reference's curves are not drawn: this study's profile and epochs against theirs."""
+    rows = table[(table["workload"] == workload) & (table["runs"] > 0)]
+    study = rows[~rows["reference"] & ~rows["backend"].map(rundata.is_native)]
+    ref = rows[rows["source"].isin(apart)]
+    profiles = rundata.joined(study["profile"]) or "–"
+    epochs = "/".join(str(e) for e in sorted(set(study["epochs"].astype(int))))
+    theirs = "/".join(str(e) for e in sorted(set(ref["epochs"].astype(int))))
+    return (
+        f"{', '.join(apart)} not drawn: this study ran profile {profiles}, {epochs} epochs "
+        f"(theirs: {rundata.joined(ref['profile']) or '–'}, {theirs})"
+    )

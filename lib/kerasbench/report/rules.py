@@ -59,6 +59,19 @@ def verdict_of(summary, source, workload) -> pd.DataFrame:
     return v[(v["source"] == source) & (v["workload"] == workload)]
 
 
+def beside_reference(table: pd.DataFrame, workload, reference) -> bool:
+    """Whether a reference's curves may share axes with this study's for a workload: only where
+    every Keras row of this study that ran it ran the reference's profile (the full one) for the
+    reference's number of epochs; a quick study's 3 epochs on a subset are no 2017 curve."""
+    rows = table[(table["workload"] == workload) & (table["runs"] > 0)]
+    ref = rows[rows["reference"] & (rows["source"] == reference)]
+    study = rows[~rows["reference"] & ~rows["backend"].map(rundata.is_native)]
+    if ref.empty or study.empty:
+        return False
+    full = all(set(str(p).split(" / ")) == {"full"} for p in study["profile"])
+    return full and set(study["epochs"].astype(int)) == {int(ref["epochs"].max())}
+
+
 # ---------------------------------------------------------------------------------------------
 # Caveats: what makes a row not a plain comparable result
 
