@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasbench.report import build, figures, sections, summary as summary_mod
+from kerasbench.report import build, figures, rules, sections, tables, summary as summary_mod
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "output" / "reference"
@@ -131,3 +131,35 @@ def test_2017_curves_are_drawn_only_beside_the_full_profile(quick, h200):
         "cntk default (2017 K80 (Keras 2.0)) (n=1)",
     ]
     assert "not drawn" not in fig.layout.title.text
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) Then and now names the hardware on both sides
+
+
+def test_then_and_now_names_the_hardware_of_each_side(quick):
+    _, summary, _ = quick  # the 2017 K80 GPU against today's 2-core CPU
+    page = str(tables.then_and_now_table(summary))
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", page, flags=re.S)
+    assert len(rows) == len(summary.then_and_now) > 0
+    for row in rows:
+        cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)
+        assert cells[2].startswith("2017 K80 (Keras 2.0), one NVIDIA Tesla K80 GPU: ")
+        assert cells[3].startswith("2-core AMD EPYC CPU: ")
+    assert "⚑ Then on a GPU, now on a CPU: the two ratios come from different kinds" in page
+
+
+def test_hardware_words_say_the_kind():
+    assert rules.device_words({"gpu": "NVIDIA H200", "cpu": "Xeon", "cores": 16}) == (
+        "NVIDIA H200 GPU"
+    )
+    assert rules.device_words({"gpu": None, "cpu": "AMD EPYC", "cores": 2}) == "2-core AMD EPYC CPU"
+    # A run that trained on the CPU of a GPU host is that CPU.
+    cpu_only = rules.device_words({"gpu": "NVIDIA H200", "cpu": "Xeon"}, {"kind": "cpu"})
+    assert cpu_only == "Xeon CPU"
+    assert rules.device_words({}) is None
+    assert [rules.hardware_kind(w) for w in ("one NVIDIA Tesla K80 GPU", "Xeon CPU", "vm")] == [
+        "GPU",
+        "CPU",
+        None,
+    ]

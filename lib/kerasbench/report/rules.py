@@ -59,6 +59,42 @@ def verdict_of(summary, source, workload) -> pd.DataFrame:
     return v[(v["source"] == source) & (v["workload"] == workload)]
 
 
+def device_words(device, trained=None) -> str | None:
+    """What one run trained on, its kind said: 'NVIDIA H200 GPU', '2-core AMD EPYC CPU' (a GPU
+    host's CPU where the run trained on it); None where run.json says nothing."""
+    device = device if isinstance(device, dict) else {}
+    if device.get("gpu") and not rundata.trained_on_cpu_of_gpu_host(trained, device):
+        name = str(device["gpu"])
+        return name if "GPU" in name.upper() else f"{name} GPU"
+    name = device.get("cpu")
+    if not name:
+        return None
+    cores = device.get("cores")
+    name = f"{cores}-core {name}" if cores else str(name)
+    return name if "CPU" in name.upper() else f"{name} CPU"
+
+
+def hardware_kind(words) -> str | None:
+    """'GPU' or 'CPU' as a hardware description names it (a reference's source.yaml), else None."""
+    text = str(words or "").upper()
+    kinds = [k for k in ("GPU", "CPU") if k in text]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def study_hardware(runs: pd.DataFrame, source, workload, backends, config="default") -> str:
+    """What this study's ok runs of a workload's backends trained on: '2-core AMD EPYC CPU',
+    'NVIDIA H200 GPU' (distinct ones joined by ' / ')."""
+    hit = runs[
+        (runs["source"] == source)
+        & (runs["workload"] == workload)
+        & runs["backend"].isin(list(backends))
+        & (runs["config"] == config)
+        & runs["ok"].astype(bool)
+    ]
+    words = (device_words(d, t) for d, t in zip(hit["device"], hit["trained_on"]))
+    return " / ".join(dict.fromkeys(w for w in words if w)) or "hardware not recorded"
+
+
 def beside_reference(table: pd.DataFrame, workload, reference) -> bool:
     """Whether a reference's curves may share axes with this study's for a workload: only where
     every Keras row of this study that ran it ran the reference's profile (the full one) for the

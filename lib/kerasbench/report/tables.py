@@ -486,6 +486,7 @@ def references_html(summary) -> str:
 
 def then_and_now_table(summary) -> Html:
     """Each reference's ratio between two backends beside this study's ratio of the same pair,
+    each side with the hardware it ran on (a GPU's ratio beside a CPU's is said to be one),
     after a line naming the references (references_html)."""
     frame = summary.then_and_now
     if frame is None or frame.empty:
@@ -494,25 +495,49 @@ def then_and_now_table(summary) -> Html:
             + references_html(summary)
             + "<p><em>No backend ran both in a reference and here.</em></p>"
         )
+    hardware = {s.label: s.hardware for s in summary.study.sources}
+    then = [hardware.get(r) or "hardware not recorded" for r in frame["reference"]]
+    now = [
+        rules.study_hardware(summary.study.runs, s, w, (n, d))
+        for s, w, n, d in zip(
+            frame["source"], frame["workload"], frame["numerator"], frame["denominator"]
+        )
+    ]
     view = pd.DataFrame(
         {
             "workload": [rundata.workload_title(w) for w in frame["workload"]],
             "ratio of s/epoch": [
                 f"{n} ÷ {d}" for n, d in zip(frame["numerator"], frame["denominator"])
             ],
-            "reference (epochs after the first)": [
-                f"{r}: {v:.2f}×" for r, v in zip(frame["reference"], frame["reference_ratio"])
+            "then: a reference, on its hardware (epochs after the first)": [
+                f"{r}, {h}: {v:.2f}×"
+                for r, h, v in zip(frame["reference"], then, frame["reference_ratio"])
             ],
-            "this study": [
-                notes_mod.ratio_text(r, lo, hi, p)
-                for r, lo, hi, p in zip(
-                    frame["ratio"], frame["low"], frame["high"], frame["pairing"]
+            "now: this study, on its hardware": [
+                f"{h}: " + notes_mod.ratio_text(r, lo, hi, p)
+                for h, r, lo, hi, p in zip(
+                    now, frame["ratio"], frame["low"], frame["high"], frame["pairing"]
                 )
             ],
             "runs here (numerator / denominator)": frame["runs"],
         }
     )
-    return Html(STYLE + references_html(summary) + table_html(view, ""))
+    return Html(STYLE + references_html(summary) + _kinds_differ(then, now) + table_html(view, ""))
+
+
+def _kinds_differ(then: list, now: list) -> str:
+    """A line where a ratio measured on a GPU stands beside one measured on a CPU."""
+    pairs = {(rules.hardware_kind(a), rules.hardware_kind(b)) for a, b in zip(then, now)}
+    mixed = sorted({(a, b) for a, b in pairs if a and b and a != b})
+    if not mixed:
+        return ""
+    said = "; ".join(f"then on a {a}, now on a {b}" for a, b in mixed)
+    said = said[0].upper() + said[1:]
+    return (
+        f"<p class='kb-caption kb-caveat-all'>⚑ {esc(said)}: the two ratios come from different "
+        "kinds of hardware, not only different years and versions, so they differ for that "
+        "reason too.</p>"
+    )
 
 
 def floor_table(summary) -> Html:
