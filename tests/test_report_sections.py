@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasbench.report import build, figures, rules, sections, tables, summary as summary_mod
+from kerasbench import registry
+from kerasbench.report import build, figures, rules, sections, style, tables, summary as summary_mod
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "output" / "reference"
@@ -119,16 +120,16 @@ def test_2017_curves_are_drawn_only_beside_the_full_profile(quick, h200):
     _, summary, _ = quick  # profile quick, 3 epochs
     for workload in ("mnist_mlp", "imdb_fasttext", "lstm_text_generation"):
         fig = figures.metric_figure(summary, workload)
-        assert fig.data and not [t.name for t in fig.data if "2017" in t.name]
+        assert fig.data and not [t for t in fig.data if "2017" in t.legendgroup]
         assert "2017 K80 (Keras 2.0) not drawn: this study ran profile quick, 3 epochs" in (
             fig.layout.title.text
         )
         assert max(max(t.x) for t in fig.data) == 2  # epochs 0-2: no 2017 epoch on the axis
     _, summary, _ = h200  # the full profile, the 2017 epochs
     fig = figures.metric_figure(summary, "mnist_mlp")
-    assert [t.name for t in fig.data if "2017" in t.name] == [
-        "tensorflow default (2017 K80 (Keras 2.0)) (n=1)",
-        "cntk default (2017 K80 (Keras 2.0)) (n=1)",
+    assert [t.name for t in fig.data if t.legendgroup == "2017 K80 (Keras 2.0)"] == [
+        "tensorflow default (n=1)",
+        "cntk default (n=1)",
     ]
     assert "not drawn" not in fig.layout.title.text
 
@@ -163,3 +164,56 @@ def test_hardware_words_say_the_kind():
         "CPU",
         None,
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) Crowded charts: labels whole, legends grouped, no two entries of a group alike
+
+
+def test_crowded_charts_keep_labels_whole_and_legends_grouped(h200):
+    _, summary, _ = h200  # 16 backend-configurations of MNIST MLP, 17 legend entries
+    fig = figures.speedup_overview(summary)
+    mine = [t for t in fig.data if t.xaxis == "x"]  # this study's panel
+    assert len(mine) > figures.LABELLED_BARS
+    assert all(t.text is None for t in mine)  # too narrow to label: n and pairing in the hover
+    for group in {t.legendgroup for t in mine}:
+        bars = [t for t in mine if t.legendgroup == group]
+        assert {t.legendgrouptitle.text for t in bars} == {group}
+        looks = {(t.marker.pattern.shape, t.marker.pattern.fillmode) for t in bars}
+        assert len(looks) == len(bars), group  # each configuration has its own pattern
+    for label in {x for t in fig.data for x in t.x}:  # a workload's whole title, level, in lines
+        lines = label.split("<br>")
+        assert " ".join(lines) in {w.title for w in registry.WORKLOADS.values()}
+        assert all(len(line) <= 16 or " " not in line for line in lines), label
+    assert fig.layout.xaxis.tickangle == 0 and fig.layout.xaxis.automargin
+
+    time = figures.epoch_time_figure(summary, "mnist_mlp")
+    axis = time.layout.xaxis
+    assert axis.type == "category" and axis.automargin
+    assert {"jax keras-patched", "torch tuned-compiled", "native-jax scan"} <= set(
+        axis.categoryarray
+    )
+    keys = [t for t in time.data if t.showlegend is not False]
+    assert time.layout.height >= 24 * len(keys) + 220  # the whole legend, no scroll bar
+    patterns = [
+        (t.marker.pattern.shape, t.marker.pattern.fillmode) for t in keys if t.type == "bar"
+    ]
+    assert len(set(patterns)) == len(patterns)
+    assert {t.marker.color for t in keys if t.type == "bar"} == {"#9a9a9a"}  # pattern, not colour
+
+    metric = figures.metric_figure(summary, "mnist_mlp")
+    groups = {t.legendgroup for t in metric.data}
+    assert {"jax", "torch", "2017 K80 (Keras 2.0)"} <= groups
+    for group in groups:
+        lines = [t for t in metric.data if t.legendgroup == group]
+        looks = {(t.line.color, t.line.dash, t.marker.symbol) for t in lines}
+        assert len(looks) == len(lines), group
+    assert metric.layout.height >= 24 * (len(metric.data) + len(groups)) + 220
+
+
+def test_every_configuration_of_a_page_has_its_own_look():
+    configs = ["default", "tuned", "cudnn", "keras-patched", "quiet", "mixed", "compiled"]
+    looks = style.config_looks(configs)
+    assert len({looks[c] for c in configs}) == len(configs)
+    assert looks["tuned"] == style.Look(*style.CONFIG_STYLES["tuned"])
+    assert style.config_looks(reversed(configs)) == looks  # the same in every chart

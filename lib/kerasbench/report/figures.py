@@ -1,7 +1,9 @@
 """The report's Plotly figures, built from a `summary.Summary`; no statistics here.
 
-Every legend entry of a chart has its own name; colour is the backend and dash, marker or bar
-pattern the configuration (`style`). Reference sources (2017) are never drawn in seconds beside
+Colour is the backend and dash, marker or bar pattern the configuration, one look per
+configuration of the page (`style.config_looks`); legends group the configurations under their
+backend's title (a reference's under its label), and every entry of a group has its own name.
+Category labels stay whole (wrapped or slanted, the margins grown to hold them). Reference sources (2017) are never drawn in seconds beside
 today's: they appear as ratios to their own fastest, and as dotted curves. Chart text from a runs
 folder passes `style.chart_text`. `use_offline_renderer` makes the notebook's figures embed
 plotly.js once, offline.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,7 +31,7 @@ from kerasbench.report.style import (
     Html,
     backend_colour,
     chart_text,
-    config_style,
+    config_looks,
 )
 
 LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
@@ -85,9 +88,33 @@ def _integer_epochs(fig: go.Figure, max_epoch: int, **where):
 # Figures
 
 
+LABELLED_BARS = 6  # a panel with more bars per workload has its n and pairing in the hover only
+LEGEND = {"groupclick": "toggleitem", "tracegroupgap": 6, "font": {"size": 11}}
+
+
+def _wrapped(text: str, width: int = 16) -> str:
+    """A category label in lines of about `width` characters, so it stays level and whole."""
+    lines = textwrap.wrap(chart_text(text), width, break_long_words=False, break_on_hyphens=False)
+    return "<br>".join(lines) or chart_text(text)
+
+
+def _legend_height(fig: go.Figure, least: int, below: int = 0) -> int:
+    """A figure tall enough for its whole legend beside the plot (an entry and a group title
+    each about 24 px at LEGEND's font; the margins; `below`: what the x axis's labels take), so
+    that no entry hides behind a scroll bar."""
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    groups = len({t.legendgroup for t in fig.data if t.legendgrouptitle.text})
+    return max(least, 24 * (entries + groups) + 220 + below)
+
+
+def _looks(summary) -> dict:
+    return config_looks(summary.table["config"])
+
+
 def speedup_overview(summary) -> go.Figure:
     """Each row's epoch time as a multiple of its workload's fastest (all configurations
-    together), one panel per source; references are compared only through these ratios."""
+    together), one panel per source; references are compared only through these ratios. The
+    legend groups the configurations under their backend (a reference's under its label)."""
     table = summary.table
     data = table[np.isfinite(table["times_fastest"].astype(float))]
     sources = list(dict.fromkeys(data["source"])) or ["(no results)"]
@@ -99,20 +126,25 @@ def speedup_overview(summary) -> go.Figure:
         vertical_spacing=0.2 if len(sources) > 1 else 0.1,
     )
     log = _log_axis(data["times_fastest"]) or _log_axis(data["times_fastest_high"])
+    looks = _looks(summary)
     for row_i, source in enumerate(sources, start=1):
         block = data[data["source"] == source]
         reference = bool(block["reference"].any()) if not block.empty else False
-        for (backend, config), rows in block.groupby(["backend", "config"], sort=False):
-            fig.add_trace(_ratio_bar(source, backend, config, rows, reference), row=row_i, col=1)
+        groups = block.groupby(["backend", "config"], sort=False)
+        labelled = groups.ngroups <= LABELLED_BARS
+        for (backend, config), rows in groups:
+            bar = _ratio_bar(source, backend, config, rows, reference, looks[config], labelled)
+            fig.add_trace(bar, row=row_i, col=1)
         fig.add_hline(y=1.0, line_dash="dot", line_color="#666", row=row_i, col=1)
         _ratio_axis(fig, data, log, row=row_i, col=1)
+        fig.update_xaxes(tickangle=0, automargin=True, row=row_i, col=1)
     fig.update_layout(
         title=_ratio_title(summary, fig),
         barmode="group",
-        height=340 * len(sources) + 110,
-        legend_title_text="backend config",
+        height=max(340 * len(sources) + 110, _legend_height(fig, 0)),
+        legend=LEGEND,
         template="plotly_white",
-        margin={"t": 90},
+        margin={"t": 100},
         uniformtext_minsize=8,
         uniformtext_mode="hide",
     )
@@ -130,26 +162,30 @@ def _ratio_title(summary, fig: go.Figure) -> str:
         key.append("n = blocks")
     if "not paired" in labels:
         key.append("'not paired': ratio of means across machines")
-    return "Epoch time as a multiple of the fastest of each workload (" + "; ".join(key) + ")"
+    return (
+        "Epoch time as a multiple of the fastest of each workload<br>"
+        f"<span style='font-size:12px'>{'; '.join(key)}</span>"
+    )
 
 
-def _ratio_bar(source, backend, config, rows, reference: bool) -> go.Bar:
+def _ratio_bar(source, backend, config, rows, reference: bool, look, labelled: bool) -> go.Bar:
     """One backend and configuration of a source's panel: × fastest per workload, its interval
-    (from 3 blocks) as a black bar, n blocks or "not paired" above it."""
+    (from 3 blocks) as a black bar, n blocks or "not paired" above it where `labelled`."""
     name = chart_text(f"{backend} {config}" + (f" ({source})" if reference else ""))
-    _, _, pattern = config_style(config)
+    group = chart_text(source if reference else backend)
     has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
     return go.Bar(
-        x=[chart_text(rundata.workload_title(w)) for w in rows["workload"]],
+        x=[_wrapped(rundata.workload_title(w)) for w in rows["workload"]],
         y=rows["times_fastest"],
-        name=name,
-        legendgroup=name,
+        name=chart_text(f"{backend} {config}" if reference else config),
+        legendgroup=group,
+        legendgrouptitle_text=group,
         offsetgroup=chart_text(f"{backend} {config}"),
         marker_color=backend_colour(backend),
-        marker_pattern_shape=pattern,
+        marker_pattern=look.bar_pattern(),
         marker_line_color="#333" if reference else backend_colour(backend),
         opacity=0.55 if reference else 1.0,
-        text=[_pairs_label(r) for _, r in rows.iterrows()],
+        text=[_pairs_label(r) for _, r in rows.iterrows()] if labelled else None,
         textposition="outside",
         error_y={
             "type": "data",
@@ -234,8 +270,8 @@ def _time_axis(fig: go.Figure, values, title: str):
 
 def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     """This study's seconds per epoch for one workload, one bar per backend and configuration
-    (colour: backend; pattern: configuration), black CI bars (n >= 3) or grey epoch-spread
-    whiskers (n < 3), the first epoch as a marker apart."""
+    (colour: backend; pattern: configuration, in the legend on grey), black CI bars (n >= 3) or
+    grey epoch-spread whiskers (n < 3), the first epoch as a marker apart."""
     table = mine(summary.table)
     rows = table[
         (table["workload"] == workload)
@@ -245,14 +281,15 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     if rows.empty:
         return None
     fig = go.Figure()
+    looks = _looks(summary)
     spread_shown = ci_shown = False
     for config, block in rows.groupby("config", sort=False):
+        fig.add_trace(_config_key(config, looks[config]))
         for whisker in ("ci", "spread"):
             part = block[(block["runs"] >= stats.MIN_RUNS) == (whisker == "ci")]
             if part.empty:
                 continue
-            first = not any(t.name == chart_text(config) for t in fig.data)
-            fig.add_trace(_time_bar(summary, config, part, whisker, first))
+            fig.add_trace(_time_bar(summary, config, part, whisker, looks[config]))
             spread_shown |= whisker == "spread"
             ci_shown |= whisker == "ci"
     warm = rows[np.isfinite(rows["warmup_seconds"].astype(float))]
@@ -276,6 +313,13 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
         + list(warm["warmup_seconds"]),
         "seconds per epoch",
     )
+    fig.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=_labels(rows),
+        tickangle=-35,
+        automargin=True,
+    )
     fig.update_layout(
         # The title promises a CI only where a bar has one (3 runs or more).
         title=(
@@ -286,27 +330,43 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
             + "n = runs)"
         ),
         template="plotly_white",
-        height=420,
+        height=_legend_height(fig, 460, below=120),  # room for the slanted bar labels
         barmode="overlay",
-        legend={"orientation": "h", "y": -0.22},
-        legend_title_text="configuration:",
+        legend={**LEGEND, "title_text": "configuration"},
     )
     return fig
 
 
-def _time_bar(summary, config, part, whisker: str, first: bool) -> go.Bar:
+def _labels(part) -> list:
+    """The time chart's bar labels: 'jax tuned-callbacks', whole, one per bar."""
+    return [chart_text(f"{b} {c}") for b, c in zip(part["backend"], part["config"])]
+
+
+def _config_key(config, look) -> go.Bar:
+    """A configuration's legend entry: its pattern on grey (the bars' colour is the backend)."""
+    return go.Bar(
+        x=[None],
+        y=[None],
+        name=chart_text(config),
+        legendgroup=chart_text(config),
+        marker_color="#9a9a9a",
+        marker_pattern=look.bar_pattern(),
+        hoverinfo="skip",
+    )
+
+
+def _time_bar(summary, config, part, whisker: str, look) -> go.Bar:
     """The bars of one configuration whose rows have an interval (whisker "ci": black) or not
-    ("spread": the grey spread of the steady epochs); `first`: the configuration's legend entry."""
-    _, _, pattern = config_style(config)
+    ("spread": the grey spread of the steady epochs)."""
     low, high = ("ci_low", "ci_high") if whisker == "ci" else ("spread_low", "spread_high")
     return go.Bar(
-        x=[list(part["backend"].map(chart_text)), list(part["config"].map(chart_text))],
+        x=_labels(part),
         y=part["mean_epoch_seconds"],
         name=chart_text(config),
         legendgroup=chart_text(config),
-        showlegend=first,
+        showlegend=False,
         marker_color=[backend_colour(b) for b in part["backend"]],
-        marker_pattern_shape=pattern,
+        marker_pattern=look.bar_pattern(),
         text=[_n(r) for r in part["runs"]],
         textposition="inside",
         insidetextanchor="start",
@@ -330,7 +390,7 @@ def _time_bar(summary, config, part, whisker: str, first: bool) -> go.Bar:
 
 def _first_epoch_markers(warm) -> go.Scatter:
     return go.Scatter(
-        x=[list(warm["backend"].map(chart_text)), list(warm["config"].map(chart_text))],
+        x=_labels(warm),
         y=warm["warmup_seconds"],
         mode="markers",
         name="first epoch (warm-up, not in the bar)",
@@ -350,6 +410,7 @@ def metric_figure(summary, workload: str):
         return None
     metric = curves["metric"].iloc[0]
     fig = go.Figure()
+    looks = _looks(summary)
     left_out, flagged, in_range = [], [], []
     mine_drawn = False
     apart = [
@@ -375,7 +436,8 @@ def metric_figure(summary, workload: str):
             flagged.append((name, values))
         else:
             in_range.extend(zip(curve["epoch"].to_numpy(dtype=float), values))
-        fig.add_trace(_curve(name, curve, backend, config, reference, metric))
+        group = source if reference else backend
+        fig.add_trace(_curve(name, group, curve, backend, config, looks[config], metric))
     if not fig.data or (
         not mine_drawn and not table[(table["workload"] == workload) & ~table["reference"]].empty
     ):
@@ -402,29 +464,32 @@ def metric_figure(summary, workload: str):
         xaxis_title="epoch (0 = first)",
         yaxis_title=chart_text(metric_label(metric)),
         template="plotly_white",
-        legend_title_text="backend config (source)",
-        height=440,
+        legend=LEGEND,
+        height=_legend_height(fig, 440),
         margin={"t": 100 if notes_text else 80},
     )
     return fig
 
 
-def _curve(name, curve, backend, config, reference: bool, metric) -> go.Scatter:
-    """One row's mean metric by epoch (a reference's dotted and faint)."""
+def _curve(name, group, curve, backend, config, look, metric) -> go.Scatter:
+    """One row's mean metric by epoch, in its legend group (its backend; a reference's label,
+    its curves dotted and faint)."""
     n = int(curve["runs"].max())
-    dash, symbol, _ = config_style(config)
+    reference = bool(curve["reference"].iloc[0])
     return go.Scatter(
         x=curve["epoch"],
         y=curve["value"],
         mode="lines+markers",
-        name=f"{chart_text(name)} (n={n})",
+        name=chart_text(f"{backend} {config}" if reference else config) + f" (n={n})",
+        legendgroup=chart_text(group),
+        legendgrouptitle_text=chart_text(group),
         line={
             "color": backend_colour(backend),
             "width": 1.5 if reference else 2.5,
-            "dash": "dot" if reference else dash,
+            "dash": "dot" if reference else look.dash,
         },
         opacity=0.6 if reference else 1.0,
-        marker={"symbol": symbol, "size": 5 if reference else 7},
+        marker={"symbol": look.symbol, "size": 5 if reference else 7},
         customdata=curve["elapsed_seconds"],
         hovertemplate=(
             f"<b>{chart_text(name)}</b> (mean of {n} run{'s' * (n != 1)})"

@@ -11,6 +11,7 @@ escaped: `esc` for HTML, `chart_text` for plotly's own tag subset.
 from __future__ import annotations
 
 import html
+from typing import NamedTuple
 
 # Okabe-Ito colours (distinguishable with colour-blindness), fixed per backend for every chart.
 BACKEND_COLOURS = {
@@ -22,7 +23,8 @@ BACKEND_COLOURS = {
     "native-torch": "#003A5C",
 }
 _SPARE_COLOURS = ["#D55E00", "#56B4E9", "#F0E442", "#000000"]
-# One look per configuration: line dash, marker symbol and bar pattern.
+# One look per configuration: line dash, marker symbol and bar pattern (its fill: "replace",
+# coloured lines on white; "overlay", dark lines on the backend's colour).
 CONFIG_STYLES = {
     "default": ("solid", "circle", ""),
     "tuned": ("dash", "square", "/"),
@@ -30,7 +32,20 @@ CONFIG_STYLES = {
     "scan": ("solid", "triangle-up", "."),
     "step": ("dashdot", "cross", "-"),
 }
-_SPARE_STYLES = [("longdash", "star", "+"), ("longdashdot", "hexagon", "\\"), ("dot", "x", "|")]
+# The looks the other configurations of a page take, in turn: first the patterns no named
+# configuration has, then every pattern again on the backend's full colour.
+_SPARE_STYLES = [
+    ("longdash", "star", "\\", "replace"),
+    ("longdashdot", "hexagon", "|", "replace"),
+    ("dot", "x", "+", "replace"),
+    ("dash", "pentagon", "/", "overlay"),
+    ("dashdot", "triangle-down", "\\", "overlay"),
+    ("longdash", "bowtie", "x", "overlay"),
+    ("longdashdot", "hourglass", "|", "overlay"),
+    ("dot", "star-diamond", "-", "overlay"),
+    ("dash", "octagon", "+", "overlay"),
+    ("dashdot", "triangle-left", ".", "overlay"),
+]
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 CI_COLOUR = "#222"
 SPREAD_COLOUR = "#8a8a8a"
@@ -42,10 +57,30 @@ def backend_colour(backend: str) -> str:
     return _SPARE_COLOURS[sum(map(ord, str(backend))) % len(_SPARE_COLOURS)]
 
 
-def config_style(config: str) -> tuple:
-    if config in CONFIG_STYLES:
-        return CONFIG_STYLES[config]
-    return _SPARE_STYLES[sum(map(ord, str(config))) % len(_SPARE_STYLES)]
+class Look(NamedTuple):
+    """A configuration's look: dash and symbol (lines), pattern and its fill (bars)."""
+
+    dash: str
+    symbol: str
+    pattern: str
+    fill: str = "replace"
+
+    def bar_pattern(self) -> dict:
+        """The bar's marker.pattern: dark lines on the colour where the fill is "overlay"."""
+        if self.fill == "overlay":
+            return {"shape": self.pattern, "fillmode": "overlay", "fgcolor": "#222"}
+        return {"shape": self.pattern}
+
+
+def config_looks(configs) -> dict:
+    """A look for each configuration of a page, no two alike (as far as _SPARE_STYLES go): the
+    named ones keep CONFIG_STYLES, the others take the spare looks in name order, so one
+    configuration looks the same in every chart of the page."""
+    looks = {c: Look(*CONFIG_STYLES[c]) for c in CONFIG_STYLES}
+    others = sorted({str(c) for c in configs} - set(CONFIG_STYLES))
+    for i, config in enumerate(others):
+        looks[config] = Look(*_SPARE_STYLES[i % len(_SPARE_STYLES)])
+    return looks
 
 
 class Html(str):
