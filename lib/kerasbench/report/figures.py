@@ -3,10 +3,11 @@
 Colour is the backend and dash, marker or bar pattern the configuration, one look per
 configuration of the page (`style.config_looks`); legends group the configurations under their
 backend's title (a reference's under its label), and every entry of a group has its own name.
-Category labels stay whole (wrapped or slanted, the margins grown to hold them). Reference sources (2017) are never drawn in seconds beside
-today's: they appear as ratios to their own fastest, and as dotted curves. Chart text from a runs
-folder passes `style.chart_text`. `use_offline_renderer` makes the notebook's figures embed
-plotly.js once, offline.
+Category labels stay whole (wrapped or slanted, the margins grown to hold them). Reference
+sources (2017) are never drawn in seconds beside today's: they appear as ratios to their own
+fastest, and as dotted curves where this study ran their profile (`rules.beside_reference`).
+Chart text from a runs folder passes `style.chart_text`. `use_offline_renderer` makes the
+notebook's figures embed plotly.js once, offline.
 """
 
 from __future__ import annotations
