@@ -243,7 +243,7 @@ def imports() -> float:
     import IPython.display  # noqa: F401
     import nbformat  # noqa: F401
 
-    from kerasbench.report import breakdown, build, parity, plots, summary  # noqa: F401
+    from kerasbench.report import breakdown, build, parity, sections, summary, tables  # noqa: F401
 
     return time.perf_counter() - start
 

@@ -20,7 +20,7 @@ from jupyter_client.kernelspec import KernelSpec
 
 from kerasbench import cli, environment, registry, runfiles
 from kerasbench.errors import UserError
-from kerasbench.report import notes, rundata, summary
+from kerasbench.report import rules, rundata, summary
 from kerasbench.study import execute, kernels, plan, runner
 
 from conftest import REPO, SHARED_DATA
@@ -541,7 +541,7 @@ def test_the_report_says_an_old_jax_run_trained_on_the_cpu_of_the_h200():
     assert index.loc["mnist_mlp/tensorflow/0", "trained_on"] == {}
     table = summary.build(study, n_resamples=100, coverage_studies=20).table
     caveats = {
-        r["backend"]: notes.caveats(r) for _, r in table.iterrows() if r["workload"] == "mnist_mlp"
+        r["backend"]: rules.caveats(r) for _, r in table.iterrows() if r["workload"] == "mnist_mlp"
     }
     assert "trained on the CPU" in caveats["jax"]
     assert "trained on the CPU" not in caveats["torch"] + caveats["tensorflow"]

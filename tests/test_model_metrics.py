@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kerasbench import registry, runfiles
-from kerasbench.report import metrics, plots, rundata, summary as summary_mod
+from kerasbench.report import figures, metrics, notes, rundata, tables, summary as summary_mod
 
 # Every epochs.csv has these columns; a model file that logs no `accuracy` leaves them empty.
 HEADER = runfiles.COLUMNS
@@ -70,7 +70,7 @@ def build(root):
 
 
 def answer_rows(summary) -> dict:
-    html_text = plots.answer_table(summary)
+    html_text = tables.answer_table(summary)
     body = html_text[html_text.index("id='kb-answer'") :]
     body = body[: body.index("</table>")]
     rows = {}
@@ -106,11 +106,11 @@ def test_the_first_compiled_metric_on_the_test_set_is_followed_on_every_backend(
     )
     curves = result.curves[result.curves["workload"] == "my_model"]
     assert set(curves["metric"]) == {"val_sparse_categorical_accuracy"}
-    assert plots.metric_label("val_sparse_categorical_accuracy") == (
+    assert notes.metric_label("val_sparse_categorical_accuracy") == (
         "test sparse_categorical_accuracy (val_sparse_categorical_accuracy)"
     )
     # The chart is titled by what it shows.
-    figure = plots.metric_figure(result, "my_model")
+    figure = figures.metric_figure(result, "my_model")
     assert "test sparse_categorical_accuracy" in figure.layout.title.text
     assert figure.layout.yaxis.title.text.startswith("test sparse_categorical_accuracy")
 
@@ -131,7 +131,7 @@ def test_without_a_metric_the_training_loss_and_empty_columns_are_no_metric(tmp_
     row = result.table.iloc[0]
     assert row["final_metric_name"] == "loss" and row["final_metric"] == pytest.approx(1.0)
     assert answer_rows(result)["no_metric"][2] == "jax 1.0000 training loss"
-    assert plots.metric_figure(result, "no_metric").layout.title.text.startswith(
+    assert figures.metric_figure(result, "no_metric").layout.title.text.startswith(
         "no_metric: training loss by epoch"
     )
 

@@ -279,6 +279,24 @@ def test_failed_unfinished_and_handicaps_are_stated(built):
     assert "What was paired with what" in text and "in 3 blocks" in text
 
 
+def test_sections_with_nothing_to_show_are_one_line(built):
+    # The generated study has no README.md, no parity, no native floor and no profile: no
+    # heading of theirs, no "No ... results" line each; one line, how to add each inside it.
+    _, text = built
+    for anchor in (
+        "About-these-runs",
+        "Does-it-learn-the-same?-Parity-across-backends",
+        "Distance-to-the-floor",
+        "Where-the-time-goes",
+    ):
+        assert not re.search(f"id=[\"']{re.escape(anchor)}[\"']", text), anchor
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+    assert words.count("Not measured in this study") == 1
+    assert "Not measured in this study: parity, floor, profile; no notes on these runs" in words
+    assert "No parity results" not in words and "No profile in" not in words
+    assert "No native" not in words
+
+
 def test_summary_csv_matches_library(built, runs_dir):
     html_path, _ = built
     written = pd.read_csv(html_path.parent / "summary.csv")
@@ -475,7 +493,7 @@ def test_bad_settings(tmp_path):
 
 def test_host_side_never_imports_a_framework():
     code = (
-        "import sys; import kerasbench.report, kerasbench.report.plots, kerasbench.report.summary; "
+        "import sys; import kerasbench.report, kerasbench.report.sections, kerasbench.report.summary; "
         "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'cntk') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(report.__file__).parents[2])}
@@ -515,8 +533,8 @@ def test_the_notebook_derives_every_folder_from_the_study_folder(tmp_path, monke
     assert report.study_paths(None, str(tmp_path / "r"), str(tmp_path / "s")).runs == tmp_path / "r"
     nb = json.loads((Path(registry.NOTEBOOKS_DIR) / "analysis.ipynb").read_text())
     source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "parity.section(paths.parity)" in source
-    assert "breakdown.section(paths.profile, summary)" in source
+    assert "sections.parity_section(paths.parity)" in source
+    assert "sections.profile_section(paths.profile, summary)" in source
     assert 'f"{out_dir}' not in source and "study_paths(out_dir, runs_dir, summary_dir)" in source
 
 
@@ -548,7 +566,8 @@ def test_committed_notebook_has_no_outputs():
 
 CHART_CHECKS = """(() => [...document.querySelectorAll('.plotly-graph-div')].map(div => ({
     title: (div.layout && div.layout.title && div.layout.title.text) || '',
-    legend: [...div.querySelectorAll('.legendtext')].map(t => t.textContent),
+    entries: div.data.filter(t => t.showlegend !== false && t.name).map(t =>
+        ((t.legendgrouptitle && t.legendgrouptitle.text) || '') + ' / ' + t.name),
     xtitle: [...div.querySelectorAll('.g-xtitle')].map(t => t.textContent).join(' '),
     xticks: [...div.querySelectorAll('.xtick text')].map(t => t.textContent)})))()"""
 
@@ -581,7 +600,8 @@ def test_report_in_headless_chromium(built):
     assert box["firstVerdictBottom"] <= 900, box
     assert box["right"] <= 1400 and box["answerRight"] <= 1400
     for chart in charts:
-        names = [n.strip() for n in chart["legend"]]
+        # Every legend entry has its own name within its group (under its backend's title).
+        names = chart["entries"]
         assert len(names) == len(set(names)), (chart["title"], names)
         if "epoch" in chart["xtitle"]:
             assert chart["xticks"], chart["title"]

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import notes, rundata, stats, summary as summary_mod
+from kerasbench.report import rules, rundata, stats, summary as summary_mod
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = rundata.SHIPPED_REFERENCE
@@ -312,7 +312,7 @@ def test_runs_from_different_machines_are_said(tmp_path):
     result = build(tmp_path)
     row = result.table.iloc[0]
     assert row["machines"] == 2
-    assert "runs on 2 machines" in notes.caveats(row)
+    assert "runs on 2 machines" in rules.caveats(row)
     assert any("2 different machines" in n for n in result.notes["note"])
 
 
@@ -332,7 +332,7 @@ def test_did_not_learn_and_generated_data_are_flagged(tmp_path):
     text = " ".join(result.notes["note"])
     assert "cntk default: the training loss did not go down" in text
     assert "generated data" in text and "not drawn" in text
-    assert "generated data: time only" in notes.caveats(
+    assert "generated data: time only" in rules.caveats(
         table.loc[("cifar10_cnn", "jax")].to_dict() | {"backend": "jax"}
     )
     verdict = result.verdicts.set_index("workload")
@@ -490,7 +490,7 @@ def test_a_patched_keras_is_never_the_fastest(tmp_path):
     assert verdict["fastest"] == "jax tuned" and "keras-patched" not in verdict["text"]
     assert "torch default takes 3.00× as long" in verdict["text"]
     patched = result.table[result.table["config"] == "keras-patched"].iloc[0]
-    assert "patched Keras (not as shipped)" in notes.caveats(patched)
+    assert "patched Keras (not as shipped)" in rules.caveats(patched)
 
 
 def _answer_rows(html_text: str) -> dict:
@@ -518,9 +518,9 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
         ],
     )
     write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
-    rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
+    rows = _answer_rows(tables.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     mlp = registry.WORKLOADS["mnist_mlp"].title
     cifar = registry.WORKLOADS["cifar10_cnn"].title
     assert rows[mlp][0] == "jax 1 s/epoch; torch 3.00× as long, 1 block"
@@ -544,9 +544,9 @@ def test_answer_table_marks_figures_from_fewer_runs_than_an_interval_needs(tmp_p
     for repeat in range(3):
         write_configs(tmp_path, "mnist_mlp", [("jax", "default", 1.0)], repeat=repeat)
     write_configs(tmp_path, "mnist_mlp", [("torch", "default", 3.0), ("jax", "tuned", 0.5)])
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
-    rows = _answer_rows(plots.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
+    rows = _answer_rows(tables.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
     mlp = rows[registry.WORKLOADS["mnist_mlp"].title]
     assert mlp[0] == "jax 1 s/epoch; torch 3.00× as long, 1 block, 1 run"
     assert mlp[1] == "jax tuned 0.5 s/epoch, 1 run (2.0× faster than jax default, 1 block)"
@@ -567,17 +567,17 @@ def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_pat
             ("torch", "default", 4.0),
         ],
     )
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
     result = build(tmp_path, n_resamples=200, coverage_studies=20)
     verdict = result.verdicts.iloc[0]
     assert verdict["named"] == ("jax tuned-epoch", "jax tuned", "torch default")
-    table = plots.verdict_table(result)
+    table = tables.verdict_table(result)
     for shown in ("jax default", "jax tuned", "jax tuned-epoch", "torch default"):
         assert f"<td>{shown}</td>" in table
     for hidden in ("jax tuned-callbacks", "jax quiet"):
         assert f"<td>{hidden}</td>" not in table
-        assert f"<td>{hidden}</td>" in plots.detail_table(result)
+        assert f"<td>{hidden}</td>" in tables.detail_table(result)
     assert "2 more lever rows" in table
 
 
@@ -603,11 +603,11 @@ def test_backends_measured_on_different_machines_are_said(tmp_path):
 
 
 def test_a_caption_counts_machines_instead_of_listing_them():
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
-    assert plots.hardware_in_short("NVIDIA H200 GPU-aaa") == "NVIDIA H200 GPU-aaa"
+    assert tables.hardware_in_short("NVIDIA H200 GPU-aaa") == "NVIDIA H200 GPU-aaa"
     assert (
-        plots.hardware_in_short("NVIDIA H200 on vm / NVIDIA H200 GPU-aaa / NVIDIA H200 GPU-bbb")
+        tables.hardware_in_short("NVIDIA H200 on vm / NVIDIA H200 GPU-aaa / NVIDIA H200 GPU-bbb")
         == "NVIDIA H200 (3 machines, named under Sources)"
     )
 
@@ -687,15 +687,15 @@ def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
         in (verdict["text"])
     )
     assert "jax tuned" in verdict["named"]  # its row stays in the verdict table
-    from kerasbench.report import plots
+    from kerasbench.report import sections, tables
 
-    answer = _answer_rows(plots.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
+    answer = _answer_rows(tables.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
     assert answer[1].startswith("not decided: jax tuned-callbacks 0.37 s/epoch")
     assert "never on one machine with it: jax tuned 1.08× (across machines)" in answer[1]
     written = pd.read_csv(result.write_csv(tmp_path)).set_index("config")
     assert not written.loc["tuned", "paired"] and written.loc["default", "paired"]
     assert written.loc["tuned", "pairing"] == "across machines, not paired"
-    method = str(plots.method_html(result))
+    method = str(sections.method_html(result))
     assert (
         "× fastest (jax tuned-callbacks, not decided): in 1 block: jax default; "
         "not paired: jax quiet, jax tuned" in method
@@ -711,12 +711,12 @@ def test_first_screen_as_shipped_carries_its_interval_from_three_blocks(tmp_path
         write_timed(tmp_path, "mnist_mlp", "jax", "default", repeat, 1.0 * slow, uuid)
         write_timed(tmp_path, "mnist_mlp", "torch", "default", repeat, torch_ratio * slow, uuid)
     result = build(tmp_path, n_resamples=200, coverage_studies=20)
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
     logs = np.log([2.9, 3.0, 3.1])
     half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
     ratio, low, high = (math.exp(logs.mean() + d) for d in (0, -half, half))
-    answer = _answer_rows(plots.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
+    answer = _answer_rows(tables.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
     assert answer[0] == (
         f"jax {2 ** (1 / 3):.3g} s/epoch; torch {ratio:.2f}× [{low:.2f}, {high:.2f}] as long, "
         "3 blocks on 2 machines"
@@ -758,29 +758,29 @@ def test_noise_without_three_blocks_falls_back_to_runs_and_then_to_the_h200(tmp_
 
 
 def test_the_time_chart_promises_a_ci_only_where_a_bar_has_one(tmp_path):
-    from kerasbench.report import plots
+    from kerasbench.report import figures
 
     one = tmp_path / "one"
     for backend in ("jax", "torch"):
         write_run(one, "mnist_mlp", backend, 0, rows=epochs_rows([9, 1.0, 1.1]))
-    title = plots.epoch_time_figure(build(one), "mnist_mlp").layout.title.text
+    title = figures.epoch_time_figure(build(one), "mnist_mlp").layout.title.text
     assert "CI" not in title and "first epoch" in title
     three = tmp_path / "three"
     for backend in ("jax", "torch"):
         for r in range(3):
             write_run(three, "mnist_mlp", backend, r, rows=epochs_rows([9, 1.0 + r / 10, 1.1]))
-    title = plots.epoch_time_figure(build(three), "mnist_mlp").layout.title.text
+    title = figures.epoch_time_figure(build(three), "mnist_mlp").layout.title.text
     assert "black whisker: 95% CI over runs" in title
 
 
 def test_the_answer_line_carries_the_parity_phrase_where_parity_ran(tmp_path):
-    from kerasbench.report import plots
+    from kerasbench.report import tables
 
     for backend in ("jax", "torch"):
         write_run(tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, 1.0, 1.1]))
     summary = build(tmp_path / "runs")
-    without = plots.answer_table(summary)
+    without = tables.answer_table(summary)
     assert "parity:" not in without and "learn the same" not in without
-    page = plots.answer_table(summary, {"mnist_mlp": "all learn the same (jax, torch)"})
+    page = tables.answer_table(summary, {"mnist_mlp": "all learn the same (jax, torch)"})
     assert "parity: all learn the same (jax, torch)" in page
     assert "do they learn the same?" in page

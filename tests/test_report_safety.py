@@ -2,7 +2,7 @@
 
 A runs folder travels between people, and its report is the page others open: its README.md,
 a reference's source.yaml, its folder and model-file names must not make the page run anything or
-load anything from outside it (plots.study_notes_html, plots._t, build.resources_outside and the
+load anything from outside it (sections.study_notes_html, style.chart_text, build.resources_outside and the
 page's Content-Security-Policy). A `kerasbench report` killed mid-way must not leave a new
 summary.csv beside the old report.html, and the staging folder it leaves is cleaned up by the
 next report (build.recover_staging).
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_report import _reference_copy, write_run  # noqa: E402
 
 import browser  # noqa: E402
-from kerasbench.report import build, plots  # noqa: E402
+from kerasbench.report import build, sections, style  # noqa: E402
 
 KERASBENCH = str(Path(sys.executable).parent / "kerasbench")
 LIB = str(Path(build.__file__).resolve().parents[2])
@@ -67,7 +67,7 @@ def notes(text, tmp_path, files=None) -> str:
     for name, data in (files or {}).items():
         (runs / name).parent.mkdir(parents=True, exist_ok=True)
         (runs / name).write_bytes(data)
-    return plots.notes_markdown_html(text, runs, tmp_path / "out")
+    return sections.notes_markdown_html(text, runs, tmp_path / "out")
 
 
 def test_readme_html_is_shown_as_text_never_as_markup(tmp_path):
@@ -151,14 +151,14 @@ def test_readme_images_inlined_or_left_out_with_a_note(tmp_path):
 
 
 def test_readme_image_over_the_size_limit_is_left_out(tmp_path, monkeypatch):
-    monkeypatch.setattr(plots, "NOTES_IMAGE_MAX_BYTES", 10)
+    monkeypatch.setattr(sections, "NOTES_IMAGE_MAX_BYTES", 10)
     page = notes("![big](big.png)", tmp_path, {"big.png": png()})
     assert "<img" not in page and "[image left out: big.png]" in page
 
 
 def test_chart_text_from_a_runs_folder_is_escaped_for_plotly():
     # plotly draws <a href>, <b>, <span style> in chart text; a label must show as written.
-    assert plots._t("K80 <a href='javascript:x'>&</a>") == (
+    assert style.chart_text("K80 <a href='javascript:x'>&</a>") == (
         "K80 &lt;a href='javascript:x'&gt;&amp;&lt;/a&gt;"
     )
 
@@ -338,7 +338,7 @@ def test_then_and_now_names_the_references_there_are(planted):
     out, done = planted
     assert done.returncode == 0, done.stderr[-3000:]
     text = (out / "report.html").read_text(encoding="utf-8")
-    section = text[text.index('id="Then-and-now"') : text.index('id="Does-it-learn-the-same')]
+    section = text[text.index('id="Then-and-now"') : text.index('id="Per-workload"')]
     assert "2017" not in section and "K80 study" not in section
     assert "The reference here: <b>K80 &lt;img src=x onerror=" in section
     assert "tensorflow" in section and "cntk" in section

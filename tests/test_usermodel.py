@@ -446,11 +446,11 @@ def test_keras_io_examples_train_on_every_backend_and_the_report_follows_their_m
     assert "val_department_accuracy" in record["metrics"]
 
     from kerasbench import report
-    from kerasbench.report import plots, rundata, summary
+    from kerasbench.report import rundata, summary, tables
 
     text = report.build_report(out / "runs", out, n_resamples=200).read_text(encoding="utf-8")
     result = summary.build(rundata.load_study(out / "runs", []), n_resamples=50)
-    answer = plots.answer_table(result)
+    answer = tables.answer_table(result)
     for name, (metric, words) in KERAS_IO.items():
         rows = result.table[result.table["workload"] == name]
         assert set(rows["final_metric_name"]) == {metric}

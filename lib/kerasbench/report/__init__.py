@@ -5,7 +5,9 @@
   machine), which row is fastest by paired evidence, the coverage simulation.
 - `summary`: everything the report shows, computed once (`summary.build`).
 - `notes`: the verdict sentences, the caveats, the handicaps in words.
-- `plots`: Plotly figures and HTML blocks from a summary.
+- `rules`: what the page shows of a summary: this study's rows, a row's name, its caveats.
+- `style`, `figures`, `tables`, `sections`: the page's look, its Plotly figures, its HTML tables
+  and its sections in prose, from a summary.
 - `build`: notebooks/analysis.ipynb through papermill, exported to one offline report.html.
 
 `kerasbench report` calls `build_report`; `jupyter nbconvert --execute --to html

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from kerasbench import registry, studyfiles
 from kerasbench.report import rundata
-from kerasbench.report.plots import STYLE, Html
+from kerasbench.report.style import STYLE, Html
 
 GROUP_COLOURS = {
     "device compute": "#009E73",

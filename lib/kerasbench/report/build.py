@@ -3,7 +3,7 @@
 `build_report` loads the study first (a user's mistake becomes one `ReportError` line, not a
 notebook traceback), then executes the notebook into out_dir (the notebook computes the summary
 once, writes summary.csv and shows it) and exports report.html with the code hidden. The HTML
-loads nothing from the network: plotly.js is embedded once (plots.OfflineNotebookRenderer) and
+loads nothing from the network: plotly.js is embedded once (figures.OfflineNotebookRenderer) and
 the `kerasbench` nbconvert template (templates/kerasbench) drops the require.js, MathJax and
 mermaid <script>s nbconvert would fetch from a CDN. `jupyter nbconvert --execute --to html
 notebooks/analysis.ipynb` with the project's Jupyter uses the same template (the environment's
@@ -13,11 +13,11 @@ template leaves its code out of the page, while Jupyter and `nbconvert --to scri
 The notebook resolves every folder through `study_paths` (out_dir None: the repository's output/,
 wherever the notebook runs from), so both routes read the same runs, parity and profile results.
 
-Nothing a runs folder brings can make the page run or load anything: plots escapes it (and
-renders the runs folder's README.md as Markdown without HTML), `resources_outside` parses the
-finished page for every URL-bearing attribute and CSS (a page that would load anything is
-refused with one line naming the file the address came from), and the template's
-Content-Security-Policy lets the browser fetch nothing from outside the file.
+Nothing a runs folder brings can make the page run or load anything: the page's blocks escape it
+(style; sections renders the runs folder's README.md as Markdown without HTML),
+`resources_outside` parses the finished page for every URL-bearing attribute and CSS (a page that
+would load anything is refused with one line naming the file the address came from), and the
+template's Content-Security-Policy lets the browser fetch nothing from outside the file.
 
 `build_report` writes through a staging folder, OUT/.kerasbench-report-XXXX: the notebook writes
 summary.csv there, the page and the executed notebook are exported there, and only then are they

@@ -12,7 +12,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from kerasbench.report import metrics, rundata, stats
+from kerasbench.report import metrics, rules, rundata, stats
+from kerasbench.report.rules import is_generated, is_true, label, labels
 
 
 def fmt(value, digits=3) -> str:
@@ -21,18 +22,23 @@ def fmt(value, digits=3) -> str:
     return f"{value:.{digits}g}"
 
 
-def label(row) -> str:
-    """'jax tuned': backend and configuration, the name every table and legend uses."""
-    return f"{row['backend']} {row['config']}"
+METRIC_LABELS = {
+    "val_accuracy": "test accuracy (val_accuracy)",
+    "accuracy": "training accuracy",
+    "loss": "training loss",
+    "val_loss": "test loss (val_loss)",
+    "main_out_loss": "training loss of the main head (main_out_loss)",
+}
 
 
-def labels(frame: pd.DataFrame) -> pd.Series:
-    """label() of every row, as a Series of strings (empty for an empty frame)."""
-    return (frame["backend"].astype(str) + " " + frame["config"].astype(str)).rename("label")
+def metric_label(metric: str) -> str:
+    """What a metric column shows, with its name as Keras logs it (metrics.label)."""
+    return METRIC_LABELS.get(metric) or metrics.label(metric)
 
 
-def is_generated(row) -> bool:
-    return "generated" in str(row.get("data_source") or "").split(" / ")
+def level_text(summary) -> str:
+    """The report's confidence level as the page writes it: '95%'."""
+    return f"{summary.confidence_level:.0%}"
 
 
 def metric_words(workload, metric) -> str:
@@ -43,39 +49,6 @@ def metric_words(workload, metric) -> str:
     if metric == "val_accuracy":
         return "test accuracy"
     return metrics.label(metric).split(" (")[0] if isinstance(metric, str) else "final metric"
-
-
-def caveats(row, block: pd.DataFrame | None = None) -> list:
-    """Why a row of the verdict table is not a plain comparable result (short phrases)."""
-    out = []
-    if row["runs"] == 0:
-        return ["no run finished ok"]
-    if rundata.is_patched(row.get("config")):
-        out.append("patched Keras (not as shipped)")
-    if is_generated(row):
-        out.append("generated data: time only")
-    elif "subset" in str(row.get("data_source") or ""):
-        out.append("data subset")
-    if block is not None:
-        profiles = set(block["profile"].dropna())
-        if len(profiles) > 1:
-            out.append(f"profile {row['profile']} (others differ)")
-    if row["runs"] < stats.MIN_RUNS:
-        out.append(f"{int(row['runs'])} run{'s' * int(row['runs'] != 1)}: no interval")
-    if any(
-        str(m).startswith(rundata.CPU_ONLY)
-        for m in str(row.get("machine_names") or "").split(" / ")
-    ):
-        out.append("trained on the CPU")
-    if row.get("machines", 0) and row["machines"] > 1:
-        out.append(f"runs on {int(row['machines'])} machines")
-    if row.get("not_learning_runs", 0):
-        out.append("did not learn")
-    if row.get("not_ok_runs", 0):
-        out.append(f"{int(row['not_ok_runs'])} not ok")
-    if not math.isfinite(row["mean_epoch_seconds"]):
-        out.append("one epoch: no steady time")
-    return out
 
 
 def ratio_text(ratio, low, high, pairing) -> str:
@@ -107,10 +80,6 @@ def _takes(row) -> str:
         None,
     )
     return f"takes {core} as long ({row.get('pairing')})"
-
-
-def is_true(value) -> bool:
-    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value))
 
 
 def call(ratio, low, high, blocks, paired, sd, *, confidence_level=0.95) -> tuple[str, float]:
@@ -146,6 +115,9 @@ def _listed(rows: pd.DataFrame) -> str:
     return ", ".join(f"{label(r)} {r['times_fastest']:.2f}×" for _, r in rows.iterrows())
 
 
+VERDICT_COLUMNS = ["source", "workload", "fastest", "decided", "text", "named"]
+
+
 def verdicts(
     table: pd.DataFrame,
     rankings: pd.DataFrame | None = None,
@@ -166,127 +138,144 @@ def verdicts(
     after it), named (the labels the sentence names: fastest, runner-up, slowest, contenders).
     """
     noise = noise or {}
-    rows = []
     mine = (
         table[~table["reference"] & ~table["backend"].map(rundata.is_native)]
         if not table.empty
         else table
     )
+    rows = []
     for (source, workload), block in mine.groupby(["source", "workload"], sort=False):
-        timed = block[np.isfinite(block["times_fastest"].astype(float))]
-        if timed.empty:
-            rows.append(
-                {
-                    "source": source,
-                    "workload": workload,
-                    "fastest": None,
-                    "decided": False,
-                    "text": "No run finished with a steady epoch: no verdict.",
-                    "named": (),
-                }
-            )
-            continue
-        # The fastest is Keras as shipped (summary._add_speedups); a patched Keras keeps its
-        # ratio in its row, outside the sentence.
-        shipped = timed[~timed["config"].map(rundata.is_patched)]
-        timed = shipped if not shipped.empty else timed
-        fastest = timed["fastest"].iloc[0]
-        best = timed[labels(timed) == fastest].iloc[0]
         ranking = ranking_of(rankings, source, workload)
-        decided = bool(ranking["decided"]) if ranking is not None else True
-        contender_names = tuple(ranking["contenders"]) if ranking is not None else ()
-        others = timed.drop(index=best.name)
-        contenders = others[labels(others).isin(contender_names)].sort_values("times_fastest")
-        paired = others[others["paired"].map(is_true).astype(bool)].sort_values("times_fastest")
-        unpaired = others[
-            ~others["paired"].map(is_true).astype(bool) & ~labels(others).isin(contender_names)
-        ].sort_values("times_fastest")
-        seconds = fmt(best["mean_epoch_seconds"])
-        if decided:
-            parts = [f"is fastest at {seconds} s/epoch"]
-        elif ranking is not None and not ranking["paired"]:
-            parts = [
-                f"has the lowest time ({seconds} s/epoch), but no two of these rows ran on one "
-                "machine: no verdict on speed"
-            ]
-        else:
-            parts = [f"is the fastest of the rows it ran beside ({seconds} s/epoch)"]
-            if not contenders.empty:
-                parts[0] += (
-                    ", not decided fastest: "
-                    + _listed(contenders)
-                    + " (across machines) never ran on one machine with it, and no row on "
-                    "one machine with them was faster"
-                )
-        named = [label(best)] + list(labels(contenders))
-        if not paired.empty:
-            runner = paired.iloc[0]
-            sd = noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
-            verdict, threshold = call(
-                runner["times_fastest"],
-                runner["times_fastest_low"],
-                runner["times_fastest_high"],
-                runner["pairs"],
-                runner["paired"],
-                sd,
-                confidence_level=confidence_level,
-            )
-            if verdict == "tied":
-                parts.append(
-                    f"but {label(runner)} ({times_text(runner)}) is not distinguishable "
-                    "from it: its interval includes 1"
-                )
-            elif verdict == "close":
-                k = int(runner["pairs"])
-                parts.append(
-                    f"{label(runner)} {_takes(runner)}, within the noise between blocks (below "
-                    f"{threshold:.2f}× at {k} block{'s' * (k != 1)}): too close to call"
-                )
-            else:
-                parts.append(f"{label(runner)} {_takes(runner)}")
-            named.append(label(runner))
-            if len(paired) > 1:
-                slowest = paired.iloc[-1]
-                parts.append(f"the slowest paired with it, {label(slowest)}, {times_text(slowest)}")
-                named.append(label(slowest))
-        if not unpaired.empty:
-            parts.append(
-                "not paired with it (no machine ran both), so not ranked: "
-                + _listed(unpaired)
-                + " across machines"
-            )
-        if block.apply(is_generated, axis=1).any():
-            parts.append("accuracy not compared (generated data)")
-        else:
-            finals = timed["final_metric"].astype(float)
-            finals = finals[np.isfinite(finals)]
-            if finals.size:
-                what = metric_words(workload, timed["final_metric_name"].iloc[0])
-                digits = 4
-                low, high = f"{finals.min():.{digits}f}", f"{finals.max():.{digits}f}"
-                parts.append(
-                    f"{what} {low}–{high} across them" if low != high else f"{what} {low} for all"
-                )
-        bad = timed[timed["not_learning_runs"] > 0]
-        if not bad.empty:
-            parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
-        n = sorted({int(v) for v in timed["runs"]})
-        runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+        sd = noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
+        verdict = _verdict(workload, block, ranking, sd, confidence_level)
+        rows.append({"source": source, "workload": workload, **verdict})
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def _verdict(workload, block: pd.DataFrame, ranking, sd: float, confidence_level: float) -> dict:
+    """One workload's verdict: fastest, decided, text, named."""
+    timed = block[np.isfinite(block["times_fastest"].astype(float))]
+    if timed.empty:
+        return {
+            "fastest": None,
+            "decided": False,
+            "text": "No run finished with a steady epoch: no verdict.",
+            "named": (),
+        }
+    # The fastest is Keras as shipped (summary._add_speedups); a patched Keras keeps its
+    # ratio in its row, outside the sentence.
+    shipped = timed[~timed["config"].map(rundata.is_patched)]
+    timed = shipped if not shipped.empty else timed
+    fastest = timed["fastest"].iloc[0]
+    best = timed[labels(timed) == fastest].iloc[0]
+    decided = bool(ranking["decided"]) if ranking is not None else True
+    contender_names = tuple(ranking["contenders"]) if ranking is not None else ()
+    others = timed.drop(index=best.name)
+    contenders = others[labels(others).isin(contender_names)].sort_values("times_fastest")
+    paired = others[others["paired"].map(is_true).astype(bool)].sort_values("times_fastest")
+    unpaired = others[
+        ~others["paired"].map(is_true).astype(bool) & ~labels(others).isin(contender_names)
+    ].sort_values("times_fastest")
+    parts = [_lead(best, decided, ranking, contenders)]
+    named = [label(best)] + list(labels(contenders))
+    if not paired.empty:
+        said, names = _runners_up(paired, sd, confidence_level)
+        parts.extend(said)
+        named.extend(names)
+    if not unpaired.empty:
         parts.append(
-            f"{runs} run{'s' * (n[-1] != 1)} each"
-            + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
+            "not paired with it (no machine ran both), so not ranked: "
+            + _listed(unpaired)
+            + " across machines"
         )
-        rows.append(
-            {
-                "source": source,
-                "workload": workload,
-                "fastest": label(best),
-                "decided": decided,
-                "text": "; ".join(parts) + ".",
-                "named": tuple(dict.fromkeys(named)),
-            }
+    parts.extend(_learned(workload, block, timed))
+    return {
+        "fastest": label(best),
+        "decided": decided,
+        "text": "; ".join(parts) + ".",
+        "named": tuple(dict.fromkeys(named)),
+    }
+
+
+def _lead(best, decided: bool, ranking, contenders: pd.DataFrame) -> str:
+    """The verdict's first part: fastest, or the fastest of the rows it ran beside."""
+    seconds = fmt(best["mean_epoch_seconds"])
+    if decided:
+        return f"is fastest at {seconds} s/epoch"
+    if ranking is not None and not ranking["paired"]:
+        return (
+            f"has the lowest time ({seconds} s/epoch), but no two of these rows ran on one "
+            "machine: no verdict on speed"
         )
-    return pd.DataFrame(rows, columns=["source", "workload", "fastest", "decided", "text", "named"])
+    lead = f"is the fastest of the rows it ran beside ({seconds} s/epoch)"
+    if not contenders.empty:
+        lead += (
+            ", not decided fastest: "
+            + _listed(contenders)
+            + " (across machines) never ran on one machine with it, and no row on "
+            "one machine with them was faster"
+        )
+    return lead
+
+
+def _runners_up(paired: pd.DataFrame, sd: float, confidence_level: float) -> tuple:
+    """The runner-up among the rows paired with the fastest (tied, too close to call, or its
+    ratio) and the slowest of them: (parts, labels named)."""
+    runner = paired.iloc[0]
+    verdict, threshold = call(
+        runner["times_fastest"],
+        runner["times_fastest_low"],
+        runner["times_fastest_high"],
+        runner["pairs"],
+        runner["paired"],
+        sd,
+        confidence_level=confidence_level,
+    )
+    if verdict == "tied":
+        parts = [
+            f"but {label(runner)} ({times_text(runner)}) is not distinguishable "
+            "from it: its interval includes 1"
+        ]
+    elif verdict == "close":
+        k = int(runner["pairs"])
+        parts = [
+            f"{label(runner)} {_takes(runner)}, within the noise between blocks (below "
+            f"{threshold:.2f}× at {k} block{'s' * (k != 1)}): too close to call"
+        ]
+    else:
+        parts = [f"{label(runner)} {_takes(runner)}"]
+    named = [label(runner)]
+    if len(paired) > 1:
+        slowest = paired.iloc[-1]
+        parts.append(f"the slowest paired with it, {label(slowest)}, {times_text(slowest)}")
+        named.append(label(slowest))
+    return parts, named
+
+
+def _learned(workload, block: pd.DataFrame, timed: pd.DataFrame) -> list:
+    """The verdict's last parts: the final metric across the rows, who did not learn, runs."""
+    parts = []
+    if block.apply(is_generated, axis=1).any():
+        parts.append("accuracy not compared (generated data)")
+    else:
+        finals = timed["final_metric"].astype(float)
+        finals = finals[np.isfinite(finals)]
+        if finals.size:
+            what = metric_words(workload, timed["final_metric_name"].iloc[0])
+            low, high = f"{finals.min():.4f}", f"{finals.max():.4f}"
+            parts.append(
+                f"{what} {low}–{high} across them" if low != high else f"{what} {low} for all"
+            )
+    bad = timed[timed["not_learning_runs"] > 0]
+    if not bad.empty:
+        parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
+    n = sorted({int(v) for v in timed["runs"]})
+    runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    parts.append(
+        f"{runs} run{'s' * (n[-1] != 1)} each"
+        + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
+    )
+    return parts
 
 
 def pairing_lines(comparisons: pd.DataFrame, rankings: pd.DataFrame | None, source) -> list:
@@ -360,136 +349,10 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
     (None: the whole workload or source) and `note` is the sentence to print, prefixed with them.
     """
     found: dict[tuple, list] = {}
-
-    def add(workload, source, text, who=None):
+    for workload, source, text, who in _statements(table, study):
         whom = found.setdefault((workload, source, text), [])
         if who is not None and who not in whom:
             whom.append(who)
-
-    runs = study.runs
-    not_ok: dict[tuple, Counter] = {}
-    for run in runs[~runs["ok"]].itertuples(index=False):
-        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[
-            run.status
-        ] += 1
-    references = {s.label: s for s in study.sources if s.reference}
-    for workload, block in table.groupby("workload", sort=False):
-        if rundata.is_text_model(workload):
-            add(
-                workload,
-                None,
-                "Text model: no test set, so the metric is the final training loss "
-                f"({rundata.metric_name(workload)}); lower is better.",
-            )
-        if block["reference"].all():
-            add(
-                workload,
-                None,
-                "No runs of this workload in the runs folder: the reference numbers only.",
-            )
-    for (workload, source), block in table[~table["reference"]].groupby(
-        ["workload", "source"], sort=False
-    ):
-        for text in _apart(block[block["config"] == "default"]):
-            add(workload, source, text)
-    for _, row in table.iterrows():
-        workload, source, who = row["workload"], row["source"], label(row)
-        if row["reference"]:
-            ref = references.get(source)
-            add(
-                workload,
-                source,
-                f"{source}: one run per backend"
-                + (f" on {ref.hardware}" if ref and ref.hardware else "")
-                + "; its mean includes the first epoch, as that study computed it "
-                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.",
-            )
-            continue
-        statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
-        if statuses:
-            detail = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-            add(
-                workload,
-                source,
-                f"{sum(statuses.values())} run(s) left out ({detail}; see the failed runs table).",
-                who,
-            )
-        if row["runs"] == 0:
-            add(workload, source, "no run finished ok, so no statistics.", who)
-            continue
-        if is_generated(row):
-            add(
-                workload,
-                source,
-                "trained on generated data (the real dataset was not "
-                "available): the accuracy is not a result and is not drawn; only the time per "
-                "epoch is.",
-                who,
-            )
-        elif "subset" in str(row["data_source"] or ""):
-            add(
-                workload,
-                source,
-                "trained on a subset of the data: accuracy and time per epoch "
-                "are not comparable with 2017.",
-                who,
-            )
-        if (
-            row["profile"]
-            and not rundata.is_native(row["backend"])
-            and "full" not in str(row["profile"]).split(" / ")
-        ):
-            add(
-                workload,
-                source,
-                f"profile {row['profile']} (fewer epochs or less data than 2017): "
-                "the final metric is not comparable with 2017.",
-                who,
-            )
-        if row["runs"] < stats.MIN_RUNS:
-            add(
-                workload,
-                source,
-                f"{int(row['runs'])} run(s): no confidence interval (it takes "
-                f"{stats.MIN_RUNS}); the grey whisker is the spread of the steady epochs within "
-                "the run(s), not an interval.",
-                who,
-            )
-        if row["machines"] > 1:
-            add(
-                workload,
-                source,
-                f"its {int(row['runs'])} runs come from {int(row['machines'])} "
-                f"different machines ({row['machine_names']}): the spread includes the machines.",
-                who,
-            )
-        if row["not_learning_runs"]:
-            add(
-                workload,
-                source,
-                f"the training loss did not go down in {int(row['not_learning_runs'])} "
-                f"of {int(row['runs'])} run(s) (it diverged or stuck): this backend did not learn the "
-                "model as the others did; see its curve and generated text.",
-                who,
-            )
-        if not math.isfinite(row["mean_epoch_seconds"]):
-            add(
-                workload,
-                source,
-                "only one epoch logged, so no steady-state time (epoch 0 is warm-up).",
-                who,
-            )
-    logged = (
-        set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
-    )
-    for run in runs[~runs["ok"]].itertuples(index=False):
-        if (run.source, run.workload, run.backend) not in logged:
-            add(
-                run.workload,
-                run.source,
-                f"run {run.run_id} ended with status {run.status} before logging an epoch.",
-                f"{run.backend} {run.config}",
-            )
     everyone = {}
     for (workload, source), block in table.groupby(["workload", "source"], sort=False):
         everyone[(workload, source)] = {label(r) for _, r in block.iterrows()}
@@ -508,3 +371,70 @@ def notes(table: pd.DataFrame, study: rundata.Study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["workload", "source", "backends", "note"])
+
+
+def _statements(table: pd.DataFrame, study: rundata.Study):
+    """(workload, source, text, who) for every handicap, in the page's order: the workload's own,
+    backends that never shared a machine, each row's (rules.sentences), runs with no epoch."""
+    for workload, block in table.groupby("workload", sort=False):
+        if rundata.is_text_model(workload):
+            yield (
+                workload,
+                None,
+                "Text model: no test set, so the metric is the final training loss "
+                f"({rundata.metric_name(workload)}); lower is better.",
+                None,
+            )
+        if block["reference"].all():
+            yield (
+                workload,
+                None,
+                "No runs of this workload in the runs folder: the reference numbers only.",
+                None,
+            )
+    for (workload, source), block in table[~table["reference"]].groupby(
+        ["workload", "source"], sort=False
+    ):
+        for text in _apart(block[block["config"] == "default"]):
+            yield workload, source, text, None
+    yield from _row_statements(table, study)
+    runs = study.runs
+    logged = (
+        set(zip(table["source"], table["workload"], table["backend"])) if not table.empty else set()
+    )
+    for run in runs[~runs["ok"]].itertuples(index=False):
+        if (run.source, run.workload, run.backend) not in logged:
+            yield (
+                run.workload,
+                run.source,
+                f"run {run.run_id} ended with status {run.status} before logging an epoch.",
+                f"{run.backend} {run.config}",
+            )
+
+
+def _row_statements(table: pd.DataFrame, study: rundata.Study):
+    """Each row's handicaps: a reference's method, else the caveat rules as sentences."""
+    runs = study.runs
+    not_ok: dict[tuple, Counter] = {}
+    for run in runs[~runs["ok"]].itertuples(index=False):
+        not_ok.setdefault((run.source, run.workload, run.backend, run.config), Counter())[
+            run.status
+        ] += 1
+    references = {s.label: s for s in study.sources if s.reference}
+    for _, row in table.iterrows():
+        workload, source = row["workload"], row["source"]
+        if row["reference"]:
+            ref = references.get(source)
+            yield (
+                workload,
+                source,
+                f"{source}: one run per backend"
+                + (f" on {ref.hardware}" if ref and ref.hardware else "")
+                + "; its mean includes the first epoch, as that study computed it "
+                "(the first-epoch-apart mean is in summary.csv, mean_after_first); no interval.",
+                None,
+            )
+            continue
+        statuses = not_ok.get((source, workload, row["backend"], row["config"]), Counter())
+        for text in rules.sentences(row, statuses):
+            yield workload, source, text, label(row)

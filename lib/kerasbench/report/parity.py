@@ -432,7 +432,7 @@ HEADROOM_CAPTION = (
 def section(folder):
     """What the report shows: a heading's worth of HTML and one figure per workload; a line
     saying how to get parity results where the folder has none."""
-    from kerasbench.report.plots import Html
+    from kerasbench.report.style import Html
 
     loaded = load(folder)
     if loaded is None:
