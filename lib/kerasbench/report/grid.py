@@ -223,7 +223,7 @@ def _not_measured_html(table: pd.DataFrame) -> str:
     left = [rundata.workload_title(w) for w in registry.WORKLOADS if w not in measured]
     if not left:
         return ""
-    return "<p class='kb-legend'>Not measured in this study: " + _e(", ".join(left)) + ".</p>"
+    return "<p class='kb-legend'>2017 workloads not in this study: " + _e(", ".join(left)) + ".</p>"
 
 
 def _learning_groups(parity_folder) -> dict:
