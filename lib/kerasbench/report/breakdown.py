@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kerasbench import registry, studyfiles
-from kerasbench.report import rundata
+from kerasbench.report import naming, rundata
 from kerasbench.report.plots import STYLE, Html
 
 GROUP_COLOURS = {
@@ -134,7 +134,7 @@ def floor_per_step(summary, frame: pd.DataFrame) -> dict:
 
 def _label(row) -> str:
     config = "" if row["config"] == "default" else " %s" % row["config"]
-    return "%s · %s%s" % (rundata.workload_title(row["workload"]), row["backend"], config)
+    return "%s · %s%s" % (naming.workload_title(row["workload"]), row["backend"], config)
 
 
 def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
@@ -183,7 +183,7 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
         if row["workload"] in floors and row["workload"] not in seen:
             seen.add(row["workload"])
             name, seconds = floors[row["workload"]]
-            floor_y.append("%s · floor (%s)" % (rundata.workload_title(row["workload"]), name))
+            floor_y.append("%s · floor (%s)" % (naming.workload_title(row["workload"]), name))
             floor_x.append(1e3 * seconds)
             floor_text.append("%.3f ms" % (1e3 * seconds))
     if floor_y:
@@ -232,7 +232,7 @@ def table(frame: pd.DataFrame) -> Html:
     """The numbers behind the bars: variants' ms per step and the four fractions."""
     view = pd.DataFrame(
         {
-            "workload": [rundata.workload_title(w) for w in frame["workload"]],
+            "workload": [naming.workload_title(w) for w in frame["workload"]],
             "backend config": [
                 ("%s %s" % (b, c)).strip() for b, c in zip(frame["backend"], frame["config"])
             ],
@@ -312,10 +312,10 @@ def _keras_rows(table, workload):
     beside the best as shipped, never in its place."""
     block = table[
         (table["workload"] == workload)
-        & ~table["backend"].map(rundata.is_native)
+        & ~table["backend"].map(naming.is_native)
         & table["mean_epoch_seconds"].notna()
     ]
-    patched = block["config"].map(rundata.is_patched).astype(bool)
+    patched = block["config"].map(naming.is_patched).astype(bool)
     return block[~patched], block[patched]
 
 
@@ -367,7 +367,7 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
             continue
         rows.append(
             {
-                "workload": rundata.workload_title(workload),
+                "workload": naming.workload_title(workload),
                 "best Keras": label,
                 "runs": runs,
                 "s / epoch": "%.3g" % seconds,
@@ -419,7 +419,7 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
         wall = _wall(_profile_of(frame, workload, best["backend"], best["config"]))
         rows.append(
             {
-                "workload": rundata.workload_title(workload),
+                "workload": naming.workload_title(workload),
                 "best Keras": "%s %s" % (best["backend"], best["config"]),
                 "runs": int(best["runs"]),
                 "s / epoch": "%.3g" % best["mean_epoch_seconds"],

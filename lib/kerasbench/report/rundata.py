@@ -25,6 +25,17 @@ import pandas as pd
 import yaml
 
 from kerasbench import registry, runfiles, studyfiles
+from kerasbench.report.naming import joined, sort_key
+
+# plots and notes call these as rundata.<name>; the report's names and order are naming's.
+from kerasbench.report.naming import (  # noqa: F401
+    is_lever,
+    is_native,
+    is_patched,
+    is_text_model,
+    metric_name,
+    workload_title,
+)
 
 SHIPPED_REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "keras-cntk-2017-k80"
 SOURCE_FILE = "source.yaml"
@@ -46,10 +57,6 @@ RUN_COLUMNS = [
     "mean_basis",
     "machine",
 ]
-
-# Hand-written training loops (kerasbench.native) log as backend "native-<framework>", their
-# mode ("scan", "compiled", "step") as the config. They are the floor, not a Keras backend.
-NATIVE_PREFIX = "native-"
 
 AFTER_FIRST = "epochs after the first"
 ALL_EPOCHS = "all epochs (the 2017 study's method)"
@@ -656,7 +663,7 @@ def load_study(runs_dir, references=None) -> Study:
         Source(
             label=label,
             reference=False,
-            hardware=_joined(
+            hardware=joined(
                 machine_id(d, None, t) for d, t in zip(index["device"], index["trained_on"])
             ),
             folder=str(runs_dir),
@@ -682,91 +689,6 @@ def load_study(runs_dir, references=None) -> Study:
         study_notes=study_notes(runs_dir),
         runs_dir=str(runs_dir),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Order and names: registry order for workloads and backends, this study before references
-
-
-def sort_key(series: pd.Series):
-    """The report's order of a column's values (a sort_values key): workloads and backends in
-    registry order (native loops last), `default` first, other text by its string. Each distinct
-    value is ranked once: the key of a large table costs as little as its few names."""
-    if series.name == "workload":
-        order = {name: i for i, name in enumerate(registry.WORKLOADS)}
-        key = lambda v: (order.get(v, len(order)), str(v))  # noqa: E731
-    elif series.name == "backend":
-        order = {name: i for i, name in enumerate(registry.BACKENDS)}
-        key = lambda v: (is_native(v), order.get(v, len(order)), str(v))  # noqa: E731
-    elif series.name == "config":
-        key = lambda v: (v != "default", str(v))  # noqa: E731
-    elif series.dtype == object or pd.api.types.is_string_dtype(series):
-        key = str
-    else:
-        return series
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    keys = [key(v) for v in uniques]
-    ranks = {k: i for i, k in enumerate(sorted(set(keys)))}
-    return pd.Series(np.array([ranks[k] for k in keys], dtype=np.int64)[codes], index=series.index)
-
-
-def is_native(backend) -> bool:
-    return str(backend).startswith(NATIVE_PREFIX)
-
-
-# Configurations that change Keras itself (params/configs.yaml, issue 15's documented patch): shown
-# with their ratio, never "the fastest", which answers for Keras as users install it.
-PATCHED_CONFIGS = ("keras-patched",)
-
-
-def is_patched(config) -> bool:
-    return str(config) in PATCHED_CONFIGS
-
-
-# Issue 15's lever experiments (params/configs.yaml): each is one setting away from the configuration
-# it was measured beside (`tuned-callbacks`; `default` for `quiet`), run to decide what `tuned`
-# adopts. The verdict table shows one only where its verdict names it; every row stays in "All
-# rows" and the floor table.
-LEVER_CONFIGS = (
-    "tuned-callbacks",
-    "tuned-epoch",
-    "tuned-compiled",
-    "cudnn",
-    "nocudnn",
-    "quiet",
-    "keras-patched",
-)
-
-
-def is_lever(config) -> bool:
-    return str(config) in LEVER_CONFIGS
-
-
-def metric_name(workload: str, columns=()) -> str:
-    """The column the report follows for a workload (the registry's; val_accuracy or loss if unknown)."""
-    if workload in registry.WORKLOADS:
-        return registry.WORKLOADS[workload].metric
-    return "val_accuracy" if "val_accuracy" in columns else "loss"
-
-
-def workload_title(workload: str) -> str:
-    return registry.WORKLOADS[workload].title if workload in registry.WORKLOADS else workload
-
-
-def is_text_model(workload: str) -> bool:
-    return workload in registry.WORKLOADS and registry.WORKLOADS[workload].text_model
-
-
-def _joined(values) -> str | None:
-    seen = [
-        str(v)
-        for v in dict.fromkeys(values)
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    ]
-    return " / ".join(seen) if seen else None
-
-
-joined = _joined
 
 
 # ---------------------------------------------------------------------------------------------
@@ -860,7 +782,7 @@ def environment(study: Study) -> pd.DataFrame:
                     per_field.setdefault(name, []).append(value)
             for name, values in per_field.items():
                 rows.append(
-                    {"source": source, "backend": backend, "field": name, "value": _joined(values)}
+                    {"source": source, "backend": backend, "field": name, "value": joined(values)}
                 )
     for source in study.sources:
         if source.reference:

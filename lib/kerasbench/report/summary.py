@@ -40,7 +40,8 @@ from kerasbench import studyfiles
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
-from kerasbench.report.rundata import ALL_EPOCHS, is_native, is_patched, sort_key
+from kerasbench.report.naming import is_native, is_patched, joined, sort_key
+from kerasbench.report.rundata import ALL_EPOCHS
 
 GROUP = ["source", "workload", "backend", "config"]
 
@@ -322,8 +323,8 @@ def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
         "mean_basis": group["mean_basis"].iloc[0],
         "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
         "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
-        "data_source": rundata.joined(ok["data_source"]),
-        "profile": rundata.joined(ok["profile"]),
+        "data_source": joined(ok["data_source"]),
+        "profile": joined(ok["profile"]),
         "machines": len(machines),
         "machine_names": " / ".join(machines) or None,
         "confidence_level": confidence_level,
