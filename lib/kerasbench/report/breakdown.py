@@ -19,7 +19,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kerasbench import registry, studyfiles
-from kerasbench.report import naming, rundata
+from kerasbench.report import naming
+from kerasbench.report import rundata
 from kerasbench.report.plots import STYLE, Html
 
 GROUP_COLOURS = {

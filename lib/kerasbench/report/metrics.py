@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kerasbench import registry, runfiles
-from kerasbench.report import rundata
+from kerasbench.report import tidy
 
 LOSS = "loss"  # the training loss: what a model without a metric is followed by
 VALIDATION = "val_"
@@ -58,7 +58,7 @@ def choose(workload: str, epochs: pd.DataFrame, logged=None) -> str:
     if "ok" in epochs.columns and epochs["ok"].astype(bool).any():
         epochs = epochs[epochs["ok"].astype(bool)]
     if not logged:  # older runs: the columns, accuracy first, then the others by name
-        known = set(runfiles.COLUMNS) | set(rundata.RUN_COLUMNS)
+        known = set(runfiles.COLUMNS) | set(tidy.RUN_COLUMNS)
         extra = sorted(c for c in epochs.columns if c not in known)
         logged = ["accuracy"] + extra
     for name in compiled_metrics(logged):

@@ -17,7 +17,7 @@ import json
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,15 @@ import yaml
 
 from kerasbench import registry, runfiles, studyfiles
 from kerasbench.report.naming import joined, sort_key
+from kerasbench.report.tidy import (
+    AFTER_FIRST,
+    ALL_EPOCHS,
+    RUN_COLUMNS,
+    UNFINISHED,
+    RunDataError,
+    Source,
+    tidy,
+)
 
 # plots and notes call these as rundata.<name>; the report's names and order are naming's.
 from kerasbench.report.naming import (  # noqa: F401
@@ -41,45 +50,8 @@ SHIPPED_REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "kera
 SOURCE_FILE = "source.yaml"
 STUDY_NOTES = "README.md"
 
-EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
-RUN_COLUMNS = [
-    "source",
-    "reference",
-    "workload",
-    "backend",
-    "config",
-    "repeat",
-    "run_id",
-    "status",
-    "ok",
-    "data_source",
-    "profile",
-    "mean_basis",
-    "machine",
-]
-
-AFTER_FIRST = "epochs after the first"
-ALL_EPOCHS = "all epochs (the 2017 study's method)"
-UNFINISHED = "unfinished"
-
 # Files that make a folder a run folder (docs/design.md); a folder with none of them is not a run.
 RUN_FILES = runfiles.FILES
-
-
-class RunDataError(ValueError):
-    """A runs folder or file the analysis cannot read; the message is one line naming the path."""
-
-
-@dataclass
-class Source:
-    """Where a set of results comes from: this study's runs or one reference folder."""
-
-    label: str
-    reference: bool
-    hardware: str | None = None
-    notes: str | None = None
-    folder: str | None = None
-    environment: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -361,35 +333,6 @@ def load_runs(
         return _load(runs_dir, source)[1]
     runs = [runfiles.read_run(path) for path in index["path"]]
     return _epochs_table(index, runs)
-
-
-def tidy(frames) -> pd.DataFrame:
-    """Tidy tables stacked into one, in the report's order, columns RUN_COLUMNS + EPOCH_COLUMNS
-    + any other metric sorted by name."""
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(
-            {
-                c: pd.Series(dtype=object if c in RUN_COLUMNS else float)
-                for c in RUN_COLUMNS + EPOCH_COLUMNS
-            }
-        ).astype({"ok": bool, "reference": bool})
-    table = pd.concat(frames, ignore_index=True)
-    for column in EPOCH_COLUMNS:
-        if column not in table.columns:
-            table[column] = np.nan
-    extra = sorted(c for c in table.columns if c not in RUN_COLUMNS + EPOCH_COLUMNS)
-    table = table[RUN_COLUMNS + EPOCH_COLUMNS + extra]
-    return table.sort_values(
-        ["reference", "source", "workload", "backend", "config", "run_id", "epoch"],
-        key=sort_key,
-        ignore_index=True,
-    )
-
-
-def combine(*tables: pd.DataFrame) -> pd.DataFrame:
-    """Tidy tables (load_runs, load_reference) stacked into one."""
-    return tidy(list(tables))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
 from kerasbench.report.naming import is_native, is_patched, joined, sort_key
-from kerasbench.report.rundata import ALL_EPOCHS
+from kerasbench.report.tidy import ALL_EPOCHS
 
 GROUP = ["source", "workload", "backend", "config"]
 
