@@ -13,12 +13,12 @@ import pytest
 
 from kerasbench import cli, runfiles
 from kerasbench.errors import UserError
-from kerasbench.report import rundata, tidy
+from kerasbench.report import references, rundata, tidy
 from kerasbench.study import plan, runner
 
 from conftest import REPO
 
-SHIPPED = rundata.SHIPPED_REFERENCE
+SHIPPED = references.SHIPPED_REFERENCE
 
 
 def write_run(runs, workload="mnist_mlp", backend="jax", config="default", repeat=0, **changes):

@@ -16,10 +16,10 @@ import pytest
 from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import notes, rundata, stats, summary as summary_mod, tidy
+from kerasbench.report import notes, references, rundata, stats, summary as summary_mod, tidy
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
-SHIPPED = rundata.SHIPPED_REFERENCE
+SHIPPED = references.SHIPPED_REFERENCE
 LABEL_2017 = "2017 K80 (Keras 2.0)"
 
 
@@ -152,7 +152,7 @@ def test_machine_identity_prefers_the_gpu_uuid():
 
 
 def test_load_reference_schema_and_mapping():
-    ref = rundata.load_reference()
+    ref = references.load_reference()
     assert set(ref["source"]) == {LABEL_2017} and ref["reference"].all()
     assert set(ref["backend"]) == {"tensorflow", "cntk"}
     assert set(ref["workload"]) == set(registry.WORKLOADS)
@@ -170,7 +170,7 @@ def test_load_reference_schema_and_mapping():
 
 def test_shipped_reference_is_the_published_copy_with_its_source():
     assert (SHIPPED / "LICENSE").read_text().count("Copyright (c) 2017 Max Woolf") == 1
-    source = rundata.read_source(SHIPPED)
+    source = references.read_source(SHIPPED)
     assert source.label == LABEL_2017 and "K80" in source.hardware and source.reference
     assert source.environment["cntk"]["versions.backend_framework"] == "cntk 2.0"
     if not SHARED_REFERENCE.is_dir():
@@ -183,8 +183,8 @@ def test_reference_without_source_yaml_is_its_folder_name(tmp_path):
     ref = tmp_path / "p100-logs"
     ref.mkdir()
     shutil.copy(SHIPPED / "mnist_mlp_cntk.csv", ref)
-    assert rundata.read_source(ref).label == "p100-logs"
-    assert set(rundata.load_reference(ref)["source"]) == {"p100-logs"}
+    assert references.read_source(ref).label == "p100-logs"
+    assert set(references.load_reference(ref)["source"]) == {"p100-logs"}
 
 
 def test_bad_source_yaml_and_duplicate_labels_are_one_line(tmp_path):
