@@ -16,7 +16,15 @@ import pytest
 from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import notes, references, rundata, stats, summary as summary_mod, tidy
+from kerasbench.report import (
+    machines,
+    notes,
+    references,
+    rundata,
+    stats,
+    summary as summary_mod,
+    tidy,
+)
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = references.SHIPPED_REFERENCE
@@ -145,10 +153,11 @@ def test_missing_and_empty_runs_folder(tmp_path):
 
 def test_machine_identity_prefers_the_gpu_uuid():
     assert (
-        rundata.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"}) == "NVIDIA H200 GPU-1234"
+        machines.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"})
+        == "NVIDIA H200 GPU-1234"
     )
-    assert rundata.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
-    assert rundata.machine_id({}) is None
+    assert machines.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
+    assert machines.machine_id({}) is None
 
 
 def test_load_reference_schema_and_mapping():

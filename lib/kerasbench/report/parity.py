@@ -23,7 +23,8 @@ import plotly.io as pio
 
 from kerasbench import runfiles, studyfiles
 from kerasbench.report.naming import joined
-from kerasbench.report.rundata import machine_id, shown_path
+from kerasbench.report.machines import machine_id
+from kerasbench.report.rundata import shown_path
 
 NOT_INFORMATIVE = studyfiles.NOT_INFORMATIVE
 
