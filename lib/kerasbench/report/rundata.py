@@ -31,6 +31,7 @@ from kerasbench.report.references import (
 from kerasbench.report.tidy import (
     AFTER_FIRST,
     RUN_COLUMNS,
+    RUN_IDENTITY,
     UNFINISHED,
     RunDataError,
     Source,
@@ -377,17 +378,7 @@ def load_study(runs_dir, references=None) -> Study:
 
 def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs that are not ok (failed, timeout, nan, unfinished) with their status and error."""
-    columns = [
-        "workload",
-        "backend",
-        "config",
-        "repeat",
-        "run_id",
-        "status",
-        "finished",
-        "n_epochs",
-        "error",
-    ]
+    columns = RUN_IDENTITY + ["status", "finished", "n_epochs", "error"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     bad = runs[~runs["ok"]]
@@ -398,7 +389,7 @@ def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 def text_samples(runs: pd.DataFrame) -> pd.DataFrame:
     """Generated text per run (sample.txt): workload, backend, config, repeat, run_id, status, text."""
-    columns = ["source", "workload", "backend", "config", "repeat", "run_id", "status", "text"]
+    columns = ["source"] + RUN_IDENTITY + ["status", "text"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     have = runs[runs["sample_text"].notna()].rename(columns={"sample_text": "text"})

@@ -41,7 +41,7 @@ from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
 from kerasbench.report.naming import is_native, is_patched, joined, sort_key
-from kerasbench.report.tidy import ALL_EPOCHS
+from kerasbench.report.tidy import ALL_EPOCHS, RUN_FACTS
 
 GROUP = ["source", "workload", "backend", "config"]
 
@@ -175,29 +175,25 @@ def run_stats(
     the percentile bootstrap of that mean over its epochs (stats.bootstrap_mean_ci, from
     stats.MIN_EPOCHS epochs); NaN for every other run.
     """
-    columns = GROUP + [
-        "run_id",
-        "repeat",
-        "reference",
-        "status",
-        "ok",
-        "data_source",
-        "profile",
-        "mean_basis",
-        "machine",
-        "epochs",
-        "warmup_seconds",
-        "mean_epoch_seconds",
-        "mean_after_first",
-        "steady_min",
-        "steady_max",
-        "epochs_ci_low",
-        "epochs_ci_high",
-        "final_metric_name",
-        "final_metric",
-        "samples_per_second",
-        "not_learning",
-    ]
+    columns = (
+        GROUP
+        + ["run_id", "repeat", "reference"]
+        + RUN_FACTS
+        + [
+            "epochs",
+            "warmup_seconds",
+            "mean_epoch_seconds",
+            "mean_after_first",
+            "steady_min",
+            "steady_max",
+            "epochs_ci_low",
+            "epochs_ci_high",
+            "final_metric_name",
+            "final_metric",
+            "samples_per_second",
+            "not_learning",
+        ]
+    )
     if epochs.empty:
         return pd.DataFrame(columns=columns)
     # One pass over every epoch at once (a loop over runs costs a pandas call per run): the

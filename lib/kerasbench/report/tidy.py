@@ -19,21 +19,11 @@ from kerasbench import runfiles
 from kerasbench.report.naming import sort_key
 
 EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
-RUN_COLUMNS = [
-    "source",
-    "reference",
-    "workload",
-    "backend",
-    "config",
-    "repeat",
-    "run_id",
-    "status",
-    "ok",
-    "data_source",
-    "profile",
-    "mean_basis",
-    "machine",
-]
+# A run's identity: its folder's path in a runs folder (runfiles.path_identity), run_id that path.
+RUN_IDENTITY = ["workload", "backend", "config", "repeat", "run_id"]
+# What its record says: whether it finished well, on what data, how its mean is taken, where.
+RUN_FACTS = ["status", "ok", "data_source", "profile", "mean_basis", "machine"]
+RUN_COLUMNS = ["source", "reference"] + RUN_IDENTITY + RUN_FACTS
 
 AFTER_FIRST = "epochs after the first"
 ALL_EPOCHS = "all epochs (the 2017 study's method)"
