@@ -95,6 +95,15 @@ def chosen(study) -> dict:
     return found
 
 
+def followed(epochs: pd.DataFrame, metrics: dict | None) -> dict:
+    """{workload: column}: `metrics` (chosen) where given, else chosen from the epochs alone."""
+    found = dict(metrics or {})
+    for workload, block in epochs.groupby("workload", sort=False):
+        if workload not in found:
+            found[workload] = choose(workload, block)
+    return found
+
+
 def label(metric: str) -> str:
     """What a metric column is, for titles and tables, with its name as Keras logs it:
     'test sparse_categorical_accuracy (val_sparse_categorical_accuracy)', 'training loss'."""

@@ -218,7 +218,7 @@ def run_stats(
     loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
     losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
     not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
-    metric_of = _metrics(epochs, metrics)
+    metric_of = metrics_mod.followed(epochs, metrics)
     metrics = [metric_of[w] for w in first["workload"]]
     final = np.full(len(starts), math.nan)
     for metric in set(metrics):
@@ -527,22 +527,13 @@ def _add_floor(table, blocks, confidence_level, comparisons, rankings):
             )
 
 
-def _metrics(epochs: pd.DataFrame, metrics: dict | None) -> dict:
-    """{workload: column}: `metrics` where given, else chosen from the epochs alone."""
-    found = dict(metrics or {})
-    for workload, block in epochs.groupby("workload", sort=False):
-        if workload not in found:
-            found[workload] = metrics_mod.choose(workload, block)
-    return found
-
-
 def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
     """Mean of each workload's metric per epoch over the ok runs of a (source, backend, config).
 
     Columns: source, workload, backend, config, reference, metric, epoch, value, elapsed_seconds, runs.
     metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
     """
-    metrics = _metrics(epochs, metrics)
+    metrics = metrics_mod.followed(epochs, metrics)
     parts = []
     for workload, block in epochs[epochs["ok"]].groupby("workload", sort=False):
         metric = metrics[workload]
