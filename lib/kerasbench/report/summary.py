@@ -41,9 +41,7 @@ from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
 from kerasbench.report.naming import is_native, is_patched, joined, sort_key
-from kerasbench.report.tidy import ALL_EPOCHS, RUN_FACTS
-
-GROUP = ["source", "workload", "backend", "config"]
+from kerasbench.report.runstats import GROUP, run_stats
 
 SUMMARY_COLUMNS = [
     "source",
@@ -157,104 +155,6 @@ def _mean_or_nan(values) -> float:
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else math.nan
-
-
-def run_stats(
-    epochs: pd.DataFrame,
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    metrics: dict | None = None,
-) -> pd.DataFrame:
-    """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput.
-
-    metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
-
-    A reference run (the 2017 method: the mean over all its epochs) also gets epochs_ci_low/high,
-    the percentile bootstrap of that mean over its epochs (stats.bootstrap_mean_ci, from
-    stats.MIN_EPOCHS epochs); NaN for every other run.
-    """
-    columns = (
-        GROUP
-        + ["run_id", "repeat", "reference"]
-        + RUN_FACTS
-        + [
-            "epochs",
-            "warmup_seconds",
-            "mean_epoch_seconds",
-            "mean_after_first",
-            "steady_min",
-            "steady_max",
-            "epochs_ci_low",
-            "epochs_ci_high",
-            "final_metric_name",
-            "final_metric",
-            "samples_per_second",
-            "not_learning",
-        ]
-    )
-    if epochs.empty:
-        return pd.DataFrame(columns=columns)
-    # One pass over every epoch at once (a loop over runs costs a pandas call per run): the
-    # runs in their order of first appearance, each run's epochs in epoch order.
-    code = epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False).ngroup().to_numpy()
-    order = np.lexsort((epochs["epoch"].to_numpy(dtype=float), code))
-    table = epochs.iloc[order].reset_index(drop=True)
-    code = code[order]
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    ends = np.r_[starts[1:], len(code)] - 1
-    first = table.iloc[starts].reset_index(drop=True)
-    by = pd.Series(code)
-    seconds = table["epoch_seconds"].to_numpy(dtype=float)
-    not_first = np.ones(len(code), dtype=bool)
-    not_first[starts] = False
-    finite = np.isfinite(seconds)
-    all_epochs = (table["mean_basis"] == ALL_EPOCHS).to_numpy()
-    after_first = pd.Series(np.where(not_first & finite, seconds, np.nan))
-    steady = pd.Series(np.where(finite & (not_first | all_epochs), seconds, np.nan))
-    rate = table["samples_per_second"].to_numpy(dtype=float)
-    rate = pd.Series(np.where(not_first & np.isfinite(rate), rate, np.nan))
-    loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
-    losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
-    not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
-    metric_of = metrics_mod.followed(epochs, metrics)
-    metrics = [metric_of[w] for w in first["workload"]]
-    final = np.full(len(starts), math.nan)
-    for metric in set(metrics):
-        if metric in table.columns:
-            pick = np.array([m == metric for m in metrics])
-            final[pick] = table[metric].to_numpy(dtype=float)[ends[pick]]
-    epochs_ci = np.full((len(starts), 2), math.nan)
-    for i in np.flatnonzero(all_epochs[starts]):  # the references: one run each, the 2017 method
-        keys = [first.at[i, c] for c in GROUP + ["run_id"]]
-        values = steady.to_numpy()[starts[i] : ends[i] + 1]
-        epochs_ci[i] = stats.bootstrap_mean_ci(
-            values[np.isfinite(values)],
-            confidence_level=confidence_level,
-            n_resamples=n_resamples,
-            rng=stats.group_rng(seed, *keys),
-        )
-    out = first[GROUP + ["run_id", "repeat", "data_source", "profile", "mean_basis", "machine"]]
-    out = out.assign(
-        reference=first["reference"].astype(bool).to_numpy(),
-        status=first["status"].to_numpy(),
-        ok=first["ok"].astype(bool).to_numpy(),
-        epochs=ends - starts + 1,
-        warmup_seconds=seconds[starts],
-        mean_epoch_seconds=steady.groupby(by).mean().to_numpy(),
-        mean_after_first=after_first.groupby(by).mean().to_numpy(),
-        steady_min=steady.groupby(by).min().to_numpy(),
-        steady_max=steady.groupby(by).max().to_numpy(),
-        epochs_ci_low=epochs_ci[:, 0],
-        epochs_ci_high=epochs_ci[:, 1],
-        final_metric_name=metrics,
-        final_metric=final,
-        samples_per_second=rate.groupby(by).mean().to_numpy(),
-        # Did it learn? A training loss that ends no lower than it started (or non-finite).
-        not_learning=not_learning.to_numpy(dtype=bool),
-    )
-    return out[columns]
 
 
 def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
