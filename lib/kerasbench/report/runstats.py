@@ -61,18 +61,10 @@ def run_stats(
     """
     if epochs.empty:
         return pd.DataFrame(columns=RUN_STATS_COLUMNS)
-    # One pass over every epoch at once (a loop over runs costs a pandas call per run): the
-    # runs in their order of first appearance, each run's epochs in epoch order.
-    code = epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False).ngroup().to_numpy()
-    order = np.lexsort((epochs["epoch"].to_numpy(dtype=float), code))
-    table = epochs.iloc[order].reset_index(drop=True)
-    code = code[order]
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    ends = np.r_[starts[1:], len(code)] - 1
+    table, by, starts, ends = _by_run(epochs)
     first = table.iloc[starts].reset_index(drop=True)
-    by = pd.Series(code)
     seconds = table["epoch_seconds"].to_numpy(dtype=float)
-    not_first = np.ones(len(code), dtype=bool)
+    not_first = np.ones(len(table), dtype=bool)
     not_first[starts] = False
     finite = np.isfinite(seconds)
     all_epochs = (table["mean_basis"] == ALL_EPOCHS).to_numpy()
@@ -80,16 +72,8 @@ def run_stats(
     steady = pd.Series(np.where(finite & (not_first | all_epochs), seconds, np.nan))
     rate = table["samples_per_second"].to_numpy(dtype=float)
     rate = pd.Series(np.where(not_first & np.isfinite(rate), rate, np.nan))
-    loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
-    losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
-    not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
-    metric_of = metrics_mod.followed(epochs, metrics)
-    metrics = [metric_of[w] for w in first["workload"]]
-    final = np.full(len(starts), math.nan)
-    for metric in set(metrics):
-        if metric in table.columns:
-            pick = np.array([m == metric for m in metrics])
-            final[pick] = table[metric].to_numpy(dtype=float)[ends[pick]]
+    followed = metrics_mod.followed(epochs, metrics)
+    names = [followed[w] for w in first["workload"]]
     epochs_ci = np.full((len(starts), 2), math.nan)
     for i in np.flatnonzero(all_epochs[starts]):  # the references: one run each, the 2017 method
         keys = [first.at[i, c] for c in GROUP + ["run_id"]]
@@ -113,10 +97,40 @@ def run_stats(
         steady_max=steady.groupby(by).max().to_numpy(),
         epochs_ci_low=epochs_ci[:, 0],
         epochs_ci_high=epochs_ci[:, 1],
-        final_metric_name=metrics,
-        final_metric=final,
+        final_metric_name=names,
+        final_metric=_last_values(table, names, ends),
         samples_per_second=rate.groupby(by).mean().to_numpy(),
-        # Did it learn? A training loss that ends no lower than it started (or non-finite).
-        not_learning=not_learning.to_numpy(dtype=bool),
+        not_learning=_not_learning(table, by),
     )
     return out[RUN_STATS_COLUMNS]
+
+
+def _by_run(epochs: pd.DataFrame):
+    """(table, by, starts, ends): every epoch at once (a loop over runs costs a pandas call per
+    run), the runs in their order of first appearance, each run's epochs in epoch order; `by`
+    numbers each row's run, `starts` and `ends` are each run's first and last row."""
+    code = epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((epochs["epoch"].to_numpy(dtype=float), code))
+    table = epochs.iloc[order].reset_index(drop=True)
+    code = code[order]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    ends = np.r_[starts[1:], len(code)] - 1
+    return table, pd.Series(code), starts, ends
+
+
+def _last_values(table: pd.DataFrame, names: list, ends) -> np.ndarray:
+    """Each run's value of its metric (`names`, one per run) in its last epoch (row `ends`)."""
+    final = np.full(len(ends), math.nan)
+    for metric in set(names):
+        if metric in table.columns:
+            pick = np.array([m == metric for m in names])
+            final[pick] = table[metric].to_numpy(dtype=float)[ends[pick]]
+    return final
+
+
+def _not_learning(table: pd.DataFrame, by: pd.Series) -> np.ndarray:
+    """Did it learn? Per run: a training loss that ends no lower than it started (or is not
+    finite), from 2 epochs with a loss on (a log without the column is never flagged)."""
+    loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
+    losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)
+    return ((losses.count() >= 2) & ~(losses.last() < losses.first())).to_numpy(dtype=bool)
