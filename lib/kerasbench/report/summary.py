@@ -40,7 +40,16 @@ from kerasbench import studyfiles
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
-from kerasbench.report.naming import is_native, is_patched, joined, sort_key
+from kerasbench.report.naming import is_native, joined, sort_key
+from kerasbench.report.ratios import (
+    COMPARISON_COLUMNS,
+    RANKING_COLUMNS,
+    add_floor,
+    add_speedups,
+    blocks_of,
+    comparison,
+    pairing_text,
+)
 from kerasbench.report.runstats import GROUP, run_stats
 
 SUMMARY_COLUMNS = [
@@ -90,21 +99,6 @@ SUMMARY_COLUMNS = [
     "ci_method",
 ]
 
-COMPARISON_COLUMNS = [
-    "source",
-    "workload",
-    "kind",
-    "numerator",
-    "denominator",
-    "ratio",
-    "low",
-    "high",
-    "blocks",
-    "machines",
-    "paired",
-    "pairing",
-]
-RANKING_COLUMNS = ["source", "workload", "among", "fastest", "decided", "contenders", "paired"]
 COVERAGE_COLUMNS = ["n", "scenario", "method", "coverage", "width"]
 
 # The coverage scenarios the Method section prints: name -> (sd, slow_fraction, what it models).
@@ -155,35 +149,6 @@ def _mean_or_nan(values) -> float:
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else math.nan
-
-
-def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
-    """{(repeat, machine): value} of one row's ok runs (a run without a recorded machine keys
-    (repeat, None), which pairs with nothing); two runs in one block: their geometric mean."""
-    found: dict = {}
-    for repeat, machine, value in zip(runs["repeat"], runs["machine"], runs[column]):
-        if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
-            key = (repeat, machine if isinstance(machine, str) and machine else None)
-            found.setdefault(key, []).append(float(value))
-    # exp(log v) of one value, as stats.geometric_mean computes it, in one call for all blocks
-    single = [k for k, v in found.items() if len(v) == 1]
-    values = np.exp(np.log(np.array([found[k][0] for k in single], dtype=float)))
-    blocks = {k: float(v) for k, v in zip(single, values)}
-    blocks.update({k: stats.geometric_mean(v) for k, v in found.items() if len(v) > 1})
-    return {k: blocks[k] for k in found}
-
-
-def pairing_text(blocks, machines, paired) -> str:
-    """'3 blocks on 2 machines', '1 block', or 'across machines, not paired'."""
-    if not paired:
-        return "across machines, not paired"
-    blocks, machines = int(blocks), int(machines)
-    text = f"{blocks} block{'s' * (blocks != 1)}"
-    return text + (f" on {machines} machines" if machines > 1 else "")
-
-
-def _label(row) -> str:
-    return f"{row['backend']} {row['config']}"
 
 
 def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
@@ -268,15 +233,15 @@ def analyse(
         table[column] = table[column].astype(object)
     comparisons, rankings = [], []
     if not table.empty:
-        blocks = {k: _blocks(v) for k, v in ok_runs.items()}
-        _add_speedups(table, blocks, confidence_level, comparisons, rankings)
-        _add_floor(table, blocks, confidence_level, comparisons, rankings)
+        blocks = {k: blocks_of(v) for k, v in ok_runs.items()}
+        add_speedups(table, blocks, confidence_level, comparisons, rankings)
+        add_floor(table, blocks, confidence_level, comparisons, rankings)
         table = table.sort_values(
             ["reference", "source", "workload", "backend", "config"],
             key=sort_key,
             ignore_index=True,
         )
-    after_first = {k: _blocks(v, "mean_after_first") for k, v in ok_runs.items()}
+    after_first = {k: blocks_of(v, "mean_after_first") for k, v in ok_runs.items()}
     then = then_and_now(table, after_first, confidence_level, comparisons)
     return _Analysis(
         table=table,
@@ -295,136 +260,6 @@ def summarize(
 ) -> pd.DataFrame:
     """One row per (source, workload, backend, config): SUMMARY_COLUMNS (see `analyse`)."""
     return analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples).table
-
-
-def _compare(source, workload, kind, numerator, denominator, result) -> dict:
-    return {
-        "source": source,
-        "workload": workload,
-        "kind": kind,
-        "numerator": numerator,
-        "denominator": denominator,
-        "ratio": result["ratio"],
-        "low": result["low"],
-        "high": result["high"],
-        "blocks": result["blocks"],
-        "machines": result["machines"],
-        "paired": result["paired"],
-        "pairing": pairing_text(result["blocks"], result["machines"], result["paired"]),
-    }
-
-
-def _rank(source, workload, among, rows: pd.DataFrame, blocks) -> dict:
-    labels = {_label(r): tuple(r[GROUP]) for _, r in rows.iterrows()}
-    pick = stats.pick_fastest(
-        {label: blocks[key] for label, key in labels.items()},
-        {_label(r): float(r["mean_epoch_seconds"]) for _, r in rows.iterrows()},
-    )
-    return {"source": source, "workload": workload, "among": among, **pick}
-
-
-def _add_speedups(table, blocks, confidence_level, comparisons, rankings):
-    """times_fastest per (source, workload), all Keras configurations together, within blocks;
-    the first screen's comparisons among the `default` rows and the speed-up of the fastest over
-    its backend's default."""
-    timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(
-        is_native
-    )
-    for (source, workload), group in table[timed].groupby(["source", "workload"], sort=False):
-        shipped = group[~group["config"].map(is_patched)]
-        candidates = shipped if not shipped.empty else group
-        ranking = _rank(source, workload, "configurations", candidates, blocks)
-        rankings.append(ranking)
-        best = group[group.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-        best_blocks = blocks[tuple(best[GROUP])]
-        for i, row in group.iterrows():
-            table.at[i, "fastest"] = ranking["fastest"]
-            table.at[i, "fastest_decided"] = ranking["decided"]
-            if i == best.name:
-                # The fastest against itself is 1 by definition, not an estimate.
-                table.at[i, "times_fastest"] = 1.0
-                table.at[i, "pairing"] = "fastest"
-                continue
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], best_blocks, confidence_level=confidence_level
-            )
-            table.at[i, "times_fastest"] = result["ratio"]
-            table.at[i, "times_fastest_low"] = result["low"]
-            table.at[i, "times_fastest_high"] = result["high"]
-            table.at[i, "pairs"] = result["blocks"]
-            table.at[i, "paired"] = result["paired"]
-            table.at[i, "pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
-            comparisons.append(
-                _compare(source, workload, "× fastest", _label(row), ranking["fastest"], result)
-            )
-        own_default = group[(group["backend"] == best["backend"]) & (group["config"] == "default")]
-        if best["config"] != "default" and not own_default.empty:
-            result = stats.paired_ratio(
-                blocks[tuple(own_default.iloc[0][GROUP])],
-                best_blocks,
-                confidence_level=confidence_level,
-            )
-            comparisons.append(
-                _compare(
-                    source,
-                    workload,
-                    "over default",
-                    _label(own_default.iloc[0]),
-                    ranking["fastest"],
-                    result,
-                )
-            )
-        defaults = group[group["config"] == "default"]
-        if not defaults.empty:
-            ranking = _rank(source, workload, "default", defaults, blocks)
-            rankings.append(ranking)
-            first = defaults[defaults.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-            for _, row in defaults.iterrows():
-                if row.name == first.name:
-                    continue
-                result = stats.paired_ratio(
-                    blocks[tuple(row[GROUP])],
-                    blocks[tuple(first[GROUP])],
-                    confidence_level=confidence_level,
-                )
-                comparisons.append(
-                    _compare(
-                        source, workload, "as shipped", _label(row), ranking["fastest"], result
-                    )
-                )
-
-
-def _add_floor(table, blocks, confidence_level, comparisons, rankings):
-    """Each Keras row's epoch time as a multiple of the floor: the fastest native loop of the same
-    source and workload (picked like the fastest), within blocks like times_fastest."""
-    finite = np.isfinite(table["mean_epoch_seconds"].astype(float))
-    native = table["backend"].map(is_native)
-    for (source, workload), group in table[finite].groupby(["source", "workload"], sort=False):
-        natives = group[native[group.index]]
-        if natives.empty:
-            continue
-        ranking = _rank(source, workload, "floor", natives, blocks)
-        rankings.append(ranking)
-        floor = natives[natives.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-        floor_blocks = blocks[tuple(floor[GROUP])]
-        for i, row in group[~native[group.index]].iterrows():
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], floor_blocks, confidence_level=confidence_level
-            )
-            table.at[i, "floor"] = _label(floor)
-            table.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
-            table.at[i, "times_floor"] = result["ratio"]
-            table.at[i, "times_floor_low"] = result["low"]
-            table.at[i, "times_floor_high"] = result["high"]
-            table.at[i, "floor_pairs"] = result["blocks"]
-            table.at[i, "floor_pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
-            comparisons.append(
-                _compare(source, workload, "× floor", _label(row), _label(floor), result)
-            )
 
 
 def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
@@ -526,7 +361,7 @@ def then_and_now(
                         }
                     if comparisons is not None:
                         comparisons.append(
-                            _compare(
+                            comparison(
                                 this_source,
                                 workload,
                                 "then and now",
@@ -584,7 +419,7 @@ def spread(per_run: pd.DataFrame) -> dict:
     groups, pairs = [], 0
     for _, workload in runs.groupby(["source", "workload"], sort=False):
         rows = {
-            key: _blocks(g)
+            key: blocks_of(g)
             for key, g in workload.groupby(["backend", "config"], sort=False, dropna=False)
         }
         keys = list(rows)
