@@ -94,6 +94,24 @@ def rank(source, workload, among, rows: pd.DataFrame, blocks) -> dict:
     return {"source": source, "workload": workload, "among": among, **pick}
 
 
+# Where a row's ratio (stats.paired_ratio) goes in the summary table: times the fastest, the floor.
+FASTEST_CELLS = {
+    "ratio": "times_fastest",
+    "low": "times_fastest_low",
+    "high": "times_fastest_high",
+    "blocks": "pairs",
+    "paired": "paired",
+    "pairing": "pairing",
+}
+FLOOR_CELLS = {
+    "ratio": "times_floor",
+    "low": "times_floor_low",
+    "high": "times_floor_high",
+    "blocks": "floor_pairs",
+    "pairing": "floor_pairing",
+}
+
+
 def add_speedups(table, blocks, confidence_level, comparisons, rankings):
     """times_fastest per (source, workload), all Keras configurations together, within blocks;
     the first screen's comparisons among the `default` rows and the speed-up of the fastest over
@@ -106,8 +124,7 @@ def add_speedups(table, blocks, confidence_level, comparisons, rankings):
         candidates = shipped if not shipped.empty else group
         ranking = rank(source, workload, "configurations", candidates, blocks)
         rankings.append(ranking)
-        best = group[group.apply(row_label, axis=1) == ranking["fastest"]].iloc[0]
-        best_blocks = blocks[tuple(best[GROUP])]
+        best = _picked(group, ranking)
         for i, row in group.iterrows():
             table.at[i, "fastest"] = ranking["fastest"]
             table.at[i, "fastest_decided"] = ranking["decided"]
@@ -116,17 +133,8 @@ def add_speedups(table, blocks, confidence_level, comparisons, rankings):
                 table.at[i, "times_fastest"] = 1.0
                 table.at[i, "pairing"] = "fastest"
                 continue
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], best_blocks, confidence_level=confidence_level
-            )
-            table.at[i, "times_fastest"] = result["ratio"]
-            table.at[i, "times_fastest_low"] = result["low"]
-            table.at[i, "times_fastest_high"] = result["high"]
-            table.at[i, "pairs"] = result["blocks"]
-            table.at[i, "paired"] = result["paired"]
-            table.at[i, "pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
+            result = _paired(row, best, blocks, confidence_level)
+            _put(table, i, FASTEST_CELLS, result)
             comparisons.append(
                 comparison(
                     source, workload, "× fastest", row_label(row), ranking["fastest"], result
@@ -134,39 +142,30 @@ def add_speedups(table, blocks, confidence_level, comparisons, rankings):
             )
         own_default = group[(group["backend"] == best["backend"]) & (group["config"] == "default")]
         if best["config"] != "default" and not own_default.empty:
-            result = stats.paired_ratio(
-                blocks[tuple(own_default.iloc[0][GROUP])],
-                best_blocks,
-                confidence_level=confidence_level,
-            )
+            default = own_default.iloc[0]
+            result = _paired(default, best, blocks, confidence_level)
             comparisons.append(
                 comparison(
-                    source,
-                    workload,
-                    "over default",
-                    row_label(own_default.iloc[0]),
-                    ranking["fastest"],
-                    result,
+                    source, workload, "over default", row_label(default), ranking["fastest"], result
                 )
             )
         defaults = group[group["config"] == "default"]
         if not defaults.empty:
-            ranking = rank(source, workload, "default", defaults, blocks)
-            rankings.append(ranking)
-            first = defaults[defaults.apply(row_label, axis=1) == ranking["fastest"]].iloc[0]
-            for _, row in defaults.iterrows():
-                if row.name == first.name:
-                    continue
-                result = stats.paired_ratio(
-                    blocks[tuple(row[GROUP])],
-                    blocks[tuple(first[GROUP])],
-                    confidence_level=confidence_level,
-                )
-                comparisons.append(
-                    comparison(
-                        source, workload, "as shipped", row_label(row), ranking["fastest"], result
-                    )
-                )
+            _as_shipped(source, workload, defaults, blocks, confidence_level, comparisons, rankings)
+
+
+def _as_shipped(source, workload, defaults, blocks, confidence_level, comparisons, rankings):
+    """The first screen's comparisons: each `default` row against the fastest of them."""
+    ranking = rank(source, workload, "default", defaults, blocks)
+    rankings.append(ranking)
+    first = _picked(defaults, ranking)
+    for _, row in defaults.iterrows():
+        if row.name == first.name:
+            continue
+        result = _paired(row, first, blocks, confidence_level)
+        comparisons.append(
+            comparison(source, workload, "as shipped", row_label(row), ranking["fastest"], result)
+        )
 
 
 def add_floor(table, blocks, confidence_level, comparisons, rankings):
@@ -180,21 +179,35 @@ def add_floor(table, blocks, confidence_level, comparisons, rankings):
             continue
         ranking = rank(source, workload, "floor", natives, blocks)
         rankings.append(ranking)
-        floor = natives[natives.apply(row_label, axis=1) == ranking["fastest"]].iloc[0]
-        floor_blocks = blocks[tuple(floor[GROUP])]
+        floor = _picked(natives, ranking)
         for i, row in group[~native[group.index]].iterrows():
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], floor_blocks, confidence_level=confidence_level
-            )
+            result = _paired(row, floor, blocks, confidence_level)
             table.at[i, "floor"] = row_label(floor)
             table.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
-            table.at[i, "times_floor"] = result["ratio"]
-            table.at[i, "times_floor_low"] = result["low"]
-            table.at[i, "times_floor_high"] = result["high"]
-            table.at[i, "floor_pairs"] = result["blocks"]
-            table.at[i, "floor_pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
+            _put(table, i, FLOOR_CELLS, result)
             comparisons.append(
                 comparison(source, workload, "× floor", row_label(row), row_label(floor), result)
             )
+
+
+def _picked(rows: pd.DataFrame, ranking: dict) -> pd.Series:
+    """The row of `rows` that a ranking (`rank`) names fastest."""
+    return rows[rows.apply(row_label, axis=1) == ranking["fastest"]].iloc[0]
+
+
+def _paired(row, other, blocks, confidence_level) -> dict:
+    """How many times longer row's epochs take than other's, within blocks (stats.paired_ratio)."""
+    return stats.paired_ratio(
+        blocks[tuple(row[GROUP])], blocks[tuple(other[GROUP])], confidence_level=confidence_level
+    )
+
+
+def _put(table: pd.DataFrame, i, cells: dict, result: dict):
+    """A ratio (stats.paired_ratio) into row i of the summary table, in the columns `cells` names."""
+    for key, column in cells.items():
+        if key == "pairing":
+            table.at[i, column] = pairing_text(
+                result["blocks"], result["machines"], result["paired"]
+            )
+        else:
+            table.at[i, column] = result[key]
