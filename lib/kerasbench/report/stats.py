@@ -54,7 +54,7 @@ EPOCH_METHOD = "percentile bootstrap over epochs, one run: the 2017 method"
 NO_INTERVAL = "none"
 
 # The spread measured on the H200 (output/reference/h200/runs at e0a4f99, 112 ok runs, measured by
-# summary.spread; tests/test_stats.py recomputes both from the committed runs):
+# noise.spread; tests/test_stats.py recomputes both from the committed runs):
 # - SD_RUN_LOG: between-run standard deviation of the log run mean within one cell (workload,
 #   backend, configuration) on one machine, pooled over the Keras cells with 2+ runs on one
 #   machine (18 degrees of freedom). A machine here is a GPU UUID; the runs of 2026-12-02 (before
