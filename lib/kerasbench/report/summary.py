@@ -40,6 +40,7 @@ from kerasbench import studyfiles
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
+from kerasbench.report.coverage import coverage_table
 from kerasbench.report.naming import joined, sort_key
 from kerasbench.report.noise import noise
 from kerasbench.report.ratios import (
@@ -51,6 +52,9 @@ from kerasbench.report.ratios import (
 )
 from kerasbench.report.runstats import GROUP, run_stats
 from kerasbench.report.thenandnow import then_and_now
+
+# plots reads SCENARIOS through summary; they are the coverage table's (coverage.py).
+from kerasbench.report.coverage import SCENARIOS  # noqa: F401
 
 SUMMARY_COLUMNS = [
     "source",
@@ -98,19 +102,6 @@ SUMMARY_COLUMNS = [
     "n_resamples",
     "ci_method",
 ]
-
-COVERAGE_COLUMNS = ["n", "scenario", "method", "coverage", "width"]
-
-# The coverage scenarios the Method section prints: name -> (sd, slow_fraction, what it models).
-SCENARIOS = {
-    "runs": (stats.SD_RUN_LOG, 0.0, "run means of one cell (H200 spread)"),
-    "blocks": (stats.SD_RATIO_LOG, 0.0, "per-block ratios (H200 spread)"),
-    "slow host": (
-        stats.SD_RUN_LOG,
-        stats.SLOW_HOST_FRACTION,
-        f"run means, 1 run in 3 on a {stats.SLOW_HOST_FACTOR:g}× slower host",
-    ),
-}
 
 
 @dataclass
@@ -291,40 +282,6 @@ def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataF
     return pd.concat(parts, ignore_index=True)[columns].sort_values(
         ["reference"] + GROUP + ["epoch"], key=sort_key, ignore_index=True
     )
-
-
-# Resamples per simulated percentile interval: the comparison's coverage moves by less than its
-# own Monte Carlo error (about 0.01 at 2,000 studies) between 1,000 and 10,000 resamples, and the
-# simulation is the report's largest fixed cost.
-COVERAGE_RESAMPLES = 1000
-
-
-def coverage_table(
-    ns,
-    *,
-    confidence_level: float,
-    studies: int,
-    n_resamples: int = COVERAGE_RESAMPLES,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """COVERAGE_COLUMNS for each n in ns, each scenario (SCENARIOS) and both methods (t, the
-    report's; percentile bootstrap, for comparison): stats.simulate_coverage."""
-    rows = []
-    for n in ns:
-        for scenario, (sd, slow, _) in SCENARIOS.items():
-            for method in ("t", "percentile"):
-                result = stats.simulate_coverage(
-                    n,
-                    sd=sd,
-                    method=method,
-                    slow_fraction=slow,
-                    confidence_level=confidence_level,
-                    studies=studies,
-                    n_resamples=min(n_resamples, COVERAGE_RESAMPLES),
-                    seed=seed,
-                )
-                rows.append({"n": n, "scenario": scenario, "method": method, **result})
-    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
 
 
 def build(
