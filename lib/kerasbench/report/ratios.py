@@ -2,7 +2,7 @@
 every comparison the report shows.
 
 Host side only (pandas, never Keras). A block is one repeat of a workload on one machine
-(runstats' per-run `machine`); `blocks_of` keys a row's ok runs by block. Every ratio is the
+(machines.machine_id); `blocks_of` keys a row's ok runs by block. Every ratio is the
 geometric mean of within-block ratios (`stats.paired_ratio`), with an interval from 3 blocks;
 rows that share no block get the ratio of their means, paired False, no interval, which
 `pairing_text` says. The fastest row is picked by paired evidence only (`stats.pick_fastest`):

@@ -1,6 +1,6 @@
 """The statistics the report shows, each with a stated meaning; known answers in tests/test_stats.py.
 
-**Blocks.** A block is one workload's runs of one repeat on one machine (rundata's `machine`: the
+**Blocks.** A block is one workload's runs of one repeat on one machine (machines.machine_id: the
 GPU's UUID where recorded, else the host and its CPU or GPU model). Runs of one block ran side by
 side, so a ratio between two rows is taken only within a block (`paired_ratio`): the same repeat
 and the same machine; a run whose machine is not recorded pairs with nothing. The estimate is the

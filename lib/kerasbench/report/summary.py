@@ -1,6 +1,8 @@
-"""One summary per report: per-run numbers, one row per (source, workload, backend, config),
-the comparisons between rows (all within blocks), the notes and the verdicts, computed once by
-`build` and then only displayed.
+"""One summary per report: one row per (source, workload, backend, config), built from the
+per-run numbers, with the comparisons between rows, then and now, the notes and the verdicts,
+computed once by `build` and then only displayed. The parts are their modules': runstats (one
+row per run), ratios (within blocks), thenandnow, noise, coverage, metrics (the metric
+followed), notes (the sentences).
 
 Definitions (the Method section of the report says the same; the statistics are stats.py's):
 - mean_epoch_seconds: a run's value is the mean over its epochs after the first (epoch 0 carries
@@ -13,7 +15,7 @@ Definitions (the Method section of the report says the same; the statistics are 
   one run (the 2017 method, from stats.MIN_EPOCHS epochs). ci_method says which. spread_low/
   spread_high: the smallest and largest steady epoch of the runs, given only where there is no
   interval: the within-run spread, not a confidence interval, drawn and labelled differently.
-- Blocks: a block is one repeat of a workload on one machine (rundata's `machine`). Every ratio
+- Blocks: a block is one repeat of a workload on one machine (machines.machine_id). Every ratio
   (times_fastest, times_floor, the first screen's multiples and speed-ups, then and now) is the
   geometric mean of within-block ratios (`stats.paired_ratio`), with an interval from 3 blocks;
   rows that share no block get the ratio of their means, paired False, no interval.
@@ -240,17 +242,6 @@ def analyse(
         rankings=pd.DataFrame(rankings, columns=RANKING_COLUMNS),
         then_and_now=then,
     )
-
-
-def summarize(
-    per_run: pd.DataFrame,
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """One row per (source, workload, backend, config): SUMMARY_COLUMNS (see `analyse`)."""
-    return analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples).table
 
 
 def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
