@@ -284,14 +284,10 @@ def build(
     coverage_studies: int = 2000,
 ) -> Summary:
     """Everything the report shows, from one loaded study."""
+    # The settings of every interval: the level, the bootstrap's resamples, its seed.
+    settings = {"confidence_level": confidence_level, "n_resamples": n_resamples, "seed": seed}
     followed = metrics_mod.chosen(study)
-    per_run = run_stats(
-        study.epochs,
-        confidence_level=confidence_level,
-        n_resamples=n_resamples,
-        seed=seed,
-        metrics=followed,
-    )
+    per_run = run_stats(study.epochs, metrics=followed, **settings)
     result = analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples)
     table = result.table
     mine = table[~table["reference"]] if not table.empty else table
@@ -313,16 +309,8 @@ def build(
         verdicts=notes_mod.verdicts(
             table, result.rankings, noise_by_source, confidence_level=confidence_level
         ),
-        coverage=coverage_table(
-            used or [stats.MIN_RUNS],
-            confidence_level=confidence_level,
-            studies=coverage_studies,
-            n_resamples=n_resamples,
-            seed=seed,
-        ),
+        coverage=coverage_table(used or [stats.MIN_RUNS], studies=coverage_studies, **settings),
         coverage_used=bool(used),
         coverage_studies=coverage_studies,
-        confidence_level=confidence_level,
-        n_resamples=n_resamples,
-        seed=seed,
+        **settings,
     )
