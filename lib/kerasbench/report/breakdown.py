@@ -141,65 +141,12 @@ def _label(row) -> str:
 def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     """Stacked horizontal bars, milliseconds per step: the four parts of model.fit's step per
     workload, backend and configuration, with the floor's step as a dark bar beside it."""
-    floors = floors or {}
-    order = sorted(
-        frame.index,
-        key=lambda i: (
-            list(registry.WORKLOADS).index(frame.at[i, "workload"])
-            if frame.at[i, "workload"] in registry.WORKLOADS
-            else 99,
-            frame.at[i, "backend"],
-            frame.at[i, "config"],
-        ),
-    )
-    frame = frame.loc[order]
-    labels, fig = [], go.Figure()
-    for _, row in frame.iterrows():
-        labels.append(_label(row))
+    frame = frame.loc[_in_registry_order(frame)]
+    labels = [_label(row) for _, row in frame.iterrows()]
+    fig = go.Figure()
     for group in studyfiles.GROUPS:
-        ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
-        text = [
-            "%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()
-        ]
-        name = group + (
-            ""
-            if frame["device_measured"].all() or group != "device compute"
-            else " (upper bound where no profiler)"
-        )
-        fig.add_trace(
-            go.Bar(
-                y=labels,
-                x=ms,
-                name=name,
-                orientation="h",
-                text=text,
-                textposition="inside",
-                marker_color=GROUP_COLOURS[group],
-                hovertemplate="%{y}<br>" + html.escape(group) + ": %{x:.3f} ms/step<extra></extra>",
-            )
-        )
-    floor_y, floor_x, floor_text = [], [], []
-    seen = set()
-    for _, row in frame.iterrows():
-        if row["workload"] in floors and row["workload"] not in seen:
-            seen.add(row["workload"])
-            name, seconds = floors[row["workload"]]
-            floor_y.append("%s · floor (%s)" % (naming.workload_title(row["workload"]), name))
-            floor_x.append(1e3 * seconds)
-            floor_text.append("%.3f ms" % (1e3 * seconds))
-    if floor_y:
-        fig.add_trace(
-            go.Bar(
-                y=floor_y,
-                x=floor_x,
-                name="native floor (whole step)",
-                orientation="h",
-                marker_color=FLOOR_COLOUR,
-                text=floor_text,
-                textposition="outside",
-                hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>",
-            )
-        )
+        fig.add_trace(_part_bars(frame, labels, group))
+    floor_y, floor_x = _floor_bars(fig, frame, floors or {})
     order = []
     for label in labels:  # each workload's floor bar right after its profile bars
         order.append(label)
@@ -227,6 +174,70 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     if values and max(values) / min(values) > 30:
         fig.update_xaxes(type="log")
     return fig
+
+
+def _in_registry_order(frame: pd.DataFrame) -> list:
+    """The frame's index with workloads in registry order (others last), then backend, config."""
+    return sorted(
+        frame.index,
+        key=lambda i: (
+            list(registry.WORKLOADS).index(frame.at[i, "workload"])
+            if frame.at[i, "workload"] in registry.WORKLOADS
+            else 99,
+            frame.at[i, "backend"],
+            frame.at[i, "config"],
+        ),
+    )
+
+
+def _part_bars(frame: pd.DataFrame, labels: list, group: str) -> go.Bar:
+    """One part of the step (a studyfiles.GROUPS name) for every profile: its milliseconds, and
+    its share where it is 8% or more."""
+    ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
+    text = ["%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()]
+    name = group + (
+        ""
+        if frame["device_measured"].all() or group != "device compute"
+        else " (upper bound where no profiler)"
+    )
+    return go.Bar(
+        y=labels,
+        x=ms,
+        name=name,
+        orientation="h",
+        text=text,
+        textposition="inside",
+        marker_color=GROUP_COLOURS[group],
+        hovertemplate="%{y}<br>" + html.escape(group) + ": %{x:.3f} ms/step<extra></extra>",
+    )
+
+
+def _floor_bars(fig: go.Figure, frame: pd.DataFrame, floors: dict) -> tuple[list, list]:
+    """The floor's whole step (floor_per_step) as one dark bar per workload, added to fig where
+    there is any; (their labels, their milliseconds)."""
+    floor_y, floor_x, floor_text = [], [], []
+    seen = set()
+    for _, row in frame.iterrows():
+        if row["workload"] in floors and row["workload"] not in seen:
+            seen.add(row["workload"])
+            name, seconds = floors[row["workload"]]
+            floor_y.append("%s · floor (%s)" % (naming.workload_title(row["workload"]), name))
+            floor_x.append(1e3 * seconds)
+            floor_text.append("%.3f ms" % (1e3 * seconds))
+    if floor_y:
+        fig.add_trace(
+            go.Bar(
+                y=floor_y,
+                x=floor_x,
+                name="native floor (whole step)",
+                orientation="h",
+                marker_color=FLOOR_COLOUR,
+                text=floor_text,
+                textposition="outside",
+                hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>",
+            )
+        )
+    return floor_y, floor_x
 
 
 def table(frame: pd.DataFrame) -> Html:
