@@ -23,12 +23,9 @@ from kerasbench.report import naming
 from kerasbench.report import rundata
 from kerasbench.report.plots import STYLE, Html
 
-GROUP_COLOURS = {
-    "device compute": "#009E73",
-    "host dispatch and Python overhead": "#D55E00",
-    "input feeding": "#56B4E9",
-    "callbacks and metrics": "#CC79A7",
-}
+# The parts of a step (studyfiles.GROUPS, device compute first) and their colours, in that order.
+DEVICE_COMPUTE = studyfiles.GROUPS[0]
+GROUP_COLOURS = dict(zip(studyfiles.GROUPS, ("#009E73", "#D55E00", "#56B4E9", "#CC79A7")))
 FLOOR_COLOUR = "#444444"
 # The workloads with a native floor loop (kerasbench.native) and the issue-15 goal for them.
 FLOOR_WORKLOADS = ["mnist_mlp", "mnist_cnn", "imdb_bidirectional_lstm"]
@@ -197,7 +194,7 @@ def _part_bars(frame: pd.DataFrame, labels: list, group: str) -> go.Bar:
     text = ["%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()]
     name = group + (
         ""
-        if frame["device_measured"].all() or group != "device compute"
+        if frame["device_measured"].all() or group != DEVICE_COMPUTE
         else " (upper bound where no profiler)"
     )
     return go.Bar(
@@ -252,7 +249,7 @@ def table(frame: pd.DataFrame) -> Html:
             "fit ms/step": ["%.3f" % (1e3 * v) for v in frame["step_seconds"]],
         }
     )
-    for name in ("t_fit_metrics", "t_fit_bare", "t_fit_device", "t_fit_epoch", "t_step_loop"):
+    for name in ["t_" + variant for variant in studyfiles.VARIANTS[1:]]:  # beyond fit as run
         if name in frame:
             view[name[2:] + " ms"] = [
                 "–" if not _finite(v) else "%.3f" % (1e3 * v) for v in frame[name]
@@ -374,7 +371,7 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
         if p is None or not p["device_measured"]:
             continue
         steps = steps_per_epoch(p)
-        device_epoch = float(p["step_seconds"]) * float(p["device compute"]) * steps
+        device_epoch = float(p["step_seconds"]) * float(p[DEVICE_COMPUTE]) * steps
         if not (_finite(device_epoch) and device_epoch > 0):
             continue
         rows.append(

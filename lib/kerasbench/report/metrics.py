@@ -22,8 +22,9 @@ from kerasbench.report import tidy
 
 LOSS = "loss"  # the training loss: what a model without a metric is followed by
 VALIDATION = "val_"
-# epochs.csv's columns that are times and counts, never a metric
-NOT_METRICS = ("epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second")
+# epochs.csv's columns before the loss (runfiles' format): the epoch, its times and its
+# throughput, never a metric
+NOT_METRICS = tuple(runfiles.COLUMNS[: runfiles.COLUMNS.index(LOSS)])
 
 
 def is_loss(name: str) -> bool:
