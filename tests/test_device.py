@@ -20,7 +20,7 @@ from jupyter_client.kernelspec import KernelSpec
 
 from kerasbench import cli, environment, registry, runfiles
 from kerasbench.errors import UserError
-from kerasbench.report import rules, rundata, summary
+from kerasbench.report import machines, rules, rundata, summary
 from kerasbench.study import execute, kernels, plan, runner
 
 from conftest import REPO, SHARED_DATA
@@ -536,7 +536,7 @@ def test_the_report_says_an_old_jax_run_trained_on_the_cpu_of_the_h200():
     index = study.runs.set_index("run_id")
     jax = index.loc["mnist_mlp/jax/0"]
     assert jax["status"] == "ok" and jax["trained_on"]["kind"] == "cpu"
-    assert jax["machine"].startswith(rundata.CPU_ONLY)
+    assert jax["machine"].startswith(machines.CPU_ONLY)
     assert index.loc["mnist_mlp/torch/0", "trained_on"]["kind"] == "gpu"
     assert index.loc["mnist_mlp/tensorflow/0", "trained_on"] == {}
     table = summary.build(study, n_resamples=100, coverage_studies=20).table
@@ -545,7 +545,7 @@ def test_the_report_says_an_old_jax_run_trained_on_the_cpu_of_the_h200():
     }
     assert "trained on the CPU" in caveats["jax"]
     assert "trained on the CPU" not in caveats["torch"] + caveats["tensorflow"]
-    env = rundata.environment(study)
+    env = machines.environment(study)
     where = env[env["field"] == "trained_on"].set_index("backend")["value"]
     assert where["jax"] == "cpu (cpu:0), from versions.jax_devices"
     assert where["tensorflow"] == "device not recorded"
@@ -557,8 +557,8 @@ def test_a_cpu_study_says_nothing_about_devices(tmp_path):
     if not os.path.isdir(runs):
         pytest.skip("no committed CPU study")
     study = rundata.load_study(runs, references=[])
-    assert not any(str(m).startswith(rundata.CPU_ONLY) for m in study.runs["machine"])
-    assert "trained_on" not in set(rundata.environment(study)["field"])
+    assert not any(str(m).startswith(machines.CPU_ONLY) for m in study.runs["machine"])
+    assert "trained_on" not in set(machines.environment(study)["field"])
 
 
 def test_loaded_gpu_libraries_names_the_real_files_behind_borrowed_names(tmp_path):

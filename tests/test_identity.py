@@ -13,12 +13,12 @@ import pytest
 
 from kerasbench import cli, runfiles
 from kerasbench.errors import UserError
-from kerasbench.report import rundata
+from kerasbench.report import references, rundata, tidy
 from kerasbench.study import plan, runner
 
 from conftest import REPO
 
-SHIPPED = rundata.SHIPPED_REFERENCE
+SHIPPED = references.SHIPPED_REFERENCE
 
 
 def write_run(runs, workload="mnist_mlp", backend="jax", config="default", repeat=0, **changes):
@@ -50,7 +50,7 @@ def write_run(runs, workload="mnist_mlp", backend="jax", config="default", repea
 
 
 def refusal(runs):
-    with pytest.raises(rundata.RunDataError) as e:
+    with pytest.raises(tidy.RunDataError) as e:
         rundata.load_study(runs, [])
     assert "\n" not in str(e.value)
     return str(e.value)
@@ -328,7 +328,7 @@ def reference(tmp_path, name="mnist_mlp_cntk.csv", elapsed=None, source=None):
 def test_a_reference_log_is_parsed_strictly(tmp_path, runs, elapsed, line, capsys):
     """`3.98s` gave a blank row, all zeros an `inf x` row, both with exit 0 (issue 28)."""
     ref = reference(tmp_path, elapsed=elapsed)
-    with pytest.raises(rundata.RunDataError) as e:
+    with pytest.raises(tidy.RunDataError) as e:
         rundata.load_study(runs, [ref])
     assert line in str(e.value) and str(ref / "mnist_mlp_cntk.csv") in str(e.value)
     assert line in report_cli(runs, capsys, "--reference", str(ref))
@@ -346,7 +346,7 @@ def test_a_reference_log_misnamed_is_refused_by_name(tmp_path, runs, name, why, 
     """mnist_mlp-cntk.csv was read as workload `mnist`, backend `mlp-cntk` (issue 28)."""
     ref = reference(tmp_path)
     shutil.copy(str(ref / "mnist_mlp_cntk.csv"), str(ref / name))
-    with pytest.raises(rundata.RunDataError) as e:
+    with pytest.raises(tidy.RunDataError) as e:
         rundata.load_study(runs, [ref])
     assert why in str(e.value) and str(ref / name) in str(e.value)
     assert name in report_cli(runs, capsys, "--reference", str(ref))
@@ -366,7 +366,7 @@ def test_a_reference_log_misnamed_is_refused_by_name(tmp_path, runs, name, why, 
 )
 def test_source_yaml_of_the_wrong_types_is_one_line(tmp_path, runs, text, why, capsys):
     ref = reference(tmp_path, source=text)
-    with pytest.raises(rundata.RunDataError) as e:
+    with pytest.raises(tidy.RunDataError) as e:
         rundata.load_study(runs, [ref])
     assert why in str(e.value) and str(ref / "source.yaml") in str(e.value)
     assert why in report_cli(runs, capsys, "--reference", str(ref))

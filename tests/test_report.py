@@ -26,12 +26,12 @@ except ImportError:  # not installed: use the checkout's lib/
 
 from kerasbench import registry  # noqa: E402
 from kerasbench.report import build as report  # noqa: E402
-from kerasbench.report import rundata, summary as summary_mod  # noqa: E402
+from kerasbench.report import references, summary as summary_mod  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser  # noqa: E402
 
-SHIPPED = rundata.SHIPPED_REFERENCE
+SHIPPED = references.SHIPPED_REFERENCE
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,10 +16,18 @@ import pytest
 from scipy import stats as scipy_stats
 
 from kerasbench import registry
-from kerasbench.report import rules, rundata, stats, summary as summary_mod
+from kerasbench.report import (
+    machines,
+    references,
+    rules,
+    rundata,
+    stats,
+    summary as summary_mod,
+    tidy,
+)
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
-SHIPPED = rundata.SHIPPED_REFERENCE
+SHIPPED = references.SHIPPED_REFERENCE
 LABEL_2017 = "2017 K80 (Keras 2.0)"
 
 
@@ -106,8 +114,8 @@ def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
     write_run(tmp_path, "mnist_mlp", "torch", 0, run_json=False)
     write_run(tmp_path, "mnist_cnn", "torch", 0, status="timeout", rows=None)
     epochs = rundata.load_runs(tmp_path)
-    assert list(epochs.columns[: len(rundata.RUN_COLUMNS)]) == rundata.RUN_COLUMNS
-    assert list(epochs.columns[len(rundata.RUN_COLUMNS) :][:9]) == rundata.EPOCH_COLUMNS
+    assert list(epochs.columns[: len(tidy.RUN_COLUMNS)]) == tidy.RUN_COLUMNS
+    assert list(epochs.columns[len(tidy.RUN_COLUMNS) :][:9]) == tidy.EPOCH_COLUMNS
     by_run = epochs.groupby("run_id")[["status", "ok", "config", "data_source"]].first()
     assert by_run.loc["mnist_mlp/jax/0"].tolist() == ["ok", True, "default", "full"]
     assert by_run.loc["mnist_mlp/jax/1", "status"] == "failed"
@@ -129,34 +137,35 @@ def test_load_runs_keeps_failed_and_unfinished_runs(tmp_path):
 )
 def test_damaged_epochs_csv_is_one_line(tmp_path, rows):
     write_run(tmp_path, "mnist_mlp", "jax", 0, rows=rows)
-    with pytest.raises(rundata.RunDataError) as e:
+    with pytest.raises(tidy.RunDataError) as e:
         rundata.load_runs(tmp_path)
     assert "\n" not in str(e.value) and "epochs.csv" in str(e.value)
 
 
 def test_missing_and_empty_runs_folder(tmp_path):
-    with pytest.raises(rundata.RunDataError, match="not found"):
+    with pytest.raises(tidy.RunDataError, match="not found"):
         rundata.load_study(tmp_path / "missing")
     (tmp_path / "out" / "runs").mkdir(parents=True)
     write_run(tmp_path / "out" / "runs", "mnist_mlp", "jax", 0)
-    with pytest.raises(rundata.RunDataError, match="did you mean"):
+    with pytest.raises(tidy.RunDataError, match="did you mean"):
         rundata.load_study(tmp_path / "out")
 
 
 def test_machine_identity_prefers_the_gpu_uuid():
     assert (
-        rundata.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"}) == "NVIDIA H200 GPU-1234"
+        machines.machine_id({"gpu": "NVIDIA H200", "gpu_uuid": "GPU-1234"})
+        == "NVIDIA H200 GPU-1234"
     )
-    assert rundata.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
-    assert rundata.machine_id({}) is None
+    assert machines.machine_id({"gpu": None, "cpu": "AMD EPYC", "host": "vm"}) == "AMD EPYC on vm"
+    assert machines.machine_id({}) is None
 
 
 def test_load_reference_schema_and_mapping():
-    ref = rundata.load_reference()
+    ref = references.load_reference()
     assert set(ref["source"]) == {LABEL_2017} and ref["reference"].all()
     assert set(ref["backend"]) == {"tensorflow", "cntk"}
     assert set(ref["workload"]) == set(registry.WORKLOADS)
-    assert (ref["mean_basis"] == rundata.ALL_EPOCHS).all() and ref["ok"].all()
+    assert (ref["mean_basis"] == tidy.ALL_EPOCHS).all() and ref["ok"].all()
     raw = pd.read_csv(SHIPPED / "mnist_cnn_cntk.csv")
     run = ref[ref["run_id"] == f"{LABEL_2017}/mnist_cnn/cntk"]
     np.testing.assert_allclose(run["epoch_seconds"], raw["elapsed"])
@@ -170,7 +179,7 @@ def test_load_reference_schema_and_mapping():
 
 def test_shipped_reference_is_the_published_copy_with_its_source():
     assert (SHIPPED / "LICENSE").read_text().count("Copyright (c) 2017 Max Woolf") == 1
-    source = rundata.read_source(SHIPPED)
+    source = references.read_source(SHIPPED)
     assert source.label == LABEL_2017 and "K80" in source.hardware and source.reference
     assert source.environment["cntk"]["versions.backend_framework"] == "cntk 2.0"
     if not SHARED_REFERENCE.is_dir():
@@ -183,8 +192,8 @@ def test_reference_without_source_yaml_is_its_folder_name(tmp_path):
     ref = tmp_path / "p100-logs"
     ref.mkdir()
     shutil.copy(SHIPPED / "mnist_mlp_cntk.csv", ref)
-    assert rundata.read_source(ref).label == "p100-logs"
-    assert set(rundata.load_reference(ref)["source"]) == {"p100-logs"}
+    assert references.read_source(ref).label == "p100-logs"
+    assert set(references.load_reference(ref)["source"]) == {"p100-logs"}
 
 
 def test_bad_source_yaml_and_duplicate_labels_are_one_line(tmp_path):
@@ -193,10 +202,10 @@ def test_bad_source_yaml_and_duplicate_labels_are_one_line(tmp_path):
     ref.mkdir()
     shutil.copy(SHIPPED / "mnist_mlp_cntk.csv", ref)
     (ref / "source.yaml").write_text("label: x\nhardwre: K80\n")
-    with pytest.raises(rundata.RunDataError, match="unknown key.*hardwre"):
+    with pytest.raises(tidy.RunDataError, match="unknown key.*hardwre"):
         rundata.load_study(tmp_path / "runs", [ref])
     (ref / "source.yaml").write_text(f"label: {LABEL_2017}\n")
-    with pytest.raises(rundata.RunDataError, match="two sources are labelled"):
+    with pytest.raises(tidy.RunDataError, match="two sources are labelled"):
         rundata.load_study(tmp_path / "runs", [SHIPPED, ref])
 
 

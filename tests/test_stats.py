@@ -284,10 +284,10 @@ def test_a_slow_host_is_not_rescued_by_the_interval():
 def test_h200_constants_are_what_the_committed_runs_measure():
     if not os.path.isdir(H200_RUNS):
         pytest.skip("no committed H200 runs")
-    from kerasbench.report import rundata, summary
+    from kerasbench.report import noise, rundata, runstats
 
-    per_run = summary.run_stats(rundata.load_study(H200_RUNS, []).epochs, n_resamples=10)
-    measured = summary.spread(per_run)
+    per_run = runstats.run_stats(rundata.load_study(H200_RUNS, []).epochs, n_resamples=10)
+    measured = noise.spread(per_run)
     assert measured["sd_run"] == pytest.approx(stats.SD_RUN_LOG, abs=0.0005)
     assert measured["sd_ratio"] == pytest.approx(stats.SD_RATIO_LOG, abs=0.0005)
     assert (measured["df_run"], measured["df_ratio"], measured["ratio_pairs"]) == (18, 14, 7)

@@ -19,15 +19,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kerasbench import registry, studyfiles
+from kerasbench.report import naming
 from kerasbench.report import rundata
 from kerasbench.report.style import STYLE, Html
 
-GROUP_COLOURS = {
-    "device compute": "#009E73",
-    "host dispatch and Python overhead": "#D55E00",
-    "input feeding": "#56B4E9",
-    "callbacks and metrics": "#CC79A7",
-}
+# The parts of a step (studyfiles.GROUPS, device compute first) and their colours, in that order.
+DEVICE_COMPUTE = studyfiles.GROUPS[0]
+GROUP_COLOURS = dict(zip(studyfiles.GROUPS, ("#009E73", "#D55E00", "#56B4E9", "#CC79A7")))
 FLOOR_COLOUR = "#444444"
 # The workloads with a native floor loop (kerasbench.native) and the issue-15 goal for them.
 FLOOR_WORKLOADS = ["mnist_mlp", "mnist_cnn", "imdb_bidirectional_lstm"]
@@ -134,71 +132,18 @@ def floor_per_step(summary, frame: pd.DataFrame) -> dict:
 
 def _label(row) -> str:
     config = "" if row["config"] == "default" else " %s" % row["config"]
-    return "%s · %s%s" % (rundata.workload_title(row["workload"]), row["backend"], config)
+    return "%s · %s%s" % (naming.workload_title(row["workload"]), row["backend"], config)
 
 
 def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     """Stacked horizontal bars, milliseconds per step: the four parts of model.fit's step per
     workload, backend and configuration, with the floor's step as a dark bar beside it."""
-    floors = floors or {}
-    order = sorted(
-        frame.index,
-        key=lambda i: (
-            list(registry.WORKLOADS).index(frame.at[i, "workload"])
-            if frame.at[i, "workload"] in registry.WORKLOADS
-            else 99,
-            frame.at[i, "backend"],
-            frame.at[i, "config"],
-        ),
-    )
-    frame = frame.loc[order]
-    labels, fig = [], go.Figure()
-    for _, row in frame.iterrows():
-        labels.append(_label(row))
+    frame = frame.loc[_in_registry_order(frame)]
+    labels = [_label(row) for _, row in frame.iterrows()]
+    fig = go.Figure()
     for group in studyfiles.GROUPS:
-        ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
-        text = [
-            "%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()
-        ]
-        name = group + (
-            ""
-            if frame["device_measured"].all() or group != "device compute"
-            else " (upper bound where no profiler)"
-        )
-        fig.add_trace(
-            go.Bar(
-                y=labels,
-                x=ms,
-                name=name,
-                orientation="h",
-                text=text,
-                textposition="inside",
-                marker_color=GROUP_COLOURS[group],
-                hovertemplate="%{y}<br>" + html.escape(group) + ": %{x:.3f} ms/step<extra></extra>",
-            )
-        )
-    floor_y, floor_x, floor_text = [], [], []
-    seen = set()
-    for _, row in frame.iterrows():
-        if row["workload"] in floors and row["workload"] not in seen:
-            seen.add(row["workload"])
-            name, seconds = floors[row["workload"]]
-            floor_y.append("%s · floor (%s)" % (rundata.workload_title(row["workload"]), name))
-            floor_x.append(1e3 * seconds)
-            floor_text.append("%.3f ms" % (1e3 * seconds))
-    if floor_y:
-        fig.add_trace(
-            go.Bar(
-                y=floor_y,
-                x=floor_x,
-                name="native floor (whole step)",
-                orientation="h",
-                marker_color=FLOOR_COLOUR,
-                text=floor_text,
-                textposition="outside",
-                hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>",
-            )
-        )
+        fig.add_trace(_part_bars(frame, labels, group))
+    floor_y, floor_x = _floor_bars(fig, frame, floors or {})
     order = []
     for label in labels:  # each workload's floor bar right after its profile bars
         order.append(label)
@@ -228,11 +173,75 @@ def figure(frame: pd.DataFrame, floors: dict | None = None) -> go.Figure:
     return fig
 
 
+def _in_registry_order(frame: pd.DataFrame) -> list:
+    """The frame's index with workloads in registry order (others last), then backend, config."""
+    return sorted(
+        frame.index,
+        key=lambda i: (
+            list(registry.WORKLOADS).index(frame.at[i, "workload"])
+            if frame.at[i, "workload"] in registry.WORKLOADS
+            else 99,
+            frame.at[i, "backend"],
+            frame.at[i, "config"],
+        ),
+    )
+
+
+def _part_bars(frame: pd.DataFrame, labels: list, group: str) -> go.Bar:
+    """One part of the step (a studyfiles.GROUPS name) for every profile: its milliseconds, and
+    its share where it is 8% or more."""
+    ms = [1e3 * r["step_seconds"] * r[group] for _, r in frame.iterrows()]
+    text = ["%.0f%%" % (100 * r[group]) if r[group] >= 0.08 else "" for _, r in frame.iterrows()]
+    name = group + (
+        ""
+        if frame["device_measured"].all() or group != DEVICE_COMPUTE
+        else " (upper bound where no profiler)"
+    )
+    return go.Bar(
+        y=labels,
+        x=ms,
+        name=name,
+        orientation="h",
+        text=text,
+        textposition="inside",
+        marker_color=GROUP_COLOURS[group],
+        hovertemplate="%{y}<br>" + html.escape(group) + ": %{x:.3f} ms/step<extra></extra>",
+    )
+
+
+def _floor_bars(fig: go.Figure, frame: pd.DataFrame, floors: dict) -> tuple[list, list]:
+    """The floor's whole step (floor_per_step) as one dark bar per workload, added to fig where
+    there is any; (their labels, their milliseconds)."""
+    floor_y, floor_x, floor_text = [], [], []
+    seen = set()
+    for _, row in frame.iterrows():
+        if row["workload"] in floors and row["workload"] not in seen:
+            seen.add(row["workload"])
+            name, seconds = floors[row["workload"]]
+            floor_y.append("%s · floor (%s)" % (naming.workload_title(row["workload"]), name))
+            floor_x.append(1e3 * seconds)
+            floor_text.append("%.3f ms" % (1e3 * seconds))
+    if floor_y:
+        fig.add_trace(
+            go.Bar(
+                y=floor_y,
+                x=floor_x,
+                name="native floor (whole step)",
+                orientation="h",
+                marker_color=FLOOR_COLOUR,
+                text=floor_text,
+                textposition="outside",
+                hovertemplate="%{y}: %{x:.3f} ms/step<extra></extra>",
+            )
+        )
+    return floor_y, floor_x
+
+
 def table(frame: pd.DataFrame) -> Html:
     """The numbers behind the bars: variants' ms per step and the four fractions."""
     view = pd.DataFrame(
         {
-            "workload": [rundata.workload_title(w) for w in frame["workload"]],
+            "workload": [naming.workload_title(w) for w in frame["workload"]],
             "backend config": [
                 ("%s %s" % (b, c)).strip() for b, c in zip(frame["backend"], frame["config"])
             ],
@@ -240,7 +249,7 @@ def table(frame: pd.DataFrame) -> Html:
             "fit ms/step": ["%.3f" % (1e3 * v) for v in frame["step_seconds"]],
         }
     )
-    for name in ("t_fit_metrics", "t_fit_bare", "t_fit_device", "t_fit_epoch", "t_step_loop"):
+    for name in ["t_" + variant for variant in studyfiles.VARIANTS[1:]]:  # beyond fit as run
         if name in frame:
             view[name[2:] + " ms"] = [
                 "–" if not _finite(v) else "%.3f" % (1e3 * v) for v in frame[name]
@@ -312,10 +321,10 @@ def _keras_rows(table, workload):
     beside the best as shipped, never in its place."""
     block = table[
         (table["workload"] == workload)
-        & ~table["backend"].map(rundata.is_native)
+        & ~table["backend"].map(naming.is_native)
         & table["mean_epoch_seconds"].notna()
     ]
-    patched = block["config"].map(rundata.is_patched).astype(bool)
+    patched = block["config"].map(naming.is_patched).astype(bool)
     return block[~patched], block[patched]
 
 
@@ -362,12 +371,12 @@ def device_distance_table(summary, frame: pd.DataFrame) -> Html:
         if p is None or not p["device_measured"]:
             continue
         steps = steps_per_epoch(p)
-        device_epoch = float(p["step_seconds"]) * float(p["device compute"]) * steps
+        device_epoch = float(p["step_seconds"]) * float(p[DEVICE_COMPUTE]) * steps
         if not (_finite(device_epoch) and device_epoch > 0):
             continue
         rows.append(
             {
-                "workload": rundata.workload_title(workload),
+                "workload": naming.workload_title(workload),
                 "best Keras": label,
                 "runs": runs,
                 "s / epoch": "%.3g" % seconds,
@@ -419,7 +428,7 @@ def distance_table(summary, frame: pd.DataFrame | None = None) -> Html:
         wall = _wall(_profile_of(frame, workload, best["backend"], best["config"]))
         rows.append(
             {
-                "workload": rundata.workload_title(workload),
+                "workload": naming.workload_title(workload),
                 "best Keras": "%s %s" % (best["backend"], best["config"]),
                 "runs": int(best["runs"]),
                 "s / epoch": "%.3g" % best["mean_epoch_seconds"],

@@ -56,7 +56,7 @@ from nbconvert import HTMLExporter
 import kerasbench
 from kerasbench import registry, studyfiles
 from kerasbench.errors import UserError
-from kerasbench.report import rundata
+from kerasbench.report import references, rundata, tidy
 from kerasbench.study import signals
 
 NOTEBOOK = Path(registry.NOTEBOOKS_DIR) / studyfiles.ANALYSIS_NOTEBOOK  # executed under its name
@@ -153,7 +153,7 @@ def load(runs_dir, references=None) -> rundata.Study:
     """rundata.load_study with its errors as ReportError (one line)."""
     try:
         return rundata.load_study(runs_dir, references)
-    except rundata.RunDataError as e:
+    except tidy.RunDataError as e:
         raise ReportError(str(e)) from None
 
 
@@ -415,7 +415,7 @@ def study_files(study):
     for source in study.sources:
         if source.reference and source.folder:
             folder = Path(source.folder)
-            yield folder / rundata.SOURCE_FILE
+            yield folder / references.SOURCE_FILE
             with contextlib.suppress(OSError):
                 yield from sorted(p for p in folder.iterdir() if p.is_file())
     for path in study.runs.get("path", []):

@@ -34,6 +34,7 @@ from kerasbench.report.style import (
     chart_text,
     config_looks,
 )
+from kerasbench.report import naming
 
 LOG_SPAN = 10  # a time axis is logarithmic when its values span more than this factor
 
@@ -176,7 +177,7 @@ def _ratio_bar(source, backend, config, rows, reference: bool, look, labelled: b
     group = chart_text(source if reference else backend)
     has_ci = np.isfinite(rows["times_fastest_low"].astype(float))
     return go.Bar(
-        x=[_wrapped(rundata.workload_title(w)) for w in rows["workload"]],
+        x=[_wrapped(naming.workload_title(w)) for w in rows["workload"]],
         y=rows["times_fastest"],
         name=chart_text(f"{backend} {config}" if reference else config),
         legendgroup=group,
@@ -324,7 +325,7 @@ def epoch_time_figure(summary, workload: str) -> go.Figure | None:
     fig.update_layout(
         # The title promises a CI only where a bar has one (3 runs or more).
         title=(
-            f"{chart_text(rundata.workload_title(workload))}: seconds per epoch after the first, "
+            f"{chart_text(naming.workload_title(workload))}: seconds per epoch after the first, "
             "geometric mean of the runs ("
             + (f"black whisker: {level_text(summary)} CI over runs; " if ci_shown else "")
             + ("◇ first epoch; " if not warm.empty else "")
@@ -451,7 +452,7 @@ def metric_figure(summary, workload: str):
         notes_text.append("not drawn (generated data): " + ", ".join(left_out))
     notes_text.extend(_epoch_axis(fig, curves))
     title = (
-        f"{chart_text(rundata.workload_title(workload))}: {chart_text(metric_label(metric))} "
+        f"{chart_text(naming.workload_title(workload))}: {chart_text(metric_label(metric))} "
         "by epoch (mean over n runs)"
     )
     if notes_text:
@@ -555,7 +556,7 @@ def _epoch_axis(fig: go.Figure, curves) -> list:
 def _apart_note(table, workload, apart: list) -> str:
     """Why a reference's curves are not drawn: this study's profile and epochs against theirs."""
     rows = table[(table["workload"] == workload) & (table["runs"] > 0)]
-    study = rows[~rows["reference"] & ~rows["backend"].map(rundata.is_native)]
+    study = rows[~rows["reference"] & ~rows["backend"].map(naming.is_native)]
     ref = rows[rows["source"].isin(apart)]
     profiles = rundata.joined(study["profile"]) or "–"
     epochs = "/".join(str(e) for e in sorted(set(study["epochs"].astype(int))))

@@ -20,6 +20,7 @@ from kerasbench.report import grid_data as data
 from kerasbench import registry
 from kerasbench.report import notes, parity, rundata, stats
 from kerasbench.report.grid_data import DEFAULT, OPTIMISED
+from kerasbench.report import naming
 
 # Jupyter's page styles every table (right-aligned, fixed layout): each rule here is written for
 # the exported page (.jp-RenderedHTMLCommon) as well as for a plain one.
@@ -164,7 +165,7 @@ def _workload_html(workload, block, page_dir) -> str:
         else ""
     )
     return (
-        f"<td><a href='#wl-{_e(workload)}'>{_e(rundata.workload_title(workload))}</a><br>"
+        f"<td><a href='#wl-{_e(workload)}'>{_e(naming.workload_title(workload))}</a><br>"
         f"<span class='kb-muted'>{_e(metric)}{link}</span></td>"
     )
 
@@ -220,7 +221,7 @@ def _not_measured_html(table: pd.DataFrame) -> str:
     measured = set(table["workload"]) if len(table) else set()
     if not measured & set(registry.WORKLOADS):
         return ""
-    left = [rundata.workload_title(w) for w in registry.WORKLOADS if w not in measured]
+    left = [naming.workload_title(w) for w in registry.WORKLOADS if w not in measured]
     if not left:
         return ""
     return "<p class='kb-legend'>2017 workloads not in this study: " + _e(", ".join(left)) + ".</p>"

@@ -24,7 +24,9 @@ import pandas as pd
 
 from kerasbench import runfiles
 from kerasbench.report import notes, rundata, stats
-from kerasbench.report.summary import pairing_text
+from kerasbench.report.ratios import pairing_text
+from kerasbench.report import machines
+from kerasbench.report import naming
 
 DEFAULT = runfiles.DEFAULT_CONFIG
 OPTIMISED = "tuned"
@@ -38,7 +40,7 @@ def finite(value) -> bool:
 
 
 def _title(workload) -> str:
-    return rundata.workload_title(workload)
+    return naming.workload_title(workload)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def run_records(study) -> dict:
     loop): what they say of their steps per epoch and of the machine's load."""
     runs = study.runs
     mine = runs[~runs["reference"].astype(bool) & runs["finished"].astype(bool)]
-    mine = mine[~mine["backend"].map(rundata.is_native)]
+    mine = mine[~mine["backend"].map(naming.is_native)]
     return {
         run_id: runfiles.read_json(os.path.join(path, runfiles.RUN_JSON))
         for run_id, path in zip(mine["run_id"], mine["path"])
@@ -87,7 +89,7 @@ def own_source(summary) -> str | None:
 
 def _own_runs(summary) -> pd.DataFrame:
     runs = summary.study.runs
-    return runs[~runs["reference"].astype(bool) & ~runs["backend"].map(rundata.is_native)]
+    return runs[~runs["reference"].astype(bool) & ~runs["backend"].map(naming.is_native)]
 
 
 def ordered(values, column) -> list:
@@ -297,7 +299,7 @@ def learning_cells(groups: dict) -> dict:
 def _model(device, machine) -> tuple:
     """(kind, model) of a run's machine: ("GPU", "NVIDIA H200") or ("CPU", "AMD EPYC")."""
     device = device if isinstance(device, dict) else {}
-    if device.get("gpu") and not str(machine or "").startswith(rundata.CPU_ONLY):
+    if device.get("gpu") and not str(machine or "").startswith(machines.CPU_ONLY):
         return "GPU", str(device["gpu"])
     return "CPU", str(device.get("cpu") or "unknown CPU")
 

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from kerasbench import registry, runfiles
-from kerasbench.report import rundata
+from kerasbench.report import tidy
 
 LOSS = "loss"  # the training loss: what a model without a metric is followed by
 VALIDATION = "val_"
-# epochs.csv's columns that are times and counts, never a metric
-NOT_METRICS = ("epoch", "epoch_seconds", "train_seconds", "elapsed_seconds", "samples_per_second")
+# epochs.csv's columns before the loss (runfiles' format): the epoch, its times and its
+# throughput, never a metric
+NOT_METRICS = tuple(runfiles.COLUMNS[: runfiles.COLUMNS.index(LOSS)])
 
 
 def is_loss(name: str) -> bool:
@@ -58,7 +59,7 @@ def choose(workload: str, epochs: pd.DataFrame, logged=None) -> str:
     if "ok" in epochs.columns and epochs["ok"].astype(bool).any():
         epochs = epochs[epochs["ok"].astype(bool)]
     if not logged:  # older runs: the columns, accuracy first, then the others by name
-        known = set(runfiles.COLUMNS) | set(rundata.RUN_COLUMNS)
+        known = set(runfiles.COLUMNS) | set(tidy.RUN_COLUMNS)
         extra = sorted(c for c in epochs.columns if c not in known)
         logged = ["accuracy"] + extra
     for name in compiled_metrics(logged):
@@ -92,6 +93,15 @@ def chosen(study) -> dict:
         if workload not in registry.WORKLOADS:
             logged = logged_names(runs[runs["workload"] == workload])
         found[workload] = choose(workload, block, logged)
+    return found
+
+
+def followed(epochs: pd.DataFrame, metrics: dict | None) -> dict:
+    """{workload: column}: `metrics` (chosen) where given, else chosen from the epochs alone."""
+    found = dict(metrics or {})
+    for workload, block in epochs.groupby("workload", sort=False):
+        if workload not in found:
+            found[workload] = choose(workload, block)
     return found
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from kerasbench.report import metrics, rules, rundata, stats
 from kerasbench.report.rules import is_generated, is_true, label, labels
+from kerasbench.report import naming
 
 
 def fmt(value, digits=3) -> str:
@@ -44,7 +45,7 @@ def level_text(summary) -> str:
 def metric_words(workload, metric) -> str:
     """The workload's metric in a sentence: 'test accuracy' (val_accuracy), 'final training loss'
     (the text models, a model file without a metric), else its name as Keras logs it."""
-    if rundata.is_text_model(workload) or metric == metrics.LOSS:
+    if naming.is_text_model(workload) or metric == metrics.LOSS:
         return "final training loss"
     if metric == "val_accuracy":
         return "test accuracy"
@@ -139,7 +140,7 @@ def verdicts(
     """
     noise = noise or {}
     mine = (
-        table[~table["reference"] & ~table["backend"].map(rundata.is_native)]
+        table[~table["reference"] & ~table["backend"].map(naming.is_native)]
         if not table.empty
         else table
     )
@@ -162,9 +163,9 @@ def _verdict(workload, block: pd.DataFrame, ranking, sd: float, confidence_level
             "text": "No run finished with a steady epoch: no verdict.",
             "named": (),
         }
-    # The fastest is Keras as shipped (summary._add_speedups); a patched Keras keeps its
+    # The fastest is Keras as shipped (ratios.add_speedups); a patched Keras keeps its
     # ratio in its row, outside the sentence.
-    shipped = timed[~timed["config"].map(rundata.is_patched)]
+    shipped = timed[~timed["config"].map(naming.is_patched)]
     timed = shipped if not shipped.empty else timed
     fastest = timed["fastest"].iloc[0]
     best = timed[labels(timed) == fastest].iloc[0]
@@ -377,12 +378,12 @@ def _statements(table: pd.DataFrame, study: rundata.Study):
     """(workload, source, text, who) for every handicap, in the page's order: the workload's own,
     backends that never shared a machine, each row's (rules.sentences), runs with no epoch."""
     for workload, block in table.groupby("workload", sort=False):
-        if rundata.is_text_model(workload):
+        if naming.is_text_model(workload):
             yield (
                 workload,
                 None,
                 "Text model: no test set, so the metric is the final training loss "
-                f"({rundata.metric_name(workload)}); lower is better.",
+                f"({naming.metric_name(workload)}); lower is better.",
                 None,
             )
         if block["reference"].all():

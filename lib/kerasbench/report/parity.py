@@ -22,7 +22,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from kerasbench import runfiles, studyfiles
-from kerasbench.report.rundata import joined, machine_id, shown_path
+from kerasbench.report.naming import joined
+from kerasbench.report.machines import machine_id
+from kerasbench.report.rundata import shown_path
 
 NOT_INFORMATIVE = studyfiles.NOT_INFORMATIVE
 

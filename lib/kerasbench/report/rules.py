@@ -15,7 +15,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from kerasbench.report import rundata, stats
+from kerasbench.report import stats
+from kerasbench.report import machines
+from kerasbench.report import naming
 
 
 def label(row) -> str:
@@ -50,7 +52,7 @@ def mine(table: pd.DataFrame) -> pd.DataFrame:
 def keras_rows(summary) -> pd.DataFrame:
     """This study's Keras rows: no reference, no native floor loop."""
     table = mine(summary.table)
-    return table[~table["backend"].map(rundata.is_native)]
+    return table[~table["backend"].map(naming.is_native)]
 
 
 def verdict_of(summary, source, workload) -> pd.DataFrame:
@@ -63,7 +65,7 @@ def device_words(device, trained=None) -> str | None:
     """What one run trained on, its kind said: 'NVIDIA H200 GPU', '2-core AMD EPYC CPU' (a GPU
     host's CPU where the run trained on it); None where run.json says nothing."""
     device = device if isinstance(device, dict) else {}
-    if device.get("gpu") and not rundata.trained_on_cpu_of_gpu_host(trained, device):
+    if device.get("gpu") and not machines.trained_on_cpu_of_gpu_host(trained, device):
         name = str(device["gpu"])
         return name if "GPU" in name.upper() else f"{name} GPU"
     name = device.get("cpu")
@@ -101,7 +103,7 @@ def beside_reference(table: pd.DataFrame, workload, reference) -> bool:
     reference's number of epochs; a quick study's 3 epochs on a subset are no 2017 curve."""
     rows = table[(table["workload"] == workload) & (table["runs"] > 0)]
     ref = rows[rows["reference"] & (rows["source"] == reference)]
-    study = rows[~rows["reference"] & ~rows["backend"].map(rundata.is_native)]
+    study = rows[~rows["reference"] & ~rows["backend"].map(naming.is_native)]
     if ref.empty or study.empty:
         return False
     full = all(set(str(p).split(" / ")) == {"full"} for p in study["profile"])
@@ -145,7 +147,7 @@ def _left_out(row, seen: Seen) -> int:
 
 def _on_cpu(row) -> bool:
     names = str(row.get("machine_names") or "").split(" / ")
-    return any(str(m).startswith(rundata.CPU_ONLY) for m in names)
+    return any(str(m).startswith(machines.CPU_ONLY) for m in names)
 
 
 def _subset(row) -> bool:
@@ -160,7 +162,7 @@ def _not_full(row) -> bool:
     profile = row.get("profile")
     return (
         bool(profile)
-        and not rundata.is_native(row["backend"])
+        and not naming.is_native(row["backend"])
         and ("full" not in str(profile).split(" / "))
     )
 
@@ -182,7 +184,7 @@ CAVEATS = (
     ),
     Caveat(
         "patched",
-        lambda r, s: rundata.is_patched(r.get("config")),
+        lambda r, s: naming.is_patched(r.get("config")),
         lambda r, s: "patched Keras (not as shipped)",
         None,
     ),
@@ -326,7 +328,7 @@ def _shown(summary, source, block: pd.DataFrame) -> list:
         for n in v["named"]
     }
     return [
-        not rundata.is_lever(row["config"]) or (row["workload"], label(row)) in named
+        not naming.is_lever(row["config"]) or (row["workload"], label(row)) in named
         for _, row in block.iterrows()
     ]
 

@@ -1,14 +1,11 @@
-"""Run folders and reference logs as one tidy table: one row per epoch, one source per origin.
+"""A study's runs folder and its references read into tables: what the summary works on.
 
-Host side only (pandas, never Keras). The tidy table has one row per epoch: the run's identity
-(`RUN_COLUMNS`) followed by the `epochs.csv` columns (docs/design.md). `load_study` reads a runs
-folder and any number of reference folders into a `Study`, which is what the summary works on.
-
-Sources: the runs of the runs folder are one source ("this study (<device>)"); every reference
-folder is its own source, labelled by its `source.yaml` (`label`, `hardware`, optional `notes`
-and `environment`) or, without one, by its folder name. A reference folder holds logs in the
-2017 study's format: one `<workload>_<backend>.csv` per model and backend, columns `epoch`,
-`elapsed` (seconds of that epoch), `loss`, `acc`, `val_loss`, `val_acc`.
+Host side only (pandas, never Keras). `load_study` reads a runs folder (`load_run_index`: one
+row per run folder, what its run.json says; `load_runs`: every epoch, the tidy table of tidy.py)
+and any number of reference folders (references.py) into a `Study`. The runs of the runs folder
+are one source ("this study (<device>)"); every reference folder is its own source. Beside the
+loading: the runs folder's README.md (`study_notes`) and the tables of runs the page lists
+(`problem_runs`, `text_samples`).
 """
 
 from __future__ import annotations
@@ -16,63 +13,35 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from kerasbench import registry, runfiles, studyfiles
+from kerasbench.report.machines import machine_id, source_label
+from kerasbench.report.naming import joined, sort_key
+from kerasbench.report.references import (
+    SHIPPED_REFERENCE,
+    SOURCE_FILE,
+    load_reference,
+    read_source,
+)
+from kerasbench.report.tidy import (
+    AFTER_FIRST,
+    RUN_COLUMNS,
+    RUN_IDENTITY,
+    UNFINISHED,
+    RunDataError,
+    Source,
+    tidy,
+)
 
-SHIPPED_REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "keras-cntk-2017-k80"
-SOURCE_FILE = "source.yaml"
 STUDY_NOTES = "README.md"
-
-EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
-RUN_COLUMNS = [
-    "source",
-    "reference",
-    "workload",
-    "backend",
-    "config",
-    "repeat",
-    "run_id",
-    "status",
-    "ok",
-    "data_source",
-    "profile",
-    "mean_basis",
-    "machine",
-]
-
-# Hand-written training loops (kerasbench.native) log as backend "native-<framework>", their
-# mode ("scan", "compiled", "step") as the config. They are the floor, not a Keras backend.
-NATIVE_PREFIX = "native-"
-
-AFTER_FIRST = "epochs after the first"
-ALL_EPOCHS = "all epochs (the 2017 study's method)"
-UNFINISHED = "unfinished"
 
 # Files that make a folder a run folder (docs/design.md); a folder with none of them is not a run.
 RUN_FILES = runfiles.FILES
-
-
-class RunDataError(ValueError):
-    """A runs folder or file the analysis cannot read; the message is one line naming the path."""
-
-
-@dataclass
-class Source:
-    """Where a set of results comes from: this study's runs or one reference folder."""
-
-    label: str
-    reference: bool
-    hardware: str | None = None
-    notes: str | None = None
-    folder: str | None = None
-    environment: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -154,51 +123,6 @@ def _refused(refusals) -> RunDataError:
     shown = "; ".join(refusals[:3])
     more = f" (and {len(refusals) - 3} more)" if len(refusals) > 3 else ""
     return RunDataError(shown + more)
-
-
-def source_label(devices) -> str:
-    """'this study (<GPU or CPU>)': the device most runs in the folder used."""
-    names = Counter()
-    for device in devices:
-        if isinstance(device, dict):
-            name = device.get("gpu") or device.get("cpu")
-            if name:
-                names[str(name)] += 1
-    return f"this study ({names.most_common(1)[0][0]})" if names else "this study"
-
-
-# A run that trained on the CPU of a machine with a GPU (runfiles.trained_on): its machine is that
-# CPU, named with this prefix, so it is never taken for the GPU beside it (notes.caveats says so).
-CPU_ONLY = "CPU only: "
-
-
-def trained_on_cpu_of_gpu_host(trained: dict | None, device: dict | None) -> bool:
-    """True for a run that trained on the CPU although its machine has a GPU (asked or not)."""
-    return bool(
-        isinstance(trained, dict)
-        and trained.get("kind") == "cpu"
-        and isinstance(device, dict)
-        and device.get("gpu")
-    )
-
-
-def machine_id(device: dict, host=None, trained: dict | None = None) -> str | None:
-    """Which machine a run trained on: the GPU's UUID where the kernel recorded one, else the
-    host name with the GPU (or CPU) model. None when run.json says nothing about it. A run that
-    trained on the CPU of a machine with a GPU (`trained`: runfiles.trained_on) is that CPU,
-    CPU_ONLY first."""
-    device = device if isinstance(device, dict) else {}
-    if trained_on_cpu_of_gpu_host(trained, device):
-        return CPU_ONLY + " on ".join(
-            str(v) for v in (device.get("cpu") or "CPU", device.get("host") or host) if v
-        )
-    if device.get("gpu_uuid"):
-        return f"{device.get('gpu') or 'GPU'} {device['gpu_uuid']}"
-    name = device.get("gpu") or device.get("cpu")
-    host = device.get("host") or host
-    if not (name or host):
-        return None
-    return " on ".join(str(v) for v in (name, host) if v)
 
 
 def _text(value) -> str | None:
@@ -356,253 +280,6 @@ def load_runs(
     return _epochs_table(index, runs)
 
 
-def tidy(frames) -> pd.DataFrame:
-    """Tidy tables stacked into one, in the report's order, columns RUN_COLUMNS + EPOCH_COLUMNS
-    + any other metric sorted by name."""
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(
-            {
-                c: pd.Series(dtype=object if c in RUN_COLUMNS else float)
-                for c in RUN_COLUMNS + EPOCH_COLUMNS
-            }
-        ).astype({"ok": bool, "reference": bool})
-    table = pd.concat(frames, ignore_index=True)
-    for column in EPOCH_COLUMNS:
-        if column not in table.columns:
-            table[column] = np.nan
-    extra = sorted(c for c in table.columns if c not in RUN_COLUMNS + EPOCH_COLUMNS)
-    table = table[RUN_COLUMNS + EPOCH_COLUMNS + extra]
-    return table.sort_values(
-        ["reference", "source", "workload", "backend", "config", "run_id", "epoch"],
-        key=sort_key,
-        ignore_index=True,
-    )
-
-
-def combine(*tables: pd.DataFrame) -> pd.DataFrame:
-    """Tidy tables (load_runs, load_reference) stacked into one."""
-    return tidy(list(tables))
-
-
-# ---------------------------------------------------------------------------------------------
-# Reference folders
-
-
-def read_source(ref_dir) -> Source:
-    """A reference folder's source.yaml (label, hardware, notes, environment), or its folder name.
-
-    label, hardware and notes are text (a number is quoted: `label: "2017"`); environment maps
-    each backend to fields and their values (text, numbers or true/false). Anything else is one
-    line naming the file and the key (RunDataError)."""
-    ref_dir = Path(ref_dir)
-    path = ref_dir / SOURCE_FILE
-    if not path.is_file():
-        return Source(label=ref_dir.name, reference=True, folder=str(ref_dir))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        raise RunDataError(f"damaged {SOURCE_FILE}: {path}: not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        raise RunDataError(f"damaged {SOURCE_FILE}: {path}: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise RunDataError(f"damaged {SOURCE_FILE}: {path}: not a mapping")
-    unknown = sorted(set(map(str, data)) - {"label", "hardware", "notes", "environment"})
-    if unknown:
-        raise RunDataError(
-            f"{path}: unknown key(s) {', '.join(unknown)} "
-            "(expected label, hardware, notes, environment)"
-        )
-    for key in ("label", "hardware", "notes"):
-        value = data.get(key)
-        if value is not None and not isinstance(value, str):
-            raise RunDataError(
-                f"{path}: {key} is {_kind(value)} {_shown_value(value)}, not text "
-                f'(quote it: {key}: "{value}")'
-                if isinstance(value, (int, float, bool))
-                else f"{path}: {key} is {_kind(value)}, not text"
-            )
-    if data.get("label") is not None and not data["label"].strip():
-        raise RunDataError(f"{path}: label is empty: give the reference a name, or leave it out")
-    environment = data.get("environment") or {}
-    if not isinstance(environment, dict):
-        raise RunDataError(f"{path}: environment must map backends to fields")
-    fields = {}
-    for backend, values in environment.items():
-        if not isinstance(backend, str) or not isinstance(values, (dict, type(None))):
-            raise RunDataError(
-                f"{path}: environment: {backend!r} must be a backend's name mapping fields to "
-                f"values, not {_kind(values)}"
-            )
-        for name, value in (values or {}).items():
-            if not isinstance(name, str) or not isinstance(value, (str, int, float, bool)):
-                raise RunDataError(
-                    f"{path}: environment: {backend}: {name!r} is {_kind(value)}, not a value "
-                    "(text, a number or true/false)"
-                )
-        fields[backend] = {k: str(v) for k, v in (values or {}).items()}
-    return Source(
-        label=data.get("label") or ref_dir.name,
-        reference=True,
-        hardware=data.get("hardware"),
-        notes=data.get("notes"),
-        folder=str(ref_dir),
-        environment=fields,
-    )
-
-
-def _kind(value) -> str:
-    return {
-        "NoneType": "empty",
-        "bool": "true/false",
-        "int": "a number",
-        "float": "a number",
-        "list": "a list",
-        "dict": "a mapping",
-        "str": "text",
-    }.get(type(value).__name__, type(value).__name__)
-
-
-def _shown_value(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-# A reference log's columns: (name in the log, the tidy table's column). `elapsed` is the
-# epoch's seconds (a time: above 0); the others are numbers where given (an empty cell: none).
-REFERENCE_COLUMNS = {
-    "elapsed": "epoch_seconds",
-    "loss": "loss",
-    "acc": "accuracy",
-    "val_loss": "val_loss",
-    "val_acc": "val_accuracy",
-}
-
-
-def reference_log_name(path: Path) -> tuple[str, str]:
-    """(workload, backend) a reference log's name says: `<workload>_<backend>.csv`, with a
-    workload and a backend kerasbench knows (registry); anything else is refused by name
-    (`mnist_mlp-cntk.csv` is not workload `mnist`, backend `mlp-cntk`)."""
-    stem = path.stem
-    for workload in sorted(registry.WORKLOADS, key=len, reverse=True):
-        if stem.startswith(workload + "_") and stem[len(workload) + 1 :] in registry.BACKENDS:
-            return workload, stem[len(workload) + 1 :]
-    return _refuse_log_name(path)
-
-
-def _refuse_log_name(path: Path):
-    stem = path.stem
-    workload = next((w for w in registry.WORKLOADS if stem.startswith(w + "_")), None)
-    if workload:
-        why = (
-            f"{stem[len(workload) + 1 :]!r} is not a backend kerasbench knows "
-            f"({', '.join(registry.BACKENDS)})"
-        )
-    else:
-        why = f"no workload kerasbench knows ({', '.join(registry.WORKLOADS)}) begins its name"
-    raise RunDataError(
-        f"reference log {path}: not named <workload>_<backend>.csv: {why}; rename it, "
-        "or move it out of the reference folder"
-    )
-
-
-def read_reference_log(path: Path) -> pd.DataFrame:
-    """A 2017-format log as numbers, parsed strictly: columns epoch and elapsed, epochs
-    numbered 0, 1, 2, ..., every elapsed a time in seconds (finite, above 0), loss, acc,
-    val_loss and val_acc numbers or empty. Anything else is one line naming the file and the
-    line (RunDataError); other columns are left out."""
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise RunDataError(
-            f"damaged reference log: {path}: {str(e).strip().splitlines()[0]}"
-        ) from None
-    if not {"epoch", "elapsed"} <= set(raw.columns):
-        raise RunDataError(f"damaged reference log: {path}: needs columns epoch and elapsed")
-    if raw.empty:
-        raise RunDataError(f"damaged reference log: {path}: no epochs in it")
-    numbers = {}
-    for column in ["epoch"] + [c for c in REFERENCE_COLUMNS if c in raw.columns]:
-        text = raw[column].str.strip()
-        values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
-        if column == "epoch":
-            bad = ~(values == np.arange(len(values)))
-            need = "the epochs are numbered 0, 1, 2, ..."
-        elif column == "elapsed":
-            bad = ~((values > 0) & (values <= runfiles.MAX_SECONDS))
-            need = "not a time in seconds (a number above 0)"
-        else:
-            bad = (text != "").to_numpy() & ~(np.abs(values) <= runfiles.MAX_NUMBER)
-            need = "not a number"
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            more = int(bad.sum()) - 1
-            raise RunDataError(
-                f"damaged reference log: {path}, line {row + 2}: {column} is "
-                f"{raw[column].iloc[row]!r}, {need}"
-                + (f" (and {more} more line{'s' * (more != 1)})" if more else "")
-            )
-        numbers[column] = values
-    return pd.DataFrame(numbers)
-
-
-def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
-    """A reference folder's logs (`<workload>_<backend>.csv`) in the same schema as load_runs.
-
-    acc -> accuracy, val_acc -> val_accuracy, elapsed (per-epoch seconds) -> epoch_seconds, with
-    elapsed_seconds its running sum. text_generator_keras logged main_out's loss in its `loss`
-    column (the script's own logger wrote logs['main_out_loss']), so it becomes main_out_loss there.
-    ref_dir=None reads the 2017 copy shipped in this package. Every .csv file in the folder is
-    a log: a name that is not `<workload>_<backend>.csv` (reference_log_name) or a value that
-    is not a number where one belongs (read_reference_log) is one line (RunDataError).
-    """
-    ref_dir = Path(ref_dir) if ref_dir is not None else SHIPPED_REFERENCE
-    if not ref_dir.is_dir():
-        raise RunDataError(f"reference folder not found: {ref_dir}")
-    source = source or read_source(ref_dir)
-    frames = []
-    for path in sorted(ref_dir.glob("*.csv")):
-        workload, backend = reference_log_name(path)
-        raw = read_reference_log(path)
-        frame = pd.DataFrame(
-            {
-                "epoch": raw["epoch"],
-                "epoch_seconds": raw["elapsed"],
-                "train_seconds": np.nan,
-                "elapsed_seconds": raw["elapsed"].cumsum(),
-                "samples_per_second": np.nan,
-                "loss": raw.get("loss", np.nan),
-                "accuracy": raw.get("acc", np.nan),
-                "val_loss": raw.get("val_loss", np.nan),
-                "val_accuracy": raw.get("val_acc", np.nan),
-            }
-        )
-        if workload == "text_generator_keras":
-            frame["main_out_loss"] = frame["loss"]
-            frame["loss"] = np.nan
-        run = {
-            "source": source.label,
-            "reference": True,
-            "workload": workload,
-            "backend": backend,
-            "config": "default",
-            "repeat": 0,
-            "run_id": f"{source.label}/{workload}/{backend}",
-            "status": "ok",
-            "ok": True,
-            "data_source": "full",
-            "profile": "full",
-            "mean_basis": ALL_EPOCHS,
-            "machine": source.hardware or source.label,
-        }
-        for column in reversed(RUN_COLUMNS):
-            frame.insert(0, column, run[column])
-        frames.append(frame)
-    if not frames:
-        raise RunDataError(f"no reference logs (<workload>_<backend>.csv) in {ref_dir}")
-    return tidy(frames)
-
-
 # ---------------------------------------------------------------------------------------------
 # The whole study
 
@@ -656,7 +333,7 @@ def load_study(runs_dir, references=None) -> Study:
         Source(
             label=label,
             reference=False,
-            hardware=_joined(
+            hardware=joined(
                 machine_id(d, None, t) for d, t in zip(index["device"], index["trained_on"])
             ),
             folder=str(runs_dir),
@@ -685,107 +362,12 @@ def load_study(runs_dir, references=None) -> Study:
 
 
 # ---------------------------------------------------------------------------------------------
-# Order and names: registry order for workloads and backends, this study before references
-
-
-def sort_key(series: pd.Series):
-    """The report's order of a column's values (a sort_values key): workloads and backends in
-    registry order (native loops last), `default` first, other text by its string. Each distinct
-    value is ranked once: the key of a large table costs as little as its few names."""
-    if series.name == "workload":
-        order = {name: i for i, name in enumerate(registry.WORKLOADS)}
-        key = lambda v: (order.get(v, len(order)), str(v))  # noqa: E731
-    elif series.name == "backend":
-        order = {name: i for i, name in enumerate(registry.BACKENDS)}
-        key = lambda v: (is_native(v), order.get(v, len(order)), str(v))  # noqa: E731
-    elif series.name == "config":
-        key = lambda v: (v != "default", str(v))  # noqa: E731
-    elif series.dtype == object or pd.api.types.is_string_dtype(series):
-        key = str
-    else:
-        return series
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    keys = [key(v) for v in uniques]
-    ranks = {k: i for i, k in enumerate(sorted(set(keys)))}
-    return pd.Series(np.array([ranks[k] for k in keys], dtype=np.int64)[codes], index=series.index)
-
-
-def is_native(backend) -> bool:
-    return str(backend).startswith(NATIVE_PREFIX)
-
-
-# Configurations that change Keras itself (params/configs.yaml, issue 15's documented patch): shown
-# with their ratio, never "the fastest", which answers for Keras as users install it.
-PATCHED_CONFIGS = ("keras-patched",)
-
-
-def is_patched(config) -> bool:
-    return str(config) in PATCHED_CONFIGS
-
-
-# Issue 15's lever experiments (params/configs.yaml): each is one setting away from the configuration
-# it was measured beside (`tuned-callbacks`; `default` for `quiet`), run to decide what `tuned`
-# adopts. The verdict table shows one only where its verdict names it; every row stays in "All
-# rows" and the floor table.
-LEVER_CONFIGS = (
-    "tuned-callbacks",
-    "tuned-epoch",
-    "tuned-compiled",
-    "cudnn",
-    "nocudnn",
-    "quiet",
-    "keras-patched",
-)
-
-
-def is_lever(config) -> bool:
-    return str(config) in LEVER_CONFIGS
-
-
-def metric_name(workload: str, columns=()) -> str:
-    """The column the report follows for a workload (the registry's; val_accuracy or loss if unknown)."""
-    if workload in registry.WORKLOADS:
-        return registry.WORKLOADS[workload].metric
-    return "val_accuracy" if "val_accuracy" in columns else "loss"
-
-
-def workload_title(workload: str) -> str:
-    return registry.WORKLOADS[workload].title if workload in registry.WORKLOADS else workload
-
-
-def is_text_model(workload: str) -> bool:
-    return workload in registry.WORKLOADS and registry.WORKLOADS[workload].text_model
-
-
-def _joined(values) -> str | None:
-    seen = [
-        str(v)
-        for v in dict.fromkeys(values)
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    ]
-    return " / ".join(seen) if seen else None
-
-
-joined = _joined
-
-
-# ---------------------------------------------------------------------------------------------
 # Tables about runs
 
 
 def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs that are not ok (failed, timeout, nan, unfinished) with their status and error."""
-    columns = [
-        "workload",
-        "backend",
-        "config",
-        "repeat",
-        "run_id",
-        "status",
-        "finished",
-        "n_epochs",
-        "error",
-    ]
+    columns = RUN_IDENTITY + ["status", "finished", "n_epochs", "error"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     bad = runs[~runs["ok"]]
@@ -796,77 +378,10 @@ def problem_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 def text_samples(runs: pd.DataFrame) -> pd.DataFrame:
     """Generated text per run (sample.txt): workload, backend, config, repeat, run_id, status, text."""
-    columns = ["source", "workload", "backend", "config", "repeat", "run_id", "status", "text"]
+    columns = ["source"] + RUN_IDENTITY + ["status", "text"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     have = runs[runs["sample_text"].notna()].rename(columns={"sample_text": "text"})
     return have[columns].sort_values(
         ["workload", "backend", "run_id"], key=sort_key, ignore_index=True
     )
-
-
-def _flatten(prefix: str, value, out: dict):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif value is None:
-        out[prefix] = "none"
-    else:
-        out[prefix] = value if isinstance(value, str) else json.dumps(value)
-
-
-def trained_on_text(trained: dict | None, device: dict | None, requested=None) -> str | None:
-    """Where a run on a machine with a GPU trained, in words: "gpu (cuda:0)", "cpu (cpu:0)"
-    with "asked for" where --device cpu asked for it; "device not recorded" where its record
-    does not say (TensorFlow before kernels recorded it). None on a machine without a GPU: there
-    it can only have been the CPU."""
-    if not (isinstance(device, dict) and device.get("gpu")):
-        return None
-    if isinstance(trained, dict) and trained.get("kind"):
-        devices = ", ".join(str(d) for d in trained.get("devices") or [])
-        text = f"{trained['kind']} ({devices})" if devices else str(trained["kind"])
-        if requested == "cpu":
-            text += ", asked for"
-        elif not trained.get("recorded", True):
-            text += f", from {trained.get('from')}"
-        return text
-    return "device not recorded"
-
-
-def environment(study: Study) -> pd.DataFrame:
-    """What ran where, per source and backend: columns source, backend, field, value.
-
-    Fields are run.json's versions, device, data source and backend_settings, flattened
-    ("versions.keras", "none" where run.json says null), and `trained_on` (trained_on_text);
-    where runs of a backend differ the distinct values are joined with " / ". A reference's
-    fields come from its source.yaml.
-    """
-    rows = []
-    runs = study.runs
-    if not runs.empty:
-        for (source, backend), block in runs[runs["finished"]].groupby(
-            ["source", "backend"], sort=False
-        ):
-            per_field: dict[str, list] = {}
-            for run in block.itertuples(index=False):
-                flat = {}
-                for section in ("versions", "device", "backend_settings"):
-                    _flatten(section, getattr(run, section), flat)
-                flat["data.source"] = run.data_source
-                where = trained_on_text(run.trained_on, run.device, run.device_requested)
-                if where:
-                    flat["trained_on"] = where
-                for name, value in flat.items():
-                    per_field.setdefault(name, []).append(value)
-            for name, values in per_field.items():
-                rows.append(
-                    {"source": source, "backend": backend, "field": name, "value": _joined(values)}
-                )
-    for source in study.sources:
-        if source.reference:
-            for backend, fields in source.environment.items():
-                for name, value in fields.items():
-                    rows.append(
-                        {"source": source.label, "backend": backend, "field": name, "value": value}
-                    )
-    return pd.DataFrame(rows, columns=["source", "backend", "field", "value"])

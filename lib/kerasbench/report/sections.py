@@ -28,8 +28,9 @@ from kerasbench.report.figures import epoch_time_figure, metric_figure
 from kerasbench.report.notes import level_text
 from kerasbench.report.rules import mine
 from kerasbench.report.style import SAMPLE_STYLE, STYLE, Html, backend_colour, esc
-from kerasbench.report.summary import SCENARIOS
+from kerasbench.report.coverage import SCENARIOS
 from kerasbench.report.tables import floor_table, table_html
+from kerasbench.report import naming
 
 
 def _shown_path(folder) -> str:
@@ -295,8 +296,7 @@ def pairing_html(summary) -> str:
         parts.append(
             "<ul>"
             + "".join(
-                f"<li><b>{esc(rundata.workload_title(w))}</b>: {esc(text)}</li>"
-                for w, text in lines
+                f"<li><b>{esc(naming.workload_title(w))}</b>: {esc(text)}</li>" for w, text in lines
             )
             + "</ul>"
         )
@@ -390,21 +390,21 @@ def workload_sections(summary) -> list:
     for workload in workloads:
         out.append(
             Html(
-                f"<h3 id='wl-{esc(workload)}'>{esc(rundata.workload_title(workload))}"
+                f"<h3 id='wl-{esc(workload)}'>{esc(naming.workload_title(workload))}"
                 f" <code>{esc(workload)}</code></h3>"
             )
         )
         out.append(notes_html(summary, workload))
         out.append(metric_figure(summary, workload))
         out.append(epoch_time_figure(summary, workload))
-        if rundata.is_text_model(workload):
+        if naming.is_text_model(workload):
             out.append(text_samples_html(summary, workload))
     if only_reference:
         out.append(
             Html(
                 "<p class='kb-muted'>Only in the references (no runs here; their ratios are "
                 "in the speed chart, their numbers in All rows): "
-                + ", ".join(esc(rundata.workload_title(w)) for w in only_reference)
+                + ", ".join(esc(naming.workload_title(w)) for w in only_reference)
                 + ".</p>"
             )
         )

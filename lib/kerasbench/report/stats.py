@@ -1,6 +1,6 @@
 """The statistics the report shows, each with a stated meaning; known answers in tests/test_stats.py.
 
-**Blocks.** A block is one workload's runs of one repeat on one machine (rundata's `machine`: the
+**Blocks.** A block is one workload's runs of one repeat on one machine (machines.machine_id: the
 GPU's UUID where recorded, else the host and its CPU or GPU model). Runs of one block ran side by
 side, so a ratio between two rows is taken only within a block (`paired_ratio`): the same repeat
 and the same machine; a run whose machine is not recorded pairs with nothing. The estimate is the
@@ -54,7 +54,7 @@ EPOCH_METHOD = "percentile bootstrap over epochs, one run: the 2017 method"
 NO_INTERVAL = "none"
 
 # The spread measured on the H200 (output/reference/h200/runs at e0a4f99, 112 ok runs, measured by
-# summary.spread; tests/test_stats.py recomputes both from the committed runs):
+# noise.spread; tests/test_stats.py recomputes both from the committed runs):
 # - SD_RUN_LOG: between-run standard deviation of the log run mean within one cell (workload,
 #   backend, configuration) on one machine, pooled over the Keras cells with 2+ runs on one
 #   machine (18 degrees of freedom). A machine here is a GPU UUID; the runs of 2026-12-02 (before

@@ -1,6 +1,8 @@
-"""One summary per report: per-run numbers, one row per (source, workload, backend, config),
-the comparisons between rows (all within blocks), the notes and the verdicts, computed once by
-`build` and then only displayed.
+"""One summary per report: one row per (source, workload, backend, config), built from the
+per-run numbers, with the comparisons between rows, then and now, the notes and the verdicts,
+computed once by `build` and then only displayed. The parts are their modules': runstats (one
+row per run), ratios (within blocks), thenandnow, noise, coverage, metrics (the metric
+followed), notes (the sentences).
 
 Definitions (the Method section of the report says the same; the statistics are stats.py's):
 - mean_epoch_seconds: a run's value is the mean over its epochs after the first (epoch 0 carries
@@ -13,7 +15,7 @@ Definitions (the Method section of the report says the same; the statistics are 
   one run (the 2017 method, from stats.MIN_EPOCHS epochs). ci_method says which. spread_low/
   spread_high: the smallest and largest steady epoch of the runs, given only where there is no
   interval: the within-run spread, not a confidence interval, drawn and labelled differently.
-- Blocks: a block is one repeat of a workload on one machine (rundata's `machine`). Every ratio
+- Blocks: a block is one repeat of a workload on one machine (machines.machine_id). Every ratio
   (times_fastest, times_floor, the first screen's multiples and speed-ups, then and now) is the
   geometric mean of within-block ratios (`stats.paired_ratio`), with an interval from 3 blocks;
   rows that share no block get the ratio of their means, paired False, no interval.
@@ -40,9 +42,18 @@ from kerasbench import studyfiles
 from kerasbench.report import notes as notes_mod
 from kerasbench.report import metrics as metrics_mod
 from kerasbench.report import rundata, stats
-from kerasbench.report.rundata import ALL_EPOCHS, is_native, is_patched, sort_key
-
-GROUP = ["source", "workload", "backend", "config"]
+from kerasbench.report.coverage import coverage_table
+from kerasbench.report.naming import joined, sort_key
+from kerasbench.report.noise import noise
+from kerasbench.report.ratios import (
+    COMPARISON_COLUMNS,
+    RANKING_COLUMNS,
+    add_floor,
+    add_speedups,
+    blocks_of,
+)
+from kerasbench.report.runstats import GROUP, run_stats
+from kerasbench.report.thenandnow import then_and_now
 
 SUMMARY_COLUMNS = [
     "source",
@@ -91,34 +102,6 @@ SUMMARY_COLUMNS = [
     "ci_method",
 ]
 
-COMPARISON_COLUMNS = [
-    "source",
-    "workload",
-    "kind",
-    "numerator",
-    "denominator",
-    "ratio",
-    "low",
-    "high",
-    "blocks",
-    "machines",
-    "paired",
-    "pairing",
-]
-RANKING_COLUMNS = ["source", "workload", "among", "fastest", "decided", "contenders", "paired"]
-COVERAGE_COLUMNS = ["n", "scenario", "method", "coverage", "width"]
-
-# The coverage scenarios the Method section prints: name -> (sd, slow_fraction, what it models).
-SCENARIOS = {
-    "runs": (stats.SD_RUN_LOG, 0.0, "run means of one cell (H200 spread)"),
-    "blocks": (stats.SD_RATIO_LOG, 0.0, "per-block ratios (H200 spread)"),
-    "slow host": (
-        stats.SD_RUN_LOG,
-        stats.SLOW_HOST_FRACTION,
-        f"run means, 1 run in 3 on a {stats.SLOW_HOST_FACTOR:g}× slower host",
-    ),
-}
-
 
 @dataclass
 class Summary:
@@ -158,137 +141,6 @@ def _mean_or_nan(values) -> float:
     return float(x.mean()) if x.size else math.nan
 
 
-def run_stats(
-    epochs: pd.DataFrame,
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    metrics: dict | None = None,
-) -> pd.DataFrame:
-    """One row per run: warm-up (first epoch), mean epoch seconds, final metric, throughput.
-
-    metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
-
-    A reference run (the 2017 method: the mean over all its epochs) also gets epochs_ci_low/high,
-    the percentile bootstrap of that mean over its epochs (stats.bootstrap_mean_ci, from
-    stats.MIN_EPOCHS epochs); NaN for every other run.
-    """
-    columns = GROUP + [
-        "run_id",
-        "repeat",
-        "reference",
-        "status",
-        "ok",
-        "data_source",
-        "profile",
-        "mean_basis",
-        "machine",
-        "epochs",
-        "warmup_seconds",
-        "mean_epoch_seconds",
-        "mean_after_first",
-        "steady_min",
-        "steady_max",
-        "epochs_ci_low",
-        "epochs_ci_high",
-        "final_metric_name",
-        "final_metric",
-        "samples_per_second",
-        "not_learning",
-    ]
-    if epochs.empty:
-        return pd.DataFrame(columns=columns)
-    # One pass over every epoch at once (a loop over runs costs a pandas call per run): the
-    # runs in their order of first appearance, each run's epochs in epoch order.
-    code = epochs.groupby(GROUP + ["run_id"], sort=False, dropna=False).ngroup().to_numpy()
-    order = np.lexsort((epochs["epoch"].to_numpy(dtype=float), code))
-    table = epochs.iloc[order].reset_index(drop=True)
-    code = code[order]
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    ends = np.r_[starts[1:], len(code)] - 1
-    first = table.iloc[starts].reset_index(drop=True)
-    by = pd.Series(code)
-    seconds = table["epoch_seconds"].to_numpy(dtype=float)
-    not_first = np.ones(len(code), dtype=bool)
-    not_first[starts] = False
-    finite = np.isfinite(seconds)
-    all_epochs = (table["mean_basis"] == ALL_EPOCHS).to_numpy()
-    after_first = pd.Series(np.where(not_first & finite, seconds, np.nan))
-    steady = pd.Series(np.where(finite & (not_first | all_epochs), seconds, np.nan))
-    rate = table["samples_per_second"].to_numpy(dtype=float)
-    rate = pd.Series(np.where(not_first & np.isfinite(rate), rate, np.nan))
-    loss = table["loss"] if "loss" in table.columns else pd.Series(np.nan, index=table.index)
-    losses = pd.Series(loss.to_numpy(dtype=float)).groupby(by)  # NaN: a log without the column
-    not_learning = (losses.count() >= 2) & ~(losses.last() < losses.first())
-    metric_of = _metrics(epochs, metrics)
-    metrics = [metric_of[w] for w in first["workload"]]
-    final = np.full(len(starts), math.nan)
-    for metric in set(metrics):
-        if metric in table.columns:
-            pick = np.array([m == metric for m in metrics])
-            final[pick] = table[metric].to_numpy(dtype=float)[ends[pick]]
-    epochs_ci = np.full((len(starts), 2), math.nan)
-    for i in np.flatnonzero(all_epochs[starts]):  # the references: one run each, the 2017 method
-        keys = [first.at[i, c] for c in GROUP + ["run_id"]]
-        values = steady.to_numpy()[starts[i] : ends[i] + 1]
-        epochs_ci[i] = stats.bootstrap_mean_ci(
-            values[np.isfinite(values)],
-            confidence_level=confidence_level,
-            n_resamples=n_resamples,
-            rng=stats.group_rng(seed, *keys),
-        )
-    out = first[GROUP + ["run_id", "repeat", "data_source", "profile", "mean_basis", "machine"]]
-    out = out.assign(
-        reference=first["reference"].astype(bool).to_numpy(),
-        status=first["status"].to_numpy(),
-        ok=first["ok"].astype(bool).to_numpy(),
-        epochs=ends - starts + 1,
-        warmup_seconds=seconds[starts],
-        mean_epoch_seconds=steady.groupby(by).mean().to_numpy(),
-        mean_after_first=after_first.groupby(by).mean().to_numpy(),
-        steady_min=steady.groupby(by).min().to_numpy(),
-        steady_max=steady.groupby(by).max().to_numpy(),
-        epochs_ci_low=epochs_ci[:, 0],
-        epochs_ci_high=epochs_ci[:, 1],
-        final_metric_name=metrics,
-        final_metric=final,
-        samples_per_second=rate.groupby(by).mean().to_numpy(),
-        # Did it learn? A training loss that ends no lower than it started (or non-finite).
-        not_learning=not_learning.to_numpy(dtype=bool),
-    )
-    return out[columns]
-
-
-def _blocks(runs: pd.DataFrame, column: str = "mean_epoch_seconds") -> dict:
-    """{(repeat, machine): value} of one row's ok runs (a run without a recorded machine keys
-    (repeat, None), which pairs with nothing); two runs in one block: their geometric mean."""
-    found: dict = {}
-    for repeat, machine, value in zip(runs["repeat"], runs["machine"], runs[column]):
-        if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
-            key = (repeat, machine if isinstance(machine, str) and machine else None)
-            found.setdefault(key, []).append(float(value))
-    # exp(log v) of one value, as stats.geometric_mean computes it, in one call for all blocks
-    single = [k for k, v in found.items() if len(v) == 1]
-    values = np.exp(np.log(np.array([found[k][0] for k in single], dtype=float)))
-    blocks = {k: float(v) for k, v in zip(single, values)}
-    blocks.update({k: stats.geometric_mean(v) for k, v in found.items() if len(v) > 1})
-    return {k: blocks[k] for k in found}
-
-
-def pairing_text(blocks, machines, paired) -> str:
-    """'3 blocks on 2 machines', '1 block', or 'across machines, not paired'."""
-    if not paired:
-        return "across machines, not paired"
-    blocks, machines = int(blocks), int(machines)
-    text = f"{blocks} block{'s' * (blocks != 1)}"
-    return text + (f" on {machines} machines" if machines > 1 else "")
-
-
-def _label(row) -> str:
-    return f"{row['backend']} {row['config']}"
-
-
 def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
     means = ok["mean_epoch_seconds"].to_numpy(dtype=float)
     finite = means[np.isfinite(means)]
@@ -322,8 +174,8 @@ def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
         "mean_basis": group["mean_basis"].iloc[0],
         "mean_after_first": _mean_or_nan(ok["mean_after_first"]),
         "samples_per_second": _mean_or_nan(ok["samples_per_second"]),
-        "data_source": rundata.joined(ok["data_source"]),
-        "profile": rundata.joined(ok["profile"]),
+        "data_source": joined(ok["data_source"]),
+        "profile": joined(ok["profile"]),
         "machines": len(machines),
         "machine_names": " / ".join(machines) or None,
         "confidence_level": confidence_level,
@@ -371,15 +223,15 @@ def analyse(
         table[column] = table[column].astype(object)
     comparisons, rankings = [], []
     if not table.empty:
-        blocks = {k: _blocks(v) for k, v in ok_runs.items()}
-        _add_speedups(table, blocks, confidence_level, comparisons, rankings)
-        _add_floor(table, blocks, confidence_level, comparisons, rankings)
+        blocks = {k: blocks_of(v) for k, v in ok_runs.items()}
+        add_speedups(table, blocks, confidence_level, comparisons, rankings)
+        add_floor(table, blocks, confidence_level, comparisons, rankings)
         table = table.sort_values(
             ["reference", "source", "workload", "backend", "config"],
             key=sort_key,
             ignore_index=True,
         )
-    after_first = {k: _blocks(v, "mean_after_first") for k, v in ok_runs.items()}
+    after_first = {k: blocks_of(v, "mean_after_first") for k, v in ok_runs.items()}
     then = then_and_now(table, after_first, confidence_level, comparisons)
     return _Analysis(
         table=table,
@@ -389,163 +241,13 @@ def analyse(
     )
 
 
-def summarize(
-    per_run: pd.DataFrame,
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """One row per (source, workload, backend, config): SUMMARY_COLUMNS (see `analyse`)."""
-    return analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples).table
-
-
-def _compare(source, workload, kind, numerator, denominator, result) -> dict:
-    return {
-        "source": source,
-        "workload": workload,
-        "kind": kind,
-        "numerator": numerator,
-        "denominator": denominator,
-        "ratio": result["ratio"],
-        "low": result["low"],
-        "high": result["high"],
-        "blocks": result["blocks"],
-        "machines": result["machines"],
-        "paired": result["paired"],
-        "pairing": pairing_text(result["blocks"], result["machines"], result["paired"]),
-    }
-
-
-def _rank(source, workload, among, rows: pd.DataFrame, blocks) -> dict:
-    labels = {_label(r): tuple(r[GROUP]) for _, r in rows.iterrows()}
-    pick = stats.pick_fastest(
-        {label: blocks[key] for label, key in labels.items()},
-        {_label(r): float(r["mean_epoch_seconds"]) for _, r in rows.iterrows()},
-    )
-    return {"source": source, "workload": workload, "among": among, **pick}
-
-
-def _add_speedups(table, blocks, confidence_level, comparisons, rankings):
-    """times_fastest per (source, workload), all Keras configurations together, within blocks;
-    the first screen's comparisons among the `default` rows and the speed-up of the fastest over
-    its backend's default."""
-    timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(
-        is_native
-    )
-    for (source, workload), group in table[timed].groupby(["source", "workload"], sort=False):
-        shipped = group[~group["config"].map(is_patched)]
-        candidates = shipped if not shipped.empty else group
-        ranking = _rank(source, workload, "configurations", candidates, blocks)
-        rankings.append(ranking)
-        best = group[group.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-        best_blocks = blocks[tuple(best[GROUP])]
-        for i, row in group.iterrows():
-            table.at[i, "fastest"] = ranking["fastest"]
-            table.at[i, "fastest_decided"] = ranking["decided"]
-            if i == best.name:
-                # The fastest against itself is 1 by definition, not an estimate.
-                table.at[i, "times_fastest"] = 1.0
-                table.at[i, "pairing"] = "fastest"
-                continue
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], best_blocks, confidence_level=confidence_level
-            )
-            table.at[i, "times_fastest"] = result["ratio"]
-            table.at[i, "times_fastest_low"] = result["low"]
-            table.at[i, "times_fastest_high"] = result["high"]
-            table.at[i, "pairs"] = result["blocks"]
-            table.at[i, "paired"] = result["paired"]
-            table.at[i, "pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
-            comparisons.append(
-                _compare(source, workload, "× fastest", _label(row), ranking["fastest"], result)
-            )
-        own_default = group[(group["backend"] == best["backend"]) & (group["config"] == "default")]
-        if best["config"] != "default" and not own_default.empty:
-            result = stats.paired_ratio(
-                blocks[tuple(own_default.iloc[0][GROUP])],
-                best_blocks,
-                confidence_level=confidence_level,
-            )
-            comparisons.append(
-                _compare(
-                    source,
-                    workload,
-                    "over default",
-                    _label(own_default.iloc[0]),
-                    ranking["fastest"],
-                    result,
-                )
-            )
-        defaults = group[group["config"] == "default"]
-        if not defaults.empty:
-            ranking = _rank(source, workload, "default", defaults, blocks)
-            rankings.append(ranking)
-            first = defaults[defaults.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-            for _, row in defaults.iterrows():
-                if row.name == first.name:
-                    continue
-                result = stats.paired_ratio(
-                    blocks[tuple(row[GROUP])],
-                    blocks[tuple(first[GROUP])],
-                    confidence_level=confidence_level,
-                )
-                comparisons.append(
-                    _compare(
-                        source, workload, "as shipped", _label(row), ranking["fastest"], result
-                    )
-                )
-
-
-def _add_floor(table, blocks, confidence_level, comparisons, rankings):
-    """Each Keras row's epoch time as a multiple of the floor: the fastest native loop of the same
-    source and workload (picked like the fastest), within blocks like times_fastest."""
-    finite = np.isfinite(table["mean_epoch_seconds"].astype(float))
-    native = table["backend"].map(is_native)
-    for (source, workload), group in table[finite].groupby(["source", "workload"], sort=False):
-        natives = group[native[group.index]]
-        if natives.empty:
-            continue
-        ranking = _rank(source, workload, "floor", natives, blocks)
-        rankings.append(ranking)
-        floor = natives[natives.apply(_label, axis=1) == ranking["fastest"]].iloc[0]
-        floor_blocks = blocks[tuple(floor[GROUP])]
-        for i, row in group[~native[group.index]].iterrows():
-            result = stats.paired_ratio(
-                blocks[tuple(row[GROUP])], floor_blocks, confidence_level=confidence_level
-            )
-            table.at[i, "floor"] = _label(floor)
-            table.at[i, "floor_seconds"] = floor["mean_epoch_seconds"]
-            table.at[i, "times_floor"] = result["ratio"]
-            table.at[i, "times_floor_low"] = result["low"]
-            table.at[i, "times_floor_high"] = result["high"]
-            table.at[i, "floor_pairs"] = result["blocks"]
-            table.at[i, "floor_pairing"] = pairing_text(
-                result["blocks"], result["machines"], result["paired"]
-            )
-            comparisons.append(
-                _compare(source, workload, "× floor", _label(row), _label(floor), result)
-            )
-
-
-def _metrics(epochs: pd.DataFrame, metrics: dict | None) -> dict:
-    """{workload: column}: `metrics` where given, else chosen from the epochs alone."""
-    found = dict(metrics or {})
-    for workload, block in epochs.groupby("workload", sort=False):
-        if workload not in found:
-            found[workload] = metrics_mod.choose(workload, block)
-    return found
-
-
 def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
     """Mean of each workload's metric per epoch over the ok runs of a (source, backend, config).
 
     Columns: source, workload, backend, config, reference, metric, epoch, value, elapsed_seconds, runs.
     metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
     """
-    metrics = _metrics(epochs, metrics)
+    metrics = metrics_mod.followed(epochs, metrics)
     parts = []
     for workload, block in epochs[epochs["ok"]].groupby("workload", sort=False):
         metric = metrics[workload]
@@ -570,232 +272,6 @@ def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataF
     )
 
 
-def then_and_now(
-    table: pd.DataFrame,
-    after_first: dict | None = None,
-    confidence_level: float = 0.95,
-    comparisons: list | None = None,
-) -> pd.DataFrame:
-    """Each reference's ratio between two backends beside this study's, per workload: the 2017
-    comparison is made through ratios, never seconds on today's axis.
-
-    For every pair of backends a reference ran (default configuration) that this study also ran:
-    columns workload, numerator, denominator, reference, reference_ratio, source, ratio, low,
-    high, pairing, runs ("1 / 3": the runs of each side). Both ratios are of the means over the
-    epochs after the first (mean_after_first), so the 2017 warm-up does not weigh on one side
-    only; this study's is within blocks (after_first: GROUP key -> {block: mean_after_first},
-    stats.paired_ratio), and the ratio of the two rows' means where they share no block.
-    """
-    columns = [
-        "workload",
-        "numerator",
-        "denominator",
-        "reference",
-        "reference_ratio",
-        "source",
-        "ratio",
-        "low",
-        "high",
-        "pairing",
-        "runs",
-    ]
-    if table.empty:
-        return pd.DataFrame(columns=columns)
-    after_first = after_first or {}
-    rows = []
-    defaults = table[
-        (table["config"] == "default")
-        & np.isfinite(table["mean_epoch_seconds"].astype(float))
-        & ~table["backend"].map(is_native)
-    ]
-    mine = defaults[~defaults["reference"]]
-    for (source, workload), ref in defaults[defaults["reference"]].groupby(
-        ["source", "workload"], sort=False
-    ):
-        ours = mine[mine["workload"] == workload]
-        theirs = ref.set_index("backend")
-        for this_source, block in ours.groupby("source", sort=False):
-            block = block.set_index("backend")
-            backends = [b for b in theirs.index if b in block.index]
-            for i, first in enumerate(backends):
-                for second in backends[i + 1 :]:
-                    keys = [(this_source, workload, b, "default") for b in (second, first)]
-                    if all(k in after_first for k in keys):
-                        result = stats.paired_ratio(
-                            after_first[keys[0]],
-                            after_first[keys[1]],
-                            confidence_level=confidence_level,
-                        )
-                    else:  # no per-run values (a table built by hand): the ratio of the means
-                        result = {
-                            "ratio": block.loc[second, "mean_after_first"]
-                            / block.loc[first, "mean_after_first"],
-                            "low": math.nan,
-                            "high": math.nan,
-                            "blocks": 0,
-                            "machines": 0,
-                            "paired": False,
-                        }
-                    if comparisons is not None:
-                        comparisons.append(
-                            _compare(
-                                this_source,
-                                workload,
-                                "then and now",
-                                f"{second} default",
-                                f"{first} default",
-                                result,
-                            )
-                        )
-                    rows.append(
-                        {
-                            "workload": workload,
-                            "numerator": second,
-                            "denominator": first,
-                            "reference": source,
-                            "reference_ratio": (
-                                theirs.loc[second, "mean_after_first"]
-                                / theirs.loc[first, "mean_after_first"]
-                            ),
-                            "source": this_source,
-                            "ratio": result["ratio"],
-                            "low": result["low"],
-                            "high": result["high"],
-                            "pairing": pairing_text(
-                                result["blocks"], result["machines"], result["paired"]
-                            ),
-                            "runs": f"{int(block.loc[second, 'runs'])} / {int(block.loc[first, 'runs'])}",
-                        }
-                    )
-    return pd.DataFrame(rows, columns=columns)
-
-
-def spread(per_run: pd.DataFrame) -> dict:
-    """The noise of this study's Keras runs (references and native loops left out), as the
-    constants in stats are measured:
-
-    - sd_run, df_run: between-run standard deviation of the log run mean within a cell (source,
-      workload, backend, configuration) on one machine, pooled over cells with 2+ runs there;
-    - sd_ratio, df_ratio, ratio_pairs: standard deviation of the per-block log ratio between two
-      rows of one workload, pooled over the pairs of rows that share MIN_RUNS or more blocks
-      (ratio_pairs: how many pairs).
-    NaN and 0 where there is nothing to measure.
-    """
-    runs = per_run[
-        per_run["ok"]
-        & ~per_run["reference"].astype(bool)
-        & ~per_run["backend"].map(is_native)
-        & np.isfinite(per_run["mean_epoch_seconds"].astype(float))
-        & (per_run["mean_epoch_seconds"].astype(float) > 0)
-    ]
-    cells = [
-        np.log(g["mean_epoch_seconds"].to_numpy(dtype=float))
-        for _, g in runs.dropna(subset=["machine"]).groupby(GROUP + ["machine"], sort=False)
-    ]
-    sd_run, df_run = stats.pooled_sd(cells)
-    groups, pairs = [], 0
-    for _, workload in runs.groupby(["source", "workload"], sort=False):
-        rows = {
-            key: _blocks(g)
-            for key, g in workload.groupby(["backend", "config"], sort=False, dropna=False)
-        }
-        keys = list(rows)
-        for i, a in enumerate(keys):
-            for b in keys[i + 1 :]:
-                ratios = stats.block_ratios(rows[a], rows[b])
-                if ratios.size >= stats.MIN_RUNS:
-                    groups.append(np.log(ratios))
-                    pairs += 1
-    sd_ratio, df_ratio = stats.pooled_sd(groups)
-    return {
-        "sd_run": sd_run,
-        "df_run": df_run,
-        "sd_ratio": sd_ratio,
-        "df_ratio": df_ratio,
-        "ratio_pairs": pairs,
-    }
-
-
-def noise(per_run: pd.DataFrame) -> dict:
-    """Per source of this study: the standard deviation of a per-block log ratio that the "too
-    close to call" threshold uses (`stats.noise_threshold`), and where it comes from.
-
-    Preferred: measured between blocks, pooled over this source's pairs of rows with 3+ blocks.
-    Else the between-run spread of a cell on one machine times sqrt(2) (a ratio of two runs
-    carries the noise of both). Else the H200's measurement (stats.SD_RATIO_LOG).
-    Returns {source: {"sd", "df", "basis"}}.
-    """
-    out = {}
-    mine = per_run[~per_run["reference"].astype(bool)]
-    for source, runs in mine.groupby("source", sort=False):
-        s = spread(runs)
-        if s["df_ratio"]:
-            out[source] = {
-                "sd": s["sd_ratio"],
-                "df": s["df_ratio"],
-                "basis": (
-                    f"the standard deviation of per-block log ratios, pooled over the "
-                    f"{s['ratio_pairs']} pair{'s' * (s['ratio_pairs'] != 1)} of rows with "
-                    f"{stats.MIN_RUNS} or more blocks in this study ({s['df_ratio']} degrees of "
-                    "freedom)"
-                ),
-            }
-        elif s["df_run"]:
-            out[source] = {
-                "sd": s["sd_run"] * math.sqrt(2),
-                "df": s["df_run"],
-                "basis": (
-                    "no two rows share 3 blocks here: the between-run standard deviation of a "
-                    "cell's log run means on one machine, pooled over this study's cells "
-                    f"({s['df_run']} degrees of freedom), times √2 for a ratio of two runs"
-                ),
-            }
-        else:
-            out[source] = {
-                "sd": stats.SD_RATIO_LOG,
-                "df": 0,
-                "basis": (
-                    "nothing here to measure it from (no two rows share 3 blocks, no cell ran "
-                    "twice on one machine): the H200's per-block log ratios (stats.SD_RATIO_LOG)"
-                ),
-            }
-    return out
-
-
-# Resamples per simulated percentile interval: the comparison's coverage moves by less than its
-# own Monte Carlo error (about 0.01 at 2,000 studies) between 1,000 and 10,000 resamples, and the
-# simulation is the report's largest fixed cost.
-COVERAGE_RESAMPLES = 1000
-
-
-def coverage_table(
-    ns,
-    *,
-    confidence_level: float,
-    studies: int,
-    n_resamples: int = COVERAGE_RESAMPLES,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """COVERAGE_COLUMNS for each n in ns, each scenario (SCENARIOS) and both methods (t, the
-    report's; percentile bootstrap, for comparison): stats.simulate_coverage."""
-    rows = []
-    for n in ns:
-        for scenario, (sd, slow, _) in SCENARIOS.items():
-            for method in ("t", "percentile"):
-                result = stats.simulate_coverage(
-                    n,
-                    sd=sd,
-                    method=method,
-                    slow_fraction=slow,
-                    confidence_level=confidence_level,
-                    studies=studies,
-                    n_resamples=min(n_resamples, COVERAGE_RESAMPLES),
-                    seed=seed,
-                )
-                rows.append({"n": n, "scenario": scenario, "method": method, **result})
-    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
-
-
 def build(
     study: rundata.Study,
     *,
@@ -805,14 +281,10 @@ def build(
     coverage_studies: int = 2000,
 ) -> Summary:
     """Everything the report shows, from one loaded study."""
+    # The settings of every interval: the level, the bootstrap's resamples, its seed.
+    settings = {"confidence_level": confidence_level, "n_resamples": n_resamples, "seed": seed}
     followed = metrics_mod.chosen(study)
-    per_run = run_stats(
-        study.epochs,
-        confidence_level=confidence_level,
-        n_resamples=n_resamples,
-        seed=seed,
-        metrics=followed,
-    )
+    per_run = run_stats(study.epochs, metrics=followed, **settings)
     result = analyse(per_run, confidence_level=confidence_level, n_resamples=n_resamples)
     table = result.table
     mine = table[~table["reference"]] if not table.empty else table
@@ -834,16 +306,8 @@ def build(
         verdicts=notes_mod.verdicts(
             table, result.rankings, noise_by_source, confidence_level=confidence_level
         ),
-        coverage=coverage_table(
-            used or [stats.MIN_RUNS],
-            confidence_level=confidence_level,
-            studies=coverage_studies,
-            n_resamples=n_resamples,
-            seed=seed,
-        ),
+        coverage=coverage_table(used or [stats.MIN_RUNS], studies=coverage_studies, **settings),
         coverage_used=bool(used),
         coverage_studies=coverage_studies,
-        confidence_level=confidence_level,
-        n_resamples=n_resamples,
-        seed=seed,
+        **settings,
     )

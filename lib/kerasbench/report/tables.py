@@ -27,6 +27,8 @@ from kerasbench.report.rules import (
     verdict_of,
 )
 from kerasbench.report.style import STYLE, Html, esc
+from kerasbench.report import machines
+from kerasbench.report import naming
 
 
 def table_html(frame: pd.DataFrame, empty: str) -> str:
@@ -152,7 +154,7 @@ def _not_run_parts(summary, source, workload) -> list:
     (the file runs on tensorflow only)' where a model file's BACKENDS left backends out."""
     runs = summary.study.runs
     mine = runs[(runs["source"] == source) & (runs["workload"] == workload)]
-    mine = mine[~mine["backend"].map(rundata.is_native)]
+    mine = mine[~mine["backend"].map(naming.is_native)]
     parts = []
     for backend, own in mine.groupby("backend", sort=False):
         if own["ok"].any():
@@ -177,7 +179,7 @@ def _not_run_parts(summary, source, workload) -> list:
         left = [
             b
             for b in dict.fromkeys(asked)
-            if b not in declared and b not in set(mine["backend"]) and not rundata.is_native(b)
+            if b not in declared and b not in set(mine["backend"]) and not naming.is_native(b)
         ]
         if left:
             parts.append(
@@ -289,7 +291,7 @@ def answer_table(summary, learned=None) -> Html:
         metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
         same = (learned or {}).get(workload)
         rows.append(
-            f"<tr><td><a href='#wl-{esc(workload)}'>{esc(rundata.workload_title(workload))}</a>"
+            f"<tr><td><a href='#wl-{esc(workload)}'>{esc(naming.workload_title(workload))}</a>"
             f"</td><td>{shipped}</td>"
             f"<td>{fastest}</td><td>{_learned_cell(block)} "
             f"<span class='kb-muted'>{esc(metric)}</span>"
@@ -305,7 +307,7 @@ def answer_table(summary, learned=None) -> Html:
         parts = _not_run_parts(summary, source, workload)
         if (source, workload) not in answered and parts:
             rows.append(
-                f"<tr><td>{esc(rundata.workload_title(workload))}</td><td colspan='3'>"
+                f"<tr><td>{esc(naming.workload_title(workload))}</td><td colspan='3'>"
                 + "; ".join(parts)
                 + "</td></tr>"
             )
@@ -316,7 +318,7 @@ def answer_table(summary, learned=None) -> Html:
     for workload in registry.WORKLOADS if measured & set(registry.WORKLOADS) else ():
         if workload not in measured:
             rows.append(
-                f"<tr><td>{esc(rundata.workload_title(workload))}</td><td colspan='3'>"
+                f"<tr><td>{esc(naming.workload_title(workload))}</td><td colspan='3'>"
                 "<span class='kb-muted'>no runs here (not measured in this study)</span></td></tr>"
             )
     return Html(
@@ -413,7 +415,7 @@ def _verdict_row(summary, source, workload, rows, layout) -> str:
     )
     columns = 6 if layout.per_row else 5
     return (
-        f"<tr class='kb-verdict'><td colspan='{columns}'><b>{esc(rundata.workload_title(workload))}</b>"
+        f"<tr class='kb-verdict'><td colspan='{columns}'><b>{esc(naming.workload_title(workload))}</b>"
         f" <span class='kb-muted'>({esc(metric)})</span>{flag}: {sentence}{more}</td></tr>"
     )
 
@@ -447,7 +449,7 @@ def detail_table(summary) -> Html:
 
     view = pd.DataFrame(
         {
-            "workload": [rundata.workload_title(w) for w in table["workload"]],
+            "workload": [naming.workload_title(w) for w in table["workload"]],
             "source": table["source"],
             "backend config": [label(r) for _, r in table.iterrows()],
             "runs": table["runs"],
@@ -505,7 +507,7 @@ def then_and_now_table(summary) -> Html:
     ]
     view = pd.DataFrame(
         {
-            "workload": [rundata.workload_title(w) for w in frame["workload"]],
+            "workload": [naming.workload_title(w) for w in frame["workload"]],
             "ratio of s/epoch": [
                 f"{n} ÷ {d}" for n, d in zip(frame["numerator"], frame["denominator"])
             ],
@@ -548,7 +550,7 @@ def floor_table(summary) -> Html:
         return Html(STYLE + table_html(rows, "No native loops ran beside these runs."))
     view = pd.DataFrame(
         {
-            "workload": [rundata.workload_title(w) for w in rows["workload"]],
+            "workload": [naming.workload_title(w) for w in rows["workload"]],
             "backend config": [label(r) for _, r in rows.iterrows()],
             "runs": rows["runs"],
             "s / epoch": [fmt(v) for v in rows["mean_epoch_seconds"]],
@@ -569,7 +571,7 @@ def floor_table(summary) -> Html:
 
 def environment_tables(summary) -> Html:
     """One table per source: run.json fields down, backends across."""
-    env = rundata.environment(summary.study)
+    env = machines.environment(summary.study)
     if env.empty:
         return Html(STYLE + table_html(env, "No environment recorded."))
     parts = [STYLE]
