@@ -59,9 +59,8 @@ def parse_list(text, allowed, what):
 
 
 def check_config(config):
-    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
-    ok = config and all(c.isalnum() or c in "_-" for c in config) and not config.isdigit()
-    if not ok:
+    """A configuration label names a folder (runfiles.is_config_name), else one line."""
+    if not runfiles.is_config_name(config):
         raise UserError("--config %r: use letters, digits, '_' and '-' (e.g. compiled)" % config)
     return config
 
