@@ -45,6 +45,26 @@ def prepared(
         yield folder
 
 
+def check_device(device, backends, say=print):
+    """--device against this machine, before anything trains: gpu without a GPU is one line;
+    with a GPU (auto or gpu), every backend's framework must see it (kernels.require_gpu)."""
+    from kerasbench import environment
+
+    gpu = environment.device().get("gpu")
+    if device == "gpu" and not gpu:
+        raise UserError("--device gpu: this machine has no GPU (nvidia-smi lists none)")
+    if device == "cpu":
+        if gpu:
+            say("kerasbench: --device cpu: the runs do not see the GPU (%s)" % gpu)
+        return
+    if gpu:
+        results = kernels.require_gpu(backends, gpu)
+        say(
+            "kerasbench: every backend sees the GPU (%s): %s"
+            % (gpu, "; ".join(kernels.describe_probe(b, r) for b, r in results.items()))
+        )
+
+
 def check_output_dir(out):
     """--out exists (or is created) and takes a file; the probe never stays behind."""
     probe = os.path.join(out, ".kerasbench-write-test")

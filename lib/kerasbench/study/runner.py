@@ -170,6 +170,37 @@ def summary_line(record, index, total):
     return line
 
 
+def study(runs, out, data_dir, executor, timeout=None, force=False, say=print):
+    """`kerasbench run` from the plan on, under its pre-flight: says what it trains and where,
+    starts the executor (Ray: its cluster now, so that its errors come first), then
+    run_matrix. Returns the records in plan order."""
+    say(
+        "kerasbench: %d runs (%s profile) into %s; data from %s"
+        % (len(runs), runs[0].profile if runs else "-", os.path.join(out, runfiles.RUNS), data_dir)
+    )
+    if hasattr(executor, "start"):
+        executor.start()
+    say("kerasbench: executor %s: %s" % (executor.name, executor.describe()))
+    return run_matrix(runs, out, data_dir, timeout=timeout, force=force, executor=executor)
+
+
+def outcome(records, runs, out, say=print):
+    """The end of a study: the results table, then one line of how many runs are ok, naming
+    those that are not. Returns the records that are not ok."""
+    failed = [r for r in records if r["status"] != "ok"]
+    say("")
+    for line in progress.results_table(records, [plan.run_dir(out, spec) for spec in runs]):
+        say(line)
+    not_ok = ", ".join(
+        "%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"], r["status"]) for r in failed
+    )
+    say(
+        "kerasbench: %d of %d runs ok%s"
+        % (len(records) - len(failed), len(records), "; not ok: " + not_ok if failed else "")
+    )
+    return failed
+
+
 def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, executor=None):
     """Executes the plan with a progress bar; what is done already is skipped unless force.
 

@@ -1,0 +1,12 @@
+"""The `kerasbench` commands, one module each. Host side.
+
+Each module names its command (`NAME`), says what it does in one line (`HELP`), adds its options
+(`arguments(parser)`: the shared ones from `options`, defined once there) and carries it out
+(`main(args)`: the exit status). `cli` assembles the parser from `COMMANDS`, in this order, and
+dispatches. What a command does beyond reading its options lives in `kerasbench.study` (the
+study's steps) or `kerasbench.report`.
+"""
+
+from kerasbench.commands import harness, kernels, parity, profile, report, run, workloads
+
+COMMANDS = (run, report, harness, parity, profile, kernels, workloads)
