@@ -201,6 +201,44 @@ def outcome(records, runs, out, say=print):
     return failed
 
 
+def checked_states(runs, out, data_dir=None, force=False):
+    """[(spec, state, why)] of the plan (resume_state; every run TODO with `force`), once no
+    finished run of another plan is in the way (conflict_error, unless `force`) and no run
+    folder to be trained is a symbolic link (linked_error)."""
+    states = [
+        (spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
+        for spec in runs
+    ]
+    conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
+    if conflicts:
+        raise conflict_error(out, conflicts)
+    linked = [spec for spec, state, _ in states if state != DONE and is_linked(out, spec)]
+    if linked:
+        raise linked_error(out, linked)
+    return states
+
+
+def skip_done(states, out, records, write, advance):
+    """Fills `records` with the runs done already, one line each ("done earlier, skipped"), and
+    says why a run found in its folder is trained again; returns [(position, spec)] to train."""
+    todo = []
+    finished = 0
+    for position, (spec, state, why) in enumerate(states):
+        if state == DONE:
+            finished += 1
+            records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
+            write(
+                "[%d/%d] %s %s #%d: done earlier, skipped"
+                % (finished, len(states), spec.workload, spec.backend, spec.repeat)
+            )
+            advance(1)
+        else:
+            if why:
+                write("%s: %s: training it again" % (run_label(spec), why))
+            todo.append((position, spec))
+    return todo
+
+
 def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, executor=None):
     """Executes the plan with a progress bar; what is done already is skipped unless force.
 
@@ -223,38 +261,15 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
 
     if executor is None:
         executor = executors.Sequential()
-    states = [
-        (spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
-        for spec in runs
-    ]
-    conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
-    if conflicts:
-        raise conflict_error(out, conflicts)
-    linked = [spec for spec, state, _ in states if state != DONE and is_linked(out, spec)]
-    if linked:
-        raise linked_error(out, linked)
+    states = checked_states(runs, out, data_dir, force)
     if stream is None:
         # A handle on the terminal that survives output_to()'s redirection of fd 2.
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
 
     records = [None] * len(runs)
-    todo = []
-    finished = 0
     bar = tqdm(total=len(runs), desc="study", unit="run", file=stream, dynamic_ncols=True)
-    for position, (spec, state, why) in enumerate(states):
-        if state == DONE:
-            finished += 1
-            records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
-            bar.write(
-                "[%d/%d] %s %s #%d: done earlier, skipped"
-                % (finished, len(runs), spec.workload, spec.backend, spec.repeat),
-                file=stream,
-            )
-            bar.update(1)
-        else:
-            if why:
-                bar.write("%s: %s: training it again" % (run_label(spec), why), file=stream)
-            todo.append((position, spec))
+    todo = skip_done(states, out, records, lambda line: bar.write(line, file=stream), bar.update)
+    finished = len(runs) - len(todo)
     positions = {id(spec): position for position, spec in todo}
 
     folder_of = {id(spec): plan.run_dir(os.path.abspath(out), spec) for _, spec in todo}
