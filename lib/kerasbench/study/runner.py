@@ -106,19 +106,25 @@ def run_label(spec):
     return os.path.relpath(plan.run_dir("", spec), runfiles.RUNS)
 
 
-def conflict_error(out, conflicts):
-    """One line: which finished runs another plan would replace, and the ways out."""
-    shown = ["%s (%s)" % (run_label(spec), why) for spec, why in conflicts[:3]]
-    more = " and %d more" % (len(conflicts) - 3) if len(conflicts) > 3 else ""
+def listed(lines):
+    """The first three of `lines`, "; "-separated, then how many more there are."""
+    more = " and %d more" % (len(lines) - 3) if len(lines) > 3 else ""
+    return "; ".join(lines[:3]) + more
+
+
+def conflict_error(out, conflicts, label=run_label, what="run", of="another plan"):
+    """One line: which finished runs another plan would replace, and the ways out.
+    `conflicts`: [(run, why)]; `label(run)` names a run; `what` a run of this kind."""
     return UserError(
-        "%s holds %d finished run%s of another plan: %s%s; nothing was trained: keep them and "
+        "%s holds %d finished %s%s of %s: %s; nothing was trained: keep them and "
         "use another --out, or replace them with --force"
         % (
             os.path.join(out, runfiles.RUNS),
             len(conflicts),
+            what,
             "" if len(conflicts) == 1 else "s",
-            "; ".join(shown),
-            more,
+            of,
+            listed(["%s (%s)" % (label(run), why) for run, why in conflicts]),
         )
     )
 
@@ -132,21 +138,21 @@ def is_linked(out, spec):
 
 def linked_error(out, specs):
     """One line: which run folders to be trained are symbolic links, and the way out."""
-    shown = [
-        "%s (a link to %s)" % (run_label(spec), os.readlink(plan.run_dir(out, spec)))
-        for spec in specs[:3]
-    ]
-    more = " and %d more" % (len(specs) - 3) if len(specs) > 3 else ""
+    one = len(specs) == 1
     return UserError(
-        "%s: run folder%s to be trained %s a symbolic link%s: %s%s; nothing was trained: "
+        "%s: run folder%s to be trained %s a symbolic link%s: %s; nothing was trained: "
         "replace each link with a folder of its own, or remove it"
         % (
             os.path.join(out, runfiles.RUNS),
-            "" if len(specs) == 1 else "s",
-            "is" if len(specs) == 1 else "are",
-            "" if len(specs) == 1 else "s",
-            "; ".join(shown),
-            more,
+            "" if one else "s",
+            "is" if one else "are",
+            "" if one else "s",
+            listed(
+                [
+                    "%s (a link to %s)" % (run_label(spec), os.readlink(plan.run_dir(out, spec)))
+                    for spec in specs
+                ]
+            ),
         )
     )
 
