@@ -622,6 +622,7 @@ REFERENCE = os.path.join(REPO, "output", "reference")
 LIB = os.path.join(REPO, "lib")
 SMALL = {
     "run": ["--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"],
+    "floor": ["--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"],
     "report": ["--resamples", "100"],
     "parity": [
         "--profile",
@@ -714,6 +715,8 @@ def _one_error(capfd):
         ("parity", "profile", "holds the results of kerasbench profile (profile.json"),
         ("report", "profile", "holds the results of kerasbench profile (profile.json"),
         ("parity", "study/runs/mnist_mlp", "holds the results of kerasbench run (cntk/0/run.json)"),
+        ("floor", "parity", "holds the results of kerasbench parity (parity.csv"),
+        ("floor", "profile", "holds the results of kerasbench profile (profile.json"),
     ],
 )
 def test_no_command_writes_into_another_commands_results(
@@ -733,7 +736,7 @@ def test_no_command_writes_into_another_commands_results(
     assert _tree(top) == before, "nothing removed, changed or added (not even a lock file)"
 
 
-@pytest.mark.parametrize("command", ["parity", "profile", "harness", "report"])
+@pytest.mark.parametrize("command", ["parity", "profile", "harness", "report", "floor"])
 def test_every_command_stops_at_once_on_an_out_in_use(command, tmp_path, data_dir, capfd):
     """A second command on the same --out stops before anything runs, naming the first one."""
     out = tmp_path / "out"

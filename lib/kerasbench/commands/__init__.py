@@ -7,6 +7,15 @@ dispatches. What a command does beyond reading its options lives in `kerasbench.
 study's steps) or `kerasbench.report`.
 """
 
-from kerasbench.commands import harness, kernels, parity, profile, report, run, workloads
+from kerasbench.commands import (
+    floor,
+    harness,
+    kernels,
+    parity,
+    profile,
+    report,
+    run,
+    workloads,
+)
 
-COMMANDS = (run, report, harness, parity, profile, kernels, workloads)
+COMMANDS = (run, report, floor, harness, parity, profile, kernels, workloads)
