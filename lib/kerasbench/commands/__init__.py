@@ -11,6 +11,7 @@ from kerasbench.commands import (
     floor,
     harness,
     kernels,
+    merge,
     parity,
     profile,
     report,
@@ -18,4 +19,4 @@ from kerasbench.commands import (
     workloads,
 )
 
-COMMANDS = (run, report, floor, harness, parity, profile, kernels, workloads)
+COMMANDS = (run, report, floor, merge, harness, parity, profile, kernels, workloads)
