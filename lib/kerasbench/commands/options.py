@@ -36,24 +36,22 @@ def fmt(value):
 # --- value types: a bad value is argparse's one line, exit 2 ------------------------------------
 
 
-def non_negative_int(text):
+def _integer(text, least):
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be an integer >= 0, got %r" % text)
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError("must be an integer >= %d, got %r" % (least, text))
     return value
+
+
+def non_negative_int(text):
+    return _integer(text, 0)
 
 
 def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be an integer >= 1, got %r" % text)
-    return value
+    return _integer(text, 1)
 
 
 def seconds(text):

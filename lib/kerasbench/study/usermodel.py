@@ -124,15 +124,13 @@ def _literal_backends(tree, shown):
 
 
 def _same_type(value, like):
-    if isinstance(like, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(like, bool)
-    if isinstance(like, float):
-        return isinstance(value, (int, float))
-    if isinstance(like, int):
-        return isinstance(value, int)
+    """A value of a file's own key has the type of its `full` value (params.type_ok), but any
+    value where that is None, and any list where that is a list (the items are the file's)."""
     if like is None:
         return True
-    return isinstance(value, type(like))
+    if isinstance(like, list):
+        return isinstance(value, list)
+    return params.type_ok(value, like)
 
 
 def _check_value(where, key, value):
