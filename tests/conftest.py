@@ -1,6 +1,9 @@
 """Shared test set-up: the real datasets beside the checkout (../shared/datasets), never a download."""
 
+import contextlib
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -18,3 +21,65 @@ def data_dir():
     if not os.path.exists(os.path.join(folder, "mnist.npz")):
         pytest.skip("the real datasets are not at %s: set KERASBENCH_DATA" % folder)
     return folder
+
+
+def smoke_run(out, *extra, workloads="mnist_mlp", backends="jax"):
+    """The command line of `kerasbench run --profile smoke` of `workloads` on `backends` into
+    `out`, `extra` options after it: the small real study many tests start from."""
+    argv = ["run", "--profile", "smoke", "--workloads", workloads, "--backends", backends]
+    return argv + ["--out", str(out)] + list(extra)
+
+
+# Another process holds --out's lock (`with held(out) as holder:`), as a second command would.
+HOLD = """import sys, time
+from kerasbench.study import preflight
+with preflight.lock_output(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@contextlib.contextmanager
+def held(out):
+    """A process that holds the lock of the folder `out` (preflight.lock_output, as command
+    `run`) until the block ends; yields its Popen (its pid is the one an error names)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
+def stand_in_notebook(tmp_path, monkeypatch):
+    """Makes notebooks that every workload runs in place of its own (registry.notebook_path):
+    `make(name, parameters, *cells)` writes tmp_path/<name>.ipynb for the kerasbench-jax kernel,
+    a parameters cell then `cells`, and returns its path. The runner under test, with a kernel
+    whose behaviour the test chooses (a fault, a GPU it pretends to see)."""
+    import nbformat
+
+    from kerasbench import registry
+
+    def make(name, parameters, *cells):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "kerasbench-jax",
+            "language": "python",
+            "display_name": "kerasbench (jax)",
+        }
+        nb.metadata["language_info"] = {"name": "python"}
+        first = nbformat.v4.new_code_cell(parameters)
+        first.metadata["tags"] = ["parameters"]
+        nb.cells = [first] + [nbformat.v4.new_code_cell(cell) for cell in cells]
+        path = str(tmp_path / (name + ".ipynb"))
+        nbformat.write(nb, path)
+        monkeypatch.setattr(registry, "notebook_path", lambda workload: path)
+        return path
+
+    return make

@@ -16,6 +16,8 @@ import pytest
 from kerasbench import cli, datafiles, registry
 from kerasbench.study import kernels, preflight
 
+from conftest import held, smoke_run
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -637,14 +639,6 @@ def test_a_dry_run_into_a_closed_pipe_is_quiet(tmp_path):
     assert err.read_text() == "", "nothing on stderr: %r" % err.read_text()[-2000:]
 
 
-HOLD = """import sys, time
-from kerasbench.study import preflight
-with preflight.lock_output(sys.argv[1]):
-    print("held", flush=True)
-    time.sleep(60)
-"""
-
-
 @pytest.mark.parametrize("shared", ["the first's runs", "a third folder"])
 def test_two_outs_sharing_one_runs_folder_lock_each_other(shared, tmp_path, data_dir, capfd):
     """Two --out folders whose runs/ is one folder (a symlink) are one study: the second runner
@@ -659,28 +653,8 @@ def test_two_outs_sharing_one_runs_folder_lock_each_other(shared, tmp_path, data
     else:
         (first / "runs").mkdir()
         (second / "runs").symlink_to(first / "runs")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(first)],
-        stdout=subprocess.PIPE,
-        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
-    )
-    try:
-        assert holder.stdout.readline().strip() == b"held"
-        code = cli.main(
-            [
-                "run",
-                "--profile",
-                "smoke",
-                "--workloads",
-                "mnist_mlp",
-                "--backends",
-                "jax",
-                "--out",
-                str(second),
-                "--data-dir",
-                data_dir,
-            ]
-        )
+    with held(first) as holder:
+        code = cli.main(smoke_run(second, "--data-dir", data_dir))
         err = capfd.readouterr().err
         errors = [line for line in err.splitlines() if "error:" in line]
         assert code == 2 and len(errors) == 1, err
@@ -691,6 +665,3 @@ def test_two_outs_sharing_one_runs_folder_lock_each_other(shared, tmp_path, data
         third.mkdir()
         with preflight.lock_output(str(third)):  # an --out of its own is free
             pass
-    finally:
-        holder.kill()
-        holder.wait()

@@ -15,6 +15,8 @@ import pytest
 from kerasbench.study import params, plan, runner
 from kerasbench.errors import UserError
 
+from conftest import smoke_run
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -174,22 +176,15 @@ def test_the_compiled_configuration_runs_on_torch(tmp_path, data_dir):
     from kerasbench import cli
 
     code = cli.main(
-        [
-            "run",
-            "--profile",
-            "smoke",
-            "--workloads",
-            "mnist_mlp",
-            "--backends",
-            "torch",
+        smoke_run(
+            tmp_path,
             "--config",
             "compiled",
-            "--out",
-            str(tmp_path),
             "--data-dir",
             data_dir,
             "--no-download",
-        ]
+            backends="torch",
+        )
     )
     assert code == 0
     record = json.load(

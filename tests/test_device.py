@@ -23,7 +23,7 @@ from kerasbench.errors import UserError
 from kerasbench.report import machines, rules, rundata, summary
 from kerasbench.study import execute, kernels, plan, runner
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, smoke_run
 
 H200 = {
     "cpu": "Intel(R) Xeon(R) Processor",
@@ -159,21 +159,8 @@ with open(os.path.join(run_dir, "environment.seen"), "w") as f:
 
 
 @pytest.fixture
-def stand_in(tmp_path, monkeypatch):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "kerasbench-jax",
-        "language": "python",
-        "display_name": "kerasbench (jax)",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    params = nbformat.v4.new_code_cell(mlp_parameters())
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(BODY)]
-    path = str(tmp_path / "stand_in.ipynb")
-    nbformat.write(nb, path)
-    monkeypatch.setattr(registry, "notebook_path", lambda workload: path)
-    return path
+def stand_in(stand_in_notebook):
+    return stand_in_notebook("stand_in", mlp_parameters(), BODY)
 
 
 def spec_of(record, device="auto", repeat=0):
@@ -311,22 +298,7 @@ def test_a_native_loop_on_the_cpu_of_a_gpu_machine_is_failed(gpu_machine, tmp_pa
 
 def test_device_gpu_without_a_gpu_is_one_line(tmp_path, capfd, monkeypatch):
     monkeypatch.setattr(environment, "device", lambda: dict(H200, gpu=None))
-    code = cli.main(
-        [
-            "run",
-            "--profile",
-            "smoke",
-            "--workloads",
-            "mnist_mlp",
-            "--backends",
-            "jax",
-            "--device",
-            "gpu",
-            "--out",
-            str(tmp_path / "out"),
-            "--no-download",
-        ]
-    )
+    code = cli.main(smoke_run(tmp_path / "out", "--device", "gpu", "--no-download"))
     err = capfd.readouterr().err.strip()
     assert code == 2
     assert err == "kerasbench: error: --device gpu: this machine has no GPU (nvidia-smi lists none)"

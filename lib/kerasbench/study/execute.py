@@ -244,11 +244,6 @@ def execute(spec, out, data_dir, timeout=None):
     SIGTERM or SIGHUP (`signals.handled`) stops them too, but the run is recorded `failed`,
     "interrupted by SIGTERM", and its record added to the `signals.Terminated` raised on.
     """
-    import threading
-
-    from nbclient.exceptions import DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     # Absolute paths: papermill changes this process's working folder to the run folder while the
     # kernel runs, and the kernel starts there, so a relative --out or data folder would miss.
@@ -258,10 +253,49 @@ def execute(spec, out, data_dir, timeout=None):
         spec.params, backend=spec.backend, run_dir=folder, seed=spec.seed, data_dir=data_dir
     )
     started, t0 = runfiles.now(), time.time()
+    fresh_folder(spec, folder, parameters, started, t0)
+    watch = KernelWatch(folder, env=kernel_env(spec.device))
+    e, timed_out = run_watched(spec, folder, parameters, watch, timeout, started, t0)
+    status, error, full = ended_as(e, timed_out, folder, timeout, watch)
+    kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON))
+    kernel_info = kernel_info if isinstance(kernel_info, dict) else {}
+    kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
+    machine = environment.device()
+    status, error = judged(spec, folder, status, error, kernel_info, machine)
+    record = run_record(
+        spec,
+        parameters,
+        status,
+        error,
+        started,
+        time.time() - t0,
+        kernel_info=kernel_info,
+        device=machine,
+        git_commit=environment.git_commit(registry.ROOT),
+        code_path=kernel_code.get("path"),
+        host=socket.gethostname(),
+    )
+    try:
+        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
+    except OSError as write_error:
+        if not disk_full(write_error):
+            raise
+        # No run.json: the run counts as unfinished, and a rerun trains it again.
+        full = True
+        record.update(
+            status="failed", error="%s (writing %s)" % (no_space(folder), runfiles.RUN_JSON)
+        )
+    if full:
+        raise DiskFull(record)
+    return record
+
+
+def fresh_folder(spec, folder, parameters, started, t0):
+    """An empty run folder: the runner decided this folder is to be trained again (unfinished,
+    failed, damaged, or --force), so a rerun starts clean, no rows of an earlier attempt survive
+    (and no kernel of one: stop_orphan). A full disk is DiskFull."""
     try:
         if os.path.isdir(folder):
-            # The runner decided this folder is to be trained again (unfinished, failed,
-            # damaged, or --force): a rerun starts clean, no rows of an earlier attempt survive.
             stop_orphan(folder)
             shutil.rmtree(folder)
         os.makedirs(folder)
@@ -279,7 +313,15 @@ def execute(spec, out, data_dir, timeout=None):
                 host=socket.gethostname(),
             )
         )
-    watch = KernelWatch(folder, env=kernel_env(spec.device))
+
+
+def run_watched(spec, folder, parameters, watch, timeout, started, t0):
+    """(what papermill raised or None, whether the run went past `timeout`): papermill in a
+    thread, this one keeping the clock; past the timeout the kernel is killed until papermill
+    gives up. Ctrl-C, SIGTERM or SIGHUP here stop the kernel and are raised on, SIGTERM and
+    SIGHUP with the run's `interrupted` record added to the signals.Terminated."""
+    import threading
+
     outcome = {}
     ended = threading.Event()  # set once papermill is over and fds 1 and 2 are back
 
@@ -313,84 +355,68 @@ def execute(spec, out, data_dir, timeout=None):
         watch.forget()
         raise
     watch.forget()
-    status, error, e = "ok", None, outcome.get("error")
+    return outcome.get("error"), timed_out
+
+
+def ended_as(e, timed_out, folder, timeout, watch):
+    """(status, error, whether the disk is full) of a run from how papermill ended: `e`, what it
+    raised (None: nothing), and whether the run went past its timeout."""
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
     epochs = epochs_logged(folder)
     logged = "%d epoch%s logged" % (epochs, "" if epochs == 1 else "s")
     # A full disk shows as an OSError here, as the kernel's OSError, or as a kernel that died
     # writing its output: the filesystem has no block left.
-    full = e is not None and (disk_full(e) or no_block_left(folder))
-    if full:
-        status, error = "failed", "%s (%s after %s)" % (no_space(folder), one_line(e, 200), logged)
+    if e is not None and (disk_full(e) or no_block_left(folder)):
         remove_torn_notebook(folder)
-    elif timed_out:
-        status = "timeout"
+        return "failed", "%s (%s after %s)" % (no_space(folder), one_line(e, 200), logged), True
+    if timed_out:
         error = "exceeded --timeout %gs: the kernel was killed after %s" % (timeout, logged)
-    elif e is None:
-        pass
-    elif isinstance(e, PapermillExecutionError):
-        status, error = "failed", "%s: %s" % (e.ename, cause_line(e.evalue))
-    elif isinstance(e, DeadKernelError) or "kernel died" in str(e).lower():
+        return "timeout", error, False
+    if e is None:
+        return "ok", None, False
+    if isinstance(e, PapermillExecutionError):
+        return "failed", "%s: %s" % (e.ename, cause_line(e.evalue)), False
+    if isinstance(e, DeadKernelError) or "kernel died" in str(e).lower():
         # (nbclient: "Kernel died" mid-cell, "Kernel died before replying to kernel_info")
-        status = "failed"
         error = "the kernel died (%s) after %s; its output is in kernel.log" % (
             watch.exit_status() or "exit status unknown",
             logged,
         )
-    elif isinstance(e, Exception):  # a kernel that would not start, a broken notebook
-        status = (
-            "timeout"
-            if "timeout" in type(e).__name__.lower() or "timed out" in str(e).lower()
-            else "failed"
+        return "failed", error, False
+    if isinstance(e, Exception):  # a kernel that would not start, a broken notebook
+        timeout_like = "timeout" in type(e).__name__.lower() or "timed out" in str(e).lower()
+        return (
+            "timeout" if timeout_like else "failed",
+            "%s: %s" % (type(e).__name__, one_line(e)),
+            False,
         )
-        error = "%s: %s" % (type(e).__name__, one_line(e))
-    else:
-        raise e  # KeyboardInterrupt or SystemExit inside papermill
-    kernel_info = runfiles.read_json(os.path.join(folder, runfiles.KERNEL_JSON))
-    kernel_info = kernel_info if isinstance(kernel_info, dict) else {}
+    raise e  # KeyboardInterrupt or SystemExit inside papermill
+
+
+def judged(spec, folder, status, error, kernel_info, machine):
+    """(status, error) of a run after what its kernel recorded (kernel.json): a NaN loss, no
+    epoch logged, another checkout's code, or a framework that trained on the CPU of a machine
+    with a GPU (`machine`: environment.device())."""
+    kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
     if status == "ok" and kernel_info.get("nan_loss"):
         status, error = "nan", "the loss became NaN; training stopped early"
-    elif status == "ok" and not epochs:
+    elif status == "ok" and not epochs_logged(folder):
         # papermill takes a SystemExit(0) for a notebook that ended early on purpose.
         status = "failed"
         error = "the notebook ended without an error but logged no epoch (a sys.exit(0)?)"
-    kernel_code = kernel_info.get("code") if isinstance(kernel_info.get("code"), dict) else {}
     other = other_checkout(kernel_code.get("path"))
     if other:
         # A stale kerasbench-<backend> spec earlier on Jupyter's path ran another checkout's
         # code: its numbers are not this code's, whatever run.json's commit would say.
         status, error = "failed", "the kernel %s %s" % (kernels.kernel_name(spec.backend), other)
-    machine = environment.device()
     fallback = device_failure(kernel_info, machine, spec.device)
     if status == "ok" and fallback:
         # A framework that did not find the GPU (a CUDA plugin that did not load, a CPU build)
         # trains on the CPU without a word: its times are not this machine's GPU's.
         status, error = "failed", fallback
-    record = run_record(
-        spec,
-        parameters,
-        status,
-        error,
-        started,
-        time.time() - t0,
-        kernel_info=kernel_info,
-        device=machine,
-        git_commit=environment.git_commit(registry.ROOT),
-        code_path=kernel_code.get("path"),
-        host=socket.gethostname(),
-    )
-    try:
-        runfiles.write_json_atomic(os.path.join(folder, runfiles.RUN_JSON), record)
-    except OSError as write_error:
-        if not disk_full(write_error):
-            raise
-        # No run.json: the run counts as unfinished, and a rerun trains it again.
-        full = True
-        record.update(
-            status="failed", error="%s (writing %s)" % (no_space(folder), runfiles.RUN_JSON)
-        )
-    if full:
-        raise DiskFull(record)
-    return record
+    return status, error
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -120,7 +120,7 @@ def notebook_parameters(workload):
     return {name: ast.literal_eval(p["default"]) for name, p in declared.items()}
 
 
-def _type_ok(value, default):
+def type_ok(value, default):
     """The type a value must have is the type of the notebook's default."""
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
@@ -130,7 +130,7 @@ def _type_ok(value, default):
         return isinstance(value, int)
     if isinstance(default, list):
         return (
-            isinstance(value, list) and all(_type_ok(v, default[0]) for v in value)
+            isinstance(value, list) and all(type_ok(v, default[0]) for v in value)
             if default
             else isinstance(value, list)
         )
@@ -220,7 +220,7 @@ CHOICE_KEYS = ("precision", "jit_compile", "use_cudnn", "data_on_device", "keras
 
 
 def _check_value(where, key, value, default):
-    if key not in CHOICE_KEYS and not _type_ok(value, default):
+    if key not in CHOICE_KEYS and not type_ok(value, default):
         raise ParamError("%s.%s: must be %s, got %r" % (where, key, _type_name(default), value))
     rule = VALUE_RULES.get(key)
     if rule is not None:

@@ -59,9 +59,8 @@ def parse_list(text, allowed, what):
 
 
 def check_config(config):
-    """A configuration label names a folder: letters, digits, '_' and '-', not only digits."""
-    ok = config and all(c.isalnum() or c in "_-" for c in config) and not config.isdigit()
-    if not ok:
+    """A configuration label names a folder (runfiles.is_config_name), else one line."""
+    if not runfiles.is_config_name(config):
         raise UserError("--config %r: use letters, digits, '_' and '-' (e.g. compiled)" % config)
     return config
 
@@ -81,8 +80,9 @@ def plan(
 ):
     """The runs in execution order; every parameter resolved and validated first.
 
-    The runs of one block (one workload, one repeat) follow each other. Each repeat visits every backend, and the backend order rotates from one repeat to the next
-    (tf, jax, torch; then jax, torch, tf) so drift on a shared machine spreads over backends.
+    The runs of one block (one workload, one repeat) follow each other. Each repeat visits every
+    backend, and the backend order rotates from one repeat to the next (tf, jax, torch; then
+    jax, torch, tf) so drift on a shared machine spreads over backends.
     Every backend gets the same seed within a repeat: same initial data order for the same seed.
     `config` is one configuration label or several ("default,tuned", a list): a label named in
     params/configs.yaml adds its per-backend settings; --set overrides win over both.
@@ -96,6 +96,36 @@ def plan(
         def warn(line):
             print("kerasbench: " + line, file=sys.stderr)
 
+    check_numbers(device, repeats, base_seed)
+    labels, configs = config_labels(config, overrides, params_dir)
+    names, resolved = [], {}
+    for workload in workloads:
+        name, values = resolve_workload(
+            workload, profile, backends, labels, configs, overrides, params_dir, warn
+        )
+        names.append(name)
+        for key, value in values.items():
+            if allow_generated and "allow_generated" in value:
+                value["allow_generated"] = True
+            resolved[key] = value
+    runs = []
+    for repeat in range(repeats):
+        order = backends[repeat % len(backends) :] + backends[: repeat % len(backends)]
+        for workload in names:
+            for label in labels:
+                for backend in order:
+                    if (workload, label, backend) not in resolved:
+                        continue  # a model file that does not run on this backend
+                    values = dict(resolved[workload, label, backend])
+                    seed = base_seed + repeat
+                    runs.append(
+                        RunSpec(workload, backend, repeat, seed, profile, values, label, device)
+                    )
+    return runs
+
+
+def check_numbers(device, repeats, base_seed):
+    """--device, --repeats and --seed, each one line where it is wrong."""
     if device not in runfiles.DEVICE_CHOICES:
         raise UserError("--device %r: one of %s" % (device, ", ".join(runfiles.DEVICE_CHOICES)))
     if repeats < 1:
@@ -112,6 +142,13 @@ def plan(
                 else "",
             )
         )
+
+
+def config_labels(config, overrides, params_dir):
+    """(the configuration labels of --config, params/configs.yaml's configurations): --config is
+    a string, comma-separated, or a list; each label a folder's name, none twice, each named in
+    configs.yaml or given its settings by --set (a typo, tunde, would train the default settings
+    under a new label)."""
     labels = config.split(",") if isinstance(config, str) else list(config)
     labels = [check_config(label.strip()) for label in labels]
     if len(set(labels)) != len(labels):
@@ -119,7 +156,6 @@ def plan(
     configs = params.read_configs(params_dir)
     for label in labels:
         if label != DEFAULT_CONFIG and label not in configs and not overrides:
-            # A typo (tunde) would train the default settings under a new label.
             known = [DEFAULT_CONFIG] + sorted(configs)
             hint = difflib.get_close_matches(label, known, n=1)
             raise UserError(
@@ -132,55 +168,33 @@ def plan(
                     "; did you mean %s?" % hint[0] if hint else "",
                 )
             )
+    return labels, configs
+
+
+def resolve_workload(workload, profile, backends, labels, configs, overrides, params_dir, warn):
+    """(the runs' workload name, {(name, label, backend): parameters}) of one --workloads entry:
+    a built-in workload, or a model file (path/to/my_model.py), which runs under its file's name
+    through user_model.ipynb and only on the backends its BACKENDS names."""
+    model_file = workload if usermodel.is_model_file(workload) else None
+    name = usermodel.name(workload) if model_file else workload
+    path = os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file else None
+    runs_on = backends
+    if model_file:
+        runs_on, skipped = usermodel.backends_for(model_file, backends)
+        if skipped:
+            warn(skipped)
     resolved = {}
-    names = []
-    for workload in workloads:
-        # A model file (path/to/my_model.py) runs under its file's name through user_model.ipynb.
-        model_file = workload if usermodel.is_model_file(workload) else None
-        name = usermodel.name(workload) if model_file else workload
-        names.append(name)
-        path = (
-            os.path.join(params_dir, workload + ".yaml") if params_dir and not model_file else None
-        )
-        runs_on = backends
-        if model_file:
-            runs_on, skipped = usermodel.backends_for(model_file, backends)
-            if skipped:
-                warn(skipped)
-        for label in labels:
-            for backend in runs_on:
-                given = params.config_settings(configs, label, backend)
-                given.update(overrides or {})
-                if model_file:
-                    values = usermodel.resolve(model_file, profile, overrides=given)
-                else:
-                    values = params.resolve(workload, profile, path=path, overrides=given)
-                params.check_backend("%s (%s, %s)" % (name, label, backend), name, backend, values)
-                if allow_generated and "allow_generated" in values:
-                    values["allow_generated"] = True
-                resolved[name, label, backend] = values
-    workloads = names
-    runs = []
-    for repeat in range(repeats):
-        order = backends[repeat % len(backends) :] + backends[: repeat % len(backends)]
-        for workload in workloads:
-            for label in labels:
-                for backend in order:
-                    if (workload, label, backend) not in resolved:
-                        continue  # a model file that does not run on this backend
-                    runs.append(
-                        RunSpec(
-                            workload,
-                            backend,
-                            repeat,
-                            base_seed + repeat,
-                            profile,
-                            dict(resolved[workload, label, backend]),
-                            label,
-                            device,
-                        )
-                    )
-    return runs
+    for label in labels:
+        for backend in runs_on:
+            given = params.config_settings(configs, label, backend)
+            given.update(overrides or {})
+            if model_file:
+                values = usermodel.resolve(model_file, profile, overrides=given)
+            else:
+                values = params.resolve(workload, profile, path=path, overrides=given)
+            params.check_backend("%s (%s, %s)" % (name, label, backend), name, backend, values)
+            resolved[name, label, backend] = values
+    return name, resolved
 
 
 def blocks(runs):

@@ -1,12 +1,13 @@
 """Checks before anything trains: the output folder (its lock, and whose results it holds), the
-data folder and the data files; and the staging through which `parity`, `profile` and `harness`
-write their results. Host side.
+data folder and the data files; and the staging through which `parity`, `profile`, `harness`,
+`floor` and `merge` write their results. Host side.
 
-Every command that writes into --out (`run`, `report`, `parity`, `profile`, `harness`) claims it
-the same way (`claim_output`): one command at a time (the flock of `lock_output`), and never a
-folder that holds another command's results (`run` and `report` share the study folder). What a
-command removes is what it created in this call, or its own earlier results of the same kind
-that its new ones replace (`Staging.commit`); nothing else.
+Every command that writes into --out (`run`, `report`, `floor`, `merge`, `parity`, `profile`,
+`harness`) claims it the same way (`claim_output`): one command at a time (the flock of
+`lock_output`), and never a folder that holds another command's results (`run`, `report`,
+`floor` and `merge` share the study folder). What a command removes is what it created in this
+call, or its own earlier results of the same kind that its new ones replace (`Staging.commit`);
+nothing else.
 """
 
 import collections
@@ -43,6 +44,26 @@ def prepared(
     with claim_output(out, command, say=say):
         check_data(runs, folder, download=download, warn=say)
         yield folder
+
+
+def check_device(device, backends, say=print):
+    """--device against this machine, before anything trains: gpu without a GPU is one line;
+    with a GPU (auto or gpu), every backend's framework must see it (kernels.require_gpu)."""
+    from kerasbench import environment
+
+    gpu = environment.device().get("gpu")
+    if device == "gpu" and not gpu:
+        raise UserError("--device gpu: this machine has no GPU (nvidia-smi lists none)")
+    if device == "cpu":
+        if gpu:
+            say("kerasbench: --device cpu: the runs do not see the GPU (%s)" % gpu)
+        return
+    if gpu:
+        results = kernels.require_gpu(backends, gpu)
+        say(
+            "kerasbench: every backend sees the GPU (%s): %s"
+            % (gpu, "; ".join(kernels.describe_probe(b, r) for b, r in results.items()))
+        )
 
 
 def check_output_dir(out):
@@ -151,11 +172,14 @@ def _flock(path, out, command, shared=None):
         os.close(fd)  # releases the flock; the file stays (removing it would race a waiter)
 
 
-# Whose results a folder holds. `run` and `report` share one kind: the study folder (OUT/runs,
-# report.html, summary.csv); `parity`, `profile` and `harness` each have their own folder.
+# Whose results a folder holds. `run`, `report`, `floor` and `merge` share one kind: the study
+# folder (OUT/runs, report.html, summary.csv); `parity`, `profile` and `harness` each have their
+# own folder.
 KINDS = {
     "run": "study",
     "report": "study",
+    "floor": "study",
+    "merge": "study",
     "parity": "parity",
     "profile": "profile",
     "harness": "harness",
@@ -233,26 +257,27 @@ def claim_output(out, command, say=print):
     check_output_dir(out)
     with lock_output(out, command) as lock:
         refuse_others(out, command)
-        leftovers(out, KINDS[command], say)
+        leftovers(out, KINDS[command], say, command)
         yield lock
 
 
-def leftovers(out, kind, say=print):
+def leftovers(out, kind, say=print, command=None):
     """Staging folders of `kind` in `out`, left by a call that was killed (it holds the lock, so
     none is in use): one that was moving its results in is finished (its record of what to move
-    is whole), any other is removed. One line each."""
+    is whole), any other is removed. One line each, from `command` (default: the kind's maker)."""
+    command = command or MAKER[kind]
     for path in sorted(glob.glob(os.path.join(glob.escape(out), STAGING + kind + "-*"))):
         if os.path.isfile(os.path.join(path, SWAP)):
             Staging(out, path).finish()
             say(
                 "kerasbench %s: finished moving in the results of an earlier call, stopped "
-                "while it moved them (%s)" % (MAKER[kind], os.path.basename(path))
+                "while it moved them (%s)" % (command, os.path.basename(path))
             )
         else:
             shutil.rmtree(path, ignore_errors=True)
             say(
                 "kerasbench %s: removed %s, the unfinished results of an earlier call that "
-                "was stopped" % (MAKER[kind], os.path.basename(path))
+                "was stopped" % (command, os.path.basename(path))
             )
 
 

@@ -106,19 +106,25 @@ def run_label(spec):
     return os.path.relpath(plan.run_dir("", spec), runfiles.RUNS)
 
 
-def conflict_error(out, conflicts):
-    """One line: which finished runs another plan would replace, and the ways out."""
-    shown = ["%s (%s)" % (run_label(spec), why) for spec, why in conflicts[:3]]
-    more = " and %d more" % (len(conflicts) - 3) if len(conflicts) > 3 else ""
+def listed(lines):
+    """The first three of `lines`, "; "-separated, then how many more there are."""
+    more = " and %d more" % (len(lines) - 3) if len(lines) > 3 else ""
+    return "; ".join(lines[:3]) + more
+
+
+def conflict_error(out, conflicts, label=run_label, what="run", of="another plan"):
+    """One line: which finished runs another plan would replace, and the ways out.
+    `conflicts`: [(run, why)]; `label(run)` names a run; `what` a run of this kind."""
     return UserError(
-        "%s holds %d finished run%s of another plan: %s%s; nothing was trained: keep them and "
+        "%s holds %d finished %s%s of %s: %s; nothing was trained: keep them and "
         "use another --out, or replace them with --force"
         % (
             os.path.join(out, runfiles.RUNS),
             len(conflicts),
+            what,
             "" if len(conflicts) == 1 else "s",
-            "; ".join(shown),
-            more,
+            of,
+            listed(["%s (%s)" % (label(run), why) for run, why in conflicts]),
         )
     )
 
@@ -132,21 +138,21 @@ def is_linked(out, spec):
 
 def linked_error(out, specs):
     """One line: which run folders to be trained are symbolic links, and the way out."""
-    shown = [
-        "%s (a link to %s)" % (run_label(spec), os.readlink(plan.run_dir(out, spec)))
-        for spec in specs[:3]
-    ]
-    more = " and %d more" % (len(specs) - 3) if len(specs) > 3 else ""
+    one = len(specs) == 1
     return UserError(
-        "%s: run folder%s to be trained %s a symbolic link%s: %s%s; nothing was trained: "
+        "%s: run folder%s to be trained %s a symbolic link%s: %s; nothing was trained: "
         "replace each link with a folder of its own, or remove it"
         % (
             os.path.join(out, runfiles.RUNS),
-            "" if len(specs) == 1 else "s",
-            "is" if len(specs) == 1 else "are",
-            "" if len(specs) == 1 else "s",
-            "; ".join(shown),
-            more,
+            "" if one else "s",
+            "is" if one else "are",
+            "" if one else "s",
+            listed(
+                [
+                    "%s (a link to %s)" % (run_label(spec), os.readlink(plan.run_dir(out, spec)))
+                    for spec in specs
+                ]
+            ),
         )
     )
 
@@ -168,6 +174,75 @@ def summary_line(record, index, total):
     if record.get("error"):
         line += " - " + record["error"]
     return line
+
+
+def study(runs, out, data_dir, executor, timeout=None, force=False, say=print):
+    """`kerasbench run` from the plan on, under its pre-flight: says what it trains and where,
+    starts the executor (Ray: its cluster now, so that its errors come first), then
+    run_matrix. Returns the records in plan order."""
+    say(
+        "kerasbench: %d runs (%s profile) into %s; data from %s"
+        % (len(runs), runs[0].profile if runs else "-", os.path.join(out, runfiles.RUNS), data_dir)
+    )
+    if hasattr(executor, "start"):
+        executor.start()
+    say("kerasbench: executor %s: %s" % (executor.name, executor.describe()))
+    return run_matrix(runs, out, data_dir, timeout=timeout, force=force, executor=executor)
+
+
+def outcome(records, runs, out, say=print):
+    """The end of a study: the results table, then one line of how many runs are ok, naming
+    those that are not. Returns the records that are not ok."""
+    failed = [r for r in records if r["status"] != "ok"]
+    say("")
+    for line in progress.results_table(records, [plan.run_dir(out, spec) for spec in runs]):
+        say(line)
+    not_ok = ", ".join(
+        "%s/%s/%d (%s)" % (r["workload"], r["backend"], r["repeat"], r["status"]) for r in failed
+    )
+    say(
+        "kerasbench: %d of %d runs ok%s"
+        % (len(records) - len(failed), len(records), "; not ok: " + not_ok if failed else "")
+    )
+    return failed
+
+
+def checked_states(runs, out, data_dir=None, force=False):
+    """[(spec, state, why)] of the plan (resume_state; every run TODO with `force`), once no
+    finished run of another plan is in the way (conflict_error, unless `force`) and no run
+    folder to be trained is a symbolic link (linked_error)."""
+    states = [
+        (spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
+        for spec in runs
+    ]
+    conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
+    if conflicts:
+        raise conflict_error(out, conflicts)
+    linked = [spec for spec, state, _ in states if state != DONE and is_linked(out, spec)]
+    if linked:
+        raise linked_error(out, linked)
+    return states
+
+
+def skip_done(states, out, records, write, advance):
+    """Fills `records` with the runs done already, one line each ("done earlier, skipped"), and
+    says why a run found in its folder is trained again; returns [(position, spec)] to train."""
+    todo = []
+    finished = 0
+    for position, (spec, state, why) in enumerate(states):
+        if state == DONE:
+            finished += 1
+            records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
+            write(
+                "[%d/%d] %s %s #%d: done earlier, skipped"
+                % (finished, len(states), spec.workload, spec.backend, spec.repeat)
+            )
+            advance(1)
+        else:
+            if why:
+                write("%s: %s: training it again" % (run_label(spec), why))
+            todo.append((position, spec))
+    return todo
 
 
 def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, executor=None):
@@ -192,38 +267,15 @@ def run_matrix(runs, out, data_dir, timeout=None, force=False, stream=None, exec
 
     if executor is None:
         executor = executors.Sequential()
-    states = [
-        (spec, TODO, None) if force else (spec,) + resume_state(out, spec, data_dir)
-        for spec in runs
-    ]
-    conflicts = [(spec, why) for spec, state, why in states if state == CONFLICT]
-    if conflicts:
-        raise conflict_error(out, conflicts)
-    linked = [spec for spec, state, _ in states if state != DONE and is_linked(out, spec)]
-    if linked:
-        raise linked_error(out, linked)
+    states = checked_states(runs, out, data_dir, force)
     if stream is None:
         # A handle on the terminal that survives output_to()'s redirection of fd 2.
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
 
     records = [None] * len(runs)
-    todo = []
-    finished = 0
     bar = tqdm(total=len(runs), desc="study", unit="run", file=stream, dynamic_ncols=True)
-    for position, (spec, state, why) in enumerate(states):
-        if state == DONE:
-            finished += 1
-            records[position] = runfiles.read_run(plan.run_dir(out, spec)).record
-            bar.write(
-                "[%d/%d] %s %s #%d: done earlier, skipped"
-                % (finished, len(runs), spec.workload, spec.backend, spec.repeat),
-                file=stream,
-            )
-            bar.update(1)
-        else:
-            if why:
-                bar.write("%s: %s: training it again" % (run_label(spec), why), file=stream)
-            todo.append((position, spec))
+    todo = skip_done(states, out, records, lambda line: bar.write(line, file=stream), bar.update)
+    finished = len(runs) - len(todo)
     positions = {id(spec): position for position, spec in todo}
 
     folder_of = {id(spec): plan.run_dir(os.path.abspath(out), spec) for _, spec in todo}

@@ -124,15 +124,13 @@ def _literal_backends(tree, shown):
 
 
 def _same_type(value, like):
-    if isinstance(like, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(like, bool)
-    if isinstance(like, float):
-        return isinstance(value, (int, float))
-    if isinstance(like, int):
-        return isinstance(value, int)
+    """A value of a file's own key has the type of its `full` value (params.type_ok), but any
+    value where that is None, and any list where that is a list (the items are the file's)."""
     if like is None:
         return True
-    return isinstance(value, type(like))
+    if isinstance(like, list):
+        return isinstance(value, list)
+    return params.type_ok(value, like)
 
 
 def _check_value(where, key, value):
@@ -157,6 +155,22 @@ def read(path):
     """A model file's ModelFile (shown path, {profile: {key: value}}, BACKENDS or None),
     checked; one-line errors."""
     shown = _shown(path)
+    tree = _parse(path, shown)
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for function in REQUIRED_FUNCTIONS:
+        if function not in defined:
+            raise ModelFileError(
+                "%s: defines no function %s(params%s)"
+                % (shown, function, ", data_dir" if function == "load_data" else "")
+            )
+    profiles = _literal_params(path, tree, shown)
+    _check_profiles(profiles, shown)
+    return ModelFile(shown, profiles, _literal_backends(tree, shown))
+
+
+def _parse(path, shown):
+    """The file's syntax tree: a Python file (.py) whose name is not a built-in workload's and
+    is an identifier (its runs are filed under it), readable, decoded as Python would."""
     if not os.path.exists(path):
         raise ModelFileError("%s: model file not found" % shown)
     if os.path.isdir(path):
@@ -191,20 +205,18 @@ def read(path):
             "declare its encoding (# -*- coding: latin-1 -*- on line 1 or 2)" % shown
         )
     try:
-        tree = ast.parse(source, path)
+        return ast.parse(source, path)
     except SyntaxError as e:
         where = "line %s: " % e.lineno if e.lineno else ""
         raise ModelFileError("%s: %s%s" % (shown, where, e.msg))
     except ValueError as e:  # a NUL byte (before Python 3.12)
         raise ModelFileError("%s: not Python source (%s)" % (shown, one_line(e)))
-    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    for function in REQUIRED_FUNCTIONS:
-        if function not in defined:
-            raise ModelFileError(
-                "%s: defines no function %s(params%s)"
-                % (shown, function, ", data_dir" if function == "load_data" else "")
-            )
-    profiles = _literal_params(path, tree, shown)
+
+
+def _check_profiles(profiles, shown):
+    """PARAMS against the contract (the module's docstring): known profiles of parameter dicts,
+    `full` with epochs and batch_size, the others with keys of `full` of the same types, no
+    runner key; one line naming the first mistake."""
     for profile, values in profiles.items():
         if profile not in registry.PROFILES:
             raise ModelFileError(
@@ -242,7 +254,6 @@ def read(path):
                         "got %r" % (where, key, key, full[key], value)
                     )
             _check_value(where, key, value)
-    return ModelFile(shown, profiles, _literal_backends(tree, shown))
 
 
 def _local_imports(source, path):
