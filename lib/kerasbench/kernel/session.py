@@ -13,7 +13,7 @@ import keras
 import kerasbench
 from kerasbench import environment, runfiles
 from kerasbench.plain import assigned_names
-from kerasbench.kernel import compat, epoch_log
+from kerasbench.kernel import compat, devices, epoch_log, lstm_probe, patches
 
 KERNEL_JSON = runfiles.KERNEL_JSON
 EPOCHS_CSV = runfiles.EPOCHS_CSV
@@ -114,8 +114,8 @@ class Run(object):
         print(sample["seed_text"] + " | " + sample["generated"])
 
     def record_lstm_kernel(self, model):
-        """kernel.json `lstm_kernel`: which LSTM kernel ran (compat.lstm_kernel_report)."""
-        report = compat.lstm_kernel_report(model)
+        """kernel.json `lstm_kernel`: which LSTM kernel ran (lstm_probe.report)."""
+        report = lstm_probe.report(model)
         self.info["lstm_kernel"] = report
         self._write_info()
         if report["verdict"] != "no LSTM layers":
@@ -134,10 +134,10 @@ class Run(object):
         self._write_info()
 
     def record_trained_on(self, model):
-        """kernel.json `trained_on`: where the framework holds the model (compat.trained_on),
+        """kernel.json `trained_on`: where the framework holds the model (devices.trained_on),
         recorded when training starts and again when it ends. The runner fails a run that
         trained on the CPU of a machine with a GPU, unless the CPU was asked for."""
-        found = compat.trained_on(model)
+        found = devices.trained_on(model)
         self.info["trained_on"] = found
         self._write_info()
         return found
@@ -249,7 +249,7 @@ def start(
     nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
     use_cudnn: Keras 3's LSTM argument for every LSTM of the model (compat.lstm); Keras 2.3.1
     ignores it. Which LSTM kernel actually ran is recorded by finish() (kernel.json lstm_kernel).
-    keras_patch: "" or the name of a documented Keras patch (compat.apply_keras_patch), only in
+    keras_patch: "" or the name of a documented Keras patch (patches.apply), only in
     the `keras-patched` configuration.
     batch_callbacks: False drops the study's per-batch callbacks (training.study_callbacks).
     """
@@ -269,10 +269,10 @@ def start(
     compat.set_seed(seed)
     compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     compat.set_lstm_options(use_cudnn=use_cudnn)
-    compat.install_lstm_probe()
+    lstm_probe.install()
     settings = apply_precision(backend, precision)
     settings["use_cudnn"] = use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
-    settings["keras_patch"] = compat.apply_keras_patch(keras_patch)
+    settings["keras_patch"] = patches.apply(keras_patch)
     settings["batch_callbacks"] = run.batch_callbacks
     settings["compile_options"] = compat.compile_options()
     settings["data_on_device"] = run.data_on_device
