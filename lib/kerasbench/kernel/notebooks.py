@@ -1,0 +1,430 @@
+"""The notebooks, written from one template.
+
+    python -m kerasbench.kernel.notebooks           # writes notebooks/<workload>.ipynb
+    python -m kerasbench.kernel.notebooks --check   # says which differ, exit 1 if any
+
+`notebooks/<workload>.ipynb`, for every workload of the registry, is made from its module's
+header, read without importing it (no Keras needed): the docstring's `Title:`, `INTRODUCTION`
+(what the notebook says first), `PARAMETERS` ((name, value, comment) of the workload's own
+parameters: the values are the `smoke` profile's) and the signatures of `load_data`,
+`build_model` and, where the module has them, `train_batches` (batches to train from) and
+`generate` (text sampled after training). Every argument of those functions is given the
+notebook's name of the same name: a parameter, or what an earlier cell made (`data`, `model`,
+and the names `build_model` takes without a default, which `load_data` returns after `data`);
+an argument with a default is passed by keyword. `tests/test_notebooks.py` holds every workload
+to this and the committed notebooks to what this writes. `notebooks/user_model.ipynb` (a model
+file in the study) is written by the same template from `USER_MODEL` below.
+
+Kernel side: Python 3.6 syntax, standard library only.
+"""
+
+import ast
+import collections
+import io
+import json
+import os
+import sys
+import textwrap
+
+from kerasbench import registry
+
+WIDTH = 99  # a code line's longest (the repository's line length, less one)
+
+# The run's settings, first in every workload notebook's parameters cell: (name, value, comment).
+RUN_PARAMETERS = (
+    ("backend", "tensorflow", "Keras backend this run asks for: the kernel must run the same one"),
+    ("run_dir", ".", "folder for epochs.csv, kernel.json (and sample.txt for text models)"),
+    ("seed", 0, "seeds weights, shuffling and sampling; the runner gives each repeat its own"),
+    ("data_dir", "", 'data folder; "" means $KERASBENCH_DATA, else ~/.keras/datasets'),
+    (
+        "allow_generated",
+        True,
+        "if a data file is missing, train on generated data (never in `full`)",
+    ),
+    (
+        "precision",
+        "float32",
+        '"float32": TF32 off on every backend; "tf32": TF32 allowed everywhere',
+    ),
+    ("steps_per_execution", 1, "Keras 3 batches run per compiled call (1 is the Keras default)"),
+    ("jit_compile", "auto", 'Keras 3 jit_compile for compile(): "auto", True or False'),
+    ("data_on_device", False, "Keras 3: put the arrays on the accelerator before fit() (tuned)"),
+    (
+        "use_cudnn",
+        "auto",
+        'Keras 3 LSTMs: "auto" (cuDNN where Keras can), True or False; Keras 2.3.1 ignores it',
+    ),
+    (
+        "keras_patch",
+        "",
+        '"" (none) or "jax-scan": a documented Keras patch, only in configuration keras-patched',
+    ),
+    (
+        "batch_callbacks",
+        True,
+        "False drops the per-batch callbacks (NaN checked once an epoch, no progress log), as in "
+        "the quiet configurations",
+    ),
+    ("nan_at_epoch", 0, "tests only: the loss turns NaN from this epoch on; 0 means never"),
+)
+
+SETUP_NOTE = (
+    "Checks that the kernel runs the backend this run asked for, seeds everything, pins the "
+    "float precision and records versions and hardware in `kernel.json`."
+)
+SETUP_CALL = (
+    "run = session.start(backend=backend, run_dir=run_dir, seed=seed, workload=%s,\n"
+    "                    precision=precision, steps_per_execution=steps_per_execution,\n"
+    "                    jit_compile=jit_compile, data_on_device=data_on_device,\n"
+    "                    nan_at_epoch=nan_at_epoch, use_cudnn=use_cudnn,\n"
+    "                    keras_patch=keras_patch, batch_callbacks=batch_callbacks)"
+)
+TRAIN_NOTE = {
+    False: "The test set is the validation data, as in 2017; every epoch goes to `epochs.csv`.",
+    True: "There is no test set, as in 2017: the training loss is what is logged; every epoch "
+    "goes to `epochs.csv`.",
+}
+SAMPLE_NOTE = "After training, untimed, as the 2017 script did."
+
+# notebooks/user_model.ipynb: a model file (`kerasbench run --workloads path/to/my_model.py`).
+USER_MODEL = {
+    "title": "Your model",
+    "introduction": (
+        "Runs a model file in the study: `kerasbench run --workloads path/to/my_model.py` "
+        "(mixable with the built-in workloads). The file defines `PARAMS` (profiles `full`, and "
+        "optionally `quick` and `smoke`, each with `epochs` and `batch_size`), "
+        "`load_data(params, data_dir)` returning `(x_train, y_train), (x_test, y_test)` (NumPy "
+        "arrays, lists or dicts of them; a y may be None), and `build_model(params)` or "
+        "`build_model(params, data)` returning a compiled Keras model; optionally `BACKENDS`, "
+        "the backends its model runs on. Its runs are filed under the file's name; the test set "
+        "is the validation data, as for every workload. See `examples/` and the README's \"Your "
+        'own model".'
+    ),
+    "how_to_run": (
+        "Open it in Jupyter with a `kerasbench-<backend>` kernel and run all cells to train "
+        "`model_file` in its `profile` (the kernel fixes `KERAS_BACKEND`; set `backend` below "
+        "to match it)."
+    ),
+    "parameters": (
+        (
+            "backend",
+            "tensorflow",
+            "Keras backend this run asks for: the kernel must run the same one",
+        ),
+        ("run_dir", ".", "folder for epochs.csv and kernel.json"),
+        ("seed", 0, "seeds weights, shuffling and sampling; the runner gives each repeat its own"),
+        (
+            "data_dir",
+            "",
+            'data folder given to load_data; "" means $KERASBENCH_DATA, else ~/.keras/datasets',
+        ),
+        (
+            "precision",
+            "float32",
+            '"float32": TF32 off on every backend; "tf32": TF32 allowed everywhere',
+        ),
+        (
+            "steps_per_execution",
+            1,
+            "Keras 3: other than 1 (a configuration's), it replaces the file's own compile option",
+        ),
+        (
+            "jit_compile",
+            "auto",
+            'Keras 3: other than "auto", it replaces the file\'s own compile option',
+        ),
+        (
+            "data_on_device",
+            False,
+            "Keras 3: put the arrays on the accelerator before fit() (tuned)",
+        ),
+        (
+            "use_cudnn",
+            "auto",
+            'Keras 3 LSTMs built with compat.lstm: "auto", True or False; Keras 2.3.1 ignores it',
+        ),
+        (
+            "keras_patch",
+            "",
+            '"" (none) or "jax-scan": a documented Keras patch, only in configuration '
+            "keras-patched",
+        ),
+        (
+            "batch_callbacks",
+            True,
+            "False drops the per-batch callbacks (NaN checked once an epoch, no progress log), as "
+            "in the quiet configurations",
+        ),
+        ("nan_at_epoch", 0, "tests only: the loss turns NaN from this epoch on; 0 means never"),
+        (
+            "model_file",
+            "../examples/imdb_transformer.py",
+            "the model file (relative to this notebook)",
+        ),
+        ("profile", "smoke", 'which PARAMS profile, over PARAMS["full"], when params is empty'),
+        (
+            "params",
+            {},
+            "the resolved parameters (the runner passes them); {} means PARAMS[profile]",
+        ),
+        (
+            "model_fingerprint",
+            "",
+            "the runner's: sha256 of the file and of what it imports from its folder",
+        ),
+        ("model_backends", [], "the runner's: the file's BACKENDS ([]: every backend)"),
+    ),
+    "setup_note": (
+        "Checks that the kernel runs the backend this run asked for, seeds everything, pins the "
+        "float\nprecision, records versions and hardware in `kernel.json`, then imports the model "
+        "file, with\nKeras' home at the data folder (`keras.datasets.*.load_data()` reads the "
+        "files there)."
+    ),
+    "setup": (
+        "from kerasbench.kernel import session, training, usermodel\n\n"
+        + SETUP_CALL % "usermodel.name(model_file)"
+        + "\nmodule = usermodel.load(model_file, data_dir, backend, model_backends)\n"
+        "values = usermodel.parameters(module, profile, params)"
+    ),
+    "data": "data = usermodel.load_data(module, values, data_dir)\nrun.record_data(data)",
+    "model_note": (
+        "`build_model` gets the data too where it takes a second argument; a configuration's\n"
+        "`steps_per_execution` and `jit_compile` replace the file's own (`kernel.json` records "
+        "what the\nmodel trained with: `backend_settings.model_compile`)."
+    ),
+    "model": "model = usermodel.build_model(module, values, data, run)\nmodel.summary()",
+    "train_note": "The test set is the validation data; every epoch goes to `epochs.csv`.",
+    "train": (
+        'history = training.fit(run, model, data, epochs=values["epochs"], '
+        'batch_size=values["batch_size"])'
+    ),
+}
+
+
+class HeaderError(ValueError):
+    """A workload module lacks what its notebook is written from (the reason is the message)."""
+
+
+# Reading a workload module's header (never importing it)
+
+
+def module_path(workload):
+    return os.path.join(registry.ROOT, "lib", *registry.module_name(workload).split(".")) + ".py"
+
+
+Signature = collections.namedtuple("Signature", "name required optional")
+
+
+def read_header(workload):
+    """{title, introduction, parameters, functions: {name: Signature}} from the module's source;
+    HeaderError names what is missing."""
+    path = module_path(workload)
+    with io.open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    where = os.path.relpath(path, registry.ROOT)
+    title = [
+        line[len("Title:") :].strip()
+        for line in (ast.get_docstring(tree) or "").splitlines()
+        if line.startswith("Title:")
+    ]
+    if not title:
+        raise HeaderError("%s: its docstring has no `Title:` line" % where)
+    values = {}
+    functions = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("INTRODUCTION", "PARAMETERS"):
+                values[target.id] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.FunctionDef):
+            names = [a.arg for a in node.args.args]
+            split = len(names) - len(node.args.defaults)
+            functions[node.name] = Signature(node.name, names[:split], names[split:])
+    for name in ("INTRODUCTION", "PARAMETERS"):
+        if name not in values:
+            raise HeaderError("%s defines no %s" % (where, name))
+    for name in ("load_data", "build_model"):
+        if name not in functions:
+            raise HeaderError("%s defines no %s()" % (where, name))
+    return {
+        "title": title[0],
+        "introduction": values["INTRODUCTION"],
+        "parameters": tuple(tuple(p) for p in values["PARAMETERS"]),
+        "functions": functions,
+    }
+
+
+# Writing cells
+
+
+def literal(value):
+    """A parameter's value as the parameters cell writes it (strings in double quotes)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def parameter_lines(parameters):
+    return "\n".join(
+        "%s = %s  # %s" % (name, literal(value), comment) for name, value, comment in parameters
+    )
+
+
+def call(target, function, signature):
+    """`target = function(a, b, c=c)`, wrapped as the notebooks are (continuation lines under
+    the first argument)."""
+    arguments = list(signature.required) + ["%s=%s" % (n, n) for n in signature.optional]
+    head = "%s = %s(" % (target, function) if target else "%s(" % function
+    text = ", ".join(arguments) + ")"
+    lines = textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=head,
+        subsequent_indent=" " * len(head),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines)
+
+
+def workload_parts(workload):
+    """The parts of a workload's notebook, from its module's header."""
+    header = read_header(workload)
+    functions = header["functions"]
+    model = functions["build_model"]
+    returned = ", ".join(["data"] + list(model.required))
+    data = [call(returned, workload + ".load_data", functions["load_data"])]
+    data.append("run.record_data(data)")
+    train = "history = training.fit(run, model, data, epochs=epochs, batch_size=batch_size"
+    if "train_batches" in functions:
+        data.append(call("batches", workload + ".train_batches", functions["train_batches"]))
+        train += ",\n                       train_batches=batches"
+    parts = {
+        "title": header["title"],
+        "introduction": header["introduction"]
+        + " The defaults below are the `smoke` profile; `kerasbench run` injects the profile's "
+        "values.",
+        "how_to_run": (
+            "Run it with `kerasbench run --workloads %s`, or open it in Jupyter with a "
+            "`kerasbench-<backend>` kernel and run all cells (the kernel fixes `KERAS_BACKEND`; "
+            "set `backend` below to match it)." % workload
+        ),
+        "parameters": RUN_PARAMETERS + header["parameters"],
+        "setup_note": SETUP_NOTE,
+        "setup": "from kerasbench.kernel import session, training\n"
+        "from kerasbench.workloads import %s\n\n%s" % (workload, SETUP_CALL % json.dumps(workload)),
+        "data": "\n".join(data),
+        "model": call("model", workload + ".build_model", model) + "\nmodel.summary()",
+        "train_note": TRAIN_NOTE[registry.WORKLOADS[workload].text_model],
+        "train": train + ")",
+    }
+    if "generate" in functions:
+        parts["sample"] = (
+            call("sample", workload + ".generate", functions["generate"])
+            + "\nrun.save_sample(sample)"
+        )
+    return parts
+
+
+def notebook(parts):
+    """The notebook (a dict in nbformat 4.5) made of `parts`: title, introduction, how_to_run,
+    parameters, setup_note, setup, data, [model_note], model, train_note, train, [sample]."""
+    cells = [
+        ("intro", "markdown", "# %(title)s\n\n%(introduction)s\n\n%(how_to_run)s" % parts),
+        ("parameters", "parameters", parameter_lines(parts["parameters"])),
+        ("setup-note", "markdown", "## Setup\n\n" + parts["setup_note"]),
+        ("setup", "code", parts["setup"]),
+        ("data-note", "markdown", "## Data"),
+        ("data", "code", parts["data"]),
+        (
+            "model-note",
+            "markdown",
+            "## Model" + ("\n\n" + parts["model_note"] if "model_note" in parts else ""),
+        ),
+        ("model", "code", parts["model"]),
+        ("train-note", "markdown", "## Train\n\n" + parts["train_note"]),
+        ("train", "code", parts["train"]),
+    ]
+    if "sample" in parts:
+        cells.append(("sample-note", "markdown", "## Sample text\n\n" + SAMPLE_NOTE))
+        cells.append(("sample", "code", parts["sample"]))
+    cells.append(("record-note", "markdown", "## Record"))
+    cells.append(("record", "code", "run.finish(model)"))
+    return {
+        "cells": [_cell(*cell) for cell in cells],
+        "metadata": {
+            "kernelspec": {
+                "display_name": "kerasbench (tensorflow)",
+                "language": "python",
+                "name": "kerasbench-tensorflow",
+            },
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def _cell(cell_id, kind, source):
+    lines = source.splitlines(True)
+    if kind == "markdown":
+        return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": lines}
+    metadata = {"tags": ["parameters"]} if kind == "parameters" else {}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": metadata,
+        "outputs": [],
+        "source": lines,
+    }
+
+
+def text(nb):
+    """The notebook's file text, as nbformat writes it."""
+    return (
+        json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": ")) + "\n"
+    )
+
+
+def expected():
+    """{path: file text} of every notebook the template writes."""
+    found = collections.OrderedDict()
+    for workload in registry.WORKLOADS:
+        found[registry.notebook_path(workload)] = text(notebook(workload_parts(workload)))
+    found[registry.notebook_path(registry.USER_NOTEBOOK)] = text(notebook(USER_MODEL))
+    return found
+
+
+def differing():
+    """The notebooks whose committed text is not the template's."""
+    out = []
+    for path, wanted in expected().items():
+        try:
+            with io.open(path, encoding="utf-8") as f:
+                same = f.read() == wanted
+        except (IOError, OSError):
+            same = False
+        if not same:
+            out.append(path)
+    return out
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in ([], ["--check"]):
+        sys.exit("usage: python -m kerasbench.kernel.notebooks [--check]")
+    if argv:
+        stale = differing()
+        for path in stale:
+            print("%s differs from its template: run python -m kerasbench.kernel.notebooks" % path)
+        return 1 if stale else 0
+    for path, wanted in expected().items():
+        with io.open(path, "w", encoding="utf-8") as f:
+            f.write(wanted)
+        print("wrote %s" % os.path.relpath(path, registry.ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
