@@ -59,7 +59,7 @@ def test_every_workload_module_has_the_header_its_notebook_needs(workload):
     # Every argument of the functions the cells call is a parameter or an earlier cell's name.
     functions = header["functions"]
     made = ["data", "model", "batches"] + list(functions["build_model"].required)
-    known = set(names) | set(run_names) | set(made)
+    known = set(names) | set(run_names) | set(made) | set(notebooks.GIVEN)
     for name in ("load_data", "build_model", "train_batches", "generate"):
         if name in functions:
             signature = functions[name]

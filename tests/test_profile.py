@@ -235,11 +235,11 @@ def test_use_cudnn_accepted_on_every_backend_by_the_plan(value):
 
 LSTM_CHECK = r"""
 import json, numpy as np
-from kerasbench.kernel import compat, lstm_probe
+from kerasbench.kernel import compat, lstm_probe, settings
 lstm_probe.install()
 out = {}
 for value in ("auto", False, True):
-    compat.set_lstm_options(use_cudnn=value)
+    settings.use(settings.Settings(use_cudnn=value))
     try:
         import keras
         model = keras.Sequential([compat.input_layer((5,), dtype="int32"),
@@ -420,11 +420,11 @@ def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):
 
 PATCH_CHECK = r"""
 import json, sys, numpy as np, keras
-from kerasbench.kernel import compat, patches
+from kerasbench.kernel import compat, patches, settings
 if sys.argv[1] == "patched":
     patches.apply("jax-scan")
 compat.set_seed(3)
-compat.set_compile_options(steps_per_execution=4)
+settings.use(settings.Settings(steps_per_execution=4))
 model = keras.Sequential([compat.input_layer((6,)), keras.layers.Dense(8, activation="relu"),
                           keras.layers.Dropout(0.2), keras.layers.Dense(3, activation="softmax")])
 compat.compile(model, optimizer=compat.optimizer("rmsprop", 0.01), loss="categorical_crossentropy",

@@ -8,34 +8,16 @@ import numpy as np
 
 import keras
 
+from kerasbench.kernel import settings
+
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
 KERAS3 = KERAS_MAJOR >= 3
 
-# Options Keras 3 takes in compile() (steps_per_execution, jit_compile). Set once per run by
-# session.start from the run's parameters, so every workload compiles the same way.
-_compile_options = {}
-
-
-# Options every LSTM gets (use_cudnn), set once per run by session.start like compile options.
-_lstm_options = {}
-
-
-def set_lstm_options(use_cudnn="auto"):
-    """use_cudnn: Keras 3's LSTM argument ("auto": cuDNN where Keras finds it usable, True: cuDNN
-    or an error, False: the generic loop). Keras 2.3.1 has no such argument: ignored there."""
-    _lstm_options.clear()
-    if use_cudnn != "auto" and KERAS3:
-        _lstm_options["use_cudnn"] = use_cudnn
-
-
-def set_compile_options(**options):
-    _compile_options.clear()
-    _compile_options.update((k, v) for k, v in options.items() if v is not None)
-
 
 def compile_options():
-    """What compile() is given beyond the model's own arguments; Keras 2 takes none of them."""
-    return dict(_compile_options) if KERAS3 else {}
+    """What compile() is given beyond the model's own arguments (the run's steps_per_execution
+    and jit_compile: kernel.settings); Keras 2 takes none of them."""
+    return settings.current().compile_options() if KERAS3 else {}
 
 
 def backend_name():
@@ -102,7 +84,7 @@ def lstm(units, implementation=None, **kwargs):
     if not KERAS3 and implementation is not None:
         kwargs["implementation"] = implementation
     if KERAS3:
-        for key, value in _lstm_options.items():
+        for key, value in settings.current().lstm_options().items():
             kwargs.setdefault(key, value)
         if kwargs.get("use_cudnn") is True and not gpu_available():
             raise ValueError(
@@ -142,7 +124,7 @@ def compile(model, optimizer, loss, metrics=None, loss_weights=None):
     if loss_weights is not None:
         kwargs["loss_weights"] = loss_weights
     if KERAS3:
-        kwargs.update(_compile_options)
+        kwargs.update(compile_options())
     model.compile(**kwargs)
     return model
 
@@ -179,7 +161,7 @@ def apply_compile_options(model):
     2.3.1 has neither ({})."""
     if not KERAS3:
         return {}
-    wanted = _compile_options
+    wanted = compile_options()
     if wanted.get("steps_per_execution", 1) not in (None, 1):
         model.steps_per_execution = int(wanted["steps_per_execution"])
     if wanted.get("jit_compile", "auto") not in (None, "auto"):

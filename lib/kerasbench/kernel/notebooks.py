@@ -10,8 +10,10 @@ parameters: the values are the `smoke` profile's) and the signatures of `load_da
 `build_model` and, where the module has them, `train_batches` (batches to train from) and
 `generate` (text sampled after training). Every argument of those functions is given the
 notebook's name of the same name: a parameter, or what an earlier cell made (`data`, `model`,
-and the names `build_model` takes without a default, which `load_data` returns after `data`);
-an argument with a default is passed by keyword. `tests/test_notebooks.py` holds every workload
+and the names `build_model` takes without a default, which `load_data` returns after `data`),
+except `source`, which is given `run.data_source` (the run's data folder, whether generated data
+may stand in, its seed); an argument with a default is passed by keyword. The parameters cell
+starts with the run's settings (`kernel.settings.RUN_PARAMETERS`). `tests/test_notebooks.py` holds every workload
 to this and the committed notebooks to what this writes. `notebooks/user_model.ipynb` (a model
 file in the study) is written by the same template from `USER_MODEL` below.
 
@@ -27,57 +29,21 @@ import sys
 import textwrap
 
 from kerasbench import registry
+from kerasbench.kernel.settings import RUN_PARAMETERS
 
 WIDTH = 99  # a code line's longest (the repository's line length, less one)
 
-# The run's settings, first in every workload notebook's parameters cell: (name, value, comment).
-RUN_PARAMETERS = (
-    ("backend", "tensorflow", "Keras backend this run asks for: the kernel must run the same one"),
-    ("run_dir", ".", "folder for epochs.csv, kernel.json (and sample.txt for text models)"),
-    ("seed", 0, "seeds weights, shuffling and sampling; the runner gives each repeat its own"),
-    ("data_dir", "", 'data folder; "" means $KERASBENCH_DATA, else ~/.keras/datasets'),
-    (
-        "allow_generated",
-        True,
-        "if a data file is missing, train on generated data (never in `full`)",
-    ),
-    (
-        "precision",
-        "float32",
-        '"float32": TF32 off on every backend; "tf32": TF32 allowed everywhere',
-    ),
-    ("steps_per_execution", 1, "Keras 3 batches run per compiled call (1 is the Keras default)"),
-    ("jit_compile", "auto", 'Keras 3 jit_compile for compile(): "auto", True or False'),
-    ("data_on_device", False, "Keras 3: put the arrays on the accelerator before fit() (tuned)"),
-    (
-        "use_cudnn",
-        "auto",
-        'Keras 3 LSTMs: "auto" (cuDNN where Keras can), True or False; Keras 2.3.1 ignores it',
-    ),
-    (
-        "keras_patch",
-        "",
-        '"" (none) or "jax-scan": a documented Keras patch, only in configuration keras-patched',
-    ),
-    (
-        "batch_callbacks",
-        True,
-        "False drops the per-batch callbacks (NaN checked once an epoch, no progress log), as in "
-        "the quiet configurations",
-    ),
-    ("nan_at_epoch", 0, "tests only: the loss turns NaN from this epoch on; 0 means never"),
-)
-
 SETUP_NOTE = (
-    "Checks that the kernel runs the backend this run asked for, seeds everything, pins the "
-    "float precision and records versions and hardware in `kernel.json`."
+    "Takes the backend the kernel runs (a `backend` parameter naming another one stops here), "
+    "checks the parameters, seeds everything, pins the float precision and records versions and "
+    "hardware in `kernel.json`. The data folder is found as `kerasbench run` finds it: "
+    "`data_dir`, else `$KERASBENCH_DATA`, else `~/.keras/datasets`."
 )
-SETUP_CALL = (
-    "run = session.start(backend=backend, run_dir=run_dir, seed=seed, workload=%s,\n"
-    "                    precision=precision, steps_per_execution=steps_per_execution,\n"
-    "                    jit_compile=jit_compile, data_on_device=data_on_device,\n"
-    "                    nan_at_epoch=nan_at_epoch, use_cudnn=use_cudnn,\n"
-    "                    keras_patch=keras_patch, batch_callbacks=batch_callbacks)"
+HOW_TO_RUN = (
+    "Run it with `kerasbench run --workloads %(name)s`; by hand with papermill "
+    "(`papermill notebooks/%(name)s.ipynb out.ipynb -k kerasbench-jax -p run_dir RUN_DIR`) or in "
+    "Jupyter with a `kerasbench-<backend>` kernel: the kernel fixes the backend, and the run folder "
+    "gets its `run.json` as under `kerasbench run`."
 )
 TRAIN_NOTE = {
     False: "The test set is the validation data, as in 2017; every epoch goes to `epochs.csv`.",
@@ -87,6 +53,17 @@ TRAIN_NOTE = {
 SAMPLE_NOTE = "After training, untimed, as the 2017 script did."
 
 # notebooks/user_model.ipynb: a model file (`kerasbench run --workloads path/to/my_model.py`).
+# Its run settings are the workloads' but `allow_generated` (the file's PARAMS say `generated`),
+# with these comments.
+USER_COMMENTS = {
+    "run_dir": "folder for epochs.csv, kernel.json and run.json",
+    "data_dir": 'data folder given to load_data; "" means $KERASBENCH_DATA, else ~/.keras/datasets',
+    "steps_per_execution": "Keras 3: other than 1 (a configuration's), it replaces the file's own "
+    "compile option",
+    "jit_compile": 'Keras 3: other than "auto", it replaces the file\'s own compile option',
+    "use_cudnn": 'Keras 3 LSTMs built with compat.lstm: "auto", True or False; Keras 2.3.1 '
+    "ignores it",
+}
 USER_MODEL = {
     "title": "Your model",
     "introduction": (
@@ -101,61 +78,15 @@ USER_MODEL = {
         'own model".'
     ),
     "how_to_run": (
-        "Open it in Jupyter with a `kerasbench-<backend>` kernel and run all cells to train "
-        "`model_file` in its `profile` (the kernel fixes `KERAS_BACKEND`; set `backend` below "
-        "to match it)."
+        "Open it in Jupyter with a `kerasbench-<backend>` kernel (the kernel fixes the backend) "
+        "and run all cells to train `model_file` in its `profile`."
     ),
-    "parameters": (
-        (
-            "backend",
-            "tensorflow",
-            "Keras backend this run asks for: the kernel must run the same one",
-        ),
-        ("run_dir", ".", "folder for epochs.csv and kernel.json"),
-        ("seed", 0, "seeds weights, shuffling and sampling; the runner gives each repeat its own"),
-        (
-            "data_dir",
-            "",
-            'data folder given to load_data; "" means $KERASBENCH_DATA, else ~/.keras/datasets',
-        ),
-        (
-            "precision",
-            "float32",
-            '"float32": TF32 off on every backend; "tf32": TF32 allowed everywhere',
-        ),
-        (
-            "steps_per_execution",
-            1,
-            "Keras 3: other than 1 (a configuration's), it replaces the file's own compile option",
-        ),
-        (
-            "jit_compile",
-            "auto",
-            'Keras 3: other than "auto", it replaces the file\'s own compile option',
-        ),
-        (
-            "data_on_device",
-            False,
-            "Keras 3: put the arrays on the accelerator before fit() (tuned)",
-        ),
-        (
-            "use_cudnn",
-            "auto",
-            'Keras 3 LSTMs built with compat.lstm: "auto", True or False; Keras 2.3.1 ignores it',
-        ),
-        (
-            "keras_patch",
-            "",
-            '"" (none) or "jax-scan": a documented Keras patch, only in configuration '
-            "keras-patched",
-        ),
-        (
-            "batch_callbacks",
-            True,
-            "False drops the per-batch callbacks (NaN checked once an epoch, no progress log), as "
-            "in the quiet configurations",
-        ),
-        ("nan_at_epoch", 0, "tests only: the loss turns NaN from this epoch on; 0 means never"),
+    "parameters": tuple(
+        (name, value, USER_COMMENTS.get(name, comment))
+        for name, value, comment in RUN_PARAMETERS
+        if name != "allow_generated"
+    )
+    + (
         (
             "model_file",
             "../examples/imdb_transformer.py",
@@ -174,19 +105,16 @@ USER_MODEL = {
         ),
         ("model_backends", [], "the runner's: the file's BACKENDS ([]: every backend)"),
     ),
-    "setup_note": (
-        "Checks that the kernel runs the backend this run asked for, seeds everything, pins the "
-        "float\nprecision, records versions and hardware in `kernel.json`, then imports the model "
-        "file, with\nKeras' home at the data folder (`keras.datasets.*.load_data()` reads the "
-        "files there)."
-    ),
+    "setup_note": SETUP_NOTE
+    + " Then the model file is imported, with Keras' home at the data folder "
+    "(`keras.datasets.*.load_data()` reads the files there).",
     "setup": (
         "from kerasbench.kernel import session, training, usermodel\n\n"
-        + SETUP_CALL % "usermodel.name(model_file)"
-        + "\nmodule = usermodel.load(model_file, data_dir, backend, model_backends)\n"
+        "run = session.start(usermodel.name(model_file), globals())\n"
+        "module = usermodel.load(model_file, run.settings.data_dir, run.backend, model_backends)\n"
         "values = usermodel.parameters(module, profile, params)"
     ),
-    "data": "data = usermodel.load_data(module, values, data_dir)\nrun.record_data(data)",
+    "data": "data = usermodel.load_data(module, values, run.settings.data_dir)\nrun.record_data(data)",
     "model_note": (
         "`build_model` gets the data too where it takes a second argument; a configuration's\n"
         "`steps_per_execution` and `jit_compile` replace the file's own (`kernel.json` records "
@@ -199,6 +127,10 @@ USER_MODEL = {
         'batch_size=values["batch_size"])'
     ),
 }
+
+
+# What an argument of these names is given, where it is not the notebook's name of the same name.
+GIVEN = {"source": "run.data_source"}
 
 
 class HeaderError(ValueError):
@@ -273,7 +205,8 @@ def parameter_lines(parameters):
 def call(target, function, signature):
     """`target = function(a, b, c=c)`, wrapped as the notebooks are (continuation lines under
     the first argument)."""
-    arguments = list(signature.required) + ["%s=%s" % (n, n) for n in signature.optional]
+    arguments = [GIVEN.get(n, n) for n in signature.required]
+    arguments += ["%s=%s" % (n, GIVEN.get(n, n)) for n in signature.optional]
     head = "%s = %s(" % (target, function) if target else "%s(" % function
     text = ", ".join(arguments) + ")"
     lines = textwrap.wrap(
@@ -304,15 +237,12 @@ def workload_parts(workload):
         "introduction": header["introduction"]
         + " The defaults below are the `smoke` profile; `kerasbench run` injects the profile's "
         "values.",
-        "how_to_run": (
-            "Run it with `kerasbench run --workloads %s`, or open it in Jupyter with a "
-            "`kerasbench-<backend>` kernel and run all cells (the kernel fixes `KERAS_BACKEND`; "
-            "set `backend` below to match it)." % workload
-        ),
+        "how_to_run": HOW_TO_RUN % {"name": workload},
         "parameters": RUN_PARAMETERS + header["parameters"],
         "setup_note": SETUP_NOTE,
         "setup": "from kerasbench.kernel import session, training\n"
-        "from kerasbench.workloads import %s\n\n%s" % (workload, SETUP_CALL % json.dumps(workload)),
+        "from kerasbench.workloads import %s\n\n"
+        "run = session.start(%s, globals())" % (workload, json.dumps(workload)),
         "data": "\n".join(data),
         "model": call("model", workload + ".build_model", model) + "\nmodel.summary()",
         "train_note": TRAIN_NOTE[registry.WORKLOADS[workload].text_model],

@@ -12,7 +12,7 @@ import numpy as np
 
 import keras
 
-from kerasbench.kernel import compat, datasets
+from kerasbench.kernel import compat
 
 # Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
 # workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
@@ -39,23 +39,8 @@ PARAMETERS = (
 # Data: word ids of the most frequent `max_features` words, pre-padded/truncated to `maxlen`.
 
 
-def load_data(
-    data_dir,
-    max_features=20000,
-    maxlen=100,
-    train_samples=0,
-    test_samples=0,
-    allow_generated=False,
-    seed=0,
-):
-    split = datasets.load_imdb(
-        datasets.data_dir(data_dir or None),
-        num_words=max_features,
-        train_samples=train_samples,
-        test_samples=test_samples,
-        allow_generated=allow_generated,
-        seed=seed,
-    )
+def load_data(source, max_features=20000, maxlen=100, train_samples=0, test_samples=0):
+    split = source.imdb(max_features, train_samples, test_samples)
     x_train = compat.pad_sequences(split.x_train, maxlen)
     x_test = compat.pad_sequences(split.x_test, maxlen)
     return split._replace(

@@ -12,7 +12,7 @@ import numpy as np
 
 import keras
 
-from kerasbench.kernel import compat, datasets
+from kerasbench.kernel import compat
 
 # Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
 # workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
@@ -57,23 +57,9 @@ def add_ngrams(sequences, token_indice, ngram_range):
 
 
 def load_data(
-    data_dir,
-    max_features=20000,
-    ngram_range=2,
-    maxlen=400,
-    train_samples=0,
-    test_samples=0,
-    allow_generated=False,
-    seed=0,
+    source, max_features=20000, ngram_range=2, maxlen=400, train_samples=0, test_samples=0
 ):
-    split = datasets.load_imdb(
-        datasets.data_dir(data_dir or None),
-        num_words=max_features,
-        train_samples=train_samples,
-        test_samples=test_samples,
-        allow_generated=allow_generated,
-        seed=seed,
-    )
+    split = source.imdb(max_features, train_samples, test_samples)
     x_train, x_test = list(split.x_train), list(split.x_test)
     vocabulary = max_features
     if ngram_range > 1:

@@ -44,10 +44,8 @@ Corpus = collections.namedtuple("Corpus", ["text", "chars", "maxlen"])
 # Data: every window of `maxlen` characters, `step` apart, one-hot, and the character after it.
 
 
-def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(
-        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
-    )
+def load_data(source, maxlen=40, step=3, text_chars=0):
+    text, kind, detail = source.nietzsche(text_chars)
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     starts = range(0, len(text) - maxlen, step)
@@ -58,7 +56,7 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
             x[i, t, char_indices[char]] = 1
         y[i, char_indices[text[start + maxlen]]] = 1
     detail = "%s; %d windows, %d distinct characters" % (detail, len(starts), len(chars))
-    split = datasets.Split(x, y, None, None, source, detail)
+    split = datasets.Split(x, y, None, None, kind, detail)
     return split, Corpus(text, chars, maxlen)
 
 

@@ -8,7 +8,7 @@ Two hidden layers of 512 ReLU units with dropout 0.2, RMSprop (lr 1e-3), batch 1
 
 import keras
 
-from kerasbench.kernel import compat, datasets
+from kerasbench.kernel import compat
 
 # Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
 # workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
@@ -33,10 +33,8 @@ NUM_CLASSES = 10
 # Data: flattened to 784 values scaled to [0, 1], one-hot labels.
 
 
-def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_mnist(
-        datasets.data_dir(data_dir or None), train_samples, test_samples, allow_generated, seed
-    )
+def load_data(source, train_samples=0, test_samples=0):
+    split = source.mnist(train_samples, test_samples)
     x_train = split.x_train.reshape(-1, 784).astype("float32") / 255
     x_test = split.x_test.reshape(-1, 784).astype("float32") / 255
     y_train = keras.utils.to_categorical(split.y_train, NUM_CLASSES)

@@ -49,10 +49,8 @@ PARAMETERS = (
 # Data: windows of `maxlen` character ids, `step` apart; the next character one-hot, for both heads.
 
 
-def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(
-        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
-    )
+def load_data(source, maxlen=40, step=3, text_chars=0):
+    text, kind, detail = source.nietzsche(text_chars)
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     ids = np.array([char_indices[c] for c in text], dtype="int32")
@@ -61,7 +59,7 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
     y = np.zeros((len(starts), len(chars)), dtype="float32")
     y[np.arange(len(starts)), ids[starts + maxlen]] = 1.0
     detail = "%s; %d windows, %d distinct characters" % (detail, len(starts), len(chars))
-    split = datasets.Split(x, [y, y], None, None, source, detail)
+    split = datasets.Split(x, [y, y], None, None, kind, detail)
     return split, Corpus(text, chars, maxlen)
 
 
