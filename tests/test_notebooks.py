@@ -53,6 +53,7 @@ def test_every_workload_module_has_the_header_its_notebook_needs(workload):
     header = notebooks.read_header(workload)
     assert header["title"] and header["introduction"].strip()
     names = [p[0] for p in header["parameters"]]
+    names += [p[0] for p in notebooks.SUBSETS[registry.WORKLOADS[workload].datasets[0]]]
     run_names = [p[0] for p in notebooks.RUN_PARAMETERS]
     assert len(set(names)) == len(names) and not set(names) & set(run_names)
     assert all(len(p) == 3 and p[2] for p in header["parameters"]), "name, value, comment"
@@ -71,17 +72,39 @@ def test_every_workload_module_has_the_header_its_notebook_needs(workload):
 def test_the_parameters_cell_is_the_run_settings_then_the_workloads_own(workload):
     declared = papermill.inspect_notebook(registry.notebook_path(workload))
     header = notebooks.read_header(workload)
-    expected = notebooks.RUN_PARAMETERS + header["parameters"]
+    subset = notebooks.SUBSETS[registry.WORKLOADS[workload].datasets[0]]
+    expected = notebooks.RUN_PARAMETERS + subset + header["parameters"]
     assert list(declared) == [p[0] for p in expected]
     assert [declared[name]["default"] for name, _, _ in expected] == [
         notebooks.literal(value) for _, value, _ in expected
     ]
 
 
-def test_a_module_without_its_header_is_named(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ('"""\nTitle: X\nDescription: y.\n"""\n', "its docstring has no `Shows:` line"),
+        ('"""\nTitle: X\nDescription: y.\nShows: z.\n"""\n', "defines no PARAMETERS"),
+        (
+            '"""\nTitle: X\nDescription: y.\nShows: z.\n"""\nPARAMETERS = "epochs = 2"\n',
+            "PARAMETERS line 'epochs = 2' has no comment",
+        ),
+        (
+            '"""\nTitle: X\nDescription: y.\nShows: z.\n"""\nPARAMETERS = "a = b  # c"\n',
+            "is not `name = value  # comment`",
+        ),
+        (
+            '"""\nTitle: X\nDescription: y.\nShows: z.\n"""\nPARAMETERS = "a = 1  # c"\n',
+            "defines no load_data()",
+        ),
+    ],
+)
+def test_a_module_without_the_header_its_notebook_needs_is_named(
+    tmp_path, monkeypatch, source, expected
+):
     module = tmp_path / "mnist_mlp.py"
-    module.write_text('"""\nTitle: X\n"""\n\n\ndef load_data(source):\n    pass\n')
+    module.write_text(source)
     monkeypatch.setattr(notebooks, "module_path", lambda workload: str(module))
     with pytest.raises(notebooks.HeaderError) as e:
         notebooks.read_header("mnist_mlp")
-    assert "defines no INTRODUCTION" in str(e.value)
+    assert expected in str(e.value) and "mnist_mlp.py" in str(e.value)

@@ -4,18 +4,20 @@
     python -m kerasbench.kernel.notebooks --check   # says which differ, exit 1 if any
 
 `notebooks/<workload>.ipynb`, for every workload of the registry, is made from its module's
-header, read without importing it (no Keras needed): the docstring's `Title:`, `INTRODUCTION`
-(what the notebook says first), `PARAMETERS` ((name, value, comment) of the workload's own
-parameters: the values are the `smoke` profile's) and the signatures of `load_data`,
-`build_model` and, where the module has them, `train_batches` (batches to train from) and
-`generate` (text sampled after training). Every argument of those functions is given the
-notebook's name of the same name: a parameter, or what an earlier cell made (`data`, `model`,
-and the names `build_model` takes without a default, which `load_data` returns after `data`),
-except `source`, which is given `run.data_source` (the run's data folder, whether generated data
-may stand in, its seed); an argument with a default is passed by keyword. The parameters cell
-starts with the run's settings (`kernel.settings.RUN_PARAMETERS`). `tests/test_notebooks.py` holds every workload
-to this and the committed notebooks to what this writes. `notebooks/user_model.ipynb` (a model
-file in the study) is written by the same template from `USER_MODEL` below.
+header, read without importing it (no Keras needed): its keras-io style docstring (`Title:`,
+`Description:`, `Shows:`, then paragraphs: what the notebook says first), `PARAMETERS` (the
+workload's own parameters as the parameters cell declares them, `name = value  # comment`, the
+values the `smoke` profile's) and the signatures of `load_data`, `build_model` and, where the
+module has them, `train_batches` (batches to train from) and `generate` (text sampled after
+training). The parameters cell holds the run's settings (`kernel.settings.RUN_PARAMETERS`), the
+data set's subset parameters (SUBSETS), then PARAMETERS. Every argument of those functions is
+given the notebook's name of the same name: a parameter, or what an earlier cell made (`data`,
+`model`, and the names `build_model` takes without a default, which `load_data` returns after
+`data`), except `source`, which is given `run.data_source` (the run's data folder, whether
+generated data may stand in, its seed); an argument with a default is passed by keyword.
+`tests/test_notebooks.py` holds every workload module to this and the committed notebooks to
+what this writes. `notebooks/user_model.ipynb` (a model file in the study) is written by the
+same template from `USER_MODEL` below.
 
 Kernel side: Python 3.6 syntax, standard library only.
 """
@@ -25,6 +27,7 @@ import collections
 import io
 import json
 import os
+import re
 import sys
 import textwrap
 
@@ -51,6 +54,35 @@ TRAIN_NOTE = {
     "goes to `epochs.csv`.",
 }
 SAMPLE_NOTE = "After training, untimed, as the 2017 script did."
+
+# The subset of each data set a run trains on, after the run's settings: (name, value, comment).
+SUBSETS = {
+    "mnist": (
+        ("train_samples", 512, "training examples, first N; 0 means all 60,000"),
+        ("test_samples", 256, "test examples, first N; 0 means all 10,000"),
+    ),
+    "imdb": (
+        (
+            "train_samples",
+            256,
+            "training reviews, first N after Keras' shuffle; 0 means all 25,000",
+        ),
+        ("test_samples", 128, "test reviews, first N; 0 means all 25,000"),
+    ),
+    "cifar10": (
+        (
+            "train_samples",
+            320,
+            "training examples, first N; 0 means all 50,000 (steps: N // batch_size)",
+        ),
+        ("test_samples", 160, "test examples, first N; 0 means all 10,000"),
+    ),
+    "nietzsche": (
+        ("text_chars", 4000, "characters of the corpus, first N; 0 means all 600,893"),
+        ("maxlen", 40, "characters per input window"),
+        ("step", 3, "characters between window starts"),
+    ),
+}
 
 # notebooks/user_model.ipynb: a model file (`kerasbench run --workloads path/to/my_model.py`).
 # Its run settings are the workloads' but `allow_generated` (the file's PARAMS say `generated`),
@@ -154,36 +186,71 @@ def read_header(workload):
     with io.open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), path)
     where = os.path.relpath(path, registry.ROOT)
-    title = [
-        line[len("Title:") :].strip()
-        for line in (ast.get_docstring(tree) or "").splitlines()
-        if line.startswith("Title:")
-    ]
-    if not title:
-        raise HeaderError("%s: its docstring has no `Title:` line" % where)
-    values = {}
-    functions = {}
+    fields, paragraphs = docstring_fields(ast.get_docstring(tree) or "")
+    for name in ("Title", "Description", "Shows"):
+        if not fields.get(name):
+            raise HeaderError("%s: its docstring has no `%s:` line" % (where, name))
+    parameters, functions = None, {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in ("INTRODUCTION", "PARAMETERS"):
-                values[target.id] = ast.literal_eval(node.value)
+            if isinstance(target, ast.Name) and target.id == "PARAMETERS":
+                parameters = parameter_table(ast.literal_eval(node.value), where)
         elif isinstance(node, ast.FunctionDef):
             names = [a.arg for a in node.args.args]
             split = len(names) - len(node.args.defaults)
             functions[node.name] = Signature(node.name, names[:split], names[split:])
-    for name in ("INTRODUCTION", "PARAMETERS"):
-        if name not in values:
-            raise HeaderError("%s defines no %s" % (where, name))
+    if parameters is None:
+        raise HeaderError("%s defines no PARAMETERS" % where)
     for name in ("load_data", "build_model"):
         if name not in functions:
             raise HeaderError("%s defines no %s()" % (where, name))
+    number = list(registry.WORKLOADS).index(workload) + 1
+    introduction = "%s\n\nWorkload %d of the 2017 study. What it shows: %s" % (
+        fields["Description"][0].upper() + fields["Description"][1:],
+        number,
+        fields["Shows"],
+    )
     return {
-        "title": title[0],
-        "introduction": values["INTRODUCTION"],
-        "parameters": tuple(tuple(p) for p in values["PARAMETERS"]),
+        "title": fields["Title"],
+        "introduction": "\n\n".join([introduction] + paragraphs),
+        "parameters": parameters,
         "functions": functions,
     }
+
+
+def docstring_fields(text):
+    """({field: text} of the docstring's first paragraph, `Field: text` lines with their
+    continuation lines; the other paragraphs, each on one line)."""
+    head, _, rest = text.strip().partition("\n\n")
+    fields, key = collections.OrderedDict(), None
+    for line in head.splitlines():
+        match = re.match(r"([A-Z][a-z]+): (.*)$", line)
+        if match:
+            key = match.group(1)
+            fields[key] = match.group(2).strip()
+        elif key is not None:
+            fields[key] += " " + line.strip()
+    return fields, [" ".join(p.split()) for p in rest.split("\n\n") if p.strip()]
+
+
+def parameter_table(text, where):
+    """((name, value, comment), ...) from parameters written as the parameters cell writes them:
+    one `name = literal  # comment` a line."""
+    table = []
+    for line in text.splitlines():
+        code, _, comment = line.partition("  # ")
+        try:
+            (node,) = ast.parse(code).body
+            name, value = node.targets[0].id, ast.literal_eval(node.value)
+        except (SyntaxError, ValueError, AttributeError, TypeError) as e:
+            raise HeaderError(
+                "%s: PARAMETERS line %r is not `name = value  # comment` (%s)" % (where, line, e)
+            )
+        if not comment:
+            raise HeaderError("%s: PARAMETERS line %r has no comment" % (where, line))
+        table.append((name, value, comment))
+    return tuple(table)
 
 
 # Writing cells
@@ -235,10 +302,12 @@ def workload_parts(workload):
     parts = {
         "title": header["title"],
         "introduction": header["introduction"]
-        + " The defaults below are the `smoke` profile; `kerasbench run` injects the profile's "
-        "values.",
+        + "\n\nThe defaults below are the `smoke` profile; `kerasbench run` injects the "
+        "profile's values.",
         "how_to_run": HOW_TO_RUN % {"name": workload},
-        "parameters": RUN_PARAMETERS + header["parameters"],
+        "parameters": RUN_PARAMETERS
+        + SUBSETS[registry.WORKLOADS[workload].datasets[0]]
+        + header["parameters"],
         "setup_note": SETUP_NOTE,
         "setup": "from kerasbench.kernel import session, training\n"
         "from kerasbench.workloads import %s\n\n"

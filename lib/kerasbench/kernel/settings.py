@@ -21,6 +21,7 @@ Kernel side: Python 3.6 syntax, standard library only (the notebook template rea
 RUN_PARAMETERS without Keras).
 """
 
+import collections
 import os
 
 from kerasbench import datafiles
@@ -67,7 +68,7 @@ RUN_PARAMETERS = (
     ),
     ("nan_at_epoch", 0, "tests only: the loss turns NaN from this epoch on; 0 means never"),
 )
-DEFAULTS = dict((name, value) for name, value, _ in RUN_PARAMETERS)
+DEFAULTS = collections.OrderedDict((name, value) for name, value, _ in RUN_PARAMETERS)
 
 
 class BackendMismatch(RuntimeError):
@@ -85,23 +86,7 @@ class Settings(object):
 
     steps_per_execution and jit_compile None: not given (compile() gets neither)."""
 
-    FIELDS = (
-        "workload",
-        "backend",
-        "run_dir",
-        "seed",
-        "data_dir",
-        "allow_generated",
-        "precision",
-        "steps_per_execution",
-        "jit_compile",
-        "data_on_device",
-        "use_cudnn",
-        "keras_patch",
-        "batch_callbacks",
-        "nan_at_epoch",
-        "parameters",
-    )
+    FIELDS = ("workload",) + tuple(DEFAULTS) + ("parameters",)
 
     def __init__(self, **values):
         unknown = sorted(set(values) - set(self.FIELDS))

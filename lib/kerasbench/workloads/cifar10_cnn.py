@@ -14,32 +14,19 @@ import keras
 
 from kerasbench.kernel import compat
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "A four-convolution network on CIFAR-10: workload 5 of the 2017 study (Keras "
-    "`examples/cifar10_cnn.py`). Random shifts of up to 10% and horizontal flips on the training "
-    "batches, RMSprop lr 1e-4 with decay 1e-6, batch 32, 1562 steps per epoch, 20 epochs in the "
-    "`full` profile. There is no offline copy of CIFAR-10 on the study's test machines: runs on "
-    "generated data say so, and their accuracy is not a result."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 20"),
-    ("batch_size", 32, "full: 32"),
-    (
-        "train_samples",
-        320,
-        "training examples, first N; 0 means all 50,000 (steps: N // batch_size)",
-    ),
-    ("test_samples", 160, "test examples, first N; 0 means all 10,000"),
-    ("augment", True, "random shifts and flips on training batches, as in 2017"),
-    ("width_shift", 0.1, "largest horizontal shift, fraction of the width"),
-    ("height_shift", 0.1, "largest vertical shift, fraction of the height"),
-    ("horizontal_flip", True, "flip half of the images left-right"),
-    ("learning_rate", 0.0001, "RMSprop"),
-    ("decay", 1e-06, "Keras 2's learning-rate decay: lr / (1 + decay * step)"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 20
+batch_size = 32  # full: 32
+augment = True  # random shifts and flips on training batches, as in 2017
+width_shift = 0.1  # largest horizontal shift, fraction of the width
+height_shift = 0.1  # largest vertical shift, fraction of the height
+horizontal_flip = True  # flip half of the images left-right
+learning_rate = 0.0001  # RMSprop
+decay = 1e-06  # Keras 2's learning-rate decay: lr / (1 + decay * step)
+"""
 
 NUM_CLASSES = 10
 

@@ -14,27 +14,19 @@ import keras
 
 from kerasbench.kernel import compat
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "Sentiment of IMDb movie reviews with a bidirectional LSTM: workload 1 of the 2017 study "
-    "(Keras `examples/imdb_bidirectional_lstm.py`). The 20,000 most frequent words, reviews cut "
-    "to 100 words, Embedding 128, Bidirectional LSTM 64, Adam, batch 32, 4 epochs in the `full` "
-    "profile."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 4"),
-    ("batch_size", 32, "full: 32"),
-    ("train_samples", 256, "training reviews, first N after Keras' shuffle; 0 means all 25,000"),
-    ("test_samples", 128, "test reviews, first N; 0 means all 25,000"),
-    ("max_features", 20000, "vocabulary: the most frequent words"),
-    ("maxlen", 100, "words per review after padding/truncation"),
-    ("embedding_dim", 128, "embedding width"),
-    ("lstm_units", 64, "units per direction"),
-    ("dropout", 0.5, "dropout after the LSTM"),
-    ("learning_rate", 0.001, "Adam"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 4
+batch_size = 32  # full: 32
+max_features = 20000  # vocabulary: the most frequent words
+maxlen = 100  # words per review after padding/truncation
+embedding_dim = 128  # embedding width
+lstm_units = 64  # units per direction
+dropout = 0.5  # dropout after the LSTM
+learning_rate = 0.001  # Adam
+"""
 
 # Data: word ids of the most frequent `max_features` words, pre-padded/truncated to `maxlen`.
 

@@ -17,27 +17,17 @@ import keras
 
 from kerasbench.kernel import compat, datasets, textgen
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "Next-character prediction on Nietzsche's *Beyond Good and Evil*: workload 6 of the 2017 "
-    "study (Keras `examples/lstm_text_generation.py`). Windows of 40 characters every 3, one-hot, "
-    "LSTM 128, RMSprop lr 0.01, batch 128, 10 epochs in the `full` profile. Only training loss is "
-    "logged. After training (untimed) it writes 400 characters at temperature 0.5 to "
-    "`sample.txt`."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 10"),
-    ("batch_size", 128, "full: 128"),
-    ("text_chars", 4000, "characters of the corpus, first N; 0 means all 600,893"),
-    ("maxlen", 40, "characters per input window"),
-    ("step", 3, "characters between window starts"),
-    ("lstm_units", 128, "LSTM units"),
-    ("learning_rate", 0.01, "RMSprop"),
-    ("sample_chars", 100, "characters generated after training; full: 400"),
-    ("temperature", 0.5, "sampling temperature"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 10
+batch_size = 128  # full: 128
+lstm_units = 128  # LSTM units
+learning_rate = 0.01  # RMSprop
+sample_chars = 100  # characters generated after training; full: 400
+temperature = 0.5  # sampling temperature
+"""
 
 Corpus = collections.namedtuple("Corpus", ["text", "chars", "maxlen"])
 

@@ -11,22 +11,15 @@ import keras
 
 from kerasbench.kernel import compat
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "A small convnet on the MNIST digits: workload 4 of the 2017 study (Keras "
-    "`examples/mnist_cnn.py`). Two convolutions, max pooling, dropout, Adadelta with Keras 2.0's "
-    "learning rate 1.0, batch 128, 12 epochs in the `full` profile."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 12"),
-    ("batch_size", 128, "full: 128"),
-    ("train_samples", 512, "training examples, first N; 0 means all 60,000"),
-    ("test_samples", 256, "test examples, first N; 0 means all 10,000"),
-    ("learning_rate", 1.0, "Adadelta, Keras 2.0's default (Keras 3's is 0.001)"),
-    ("rho", 0.95, "Adadelta decay of the squared-gradient average"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 12
+batch_size = 128  # full: 128
+learning_rate = 1.0  # Adadelta, Keras 2.0's default (Keras 3's is 0.001)
+rho = 0.95  # Adadelta decay of the squared-gradient average
+"""
 
 NUM_CLASSES = 10
 

@@ -10,23 +10,16 @@ import keras
 
 from kerasbench.kernel import compat
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "A multilayer perceptron on the MNIST digits: workload 3 of the 2017 study (Keras "
-    "`examples/mnist_mlp.py`). Two hidden layers of 512 ReLU units with dropout, RMSprop, batch "
-    "128, 20 epochs in the `full` profile."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 20"),
-    ("batch_size", 128, "full: 128"),
-    ("train_samples", 512, "training examples, first N; 0 means all 60,000"),
-    ("test_samples", 256, "test examples, first N; 0 means all 10,000"),
-    ("hidden_units", 512, "units in each of the two hidden layers"),
-    ("dropout", 0.2, "dropout after each hidden layer"),
-    ("learning_rate", 0.001, "RMSprop, Keras 2.0's default"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 20
+batch_size = 128  # full: 128
+hidden_units = 512  # units in each of the two hidden layers
+dropout = 0.2  # dropout after each hidden layer
+learning_rate = 0.001  # RMSprop, Keras 2.0's default
+"""
 
 NUM_CLASSES = 10
 

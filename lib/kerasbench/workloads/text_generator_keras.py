@@ -19,32 +19,21 @@ import keras
 from kerasbench.kernel import compat, datasets, textgen
 from kerasbench.workloads.lstm_text_generation import Corpus
 
-# Its notebook is written from this header: the docstring's Title, INTRODUCTION, PARAMETERS (the
-# workload's own: name, value (the `smoke` profile's), comment) and the signatures of the
-# functions below (python -m kerasbench.kernel.notebooks).
-INTRODUCTION = (
-    "Max Woolf's own `text_generator_keras.py`, workload 7 of the 2017 study: integer character "
-    "ids from the Nietzsche text, Embedding 300, LSTM 128, an auxiliary softmax head and a main "
-    "head through two batch-normalized dense layers, Adam lr 1e-3 with decay 1e-4, loss weights "
-    "1.0 (main) and 0.2 (aux), batch 128, 10 epochs in the `full` profile. The main head's "
-    "training loss is logged. In 2017 CNTK's samples were gibberish (a BatchNormalization bug): "
-    "after training (untimed) this writes 1200 characters from the main head to `sample.txt`."
-)
-PARAMETERS = (
-    ("epochs", 2, "full: 10"),
-    ("batch_size", 128, "full: 128"),
-    ("text_chars", 4000, "characters of the corpus, first N; 0 means all 600,893"),
-    ("maxlen", 40, "characters per input window"),
-    ("step", 3, "characters between window starts"),
-    ("embedding_dim", 300, "character embedding width"),
-    ("lstm_units", 128, "LSTM units"),
-    ("dense_units", [512, 256], "the main head's two batch-normalized dense layers"),
-    ("learning_rate", 0.001, "Adam"),
-    ("decay", 0.0001, "Keras 2's learning-rate decay: lr / (1 + decay * step)"),
-    ("loss_weights", [1.0, 0.2], "main head, auxiliary head"),
-    ("sample_chars", 100, "characters generated after training; full: 1200"),
-    ("temperature", 0.5, "sampling temperature"),
-)
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 10
+batch_size = 128  # full: 128
+embedding_dim = 300  # character embedding width
+lstm_units = 128  # LSTM units
+dense_units = [512, 256]  # the main head's two batch-normalized dense layers
+learning_rate = 0.001  # Adam
+decay = 0.0001  # Keras 2's learning-rate decay: lr / (1 + decay * step)
+loss_weights = [1.0, 0.2]  # main head, auxiliary head
+sample_chars = 100  # characters generated after training; full: 1200
+temperature = 0.5  # sampling temperature
+"""
 
 # Data: windows of `maxlen` character ids, `step` apart; the next character one-hot, for both heads.
 
