@@ -217,47 +217,26 @@ def batch_sequence_base():
     return keras.utils.Sequence
 
 
-def fit(
-    model,
-    x=None,
-    y=None,
-    batch_size=None,
-    epochs=1,
-    validation_data=None,
-    callbacks=None,
-    steps_per_epoch=None,
-    verbose=2,
-    on_device=False,
-):
-    """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those).
+def fit(model, x=None, y=None, on_device=False, **options):
+    """model.fit(x, y, **options), also with a batch Sequence as `x` (Keras 2.3.1 needs
+    fit_generator for those; neither Keras takes y or batch_size with one).
 
-    on_device: arrays go to the accelerator first (to_device); a batch Sequence stays as it is.
+    options: fit()'s epochs, batch_size, validation_data, callbacks, verbose (2 unless given) and,
+    for a Sequence, steps_per_epoch. on_device: arrays go to the accelerator first (to_device);
+    a batch Sequence stays as it is.
     """
+    options.setdefault("verbose", 2)
     is_sequence = isinstance(x, batch_sequence_base())
-    if on_device and not is_sequence:
-        x, y, validation_data = to_device(x), to_device(y), to_device(validation_data)
-    if is_sequence and not KERAS3:
-        return model.fit_generator(
-            x,
-            steps_per_epoch=steps_per_epoch,
-            epochs=epochs,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,
-            workers=0,
-        )
-    kwargs = {
-        "epochs": epochs,
-        "validation_data": validation_data,
-        "callbacks": callbacks,
-        "verbose": verbose,
-    }
-    if is_sequence:
-        kwargs["steps_per_epoch"] = steps_per_epoch
-    else:
-        kwargs.update(y=y, batch_size=batch_size)
-    return model.fit(x, **kwargs)
+    if not is_sequence:
+        options.pop("steps_per_epoch", None)
+        if on_device:
+            x, y = to_device(x), to_device(y)
+            options["validation_data"] = to_device(options.get("validation_data"))
+        return model.fit(x, y, **options)
+    options.pop("batch_size", None)
+    if KERAS3:
+        return model.fit(x, **options)
+    return model.fit_generator(x, shuffle=False, workers=0, **options)
 
 
 def to_device(x):
