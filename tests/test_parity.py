@@ -520,9 +520,10 @@ def test_parity_says_where_it_ran_from_its_processes_kernel_json(tmp_path):
 
 
 def test_a_float32_process_with_tf32_allowed_is_refused():
-    """kernel.parity reads the switches back: PyTorch's cuDNN allows TF32 unless told not to."""
+    """kernel.parity reads the switches back (kernel.determinism): PyTorch's cuDNN allows TF32
+    unless told not to."""
     torch = pytest.importorskip("torch")
-    from kerasbench.kernel import parity as kernel_parity
+    from kerasbench.kernel import determinism as kernel_parity
 
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     try:

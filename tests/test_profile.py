@@ -11,7 +11,7 @@ import pytest
 
 from kerasbench import cli
 from kerasbench.errors import UserError
-from kerasbench.kernel import compat
+from kerasbench.kernel import lstm_probe
 from kerasbench.kernel import profile as kernel_profile
 from kerasbench.study import params, plan
 from kerasbench.study import profile as profile_mod
@@ -235,11 +235,11 @@ def test_use_cudnn_accepted_on_every_backend_by_the_plan(value):
 
 LSTM_CHECK = r"""
 import json, numpy as np
-from kerasbench.kernel import compat
-compat.install_lstm_probe()
+from kerasbench.kernel import compat, lstm_probe, settings
+lstm_probe.install()
 out = {}
 for value in ("auto", False, True):
-    compat.set_lstm_options(use_cudnn=value)
+    settings.use(settings.Settings(use_cudnn=value))
     try:
         import keras
         model = keras.Sequential([compat.input_layer((5,), dtype="int32"),
@@ -249,7 +249,7 @@ for value in ("auto", False, True):
         compat.compile(model, optimizer=compat.optimizer("adam", 0.001),
                        loss="binary_crossentropy")
         model.train_on_batch(np.ones((2, 5), "int32"), np.ones((2, 1), "float32"))
-        report = compat.lstm_kernel_report(model)
+        report = lstm_probe.report(model)
         out[str(value)] = {"verdict": report["verdict"],
                            "use_cudnn": [r.get("use_cudnn") for r in report.get("layers", [])],
                            "probe": report.get("probe")}
@@ -296,7 +296,7 @@ def test_use_cudnn_on_keras3_backends_without_a_gpu(backend):
 
 
 def _probe(**counts):
-    probe = dict.fromkeys(compat.LSTM_PROBE, 0)
+    probe = dict.fromkeys(lstm_probe.LSTM_PROBE, 0)
     probe.update(counts)
     return probe
 
@@ -320,7 +320,7 @@ def _probe(**counts):
     ],
 )
 def test_lstm_kernel_counts_known_answers(backend, counts, expected):
-    assert compat.lstm_kernel_counts(_probe(**counts), backend) == expected
+    assert lstm_probe.kernel_counts(_probe(**counts), backend) == expected
 
 
 def test_use_cudnn_is_ignored_by_keras_2_3_1_on_cntk():
@@ -420,11 +420,11 @@ def test_profile_bad_arguments_are_one_line_errors(tmp_path, capsys):
 
 PATCH_CHECK = r"""
 import json, sys, numpy as np, keras
-from kerasbench.kernel import compat
+from kerasbench.kernel import compat, patches, settings
 if sys.argv[1] == "patched":
-    compat.apply_keras_patch("jax-scan")
+    patches.apply("jax-scan")
 compat.set_seed(3)
-compat.set_compile_options(steps_per_execution=4)
+settings.use(settings.Settings(steps_per_execution=4))
 model = keras.Sequential([compat.input_layer((6,)), keras.layers.Dense(8, activation="relu"),
                           keras.layers.Dropout(0.2), keras.layers.Dense(3, activation="softmax")])
 compat.compile(model, optimizer=compat.optimizer("rmsprop", 0.01), loss="categorical_crossentropy",

@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from kerasbench.kernel import compat, usermodel
+from kerasbench.kernel import compat, settings, usermodel
 
 MODEL_FILE = """
 import keras
@@ -98,11 +98,11 @@ class Recorder:
 def test_build_model_gets_the_data_and_the_runs_compile_options(module):
     split = load(module, ((np.ones((8, 3), "float32"), np.ones((8, 2), "float32")), None))
     run = Recorder()
+    previous = settings.use(settings.Settings(steps_per_execution=4, jit_compile=False))
     try:
-        compat.set_compile_options(steps_per_execution=4, jit_compile=False)
         model = usermodel.build_model(module, {"epochs": 1}, split, run)
     finally:
-        compat.set_compile_options()
+        settings.use(previous)
     (x_train, _), test = module.SEEN["data"]
     assert x_train is split.x_train and test == (None, None)
     # The file compiled with Keras' defaults; the configuration's options replace them.

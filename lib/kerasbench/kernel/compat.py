@@ -8,115 +8,16 @@ import numpy as np
 
 import keras
 
-from kerasbench import environment, runfiles
+from kerasbench.kernel import settings
 
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
 KERAS3 = KERAS_MAJOR >= 3
 
-# Options Keras 3 takes in compile() (steps_per_execution, jit_compile). Set once per run by
-# session.start from the run's parameters, so every workload compiles the same way.
-_compile_options = {}
-
-
-# Options every LSTM gets (use_cudnn), set once per run by session.start like compile options.
-_lstm_options = {}
-
-
-def set_lstm_options(use_cudnn="auto"):
-    """use_cudnn: Keras 3's LSTM argument ("auto": cuDNN where Keras finds it usable, True: cuDNN
-    or an error, False: the generic loop). Keras 2.3.1 has no such argument: ignored there."""
-    _lstm_options.clear()
-    if use_cudnn != "auto" and KERAS3:
-        _lstm_options["use_cudnn"] = use_cudnn
-
-
-# Issue 15's documented Keras patch, tried only as its own configuration (`keras-patched`), never
-# in `default` or `tuned`. Keras 3.15's JAX trainer runs steps_per_execution as a Python loop that
-# calls the jitted single step once per batch (backend/jax/trainer.py, _make_function), so the
-# per-step dispatch stays however large steps_per_execution is. "jax-scan" stacks the call's
-# batches (consecutive batches of one shape together: an epoch's last, smaller batch is its own
-# group) and runs them through the same train step inside one jitted jax.lax.scan; the logs are
-# the last step's (the metrics accumulate in the state, as in Keras' loop). Small and upstreamable:
-# it replaces one method, the maths of a step is Keras' own.
-KERAS_PATCHES = ("", "jax-scan")
-
-
-def apply_keras_patch(name):
-    """Applies a named patch ("" for none); returns what was applied, for kernel.json."""
-    if not name:
-        return ""
-    if name not in KERAS_PATCHES:
-        raise ValueError(
-            "unknown keras_patch %r (patches: %s)" % (name, ", ".join(KERAS_PATCHES[1:]))
-        )
-    if not KERAS3 or backend_name() != "jax":
-        raise ValueError(
-            "keras_patch %r patches Keras 3's JAX trainer: this kernel runs %s"
-            % (name, backend_name())
-        )
-    import jax
-    import jax.numpy as jnp
-    from keras.src.backend.jax import trainer as jax_trainer
-
-    cls = jax_trainer.JAXTrainer
-    if getattr(cls, "_kerasbench_patch", None) == name:
-        return name
-    original = cls._make_function
-
-    def _same_shape_runs(batches):
-        runs, key = [], None
-        for data in batches:
-            leaves, tree = jax.tree_util.tree_flatten(data)
-            k = (tree, tuple((tuple(x.shape), str(x.dtype)) for x in leaves))
-            if k != key:
-                runs.append([])
-                key = k
-            runs[-1].append(data)
-        return runs
-
-    def _make_function(self, step_function, concatenate_outputs=False):
-        if self.steps_per_execution <= 1 or concatenate_outputs:
-            return original(self, step_function, concatenate_outputs)
-
-        def body(state, data):
-            logs, state = step_function(state, data)
-            return state, logs
-
-        @jax.jit
-        def scan_steps(state, stacked):
-            state, logs = jax.lax.scan(body, state, stacked)
-            return jax.tree_util.tree_map(lambda x: x[-1], logs), state
-
-        def iterator_step(state, iterator):
-            batches = []
-            for _ in range(self.steps_per_execution):
-                try:
-                    batches.append(next(iterator))
-                except StopIteration:
-                    break
-            if not batches:
-                raise StopIteration
-            logs = None
-            for group in _same_shape_runs(batches):
-                stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *group)
-                logs, state = scan_steps(state, stacked)
-            return logs, state
-
-        return iterator_step
-
-    cls._make_function = _make_function
-    cls._kerasbench_patch = name
-    return name
-
-
-def set_compile_options(**options):
-    _compile_options.clear()
-    _compile_options.update((k, v) for k, v in options.items() if v is not None)
-
 
 def compile_options():
-    """What compile() is given beyond the model's own arguments; Keras 2 takes none of them."""
-    return dict(_compile_options) if KERAS3 else {}
+    """What compile() is given beyond the model's own arguments (the run's steps_per_execution
+    and jit_compile: kernel.settings); Keras 2 takes none of them."""
+    return settings.current().compile_options() if KERAS3 else {}
 
 
 def backend_name():
@@ -183,7 +84,7 @@ def lstm(units, implementation=None, **kwargs):
     if not KERAS3 and implementation is not None:
         kwargs["implementation"] = implementation
     if KERAS3:
-        for key, value in _lstm_options.items():
+        for key, value in settings.current().lstm_options().items():
             kwargs.setdefault(key, value)
         if kwargs.get("use_cudnn") is True and not gpu_available():
             raise ValueError(
@@ -211,166 +112,6 @@ def gpu_available():
     return False
 
 
-# Which LSTM kernel ran. Keras 3.15 tries, in order: a Bidirectional of two LSTMs calls
-# `backend.bidirectional_lstm` (one fused cuDNN call on JAX and PyTorch); each LSTM calls
-# `backend.lstm` (cuDNN); both raise NotImplementedError where they do not apply, and the layer
-# falls back to the generic loop. On PyTorch `backend.lstm` also falls back by itself when
-# `_cudnn_lstm` fails. The probe counts each path, so kernel.json says what ran, not what was asked
-# for. On JAX and TensorFlow the calls happen when the step is traced, on PyTorch every step;
-# PyTorch's shape inference calls `backend.lstm` on "meta" tensors, which runs no kernel and is
-# counted apart. A counter per call; the maths is untouched.
-LSTM_PROBE = {
-    "installed": False,
-    "fused_calls": 0,
-    "fused_declined": 0,
-    "backend_lstm_calls": 0,
-    "backend_lstm_declined": 0,
-    "shape_inference_calls": 0,
-    "torch_cudnn_calls": 0,
-    "torch_cudnn_failed": 0,
-}
-
-
-def install_lstm_probe():
-    """Wraps Keras' backend.bidirectional_lstm and backend.lstm (and torch's _cudnn_lstm) with
-    counters; never fails a run: where Keras' internals differ, the probe says it is not installed
-    and why."""
-    if not KERAS3 or LSTM_PROBE["installed"]:
-        return
-    try:
-        _install_lstm_probe()
-    except Exception as e:
-        LSTM_PROBE["installed"] = "no: %s: %s" % (type(e).__name__, e)
-
-
-def _counted(function, calls, declined):
-    def probe(*args, **kwargs):
-        inputs = args[0] if args else kwargs.get("inputs")
-        if str(getattr(inputs, "device", "")) == "meta":  # torch shape inference: no kernel ran
-            LSTM_PROBE["shape_inference_calls"] += 1
-            return function(*args, **kwargs)
-        LSTM_PROBE[calls] += 1
-        try:
-            return function(*args, **kwargs)
-        except NotImplementedError:
-            LSTM_PROBE[declined] += 1
-            raise
-
-    return probe
-
-
-def _install_lstm_probe():
-    import importlib
-
-    from keras.src import backend as keras_backend
-
-    if backend_name() == "torch":
-        # `keras.src.backend.torch.rnn` the module (the package re-exports a function `rnn`).
-        torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
-        cudnn = torch_rnn._cudnn_lstm
-
-        def cudnn_probe(*args, **kwargs):
-            try:
-                out = cudnn(*args, **kwargs)
-            except Exception:
-                LSTM_PROBE["torch_cudnn_failed"] += 1
-                raise
-            LSTM_PROBE["torch_cudnn_calls"] += 1
-            return out
-
-        torch_rnn._cudnn_lstm = cudnn_probe
-    if hasattr(keras_backend, "bidirectional_lstm"):  # Keras 3.15 on: the fused path
-        keras_backend.bidirectional_lstm = _counted(
-            keras_backend.bidirectional_lstm, "fused_calls", "fused_declined"
-        )
-    keras_backend.lstm = _counted(keras_backend.lstm, "backend_lstm_calls", "backend_lstm_declined")
-    LSTM_PROBE["installed"] = True
-
-
-def lstm_kernel_counts(probe, backend):
-    """(cuDNN runs, generic-loop runs) from the probe's counters. A fused call that went through
-    ran cuDNN on both backends that have one (each declines without a GPU); a per-layer call ran
-    cuDNN when JAX's `lstm` did not decline, or when PyTorch's `_cudnn_lstm` went through."""
-    fused = probe["fused_calls"] - probe["fused_declined"]
-    if backend == "torch":
-        per_layer = probe["torch_cudnn_calls"]
-        generic = probe["backend_lstm_calls"] - per_layer
-    else:
-        per_layer = probe["backend_lstm_calls"] - probe["backend_lstm_declined"]
-        generic = probe["backend_lstm_declined"]
-    return fused + per_layer, generic
-
-
-def _lstm_layers(model):
-    found = []
-    for layer in getattr(model, "layers", []):
-        for inner in (
-            layer,
-            getattr(layer, "forward_layer", None),
-            getattr(layer, "backward_layer", None),
-        ):
-            if inner is not None and type(inner).__name__ == "LSTM" and inner not in found:
-                found.append(inner)
-    return found
-
-
-def lstm_kernel_report(model):
-    """What kernel.json says about the model's LSTMs: each layer's use_cudnn and whether it meets
-    Keras' cuDNN conditions (the backend's cudnn_ok, as the layer checks it), the GPU and cuDNN
-    the backend sees, the probe's counts and a verdict: "cuDNN", "generic loop", "both",
-    "not available (no GPU)", "not used (Keras 2.3.1 ...)" or "no LSTM layers"."""
-    layers = _lstm_layers(model)
-    if not layers:
-        return {"verdict": "no LSTM layers"}
-    if not KERAS3:
-        return {
-            "verdict": "not used (Keras 2.3.1 on %s: no use_cudnn; its LSTM runs the "
-            "backend's own recurrence, implementation=%s)"
-            % (backend_name(), getattr(layers[0], "implementation", None)),
-            "layers": [{"name": layer.name} for layer in layers],
-        }
-    from keras.src import backend as keras_backend
-
-    rows = []
-    for layer in layers:
-        cell = layer.cell
-        try:
-            ok = bool(
-                keras_backend.cudnn_ok(
-                    cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
-                )
-            )
-        except Exception as e:  # a backend without cudnn_ok
-            ok = "unknown (%s)" % type(e).__name__
-        rows.append({"name": layer.name, "use_cudnn": layer.use_cudnn, "cudnn_conditions_ok": ok})
-    report = {"layers": rows, "gpu": gpu_available(), "probe": dict(LSTM_PROBE)}
-    if backend_name() == "torch":
-        import torch
-
-        report["torch_cudnn"] = {
-            "available": bool(torch.backends.cudnn.is_available()),
-            "enabled": bool(torch.backends.cudnn.enabled),
-            "version": torch.backends.cudnn.version()
-            if torch.backends.cudnn.is_available()
-            else None,
-        }
-    cudnn_runs, generic = lstm_kernel_counts(LSTM_PROBE, backend_name())
-    never_asked = all(row["use_cudnn"] is False for row in rows)
-    if LSTM_PROBE["installed"] is not True:
-        report["verdict"] = "unknown (LSTM probe not installed)"
-    elif not report["gpu"]:
-        report["verdict"] = "not available (no GPU): generic loop"
-    elif cudnn_runs and not generic:
-        report["verdict"] = "cuDNN"
-    elif cudnn_runs:
-        report["verdict"] = "both"
-    elif generic or never_asked:
-        report["verdict"] = "generic loop"
-    else:
-        report["verdict"] = "not traced yet"
-    return report
-
-
 def pad_sequences(sequences, maxlen):
     """Pre-pads and pre-truncates word-id lists to `maxlen`, as the 2017 examples did."""
     if KERAS3:
@@ -383,7 +124,7 @@ def compile(model, optimizer, loss, metrics=None, loss_weights=None):
     if loss_weights is not None:
         kwargs["loss_weights"] = loss_weights
     if KERAS3:
-        kwargs.update(_compile_options)
+        kwargs.update(compile_options())
     model.compile(**kwargs)
     return model
 
@@ -420,7 +161,7 @@ def apply_compile_options(model):
     2.3.1 has neither ({})."""
     if not KERAS3:
         return {}
-    wanted = _compile_options
+    wanted = compile_options()
     if wanted.get("steps_per_execution", 1) not in (None, 1):
         model.steps_per_execution = int(wanted["steps_per_execution"])
     if wanted.get("jit_compile", "auto") not in (None, "auto"):
@@ -476,47 +217,26 @@ def batch_sequence_base():
     return keras.utils.Sequence
 
 
-def fit(
-    model,
-    x=None,
-    y=None,
-    batch_size=None,
-    epochs=1,
-    validation_data=None,
-    callbacks=None,
-    steps_per_epoch=None,
-    verbose=2,
-    on_device=False,
-):
-    """model.fit, with a batch Sequence passed as `x` (Keras 2.3.1 needs fit_generator for those).
+def fit(model, x=None, y=None, on_device=False, **options):
+    """model.fit(x, y, **options), also with a batch Sequence as `x` (Keras 2.3.1 needs
+    fit_generator for those; neither Keras takes y or batch_size with one).
 
-    on_device: arrays go to the accelerator first (to_device); a batch Sequence stays as it is.
+    options: fit()'s epochs, batch_size, validation_data, callbacks, verbose (2 unless given) and,
+    for a Sequence, steps_per_epoch. on_device: arrays go to the accelerator first (to_device);
+    a batch Sequence stays as it is.
     """
+    options.setdefault("verbose", 2)
     is_sequence = isinstance(x, batch_sequence_base())
-    if on_device and not is_sequence:
-        x, y, validation_data = to_device(x), to_device(y), to_device(validation_data)
-    if is_sequence and not KERAS3:
-        return model.fit_generator(
-            x,
-            steps_per_epoch=steps_per_epoch,
-            epochs=epochs,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,
-            workers=0,
-        )
-    kwargs = {
-        "epochs": epochs,
-        "validation_data": validation_data,
-        "callbacks": callbacks,
-        "verbose": verbose,
-    }
-    if is_sequence:
-        kwargs["steps_per_epoch"] = steps_per_epoch
-    else:
-        kwargs.update(y=y, batch_size=batch_size)
-    return model.fit(x, **kwargs)
+    if not is_sequence:
+        options.pop("steps_per_epoch", None)
+        if on_device:
+            x, y = to_device(x), to_device(y)
+            options["validation_data"] = to_device(options.get("validation_data"))
+        return model.fit(x, y, **options)
+    options.pop("batch_size", None)
+    if KERAS3:
+        return model.fit(x, **options)
+    return model.fit_generator(x, shuffle=False, workers=0, **options)
 
 
 def to_device(x):
@@ -543,66 +263,6 @@ def predict_batch(model, x):
     model(x) (which retraces the recurrence every call), 1.3 against 41 ms on TensorFlow,
     1.9 against 2.6 ms on PyTorch. Sampling is untimed, but it was most of a quick run's wall time."""
     return model.predict_on_batch(x)
-
-
-def _variable_devices(backend, variable):
-    """The devices one model variable lives on, as the framework names them."""
-    value = variable.value if KERAS3 else variable
-    if backend == "jax":
-        devices = getattr(value, "devices", None)
-        return [str(d) for d in devices()] if devices is not None else []
-    device = getattr(value, "device", None)
-    if device is None:
-        return []
-    text = str(device)
-    if backend == "tensorflow" and "device:" in text:
-        text = text.rsplit("device:", 1)[1]  # /job:localhost/.../device:GPU:0 -> GPU:0
-    return [text]
-
-
-def trained_on(model):
-    """Where the framework itself holds the model: kernel.json's `trained_on` (what
-    runfiles.trained_on reads and the runner judges).
-
-    TensorFlow, JAX, PyTorch: the devices of the model's variables (TensorFlow's variable device,
-    JAX's array devices, PyTorch's parameter device); CNTK (Keras 2.3.1): its default device.
-    `gpus_seen` and `why`: what the framework sees (environment.gpu_view), so that a run on the
-    CPU says why. Never fails the run: what cannot be read is recorded as `error`.
-    """
-    backend = backend_name()
-    found = {"framework": backend, "devices": [], "how": "the model's variables"}
-    try:
-        if backend == "cntk":
-            import cntk
-
-            default = cntk.device.use_default_device()
-            if environment.cntk_is_gpu(default):
-                found["devices"] = ["gpu:%s" % getattr(default, "id", lambda: "?")()]
-            else:
-                found["devices"] = ["cpu"]
-            found["how"] = "cntk's default device"
-        else:
-            names = set()
-            for variable in model.weights:
-                names.update(_variable_devices(backend, variable))
-            found["devices"] = sorted(names)
-    except Exception as e:  # a Keras or framework that differs: say so, never fail the run
-        found["error"] = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-    found["kind"] = runfiles.device_kind(found["devices"])
-    try:
-        view = environment.gpu_view(backend)
-        found["gpus_seen"] = view["gpus"]
-        found["why"] = None
-        if found["kind"] != "gpu":
-            found["why"] = view["why"] or "the model's variables are on %s, though %s sees %s" % (
-                ", ".join(found["devices"]) or "no device it names",
-                backend,
-                ", ".join(view["gpus"]),
-            )
-    except Exception as e:
-        found["why"] = None
-        found.setdefault("error", "%s: %s" % (type(e).__name__, e))
-    return found
 
 
 def count_params(model):

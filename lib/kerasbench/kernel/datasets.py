@@ -18,7 +18,6 @@ import json
 import os
 import pickle
 import shutil
-import sys
 import tarfile
 import tempfile
 import zlib
@@ -26,6 +25,7 @@ import zlib
 import numpy as np
 
 from kerasbench import datafiles
+from kerasbench.kernel import terminal
 from kerasbench.datafiles import DataError, data_dir  # noqa: F401 (for the loaders' callers)
 
 Split = collections.namedtuple("Split", "x_train y_train x_test y_test source detail")
@@ -43,22 +43,15 @@ def _verified(dataset, folder):
 
 
 def _fallback(error, dataset, allow_generated):
-    """Re-raises `error`, or prints the one warning line that generated data is used: into the
-    notebook's output and, inside a Jupyter kernel (whose sys.stderr is the notebook's), on the
-    kernel process's own stderr too: the terminal of a notebook run by hand with papermill, the
-    kernel's log under `kerasbench run`."""
+    """Re-raises `error`, or says in one line that generated data is used, in the notebook and on
+    the terminal (terminal.say: a notebook run by hand with papermill shows it there; under
+    `kerasbench run` it goes to the run's kernel.log)."""
     if not allow_generated:
         raise error
-    line = "kerasbench: warning: %s; using generated %s data (its accuracy means nothing)\n" % (
-        error,
-        dataset,
+    terminal.say(
+        "kerasbench: warning: %s; using generated %s data (its accuracy means nothing)"
+        % (error, dataset)
     )
-    streams = [sys.stderr]
-    if sys.__stderr__ is not None and sys.__stderr__ is not sys.stderr:
-        streams.append(sys.__stderr__)
-    for stream in streams:
-        stream.write(line)
-        stream.flush()
 
 
 def _counts(dataset, train_samples, test_samples, full):
@@ -107,6 +100,18 @@ _READ_ERRORS = (
     AttributeError,
     UnicodeDecodeError,
 )
+
+
+def _read_npz(dataset, path, train_samples, test_samples):
+    """((x_train, y_train, x_test, y_test), the file's sizes, the counts asked of them) from a
+    verified .npz, read with NumPy (Keras' loader would reject a rebuilt file's hash)."""
+    try:
+        with np.load(path, allow_pickle=True) as f:
+            arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    except _READ_ERRORS as e:
+        raise _unreadable(path, e)
+    full = (len(arrays[0]), len(arrays[2]))
+    return arrays, full, _counts(dataset, train_samples, test_samples, full)
 
 
 def _first(a, n):
@@ -204,6 +209,31 @@ def generated_text(n_chars, seed=0):
 # Loaders
 
 
+class Source(collections.namedtuple("Source", "folder allow_generated seed")):
+    """Where a workload's data comes from: the data folder, whether generated data may stand in
+    for a missing or bad file, and the seed that shapes generated data. A run's is
+    `session.Run.data_source` (its folder resolved as `kerasbench run` resolves it:
+    kernel.settings); each method is the loader of that name, given them."""
+
+    __slots__ = ()
+
+    def mnist(self, train_samples=0, test_samples=0):
+        return load_mnist(self.folder, train_samples, test_samples, self.allow_generated, self.seed)
+
+    def imdb(self, num_words=None, train_samples=0, test_samples=0):
+        return load_imdb(
+            self.folder, num_words, train_samples, test_samples, self.allow_generated, self.seed
+        )
+
+    def cifar10(self, train_samples=0, test_samples=0):
+        return load_cifar10(
+            self.folder, train_samples, test_samples, self.allow_generated, self.seed
+        )
+
+    def nietzsche(self, text_chars=0):
+        return load_nietzsche(self.folder, text_chars, self.allow_generated, self.seed)
+
+
 def load_mnist(folder, train_samples=0, test_samples=0, allow_generated=False, seed=0):
     """MNIST as keras.datasets.mnist.load_data gives it: uint8 (N, 28, 28) images and uint8
     (N,) labels; a subset is the first N examples. `seed` only shapes generated data."""
@@ -211,24 +241,10 @@ def load_mnist(folder, train_samples=0, test_samples=0, allow_generated=False, s
     counts = _counts("mnist", train_samples, test_samples, full)
     try:
         (path,) = _verified("mnist", folder)
-        try:
-            # np.load directly: Keras' loader would reject a rebuilt file's hash.
-            with np.load(path, allow_pickle=True) as f:
-                x_train, y_train = f["x_train"], f["y_train"]
-                x_test, y_test = f["x_test"], f["y_test"]
-        except _READ_ERRORS as e:
-            raise _unreadable(path, e)
-        full = (len(x_train), len(x_test))
-        counts = _counts("mnist", train_samples, test_samples, full)
-        source, detail = _source_detail("mnist.npz", counts, full)
-        return Split(
-            _first(x_train, counts[0]),
-            _first(y_train, counts[0]),
-            _first(x_test, counts[1]),
-            _first(y_test, counts[1]),
-            source,
-            detail,
-        )
+        arrays, full, counts = _read_npz("mnist", path, train_samples, test_samples)
+        sizes = (counts[0], counts[0], counts[1], counts[1])
+        parts = [_first(a, n) for a, n in zip(arrays, sizes)]
+        return Split(*(parts + list(_source_detail("mnist.npz", counts, full))))
     except DataError as e:
         _fallback(e, "mnist", allow_generated)
         data = generated_mnist(counts[0], counts[1], seed)
@@ -254,14 +270,8 @@ def load_imdb(
     counts = _counts("imdb", train_samples, test_samples, full)
     try:
         path = _verified("imdb", folder)[0]
-        try:
-            with np.load(path, allow_pickle=True) as f:
-                x_train, labels_train = f["x_train"], f["y_train"]
-                x_test, labels_test = f["x_test"], f["y_test"]
-        except _READ_ERRORS as e:
-            raise _unreadable(path, e)
-        full = (len(x_train), len(x_test))
-        counts = _counts("imdb", train_samples, test_samples, full)
+        arrays, full, counts = _read_npz("imdb", path, train_samples, test_samples)
+        x_train, labels_train, x_test, labels_test = arrays
         # Keras 2.2+ and 3: one RandomState(113) shuffles train, then (continuing) test.
         rng = np.random.RandomState(IMDB_SEED)
         indices = np.arange(len(x_train))
@@ -289,15 +299,9 @@ def load_imdb(
             else:
                 x = [w for w in x if skip_top <= w < num_words]
             xs.append(x)
-        source, detail = _source_detail("imdb.npz", counts, full)
-        return Split(
-            _object_array(xs[: counts[0]]),
-            labels_train[: counts[0]].copy(),
-            _object_array(xs[counts[0] :]),
-            labels_test[: counts[1]].copy(),
-            source,
-            detail,
-        )
+        parts = [_object_array(xs[: counts[0]]), labels_train[: counts[0]].copy()]
+        parts += [_object_array(xs[counts[0] :]), labels_test[: counts[1]].copy()]
+        return Split(*(parts + list(_source_detail("imdb.npz", counts, full))))
     except DataError as e:
         _fallback(e, "imdb", allow_generated)
         rng = np.random.RandomState(seed)

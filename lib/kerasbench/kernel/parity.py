@@ -26,16 +26,12 @@ Then, with files only for exchange (the host compares them; nothing here judges)
 Session settings: the notebook's own `session.start` cell runs, as in a timed run: the run's
 `precision` (float32 by default: TF32 off on every backend, `session.apply_precision`) and the
 compile options of the configuration the host asked for (`default`). On top of them parity asks
-each framework for deterministic kernels, before the framework is imported
-(`make_deterministic`): TensorFlow's op determinism, PyTorch's deterministic cuDNN and
-algorithms (benchmark off, warn only where an op has no deterministic version), JAX's
-`--xla_gpu_deterministic_ops` (XLA's GPU switch: deterministic scatter-adds and reductions,
-which embedding gradients use; nothing changes on a CPU). Timed runs do not ask for them: a
-nondeterministic kernel sums in an order that changes from run to run, which the tolerances
-allow for but which would make a difference found once impossible to reproduce. The framework's
-TF32 switches are read back before the first step and after the last (`precision_state`): a
-run that asked for float32 and trained with TF32 on is `failed`, saying which switch was on.
-result.json `session_settings` and kernel.json `backend_settings.determinism` record all of it.
+each framework for deterministic kernels, before the framework is imported, and reads the
+float32 switches back before the first step and after the last (kernel.determinism). Timed runs
+do not ask for determinism: a nondeterministic kernel sums in an order that changes from run to
+run, which the tolerances allow for but which would make a difference found once impossible to
+reproduce. result.json `session_settings` and kernel.json `backend_settings.determinism` record
+all of it.
 
 Kernel side: Python 3.6 syntax (the CNTK kernel).
 """
@@ -49,155 +45,13 @@ import traceback
 import numpy as np
 
 from kerasbench import plain, runfiles, studyfiles
+from kerasbench.kernel import determinism
 
 TRAIN_CELL_MARK = "training.fit("
 
 
 class CannotJoin(Exception):
     """This backend cannot take part for this workload (the reason is the message)."""
-
-
-class SettingsNotApplied(Exception):
-    """The process did not train with the session settings it asked for (the reason)."""
-
-
-# Session settings: determinism, and the precision switches read back
-
-XLA_DETERMINISM_FLAG = "--xla_gpu_deterministic_ops=true"
-CUBLAS_WORKSPACE = ":4096:8"  # what cuBLAS needs to be deterministic (PyTorch's documentation)
-
-
-def make_deterministic(backend):
-    """Asks the framework for deterministic kernels; returns what was set, read back.
-
-    Call before the framework is first imported: JAX reads XLA_FLAGS and cuBLAS its workspace
-    setting when they start."""
-    settings = {}
-    if backend == "jax":
-        flags = os.environ.get("XLA_FLAGS", "")
-        if XLA_DETERMINISM_FLAG not in flags.split():
-            os.environ["XLA_FLAGS"] = (flags + " " + XLA_DETERMINISM_FLAG).strip()
-        settings["XLA_FLAGS"] = os.environ["XLA_FLAGS"]
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-        try:  # the public API sets it but has no getter
-            from tensorflow.python.framework import config as tf_config
-
-            settings["op_determinism"] = bool(tf_config.is_op_determinism_enabled())
-        except (ImportError, AttributeError):
-            settings["op_determinism"] = "enabled (not read back)"
-    elif backend == "torch":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-        import torch
-
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        settings["cudnn_deterministic"] = bool(torch.backends.cudnn.deterministic)
-        settings["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
-        settings["deterministic_algorithms"] = bool(torch.are_deterministic_algorithms_enabled())
-        settings["deterministic_algorithms_warn_only"] = bool(
-            torch.is_deterministic_algorithms_warn_only_enabled()
-        )
-        settings["CUBLAS_WORKSPACE_CONFIG"] = os.environ["CUBLAS_WORKSPACE_CONFIG"]
-    elif backend == "cntk":
-        import cntk
-
-        force = getattr(getattr(cntk, "debugging", None), "force_deterministic_algorithms", None)
-        if force is not None:
-            force()
-            settings["force_deterministic_algorithms"] = True
-        else:
-            settings["force_deterministic_algorithms"] = "not in this CNTK"
-    return settings
-
-
-def precision_state(backend):
-    """The framework's float32 switches as they are now: {switch: value}, and the switches that
-    allow TF32 (or lower) in float32 matmuls or convolutions, which a float32 run must not have."""
-    state, lowered = {}, []
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        state["tf32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
-        if state["tf32"]:
-            lowered.append("tf32")
-    elif backend == "jax":
-        import jax
-
-        value = jax.config.jax_default_matmul_precision
-        state["jax_default_matmul_precision"] = value
-        # None ("default") lets XLA pick TF32 on a GPU; float32 needs "highest" (or "float32").
-        if value not in ("highest", "float32", "HIGHEST"):
-            lowered.append("jax_default_matmul_precision")
-    elif backend == "torch":
-        import torch
-
-        state["torch_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
-        state["torch_cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
-        state["torch_float32_matmul_precision"] = torch.get_float32_matmul_precision()
-        for key in ("torch_matmul_allow_tf32", "torch_cudnn_allow_tf32"):
-            if state[key]:
-                lowered.append(key)
-        if state["torch_float32_matmul_precision"] != "highest":
-            lowered.append("torch_float32_matmul_precision")
-        # PyTorch 2.9+ keeps these per operation beside the switches above ("none": inherit).
-        for key, holder, attr in (
-            ("torch_cuda_matmul_fp32_precision", "cuda.matmul", "fp32_precision"),
-            ("torch_cudnn_conv_fp32_precision", "cudnn.conv", "fp32_precision"),
-            ("torch_cudnn_rnn_fp32_precision", "cudnn.rnn", "fp32_precision"),
-        ):
-            obj = torch.backends
-            for part in holder.split("."):
-                obj = getattr(obj, part, None)
-            value = getattr(obj, attr, None) if obj is not None else None
-            if isinstance(value, str):
-                state[key] = value
-                if value == "tf32":
-                    lowered.append(key)
-    return state, lowered
-
-
-def session_settings(namespace, backend, precision):
-    """The settings the notebook's `session.start` applied (kernel.json backend_settings); a
-    notebook without that cell gets `session.apply_precision` here."""
-    run = namespace.get("run")
-    info = getattr(run, "info", None) or {}
-    settings = info.get("backend_settings")
-    if settings is None:
-        from kerasbench.kernel import session
-
-        settings = session.apply_precision(backend, precision)
-        settings["applied_by"] = "kerasbench.kernel.parity (the notebook started no session)"
-    if settings.get("precision") != precision:
-        raise SettingsNotApplied(
-            "the notebook set precision %r, the job asked for %r"
-            % (settings.get("precision"), precision)
-        )
-    return dict(settings)
-
-
-def record_determinism(namespace, determinism):
-    """Adds the determinism settings to the run's kernel.json, beside its precision settings."""
-    run = namespace.get("run")
-    info = getattr(run, "info", None)
-    if isinstance(info, dict) and isinstance(info.get("backend_settings"), dict):
-        info["backend_settings"]["determinism"] = determinism
-        info["backend_settings"]["parity"] = True
-        run._write_info()
-
-
-def check_precision(backend, precision, when):
-    """The switches read back; SettingsNotApplied where a float32 run has TF32 allowed."""
-    state, lowered = precision_state(backend)
-    if precision == "float32" and lowered:
-        raise SettingsNotApplied(
-            "precision float32 was asked but %s allowed TF32 %s (%s)"
-            % (", ".join(lowered), when, ", ".join("%s=%s" % (k, state[k]) for k in lowered))
-        )
-    return state
 
 
 def model_cells(notebook_path):
@@ -538,34 +392,43 @@ def reduction_length(model, batch_size):
     return max(fan_in, batch_size * positions)
 
 
-def run_job(job):
-    from kerasbench.kernel import compat
-
-    out = job["folder"]
+def job_result(job, status, **more):
+    """result.json: whose result it is (backend, workload, role), its status, then `more`."""
     result = {
         "backend": job["backend"],
         "workload": job["workload"],
         "role": job["role"],
-        "status": "running",
+        "status": status,
     }
-    given = job["parameters"]
-    precision = given.get("precision") or (given.get("params") or {}).get("precision") or "float32"
-    determinism = make_deterministic(job["backend"])
-    namespace = build(job["notebook"], given)
+    result.update(more)
+    return result
+
+
+def start_session(job, precision, result):
+    """Deterministic kernels asked for, the notebook run up to training, the session settings
+    read back into result["session_settings"]; returns (the notebook's namespace, the settings)."""
+    backend = job["backend"]
+    asked = determinism.make_deterministic(backend)
+    namespace = build(job["notebook"], job["parameters"])
     import keras
 
     result["keras"] = keras.__version__
-    settings = session_settings(namespace, job["backend"], precision)
-    settings["determinism"] = determinism
-    record_determinism(namespace, determinism)
-    settings["switches_before_training"] = check_precision(
-        job["backend"], precision, "before the first step"
+    settings = determinism.session_settings(namespace, backend, precision)
+    settings["determinism"] = asked
+    determinism.record_determinism(namespace, asked)
+    settings["switches_before_training"] = determinism.check_precision(
+        backend, precision, "before the first step"
     )
     settings["configuration"] = job.get("configuration", "")
     result["session_settings"] = settings
-    model, data = namespace["model"], namespace["data"]
-    # A model file's notebook holds its parameters in `params` (kernel/usermodel).
-    batch_size = int(given.get("batch_size") or (given.get("params") or {})["batch_size"])
+    return namespace, settings
+
+
+def prepared_model(model, data, batch_size, result):
+    """The model built (a subclassed one on the first batch), its dropout switched off, and
+    described in `result` (layers, depth, reduction length, optimizer, parameter count)."""
+    from kerasbench.kernel import compat
+
     result["built_on_one_batch"] = build_on_one_batch(model, data, batch_size)
     model, result["dropout_switched_off"] = without_dropout(model)
     result["layers"] = layer_table(model)
@@ -574,14 +437,19 @@ def run_job(job):
     result["optimizer"] = type(model.optimizer).__name__
     result["batch_size"] = batch_size
     result["parameters"] = int(compat.count_params(model))
+    return model
 
-    reference = job["reference_folder"]
+
+def initial_weights(model, job, result):
+    """The reference saves its initial weights, every other backend loads them; a test's
+    perturbation; then `weights_step0.layers.h5`, what the backend holds before its first step."""
+    out = job["folder"]
     if job["role"] == "reference":
         save_weights(model, out, studyfiles.INITIAL_WEIGHTS)
         result["initial_weights"] = "built here, saved"
     else:
         result["initial_weights"] = "loaded by " + load_weights(
-            model, reference, studyfiles.INITIAL_WEIGHTS
+            model, job["reference_folder"], studyfiles.INITIAL_WEIGHTS
         )
     if job.get("perturb_layer") is not None:
         result["perturbed_layer"] = perturb(
@@ -589,6 +457,11 @@ def run_job(job):
         )
     save_layers(model, os.path.join(out, studyfiles.layers_file(studyfiles.WEIGHTS_STEP0)))
 
+
+def train(model, data, batch_size, job):
+    """`steps` batches, one train_on_batch each, the loss of each in losses.csv; then
+    `weights_final.layers.h5`."""
+    out = job["folder"]
     with open(os.path.join(out, studyfiles.PARITY_KERNEL_LOSSES), "w") as f:
         writer = csv.writer(f)
         writer.writerow(studyfiles.PARITY_KERNEL_LOSS_COLUMNS)
@@ -597,10 +470,12 @@ def run_job(job):
             writer.writerow([step, repr(loss)])
             f.flush()
     save_layers(model, os.path.join(out, studyfiles.layers_file(studyfiles.WEIGHTS_FINAL)))
-    settings["switches_after_training"] = check_precision(
-        job["backend"], precision, "during training"
-    )
 
+
+def evaluate_and_crossload(model, data, batch_size, job, result):
+    """Predictions and evaluate() on the evaluation samples; the reference saves its trained
+    weights, every other backend then loads them and predicts and evaluates again (crossload)."""
+    out = job["folder"]
     x_eval, y_eval, result["evaluated_on"] = evaluation_set(
         data, batch_size, int(job["steps"]), int(job["eval_samples"])
     )
@@ -609,54 +484,59 @@ def run_job(job):
     result["evaluate"] = evaluate(model, x_eval, y_eval, batch_size)
     if job["role"] == "reference":
         save_weights(model, out, studyfiles.TRAINED_WEIGHTS)
-    else:
-        result["crossload_weights"] = "loaded by " + load_weights(
-            model, reference, studyfiles.TRAINED_WEIGHTS
-        )
-        _save_npz(
-            os.path.join(out, studyfiles.CROSSLOAD_PREDICTIONS_NPZ),
-            predict(model, x_eval, batch_size),
-        )
-        result["crossload"] = evaluate(model, x_eval, y_eval, batch_size)
+        return
+    result["crossload_weights"] = "loaded by " + load_weights(
+        model, job["reference_folder"], studyfiles.TRAINED_WEIGHTS
+    )
+    _save_npz(
+        os.path.join(out, studyfiles.CROSSLOAD_PREDICTIONS_NPZ),
+        predict(model, x_eval, batch_size),
+    )
+    result["crossload"] = evaluate(model, x_eval, y_eval, batch_size)
+
+
+def run_job(job):
+    """One backend's side of a parity check (the module's docstring); returns result.json."""
+    from kerasbench.kernel import compat
+
+    result = job_result(job, "running")
+    given = job["parameters"]
+    precision = given.get("precision") or (given.get("params") or {}).get("precision") or "float32"
+    namespace, settings = start_session(job, precision, result)
+    # A model file's notebook holds its parameters in `params` (kernel/usermodel).
+    batch_size = int(given.get("batch_size") or (given.get("params") or {})["batch_size"])
+    model = prepared_model(namespace["model"], namespace["data"], batch_size, result)
+    initial_weights(model, job, result)
+    train(model, namespace["data"], batch_size, job)
+    settings["switches_after_training"] = determinism.check_precision(
+        job["backend"], precision, "during training"
+    )
+    evaluate_and_crossload(model, namespace["data"], batch_size, job, result)
     result["status"] = "ok"
     result["compile_options"] = compat.compile_options()
     return result
 
 
+def read_job(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
         sys.exit("usage: python -m kerasbench.kernel.parity JOB_JSON")
-    with open(argv[0]) as f:
-        job = json.load(f)
+    job = read_job(args[0])
     path = os.path.join(job["folder"], studyfiles.PARITY_RESULT_JSON)
     try:
         result = run_job(job)
-    except SettingsNotApplied as e:
-        result = {
-            "backend": job["backend"],
-            "workload": job["workload"],
-            "role": job["role"],
-            "status": "failed",
-            "reason": "session settings: %s" % e,
-        }
+    except determinism.SettingsNotApplied as e:
+        result = job_result(job, "failed", reason="session settings: %s" % e)
     except CannotJoin as e:
-        result = {
-            "backend": job["backend"],
-            "workload": job["workload"],
-            "role": job["role"],
-            "status": "cannot_join",
-            "reason": str(e),
-        }
+        result = job_result(job, "cannot_join", reason=str(e))
     except Exception as e:  # the host reads the reason; the traceback goes to the log
         traceback.print_exc()
-        result = {
-            "backend": job["backend"],
-            "workload": job["workload"],
-            "role": job["role"],
-            "status": "failed",
-            "reason": "%s: %s" % (type(e).__name__, e),
-        }
+        result = job_result(job, "failed", reason="%s: %s" % (type(e).__name__, e))
     runfiles.write_json_atomic(path, result)
     print("parity %s on %s: %s" % (job["workload"], job["backend"], result["status"]))
 

@@ -46,6 +46,7 @@ import traceback
 import numpy as np
 
 from kerasbench import plain, runfiles, studyfiles
+from kerasbench.kernel import settings
 
 TRAIN_CELL_MARK = "training.fit("
 MODEL_CELL_MARK = "build_model("
@@ -162,16 +163,14 @@ class Profiler(object):
         rows = self.steps * self.batch_size
         self.x = take(data.x_train, rows)
         self.y = take(data.y_train, rows)
-        self.base_options = dict(compat.compile_options())
+        self.base_settings = settings.current()
         self.metrics_names = None
 
     def build(self, steps_per_execution=None, metrics=True):
         """A fresh model from the notebook's model cell; compiled without metrics if asked."""
         compat = self.compat
-        options = dict(self.base_options)
         if steps_per_execution is not None:
-            options["steps_per_execution"] = steps_per_execution
-        compat.set_compile_options(**options)
+            settings.use(self.base_settings.replace(steps_per_execution=steps_per_execution))
         original = compat.compile
         if not metrics:
 
@@ -183,7 +182,7 @@ class Profiler(object):
             _exec(self.cells[self.model_index], self.notebook, self.namespace)
         finally:
             compat.compile = original
-            compat.set_compile_options(**self.base_options)
+            settings.use(self.base_settings)
         return self.namespace["model"]
 
     def fit_pass(self, model, x, y, callbacks=(), verbose=0):
@@ -209,16 +208,14 @@ class Profiler(object):
         logger = epoch_log.EpochLogger(
             os.path.join(self.out, studyfiles.PROFILE_EPOCHS_CSV), self.steps * self.batch_size
         )
-        return training.study_callbacks(
-            logger, getattr(self.namespace["run"], "batch_callbacks", True)
-        )
+        return training.study_callbacks(logger, self.namespace["run"].settings.batch_callbacks)
 
     def variants(self):
         """name -> a function timing one pass; each variant built and warmed up (compiled) here."""
         compat = self.compat
         xd, yd = compat.to_device(self.x), compat.to_device(self.y)
         # The configuration's input: NumPy, or device arrays where it sets data_on_device (tuned).
-        x, y = (xd, yd) if self.namespace["run"].data_on_device else (self.x, self.y)
+        x, y = (xd, yd) if self.namespace["run"].settings.data_on_device else (self.x, self.y)
         timed = collections.OrderedDict()
         m_default = self.build(metrics=True)
         timed["fit_default"] = lambda: self.fit_pass(m_default, x, y, *self.default_callbacks())

@@ -1,27 +1,30 @@
-"""The start and end of a run inside a kernel: backend check, seeds, precision, kernel.json.
+"""The start and end of a run inside a kernel: its settings, seeds, precision, kernel.json, and
+run.json where no runner writes it.
 
 Kernel side, Python 3.6. The kernel fixes KERAS_BACKEND before anything imports Keras; start()
-checks that the backend it got is the one the run asked for.
+takes the backend it got (a `backend` parameter naming another is an error) and the rest of the
+run's settings from the notebook's parameters (kernel.settings).
 """
 
 import difflib
 import math
 import os
+import socket
+import time
 
 import keras
 
 import kerasbench
 from kerasbench import environment, runfiles
 from kerasbench.plain import assigned_names
-from kerasbench.kernel import compat, epoch_log
+from kerasbench.kernel import compat, datasets, devices, epoch_log, lstm_probe, patches, terminal
+from kerasbench.kernel import settings as run_settings
 
 KERNEL_JSON = runfiles.KERNEL_JSON
 EPOCHS_CSV = runfiles.EPOCHS_CSV
 SAMPLE_TXT = runfiles.SAMPLE_TXT
 
-
-class BackendMismatch(RuntimeError):
-    pass
+BackendMismatch = run_settings.BackendMismatch
 
 
 def apply_precision(backend, precision):
@@ -68,17 +71,25 @@ def _count(x):
 
 
 class Run(object):
-    """One run's folder and what the kernel records in it."""
+    """One run's folder and what the kernel records in it; `settings`: what the run asked for
+    (kernel.settings.Settings)."""
 
-    def __init__(self, run_dir, workload, backend, seed):
-        self.run_dir = os.path.abspath(run_dir)
-        self.workload = workload
-        self.backend = backend
-        self.seed = seed
-        self.info = {"workload": workload, "backend": backend, "seed": seed}
+    def __init__(self, settings):
+        self.settings = settings
+        self.run_dir = settings.run_dir
+        self.workload = settings.workload
+        self.backend = settings.backend
+        self.seed = settings.seed
+        self.info = {"workload": self.workload, "backend": self.backend, "seed": self.seed}
         self.logger = None
-        self.data_on_device = False
-        self.nan_at_epoch = 0
+        self.started = time.time()
+
+    @property
+    def data_source(self):
+        """Where the workload's data comes from (datasets.Source): the run's data folder,
+        whether generated data may stand in, its seed."""
+        chosen = self.settings
+        return datasets.Source(chosen.data_dir, chosen.allow_generated, chosen.seed)
 
     def path(self, name):
         return os.path.join(self.run_dir, name)
@@ -91,6 +102,7 @@ class Run(object):
         self.info["data"] = {
             "source": data.source,
             "detail": data.detail,
+            "folder": self.settings.data_dir,
             "train_samples": _count(data.x_train),
             "test_samples": _count(data.x_test),
         }
@@ -114,8 +126,8 @@ class Run(object):
         print(sample["seed_text"] + " | " + sample["generated"])
 
     def record_lstm_kernel(self, model):
-        """kernel.json `lstm_kernel`: which LSTM kernel ran (compat.lstm_kernel_report)."""
-        report = compat.lstm_kernel_report(model)
+        """kernel.json `lstm_kernel`: which LSTM kernel ran (lstm_probe.report)."""
+        report = lstm_probe.report(model)
         self.info["lstm_kernel"] = report
         self._write_info()
         if report["verdict"] != "no LSTM layers":
@@ -134,10 +146,10 @@ class Run(object):
         self._write_info()
 
     def record_trained_on(self, model):
-        """kernel.json `trained_on`: where the framework holds the model (compat.trained_on),
+        """kernel.json `trained_on`: where the framework holds the model (devices.trained_on),
         recorded when training starts and again when it ends. The runner fails a run that
         trained on the CPU of a machine with a GPU, unless the CPU was asked for."""
-        found = compat.trained_on(model)
+        found = devices.trained_on(model)
         self.info["trained_on"] = found
         self._write_info()
         return found
@@ -170,6 +182,75 @@ class Run(object):
                 ", ".join(where["devices"]) or where.get("error") or "no device named",
             )
         )
+        if by_hand(self.run_dir):
+            record = self.write_record()
+            generated = (self.info.get("data") or {}).get("source") == "generated"
+            terminal.say(
+                "kerasbench: %s on %s: %s%s%s; run folder %s"
+                % (
+                    self.workload,
+                    self.backend,
+                    record["status"],
+                    " (%s)" % record["error"] if record["error"] else "",
+                    ", on generated data" if generated else "",
+                    self.run_dir,
+                )
+            )
+
+    def write_record(self):
+        """run.json, as the runner would write it, for a run no runner watches (by_hand):
+        `ok`, `nan` (the loss went NaN) or `failed` (trained on the CPU of a machine with a GPU:
+        runfiles.cpu_fallback); the parameters as the notebook got them, with the backend, run
+        and data folders resolved; profile none (the notebook's own values); configuration and
+        repeat from the folder's path where it is a run folder of this workload and backend."""
+        identity = runfiles.path_identity(self.run_dir)
+        config, repeat = None, 0
+        if identity is not None and identity[:2] == (self.workload, self.backend):
+            config, repeat = identity[2], identity[3]
+        status, error = "ok", None
+        if self.info.get("nan_loss"):
+            status, error = "nan", "the loss became NaN; training stopped early"
+        fallback = runfiles.cpu_fallback(runfiles.trained_on(self.info), self.info.get("device"))
+        if status == "ok" and fallback:
+            status, error = "failed", fallback
+        chosen = self.settings
+        params = dict(
+            chosen.parameters,
+            backend=chosen.backend,
+            run_dir=chosen.run_dir,
+            data_dir=chosen.data_dir,
+        )
+        code = self.info.get("code") or {}
+        record = runfiles.record(
+            self.workload,
+            self.backend,
+            None,
+            repeat,
+            self.seed,
+            config,
+            params,
+            status,
+            error,
+            self.info.get("started_at"),
+            time.time() - self.started,
+            kernel_info=self.info,
+            git_commit=code.get("git_commit"),
+            code_path=code.get("path"),
+            host=socket.gethostname(),
+        )
+        runfiles.write_json_atomic(self.path(runfiles.RUN_JSON), record)
+        return record
+
+
+def by_hand(run_dir):
+    """True in a Jupyter kernel that no kerasbench runner watches (papermill or Jupyter run by
+    hand): the runner records its kernel's pid in the run folder as the kernel starts
+    (runfiles.write_kernel_pid) and writes run.json itself once the kernel is done. A plain
+    process (kerasbench.plain, parity, profile) records no run.json."""
+    if not _in_ipython():
+        return False
+    recorded = runfiles.read_kernel_pid(run_dir)
+    return recorded is None or recorded[0] != os.getpid()
 
 
 # papermill's injected-parameters cell starts with this comment (its Python translator's).
@@ -214,12 +295,34 @@ def check_parameters(inputs=None):
             return
 
 
-def _ipython_inputs():
+def parameters_cell(inputs):
+    """The notebook's parameters cell among the cells this kernel ran: the one before papermill's
+    injected cell, else the first that assigns both `run_dir` and `seed` (Jupyter, by hand);
+    "" where there is none (a plain process)."""
+    for i in range(len(inputs) - 1, 0, -1):
+        if inputs[i].lstrip().startswith(INJECTED_HEADER):
+            return inputs[i - 1]
+    for source in inputs:
+        names = assigned_names(source)
+        if "run_dir" in names and "seed" in names:
+            return source
+    return ""
+
+
+def _shell():
     try:
         from IPython import get_ipython
     except ImportError:
-        return []
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def _in_ipython():
+    return _shell() is not None
+
+
+def _ipython_inputs():
+    shell = _shell()
     return list(shell.user_ns.get("In") or []) if shell is not None else []
 
 
@@ -230,56 +333,38 @@ def code_identity():
     return {"path": lib, "git_commit": environment.git_commit(os.path.dirname(lib))}
 
 
-def start(
-    backend,
-    run_dir,
-    seed,
-    workload,
-    precision="float32",
-    steps_per_execution=None,
-    jit_compile=None,
-    data_on_device=False,
-    nan_at_epoch=0,
-    use_cudnn="auto",
-    keras_patch="",
-    batch_callbacks=True,
-):
-    """Checks the parameters and the backend, seeds everything, pins precision and writes
-    kernel.json (with the code this kernel imported).
+def start(workload, parameters):
+    """Starts a run of `workload` from the notebook's namespace `parameters` (its globals(),
+    holding the parameters cell's names as papermill injected them): checks the parameters,
+    takes the backend the kernel runs (kernel.settings), seeds everything, pins precision and
+    writes kernel.json (with the code this kernel imported). Returns the Run.
 
-    data_on_device: training.fit hands Keras arrays already on the accelerator (tuned setting).
-    nan_at_epoch: tests only; from that epoch on the loss is made NaN (0: never).
-    use_cudnn: Keras 3's LSTM argument for every LSTM of the model (compat.lstm); Keras 2.3.1
-    ignores it. Which LSTM kernel actually ran is recorded by finish() (kernel.json lstm_kernel).
-    keras_patch: "" or the name of a documented Keras patch (compat.apply_keras_patch), only in
-    the `keras-patched` configuration.
-    batch_callbacks: False drops the study's per-batch callbacks (training.study_callbacks).
+    The settings: data_on_device hands Keras arrays already on the accelerator (tuned);
+    nan_at_epoch (tests only) makes the loss NaN from that epoch on; use_cudnn is Keras 3's LSTM
+    argument for every LSTM of the model (compat.lstm; Keras 2.3.1 ignores it; which LSTM kernel
+    ran is recorded by finish(), kernel.json lstm_kernel); keras_patch is "" or a documented Keras
+    patch (patches.apply), only in the `keras-patched` configuration; batch_callbacks False drops
+    the study's per-batch callbacks (training.study_callbacks).
     """
-    check_parameters()
-    actual = compat.backend_name()
-    if actual != backend:
-        raise BackendMismatch(
-            "this kernel runs Keras on %r but the run asked for %r: use the kerasbench-%s kernel"
-            % (actual, backend, backend)
-        )
-    if not os.path.isdir(run_dir):
-        os.makedirs(run_dir)
-    run = Run(run_dir, workload, backend, seed)
-    run.data_on_device = bool(data_on_device)
-    run.nan_at_epoch = int(nan_at_epoch or 0)
-    run.batch_callbacks = bool(batch_callbacks)
-    compat.set_seed(seed)
-    compat.set_compile_options(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-    compat.set_lstm_options(use_cudnn=use_cudnn)
-    compat.install_lstm_probe()
-    settings = apply_precision(backend, precision)
-    settings["use_cudnn"] = use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
-    settings["keras_patch"] = compat.apply_keras_patch(keras_patch)
-    settings["batch_callbacks"] = run.batch_callbacks
+    inputs = _ipython_inputs()
+    check_parameters(inputs)
+    chosen = run_settings.Settings.from_parameters(
+        workload, parameters, compat.backend_name(), assigned_names(parameters_cell(inputs))
+    )
+    if not os.path.isdir(chosen.run_dir):
+        os.makedirs(chosen.run_dir)
+    run_settings.use(chosen)
+    run = Run(chosen)
+    compat.set_seed(chosen.seed)
+    lstm_probe.install()
+    settings = apply_precision(chosen.backend, chosen.precision)
+    settings["use_cudnn"] = chosen.use_cudnn if compat.KERAS3 else "ignored (Keras 2.3.1)"
+    settings["keras_patch"] = patches.apply(chosen.keras_patch)
+    settings["batch_callbacks"] = chosen.batch_callbacks
     settings["compile_options"] = compat.compile_options()
-    settings["data_on_device"] = run.data_on_device
+    settings["data_on_device"] = chosen.data_on_device
     run.info.update(
-        versions=environment.framework_versions(backend),
+        versions=environment.framework_versions(chosen.backend),
         device=environment.device(),
         backend_settings=settings,
         code=code_identity(),
@@ -289,6 +374,6 @@ def start(
     run._write_info()
     print(
         "kerasbench: %s on Keras %s (%s), seed %d"
-        % (workload, keras.__version__, run.info["versions"]["backend_framework"], seed)
+        % (workload, keras.__version__, run.info["versions"]["backend_framework"], chosen.seed)
     )
     return run

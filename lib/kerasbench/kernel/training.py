@@ -46,7 +46,8 @@ def study_callbacks(logger, batch_callbacks=True):
 
 
 def fit(run, model, data, epochs, batch_size, train_batches=None):
-    """Trains `model` on `data` (a datasets.Split) and logs every epoch to the run's epochs.csv;
+    """Trains `model` on `data` (a datasets.Split) as the run's settings say (run.settings:
+    batch_callbacks, data_on_device, nan_at_epoch) and logs every epoch to the run's epochs.csv;
     the names Keras logged, in its order, go to kernel.json `metrics` (the report follows the
     first compiled metric of a model file).
 
@@ -56,11 +57,10 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         samples = len(train_batches) * batch_size
     else:
         samples = compat.sample_count(data.x_train, data.y_train)
-    callbacks, verbose = study_callbacks(
-        run.epoch_logger(samples), getattr(run, "batch_callbacks", True)
-    )
-    if getattr(run, "nan_at_epoch", 0) > 0:
-        callbacks.insert(0, InjectNaN(run.nan_at_epoch))
+    chosen = run.settings
+    callbacks, verbose = study_callbacks(run.epoch_logger(samples), chosen.batch_callbacks)
+    if chosen.nan_at_epoch > 0:
+        callbacks.insert(0, InjectNaN(chosen.nan_at_epoch))
     if hasattr(run, "record_trained_on"):
         run.record_trained_on(model)  # again in run.finish(): a run cut off keeps this one
     history = compat.fit(
@@ -72,7 +72,7 @@ def fit(run, model, data, epochs, batch_size, train_batches=None):
         validation_data=(data.x_test, data.y_test) if data.x_test is not None else None,
         callbacks=callbacks,
         steps_per_epoch=len(train_batches) if train_batches is not None else None,
-        on_device=getattr(run, "data_on_device", False),
+        on_device=chosen.data_on_device,
         verbose=verbose,
     )
     if hasattr(run, "record_metrics"):

@@ -17,3 +17,12 @@ Modules, one concern each:
 
 FRAMEWORKS = ("jax", "torch")
 MODES = {"jax": ("step", "scan"), "torch": ("step", "compiled")}
+# torch_models' `compiled` mode: auto = a CUDA graph on CUDA, torch.compile's default elsewhere.
+COMPILE_MODES = (
+    "auto",
+    "cuda-graph",
+    "default",
+    "reduce-overhead",
+    "max-autotune-no-cudagraphs",
+    "aot_eager",
+)

@@ -13,17 +13,8 @@ import argparse
 import os
 import sys
 
-from kerasbench.native import FRAMEWORKS
+from kerasbench.native import COMPILE_MODES, FRAMEWORKS
 from kerasbench.native.specs import EVAL_BATCH_SIZE, WORKLOADS
-
-COMPILE_MODES = (
-    "auto",
-    "cuda-graph",
-    "default",
-    "reduce-overhead",
-    "max-autotune-no-cudagraphs",
-    "aot_eager",
-)
 
 
 def parse_args(argv=None):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kerasbench.kernel import datasets
-from kerasbench.native.specs import MAX_FEATURES, MAXLEN, workload as get_workload
+from kerasbench.native.specs import EVAL_BATCH_SIZE, MAX_FEATURES, MAXLEN, workload as get_workload
 
 
 @dataclass
@@ -30,6 +30,22 @@ class Data:
     y_test: np.ndarray
     source: str  # "full", "subset" or "generated"
     detail: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a trainer (jax_models.JaxTrainer, torch_models.TorchTrainer) is given: the workload
+    and its data, the mode, the batch size and seed, the device ("cpu" or "cuda"), the float32
+    precision ("float32" or "tf32") and the test set's batch size."""
+
+    workload: str
+    data: Data
+    mode: str
+    batch_size: int
+    seed: int
+    device: str = "cpu"
+    precision: str = "float32"
+    eval_batch_size: int = EVAL_BATCH_SIZE
 
 
 def pad_sequences(sequences, maxlen: int) -> np.ndarray:

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from kerasbench.native import weights
-from kerasbench.native.data import Data, epoch_batches
-from kerasbench.native.specs import EVAL_BATCH_SIZE, workload as get_workload
+from kerasbench.native.data import Setup, epoch_batches
+from kerasbench.native.specs import workload as get_workload
 
 # Models: apply(params, x, key, train) -> logits ((B, 10) for MNIST, (B,) for IMDb)
 
@@ -208,114 +208,108 @@ def _padded(x, rows):
     return np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
 
 
+def compiled_functions(apply, kind, opt_update, n, batch_size, steps, donate):
+    """The jitted functions of both modes, for n training samples in `steps` batches:
+    scan_epoch (a whole epoch in one lax.scan), one_step (the step mode's), epoch_indices (the
+    epoch's permutation) and evaluate (the test set's loss and correct-answer sums)."""
+    B = batch_size
+
+    def epoch_indices(epoch_key):
+        """The epoch's permutation as (steps, B) indices and weights (0 for the padding),
+        and the key the steps' dropout keys are folded from."""
+        perm_key, dropout_key = jax.random.split(epoch_key)
+        perm = jax.random.permutation(perm_key, n)
+        idx = jnp.concatenate([perm, jnp.zeros(steps * B - n, perm.dtype)]).reshape(steps, B)
+        w = (jnp.arange(steps * B) < n).astype(jnp.float32).reshape(steps, B)
+        return idx, w, dropout_key
+
+    def train_step(state, X, Y, idx, w, key):
+        params, opt_state, metrics = state
+        xb, yb = jnp.take(X, idx, axis=0), jnp.take(Y, idx, axis=0)
+
+        def loss_fn(params):
+            loss, correct = per_sample(apply(params, xb, key, True), yb, kind)
+            total = jnp.sum(loss * w)
+            return total / jnp.sum(w), (total, jnp.sum(correct * w))
+
+        (_, (total, correct)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        params, opt_state = opt_update(params, grads, opt_state)
+        return params, opt_state, metrics + jnp.stack([total, correct])
+
+    def scan_epoch(state, X, Y, epoch_key):
+        idx, w, dropout_key = epoch_indices(epoch_key)
+        state = (state[0], state[1], jnp.zeros(2, jnp.float32))
+
+        def body(state, inputs):
+            i, idx_i, w_i = inputs
+            return train_step(state, X, Y, idx_i, w_i, jax.random.fold_in(dropout_key, i)), None
+
+        state, _ = lax.scan(body, state, (jnp.arange(steps), idx, w))
+        return state
+
+    def one_step(state, X, Y, idx, w, dropout_key, i):
+        return train_step(state, X, Y, idx[i], w[i], jax.random.fold_in(dropout_key, i))
+
+    def evaluate(params, Xt, Yt, Wt):
+        def body(acc, inputs):
+            x, y, w = inputs
+            loss, correct = per_sample(apply(params, x, None, False), y, kind)
+            return acc + jnp.stack([jnp.sum(loss * w), jnp.sum(correct * w)]), None
+
+        acc, _ = lax.scan(body, jnp.zeros(2, jnp.float32), (Xt, Yt, Wt))
+        return acc
+
+    return (
+        jax.jit(scan_epoch, donate_argnums=donate),
+        jax.jit(one_step, donate_argnums=donate),
+        jax.jit(epoch_indices),
+        jax.jit(evaluate),
+    )
+
+
 class JaxTrainer:
     framework = "jax"
 
-    def __init__(
-        self,
-        workload: str,
-        data: Data,
-        mode: str,
-        batch_size: int,
-        seed: int,
-        device: str = "cpu",
-        precision: str = "float32",
-        eval_batch_size: int = EVAL_BATCH_SIZE,
-        conv: str | None = None,
-    ):
+    def __init__(self, setup: Setup, conv: str | None = None):
+        workload, data, mode = setup.workload, setup.data, setup.mode
         if mode not in ("step", "scan"):
             raise ValueError(f"JAX modes are step and scan, not {mode!r}")
         spec = get_workload(workload)
         jax.config.update(
-            "jax_default_matmul_precision", "tensorfloat32" if precision == "tf32" else "highest"
+            "jax_default_matmul_precision",
+            "tensorfloat32" if setup.precision == "tf32" else "highest",
         )
-        platform = "gpu" if device == "cuda" else "cpu"
+        platform = "gpu" if setup.device == "cuda" else "cpu"
         try:
             self.device = jax.devices(platform)[0]
         except RuntimeError as e:
-            raise RuntimeError(f"JAX has no {device} device ({e})") from None
-        self.mode, self.batch_size = mode, batch_size
-        n, B = len(data.x_train), batch_size
+            raise RuntimeError(f"JAX has no {setup.device} device ({e})") from None
+        self.mode, self.batch_size = mode, setup.batch_size
+        n, B = len(data.x_train), setup.batch_size
         self.n_train, self.n_test = n, len(data.x_test)
         steps = self.steps = epoch_batches(n, B)
-        apply, kind = MODELS[workload], spec.loss
+        apply = MODELS[workload]
         if workload == "mnist_cnn":  # XLA's convolution, except on CPU (see conv_im2col)
             conv = conv or ("im2col" if self.device.platform == "cpu" else "xla")
             apply = functools.partial(cnn, conv=CONVS[conv])
         opt_init, opt_update = OPTIMIZERS[spec.optimizer](**spec.hyper)
-        put = lambda a: jax.device_put(a, self.device)  # noqa: E731
-
-        init = weights.init_params(workload, seed)
+        init = weights.init_params(workload, setup.seed)
         self.n_params = weights.count(init)
         with jax.default_device(self.device):
-            params = {k: put(v) for k, v in init.items()}
+            params = {k: self._put(v) for k, v in init.items()}
             self.state = (params, opt_init(params), jnp.zeros(2, jnp.float32))
-            self.key = jax.random.PRNGKey(seed)
-        self.X, self.Y = put(data.x_train), put(data.y_train)
-        # Test set in fixed-size chunks, the padding masked out.
-        eb = min(eval_batch_size, self.n_test)
-        chunks = epoch_batches(self.n_test, eb)
-        self.Xt = put(
-            _padded(data.x_test, chunks * eb).reshape((chunks, eb) + data.x_test.shape[1:])
-        )
-        self.Yt = put(_padded(data.y_test, chunks * eb).reshape(chunks, eb))
-        self.Wt = put((np.arange(chunks * eb) < self.n_test).astype(np.float32).reshape(chunks, eb))
-
-        def epoch_indices(epoch_key):
-            """The epoch's permutation as (steps, B) indices and weights (0 for the padding),
-            and the key the steps' dropout keys are folded from."""
-            perm_key, dropout_key = jax.random.split(epoch_key)
-            perm = jax.random.permutation(perm_key, n)
-            idx = jnp.concatenate([perm, jnp.zeros(steps * B - n, perm.dtype)]).reshape(steps, B)
-            w = (jnp.arange(steps * B) < n).astype(jnp.float32).reshape(steps, B)
-            return idx, w, dropout_key
-
-        def train_step(state, X, Y, idx, w, key):
-            params, opt_state, metrics = state
-            xb, yb = jnp.take(X, idx, axis=0), jnp.take(Y, idx, axis=0)
-
-            def loss_fn(params):
-                loss, correct = per_sample(apply(params, xb, key, True), yb, kind)
-                total = jnp.sum(loss * w)
-                return total / jnp.sum(w), (total, jnp.sum(correct * w))
-
-            (_, (total, correct)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            params, opt_state = opt_update(params, grads, opt_state)
-            return params, opt_state, metrics + jnp.stack([total, correct])
-
-        def scan_epoch(state, X, Y, epoch_key):
-            idx, w, dropout_key = epoch_indices(epoch_key)
-            state = (state[0], state[1], jnp.zeros(2, jnp.float32))
-
-            def body(state, inputs):
-                i, idx_i, w_i = inputs
-                return train_step(state, X, Y, idx_i, w_i, jax.random.fold_in(dropout_key, i)), None
-
-            state, _ = lax.scan(body, state, (jnp.arange(steps), idx, w))
-            return state
-
-        def one_step(state, X, Y, idx, w, dropout_key, i):
-            return train_step(state, X, Y, idx[i], w[i], jax.random.fold_in(dropout_key, i))
-
-        def evaluate(params, Xt, Yt, Wt):
-            def body(acc, inputs):
-                x, y, w = inputs
-                loss, correct = per_sample(apply(params, x, None, False), y, kind)
-                return acc + jnp.stack([jnp.sum(loss * w), jnp.sum(correct * w)]), None
-
-            acc, _ = lax.scan(body, jnp.zeros(2, jnp.float32), (Xt, Yt, Wt))
-            return acc
-
+            self.key = jax.random.PRNGKey(setup.seed)
+        self.X, self.Y = self._put(data.x_train), self._put(data.y_train)
+        eb = self._put_test_set(data, setup.eval_batch_size)
         # Donating the state lets XLA update parameters in place (not on CPU, which warns).
         donate = (0,) if self.device.platform != "cpu" else ()
-        self._scan_epoch = jax.jit(scan_epoch, donate_argnums=donate)
-        self._step = jax.jit(one_step, donate_argnums=donate)
-        self._epoch_indices = jax.jit(epoch_indices)
-        self._evaluate = jax.jit(evaluate)
+        self._scan_epoch, self._step, self._epoch_indices, self._evaluate = compiled_functions(
+            apply, spec.loss, opt_update, n, B, steps, donate
+        )
         self.settings = {
             "mode": mode,
             "device": str(self.device),
-            "precision": precision,
+            "precision": setup.precision,
             "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
             "float_dtype": "float32",
             "steps_per_epoch": steps,
@@ -328,6 +322,23 @@ class JaxTrainer:
                 else "one jitted step per batch, batch gathered on device"
             ),
         }
+
+    def _put(self, a):
+        return jax.device_put(a, self.device)
+
+    def _put_test_set(self, data, eval_batch_size):
+        """The test set on the device in fixed-size chunks, the padding masked out (weight 0);
+        returns the chunk size."""
+        eb = min(eval_batch_size, self.n_test)
+        chunks = epoch_batches(self.n_test, eb)
+        self.Xt = self._put(
+            _padded(data.x_test, chunks * eb).reshape((chunks, eb) + data.x_test.shape[1:])
+        )
+        self.Yt = self._put(_padded(data.y_test, chunks * eb).reshape(chunks, eb))
+        self.Wt = self._put(
+            (np.arange(chunks * eb) < self.n_test).astype(np.float32).reshape(chunks, eb)
+        )
+        return eb
 
     def param_count(self) -> int:
         return self.n_params

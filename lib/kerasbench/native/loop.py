@@ -10,6 +10,7 @@ loading data, building the model and moving data to the device come before it, u
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import socket
@@ -77,7 +78,7 @@ def _default_device(framework):
 
 
 def make_trainer(cfg: Config, data, device: str, batch_size: int):
-    common = dict(
+    setup = data_mod.Setup(
         workload=cfg.workload,
         data=data,
         mode=cfg.mode,
@@ -90,53 +91,54 @@ def make_trainer(cfg: Config, data, device: str, batch_size: int):
     if cfg.framework == "jax":
         from kerasbench.native import jax_models
 
-        return jax_models.JaxTrainer(**common), jax_models.versions
+        return jax_models.JaxTrainer(setup), jax_models.versions
     from kerasbench.native import torch_models
 
-    return torch_models.TorchTrainer(compile_mode=cfg.compile_mode, **common), torch_models.versions
+    return torch_models.TorchTrainer(setup, compile_mode=cfg.compile_mode), torch_models.versions
 
 
-def run(cfg: Config, log=sys.stderr) -> dict:
-    """Trains and logs one run into cfg.out; returns the run.json record. Never raises for a
-    failed run: the error goes into run.json (status "failed") and the traceback to `log`."""
-    started, t0 = runfiles.now(), time.time()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in (runfiles.RUN_JSON, runfiles.EPOCHS_CSV):  # a rerun starts clean
-        (out / stale).unlink(missing_ok=True)
-    status, error = "ok", None
-    record_data, versions, settings, n_params = None, {}, {}, None
-    device, params = cfg.device, None
-    csv_file = None
-    try:
-        cfg.validate()
-        spec = get_workload(cfg.workload)
-        epochs = cfg.epochs or spec.epochs
-        batch_size = cfg.batch_size or spec.batch_size
-        device = cfg.device or _default_device(cfg.framework)
-        params = dict(
-            asdict(cfg),
-            epochs=epochs,
-            batch_size=batch_size,
-            device=device,
-            optimizer=spec.optimizer,
-            **spec.hyper,
-        )
-        data = data_mod.load(
-            cfg.workload, cfg.data_dir, cfg.train_samples, cfg.test_samples, cfg.seed
-        )
-        record_data = {"source": data.source, "detail": data.detail}
-        trainer, versions_fn = make_trainer(cfg, data, device, batch_size)
-        settings, n_params = trainer.settings, trainer.param_count()
-        versions = {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "keras": None,
-            **versions_fn(),
-        }
-        n_train = len(data.x_train)
-        del data
-        csv_file = runfiles.EpochWriter(str(out / runfiles.EPOCHS_CSV))
+@dataclass
+class Outcome:
+    """What a run found out, for its run.json: set as training goes, kept when it fails."""
+
+    status: str = "ok"
+    error: str | None = None
+    data: dict | None = None
+    versions: dict | None = None
+    settings: dict | None = None
+    n_params: int | None = None
+    params: dict | None = None
+
+
+def train(cfg: Config, out: Path, outcome: Outcome, log) -> None:
+    """Loads the data, builds the trainer and trains epoch by epoch into out/epochs.csv (a row
+    per epoch, flushed), filling `outcome` as it goes; a NaN loss stops it (status `nan`)."""
+    cfg.validate()
+    spec = get_workload(cfg.workload)
+    epochs = cfg.epochs or spec.epochs
+    batch_size = cfg.batch_size or spec.batch_size
+    device = cfg.device or _default_device(cfg.framework)
+    outcome.params = dict(
+        asdict(cfg),
+        epochs=epochs,
+        batch_size=batch_size,
+        device=device,
+        optimizer=spec.optimizer,
+        **spec.hyper,
+    )
+    data = data_mod.load(cfg.workload, cfg.data_dir, cfg.train_samples, cfg.test_samples, cfg.seed)
+    outcome.data = {"source": data.source, "detail": data.detail}
+    trainer, versions_fn = make_trainer(cfg, data, device, batch_size)
+    outcome.settings, outcome.n_params = trainer.settings, trainer.param_count()
+    outcome.versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": None,
+        **versions_fn(),
+    }
+    n_train = len(data.x_train)
+    del data
+    with contextlib.closing(runfiles.EpochWriter(str(out / runfiles.EPOCHS_CSV))) as csv_file:
         clock = time.perf_counter
         train_start = clock()
         for epoch in range(epochs):
@@ -169,36 +171,54 @@ def run(cfg: Config, log=sys.stderr) -> dict:
                 flush=True,
             )
             if not math.isfinite(loss):
-                status, error = "nan", "the loss became NaN; training stopped early"
+                outcome.status = "nan"
+                outcome.error = "the loss became NaN; training stopped early"
                 break
+
+
+def trained_on(cfg: Config, settings: dict | None) -> dict | None:
+    """Where the loop put its parameters (kernel.json's `trained_on`, as a Keras run records
+    it); None where it got no device (a run that failed before)."""
+    if not (settings or {}).get("device"):
+        return None
+    trained = {
+        "kind": runfiles.device_kind([settings["device"]]),
+        "devices": [str(settings["device"])],
+        "framework": cfg.framework,
+        "how": "the native loop's device",
+        "why": None,
+    }
+    if trained["kind"] != "gpu" and not cfg.device:
+        try:
+            trained["why"] = environment.gpu_view(cfg.framework)["why"]
+        except Exception as e:  # the reason is a nicety; the record stands without it
+            trained["why"] = f"{type(e).__name__}: {e}"
+    return trained
+
+
+def run(cfg: Config, log=sys.stderr) -> dict:
+    """Trains and logs one run into cfg.out; returns the run.json record. Never raises for a
+    failed run: the error goes into run.json (status "failed") and the traceback to `log`."""
+    started, t0 = runfiles.now(), time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (runfiles.RUN_JSON, runfiles.EPOCHS_CSV):  # a rerun starts clean
+        (out / stale).unlink(missing_ok=True)
+    outcome = Outcome()
+    try:
+        train(cfg, out, outcome, log)
     except Exception as e:
-        status = "failed"
+        outcome.status = "failed"
         lines = [line for line in str(e).splitlines() if line.strip()]
-        error = f"{type(e).__name__}: {lines[0] if lines else ''}"[:500]
+        outcome.error = f"{type(e).__name__}: {lines[0] if lines else ''}"[:500]
         traceback.print_exc(file=log)
-    finally:
-        if csv_file is not None:
-            csv_file.close()
-    trained = None
-    if settings.get("device"):
-        # Where the loop put its parameters; a default device that fell back to the CPU on a
-        # machine with a GPU fails the run, as a Keras run would (runfiles.cpu_fallback).
-        trained = {
-            "kind": runfiles.device_kind([settings["device"]]),
-            "devices": [str(settings["device"])],
-            "framework": cfg.framework,
-            "how": "the native loop's device",
-            "why": None,
-        }
-        if trained["kind"] != "gpu" and not cfg.device:
-            try:
-                trained["why"] = environment.gpu_view(cfg.framework)["why"]
-            except Exception as e:  # the reason is a nicety; the record stands without it
-                trained["why"] = f"{type(e).__name__}: {e}"
+    # A default device that fell back to the CPU on a machine with a GPU fails the run, as a
+    # Keras run would (runfiles.cpu_fallback).
+    trained = trained_on(cfg, outcome.settings)
     machine = environment.device()
     fallback = runfiles.cpu_fallback(trained, machine, cfg.device)
-    if status == "ok" and fallback:
-        status, error = "failed", fallback
+    if outcome.status == "ok" and fallback:
+        outcome.status, outcome.error = "failed", fallback
     record = runfiles.record(
         cfg.workload,
         f"native-{cfg.framework}",
@@ -206,16 +226,17 @@ def run(cfg: Config, log=sys.stderr) -> dict:
         cfg.repeat,
         cfg.seed,
         cfg.mode,
-        params if params is not None else asdict(cfg),
-        status,
-        error,
+        outcome.params if outcome.params is not None else asdict(cfg),
+        outcome.status,
+        outcome.error,
         started,
         time.time() - t0,
         kernel_info={
-            "data": record_data,
-            "backend_settings": settings,
-            "parameters": n_params,
-            "versions": versions or {"python": platform.python_version(), "numpy": np.__version__},
+            "data": outcome.data,
+            "backend_settings": outcome.settings or {},
+            "parameters": outcome.n_params,
+            "versions": outcome.versions
+            or {"python": platform.python_version(), "numpy": np.__version__},
             "trained_on": trained,
         },
         device=machine,

@@ -26,23 +26,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from kerasbench.native import weights
-from kerasbench.native.data import Data, epoch_batches
+from kerasbench.native import COMPILE_MODES, weights
+from kerasbench.native.data import Setup, epoch_batches
 from kerasbench.native.specs import (
     EMBEDDING_DIM,
-    EVAL_BATCH_SIZE,
     LSTM_UNITS,
     MAX_FEATURES,
     workload as get_workload,
-)
-
-COMPILE_MODES = (
-    "auto",
-    "cuda-graph",
-    "default",
-    "reduce-overhead",
-    "max-autotune-no-cudagraphs",
-    "aot_eager",
 )
 
 
@@ -244,18 +234,9 @@ def apply_precision(precision: str) -> dict:
 class TorchTrainer:
     framework = "torch"
 
-    def __init__(
-        self,
-        workload: str,
-        data: Data,
-        mode: str,
-        batch_size: int,
-        seed: int,
-        device: str = "cpu",
-        precision: str = "float32",
-        eval_batch_size: int = EVAL_BATCH_SIZE,
-        compile_mode: str = "auto",
-    ):
+    def __init__(self, setup: Setup, compile_mode: str = "auto"):
+        workload, data, mode, batch_size = setup.workload, setup.data, setup.mode, setup.batch_size
+        seed, device, eval_batch_size = setup.seed, setup.device, setup.eval_batch_size
         if mode not in ("step", "compiled"):
             raise ValueError(f"torch modes are step and compiled, not {mode!r}")
         if compile_mode not in COMPILE_MODES:
@@ -263,7 +244,7 @@ class TorchTrainer:
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch sees no CUDA device")
         spec = get_workload(workload)
-        self.settings = apply_precision(precision)
+        self.settings = apply_precision(setup.precision)
         torch.manual_seed(seed)
         self.dev = torch.device(device)
         self.mode, self.kind, self.batch_size = mode, spec.loss, batch_size

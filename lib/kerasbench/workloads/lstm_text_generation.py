@@ -17,15 +17,25 @@ import keras
 
 from kerasbench.kernel import compat, datasets, textgen
 
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 10
+batch_size = 128  # full: 128
+lstm_units = 128  # LSTM units
+learning_rate = 0.01  # RMSprop
+sample_chars = 100  # characters generated after training; full: 400
+temperature = 0.5  # sampling temperature
+"""
+
 Corpus = collections.namedtuple("Corpus", ["text", "chars", "maxlen"])
 
 # Data: every window of `maxlen` characters, `step` apart, one-hot, and the character after it.
 
 
-def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(
-        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
-    )
+def load_data(source, maxlen=40, step=3, text_chars=0):
+    text, kind, detail = source.nietzsche(text_chars)
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     starts = range(0, len(text) - maxlen, step)
@@ -36,7 +46,7 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
             x[i, t, char_indices[char]] = 1
         y[i, char_indices[text[start + maxlen]]] = 1
     detail = "%s; %d windows, %d distinct characters" % (detail, len(starts), len(chars))
-    split = datasets.Split(x, y, None, None, source, detail)
+    split = datasets.Split(x, y, None, None, kind, detail)
     return split, Corpus(text, chars, maxlen)
 
 
@@ -68,7 +78,7 @@ def _one_hot(window, char_indices):
     return x
 
 
-def generate(model, corpus, n_chars=400, temperature=0.5, seed=0):
+def generate(model, corpus, sample_chars=400, temperature=0.5, seed=0):
     return textgen.generate(
-        model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature, seed, _one_hot
+        model, corpus.text, corpus.chars, corpus.maxlen, sample_chars, temperature, seed, _one_hot
     )

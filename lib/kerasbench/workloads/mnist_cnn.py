@@ -9,17 +9,25 @@ Adadelta (Keras 2.0 default lr 1.0, rho 0.95), batch 128, 12 epochs.
 
 import keras
 
-from kerasbench.kernel import compat, datasets
+from kerasbench.kernel import compat
+
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 12
+batch_size = 128  # full: 128
+learning_rate = 1.0  # Adadelta, Keras 2.0's default (Keras 3's is 0.001)
+rho = 0.95  # Adadelta decay of the squared-gradient average
+"""
 
 NUM_CLASSES = 10
 
 # Data: 28x28x1 images (channels_last) scaled to [0, 1], one-hot labels.
 
 
-def load_data(data_dir, train_samples=0, test_samples=0, allow_generated=False, seed=0):
-    split = datasets.load_mnist(
-        datasets.data_dir(data_dir or None), train_samples, test_samples, allow_generated, seed
-    )
+def load_data(source, train_samples=0, test_samples=0):
+    split = source.mnist(train_samples, test_samples)
     x_train = split.x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
     x_test = split.x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train = keras.utils.to_categorical(split.y_train, NUM_CLASSES)

@@ -1,7 +1,8 @@
 """
-Title: Text generator with two heads (Max Woolf's text_generator_keras.py, 2017)
-Description: next-character prediction on the Nietzsche text from integer character ids, with an
-auxiliary head straight off the LSTM and a main head through two batch-normalized dense layers.
+Title: Text generator with two heads
+Description: Max Woolf's `text_generator_keras.py` (2017): next-character prediction on the
+Nietzsche text from integer character ids, with an auxiliary head straight off the LSTM and a
+main head through two batch-normalized dense layers.
 Shows: embeddings, LSTM and BatchNormalization together; in 2017 CNTK trained it fine but its
 generated text was gibberish (a BatchNormalization inference bug), visible only in the samples.
 
@@ -18,13 +19,27 @@ import keras
 from kerasbench.kernel import compat, datasets, textgen
 from kerasbench.workloads.lstm_text_generation import Corpus
 
+# The notebook is written from this header (python -m kerasbench.kernel.notebooks): the
+# docstring, the data set's subset parameters, then PARAMETERS, this workload's own (the `smoke`
+# profile's values), and the signatures of the functions below.
+PARAMETERS = """\
+epochs = 2  # full: 10
+batch_size = 128  # full: 128
+embedding_dim = 300  # character embedding width
+lstm_units = 128  # LSTM units
+dense_units = [512, 256]  # the main head's two batch-normalized dense layers
+learning_rate = 0.001  # Adam
+decay = 0.0001  # Keras 2's learning-rate decay: lr / (1 + decay * step)
+loss_weights = [1.0, 0.2]  # main head, auxiliary head
+sample_chars = 100  # characters generated after training; full: 1200
+temperature = 0.5  # sampling temperature
+"""
+
 # Data: windows of `maxlen` character ids, `step` apart; the next character one-hot, for both heads.
 
 
-def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, seed=0):
-    text, source, detail = datasets.load_nietzsche(
-        datasets.data_dir(data_dir or None), text_chars, allow_generated, seed
-    )
+def load_data(source, maxlen=40, step=3, text_chars=0):
+    text, kind, detail = source.nietzsche(text_chars)
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
     ids = np.array([char_indices[c] for c in text], dtype="int32")
@@ -33,7 +48,7 @@ def load_data(data_dir, maxlen=40, step=3, text_chars=0, allow_generated=False, 
     y = np.zeros((len(starts), len(chars)), dtype="float32")
     y[np.arange(len(starts)), ids[starts + maxlen]] = 1.0
     detail = "%s; %d windows, %d distinct characters" % (detail, len(starts), len(chars))
-    split = datasets.Split(x, [y, y], None, None, source, detail)
+    split = datasets.Split(x, [y, y], None, None, kind, detail)
     return split, Corpus(text, chars, maxlen)
 
 
@@ -77,7 +92,15 @@ def _ids(window, char_indices):
     return np.array([[char_indices[c] for c in window]], dtype="int32")
 
 
-def generate(model, corpus, n_chars=1200, temperature=0.5, seed=0):
+def generate(model, corpus, sample_chars=1200, temperature=0.5, seed=0):
     return textgen.generate(
-        model, corpus.text, corpus.chars, corpus.maxlen, n_chars, temperature, seed, _ids, head=0
+        model,
+        corpus.text,
+        corpus.chars,
+        corpus.maxlen,
+        sample_chars,
+        temperature,
+        seed,
+        _ids,
+        head=0,
     )
