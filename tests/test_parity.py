@@ -293,6 +293,9 @@ def test_parity_on_three_backends_finds_only_tensorflows_sparse_adam_and_a_plant
         "NOTE imdb_fasttext: jax and torch agree with each other within tolerance; the "
         "reference tensorflow is the backend that differs"
     ) in done.stdout
+    # The weight files went once compared (fastText's are 241 MB each in the full profile).
+    assert not [p for p in (tmp_path / "same").rglob("*.h5")]
+    assert (tmp_path / "same" / "imdb_fasttext" / "torch" / "losses.csv").exists()
     with open(os.path.join(str(tmp_path / "same"), "parity_losses.csv")) as f:
         losses = list(csv.DictReader(f))
     assert len(losses) == 3 * 2 * int(STEPS)
@@ -353,7 +356,7 @@ def test_parity_without_plotly_writes_its_csvs_and_says_the_page_is_left_out(tmp
         if kernels.find(backend) is None:
             pytest.skip("kernel kerasbench-%s is not installed" % backend)
     out = tmp_path / "parity"
-    args = ["--workloads", "mnist_mlp", "--backends", "jax,torch", "--steps", "2"]
+    args = ["--workloads", "mnist_mlp", "--backends", "jax,torch", "--steps", "2", "--keep-weights"]
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_PLOTLY, "parity", *args, "--no-download", "--out", str(out)],
         capture_output=True,
@@ -368,6 +371,25 @@ def test_parity_without_plotly_writes_its_csvs_and_says_the_page_is_left_out(tmp
     assert said[0].endswith("`kerasbench report` draws these results")
     assert {r["workload"] for r in _rows(out)} == {"mnist_mlp"}
     assert (out / "parity_losses.csv").exists() and not (out / "parity.html").exists()
+    kept = sorted(p.name for p in (out / "mnist_mlp" / "torch").glob("*.h5"))
+    assert kept == ["weights_final.layers.h5", "weights_step0.layers.h5"]  # --keep-weights
+
+
+def test_drop_weights_removes_only_weight_files(tmp_path):
+    folder = tmp_path / "mnist_mlp" / "jax"
+    folder.mkdir(parents=True)
+    names = ["init.weights.h5", "init.layers.h5", "weights_final.layers.h5", "losses.csv"]
+    names += ["result.json", "predictions.npz", "kernel.log", "notes.h5.txt"]
+    for name in names:
+        (folder / name).write_text("x")
+    parity.drop_weights([str(folder), str(tmp_path / "absent")])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "kernel.log",
+        "losses.csv",
+        "notes.h5.txt",
+        "predictions.npz",
+        "result.json",
+    ]
 
 
 TF_ADAM_PROBE = """

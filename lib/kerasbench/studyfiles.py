@@ -113,6 +113,12 @@ def keras_weights_file(stem):
     return stem + ".weights.h5"
 
 
+def is_weights_file(name):
+    """The weight files of a parity folder (`.weights.h5`, `.layers.h5`): what the comparisons
+    read, and, for a model such as fastText's 1.2M-word embedding, hundreds of MB each."""
+    return name.endswith(".weights.h5") or name.endswith(".layers.h5")
+
+
 def read_layers(path):
     """[(name, class, [arrays])] in layer order, from a `.layers.h5` file."""
     import h5py

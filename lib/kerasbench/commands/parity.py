@@ -40,6 +40,12 @@ def arguments(parser):
     options.overrides(parser, help="override a parameter")
     options.data(parser)
     options.timeout(parser, default=1800.0, help="seconds per backend process (default 1800)")
+    parser.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="keep each backend's weight files (.h5: initial, first step, final) after the "
+        "comparisons; by default they go (fastText's come to about 2 GB)",
+    )
     # Tests only: BACKEND:LAYER_NAME[:SCALE] perturbs one layer's initial weights on one backend.
     parser.add_argument("--perturb", default=None, help=argparse.SUPPRESS)
 
@@ -85,6 +91,7 @@ def main(args):
             timeout=args.timeout,
             perturb=perturb,
             page=page,
+            keep_weights=args.keep_weights,
             say=options.say,
         )
     return _summary(rows, args.out)

@@ -323,10 +323,13 @@ def check(
     timeout=DEFAULT_TIMEOUT,
     perturb=None,
     page=None,
+    keep_weights=False,
     say=print,
 ):
     """Runs every workload on every backend and writes parity.csv, parity_losses.csv and (with
-    `page`, a function of the folder: kerasbench.report.parity) parity.html. Everything is
+    `page`, a function of the folder: kerasbench.report.parity) parity.html. Each workload's
+    weight files go once its comparisons are made, unless `keep_weights` (they are what was
+    compared, and can be GBs: fastText's embedding is 241 MB a file, 2 GB a workload). Everything is
     written into `staging` (preflight.Staging, in `out`) and moved into `out` at the end: the
     folders OUT/<workload>/<backend> of this call, then the tables and page, each replacing an
     earlier call's; an earlier parity.html this call does not write goes too (it would show
@@ -353,6 +356,8 @@ def check(
             if perturb and perturb[0] == backend:
                 jobs[-1]["perturb_layer"], jobs[-1]["perturb_scale"] = perturb[1], perturb[2]
         more, more_losses = check_workload(jobs, steps, timeout, say)
+        if not keep_weights:
+            drop_weights(job["folder"] for job in jobs)
         rows += more
         loss_rows += more_losses
     studyfiles.write_csv(os.path.join(work, studyfiles.PARITY_CSV), rows, studyfiles.PARITY_COLUMNS)
@@ -368,6 +373,16 @@ def check(
         obsolete=[studyfiles.PARITY_HTML],
     )
     return rows
+
+
+def drop_weights(folders):
+    """Removes the weight files (studyfiles.is_weights_file) of backend folders whose comparisons
+    are made; the tables, losses, predictions and logs stay."""
+    for folder in folders:
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if studyfiles.is_weights_file(name):
+                    os.remove(os.path.join(folder, name))
 
 
 def resolve_settings(workloads, backends, profile, overrides):
