@@ -555,3 +555,24 @@ def test_loaded_gpu_libraries_names_the_real_files_behind_borrowed_names(tmp_pat
     found = environment.loaded_gpu_libraries(str(maps))
     assert found == {"libcublas.so.12": str(real), "libcudnn_graph.so.9": str(cudnn)}
     assert environment.loaded_gpu_libraries(str(tmp_path / "no-such-maps")) == {}
+
+
+def test_the_environment_table_names_the_cuda_files_each_backend_used():
+    """On the committed H100 study, TensorFlow's row says it used its own CUDA 12 runtime and
+    the machine's CUDA 13 cuBLAS and cuDNN; JAX's only CUDA 13 files (gpu_libraries)."""
+    assert machines.gpu_libraries_text({}) is None
+    assert machines.gpu_libraries_text(
+        {"b.so": "/x/b.so", "a.so": "/x/a.so", "c.so": "/y/c.so"}
+    ) == ("a.so, b.so (/x); c.so (/y)")
+    study = rundata.load_study(os.path.join(REPO, "output", "reference", "h100", "runs"))
+    env = machines.environment(study)
+    libraries = env[env["field"] == "gpu_libraries"].set_index("backend")["value"]
+    assert set(libraries.index) == {"tensorflow", "jax", "torch"}
+    assert (
+        "libcudart.so.12 (" in libraries["tensorflow"]
+        and "site-tensorflow" in libraries["tensorflow"]
+    )
+    assert (
+        "libcublas.so.13" in libraries["tensorflow"] and "libcudnn.so.9" in libraries["tensorflow"]
+    )
+    assert "libcudart.so.12" not in libraries["jax"] and "libcudart.so.13" in libraries["jax"]

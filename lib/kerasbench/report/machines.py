@@ -10,6 +10,7 @@ settings per source and backend that the page shows.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import pandas as pd
@@ -90,12 +91,27 @@ def trained_on_text(trained: dict | None, device: dict | None, requested=None) -
     return "device not recorded"
 
 
+def gpu_libraries_text(libraries) -> str | None:
+    """The CUDA libraries a run's process mapped (run.json's `gpu_libraries`: file name -> real
+    path), by folder: "libcudart.so.12 (/env/site-tensorflow/nvidia/cuda_runtime/lib);
+    libcublas.so.13, libcudnn.so.9 (/opt/...)". None where the record has none."""
+    if not isinstance(libraries, dict) or not libraries:
+        return None
+    by_folder: dict[str, list] = {}
+    for name, path in libraries.items():
+        by_folder.setdefault(os.path.dirname(str(path)), []).append(str(name))
+    return "; ".join(
+        f"{', '.join(sorted(names))} ({folder})" for folder, names in sorted(by_folder.items())
+    )
+
+
 def environment(study) -> pd.DataFrame:
     """What ran where in a loaded study (rundata.Study), per source and backend: columns source,
     backend, field, value.
 
     Fields are run.json's versions, device, data source and backend_settings, flattened
-    ("versions.keras", "none" where run.json says null), and `trained_on` (trained_on_text);
+    ("versions.keras", "none" where run.json says null), `trained_on` (trained_on_text) and
+    `gpu_libraries` (gpu_libraries_text: which CUDA files the process really used);
     where runs of a backend differ the distinct values are joined with " / ". A reference's
     fields come from its source.yaml.
     """
@@ -114,6 +130,9 @@ def environment(study) -> pd.DataFrame:
                 where = trained_on_text(run.trained_on, run.device, run.device_requested)
                 if where:
                     flat["trained_on"] = where
+                libraries = gpu_libraries_text(getattr(run, "gpu_libraries", None))
+                if libraries:
+                    flat["gpu_libraries"] = libraries
                 for name, value in flat.items():
                     per_field.setdefault(name, []).append(value)
             for name, values in per_field.items():

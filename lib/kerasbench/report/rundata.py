@@ -146,6 +146,7 @@ INDEX_COLUMNS = RUN_COLUMNS + [
     "backend_settings",
     "params",
     "trained_on",
+    "gpu_libraries",
     "device_requested",
 ]
 
@@ -153,7 +154,8 @@ INDEX_COLUMNS = RUN_COLUMNS + [
 def load_run_index(runs_dir, source: str | None = None) -> pd.DataFrame:
     """One row per run folder under runs_dir (finished or not), with what run.json says about it.
 
-    Columns: INDEX_COLUMNS (versions, device, backend_settings, params and trained_on are dicts,
+    Columns: INDEX_COLUMNS (versions, device, backend_settings, params, trained_on and
+    gpu_libraries are dicts,
     {} when unknown; trained_on is runfiles.trained_on's, which reads an older run's JAX devices
     too). A folder without run.json is an unfinished run (status "unfinished"). A run's identity
     (workload, backend, config, repeat) is its folder's path (runfiles.path_identity).
@@ -228,6 +230,7 @@ def _load(runs_dir, source: str | None = None) -> tuple[pd.DataFrame, pd.DataFra
                 "device": section("device"),
                 "backend_settings": section("backend_settings"),
                 "params": section("params"),
+                "gpu_libraries": section("gpu_libraries"),
                 "trained_on": trained,
                 "device_requested": info.get("device_requested"),
             }
