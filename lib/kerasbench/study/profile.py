@@ -275,26 +275,13 @@ def results_in(out):
     ]
 
 
-def profile(
-    workload,
-    backend,
-    out,
-    staging,
-    profile="full",
-    config="default",
-    steps=100,
-    repeats=3,
-    overrides=None,
-    data_dir="",
-    timeout=None,
-):
+def profile(workload, backend, out, staging, timeout=None, **settings):
     """Profiles in a fresh kernel process that writes into `staging` (preflight.Staging, in
     `out`); then every file of this call is moved into `out`, profile.json last, each replacing
     an earlier call's, and an earlier profile_kernel.json this call did not write (its kernel
-    failed) goes too. Nothing else in `out` is touched."""
-    spec = job(
-        workload, backend, profile, config, steps, repeats, overrides, data_dir, staging.path
-    )
+    failed) goes too. Nothing else in `out` is touched. `settings`: job()'s (profile, config,
+    steps, repeats, overrides, data_dir)."""
+    spec = job(workload, backend, out=staging.path, **settings)
     started = time.time()
     result = run_kernel(spec, timeout)
     record = summarize(spec, result)
