@@ -1,7 +1,9 @@
 """Shared test set-up: the real datasets beside the checkout (../shared/datasets), never a download."""
 
 import contextlib
+import html
 import os
+import re
 import subprocess
 import sys
 
@@ -28,6 +30,22 @@ def smoke_run(out, *extra, workloads="mnist_mlp", backends="jax"):
     `out`, `extra` options after it: the small real study many tests start from."""
     argv = ["run", "--profile", "smoke", "--workloads", workloads, "--backends", backends]
     return argv + ["--out", str(out)] + list(extra)
+
+
+def grid_rows(page, table_id="kb-grid-default") -> dict:
+    """A grid of the report's first screen (report.grid) as text: {workload title: {"workload":
+    its first cell, backend: its cell}}; tags dropped, each <br> as " | ", entities unescaped."""
+    body = page[page.index(f"id='{table_id}'") :]
+    body = body[: body.index("</table>")]
+    backends = [html.unescape(b) for b in re.findall(r"<th>([^<]*)</th>", body)][1:]
+    rows = {}
+    for tr in re.findall(r"<tr>(<td.*?)</tr>", body):
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", c.replace("<br>", " | ")))
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)
+        ]
+        rows[cells[0].split(" | ")[0]] = {"workload": cells[0], **dict(zip(backends, cells[1:]))}
+    return rows
 
 
 # Another process holds --out's lock (`with held(out) as holder:`), as a second command would.

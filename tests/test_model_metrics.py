@@ -1,22 +1,31 @@
 """The report follows a model file's own metric (issue 29): the first metric it was compiled
 with, as its runs logged it (run.json `metrics`), on the test set where logged there, else the
-training loss; an empty epochs.csv column is no metric; the answer line keeps each backend that
-did not run, with its cause. Run folders written here; the numbers are chosen so that each answer
-is known."""
+training loss; an empty epochs.csv column is no metric; the first screen's grid keeps each
+backend that did not run in its column, with its cause. Run folders written here; the numbers
+are chosen so that each answer is known."""
 
 from __future__ import annotations
 
 import html
 import json
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from kerasbench import registry, runfiles
-from kerasbench.report import figures, metrics, notes, rundata, tables, summary as summary_mod
+from kerasbench.report import (
+    figures,
+    grid,
+    grid_data,
+    metrics,
+    notes,
+    rundata,
+    summary as summary_mod,
+)
+
+from conftest import grid_rows
 
 # Every epochs.csv has these columns; a model file that logs no `accuracy` leaves them empty.
 HEADER = runfiles.COLUMNS
@@ -69,15 +78,9 @@ def build(root):
     return summary_mod.build(rundata.load_study(root, []), n_resamples=50, coverage_studies=10)
 
 
-def answer_rows(summary) -> dict:
-    html_text = tables.answer_table(summary)
-    body = html_text[html_text.index("id='kb-answer'") :]
-    body = body[: body.index("</table>")]
-    rows = {}
-    for tr in re.findall(r"<tr><td>(.*?)</td></tr>", body):
-        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.split(r"</td><td[^>]*>", tr)]
-        rows[cells[0]] = cells[1:]
-    return rows
+def grid_of(summary) -> dict:
+    """The first screen's `default` grid as text (conftest.grid_rows)."""
+    return grid_rows(grid.first_screen(summary))
 
 
 SPARSE = ["loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"]
@@ -100,10 +103,13 @@ def test_the_first_compiled_metric_on_the_test_set_is_followed_on_every_backend(
     table = result.table.set_index("backend")
     assert set(table["final_metric_name"]) == {"val_sparse_categorical_accuracy"}
     assert table.loc["jax", "final_metric"] == pytest.approx(0.75)
-    row = answer_rows(result)["my_model"]
-    assert (
-        row[2] == "tensorflow 0.8000 · jax 0.7500 · torch 0.7000 test sparse_categorical_accuracy"
-    )
+    row = grid_of(result)["my_model"]
+    assert row["workload"] == "my_model | test sparse_categorical_accuracy · runs"
+    assert {b: row[b].split(" · ")[1] for b in ("tensorflow", "jax", "torch")} == {
+        "tensorflow": "0.8000",
+        "jax": "0.7500",
+        "torch": "0.7000",
+    }
     curves = result.curves[result.curves["workload"] == "my_model"]
     assert set(curves["metric"]) == {"val_sparse_categorical_accuracy"}
     assert notes.metric_label("val_sparse_categorical_accuracy") == (
@@ -130,7 +136,10 @@ def test_without_a_metric_the_training_loss_and_empty_columns_are_no_metric(tmp_
     result = build(tmp_path)
     row = result.table.iloc[0]
     assert row["final_metric_name"] == "loss" and row["final_metric"] == pytest.approx(1.0)
-    assert answer_rows(result)["no_metric"][2] == "jax 1.0000 training loss"
+    assert grid_of(result)["no_metric"] == {
+        "workload": "no_metric | final training loss · runs",
+        "jax": "1 s/epoch | fastest · 1.0000 · 1 run | learning not checked",
+    }
     assert figures.metric_figure(result, "no_metric").layout.title.text.startswith(
         "no_metric: training loss by epoch"
     )
@@ -168,27 +177,37 @@ def test_choose_keeps_the_registry_metric_of_the_seven():
     ]
 
 
-def test_failed_backends_keep_their_place_in_the_answer_line(tmp_path):
+def test_failed_backends_keep_their_column_with_their_cause(tmp_path):
     extra = {"val_sparse_categorical_accuracy": [0.5, 0.6, 0.8]}
     write_run(tmp_path, "tf_only", "tensorflow", extra, logged=SPARSE)
     cause = "AttributeError: 'SymbolicTensor' object has no attribute 'numpy'"
     for backend in ("jax", "torch"):
         folder = write_run(tmp_path, "tf_only", backend, {}, status="failed", error=cause)
         (folder / runfiles.EPOCHS_CSV).write_text(",".join(HEADER) + "\n")
-    row = answer_rows(build(tmp_path))["tf_only"]
-    assert row[0] == (f"tensorflow 1 s/epoch; jax: failed, {cause}; torch: failed, {cause}"), row[0]
+    page = grid.first_screen(build(tmp_path))
+    row = grid_rows(page)["tf_only"]
+    assert row["tensorflow"] == "1 s/epoch | fastest · 0.8000 · 1 run | learning not checked"
+    # The cell cuts the cause short; its tooltip (and the run table) has all of it.
+    assert len(cause) > grid_data.CAUSE_CHARS
+    shown = f"failed: {cause[: grid_data.CAUSE_CHARS]}… · runs"
+    assert row["jax"] == row["torch"] == shown
+    assert page.count(f"title='{html.escape(cause)}'") == 2
 
 
-def test_a_workload_no_backend_ran_still_gets_its_line_and_model_files_alone_are_not_framed_as_2017(
+def test_a_workload_no_backend_ran_still_gets_its_row_and_model_files_alone_are_not_framed_as_2017(
     tmp_path,
 ):
     write_run(tmp_path, "fine", "jax", {}, logged=["loss"])
     folder = write_run(tmp_path, "broken", "jax", {}, status="failed", error="ValueError: shapes")
     (folder / runfiles.EPOCHS_CSV).write_text(",".join(HEADER) + "\n")
-    rows = answer_rows(build(tmp_path))
-    assert rows["broken"] == ["jax: failed, ValueError: shapes"]
-    # Only model files ran: no line per 2017 workload "not measured in this study".
-    assert set(rows) == {"fine", "broken"}
+    page = grid.first_screen(build(tmp_path))
+    rows = grid_rows(page)
+    assert rows["broken"] == {
+        "workload": "broken | final metric · runs",
+        "jax": "failed: ValueError: shapes · runs",
+    }
+    # Only model files ran: no word of the 2017 workloads "not in this study".
+    assert set(rows) == {"fine", "broken"} and "2017" not in page
 
 
 def test_backends_a_model_file_leaves_out_are_said_not_run(tmp_path):
@@ -201,8 +220,12 @@ def test_backends_a_model_file_leaves_out_are_said_not_run(tmp_path):
         logged=SPARSE,
         params={"model_backends": ["tensorflow"]},
     )
-    row = answer_rows(build(tmp_path))["tf_ops"]
-    assert row[0] == "tensorflow 1 s/epoch; jax, torch: not run (the file runs on tensorflow only)"
+    # Another file runs on every backend: the grid has a column for each.
+    for backend in ("tensorflow", "jax", "torch"):
+        write_run(tmp_path, "anywhere", backend, extra, logged=SPARSE)
+    row = grid_of(build(tmp_path))["tf_ops"]
+    assert row["tensorflow"] == "1 s/epoch | fastest · 0.8000 · 1 run | learning not checked"
+    assert row["jax"] == row["torch"] == "not run (the file runs on tensorflow only)"
 
 
 def test_the_verdict_sentence_names_the_metric_it_compares():

@@ -616,18 +616,3 @@ def test_what_parity_finds_for_cntks_lstm(backend):
         assert difference > 0.1
     else:
         assert difference < 1e-6
-
-
-def test_the_first_screen_says_which_backends_learn_the_same():
-    # The committed CPU check (four backends, TensorFlow the reference): known answers.
-    from kerasbench.report import parity as report_parity
-
-    words = report_parity.first_screen(
-        os.path.join(REPO, "output", "reference", "cpu-quick", "parity")
-    )
-    assert words["mnist_cnn"] == "all learn the same (tensorflow, jax, torch, cntk)"
-    assert words["imdb_fasttext"] == (
-        "tensorflow learns differently from jax, torch, cntk (weights of embedding, dense)"
-    )
-    assert words["mnist_mlp"].startswith("cntk learns differently from tensorflow, jax, torch")
-    assert report_parity.first_screen("/nonexistent/parity") == {}

@@ -17,6 +17,8 @@ from scipy import stats as scipy_stats
 
 from kerasbench import registry
 from kerasbench.report import (
+    grid,
+    grid_data,
     machines,
     references,
     rules,
@@ -25,6 +27,8 @@ from kerasbench.report import (
     summary as summary_mod,
     tidy,
 )
+
+from conftest import REPO, grid_rows
 
 SHARED_REFERENCE = Path("/work/shared/reference/keras-cntk-2017-k80")
 SHIPPED = references.SHIPPED_REFERENCE
@@ -502,20 +506,7 @@ def test_a_patched_keras_is_never_the_fastest(tmp_path):
     assert "patched Keras (not as shipped)" in rules.caveats(patched)
 
 
-def _answer_rows(html_text: str) -> dict:
-    """The answer table's cells by workload title: {title: [cell texts without tags]}."""
-    import re
-
-    body = html_text[html_text.index("id='kb-answer'") :]
-    body = body[: body.index("</table>")]
-    rows = {}
-    for tr in re.findall(r"<tr><td>(.*?)</td></tr>", body):
-        cells = [re.sub(r"<[^>]+>", "", c) for c in re.split(r"</td><td[^>]*>", tr)]
-        rows[cells[0]] = cells[1:]
-    return rows
-
-
-def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_path):
+def test_first_screen_gives_each_workload_its_backends_times_and_metric(tmp_path):
     # MLP: jax default 1.0 s, torch default 3.0 s, jax tuned 0.5 s; CIFAR-10 on generated data.
     write_configs(
         tmp_path,
@@ -527,38 +518,53 @@ def test_answer_table_gives_each_workload_its_backends_fastest_and_metric(tmp_pa
         ],
     )
     write_run(tmp_path, "cifar10_cnn", "jax", 0, data_source="generated")
-    from kerasbench.report import tables
-
-    rows = _answer_rows(tables.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
+    page = grid.first_screen(build(tmp_path, n_resamples=200, coverage_studies=20))
+    rows, tuned = grid_rows(page), grid_rows(page, "kb-grid-tuned")
     mlp = registry.WORKLOADS["mnist_mlp"].title
     cifar = registry.WORKLOADS["cifar10_cnn"].title
-    assert rows[mlp][0] == "jax 1 s/epoch; torch 3.00× as long, 1 block"
-    assert rows[mlp][1] == "jax tuned 0.5 s/epoch (2.0× faster than jax default, 1 block)"
-    # The metric of each backend's default runs, not of its faster configurations.
-    assert rows[mlp][2].startswith("jax 0.9800 · torch 0.9700")
-    assert rows[cifar][0] == "jax 1.1 s/epoch (the only backend run)"
-    # Only `default` ran: the fastest with Keras' settings is the default, and says why.
-    assert rows[cifar][1] == "jax default 1.1 s/epoch (no other configuration run)"
-    assert rows[cifar][2].startswith("not compared (generated data)")
-    # The 2017 workloads without a run are listed as such, not left out.
-    assert set(rows) == {w.title for w in registry.WORKLOADS.values()}
-    assert rows[registry.WORKLOADS["imdb_fasttext"].title] == [
-        "no runs here (not measured in this study)"
+    assert rows[mlp]["jax"] == "1 s/epoch | fastest · 0.9800 · 1 run | learning not checked"
+    assert rows[mlp]["torch"] == "3 s/epoch | 3.00× · 0.9700 · 1 run | learning not checked"
+    assert rows[mlp]["workload"] == f"{mlp} | test accuracy · runs"
+    # tuned is a grid of its own, each cell against its backend's default, with its own metric;
+    # the first grid shows the metric of each backend's default runs.
+    assert tuned == {
+        mlp: {
+            "workload": f"{mlp} | test accuracy · runs",
+            "jax": "0.5 s/epoch | fastest · 2.00× faster than default · 0.9600 · 1 run",
+        }
+    }
+    # Generated data: no metric to compare; a backend without a run of a workload says so.
+    assert rows[cifar] == {
+        "workload": f"{cifar} | test accuracy · runs",
+        "jax": "1.1 s/epoch | fastest · generated data · 1 run | learning not checked",
+        "torch": "not run",
+    }
+    # One run per cell: the legend says there is no interval.
+    assert "1 run per cell, so no interval" in page
+    # The 2017 workloads without a run are named below the grid, not left out.
+    assert set(rows) == {mlp, cifar}
+    left = [
+        w.title
+        for name, w in registry.WORKLOADS.items()
+        if name not in ("mnist_mlp", "cifar10_cnn")
     ]
+    assert f"2017 workloads not in this study: {', '.join(left)}." in page
 
 
-def test_answer_table_marks_figures_from_fewer_runs_than_an_interval_needs(tmp_path):
+def test_first_screen_marks_figures_from_fewer_runs_than_an_interval_needs(tmp_path):
     # jax default has 3 runs, torch default and jax tuned 1 each: in a study with 3-run rows, the
-    # first screen must say which of its figures stand on one run.
+    # first screen must say which of its figures stand on one run (each cell counts its runs).
     for repeat in range(3):
         write_configs(tmp_path, "mnist_mlp", [("jax", "default", 1.0)], repeat=repeat)
     write_configs(tmp_path, "mnist_mlp", [("torch", "default", 3.0), ("jax", "tuned", 0.5)])
-    from kerasbench.report import tables
-
-    rows = _answer_rows(tables.answer_table(build(tmp_path, n_resamples=200, coverage_studies=20)))
-    mlp = rows[registry.WORKLOADS["mnist_mlp"].title]
-    assert mlp[0] == "jax 1 s/epoch; torch 3.00× as long, 1 block, 1 run"
-    assert mlp[1] == "jax tuned 0.5 s/epoch, 1 run (2.0× faster than jax default, 1 block)"
+    page = grid.first_screen(build(tmp_path, n_resamples=200, coverage_studies=20))
+    mlp = registry.WORKLOADS["mnist_mlp"].title
+    rows, tuned = grid_rows(page)[mlp], grid_rows(page, "kb-grid-tuned")[mlp]
+    assert rows["jax"] == "1 s/epoch | fastest · 0.9000 · 3 runs | learning not checked"
+    # torch's ratio stands on one block: no interval
+    assert rows["torch"] == "3 s/epoch | 3.00× · 0.9000 · 1 run | learning not checked"
+    assert tuned["jax"] == "0.5 s/epoch | fastest · 2.00× faster than default · 0.9000 · 1 run"
+    assert "[interval] from 3 blocks" in page and "so no interval" not in page
 
 
 def test_verdict_table_shows_a_lever_row_only_where_the_verdict_names_it(tmp_path):
@@ -696,11 +702,8 @@ def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
         in (verdict["text"])
     )
     assert "jax tuned" in verdict["named"]  # its row stays in the verdict table
-    from kerasbench.report import sections, tables
+    from kerasbench.report import sections
 
-    answer = _answer_rows(tables.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
-    assert answer[1].startswith("not decided: jax tuned-callbacks 0.37 s/epoch")
-    assert "never on one machine with it: jax tuned 1.08× (across machines)" in answer[1]
     written = pd.read_csv(result.write_csv(tmp_path)).set_index("config")
     assert not written.loc["tuned", "paired"] and written.loc["default", "paired"]
     assert written.loc["tuned", "pairing"] == "across machines, not paired"
@@ -708,6 +711,34 @@ def test_rows_that_never_shared_a_machine_decide_no_verdict(tmp_path):
     assert (
         "× fastest (jax tuned-callbacks, not decided): in 1 block: jax default; "
         "not paired: jax quiet, jax tuned" in method
+    )
+
+
+def test_first_screen_calls_no_backend_fastest_on_rows_that_never_shared_a_machine(tmp_path):
+    # As shipped: torch beat tensorflow on GPU A; jax, lower still, ran alone on GPU B. torch is
+    # the fastest of the rows it ran beside, not the lowest; nothing is bold, and jax's ratio is
+    # said to be unpaired.
+    write_timed(tmp_path, "mnist_mlp", "jax", "default", 0, 0.37, "GPU-B")
+    write_timed(tmp_path, "mnist_mlp", "torch", "default", 0, 0.40, "GPU-A")
+    write_timed(tmp_path, "mnist_mlp", "tensorflow", "default", 0, 0.60, "GPU-A")
+    result = build(tmp_path, n_resamples=200, coverage_studies=20)
+    assert result.verdicts.iloc[0]["text"].startswith(
+        "is the fastest of the rows it ran beside (0.4 s/epoch), not decided fastest: "
+        "jax default 0.92× (across machines) never ran on one machine with it"
+    )
+    page = grid.first_screen(result)
+    rows = grid_rows(page)[registry.WORKLOADS["mnist_mlp"].title]
+    assert rows["torch"].startswith("0.4 s/epoch | fastest of those it ran beside, not decided ·")
+    assert rows["jax"].startswith("0.37 s/epoch | 0.92× (not paired) ·")
+    assert rows["tensorflow"].startswith("0.6 s/epoch | 1.50× ·")
+    grid_part = page[page.index("id='kb-grid-default'") : page.index("</table>")]
+    assert "<b>" not in grid_part.split("</caption>")[1]
+    # Where no row shares a machine with another, the fastest is only the lowest time.
+    write_timed(tmp_path / "apart", "mnist_mlp", "jax", "default", 0, 0.37, "GPU-B")
+    write_timed(tmp_path / "apart", "mnist_mlp", "torch", "default", 0, 0.40, "GPU-A")
+    apart = grid_rows(grid.first_screen(build(tmp_path / "apart", n_resamples=200)))
+    assert apart[registry.WORKLOADS["mnist_mlp"].title]["jax"].startswith(
+        "0.37 s/epoch | lowest, not decided ·"
     )
 
 
@@ -720,15 +751,20 @@ def test_first_screen_as_shipped_carries_its_interval_from_three_blocks(tmp_path
         write_timed(tmp_path, "mnist_mlp", "jax", "default", repeat, 1.0 * slow, uuid)
         write_timed(tmp_path, "mnist_mlp", "torch", "default", repeat, torch_ratio * slow, uuid)
     result = build(tmp_path, n_resamples=200, coverage_studies=20)
-    from kerasbench.report import tables
-
     logs = np.log([2.9, 3.0, 3.1])
     half = scipy_stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
     ratio, low, high = (math.exp(logs.mean() + d) for d in (0, -half, half))
-    answer = _answer_rows(tables.answer_table(result))[registry.WORKLOADS["mnist_mlp"].title]
-    assert answer[0] == (
-        f"jax {2 ** (1 / 3):.3g} s/epoch; torch {ratio:.2f}× [{low:.2f}, {high:.2f}] as long, "
-        "3 blocks on 2 machines"
+    cells = grid_data.cells(result).set_index("backend")
+    assert cells.loc["torch", "ratio"] == pytest.approx(ratio)
+    assert (cells.loc["torch", "low"], cells.loc["torch", "high"]) == pytest.approx((low, high))
+    assert cells.loc["torch", "pairing"] == "3 blocks on 2 machines"
+    answer = grid_rows(grid.first_screen(result))[registry.WORKLOADS["mnist_mlp"].title]
+    assert (
+        answer["jax"]
+        == f"{2 ** (1 / 3):.3g} s/epoch | fastest · 0.9000 · 3 runs | learning not checked"
+    )
+    assert answer["torch"].startswith(
+        f"{ratio * 2 ** (1 / 3):.3g} s/epoch | {ratio:.2f}× [{low:.2f}, {high:.2f}] ·"
     )
     # The noise for "too close to call" is measured from this pair's 3 blocks.
     source = result.table["source"].iloc[0]
@@ -782,14 +818,20 @@ def test_the_time_chart_promises_a_ci_only_where_a_bar_has_one(tmp_path):
     assert "black whisker: 95% CI over runs" in title
 
 
-def test_the_answer_line_carries_the_parity_phrase_where_parity_ran(tmp_path):
-    from kerasbench.report import tables
-
+def test_each_cell_carries_its_learning_verdict_where_parity_ran(tmp_path):
     for backend in ("jax", "torch"):
         write_run(tmp_path / "runs", "mnist_mlp", backend, 0, rows=epochs_rows([9, 1.0, 1.1]))
     summary = build(tmp_path / "runs")
-    without = tables.answer_table(summary)
-    assert "parity:" not in without and "learn the same" not in without
-    page = tables.answer_table(summary, {"mnist_mlp": "all learn the same (jax, torch)"})
-    assert "parity: all learn the same (jax, torch)" in page
-    assert "do they learn the same?" in page
+    mlp = registry.WORKLOADS["mnist_mlp"].title
+    without = grid.first_screen(summary)
+    assert [c.split(" | ")[-1] for c in list(grid_rows(without)[mlp].values())[1:]] == [
+        "learning not checked"
+    ] * 2
+    assert "learns the same as" not in without and "not run in this study" in without
+    # The committed CPU check: tensorflow, jax and torch learn the MLP the same, cntk not.
+    parity = os.path.join(REPO, "output", "reference", "cpu-quick", "parity")
+    page = grid.first_screen(summary, parity)
+    rows = grid_rows(page)[mlp]
+    assert rows["jax"].endswith(" | learns the same as tensorflow, torch")
+    assert rows["torch"].endswith(" | learns the same as tensorflow, jax")
+    assert "not run in this study" not in page and "learning not checked" not in page

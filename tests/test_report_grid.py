@@ -321,6 +321,8 @@ def test_first_screen_page(study):
     no_parity = grid.first_screen(summary, None, str(out))
     assert no_parity.count("learning not checked") == 9  # every default cell with a time
     assert "not run in this study" in no_parity
+    # a folder without parity results reads as no parity check
+    assert grid.first_screen(summary, str(out / "no-parity-here"), str(out)) == no_parity
 
 
 # ---------------------------------------------------------------------------------------------

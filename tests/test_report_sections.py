@@ -14,8 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasbench import registry
-from kerasbench.report import build, figures, rules, sections, style, tables, summary as summary_mod
+from kerasbench import cli, registry
+from kerasbench.report import (
+    build,
+    figures,
+    rules,
+    rundata,
+    sections,
+    style,
+    tables,
+    summary as summary_mod,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "output" / "reference"
@@ -58,7 +67,12 @@ def test_a_study_without_floor_or_profile_says_so_in_one_line(quick):
     (line,) = sections.not_measured(study, summary, paths)
     said = words([line])
     assert said.startswith("Not measured in this study: floor, profile (how to add each)")
-    assert "python -m kerasbench.native" in said and "kerasbench profile --workload" in said
+    assert "kerasbench floor --out output/reference/cpu-quick runs" in said
+    assert "into output/reference/cpu-quick/runs, beside the Keras runs" in said
+    assert (
+        "kerasbench profile --workload W --backend B --out output/reference/cpu-quick/profile/W/B"
+        in said
+    )
     assert "kerasbench parity" not in said  # it has parity
     # What it has keeps its heading.
     assert words(sections.parity_section(paths.parity)).startswith(sections.PARITY_TITLE)
@@ -92,6 +106,19 @@ def test_a_bare_study_names_all_four_in_one_line(quick, tmp_path):
         "(how to add each)"
     )
     assert said.count("kerasbench") == 3 and "README.md" in said
+    # Each how-to is a command line its command takes (W and B stand for a workload, a backend).
+    shown = rundata.shown_path
+    commands = [
+        f"kerasbench parity --out {shown(paths.parity)}",
+        f"kerasbench floor --out {shown(paths.out)}",
+        f"kerasbench profile --workload W --backend B --out {shown(paths.profile)}/W/B",
+    ]
+    parser = cli.build_parser()
+    for command in commands:
+        assert command in said
+        argv = command.replace(" W", " mnist_mlp").replace(" B", " jax").split()[1:]
+        args = parser.parse_args(argv)
+        assert (args.command, args.out) == (argv[0], argv[-1])
 
 
 # ---------------------------------------------------------------------------------------------

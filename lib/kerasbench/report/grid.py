@@ -105,7 +105,13 @@ def _runs_link(cell, page_dir) -> str:
 
 def _ratio_html(cell) -> str:
     if cell.get("fastest"):
-        return "fastest" if cell.get("decided") else "lowest, not decided"
+        if cell.get("decided"):
+            return "fastest"
+        return (
+            "fastest of those it ran beside, not decided"
+            if cell.get("fastest_paired")
+            else "lowest, not decided"
+        )
     if not data.finite(cell.get("ratio")):
         return ""
     text = notes.ratio_text(cell["ratio"], cell.get("low"), cell.get("high"), None)
@@ -133,7 +139,8 @@ def cell_html(cell, learning=None, page_dir=None) -> str:
     runs = _runs_link(cell, page_dir)
     if not data.finite(cell.get("seconds")):
         status = _e(cell.get("status") or "not run")
-        return f"<td class='kb-cell kb-muted'>{status}{' · ' + runs if runs else ''}</td>"
+        title = f" title='{_e(cell['cause'])}'" if cell.get("cause") else ""
+        return f"<td class='kb-cell kb-muted'{title}>{status}{' · ' + runs if runs else ''}</td>"
     head = f"{notes.fmt(cell['seconds'])} s/epoch"
     if data.finite(cell.get("ms_step")):
         head += f" · {notes.fmt(cell['ms_step'])} ms/step"
@@ -180,7 +187,7 @@ def grid_html(table: pd.DataFrame, learning: dict, page_dir, caption: str, table
         for backend in backends:
             own = block[block["backend"] == backend]
             if own.empty:
-                row.append("<td class='kb-cell kb-muted'>not run</td>")
+                row.append(f"<td class='kb-cell kb-muted'>{_e(_left_out(block, backend))}</td>")
                 continue
             cell = {k: v for k, v in own.iloc[0].items() if not _missing(v)}
             row.append(cell_html(cell, learning.get((workload, backend)), page_dir))
@@ -191,6 +198,15 @@ def grid_html(table: pd.DataFrame, learning: dict, page_dir, caption: str, table
         f"<colgroup><col class='kb-workload'>{'<col>' * len(backends)}</colgroup>"
         f"<thead><tr><th>workload</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _left_out(block: pd.DataFrame, backend) -> str:
+    """What a workload's cell of a backend with no run of it says: 'not run (the file runs on
+    tensorflow only)' where a model file's BACKENDS leaves the backend out."""
+    declared = next((d for d in block["only_on"] if isinstance(d, list) and d), None)
+    if declared and backend not in declared:
+        return f"not run (the file runs on {' and '.join(declared)} only)"
+    return "not run"
 
 
 def _missing(value) -> bool:

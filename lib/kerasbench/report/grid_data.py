@@ -175,17 +175,31 @@ def _over_default(summary, source, workload, backend) -> dict | None:
     )
 
 
-def _not_run(runs: pd.DataFrame) -> str:
-    """What a cell without an ok run says: 'failed: ValueError: ...', 'timed out', 'not run'."""
+def _not_run(runs: pd.DataFrame) -> tuple:
+    """(words, cause) of a cell without an ok run: ('failed: ValueError: ...', the whole recorded
+    error, which the cell's tooltip carries), ('timed out', None), ('not run', None)."""
     if runs.empty:
-        return "not run"
+        return "not run", None
     status = runs["status"].mode().iloc[0]
     words = {"timeout": "timed out", "nan": "loss became NaN"}.get(status, status)
     errors = [e for e in runs["error"] if isinstance(e, str) and e.strip()]
     if errors:
         cause = errors[0] if len(errors[0]) <= CAUSE_CHARS else errors[0][:CAUSE_CHARS] + "…"
         words += f": {cause}"
-    return words
+    return words, errors[0] if errors else None
+
+
+def only_on(runs: pd.DataFrame) -> list | None:
+    """The backends a model file runs on (its BACKENDS, run.json's `params.model_backends`), from
+    one workload's runs; None where it names none (every backend)."""
+    return next(
+        (
+            list(p["model_backends"])
+            for p in runs["params"]
+            if isinstance(p, dict) and isinstance(p.get("model_backends"), list)
+        ),
+        None,
+    )
 
 
 def _cell(summary, source, row, runs, records, ranking, compared) -> dict:
@@ -193,9 +207,9 @@ def _cell(summary, source, row, runs, records, ranking, compared) -> dict:
     ok = runs[runs["ok"].astype(bool)]
     cell = {"runs": len(ok), "run_ids": list(runs["run_id"]), "paths": list(runs["path"])}
     if row is None or not len(ok) or not finite(row["mean_epoch_seconds"]):
-        cell["status"] = _not_run(runs if not len(ok) else ok)
+        cell["status"], cell["cause"] = _not_run(runs)
         if len(ok):
-            cell["status"] = "one epoch: no steady time"
+            cell["status"], cell["cause"] = "one epoch: no steady time", None
         return cell
     steps = next(
         (s for s in (steps_per_epoch(records.get(r)) for r in ok["run_id"]) if s[0]), (None, None)
@@ -211,6 +225,8 @@ def _cell(summary, source, row, runs, records, ranking, compared) -> dict:
         not_learning=int(row["not_learning_runs"]) > 0,
         fastest=ranking is not None and ranking["fastest"] == label,
         decided=ranking is not None and bool(ranking["decided"]),
+        # an undecided fastest that ran beside others is the fastest of those, not the lowest
+        fastest_paired=ranking is not None and bool(ranking["paired"]),
     )
     c = compared.get(label)
     if c is not None and finite(c["ratio"]):
@@ -222,8 +238,10 @@ def _cell(summary, source, row, runs, records, ranking, compared) -> dict:
 def cells(summary, config=DEFAULT, records=None) -> pd.DataFrame:
     """One row per (workload, backend) of this study in `config`: runs, run_ids, paths, seconds
     (steady s/epoch), ms_step, steps, metric, generated, not_learning, fastest (summary's pick,
-    or stats.pick_fastest for another configuration), decided, ratio/low/high/pairing/call (to the
-    fastest), over_default (`tuned` against its default) or status (a cell without a time)."""
+    or stats.pick_fastest for another configuration), decided, fastest_paired (the fastest shares
+    a block with another row), ratio/low/high/pairing/call (to the fastest), over_default (`tuned`
+    against its default) or status and cause (a cell without a time: what stopped it, the whole
+    recorded error), only_on (a model file's BACKENDS, None for every backend)."""
     records = run_records(summary.study) if records is None else records
     source = own_source(summary)
     runs = _own_runs(summary)
@@ -248,6 +266,7 @@ def cells(summary, config=DEFAULT, records=None) -> pd.DataFrame:
             )
             if config == OPTIMISED and "seconds" in cell:
                 cell["over_default"] = _over_default(summary, source, workload, backend)
+            cell["only_on"] = only_on(runs[runs["workload"] == workload])
             out.append({"workload": workload, "backend": backend, "config": config, **cell})
     return pd.DataFrame(out)
 

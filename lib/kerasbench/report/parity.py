@@ -275,36 +275,6 @@ def learning_groups(rows) -> dict:
     return out
 
 
-def learns_the_same(rows) -> dict:
-    """{workload: a phrase for the first screen}: which backends learn the same
-    (`learning_groups`). One group: "all learn the same"; else the groups outside the largest are
-    named as learning differently, with the layers whose weights differ most."""
-    out = {}
-    for workload, found in learning_groups(rows).items():
-        groups, largest = found["groups"], found["groups"][found["largest"]]
-        if len(groups) == 1:
-            out[workload] = "all learn the same (%s)" % ", ".join(largest)
-            continue
-        out[workload] = "; ".join(
-            "%s learn%s differently from %s%s"
-            % (
-                ", ".join(group),
-                "s" if len(group) == 1 else "",
-                ", ".join(largest),
-                " (weights of %s)" % layers if layers else "",
-            )
-            for group, layers in zip(groups, found["layers"])
-            if group is not largest
-        )
-    return out
-
-
-def first_screen(folder) -> dict:
-    """learns_the_same for the parity results in `folder`; {} where there are none."""
-    loaded = load(folder)
-    return learns_the_same(loaded[0]) if loaded is not None and len(loaded[0]) else {}
-
-
 def loss_figure(losses, workload):
     """|loss - reference loss| / reference loss per step, log axis, with each tolerance dashed."""
     fig = go.Figure()

@@ -114,8 +114,8 @@ FLOOR_CELLS = {
 
 def add_speedups(table, blocks, confidence_level, comparisons, rankings):
     """times_fastest per (source, workload), all Keras configurations together, within blocks;
-    the first screen's comparisons among the `default` rows and the speed-up of the fastest over
-    its backend's default."""
+    the first screen's comparisons among the `default` rows (report.grid) and the speed-up of the
+    fastest over its backend's default (the Method section)."""
     timed = np.isfinite(table["mean_epoch_seconds"].astype(float)) & ~table["backend"].map(
         is_native
     )

@@ -21,7 +21,7 @@ from bleach.css_sanitizer import CSSSanitizer
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from kerasbench import registry
+from kerasbench import registry, studyfiles
 from kerasbench.report import breakdown, parity, rundata, stats
 from kerasbench.report import notes as notes_mod
 from kerasbench.report.figures import epoch_time_figure, metric_figure
@@ -519,12 +519,14 @@ def not_measured(study, summary, paths) -> list:
             )
         )
     if not _has_floor(summary):
+        # `kerasbench floor` writes its loops in OUT/runs: the study folder of this runs folder
+        study_dir = paths.runs.parent if paths.runs.name == studyfiles.RUNS else paths.out
         missing.append(
             (
                 "floor",
-                "<code>python -m kerasbench.native --workload W --framework F --mode M --out "
-                f"{esc(shown(paths.runs))}/W/native-F/M-0</code> runs a hand-written loop of "
-                "MNIST MLP, MNIST CNN or the IMDb BiLSTM beside the Keras runs",
+                f"<code>kerasbench floor --out {esc(shown(study_dir))}</code> runs hand-written "
+                "JAX and PyTorch loops of the MNIST MLP, MNIST CNN and IMDb BiLSTM into "
+                f"{esc(shown(study_dir / studyfiles.RUNS))}, beside the Keras runs",
             )
         )
     if breakdown.load(paths.profile).empty:

@@ -1,9 +1,8 @@
 """The report's HTML tables, built from a `summary.Summary`; no statistics here.
 
-The first screen (`answer_table`: one line per workload; `verdict_table`: each workload's verdict
-and rows), every row (`detail_table`), then and now, the floor, the environment and the runs that
-failed. Every value from a runs folder or a reference
-passes `style.esc`.
+Each workload's verdict and rows (`verdict_table`; the first screen above it is report.grid),
+every row (`detail_table`), then and now, the floor, the environment and the runs that failed.
+Every value from a runs folder or a reference passes `style.esc`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from kerasbench.report.rules import (
     is_true,
     keras_rows,
     label,
-    labels,
     verdict_of,
 )
 from kerasbench.report.style import STYLE, Html, esc
@@ -62,199 +60,6 @@ def _times_cell(row) -> str:
     return notes_mod.times_text(row)
 
 
-def _few_runs(row, mark: bool) -> str:
-    """', 1 run' after a figure from fewer runs than an interval needs, where `mark` says the
-    study has rows with enough (in a study of single runs every line would say it)."""
-    runs = int(row["runs"])
-    return f", {runs} run{'s' * (runs != 1)}" if mark and runs < stats.MIN_RUNS else ""
-
-
-def _comparison(summary, source, workload, kind, numerator=None):
-    """The rows of summary.comparisons of one kind (and numerator) for a workload."""
-    c = summary.comparisons
-    if c is None or c.empty:
-        return c
-    hit = c[(c["source"] == source) & (c["workload"] == workload) & (c["kind"] == kind)]
-    return hit if numerator is None else hit[hit["numerator"] == numerator]
-
-
-def _ranking(summary, source, workload, among):
-    return notes_mod.ranking_of(summary.rankings, source, workload, among)
-
-
-def _called(summary, source, c) -> str:
-    """' (too close to call)' where a paired ratio to the fastest is within the noise, or its
-    interval contains 1 (notes.call); '' otherwise."""
-    sd = summary.noise.get(source, {}).get("sd", stats.SD_RATIO_LOG)
-    verdict, _ = notes_mod.call(
-        c["ratio"],
-        c["low"],
-        c["high"],
-        c["blocks"],
-        c["paired"],
-        sd,
-        confidence_level=summary.confidence_level,
-    )
-    if verdict == "tied":
-        return " (too close to call: its interval includes 1)"
-    return " (too close to call)" if verdict == "close" else ""
-
-
-def _as_shipped_cell(
-    summary, source, workload, defaults: pd.DataFrame, mark: bool = False, not_run=()
-) -> str:
-    """'<b>jax</b> 0.856 s/epoch; torch 3.39× [2.98, 3.85] as long, 3 blocks on 2 machines': the
-    backends under `default`, the fastest (by paired evidence, summary's rankings) first, each
-    other as a ratio within blocks, with its interval from 3 blocks; a ratio across machines is
-    said to be one, and decides nothing. `not_run`: the backends that did not run it
-    (_not_run_parts), each keeping its place after those that did."""
-    timed = defaults[np.isfinite(defaults["mean_epoch_seconds"].astype(float))]
-    if timed.empty:
-        return "; ".join(not_run) or "–"
-    ranking = _ranking(summary, source, workload, "default")
-    names = labels(timed)
-    first = ranking["fastest"] if ranking is not None else names.iloc[0]
-    best = timed[names == first].iloc[0]
-    decided = ranking is None or bool(ranking["decided"])
-    name = f"<b>{esc(best['backend'])}</b>" if decided else esc(best["backend"])
-    cell = "" if decided else "not decided, no machine ran them side by side: "
-    cell += f"{name} {fmt(best['mean_epoch_seconds'])} s/epoch"
-    cell += _few_runs(best, mark)
-    found = _comparison(summary, source, workload, "as shipped")
-    others = []
-    for _, row in timed.iterrows():
-        if row.name == best.name:
-            continue
-        hit = found[found["numerator"] == label(row)] if found is not None else None
-        if hit is None or hit.empty:
-            continue
-        others.append((row, hit.iloc[0]))
-    others.sort(key=lambda rc: rc[1]["ratio"])
-    for row, c in others:
-        ratio = notes_mod.ratio_text(c["ratio"], c["low"], c["high"], None)
-        cell += (
-            f"; {esc(row['backend'])} {esc(ratio)} as long, {esc(c['pairing'])}"
-            f"{_few_runs(row, mark)}{_called(summary, source, c)}"
-        )
-    if len(timed) == 1 and not not_run:
-        cell += " (the only backend run)"
-    return "; ".join([cell, *not_run])
-
-
-STATUS_WORDS = {"timeout": "timed out", "nan": "loss became NaN", "unfinished": "unfinished"}
-
-
-CAUSE_CHARS = 160  # a failure's cause on the first screen; the run table has all of it
-
-
-def _not_run_parts(summary, source, workload) -> list:
-    """Where a workload did not run on a backend, one part each, in the answer's line:
-    'torch: failed, ValueError: ...' for a backend whose runs of it all failed (the recorded
-    cause, cut short; the whole of it in the tooltip and the run table), and 'jax, torch: not run
-    (the file runs on tensorflow only)' where a model file's BACKENDS left backends out."""
-    runs = summary.study.runs
-    mine = runs[(runs["source"] == source) & (runs["workload"] == workload)]
-    mine = mine[~mine["backend"].map(naming.is_native)]
-    parts = []
-    for backend, own in mine.groupby("backend", sort=False):
-        if own["ok"].any():
-            continue
-        status = own["status"].mode().iloc[0]
-        errors = [e for e in own["error"] if isinstance(e, str) and e.strip()]
-        part = f"{esc(backend)}: {esc(STATUS_WORDS.get(status, status))}"
-        if errors:
-            cause = errors[0] if len(errors[0]) <= CAUSE_CHARS else errors[0][:CAUSE_CHARS] + "…"
-            part += f", <span title='{esc(errors[0])}'>{esc(cause)}</span>"
-        parts.append(part)
-    declared = next(
-        (
-            p["model_backends"]
-            for p in mine["params"]
-            if isinstance(p, dict) and isinstance(p.get("model_backends"), list)
-        ),
-        None,
-    )
-    if declared:
-        asked = list(registry.DEFAULT_BACKENDS) + list(runs["backend"])
-        left = [
-            b
-            for b in dict.fromkeys(asked)
-            if b not in declared and b not in set(mine["backend"]) and not naming.is_native(b)
-        ]
-        if left:
-            parts.append(
-                f"{esc(', '.join(left))}: not run (the file runs on "
-                f"{esc(' and '.join(declared))} only)"
-            )
-    return parts
-
-
-def _fastest_cell(summary, source, workload, block: pd.DataFrame, mark: bool) -> str:
-    """The fastest configuration Keras offers (summary's rankings), its speed-up over its
-    backend's default within blocks, and, where the fastest is not decided, the rows that never
-    ran beside it."""
-    verdict = verdict_of(summary, source, workload)
-    if verdict.empty or not isinstance(verdict.iloc[0]["fastest"], str):  # None: no verdict
-        return "–"
-    v = verdict.iloc[0]
-    best = block[labels(block) == v["fastest"]].iloc[0]
-    ranking = _ranking(summary, source, workload, "configurations")
-    decided = bool(v["decided"])
-    no_pairs = ranking is not None and not ranking["paired"]
-    if decided:
-        cell = f"<b>{esc(label(best))}</b>"
-    elif no_pairs:
-        cell = "not decided, no two rows ran on one machine; lowest time: " + esc(label(best))
-    else:
-        cell = f"not decided: <b>{esc(label(best))}</b>"
-    cell += f" {fmt(best['mean_epoch_seconds'])} s/epoch" + _few_runs(best, mark)
-    if not decided and not no_pairs:
-        cell += ", the fastest of the rows it ran beside"
-    over = _comparison(summary, source, workload, "over default")
-    if over is not None and not over.empty:
-        c = over.iloc[0]
-        if finite(c["ratio"]):
-            ratio = f"{c['ratio']:.1f}×" + (
-                f" [{c['low']:.1f}, {c['high']:.1f}]" if finite(c["low"]) else ""
-            )
-            cell += (
-                f" ({esc(ratio)} faster than {esc(c['numerator'])}, {esc(c['pairing'])})"
-                if is_true(c["paired"])
-                else f" ({esc(ratio)} faster than {esc(c['numerator'])} across machines, not paired)"
-            )
-    if (block["config"] == "default").all():  # nothing but Keras' defaults was tried
-        cell += " (no other configuration run)"
-    contenders = tuple(ranking["contenders"]) if ranking is not None and not decided else ()
-    if contenders and not no_pairs:
-        rows = block[labels(block).isin(contenders)].sort_values("times_fastest")
-        shown = [f"{esc(label(r))} {r['times_fastest']:.2f}×" for _, r in rows.head(2).iterrows()]
-        more = len(rows) - len(shown)
-        cell += (
-            "; never on one machine with it: "
-            + ", ".join(shown)
-            + (f" and {more} more" if more else "")
-            + " (across machines)"
-        )
-    return cell
-
-
-def _learned_cell(rows: pd.DataFrame) -> str:
-    """The final metric per backend (its `default` runs, else every run of it): 'jax 0.9846 · ...'."""
-    if rows.apply(is_generated, axis=1).any():
-        return "not compared (generated data)"
-    parts = []
-    for backend, own in rows.groupby("backend", sort=False):
-        pick = own[own["config"] == "default"]
-        values = (pick if not pick.empty else own)["final_metric"].astype(float)
-        values = values[np.isfinite(values)]
-        if values.size:
-            parts.append(f"{esc(backend)} {values.mean():.4f}")
-    bad = rows[rows["not_learning_runs"] > 0]
-    if not bad.empty:
-        parts.append("did not learn: " + esc(", ".join(label(r) for _, r in bad.iterrows())))
-    return " · ".join(parts) or "–"
-
-
 def hardware_in_short(hardware: str) -> str:
     """A source's machines for a caption: 'NVIDIA H200 (6 machines, named under Sources)' where
     runs came from several (each machine_id: a GPU with its UUID, or a model on a host)."""
@@ -263,73 +68,6 @@ def hardware_in_short(hardware: str) -> str:
         return hardware
     models = dict.fromkeys(m.split(" GPU-")[0].split(" on ")[0] for m in machines)
     return f"{' / '.join(models)} ({len(machines)} machines, named under Sources)"
-
-
-def answer_table(summary, learned=None) -> Html:
-    """The question answered in one line per workload, for the first screen: the fastest backend
-    as shipped (`default`), the fastest configuration Keras itself offers, and the final metric
-    each backend reached, with whether they learn the same where `kerasbench parity` ran
-    (`learned`: {workload: phrase}, report.parity.first_screen). The verdict table below has
-    every row's interval and runs."""
-    table = keras_rows(summary)
-    if table.empty:
-        return Html("")
-    # Figures from fewer runs than an interval needs are marked where the study has enough
-    # elsewhere: a first screen that mixes 3-run and 1-run lines must say which is which.
-    mark = {s: (b["runs"] >= stats.MIN_RUNS).any() for s, b in table.groupby("source")}
-    rows = []
-    for (source, workload), block in table.groupby(["source", "workload"], sort=False):
-        fastest = _fastest_cell(summary, source, workload, block, mark[source])
-        shipped = _as_shipped_cell(
-            summary,
-            source,
-            workload,
-            block[block["config"] == "default"],
-            mark[source],
-            not_run=_not_run_parts(summary, source, workload),
-        )
-        metric = metric_label(block["final_metric_name"].iloc[0]).split(" (")[0]
-        same = (learned or {}).get(workload)
-        rows.append(
-            f"<tr><td><a href='#wl-{esc(workload)}'>{esc(naming.workload_title(workload))}</a>"
-            f"</td><td>{shipped}</td>"
-            f"<td>{fastest}</td><td>{_learned_cell(block)} "
-            f"<span class='kb-muted'>{esc(metric)}</span>"
-            + (f"<br>parity: {esc(same)}" if same else "")
-            + "</td></tr>"
-        )
-    # A workload no backend ran ok still gets its line: what stopped each backend.
-    answered = set(zip(table["source"], table["workload"]))
-    runs = summary.study.runs
-    for (source, workload), _ in runs[~runs["reference"].astype(bool)].groupby(
-        ["source", "workload"], sort=False
-    ):
-        parts = _not_run_parts(summary, source, workload)
-        if (source, workload) not in answered and parts:
-            rows.append(
-                f"<tr><td>{esc(naming.workload_title(workload))}</td><td colspan='3'>"
-                + "; ".join(parts)
-                + "</td></tr>"
-            )
-    # The 2017 workloads this study has no run of still get a line, so that a partial study
-    # says what it leaves out on its first screen instead of answering for fewer workloads; a
-    # study of model files only is not framed around them.
-    measured = set(table["workload"]) | set(runs["workload"])
-    for workload in registry.WORKLOADS if measured & set(registry.WORKLOADS) else ():
-        if workload not in measured:
-            rows.append(
-                f"<tr><td>{esc(naming.workload_title(workload))}</td><td colspan='3'>"
-                "<span class='kb-muted'>no runs here (not measured in this study)</span></td></tr>"
-            )
-    return Html(
-        STYLE + "<table class='kb-table' id='kb-answer'><thead><tr><th>workload</th>"
-        "<th>fastest backend as shipped (<code>default</code>)</th>"
-        "<th>fastest with Keras' own settings</th><th>final metric by backend"
-        + ("; do they learn the same? (<code>kerasbench parity</code>)" if learned else "")
-        + "</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
 
 
 def verdict_table(summary) -> Html:
