@@ -77,14 +77,22 @@ def test_record_carries_the_kernels_load_and_check_record_holds_its_type():
 
 
 def test_committed_runs_without_the_record_still_read():
-    paths = glob.glob(
-        os.path.join(REPO, "output", "reference", "*", "runs", "**", runfiles.RUN_JSON),
-        recursive=True,
-    )
-    assert paths
-    for path in paths[:40]:
-        run = runfiles.read_run(os.path.dirname(path))
-        assert run.problems == [] and runfiles.load_during(run.record) is None, path
+    """The committed studies made before the record (cpu, cpu-quick, h200) read as "not
+    recorded"; the H100 study, made after, has it in every run (16 cores there)."""
+    for study in ("cpu", "cpu-quick", "h200", "h100"):
+        paths = glob.glob(
+            os.path.join(REPO, "output", "reference", study, "runs", "**", runfiles.RUN_JSON),
+            recursive=True,
+        )
+        assert paths, study
+        for path in paths[:40]:
+            run = runfiles.read_run(os.path.dirname(path))
+            load = runfiles.load_during(run.record)
+            assert run.problems == [], path
+            if study == "h100":
+                assert load["cpus"] == 16 and 0 < load["load_1min"] < 16, path
+            else:
+                assert load is None, path
 
 
 @pytest.mark.slow
