@@ -10,7 +10,7 @@ import pytest
 
 from kerasbench import cli, environment, runfiles
 
-from conftest import REPO
+from conftest import REPO, smoke_run
 
 
 def test_machine_load_is_the_one_minute_average_and_the_cpu_count(monkeypatch):
@@ -97,22 +97,7 @@ def test_committed_runs_without_the_record_still_read():
 
 @pytest.mark.slow
 def test_a_real_run_records_the_load_at_its_start_and_end(tmp_path, data_dir):
-    code = cli.main(
-        [
-            "run",
-            "--profile",
-            "smoke",
-            "--workloads",
-            "mnist_mlp",
-            "--backends",
-            "jax",
-            "--out",
-            str(tmp_path),
-            "--data-dir",
-            data_dir,
-            "--no-download",
-        ]
-    )
+    code = cli.main(smoke_run(tmp_path, "--data-dir", data_dir, "--no-download"))
     assert code == 0
     folder = runfiles.run_folder(str(tmp_path), "mnist_mlp", "jax", "default", 0)
     with open(os.path.join(folder, runfiles.RUN_JSON)) as f:
