@@ -356,6 +356,15 @@ def test_parity_without_plotly_writes_its_csvs_and_says_the_page_is_left_out(tmp
         if kernels.find(backend) is None:
             pytest.skip("kernel kerasbench-%s is not installed" % backend)
     out = tmp_path / "parity"
+    # an earlier call's tables: its mnist_cnn rows stay, its mnist_mlp row is replaced
+    out.mkdir()
+    earlier = [
+        dict(workload="mnist_cnn", backend="torch", reference="jax", check="loss", verdict="pass"),
+        dict(workload="mnist_mlp", backend="torch", reference="jax", check="stale", verdict="fail"),
+    ]
+    studyfiles.write_csv(str(out / "parity.csv"), earlier, studyfiles.PARITY_COLUMNS)
+    losses = [dict(workload="mnist_cnn", backend="torch", reference="jax", step=0, loss=2.3)]
+    studyfiles.write_csv(str(out / "parity_losses.csv"), losses, studyfiles.PARITY_LOSS_COLUMNS)
     args = ["--workloads", "mnist_mlp", "--backends", "jax,torch", "--steps", "2", "--keep-weights"]
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_PLOTLY, "parity", *args, "--no-download", "--out", str(out)],
@@ -369,10 +378,29 @@ def test_parity_without_plotly_writes_its_csvs_and_says_the_page_is_left_out(tmp
     said = [line for line in done.stderr.splitlines() if "no parity.html here" in line]
     assert len(said) == 1 and "plotly" in said[0], done.stderr
     assert said[0].endswith("`kerasbench report` draws these results")
-    assert {r["workload"] for r in _rows(out)} == {"mnist_mlp"}
-    assert (out / "parity_losses.csv").exists() and not (out / "parity.html").exists()
+    rows = _rows(out)
+    assert [r["check"] for r in rows if r["workload"] == "mnist_cnn"] == ["loss"]
+    assert "stale" not in {r["check"] for r in rows} and len(rows) > 2
+    losses, problems = studyfiles.read_csv(
+        str(out / "parity_losses.csv"), studyfiles.PARITY_LOSS_COLUMNS
+    )
+    assert not problems and {r["workload"] for r in losses} == {"mnist_cnn", "mnist_mlp"}
+    assert not (out / "parity.html").exists()
     kept = sorted(p.name for p in (out / "mnist_mlp" / "torch").glob("*.h5"))
     assert kept == ["weights_final.layers.h5", "weights_step0.layers.h5"]  # --keep-weights
+
+
+def test_earlier_rows_keep_the_other_workloads_and_name_a_damaged_file(tmp_path):
+    path = str(tmp_path / "parity.csv")
+    said = []
+    assert parity.earlier_rows(path, studyfiles.PARITY_COLUMNS, ["mnist_mlp"], said.append) == []
+    rows = [dict(workload=w, backend="torch", check="loss") for w in ("mnist_mlp", "imdb_fasttext")]
+    studyfiles.write_csv(path, rows, studyfiles.PARITY_COLUMNS)
+    with open(path, "a") as f:
+        f.write("mnist_cnn,torch\n")  # a row cut short
+    kept = parity.earlier_rows(path, studyfiles.PARITY_COLUMNS, ["mnist_mlp"], said.append)
+    assert [(r["workload"], r["check"]) for r in kept] == [("imdb_fasttext", "loss")]
+    assert len(said) == 1 and "parity.csv row 3" in said[0], said
 
 
 def test_drop_weights_removes_only_weight_files(tmp_path):

@@ -331,9 +331,10 @@ def check(
     weight files go once its comparisons are made, unless `keep_weights` (they are what was
     compared, and can be GBs: fastText's embedding is 241 MB a file, 2 GB a workload). Everything is
     written into `staging` (preflight.Staging, in `out`) and moved into `out` at the end: the
-    folders OUT/<workload>/<backend> of this call, then the tables and page, each replacing an
-    earlier call's; an earlier parity.html this call does not write goes too (it would show
-    older results). Nothing else in `out` is touched. Returns the parity.csv rows."""
+    folders OUT/<workload>/<backend> of this call, then the tables and page: the tables keep an
+    earlier call's rows of the workloads this call did not check (earlier_rows) and replace the
+    others; an earlier parity.html this call does not write goes (it would show older results).
+    Nothing else in `out` is touched. Returns this call's parity.csv rows."""
     if len(backends) < 2:
         raise UserError("parity compares backends: give at least two (got %s)" % ",".join(backends))
     if steps < 1:
@@ -360,10 +361,14 @@ def check(
             drop_weights(job["folder"] for job in jobs)
         rows += more
         loss_rows += more_losses
-    studyfiles.write_csv(os.path.join(work, studyfiles.PARITY_CSV), rows, studyfiles.PARITY_COLUMNS)
-    studyfiles.write_csv(
-        os.path.join(work, studyfiles.PARITY_LOSSES_CSV), loss_rows, studyfiles.PARITY_LOSS_COLUMNS
-    )
+    # The tables keep the rows of workloads this call did not check: parity can be run a
+    # workload at a time (a GPU job with a time limit) and still end with one table.
+    for name, new_rows, columns in (
+        (studyfiles.PARITY_CSV, rows, studyfiles.PARITY_COLUMNS),
+        (studyfiles.PARITY_LOSSES_CSV, loss_rows, studyfiles.PARITY_LOSS_COLUMNS),
+    ):
+        kept = earlier_rows(os.path.join(out, name), columns, workloads, say)
+        studyfiles.write_csv(os.path.join(work, name), kept + new_rows, columns)
     if page is not None:
         page(work)
     staging.commit(
@@ -373,6 +378,18 @@ def check(
         obsolete=[studyfiles.PARITY_HTML],
     )
     return rows
+
+
+def earlier_rows(path, columns, workloads, say):
+    """The rows of an earlier call's table at `path` whose workload is not in `workloads` (this
+    call replaces those); none where there is no such file. A damaged file keeps what can be
+    read, with one line naming the damage."""
+    if not os.path.exists(path):
+        return []
+    rows, problems = studyfiles.read_csv(path, columns)
+    for problem in problems:
+        say("kerasbench parity: the earlier %s; its readable rows are kept" % problem)
+    return [row for row in rows if row.get("workload") not in workloads]
 
 
 def drop_weights(folders):
