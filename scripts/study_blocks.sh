@@ -7,9 +7,12 @@
 # After every block, and when the time is up, OUT is packed into $PACK (when set) without the
 # executed notebooks, so a job cut off loses only the block in progress.
 #
-#   Usage: scripts/study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS[:ESTIMATE_SECONDS]... [-- RUN_OPTIONS]
+#   Usage: scripts/study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS[:ESTIMATE_SECONDS[:LATER_SECONDS]]... [-- RUN_OPTIONS]
 #   e.g.   scripts/study_blocks.sh 580 /scratch/h200 mnist_mlp:1 mnist_cnn:1 -- --backends tensorflow,jax,torch
 # Blocks count from 1: mnist_mlp:3 means repeats 0..2 (a block already finished is skipped).
+# LATER_SECONDS: the estimate of blocks 2 and on (timing blocks, `--timing-epochs N` in
+# RUN_OPTIONS, are shorter); default ESTIMATE_SECONDS. OUT must hold the study's earlier runs
+# (a shared folder, or a copy of them): from an empty OUT, block 1 is trained again.
 # RUN_OPTIONS go to every `kerasbench run` (default: --profile full --config default,tuned).
 # The host side runs as `python3 -m kerasbench.cli` (PYTHONPATH as scripts/offline_host.py's env.sh sets it).
 set -uo pipefail
@@ -37,9 +40,11 @@ pack() {
 }
 mkdir -p "$out"
 for block in "${blocks[@]}"; do
-  IFS=: read -r workload count seconds <<< "$block"
-  seconds=${seconds:-$(estimate "$workload")}
+  IFS=: read -r workload count first later <<< "$block"
+  first=${first:-$(estimate "$workload")}
   for repeats in $(seq 1 "${count:-1}"); do
+    seconds=$first
+    [ "$repeats" -gt 1 ] && seconds=${later:-$first}
     if [ "$(left)" -lt "$seconds" ]; then
       echo "study_blocks: $workload block $repeats not started (needs ~$seconds s, $(left) s left)"
       continue

@@ -291,10 +291,13 @@ def record(
     code_path=None,
     host=None,
     device_requested=None,
+    timing_block=False,
 ):
     """The run.json of one run (docs/design.md). `kernel_info` is what the kernel recorded in
     kernel.json (data, versions, device, backend settings, parameter count, sample, code, where
-    the model trained). `device_requested`: `kerasbench run --device` (auto, gpu or cpu)."""
+    the model trained). `device_requested`: `kerasbench run --device` (auto, gpu or cpu).
+    `timing_block`: a run of a timing block (fewer epochs than its profile's; its accuracy is
+    not reported)."""
     info = kernel_info if isinstance(kernel_info, dict) else {}
     return {
         "schema": SCHEMA,
@@ -312,6 +315,7 @@ def record(
         "trained_on": info.get("trained_on"),
         "gpu_libraries": info.get("gpu_libraries"),
         "device_requested": device_requested,
+        "timing_block": bool(timing_block),
         "model_parameters": info.get("parameters"),
         "metrics": info.get("metrics"),
         "sample": info.get("sample"),
@@ -375,6 +379,7 @@ OPTIONAL = collections.OrderedDict(
         ("trained_on", (dict,)),
         ("machine_load", (dict,)),
         ("device_requested", _TEXT),
+        ("timing_block", (bool,)),
         ("kerasbench", (dict,)),
         ("started_at", _TEXT),
         ("ended_at", _TEXT),
@@ -398,7 +403,13 @@ def _type_problem(key, value, types, optional):
 
 
 def _names(types):
-    words = {"str": "a string", "int": "an integer", "float": "a number", "dict": "an object"}
+    words = {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "dict": "an object",
+        "bool": "true or false",
+    }
     return " or ".join(words.get(t.__name__, t.__name__) for t in types)
 
 

@@ -18,6 +18,15 @@ def arguments(parser):
         default=0,
         help="seed of repeat 0; repeat r gets seed+r",
     )
+    parser.add_argument(
+        "--timing-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="repeats after the first are timing blocks: the same data and model, N epochs "
+        "(at least 3) where the profile trains more; their times count, their accuracy is not "
+        "reported (default: every repeat trains the profile's epochs)",
+    )
     options.out(parser)
     options.data(parser)
     parser.add_argument(
@@ -120,6 +129,7 @@ def main(args):
         params_dir=args.params_dir,
         config=args.config,
         device=args.device,
+        timing_epochs=args.timing_epochs,
     )
     executor = executors.make(
         args.executor,

@@ -99,7 +99,7 @@ def _runs_link(cell, page_dir) -> str:
     if not paths:
         return ""
     n = int(cell.get("runs") or 0)
-    words = f"{n} run{'s' * (n != 1)}" if n else "runs"
+    words = notes.runs_words(n, cell.get("timing_runs")) if n else "runs"
     return f"<a href='{_href(os.path.dirname(paths[0]), page_dir)}'>{words}</a>"
 
 
@@ -229,6 +229,11 @@ def legend_html(table: pd.DataFrame, learned: bool) -> str:
     if few:
         shown = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]}–{runs[-1]}"
         parts.append(f"{shown} run{'s' * (runs[-1] != 1)} per cell, so no interval")
+    if len(table) and "timing_runs" in table and table["timing_runs"].fillna(0).astype(int).any():
+        parts.append(
+            "timing: runs of timing blocks (fewer epochs), counted in the times and not in "
+            "the accuracy"
+        )
     return "<p class='kb-legend'>" + " · ".join(parts) + ".</p>"
 
 

@@ -221,6 +221,7 @@ def _cell(summary, source, row, runs, records, ranking, compared) -> dict:
         steps=steps[1],
         metric=float(row["final_metric"]),
         metric_name=row["final_metric_name"],
+        timing_runs=int(row.get("timing_runs") or 0),
         generated=notes.is_generated(row),
         not_learning=int(row["not_learning_runs"]) > 0,
         fastest=ranking is not None and ranking["fastest"] == label,

@@ -272,8 +272,10 @@ def _learned(workload, block: pd.DataFrame, timed: pd.DataFrame) -> list:
         parts.append("did not learn: " + ", ".join(label(r) for _, r in bad.iterrows()))
     n = sorted({int(v) for v in timed["runs"]})
     runs = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    timing = int(timed["timing_runs"].max()) if "timing_runs" in timed else 0
     parts.append(
         f"{runs} run{'s' * (n[-1] != 1)} each"
+        + (f" ({timing} of them timing blocks)" if timing else "")
         + ("" if n[0] >= stats.MIN_RUNS else ", so no interval")
     )
     return parts
@@ -398,6 +400,7 @@ def _statements(table: pd.DataFrame, study: rundata.Study):
     ):
         for text in _apart(block[block["config"] == "default"]):
             yield workload, source, text, None
+    yield from _timing_statements(study.runs)
     yield from _row_statements(table, study)
     runs = study.runs
     logged = (
@@ -411,6 +414,39 @@ def _statements(table: pd.DataFrame, study: rundata.Study):
                 f"run {run.run_id} ended with status {run.status} before logging an epoch.",
                 f"{run.backend} {run.config}",
             )
+
+
+def _timing_statements(runs: pd.DataFrame):
+    """(workload, source, text, None) where a workload has timing blocks (`kerasbench run
+    --timing-epochs`): which repeats, their epochs, what they count in."""
+    timing = runs[runs["ok"].astype(bool) & runs["timing_block"].astype(bool)]
+    for (workload, source), part in timing.groupby(["workload", "source"], sort=False):
+        repeats = sorted({int(r) for r in part["repeat"]})
+        epochs = sorted({int(n) for n in part["n_epochs"]})
+        full = runs[
+            (runs["workload"] == workload)
+            & (runs["source"] == source)
+            & runs["ok"].astype(bool)
+            & ~runs["timing_block"].astype(bool)
+        ]
+        shown = ", ".join(str(r) for r in repeats)
+        yield (
+            workload,
+            source,
+            f"repeat{'s' * (len(repeats) > 1)} {shown}: timing block{'s' * (len(repeats) > 1)} "
+            f"(the same data and model, {'–'.join(str(e) for e in epochs)} epochs"
+            + (f" against {int(full['n_epochs'].max())}" if len(full) else "")
+            + "): their times count in every mean, ratio and interval; the final metric and the "
+            "curves are the other repeats' only.",
+            None,
+        )
+
+
+def runs_words(runs, timing=0) -> str:
+    """'3 runs', '1 run', '3 runs (2 timing)': a cell's or row's runs, its timing blocks' named."""
+    runs, timing = int(runs or 0), int(timing or 0)
+    words = f"{runs} run{'s' * (runs != 1)}"
+    return words + (f" ({timing} timing)" if timing else "")
 
 
 def _row_statements(table: pd.DataFrame, study: rundata.Study):

@@ -229,6 +229,7 @@ def load_reference(ref_dir=None, source: Source | None = None) -> pd.DataFrame:
             "profile": "full",
             "mean_basis": ALL_EPOCHS,
             "machine": source.hardware or source.label,
+            "timing_block": False,
         }
         for column in reversed(RUN_COLUMNS):
             frame.insert(0, column, run[column])

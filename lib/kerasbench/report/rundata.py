@@ -219,6 +219,7 @@ def _load(runs_dir, source: str | None = None) -> tuple[pd.DataFrame, pd.DataFra
                 "profile": info.get("profile"),
                 "mean_basis": AFTER_FIRST,
                 "machine": machine_id(section("device"), info.get("host"), trained),
+                "timing_block": info.get("timing_block") is True,
                 "path": str(run_dir),
                 "finished": run is not None,
                 "error": _text(info.get("error")),
@@ -240,7 +241,9 @@ def _load(runs_dir, source: str | None = None) -> tuple[pd.DataFrame, pd.DataFra
         raise _refused(refusals)
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     index["source"] = source or source_label(r["device"] for r in rows)
-    index = index[INDEX_COLUMNS].astype({"ok": bool, "finished": bool, "reference": bool})
+    index = index[INDEX_COLUMNS].astype(
+        {"ok": bool, "finished": bool, "reference": bool, "timing_block": bool}
+    )
     return index, _epochs_table(index, runs)
 
 
@@ -263,8 +266,8 @@ def _epochs_table(index: pd.DataFrame, runs) -> pd.DataFrame:
     take = np.asarray(position)
     for column in RUN_COLUMNS:
         table[column] = index[column].to_numpy()[take]
-    table["ok"] = table["ok"].astype(bool)
-    table["reference"] = table["reference"].astype(bool)
+    for column in ("ok", "reference", "timing_block"):
+        table[column] = table[column].astype(bool)
     return tidy([table])
 
 

@@ -5,8 +5,9 @@ after the first (epoch 0 carries compilation and warm-up: warmup_seconds); a ref
 run's is the mean over all its epochs, the 2017 study's method (`mean_basis` says which), with
 mean_after_first beside it and the percentile bootstrap of its mean over its epochs
 (epochs_ci_low/high, stats.bootstrap_mean_ci). final_metric is the followed metric
-(metrics.followed) at the last epoch; not_learning, a training loss that ends no lower than it
-started. GROUP, the columns that name a row of the summary, leads every row.
+(metrics.followed) at the last epoch, NaN for a timing block's run (its few epochs say nothing of
+how far the model learns); not_learning, a training loss that ends no lower than it started.
+GROUP, the columns that name a row of the summary, leads every row.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def run_stats(
             n_resamples=n_resamples,
             rng=stats.group_rng(seed, *keys),
         )
-    out = first[GROUP + ["run_id", "repeat", "data_source", "profile", "mean_basis", "machine"]]
+    out = first[GROUP + ["run_id", "repeat"] + [f for f in RUN_FACTS if f not in ("status", "ok")]]
     out = out.assign(
         reference=first["reference"].astype(bool).to_numpy(),
         status=first["status"].to_numpy(),
@@ -98,7 +99,11 @@ def run_stats(
         epochs_ci_low=epochs_ci[:, 0],
         epochs_ci_high=epochs_ci[:, 1],
         final_metric_name=names,
-        final_metric=_last_values(table, names, ends),
+        final_metric=np.where(
+            first["timing_block"].astype(bool).to_numpy(),
+            math.nan,
+            _last_values(table, names, ends),
+        ),
         samples_per_second=rate.groupby(by).mean().to_numpy(),
         not_learning=_not_learning(table, by),
     )

@@ -26,7 +26,9 @@ Definitions (the Method section of the report says the same; the statistics are 
 - final_metric: the workload's metric at the last epoch (`metrics.choose`: the registry's for
   the seven, val_accuracy = test accuracy, the text models' training loss; a model file's first
   compiled metric, on the test set where logged there, else its training loss), mean over ok
-  runs with min and max.
+  runs with min and max; metric_runs, how many. A timing block's run (fewer epochs than its
+  profile's, `kerasbench run --timing-epochs`) counts in every time and ratio but not in the final
+  metric or the curves; timing_runs counts them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ SUMMARY_COLUMNS = [
     "backend",
     "config",
     "runs",
+    "timing_runs",
+    "metric_runs",
     "epochs",
     "mean_epoch_seconds",
     "ci_low",
@@ -158,6 +162,8 @@ def _group_row(keys, group, ok, confidence_level, n_resamples) -> dict:
         **dict(zip(GROUP, keys)),
         "reference": reference,
         "runs": len(ok),
+        "timing_runs": int(ok["timing_block"].astype(bool).sum()),
+        "metric_runs": int(finals.size),
         "not_ok_runs": int((~group["ok"]).sum()),
         "not_learning_runs": int(ok["not_learning"].sum()),
         "epochs": int(ok["epochs"].max()) if len(ok) else 0,
@@ -242,14 +248,16 @@ def analyse(
 
 
 def metric_curves(epochs: pd.DataFrame, metrics: dict | None = None) -> pd.DataFrame:
-    """Mean of each workload's metric per epoch over the ok runs of a (source, backend, config).
+    """Mean of each workload's metric per epoch over the ok runs of a (source, backend, config),
+    timing blocks' runs left out.
 
     Columns: source, workload, backend, config, reference, metric, epoch, value, elapsed_seconds, runs.
     metrics: {workload: the column followed} (metrics.chosen); None: chosen from the epochs.
     """
     metrics = metrics_mod.followed(epochs, metrics)
     parts = []
-    for workload, block in epochs[epochs["ok"]].groupby("workload", sort=False):
+    learned = epochs["ok"] & ~epochs["timing_block"].astype(bool)  # a timing block: times only
+    for workload, block in epochs[learned].groupby("workload", sort=False):
         metric = metrics[workload]
         if metric not in block.columns:
             continue

@@ -41,7 +41,7 @@ def _final_cell(row) -> str:
     if is_generated(row):
         return "n/a (generated data)"
     value = f"{row['final_metric']:.4f}"
-    if row["runs"] > 1 and finite(row["final_metric_min"]):
+    if row.get("metric_runs", row["runs"]) > 1 and finite(row["final_metric_min"]):
         value += f" ({row['final_metric_min']:.4f}–{row['final_metric_max']:.4f})"
     return value
 
@@ -190,7 +190,10 @@ def detail_table(summary) -> Html:
             "workload": [naming.workload_title(w) for w in table["workload"]],
             "source": table["source"],
             "backend config": [label(r) for _, r in table.iterrows()],
-            "runs": table["runs"],
+            "runs": [
+                f"{int(r['runs'])}" + (f" ({int(t)} timing)" if (t := r.get("timing_runs")) else "")
+                for _, r in table.iterrows()
+            ],
             "epochs": table["epochs"],
             "s / epoch": [fmt(v) for v in table["mean_epoch_seconds"]],
             "interval": [interval(r) for _, r in table.iterrows()],

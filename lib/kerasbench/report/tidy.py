@@ -21,8 +21,10 @@ from kerasbench.report.naming import sort_key
 EPOCH_COLUMNS = list(runfiles.COLUMNS)  # epochs.csv's leading columns: runfiles owns the format
 # A run's identity: its folder's path in a runs folder (runfiles.path_identity), run_id that path.
 RUN_IDENTITY = ["workload", "backend", "config", "repeat", "run_id"]
-# What its record says: whether it finished well, on what data, how its mean is taken, where.
-RUN_FACTS = ["status", "ok", "data_source", "profile", "mean_basis", "machine"]
+# What its record says: whether it finished well, on what data, how its mean is taken, where, and
+# whether it is a timing block's (fewer epochs than its profile's: its accuracy is not reported).
+RUN_FACTS = ["status", "ok", "data_source", "profile", "mean_basis", "machine", "timing_block"]
+BOOL_FACTS = {"ok": bool, "reference": bool, "timing_block": bool}
 RUN_COLUMNS = ["source", "reference"] + RUN_IDENTITY + RUN_FACTS
 
 AFTER_FIRST = "epochs after the first"
@@ -56,8 +58,11 @@ def tidy(frames) -> pd.DataFrame:
                 c: pd.Series(dtype=object if c in RUN_COLUMNS else float)
                 for c in RUN_COLUMNS + EPOCH_COLUMNS
             }
-        ).astype({"ok": bool, "reference": bool})
+        ).astype(BOOL_FACTS)
     table = pd.concat(frames, ignore_index=True)
+    if "timing_block" not in table.columns:
+        table["timing_block"] = False
+    table["timing_block"] = table["timing_block"].fillna(False).astype(bool)
     for column in EPOCH_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan

@@ -451,6 +451,7 @@ def run_record(spec, params, status, error, started_at, wall_seconds, **details)
     """The run.json record of a planned run: its identity from the spec, the rest as given
     (runfiles.record's keyword details: kernel_info, device, git_commit, code_path, host)."""
     details.setdefault("device_requested", spec.device)
+    details.setdefault("timing_block", spec.timing)
     return runfiles.record(
         spec.workload,
         spec.backend,

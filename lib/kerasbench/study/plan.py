@@ -4,7 +4,9 @@ A plan is a list of RunSpec, every parameter resolved and validated (`params`) b
 trains; `run_dir` says where each run's folder lies under --out. A *block* is one workload in one
 repeat: every backend and configuration asked for, interleaved (`blocks` groups a plan by block).
 On a GPU a block is the unit of repetition: every executor trains it on one machine, one run after
-another, so that its runs can be compared with each other.
+another, so that its runs can be compared with each other. A *timing block* (`--timing-epochs`) is
+a repeat after the first that trains fewer epochs on the same data and model: its times count,
+its accuracy is not reported (the first block, with the profile's epochs, gives that).
 """
 
 import collections
@@ -19,11 +21,22 @@ from kerasbench.study import params, usermodel
 
 
 # device: `kerasbench run --device` (auto, gpu, cpu); cpu hides the GPU from the run's kernel.
+# timing: a run of a timing block (fewer epochs than its profile's: `--timing-epochs`).
 class RunSpec(
     collections.namedtuple(
         "RunSpec",
-        ["workload", "backend", "repeat", "seed", "profile", "params", "config", "device"],
-        defaults=("auto",),
+        [
+            "workload",
+            "backend",
+            "repeat",
+            "seed",
+            "profile",
+            "params",
+            "config",
+            "device",
+            "timing",
+        ],
+        defaults=("auto", False),
     )
 ):
     """One planned run. `block` is the block it belongs to: (workload, repeat)."""
@@ -39,6 +52,8 @@ class RunSpec(
 
 DEFAULT_CONFIG = runfiles.DEFAULT_CONFIG
 MAX_SEED = 2**32 - 1  # np.random.seed and Keras' seeding take no more
+# Epoch 0 carries compilation and warm-up: a timing block needs 2 steady epochs after it.
+MIN_TIMING_EPOCHS = 3
 
 
 def parse_list(text, allowed, what):
@@ -77,6 +92,7 @@ def plan(
     config=DEFAULT_CONFIG,
     device="auto",
     warn=None,
+    timing_epochs=None,
 ):
     """The runs in execution order; every parameter resolved and validated first.
 
@@ -90,13 +106,15 @@ def plan(
     A model file runs under its file's name, its parameters carrying its fingerprint (a changed
     file is another plan); one whose BACKENDS leaves backends out has no runs on them, and
     `warn` (default: stderr) gets one line saying so.
+    `timing_epochs`: repeats after the first are timing blocks, training that many epochs where
+    the profile trains more (`timing_run`); None: every repeat trains the profile's epochs.
     """
     if warn is None:
 
         def warn(line):
             print("kerasbench: " + line, file=sys.stderr)
 
-    check_numbers(device, repeats, base_seed)
+    check_numbers(device, repeats, base_seed, timing_epochs)
     labels, configs = config_labels(config, overrides, params_dir)
     names, resolved = [], {}
     for workload in workloads:
@@ -117,15 +135,34 @@ def plan(
                     if (workload, label, backend) not in resolved:
                         continue  # a model file that does not run on this backend
                     values = dict(resolved[workload, label, backend])
+                    timing = timing_run(values, repeat, timing_epochs)
                     seed = base_seed + repeat
                     runs.append(
-                        RunSpec(workload, backend, repeat, seed, profile, values, label, device)
+                        RunSpec(
+                            workload, backend, repeat, seed, profile, values, label, device, timing
+                        )
                     )
     return runs
 
 
-def check_numbers(device, repeats, base_seed):
-    """--device, --repeats and --seed, each one line where it is wrong."""
+def timing_run(values, repeat, timing_epochs):
+    """Makes `values` (a run's parameters) a timing block's where it is one: a repeat after the
+    first, with timing epochs fewer than the profile's. True where it did."""
+    epochs = values.get("epochs")
+    if not timing_epochs or repeat < 1 or not isinstance(epochs, int) or epochs <= timing_epochs:
+        return False
+    values["epochs"] = timing_epochs
+    return True
+
+
+def check_numbers(device, repeats, base_seed, timing_epochs=None):
+    """--device, --repeats, --seed and --timing-epochs, each one line where it is wrong."""
+    if timing_epochs is not None and timing_epochs < MIN_TIMING_EPOCHS:
+        raise UserError(
+            "--timing-epochs %d: a timing block needs at least %d epochs (the first carries "
+            "compilation and warm-up; its time per epoch is the mean of the epochs after it)"
+            % (timing_epochs, MIN_TIMING_EPOCHS)
+        )
     if device not in runfiles.DEVICE_CHOICES:
         raise UserError("--device %r: one of %s" % (device, ", ".join(runfiles.DEVICE_CHOICES)))
     if repeats < 1:
@@ -228,6 +265,7 @@ def plan_json(spec):
             "config": spec.config,
             "params": spec.params,
             "device": spec.device,
+            "timing": spec.timing,
         },
         sort_keys=True,
     )
