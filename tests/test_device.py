@@ -576,3 +576,23 @@ def test_the_environment_table_names_the_cuda_files_each_backend_used():
         "libcublas.so.13" in libraries["tensorflow"] and "libcudnn.so.9" in libraries["tensorflow"]
     )
     assert "libcudart.so.12" not in libraries["jax"] and "libcudart.so.13" in libraries["jax"]
+
+
+def test_the_h100_page_puts_tensorflows_fasttext_accuracy_beside_its_parity_verdict():
+    """The committed H100 study: the fastText verdict names what parity found (TensorFlow's
+    embedding) with its test accuracy beside the others', and Then and now shows TensorFlow on
+    its own against 2017 (no pair of backends ran in both)."""
+    from kerasbench.report import summary as summary_mod, tables
+
+    folder = os.path.join(REPO, "output", "reference", "h100")
+    study = rundata.load_study(os.path.join(folder, "runs"))
+    summary = summary_mod.build(study, n_resamples=200, coverage_studies=20)
+    page = str(tables.verdict_table(summary, os.path.join(folder, "parity")))
+    assert (
+        "kerasbench parity: tensorflow learns differently (weights of embedding, dense); its "
+        "test accuracy 0.8798 against 0.9051–0.9059 on the others." in page
+    )
+    assert page.count("kerasbench parity:") == 1  # the other three learn the same
+    alone = summary.same_backend.set_index("workload")
+    assert set(alone["backend"]) == {"tensorflow"} and len(alone) == 4
+    assert (alone["fastest"] == "jax default").all() and (alone["speedup"] > 3).all()

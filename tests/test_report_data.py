@@ -25,6 +25,7 @@ from kerasbench.report import (
     rundata,
     stats,
     summary as summary_mod,
+    tables,
     tidy,
 )
 
@@ -454,6 +455,63 @@ def test_then_and_now_compares_ratios(tmp_path):
     assert row["reference_ratio"] == pytest.approx(cntk / tf)
     assert row["ratio"] == pytest.approx(2.5) and row["runs"] == "1 / 1"
     assert row["pairing"] == "1 block"  # both ran repeat 0 on one machine
+
+
+def test_a_backend_that_ran_then_and_now_is_shown_on_its_own(tmp_path):
+    """No pair of backends ran in 2017 and here (cntk is not here), but tensorflow did: its
+    time over the fastest of its day then (cntk on the 2017 MLP) and now (jax, within the
+    block), and the speed-up of the same workload, only where this study ran the full profile."""
+    runs = tmp_path / "runs"
+    for workload in ("mnist_mlp", "mnist_cnn"):
+        for backend, seconds in (("tensorflow", 2.0), ("jax", 1.0)):
+            write_run(runs, workload, backend, 0, rows=epochs_rows([9, seconds, seconds]))
+    for backend in ("tensorflow", "jax"):  # the CNN's runs: the quick profile
+        path = runs / "mnist_cnn" / backend / "0" / "run.json"
+        path.write_text(json.dumps(dict(json.loads(path.read_text()), profile="quick")))
+    summary = build(runs, [SHIPPED], n_resamples=200, coverage_studies=20)
+    assert summary.then_and_now.empty
+    frame = summary.same_backend.set_index("workload")
+    assert list(frame["backend"]) == ["tensorflow", "tensorflow"]
+    mlp = frame.loc["mnist_mlp"]
+    tf = pd.read_csv(SHIPPED / "mnist_mlp_tensorflow.csv")["elapsed"].iloc[1:].mean()
+    cntk = pd.read_csv(SHIPPED / "mnist_mlp_cntk.csv")["elapsed"].iloc[1:].mean()
+    assert mlp["then_times_fastest"] == pytest.approx(tf / cntk) and mlp["then_fastest"] == "cntk"
+    assert mlp["times_fastest"] == pytest.approx(2.0) and mlp["fastest"] == "jax default"
+    assert mlp["pairing"] == "1 block"
+    assert mlp["speedup"] == pytest.approx(tf / 2.0)
+    cnn = frame.loc["mnist_cnn"]
+    assert math.isnan(cnn["speedup"]) and cnn["speedup_basis"].startswith("profile quick here")
+    page = str(tables.then_and_now_table(summary))
+    assert "No pair of backends ran both in a reference and here." in page
+    assert f"{tf / cntk:.2f}× cntk's" in page and "2.00× jax's, 1 block" in page
+    assert f"{tf / 2.0:.2f}× faster (the same workload, data sizes and epochs)" in page
+    assert "never a comparison of backends" in page
+
+
+def test_the_verdict_names_a_backend_that_learns_differently_beside_its_accuracy():
+    rows = pd.DataFrame(
+        {
+            "backend": ["tensorflow", "jax", "torch", "tensorflow"],
+            "config": ["default", "default", "default", "tuned"],
+            "final_metric": [0.8798, 0.9059, 0.9051, 0.8798],
+            "final_metric_name": ["val_accuracy"] * 4,
+            "data_source": ["full"] * 4,
+        }
+    )
+    learning = {
+        ("imdb_fasttext", "tensorflow"): ("differs", "learns differently (weights of embedding)"),
+        ("imdb_fasttext", "jax"): ("same", "learns the same as torch"),
+        ("mnist_mlp", "torch"): ("differs", "learns differently"),
+    }
+    assert tables.learning_sentence("imdb_fasttext", rows, learning) == (
+        "kerasbench parity: tensorflow learns differently (weights of embedding); its test "
+        "accuracy 0.8798 against 0.9051–0.9059 on the others."
+    )
+    assert tables.learning_sentence("imdb_fasttext", rows, {}) == ""
+    generated = rows.assign(data_source="generated")
+    assert tables.learning_sentence("imdb_fasttext", generated, learning) == (
+        "kerasbench parity: tensorflow learns differently (weights of embedding)."
+    )
 
 
 def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):

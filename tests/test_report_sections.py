@@ -168,13 +168,17 @@ def test_2017_curves_are_drawn_only_beside_the_full_profile(quick, h200):
 def test_then_and_now_names_the_hardware_of_each_side(quick):
     _, summary, _ = quick  # the 2017 K80 GPU against today's 2-core CPU
     page = str(tables.then_and_now_table(summary))
-    rows = re.findall(r"<tr>\s*<td>.*?</tr>", page, flags=re.S)
+    pairs, alone = page.split("The backends that ran in a reference and here, each on its own")
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", pairs, flags=re.S)
     assert len(rows) == len(summary.then_and_now) > 0
     for row in rows:
         cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)
         assert cells[2].startswith("2017 K80 (Keras 2.0), one NVIDIA Tesla K80 GPU: ")
         assert cells[3].startswith("2-core AMD EPYC CPU: ")
     assert "⚑ Then on a GPU, now on a CPU: the two ratios come from different kinds" in page
+    # each of the two backends on its own too; the quick profile: no speed-up against 2017
+    assert len(re.findall(r"<tr>\s*<td>", alone)) == len(summary.same_backend) > len(rows)
+    assert "× faster" not in alone and "– (profile quick here" in alone
 
 
 def test_hardware_words_say_the_kind():

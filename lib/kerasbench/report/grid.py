@@ -18,7 +18,7 @@ import pandas as pd
 
 from kerasbench.report import grid_data as data
 from kerasbench import registry
-from kerasbench.report import notes, parity, rundata, stats
+from kerasbench.report import notes, rundata, stats
 from kerasbench.report.grid_data import DEFAULT, OPTIMISED
 from kerasbench.report import naming
 
@@ -248,11 +248,6 @@ def _not_measured_html(table: pd.DataFrame) -> str:
     return "<p class='kb-legend'>2017 workloads not in this study: " + _e(", ".join(left)) + ".</p>"
 
 
-def _learning_groups(parity_folder) -> dict:
-    loaded = parity.load(str(parity_folder)) if parity_folder else None
-    return parity.learning_groups(loaded[0]) if loaded is not None and len(loaded[0]) else {}
-
-
 def first_screen(summary, parity_folder=None, page_dir=None) -> Html:
     """The first screen: the hardware and its load, the `default` grid with each cell's learning
     verdict (`parity_folder`: what `kerasbench parity` wrote), the key findings, then the `tuned`
@@ -260,7 +255,7 @@ def first_screen(summary, parity_folder=None, page_dir=None) -> Html:
     records = data.run_records(summary.study)
     default = data.cells(summary, DEFAULT, records)
     tuned = data.cells(summary, OPTIMISED, records)
-    groups = _learning_groups(parity_folder)
+    groups = data.learning_groups_in(parity_folder)
     learning = data.learning_cells(groups)
     shown = (
         pd.concat([t for t in (default, tuned) if len(t)]) if len(default) + len(tuned) else None

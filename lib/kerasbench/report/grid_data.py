@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kerasbench import runfiles
-from kerasbench.report import notes, rundata, stats
+from kerasbench.report import notes, parity, rundata, stats
 from kerasbench.report.ratios import pairing_text
 from kerasbench.report import machines
 from kerasbench.report import naming
@@ -280,6 +280,13 @@ def _layers(text) -> str:
     names = [n for n in str(text).split(", ") if n]
     shown = ", ".join(names[:LAYERS_SHOWN])
     return shown + (f" +{len(names) - LAYERS_SHOWN} more" if len(names) > LAYERS_SHOWN else "")
+
+
+def learning_groups_in(parity_folder) -> dict:
+    """report.parity.learning_groups of what `kerasbench parity` wrote in `parity_folder`; {}
+    where it wrote nothing (or no folder is given)."""
+    loaded = parity.load(str(parity_folder)) if parity_folder else None
+    return parity.learning_groups(loaded[0]) if loaded is not None and len(loaded[0]) else {}
 
 
 def learning_cells(groups: dict) -> dict:

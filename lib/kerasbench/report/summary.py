@@ -55,7 +55,7 @@ from kerasbench.report.ratios import (
     blocks_of,
 )
 from kerasbench.report.runstats import GROUP, run_stats
-from kerasbench.report.thenandnow import then_and_now
+from kerasbench.report.thenandnow import same_backend, then_and_now
 
 SUMMARY_COLUMNS = [
     "source",
@@ -123,6 +123,7 @@ class Summary:
         True  # False: no row had an interval; coverage is for MIN_RUNS, as context
     )
     then_and_now: pd.DataFrame = None
+    same_backend: pd.DataFrame = None  # thenandnow.SAME_BACKEND_COLUMNS: one backend, then and now
     comparisons: pd.DataFrame = None  # COMPARISON_COLUMNS: every ratio the report shows
     rankings: pd.DataFrame = None  # RANKING_COLUMNS: how each fastest was picked
     noise: dict = field(default_factory=dict)  # source -> too-close-to-call basis (notes.noise)
@@ -306,6 +307,7 @@ def build(
         per_run=per_run,
         table=table,
         then_and_now=result.then_and_now,
+        same_backend=same_backend(table, result.comparisons),
         comparisons=result.comparisons,
         rankings=result.rankings,
         noise=noise_by_source,

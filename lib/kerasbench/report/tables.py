@@ -70,11 +70,16 @@ def hardware_in_short(hardware: str) -> str:
     return f"{' / '.join(models)} ({len(machines)} machines, named under Sources)"
 
 
-def verdict_table(summary) -> Html:
+def verdict_table(summary, parity_folder=None) -> Html:
     """The answer: per workload a one-sentence verdict (fastest in bold), then one row per backend
     and configuration: s/epoch, × the workload's fastest with its paired interval, final metric
     (mean and range over runs), runs, and what makes the row not comparable (which rows and
-    where each caveat goes: rules.verdict_layout)."""
+    where each caveat goes: rules.verdict_layout). `parity_folder` (what `kerasbench parity`
+    wrote): a backend that learns differently is named in its workload's verdict, with its final
+    metric beside the others' (learning_sentence)."""
+    from kerasbench.report import grid_data
+
+    learning = grid_data.learning_cells(grid_data.learning_groups_in(parity_folder))
     table = keras_rows(summary)
     if table.empty:
         return Html(STYLE + "<p><em>No results in the runs folder.</em></p>")
@@ -91,7 +96,7 @@ def verdict_table(summary) -> Html:
             + "</tr></thead><tbody>"
         )
         for workload, rows in layout.rows.groupby("workload", sort=False):
-            parts.append(_verdict_row(summary, source, workload, rows, layout))
+            parts.append(_verdict_row(summary, source, workload, rows, layout, learning))
             parts.extend(
                 _result_row(row, layout.own[i], layout.per_row) for i, row in rows.iterrows()
             )
@@ -127,9 +132,36 @@ def _verdict_caption(summary, source, layout) -> list:
     return caption
 
 
-def _verdict_row(summary, source, workload, rows, layout) -> str:
+def learning_sentence(workload, rows, learning) -> str:
+    """'kerasbench parity: tensorflow learns differently (weights of embedding); its test
+    accuracy 0.8798 against 0.9051–0.9059 on the others.' for each backend of `workload` that
+    parity found learning differently (`learning`: grid_data.learning_cells), its final metric
+    as shipped beside the other backends' (left out on generated data); "" where none."""
+    defaults = rows[rows["config"] == "default"]
+    said = []
+    for (w, backend), (kind, words) in learning.items():
+        if w != workload or kind != "differs":
+            continue
+        sentence = f"kerasbench parity: {backend} {words}"
+        mine = defaults[defaults["backend"] == backend]
+        others = defaults[defaults["backend"] != backend]["final_metric"].astype(float)
+        others = others[np.isfinite(others)]
+        if len(mine) and finite(mine["final_metric"].iloc[0]) and len(others):
+            if not is_generated(mine.iloc[0]):
+                what = notes_mod.metric_words(workload, mine["final_metric_name"].iloc[0])
+                low, high = f"{others.min():.4f}", f"{others.max():.4f}"
+                sentence += (
+                    f"; its {what} {mine['final_metric'].iloc[0]:.4f} against "
+                    f"{low if low == high else low + '–' + high} on the others"
+                )
+        said.append(sentence + ".")
+    return " ".join(said)
+
+
+def _verdict_row(summary, source, workload, rows, layout, learning=None) -> str:
     """A workload's verdict row: its title and metric, the caveats all its rows share, the
-    verdict sentence, and how many lever rows wait in All rows."""
+    verdict sentence, what parity found where a backend learns differently, and how many lever
+    rows wait in All rows."""
     verdict = verdict_of(summary, source, workload)
     sentence = ""
     if not verdict.empty:
@@ -144,6 +176,9 @@ def _verdict_row(summary, source, workload, rows, layout) -> str:
         if shared
         else ""
     )
+    parity_said = learning_sentence(workload, rows, learning or {})
+    if parity_said:
+        sentence += f" <span class='kb-caveat-all'>{esc(parity_said)}</span>"
     more = int(layout.hidden.get(workload, 0))
     more = (
         f" <span class='kb-muted'>{more} more lever row{'s' * (more != 1)}: "
@@ -158,6 +193,12 @@ def _verdict_row(summary, source, workload, rows, layout) -> str:
     )
 
 
+def _runs_cell(row) -> str:
+    """'3', or '3 (2 timing)' where some are timing blocks' runs."""
+    timing = int(row.get("timing_runs") or 0)
+    return f"{int(row['runs'])}" + (f" ({timing} timing)" if timing else "")
+
+
 def _result_row(row, own: list, per_row: bool) -> str:
     """One backend and configuration of the verdict table (the fastest in bold)."""
     best = label(row) == row["fastest"]
@@ -166,7 +207,7 @@ def _result_row(row, own: list, per_row: bool) -> str:
         f"<td class='num'>{fmt(row['mean_epoch_seconds'])}</td>"
         f"<td class='num'>{esc(_times_cell(row))}</td>"
         f"<td class='num'>{esc(_final_cell(row))}</td>"
-        f"<td class='num'>{int(row['runs'])}</td>"
+        f"<td class='num'>{esc(_runs_cell(row))}</td>"
         + (f"<td class='kb-caveat'>{esc('; '.join(own))}</td>" if per_row else "")
         + "</tr>"
     )
@@ -190,10 +231,7 @@ def detail_table(summary) -> Html:
             "workload": [naming.workload_title(w) for w in table["workload"]],
             "source": table["source"],
             "backend config": [label(r) for _, r in table.iterrows()],
-            "runs": [
-                f"{int(r['runs'])}" + (f" ({int(t)} timing)" if (t := r.get("timing_runs")) else "")
-                for _, r in table.iterrows()
-            ],
+            "runs": [_runs_cell(r) for _, r in table.iterrows()],
             "epochs": table["epochs"],
             "s / epoch": [fmt(v) for v in table["mean_epoch_seconds"]],
             "interval": [interval(r) for _, r in table.iterrows()],
@@ -230,13 +268,19 @@ def references_html(summary) -> str:
 def then_and_now_table(summary) -> Html:
     """Each reference's ratio between two backends beside this study's ratio of the same pair,
     each side with the hardware it ran on (a GPU's ratio beside a CPU's is said to be one),
-    after a line naming the references (references_html)."""
+    after a line naming the references (references_html); then each backend that ran in both on
+    its own (same_backend_html)."""
     frame = summary.then_and_now
+    alone = same_backend_html(summary)
     if frame is None or frame.empty:
         return Html(
             STYLE
             + references_html(summary)
-            + "<p><em>No backend ran both in a reference and here.</em></p>"
+            + (
+                "<p><em>No pair of backends ran both in a reference and here.</em></p>" + alone
+                if alone
+                else "<p><em>No backend ran both in a reference and here.</em></p>"
+            )
         )
     hardware = {s.label: s.hardware for s in summary.study.sources}
     then = [hardware.get(r) or "hardware not recorded" for r in frame["reference"]]
@@ -265,7 +309,61 @@ def then_and_now_table(summary) -> Html:
             "runs here (numerator / denominator)": frame["runs"],
         }
     )
-    return Html(STYLE + references_html(summary) + _kinds_differ(then, now) + table_html(view, ""))
+    return Html(
+        STYLE + references_html(summary) + _kinds_differ(then, now) + table_html(view, "") + alone
+    )
+
+
+def same_backend_html(summary) -> str:
+    """Each backend that ran a workload in a reference and here, on its own: its time over the
+    fastest of its day then and now, and the speed-up of the same workload from the reference's
+    hardware and versions to this study's (summary.same_backend); "" where there is none."""
+    frame = summary.same_backend
+    if frame is None or frame.empty:
+        return ""
+    hardware = {s.label: s.hardware for s in summary.study.sources}
+    then = [hardware.get(r) or "hardware not recorded" for r in frame["reference"]]
+    now = [
+        rules.study_hardware(summary.study.runs, s, w, (b,))
+        for s, w, b in zip(frame["source"], frame["workload"], frame["backend"])
+    ]
+
+    def now_text(r):
+        if not finite(r["times_fastest"]):
+            return "–"
+        if r["times_fastest"] == 1.0 and r["fastest"] == f"{r['backend']} default":
+            return "1 (the fastest)"
+        low, high = r["times_fastest_low"], r["times_fastest_high"]
+        return notes_mod.ratio_text(r["times_fastest"], low, high, r["pairing"]).replace(
+            "×", f"× {r['fastest'].replace(' default', '')}'s", 1
+        )
+
+    view = pd.DataFrame(
+        {
+            "workload": [naming.workload_title(w) for w in frame["workload"]],
+            "backend": frame["backend"],
+            "then: × the fastest of its day": [
+                f"{h}: {v:.2f}× {f}'s" if f != b else f"{h}: 1 (the fastest)"
+                for h, v, f, b in zip(
+                    then, frame["then_times_fastest"], frame["then_fastest"], frame["backend"]
+                )
+            ],
+            "now: × the fastest as shipped here": [
+                f"{h}: {now_text(r)}" for h, (_, r) in zip(now, frame.iterrows())
+            ],
+            "the same workload, then → now": [
+                f"{v:.2f}× faster ({b})" if finite(v) else f"– ({b})"
+                for v, b in zip(frame["speedup"], frame["speedup_basis"])
+            ],
+        }
+    )
+    return (
+        "<p class='kb-caption'>The backends that ran in a reference and here, each on its own: "
+        "its seconds per epoch over the fastest backend of its day, then and now, and how much "
+        "faster the same workload trains on it here than it did in the reference. The hardware, "
+        "Keras and the framework all changed between the two, so the speed-up is theirs together, "
+        "never a comparison of backends.</p>" + table_html(view, "")
+    )
 
 
 def _kinds_differ(then: list, now: list) -> str:

@@ -1,4 +1,5 @@
-"""Then and now: each reference's ratio between two backends beside this study's, per workload.
+"""Then and now: each reference's ratio between two backends beside this study's, per workload;
+and each backend that ran in a reference and here, on its own (`same_backend`).
 
 Host side only (pandas, never Keras). The 2017 comparison is made through ratios, never seconds
 on today's axis, and both sides through the means over the epochs after the first, so the 2017
@@ -119,4 +120,107 @@ def _ratio_now(block, second, first, keys, after_first, confidence_level) -> dic
         "blocks": 0,
         "machines": 0,
         "paired": False,
+    }
+
+
+SAME_BACKEND_COLUMNS = [
+    "workload",
+    "backend",
+    "reference",
+    "then_times_fastest",
+    "then_fastest",
+    "source",
+    "times_fastest",
+    "times_fastest_low",
+    "times_fastest_high",
+    "fastest",
+    "pairing",
+    "speedup",
+    "speedup_basis",
+]
+
+
+def same_backend(table: pd.DataFrame, comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Each backend that ran a workload in a reference and in this study (default
+    configuration), on its own (SAME_BACKEND_COLUMNS): its time over the fastest of its day as
+    shipped, then (the reference's means over the epochs after the first) and now (the "as
+    shipped" comparison of `comparisons`, within blocks, with its interval; 1 where it is that
+    fastest); and `speedup`, the reference's seconds per
+    epoch (after the first) over this study's, where this study ran the reference's profile (the
+    2017 data sizes and epochs: `full`), else NaN; `speedup_basis` says which. Hardware, Keras
+    and the framework changed together between the two: the speed-up is all of them at once,
+    never a backend comparison."""
+    if table.empty:
+        return pd.DataFrame(columns=SAME_BACKEND_COLUMNS)
+    defaults = table[
+        (table["config"] == "default")
+        & np.isfinite(table["mean_epoch_seconds"].astype(float))
+        & ~table["backend"].map(is_native)
+    ]
+    mine = defaults[~defaults["reference"]]
+    rows = []
+    for (reference, workload), ref in defaults[defaults["reference"]].groupby(
+        ["source", "workload"], sort=False
+    ):
+        then = ref.set_index("backend")["mean_after_first"].astype(float)
+        for _, row in mine[mine["workload"] == workload].iterrows():
+            if row["backend"] not in then.index:
+                continue
+            now = _as_shipped(comparisons, row)
+            full = str(row["profile"]) == "full"  # every run of the row: the 2017 sizes
+            basis = (
+                "the same workload, data sizes and epochs"
+                + (
+                    " (generated data of that size here)"
+                    if row["data_source"] == "generated"
+                    else ""
+                )
+                if full
+                else f"profile {row['profile']} here, not the reference's data and epochs"
+            )
+            rows.append(
+                {
+                    "workload": workload,
+                    "backend": row["backend"],
+                    "reference": reference,
+                    "then_times_fastest": then[row["backend"]] / then.min(),
+                    "then_fastest": then.idxmin(),
+                    "source": row["source"],
+                    **now,
+                    "speedup": then[row["backend"]] / float(row["mean_epoch_seconds"])
+                    if full
+                    else math.nan,
+                    "speedup_basis": basis,
+                }
+            )
+    return pd.DataFrame(rows, columns=SAME_BACKEND_COLUMNS)
+
+
+def _as_shipped(comparisons: pd.DataFrame, row) -> dict:
+    """times_fastest, its low and high, fastest and pairing of a default row against the
+    fastest as shipped of its workload (the "as shipped" comparisons); 1 where it is that
+    fastest, NaN where neither."""
+    me = f"{row['backend']} default"
+    mine = comparisons[
+        (comparisons["source"] == row["source"])
+        & (comparisons["workload"] == row["workload"])
+        & (comparisons["kind"] == "as shipped")
+    ]
+    hit = mine[mine["numerator"] == me]
+    if len(hit):
+        c = hit.iloc[0]
+        return {
+            "times_fastest": c["ratio"],
+            "times_fastest_low": c["low"],
+            "times_fastest_high": c["high"],
+            "fastest": c["denominator"],
+            "pairing": c["pairing"],
+        }
+    fastest = (mine["denominator"] == me).any() or len(mine) == 0
+    return {
+        "times_fastest": 1.0 if fastest else math.nan,
+        "times_fastest_low": math.nan,
+        "times_fastest_high": math.nan,
+        "fastest": me if fastest else None,
+        "pairing": None,
     }
