@@ -196,3 +196,18 @@ def test_the_end_table_shows_a_model_files_own_metric_else_its_loss():
         "val_accuracy",
         0.98,
     )
+
+
+def test_results_table_says_a_timing_blocks_metric_is_after_its_few_epochs(tmp_path):
+    folder = tmp_path / "timing"
+    folder.mkdir()
+    (folder / "epochs.csv").write_text(
+        HEADER + "0,9,,9,,0.5,,,0.9\n1,1,,10,,0.3,,,0.95\n2,1,,11,,0.2,,,0.96\n"
+    )
+    record = {"workload": "mnist_mlp", "backend": "jax", "repeat": 1, "status": "ok"}
+    timing, plain = (
+        progress.results_table([dict(record, timing_block=t)], [str(folder)])[1]
+        for t in (True, False)
+    )
+    assert "val_accuracy 0.9600 (timing block: 3 epochs)" in timing
+    assert "timing block" not in plain and "val_accuracy 0.9600" in plain

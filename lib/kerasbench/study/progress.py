@@ -179,6 +179,8 @@ def results_table(records, folders):
         shown = "-" if final is None else "%s %.4f" % (metric, final)
         if final is not None and on_generated_data(record):
             shown += " (generated data)"
+        if final is not None and record.get("timing_block") is True:
+            shown += " (timing block: %d epochs)" % len(epochs)
         rows.append(
             (
                 "%s %s%s #%s"
