@@ -174,3 +174,18 @@ def test_the_page_says_which_repeats_are_timing_blocks(timed):
     verdict = summary.verdicts["text"].iloc[0]
     assert "3 runs each (2 of them timing blocks)" in verdict, verdict
     assert notes.runs_words(1) == "1 run" and notes.runs_words(3, 2) == "3 runs (2 timing)"
+
+
+def test_a_timing_block_against_the_full_plan_is_named_in_the_refusal():
+    from kerasbench.study import runner
+
+    full, timing = (
+        plan.plan("full", ["mnist_mlp"], ["jax"], repeats=2, timing_epochs=t)[1] for t in (None, 3)
+    )
+    ran = execute.run_record(timing, timing.params, "ok", None, runfiles.now(), 1.0)
+    assert runner.plan_difference(ran, timing) is None
+    assert runner.plan_difference(ran, full) == "a timing block, --timing-epochs 3"
+    ran = execute.run_record(full, full.params, "ok", None, runfiles.now(), 1.0)
+    assert runner.plan_difference(ran, timing) == (
+        "epochs=20, not a timing block of --timing-epochs 3"
+    )

@@ -39,6 +39,12 @@ def plan_difference(record, spec):
                 continue
             return "no %s, not %s=%s" % (key, key, mine)
         if ran[key] != mine:
+            if key == "epochs" and (record.get("timing_block") is True) != spec.timing:
+                return (
+                    "a timing block, --timing-epochs %s" % ran[key]
+                    if record.get("timing_block") is True
+                    else "epochs=%s, not a timing block of --timing-epochs %s" % (ran[key], mine)
+                )
             return "%s=%s, not %s" % (key, ran[key], mine)
     return None
 
