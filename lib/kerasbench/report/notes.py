@@ -442,11 +442,16 @@ def _timing_statements(runs: pd.DataFrame):
         )
 
 
+def timing_words(timing) -> str:
+    """' (2 timing)' where some runs are timing blocks' (`kerasbench run --timing-epochs`)."""
+    timing = int(timing or 0)
+    return f" ({timing} timing)" if timing else ""
+
+
 def runs_words(runs, timing=0) -> str:
     """'3 runs', '1 run', '3 runs (2 timing)': a cell's or row's runs, its timing blocks' named."""
-    runs, timing = int(runs or 0), int(timing or 0)
-    words = f"{runs} run{'s' * (runs != 1)}"
-    return words + (f" ({timing} timing)" if timing else "")
+    runs = int(runs or 0)
+    return f"{runs} run{'s' * (runs != 1)}" + timing_words(timing)
 
 
 def _row_statements(table: pd.DataFrame, study: rundata.Study):

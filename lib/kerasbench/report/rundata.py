@@ -30,6 +30,7 @@ from kerasbench.report.references import (
 )
 from kerasbench.report.tidy import (
     AFTER_FIRST,
+    BOOL_FACTS,
     RUN_COLUMNS,
     RUN_IDENTITY,
     UNFINISHED,
@@ -266,9 +267,7 @@ def _epochs_table(index: pd.DataFrame, runs) -> pd.DataFrame:
     take = np.asarray(position)
     for column in RUN_COLUMNS:
         table[column] = index[column].to_numpy()[take]
-    for column in ("ok", "reference", "timing_block"):
-        table[column] = table[column].astype(bool)
-    return tidy([table])
+    return tidy([table.astype(BOOL_FACTS)])
 
 
 def load_runs(

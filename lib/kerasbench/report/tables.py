@@ -14,7 +14,7 @@ import pandas as pd
 
 from kerasbench import registry
 from kerasbench.report import notes as notes_mod
-from kerasbench.report import rules, rundata, stats
+from kerasbench.report import grid_data, rules, rundata, stats
 from kerasbench.report.notes import fmt, level_text, metric_label
 from kerasbench.report.rules import (
     finite,
@@ -77,8 +77,6 @@ def verdict_table(summary, parity_folder=None) -> Html:
     where each caveat goes: rules.verdict_layout). `parity_folder` (what `kerasbench parity`
     wrote): a backend that learns differently is named in its workload's verdict, with its final
     metric beside the others' (learning_sentence)."""
-    from kerasbench.report import grid_data
-
     learning = grid_data.learning_cells(grid_data.learning_groups_in(parity_folder))
     table = keras_rows(summary)
     if table.empty:
@@ -195,8 +193,7 @@ def _verdict_row(summary, source, workload, rows, layout, learning=None) -> str:
 
 def _runs_cell(row) -> str:
     """'3', or '3 (2 timing)' where some are timing blocks' runs."""
-    timing = int(row.get("timing_runs") or 0)
-    return f"{int(row['runs'])}" + (f" ({timing} timing)" if timing else "")
+    return f"{int(row['runs'])}" + notes_mod.timing_words(row.get("timing_runs"))
 
 
 def _result_row(row, own: list, per_row: bool) -> str:

@@ -168,16 +168,14 @@ def same_backend(table: pd.DataFrame, comparisons: pd.DataFrame) -> pd.DataFrame
                 continue
             now = _as_shipped(comparisons, row)
             full = str(row["profile"]) == "full"  # every run of the row: the 2017 sizes
-            basis = (
-                "the same workload, data sizes and epochs"
-                + (
-                    " (generated data of that size here)"
-                    if row["data_source"] == "generated"
-                    else ""
+            if not full:
+                basis = f"profile {row['profile']} here, not the reference's data and epochs"
+            elif row["data_source"] == "generated":
+                basis = (
+                    "the same workload, data sizes and epochs (generated data of that size here)"
                 )
-                if full
-                else f"profile {row['profile']} here, not the reference's data and epochs"
-            )
+            else:
+                basis = "the same workload, data sizes and epochs"
             rows.append(
                 {
                     "workload": workload,
