@@ -9,7 +9,9 @@
 #
 #   Usage: scripts/study_blocks.sh SECONDS OUT WORKLOAD:BLOCKS[:ESTIMATE_SECONDS[:LATER_SECONDS]]... [-- RUN_OPTIONS]
 #   e.g.   scripts/study_blocks.sh 580 /scratch/h200 mnist_mlp:1 mnist_cnn:1 -- --backends tensorflow,jax,torch
-# Blocks count from 1: mnist_mlp:3 means repeats 0..2 (a block already finished is skipped).
+# Blocks count from 1: mnist_mlp:3 means repeats 0..2. A block OUT holds whole (every run done,
+# as `kerasbench run --dry-run` says) needs no time and is passed over; once a block does not
+# fit, the workload's later blocks wait too (`--repeats N` would train the earlier one in them).
 # LATER_SECONDS: the estimate of blocks 2 and on (timing blocks, `--timing-epochs N` in
 # RUN_OPTIONS, are shorter); default ESTIMATE_SECONDS. OUT must hold the study's earlier runs
 # (a shared folder, or a copy of them): from an empty OUT, block 1 is trained again.
@@ -33,6 +35,13 @@ estimate() {
   esac
 }
 left() { echo $(( deadline - $(date +%s) )); }
+# True when every run of repeat $2 - 1 of workload $1 is done in OUT.
+block_done() {
+  local states
+  states=$(python3 -m kerasbench.cli run --out "$out" --workloads "$1" --repeats "$2" \
+    "${options[@]}" --dry-run 2>/dev/null | grep "\"repeat\": $(( $2 - 1 )),")
+  [ -n "$states" ] && ! grep -q -v '"state": "done"' <<< "$states"
+}
 pack() {
   [ -n "${PACK:-}" ] || return 0
   tar --exclude=notebook.ipynb -czf "$PACK.tmp" -C "$out" . && mv "$PACK.tmp" "$PACK"
@@ -43,11 +52,17 @@ for block in "${blocks[@]}"; do
   IFS=: read -r workload count first later <<< "$block"
   first=${first:-$(estimate "$workload")}
   for repeats in $(seq 1 "${count:-1}"); do
+    if block_done "$workload" "$repeats"; then
+      echo "study_blocks: $workload block $repeats done earlier"
+      continue
+    fi
     seconds=$first
     [ "$repeats" -gt 1 ] && seconds=${later:-$first}
     if [ "$(left)" -lt "$seconds" ]; then
       echo "study_blocks: $workload block $repeats not started (needs ~$seconds s, $(left) s left)"
-      continue
+      [ "$repeats" -lt "${count:-1}" ] &&
+        echo "study_blocks: $workload blocks $((repeats + 1))-$count wait for block $repeats"
+      break
     fi
     echo "== $(date +%T) $workload block $repeats (repeat $((repeats - 1)))"
     timeout --signal=INT "$(left)" python3 -m kerasbench.cli run --out "$out" --workloads "$workload" \

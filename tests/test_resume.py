@@ -128,6 +128,30 @@ def test_other_seeds_and_parameters_are_another_plan(tmp_path, change, differenc
     assert runner.resume_state(str(tmp_path), spec) == (runner.CONFLICT, difference)
 
 
+def test_a_dry_run_says_what_out_holds_of_each_run(tmp_path, capsys):
+    """`kerasbench run --dry-run`: each planned run with the state a call would find (what a
+    job script reads to pass over a finished block); --force makes every run todo."""
+    out = str(tmp_path)
+    done, failed, other, absent = smoke(repeats=4)
+    write_run(out, done)
+    write_run(out, failed, status="failed")
+    write_run(out, other, seed=7)
+    command = ["run", "--profile", "smoke", "--workloads", "mnist_mlp", "--backends", "jax"]
+    command += ["--repeats", "4", "--out", out, "--dry-run"]
+    assert cli.main(command) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["repeat"], d["state"]) for d in lines] == [
+        (0, "done"),
+        (1, "todo"),
+        (2, "conflict"),
+        (3, "todo"),
+    ]
+    assert cli.main(command + ["--force"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {d["state"] for d in lines} == {"todo"}
+    assert sorted(os.listdir(os.path.join(out, "runs", "mnist_mlp", "jax"))) == ["0", "1", "2"]
+
+
 def test_a_run_setting_added_since_is_the_same_plan_only_at_its_default(tmp_path):
     # Runs made before the notebook gained keras_patch ran unpatched: keras_patch="" is their plan.
     spec = smoke()[0]

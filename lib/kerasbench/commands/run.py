@@ -1,6 +1,6 @@
 """`kerasbench run`: train the matrix of workloads x backends x repeats into OUT/runs."""
 
-from kerasbench import registry, runfiles
+from kerasbench import datafiles, registry, runfiles
 from kerasbench.commands import options
 
 NAME = "run"
@@ -68,7 +68,8 @@ def arguments(parser):
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the resolved plan as JSON lines and train nothing",
+        help="print the resolved plan as JSON lines, each with its state in OUT (done: a call "
+        "would skip it; todo: train it; conflict: refuse it), and train nothing",
     )
     parser.add_argument(
         "--no-next",
@@ -139,8 +140,12 @@ def main(args):
         device=args.device,
     )
     if args.dry_run:
+        # The state a call would find (skip, train or refuse), so that a job script can tell a
+        # finished block from one still to run without reading run folders itself.
+        data_dir = datafiles.data_dir(args.data_dir)
         for spec in runs:
-            print(plan.plan_json(spec))
+            state = runner.TODO if args.force else runner.resume_state(args.out, spec, data_dir)[0]
+            print(plan.plan_json(spec, state=state))
         return 0
     # A cluster's nodes are judged run by run; here, every backend must see this machine's GPU.
     device_check = None

@@ -254,18 +254,20 @@ def run_dir(out, spec):
     return runfiles.run_folder(out, spec.workload, spec.backend, spec.config, spec.repeat)
 
 
-def plan_json(spec):
-    return json.dumps(
-        {
-            "workload": spec.workload,
-            "backend": spec.backend,
-            "repeat": spec.repeat,
-            "seed": spec.seed,
-            "profile": spec.profile,
-            "config": spec.config,
-            "params": spec.params,
-            "device": spec.device,
-            "timing": spec.timing,
-        },
-        sort_keys=True,
-    )
+def plan_json(spec, state=None):
+    """One run of the plan as a JSON line (`kerasbench run --dry-run`); `state`, where given, is
+    what the output folder holds of it (runner.resume_state: done, todo or conflict)."""
+    line = {
+        "workload": spec.workload,
+        "backend": spec.backend,
+        "repeat": spec.repeat,
+        "seed": spec.seed,
+        "profile": spec.profile,
+        "config": spec.config,
+        "params": spec.params,
+        "device": spec.device,
+        "timing": spec.timing,
+    }
+    if state is not None:
+        line["state"] = state
+    return json.dumps(line, sort_keys=True)
