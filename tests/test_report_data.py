@@ -514,6 +514,38 @@ def test_the_verdict_names_a_backend_that_learns_differently_beside_its_accuracy
     )
 
 
+def test_where_no_two_backends_agree_the_verdict_says_so_once():
+    rows = pd.DataFrame(
+        {
+            "backend": ["tensorflow", "jax", "torch", "jax"],
+            "config": ["default", "default", "default", "tuned"],
+            "final_metric": [1.24071, 1.28330, 1.27895, 1.2834],
+            "final_metric_name": ["main_out_loss"] * 4,
+            "data_source": ["full"] * 4,
+        }
+    )
+    words = "learns differently (weights of embedding, rnn, hidden_1 +4 more)"
+    learning = {("text_generator_keras", b): ("differs", words) for b in ("tensorflow", "jax")}
+    learning["text_generator_keras", "torch"] = ("differs", words)
+    assert tables.learning_sentence("text_generator_keras", rows, learning) == (
+        "kerasbench parity: no two of tensorflow, jax, torch learn the same (weights of "
+        "embedding, rnn, hidden_1 +4 more); their final training loss 1.2407, 1.2833, 1.2790."
+    )
+    # Two that agree and one that differs: the one sentence of the differing backend.
+    learning["text_generator_keras", "jax"] = ("same", "learns the same as torch")
+    learning["text_generator_keras", "torch"] = ("same", "learns the same as jax")
+    assert tables.learning_sentence("text_generator_keras", rows, learning).startswith(
+        "kerasbench parity: tensorflow learns differently (weights of embedding, rnn, hidden_1 "
+        "+4 more); its final training loss 1.2407 against 1.2790–1.2833 on the others."
+    )
+    # On generated data no metric is compared.
+    learning = {("text_generator_keras", b): ("differs", "learns differently") for b in "ab"}
+    generated = rows.assign(data_source="generated", backend=["a", "b", "a", "b"])
+    assert tables.learning_sentence("text_generator_keras", generated, learning) == (
+        "kerasbench parity: no two of a, b learn the same."
+    )
+
+
 def test_runner_up_whose_interval_contains_one_is_not_called_slower(tmp_path):
     # Per-block ratios 0.95 (torch faster), 1.05, 1.2: over the blocks torch is slower (geometric
     # mean 1.06), and with 3 blocks the t interval on the log ratios contains 1, so the verdict

@@ -134,26 +134,52 @@ def learning_sentence(workload, rows, learning) -> str:
     """'kerasbench parity: tensorflow learns differently (weights of embedding); its test
     accuracy 0.8798 against 0.9051–0.9059 on the others.' for each backend of `workload` that
     parity found learning differently (`learning`: grid_data.learning_cells), its final metric
-    as shipped beside the other backends' (left out on generated data); "" where none."""
+    as shipped beside the other backends' (left out on generated data); where no two backends
+    agree, one sentence says so with each one's metric; "" where none differs."""
     defaults = rows[rows["config"] == "default"]
+    mine = {b: v for (w, b), v in learning.items() if w == workload}
+    differing = [b for b, (kind, _) in mine.items() if kind == "differs"]
+    if len(differing) > 1 and all(kind == "differs" for kind, _ in mine.values()):
+        return _none_agree(workload, defaults, differing, mine)
     said = []
-    for (w, backend), (kind, words) in learning.items():
-        if w != workload or kind != "differs":
-            continue
-        sentence = f"kerasbench parity: {backend} {words}"
-        mine = defaults[defaults["backend"] == backend]
+    for backend in differing:
+        sentence = f"kerasbench parity: {backend} {mine[backend][1]}"
+        own = defaults[defaults["backend"] == backend]
         others = defaults[defaults["backend"] != backend]["final_metric"].astype(float)
         others = others[np.isfinite(others)]
-        if len(mine) and finite(mine["final_metric"].iloc[0]) and len(others):
-            if not is_generated(mine.iloc[0]):
-                what = notes_mod.metric_words(workload, mine["final_metric_name"].iloc[0])
+        if len(own) and finite(own["final_metric"].iloc[0]) and len(others):
+            if not is_generated(own.iloc[0]):
+                what = notes_mod.metric_words(workload, own["final_metric_name"].iloc[0])
                 low, high = f"{others.min():.4f}", f"{others.max():.4f}"
                 sentence += (
-                    f"; its {what} {mine['final_metric'].iloc[0]:.4f} against "
+                    f"; its {what} {own['final_metric'].iloc[0]:.4f} against "
                     f"{low if low == high else low + '–' + high} on the others"
                 )
         said.append(sentence + ".")
     return " ".join(said)
+
+
+def _none_agree(workload, defaults, backends, learning) -> str:
+    """'kerasbench parity: no two of tensorflow, jax, torch learn the same (weights of
+    embedding); their final training loss 1.2407, 1.2833, 1.2789.': one sentence, not one per backend,
+    where every backend checked differs from every other (the layers: the first named)."""
+    words = next((w for _, w in learning.values() if "(" in w), "")
+    layers = words[words.index("(") : words.index(")") + 1] if "(" in words else ""
+    sentence = "kerasbench parity: no two of %s learn the same%s" % (
+        ", ".join(backends),
+        " " + layers if layers else "",
+    )
+    metrics = []
+    for backend in backends:
+        own = defaults[defaults["backend"] == backend]
+        if not len(own) or not finite(own["final_metric"].iloc[0]) or is_generated(own.iloc[0]):
+            metrics = []
+            break
+        metrics.append(float(own["final_metric"].iloc[0]))
+    if metrics:
+        what = notes_mod.metric_words(workload, defaults["final_metric_name"].iloc[0])
+        sentence += "; their %s %s" % (what, ", ".join(f"{m:.4f}" for m in metrics))
+    return sentence + "."
 
 
 def _verdict_row(summary, source, workload, rows, layout, learning=None) -> str:
