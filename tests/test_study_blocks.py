@@ -78,3 +78,11 @@ def test_later_blocks_wait_for_an_earlier_one_that_does_not_fit(tmp_path):
     assert "study_blocks: mnist_mlp block 1 not started (needs ~500 s" in said
     assert "study_blocks: mnist_mlp blocks 2-3 wait for block 1" in said
     assert "mnist_mlp block 2" not in said.replace("blocks 2-3", "")
+
+
+def test_a_workload_without_an_estimate_given_gets_the_measured_one(tmp_path):
+    """The text generator's block took 690 s on an H100: its default estimate covers that."""
+    calls, said = blocks(tmp_path, "text_generator_keras:1", "cifar10_cnn:1")
+    assert calls == []
+    assert "text_generator_keras block 1 not started (needs ~720 s" in said
+    assert "cifar10_cnn block 1 not started (needs ~1500 s" in said
