@@ -89,6 +89,13 @@ def test_logs(study, workload, backend):
     assert record["versions"]["backend_framework"].split()[0] == backend
     assert record["device"]["cores"] >= 1 and record["device"]["cpu"]
     assert record["backend_settings"]["precision"] == "float32"
+    # The train step as Keras compiled it, "auto" resolved: XLA on JAX, on TensorFlow only where
+    # it sees a GPU (none here), PyTorch eager; Keras 2.3.1 has no such setting.
+    compiled = record["backend_settings"].get("model_compile")
+    if backend == "cntk":
+        assert compiled is None
+    else:
+        assert compiled == {"steps_per_execution": 1, "jit_compile": backend == "jax"}
     assert record["kerasbench"]["git_commit"]
     expected_source = "generated" if workload == "cifar10_cnn" else "subset"
     assert record["data"]["source"] == expected_source

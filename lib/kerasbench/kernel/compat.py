@@ -167,9 +167,20 @@ def apply_compile_options(model):
     if wanted.get("jit_compile", "auto") not in (None, "auto"):
         model.jit_compile = wanted["jit_compile"]  # Keras turns it off where it cannot apply
     model.train_function = model.test_function = model.predict_function = None
+    return compiled_with(model)
+
+
+def compiled_with(model):
+    """What Keras trains `model` with, its "auto" resolved by Keras: {"jit_compile": True (XLA on
+    TensorFlow and JAX, torch.compile on PyTorch) or False, "steps_per_execution": N}. Keras 3
+    resolves jit_compile="auto" at compile(): XLA on JAX, on TensorFlow only where it sees a GPU
+    (and op determinism is off), never on PyTorch. Keras 2.3.1 has neither ({})."""
+    if not KERAS3:
+        return {}
+    jit = getattr(model, "jit_compile", None)
     return {
         "steps_per_execution": int(getattr(model, "steps_per_execution", 1) or 1),
-        "jit_compile": getattr(model, "jit_compile", None),
+        "jit_compile": jit if isinstance(jit, bool) else None,
     }
 
 

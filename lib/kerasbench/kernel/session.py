@@ -141,7 +141,8 @@ class Run(object):
 
     def record_compile(self, applied):
         """backend_settings `model_compile`: the steps_per_execution and jit_compile the model
-        trains with, where the model was compiled by a model file (usermodel.build_model)."""
+        trains with (compat.compiled_with: "auto" as Keras resolved it), where a model file
+        compiled the model (usermodel.build_model) and again for every run as it ends."""
         self.info.setdefault("backend_settings", {})["model_compile"] = applied
         self._write_info()
 
@@ -170,6 +171,8 @@ class Run(object):
         # Which CUDA libraries trained it, by their real files (a borrowed name shows here).
         self.info["gpu_libraries"] = environment.loaded_gpu_libraries()
         self.record_lstm_kernel(model)
+        if compat.KERAS3:
+            self.record_compile(compat.compiled_with(model))
         where = self.record_trained_on(model)
         print(
             "%s on %s: %d epochs logged%s; trained on %s (%s)"
