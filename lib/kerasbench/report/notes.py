@@ -401,6 +401,7 @@ def _statements(table: pd.DataFrame, study: rundata.Study):
         for text in _apart(block[block["config"] == "default"]):
             yield workload, source, text, None
     yield from _timing_statements(study.runs)
+    yield from _xla_statements(study.runs)
     yield from _row_statements(table, study)
     runs = study.runs
     logged = (
@@ -440,6 +441,44 @@ def _timing_statements(runs: pd.DataFrame):
             "curves are the other repeats' only.",
             None,
         )
+
+
+XLA_OFF = (
+    "trained without XLA: Keras' jit_compile='auto' compiles TensorFlow's train step with XLA "
+    "only where TensorFlow sees a GPU, and JAX's always: a handicap of Keras' defaults on a "
+    "machine without a GPU, not a setting of this study."
+)
+
+
+def without_xla(run) -> bool:
+    """True where a TensorFlow run's train step was not XLA-compiled because Keras chose so: its
+    record says jit_compile False as Keras resolved "auto" (backend_settings.model_compile), or,
+    in a record from before that field, "auto" was asked and it trained on the CPU (its
+    trained_on, else a machine with no GPU; Keras 3's rule: no XLA for TensorFlow where it sees
+    no GPU)."""
+    if run.backend != "tensorflow":
+        return False
+    settings = run.backend_settings if isinstance(run.backend_settings, dict) else {}
+    resolved = (settings.get("model_compile") or {}).get("jit_compile")
+    asked = (settings.get("compile_options") or {}).get("jit_compile")
+    if isinstance(resolved, bool):
+        return asked == "auto" and not resolved
+    trained = run.trained_on if isinstance(run.trained_on, dict) else {}
+    device = run.device if isinstance(run.device, dict) else {}
+    on_cpu = trained.get("kind") == "cpu" if trained.get("kind") else not device.get("gpu")
+    return asked == "auto" and on_cpu
+
+
+def _xla_statements(runs: pd.DataFrame):
+    """(workload, source, XLA_OFF, "tensorflow CONFIG") for each TensorFlow row whose ok runs all
+    trained without XLA by Keras' choice (without_xla), where JAX ran beside it."""
+    ok = runs[runs["ok"].astype(bool)]
+    for (workload, source), part in ok.groupby(["workload", "source"], sort=False):
+        if not (part["backend"] == "jax").any():
+            continue
+        for config, rows in part[part["backend"] == "tensorflow"].groupby("config", sort=False):
+            if all(without_xla(run) for run in rows.itertuples(index=False)):
+                yield workload, source, XLA_OFF, f"tensorflow {config}"
 
 
 def timing_words(timing) -> str:
