@@ -488,16 +488,22 @@ def test_a_backend_that_ran_then_and_now_is_shown_on_its_own(tmp_path):
     assert "never a comparison of backends" in page
 
 
-def test_the_verdict_names_a_backend_that_learns_differently_beside_its_accuracy():
-    rows = pd.DataFrame(
+def verdict_rows(metric_name, default_metrics, tuned_backend, tuned_metric):
+    """A workload's summary rows as learning_sentence reads them: `default` on tensorflow, jax
+    and torch with `default_metrics`, then one `tuned` row, all on the full data."""
+    return pd.DataFrame(
         {
-            "backend": ["tensorflow", "jax", "torch", "tensorflow"],
+            "backend": ["tensorflow", "jax", "torch", tuned_backend],
             "config": ["default", "default", "default", "tuned"],
-            "final_metric": [0.8798, 0.9059, 0.9051, 0.8798],
-            "final_metric_name": ["val_accuracy"] * 4,
+            "final_metric": list(default_metrics) + [tuned_metric],
+            "final_metric_name": [metric_name] * 4,
             "data_source": ["full"] * 4,
         }
     )
+
+
+def test_the_verdict_names_a_backend_that_learns_differently_beside_its_accuracy():
+    rows = verdict_rows("val_accuracy", [0.8798, 0.9059, 0.9051], "tensorflow", 0.8798)
     learning = {
         ("imdb_fasttext", "tensorflow"): ("differs", "learns differently (weights of embedding)"),
         ("imdb_fasttext", "jax"): ("same", "learns the same as torch"),
@@ -515,18 +521,9 @@ def test_the_verdict_names_a_backend_that_learns_differently_beside_its_accuracy
 
 
 def test_where_no_two_backends_agree_the_verdict_says_so_once():
-    rows = pd.DataFrame(
-        {
-            "backend": ["tensorflow", "jax", "torch", "jax"],
-            "config": ["default", "default", "default", "tuned"],
-            "final_metric": [1.24071, 1.28330, 1.27895, 1.2834],
-            "final_metric_name": ["main_out_loss"] * 4,
-            "data_source": ["full"] * 4,
-        }
-    )
+    rows = verdict_rows("main_out_loss", [1.24071, 1.28330, 1.27895], "jax", 1.2834)
     words = "learns differently (weights of embedding, rnn, hidden_1 +4 more)"
-    learning = {("text_generator_keras", b): ("differs", words) for b in ("tensorflow", "jax")}
-    learning["text_generator_keras", "torch"] = ("differs", words)
+    learning = {("text_generator_keras", b): ("differs", words) for b in rows["backend"]}
     assert tables.learning_sentence("text_generator_keras", rows, learning) == (
         "kerasbench parity: no two of tensorflow, jax, torch learn the same (weights of "
         "embedding, rnn, hidden_1 +4 more); their final training loss 1.2407, 1.2833, 1.2790."

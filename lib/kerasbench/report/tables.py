@@ -161,10 +161,11 @@ def learning_sentence(workload, rows, learning) -> str:
 
 def _none_agree(workload, defaults, backends, learning) -> str:
     """'kerasbench parity: no two of tensorflow, jax, torch learn the same (weights of
-    embedding); their final training loss 1.2407, 1.2833, 1.2789.': one sentence, not one per backend,
-    where every backend checked differs from every other (the layers: the first named)."""
-    words = next((w for _, w in learning.values() if "(" in w), "")
-    layers = words[words.index("(") : words.index(")") + 1] if "(" in words else ""
+    embedding); their final training loss 1.2407, 1.2833, 1.2789.': one sentence, not one per
+    backend, where every backend checked differs from every other (the layers: the first named)."""
+    layers = next(
+        (w[w.index("(") : w.index(")") + 1] for _, w in learning.values() if "(" in w), ""
+    )
     sentence = "kerasbench parity: no two of %s learn the same%s" % (
         ", ".join(backends),
         " " + layers if layers else "",
