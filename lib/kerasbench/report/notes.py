@@ -15,6 +15,7 @@ import pandas as pd
 from kerasbench.report import metrics, rules, rundata, stats
 from kerasbench.report.rules import is_generated, is_true, label, labels
 from kerasbench.report import naming
+from kerasbench.study import params
 
 
 def fmt(value, digits=3) -> str:
@@ -401,6 +402,7 @@ def _statements(table: pd.DataFrame, study: rundata.Study):
         for text in _apart(block[block["config"] == "default"]):
             yield workload, source, text, None
     yield from _timing_statements(study.runs)
+    yield from _fewer_epochs_statements(study.runs)
     yield from _xla_statements(study.runs)
     yield from _row_statements(table, study)
     runs = study.runs
@@ -439,6 +441,32 @@ def _timing_statements(runs: pd.DataFrame):
             + (f" against {int(full['n_epochs'].max())}" if len(full) else "")
             + "): their times count in every mean, ratio and interval; the final metric and the "
             "curves are the other repeats' only.",
+            None,
+        )
+
+
+def _fewer_epochs_statements(runs: pd.DataFrame, profile_epochs=params.profile_epochs):
+    """(workload, source, text, None) where ok runs that are not timing blocks trained fewer
+    epochs than their profile gives (`kerasbench run --set epochs=N`): which repeats, against
+    how many. Their times count as any run's; their final metric is not the profile's."""
+    ok = runs[runs["ok"].astype(bool) & ~runs["timing_block"].astype(bool)]
+    for (workload, source, profile), part in ok.groupby(
+        ["workload", "source", "profile"], sort=False
+    ):
+        wanted = profile_epochs(workload, profile)
+        asked = part["params"].map(lambda p: p.get("epochs") if isinstance(p, dict) else None)
+        fewer = part[asked.map(lambda n: isinstance(n, int) and wanted is not None and n < wanted)]
+        if fewer.empty:
+            continue
+        repeats = sorted({int(r) for r in fewer["repeat"]})
+        epochs = sorted({int(n) for n in asked[fewer.index]})
+        yield (
+            workload,
+            source,
+            f"repeat{'s' * (len(repeats) > 1)} {', '.join(str(r) for r in repeats)}: "
+            f"{'–'.join(str(e) for e in epochs)} epochs, set for these runs, against the "
+            f"{profile} profile's {wanted}: their times per epoch count as any run's; their "
+            "final metric is not the profile's.",
             None,
         )
 

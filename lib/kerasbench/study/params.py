@@ -334,6 +334,16 @@ def resolve(workload, profile, path=None, overrides=None):
     return values
 
 
+def profile_epochs(workload, profile):
+    """The epochs the project's params file gives a built-in workload in a profile (its own
+    value, else `full`'s); None for a model file or where the file says none."""
+    if workload not in registry.WORKLOADS or profile not in registry.PROFILES:
+        return None
+    _, data = read_file(workload)
+    epochs = (data.get(profile) or {}).get("epochs", data["full"].get("epochs"))
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+
+
 CONFIGS_FILE = "configs.yaml"
 
 
