@@ -20,7 +20,7 @@ from jupyter_client.kernelspec import KernelSpec
 
 from kerasbench import cli, environment, registry, runfiles
 from kerasbench.errors import UserError
-from kerasbench.report import machines, rules, rundata, summary
+from kerasbench.report import machines, notes, rules, rundata, summary
 from kerasbench.study import execute, kernels, plan, runner
 
 from conftest import REPO, SHARED_DATA, smoke_run
@@ -602,7 +602,15 @@ def test_the_h100_page_puts_tensorflows_fasttext_accuracy_beside_its_parity_verd
         "embedding, rnn, hidden_1 +4 more); their final training loss 1.2407, 1.2833, 1.2789."
         in page
     )  # the text generator on the H100
-    assert page.count("kerasbench parity:") == 3  # MLP, CNN and the char-LSTM learn the same
+    assert page.count("kerasbench parity:") == 3  # MLP, CNN, CIFAR-10, char-LSTM learn the same
     alone = summary.same_backend.set_index("workload")
-    assert set(alone["backend"]) == {"tensorflow"} and len(alone) == 6
+    assert set(alone["backend"]) == {"tensorflow"} and len(alone) == 7
     assert (alone["fastest"] == "jax default").all() and (alone["speedup"] > 3).all()
+    # CIFAR-10: 5 epochs (--set epochs=5) of generated data; the speed-up is per steady epoch
+    assert alone.loc["cifar10_cnn", "speedup_basis"] == (
+        "the same workload and data sizes, 5 epochs here against 20; "
+        "generated data of that size here"
+    )
+    said = notes.notes(summary.table, study)
+    cifar = said[said["workload"] == "cifar10_cnn"]["note"]
+    assert cifar.str.startswith("repeat 0: 5 epochs, set for these runs, against the full").any()
