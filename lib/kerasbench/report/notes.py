@@ -432,12 +432,11 @@ def _timing_statements(runs: pd.DataFrame):
             & runs["ok"].astype(bool)
             & ~runs["timing_block"].astype(bool)
         ]
-        shown = ", ".join(str(r) for r in repeats)
         yield (
             workload,
             source,
-            f"repeat{'s' * (len(repeats) > 1)} {shown}: timing block{'s' * (len(repeats) > 1)} "
-            f"(the same data and model, {'–'.join(str(e) for e in epochs)} epochs"
+            f"{_repeats_words(repeats)}: timing block{'s' * (len(repeats) > 1)} "
+            f"(the same data and model, {_epochs_words(epochs)} epochs"
             + (f" against {int(full['n_epochs'].max())}" if len(full) else "")
             + "): their times count in every mean, ratio and interval; the final metric and the "
             "curves are the other repeats' only.",
@@ -445,7 +444,17 @@ def _timing_statements(runs: pd.DataFrame):
         )
 
 
-def _fewer_epochs_statements(runs: pd.DataFrame, profile_epochs=params.profile_epochs):
+def _repeats_words(repeats) -> str:
+    """'repeat 0', 'repeats 1, 2': the repeats a note concerns."""
+    return f"repeat{'s' * (len(repeats) > 1)} {', '.join(str(r) for r in sorted(repeats))}"
+
+
+def _epochs_words(epochs) -> str:
+    """'3', '4–5': the epochs the runs of a note trained (their range)."""
+    return "–".join(str(e) for e in sorted(epochs))
+
+
+def _fewer_epochs_statements(runs: pd.DataFrame):
     """(workload, source, text, None) where ok runs that are not timing blocks trained fewer
     epochs than their profile gives (`kerasbench run --set epochs=N`): which repeats, against
     how many. Their times count as any run's; their final metric is not the profile's."""
@@ -453,18 +462,18 @@ def _fewer_epochs_statements(runs: pd.DataFrame, profile_epochs=params.profile_e
     for (workload, source, profile), part in ok.groupby(
         ["workload", "source", "profile"], sort=False
     ):
-        wanted = profile_epochs(workload, profile)
-        asked = part["params"].map(lambda p: p.get("epochs") if isinstance(p, dict) else None)
-        fewer = part[asked.map(lambda n: isinstance(n, int) and wanted is not None and n < wanted)]
-        if fewer.empty:
+        wanted = params.profile_epochs(workload, profile)
+        if wanted is None:
             continue
-        repeats = sorted({int(r) for r in fewer["repeat"]})
-        epochs = sorted({int(n) for n in asked[fewer.index]})
+        asked = part["params"].map(lambda p: p.get("epochs") if isinstance(p, dict) else None)
+        fewer = asked.map(lambda n: isinstance(n, int) and n < wanted)
+        if not fewer.any():
+            continue
         yield (
             workload,
             source,
-            f"repeat{'s' * (len(repeats) > 1)} {', '.join(str(r) for r in repeats)}: "
-            f"{'–'.join(str(e) for e in epochs)} epochs, set for these runs, against the "
+            f"{_repeats_words({int(r) for r in part['repeat'][fewer]})}: "
+            f"{_epochs_words({int(n) for n in asked[fewer]})} epochs, set for these runs, against the "
             f"{profile} profile's {wanted}: their times per epoch count as any run's; their "
             "final metric is not the profile's.",
             None,
