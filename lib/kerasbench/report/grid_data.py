@@ -395,7 +395,8 @@ def _timed(table: pd.DataFrame) -> pd.DataFrame:
 
 def wins_finding(default: pd.DataFrame) -> str | None:
     """'As shipped, jax is fastest on 4 of 7 workloads, tensorflow on 3.' over the workloads
-    where two or more backends have a time; the fastest counts only where decided."""
+    where two or more backends have a time; the fastest counts only where decided, and a win
+    whose runner-up the grid calls too close to call is said so."""
     timed = _timed(default)
     contests = [w for w, block in timed.groupby("workload", sort=False) if len(block) > 1]
     if not contests:
@@ -411,10 +412,27 @@ def wins_finding(default: pd.DataFrame) -> str | None:
         n != 1
     )
     text += "".join(f", {b} on {wins[b]}" for b in ranked[1:])
+    close = _too_close(timed, won["workload"])
+    if close:
+        k = len(dict.fromkeys(w for _, w in close))
+        text += (
+            f"; on {k} of them a runner-up is too close to call ("
+            + ", ".join(f"{b} on the {_title(w)}" for b, w in close)
+            + ")"
+        )
     undecided = n - len(won)
     if undecided:
         text += f"; {undecided} not decided (not all ran on one machine)"
     return text + "."
+
+
+def _too_close(timed: pd.DataFrame, won) -> list:
+    """(backend, workload) of the cells within the noise of a decided fastest (notes.call tied
+    or close): a win counted above that the grid calls too close to call."""
+    if "call" not in timed.columns:
+        return []
+    close = timed[timed["workload"].isin(list(won)) & timed["call"].isin(["tied", "close"])]
+    return list(zip(close["backend"], close["workload"]))
 
 
 def gap_finding(default: pd.DataFrame) -> str | None:
