@@ -616,3 +616,56 @@ def test_the_h100_page_puts_tensorflows_fasttext_accuracy_beside_its_parity_verd
     said = notes.notes(summary.table, study)
     cifar = said[said["workload"] == "cifar10_cnn"]["note"]
     assert cifar.str.startswith("repeat 0: 5 epochs, set for these runs, against the full").any()
+
+
+def test_the_h100_mnist_cnn_has_three_blocks_and_intervals():
+    """The committed H100 study's MNIST CNN: block 1 on one host, timing blocks 2 and 3 on
+    another, so every default cell has a 95% interval from 3 blocks on 2 machines."""
+    from kerasbench.report import grid_data, summary as summary_mod
+
+    folder = os.path.join(REPO, "output", "reference", "h100")
+    study = rundata.load_study(os.path.join(folder, "runs"))
+    summary = summary_mod.build(study, n_resamples=200, coverage_studies=20)
+    cells = grid_data.cells(summary)
+    cnn = cells[cells["workload"] == "mnist_cnn"].set_index("backend")
+    assert cnn.loc["jax", "fastest"] and cnn.loc["jax", "decided"]
+    assert list(cnn["runs"]) == [3, 3, 3] and list(cnn["timing_runs"]) == [2, 2, 2]
+    for backend, (ratio, low, high) in {
+        "tensorflow": (1.33, 1.24, 1.43),
+        "torch": (3.66, 3.11, 4.31),
+    }.items():
+        row = cnn.loc[backend]
+        assert (round(row["ratio"], 2), round(row["low"], 2), round(row["high"], 2)) == (
+            ratio,
+            low,
+            high,
+        )
+        assert row["pairing"] == "3 blocks on 2 machines"
+
+
+def test_the_h100_levers_share_one_block_with_what_they_replace():
+    """The committed TensorFlow levers (output/reference/h100-levers): every configuration of a
+    workload ran on one GPU, so each lever is paired with its baseline; XLA (`tuned` against
+    `tuned-noxla`) is the lever that moves TensorFlow's time most."""
+    from kerasbench.report import summary as summary_mod
+
+    folder = os.path.join(REPO, "output", "reference", "h100-levers")
+    study = rundata.load_study(os.path.join(folder, "runs"))
+    runs = study.runs
+    assert len(runs) == 12 and runs["ok"].all() and set(runs["backend"]) == {"tensorflow"}
+    records = [
+        json.load(open(os.path.join(path, "run.json"), encoding="utf-8")) for path in runs["path"]
+    ]
+    assert all(r["trained_on"]["kind"] == "gpu" for r in records)
+    assert set(runs["machine"]) == {
+        "NVIDIA H100 80GB HBM3 GPU-b684b6bb-8779-c4f9-85a0-1e3744f19a6f"
+    }
+    summary = summary_mod.build(study, n_resamples=200, coverage_studies=20)
+    table = summary.table[~summary.table["reference"]].set_index(["workload", "config"])
+    others = table[table["pairing"] != "fastest"]  # each against its workload's fastest
+    assert len(others) == 10 and (others["paired"] == True).all()  # noqa: E712
+    assert set(others["pairing"]) == {"1 block"}
+    for workload in ("mnist_mlp", "mnist_cnn"):
+        seconds = table.loc[workload, "mean_epoch_seconds"]
+        assert seconds["tuned-noxla"] / seconds["tuned"] > 1.9  # XLA on: about 2x faster
+        assert seconds.idxmin() == "tuned-epoch"
