@@ -116,7 +116,7 @@ def _ratio_html(cell) -> str:
         return ""
     text = notes.ratio_text(cell["ratio"], cell.get("low"), cell.get("high"), None)
     call = cell.get("call")
-    if call in ("tied", "close"):
+    if call in notes.TOO_CLOSE:
         text += " (too close to call)"
     elif call == "unpaired":
         text += " (not paired)"

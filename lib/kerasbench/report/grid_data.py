@@ -431,7 +431,7 @@ def _too_close(timed: pd.DataFrame, won) -> list:
     or close): a win counted above that the grid calls too close to call."""
     if "call" not in timed.columns:
         return []
-    close = timed[timed["workload"].isin(list(won)) & timed["call"].isin(["tied", "close"])]
+    close = timed[timed["workload"].isin(list(won)) & timed["call"].isin(notes.TOO_CLOSE)]
     return list(zip(close["backend"], close["workload"]))
 
 

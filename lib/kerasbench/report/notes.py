@@ -84,6 +84,10 @@ def _takes(row) -> str:
     return f"takes {core} as long ({row.get('pairing')})"
 
 
+# The calls the page words "too close to call": an interval containing 1, or within the noise.
+TOO_CLOSE = ("tied", "close")
+
+
 def call(ratio, low, high, blocks, paired, sd, *, confidence_level=0.95) -> tuple[str, float]:
     """How a paired ratio to the fastest reads: ('unpaired' | 'tied' | 'close' | 'apart',
     threshold).
