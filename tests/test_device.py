@@ -618,23 +618,31 @@ def test_the_h100_page_puts_tensorflows_fasttext_accuracy_beside_its_parity_verd
     assert cifar.str.startswith("repeat 0: 5 epochs, set for these runs, against the full").any()
 
 
-def test_the_h100_mnist_cnn_has_three_blocks_and_intervals():
-    """The committed H100 study's MNIST CNN: block 1 on one host, timing blocks 2 and 3 on
-    another, so every default cell has a 95% interval from 3 blocks on 2 machines."""
+@pytest.mark.parametrize(
+    "workload, tensorflow, torch",
+    [
+        ("mnist_cnn", (1.33, 1.24, 1.43), (3.66, 3.11, 4.31)),
+        ("imdb_fasttext", (1.47, 1.42, 1.53), (2.71, 2.20, 3.34)),
+        ("lstm_text_generation", (1.69, 1.53, 1.87), (1.89, 1.35, 2.65)),
+    ],
+)
+def test_the_h100_workloads_with_timing_blocks_have_three_blocks_and_intervals(
+    workload, tensorflow, torch
+):
+    """The committed H100 study's MNIST CNN, fastText and char-LSTM: block 1 on one host, timing
+    blocks 2 and 3 on another, so every default cell has a 95% interval (ratio to JAX, the
+    fastest) from 3 blocks on 2 machines."""
     from kerasbench.report import grid_data, summary as summary_mod
 
     folder = os.path.join(REPO, "output", "reference", "h100")
     study = rundata.load_study(os.path.join(folder, "runs"))
     summary = summary_mod.build(study, n_resamples=200, coverage_studies=20)
     cells = grid_data.cells(summary)
-    cnn = cells[cells["workload"] == "mnist_cnn"].set_index("backend")
-    assert cnn.loc["jax", "fastest"] and cnn.loc["jax", "decided"]
-    assert list(cnn["runs"]) == [3, 3, 3] and list(cnn["timing_runs"]) == [2, 2, 2]
-    for backend, (ratio, low, high) in {
-        "tensorflow": (1.33, 1.24, 1.43),
-        "torch": (3.66, 3.11, 4.31),
-    }.items():
-        row = cnn.loc[backend]
+    rows = cells[cells["workload"] == workload].set_index("backend")
+    assert rows.loc["jax", "fastest"] and rows.loc["jax", "decided"]
+    assert list(rows["runs"]) == [3, 3, 3] and list(rows["timing_runs"]) == [2, 2, 2]
+    for backend, (ratio, low, high) in {"tensorflow": tensorflow, "torch": torch}.items():
+        row = rows.loc[backend]
         assert [round(float(row[k]), 2) for k in ("ratio", "low", "high")] == [ratio, low, high]
         assert row["pairing"] == "3 blocks on 2 machines"
 
