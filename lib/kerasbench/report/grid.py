@@ -129,7 +129,11 @@ def _over_default_html(cell) -> str:
         return ""
     r = c["ratio"]
     text = f"{1 / r:.2f}× faster than default" if r <= 1 else f"{r:.2f}× slower than default"
-    return _e(text + ("" if notes.is_true(c["paired"]) else " (not paired)"))
+    if not notes.is_true(c["paired"]):
+        text += " (not paired)"
+    elif c.get("call") in notes.TOO_CLOSE:
+        text += " (too close to call)"
+    return _e(text)
 
 
 def cell_html(cell, learning=None, page_dir=None) -> str:
@@ -278,7 +282,7 @@ def first_screen(summary, parity_folder=None, page_dir=None) -> Html:
             legend_html(default, bool(groups)),
             _not_measured_html(default),
         ]
-    found = data.findings(default, tuned, groups, entries, summary)
+    found = data.findings(default, tuned, groups, entries)
     if found:
         parts.append(
             "<ul class='kb-findings'>" + "".join(f"<li>{_e(f)}</li>" for f in found) + "</ul>"

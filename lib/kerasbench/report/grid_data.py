@@ -160,7 +160,7 @@ def _call(summary, source, c) -> str:
 
 def _over_default(summary, source, workload, backend) -> dict | None:
     """A `tuned` cell against its backend's `default`, within blocks (ratio of times: below 1 is
-    faster)."""
+    faster), with its call (notes.call: "tied" or "close" is too close to call)."""
     per_run = summary.per_run
     mine = per_run[
         (per_run["source"] == source)
@@ -170,9 +170,10 @@ def _over_default(summary, source, workload, backend) -> dict | None:
     tuned, default = (_blocks(mine[mine["config"] == c]) for c in (OPTIMISED, DEFAULT))
     if not (tuned and default):
         return None
-    return _comparison(
+    found = _comparison(
         stats.paired_ratio(tuned, default, confidence_level=summary.confidence_level)
     )
+    return {**found, "call": _call(summary, source, found)}
 
 
 def _not_run(runs: pd.DataFrame) -> tuple:
@@ -516,14 +517,13 @@ def busy_finding(entries) -> str | None:
     )
 
 
-def tuned_finding(tuned: pd.DataFrame, summary) -> str | None:
+def tuned_finding(tuned: pd.DataFrame) -> str | None:
     """'The tuned configuration makes jax 2.5× faster than its default on the MNIST MLP (3
     blocks); clearly faster on 6 of 8 workload and backend pairs measured side by side.' over the
     paired comparisons; where none is paired, that its gains are across machines."""
     timed = _timed(tuned)
     if "over_default" not in timed.columns:
         return None
-    source = own_source(summary)
     compared = [(r, r["over_default"]) for _, r in timed.iterrows()]
     compared = [(r, c) for r, c in compared if isinstance(c, dict) and finite(c["ratio"])]
     paired = [(r, c) for r, c in compared if notes.is_true(c["paired"])]
@@ -536,7 +536,7 @@ def tuned_finding(tuned: pd.DataFrame, summary) -> str | None:
             f"across machines, not paired: up to {1 / c['ratio']:.1f}× for {row['backend']} on "
             f"the {_title(row['workload'])}."
         )
-    apart = [(r, c) for r, c in paired if _call(summary, source, c) == "apart" and c["ratio"] < 1]
+    apart = [(r, c) for r, c in paired if c["call"] == "apart" and c["ratio"] < 1]
     if not apart:
         return (
             "The tuned configuration is not clearly faster than default anywhere it ran beside it."
@@ -549,7 +549,7 @@ def tuned_finding(tuned: pd.DataFrame, summary) -> str | None:
     )
 
 
-def findings(default, tuned, groups, entries, summary) -> list:
+def findings(default, tuned, groups, entries) -> list:
     """2 to 4 key findings in plain words (those the data supports, in this order)."""
     found = [
         wins_finding(default),
@@ -557,6 +557,6 @@ def findings(default, tuned, groups, entries, summary) -> list:
         learning_finding(groups, list(dict.fromkeys(default["workload"])) if len(default) else []),
         busy_finding(entries),
         not_learning_finding(default),
-        tuned_finding(tuned, summary),
+        tuned_finding(tuned),
     ]
     return [f for f in found if f][:MAX_FINDINGS]
