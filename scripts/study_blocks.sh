@@ -13,7 +13,8 @@
 # as `kerasbench run --dry-run` says) needs no time and is passed over; once a block does not
 # fit, the workload's later blocks wait too (`--repeats N` would train the earlier one in them).
 # LATER_SECONDS: the estimate of blocks 2 and on (timing blocks, `--timing-epochs N` in
-# RUN_OPTIONS, are shorter); default ESTIMATE_SECONDS. OUT must hold the study's earlier runs
+# RUN_OPTIONS, are shorter); default: with --timing-epochs, a 3-epoch timing block's measured
+# time where there is one, else ESTIMATE_SECONDS. OUT must hold the study's earlier runs
 # (a shared folder, or a copy of them): from an empty OUT, block 1 is trained again.
 # RUN_OPTIONS go to every `kerasbench run` (default: --profile full --config default,tuned).
 # The host side runs as `python3 -m kerasbench.cli` (PYTHONPATH as scripts/offline_host.py's env.sh sets it).
@@ -36,6 +37,19 @@ estimate() {
     cifar10_cnn) echo 1500 ;; *) echo 600 ;;
   esac
 }
+# Seconds one timing block (--timing-epochs 3; default and tuned on three backends) took on an
+# H100, the longer of two, start-up and packing included, with about a tenth more; a workload
+# without one measured gets its first block's estimate.
+timing_estimate() {
+  case $1 in
+    mnist_mlp) echo 150 ;; mnist_cnn) echo 220 ;; imdb_fasttext) echo 350 ;;
+    lstm_text_generation) echo 320 ;; *) estimate "$1" ;;
+  esac
+}
+timing=false
+for option in "${options[@]}"; do
+  case $option in --timing-epochs | --timing-epochs=*) timing=true ;; esac
+done
 left() { echo $(( deadline - $(date +%s) )); }
 # True when every run of repeat $2 - 1 of workload $1 is done in OUT.
 block_done() {
@@ -53,6 +67,7 @@ mkdir -p "$out"
 for block in "${blocks[@]}"; do
   IFS=: read -r workload count first later <<< "$block"
   first=${first:-$(estimate "$workload")}
+  if [ -z "$later" ] && $timing; then later=$(timing_estimate "$workload"); fi
   for repeats in $(seq 1 "${count:-1}"); do
     if block_done "$workload" "$repeats"; then
       echo "study_blocks: $workload block $repeats done earlier"

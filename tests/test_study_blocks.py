@@ -86,3 +86,20 @@ def test_a_workload_without_an_estimate_given_gets_the_measured_one(tmp_path):
     assert calls == []
     assert "text_generator_keras block 1 not started (needs ~720 s" in said
     assert "cifar10_cnn block 1 not started (needs ~1500 s" in said
+
+
+def test_timing_blocks_without_an_estimate_given_get_the_measured_one(tmp_path):
+    """Block 1 done: block 2 of MNIST MLP is a timing block with --timing-epochs (about 130 s
+    measured on an H100, estimated 150), the first block's 330 s without it."""
+    states = [(0, "done"), (1, "todo")]
+    _, said = blocks(tmp_path, "mnist_mlp:2", "--", "--timing-epochs", "3", states=states)
+    assert "study_blocks: mnist_mlp block 2 not started (needs ~150 s" in said
+    _, said = blocks(tmp_path, "mnist_mlp:2", "--", "--timing-epochs=3", states=states)
+    assert "study_blocks: mnist_mlp block 2 not started (needs ~150 s" in said
+    _, said = blocks(tmp_path, "mnist_mlp:2", states=states)
+    assert "study_blocks: mnist_mlp block 2 not started (needs ~330 s" in said
+    # a workload without a measured timing block: its first block's estimate
+    _, said = blocks(
+        tmp_path, "imdb_bidirectional_lstm:2", "--", "--timing-epochs", "3", states=states
+    )
+    assert "study_blocks: imdb_bidirectional_lstm block 2 not started (needs ~560 s" in said
