@@ -39,11 +39,11 @@ estimate() {
 }
 # Seconds one timing block (--timing-epochs 3; default and tuned on three backends) took on an
 # H100, the longer of two, start-up and packing included, with about a tenth more; a workload
-# without one measured gets its first block's estimate.
+# without one measured gets its first block's estimate ($2: given or estimate's).
 timing_estimate() {
   case $1 in
     mnist_mlp) echo 150 ;; mnist_cnn) echo 220 ;; imdb_fasttext) echo 350 ;;
-    lstm_text_generation) echo 320 ;; *) estimate "$1" ;;
+    lstm_text_generation) echo 320 ;; *) echo "$2" ;;
   esac
 }
 timing=false
@@ -67,7 +67,7 @@ mkdir -p "$out"
 for block in "${blocks[@]}"; do
   IFS=: read -r workload count first later <<< "$block"
   first=${first:-$(estimate "$workload")}
-  if [ -z "$later" ] && $timing; then later=$(timing_estimate "$workload"); fi
+  if [ -z "$later" ] && $timing; then later=$(timing_estimate "$workload" "$first"); fi
   for repeats in $(seq 1 "${count:-1}"); do
     if block_done "$workload" "$repeats"; then
       echo "study_blocks: $workload block $repeats done earlier"

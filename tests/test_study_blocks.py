@@ -98,8 +98,12 @@ def test_timing_blocks_without_an_estimate_given_get_the_measured_one(tmp_path):
     assert "study_blocks: mnist_mlp block 2 not started (needs ~150 s" in said
     _, said = blocks(tmp_path, "mnist_mlp:2", states=states)
     assert "study_blocks: mnist_mlp block 2 not started (needs ~330 s" in said
-    # a workload without a measured timing block: its first block's estimate
+    # a workload without a measured timing block: its first block's estimate, given or not
     _, said = blocks(
         tmp_path, "imdb_bidirectional_lstm:2", "--", "--timing-epochs", "3", states=states
     )
     assert "study_blocks: imdb_bidirectional_lstm block 2 not started (needs ~560 s" in said
+    _, said = blocks(
+        tmp_path, "imdb_bidirectional_lstm:2:400", "--", "--timing-epochs", "3", states=states
+    )
+    assert "study_blocks: imdb_bidirectional_lstm block 2 not started (needs ~400 s" in said
